@@ -1,0 +1,52 @@
+# AI Chips & GPU Communication: build, test and benchmark the book.
+# `make book` and `make test` bootstrap .venv from requirements.txt; nothing else is assumed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: help venv book test test-unit test-notebooks test-clean bench lab clean
+
+help:
+	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
+	@echo "make test   - set up .venv, run unit tests, notebooks (nbmake), notebook hygiene, book build"
+	@echo "make lab    - JupyterLab on chapters/ with live widgets"
+	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
+	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
+
+# (Re)create the environment when it is missing or requirements changed.
+$(STAMP): requirements.txt constraints.txt code/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(JB) build -W -n --keep-going .
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) tests
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --nbmake --nbmake-timeout=900 chapters
+
+test: test-unit test-notebooks book
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab chapters
+
+clean:
+	rm -rf _build bench/build .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,133 @@
+"""The catalogue of real AI chips: one row per device, every row with its source.
+
+The data lives in ``aichip/data/chips.csv``. Units (GB = 1e9 bytes throughout):
+
+================  ==========================================================================
+column            meaning
+================  ==========================================================================
+name              device name as the vendor writes it (unique key)
+vendor, kind      kind is one of :data:`KINDS`
+year              year of first availability
+process_nm        process node in nm (the marketing name's number, e.g. TSMC 4N -> 4)
+``*_TFLOPs``      peak **dense** throughput in 1e12 floating-point operations per second for
+                  fp64, fp32, tf32, fp16, bf16, fp8: the highest rate the chip reaches at that
+                  precision, matrix units included; never the 2:4-sparse figure
+``*_TOPs``        peak dense integer throughput (int8, int4) in 1e12 operations per second
+mem_GB            memory capacity, 1e9 bytes
+mem_bw_GBps       peak memory bandwidth, 1e9 bytes per second
+tdp_W             thermal design power, watts
+source            BibTeX key in ``chapters/references.bib`` (datasheet or paper)
+notes             what a reader should know to read the row correctly
+================  ==========================================================================
+
+An empty cell means the device does not support that precision natively (or the source gives no
+figure). One multiply-accumulate counts as two operations.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+KINDS = ("CPU", "GPU", "FPGA", "ASIC", "NPU", "Dataflow", "Neuromorphic", "In-memory", "Photonic")
+
+#: precision -> column holding its peak throughput (1e12 ops/s)
+PRECISIONS = {
+    "fp64": "fp64_TFLOPs", "fp32": "fp32_TFLOPs", "tf32": "tf32_TFLOPs", "fp16": "fp16_TFLOPs",
+    "bf16": "bf16_TFLOPs", "fp8": "fp8_TFLOPs", "int8": "int8_TOPs", "int4": "int4_TOPs",
+}
+
+NUMERIC_COLUMNS = ("year", "process_nm", *PRECISIONS.values(), "mem_GB", "mem_bw_GBps", "tdp_W")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One catalogue row. Throughputs in 1e12 ops/s (``None`` where unsupported)."""
+
+    name: str
+    vendor: str
+    kind: str
+    year: int
+    process_nm: float | None
+    peak_TOPs: dict
+    mem_GB: float | None
+    mem_bw_GBps: float | None
+    tdp_W: float | None
+    source: str
+    notes: str
+
+    def peak(self, precision: str) -> float:
+        """Peak dense throughput at ``precision`` in 1e12 ops/s; ValueError if the chip lacks it."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+        value = self.peak_TOPs.get(precision)
+        if value is None:
+            have = [p for p, v in self.peak_TOPs.items() if v is not None]
+            raise ValueError(f"{self.name} has no {precision} figure; it has {have}")
+        return value
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cached() -> pd.DataFrame:
+    with resources.files("aichip").joinpath("data/chips.csv").open("r", encoding="utf-8") as f:
+        df = pd.read_csv(f, dtype={"name": str, "vendor": str, "kind": str, "source": str,
+                                   "notes": str})
+    for column in NUMERIC_COLUMNS:
+        df[column] = pd.to_numeric(df[column], errors="raise").astype(float)
+    df["notes"] = df["notes"].fillna("")
+    return df
+
+
+def load() -> pd.DataFrame:
+    """Return the whole catalogue as a DataFrame (a fresh copy; one row per device)."""
+    return _load_cached().copy()
+
+
+def names() -> list[str]:
+    """Names of every device in the catalogue."""
+    return list(_load_cached()["name"])
+
+
+def get(name: str) -> Chip:
+    """Look a device up by its exact name (case-insensitive).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the closest names in the catalogue.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    df = _load_cached()
+    match = df[df["name"].str.lower() == name.lower()]
+    if match.empty:
+        close = difflib.get_close_matches(name, list(df["name"]), n=5, cutoff=0.3)
+        hint = f"; did you mean one of {close}?" if close else f"; known chips: {list(df['name'])}"
+        raise ValueError(f"unknown chip name {name!r}{hint}")
+    row = match.iloc[0]
+
+    def value(column):
+        x = row[column]
+        return None if pd.isna(x) else float(x)
+
+    return Chip(
+        name=row["name"], vendor=row["vendor"], kind=row["kind"], year=int(row["year"]),
+        process_nm=value("process_nm"),
+        peak_TOPs={p: value(c) for p, c in PRECISIONS.items()},
+        mem_GB=value("mem_GB"), mem_bw_GBps=value("mem_bw_GBps"), tdp_W=value("tdp_W"),
+        source=row["source"], notes=row["notes"],
+    )
+
+
+def best_precision(chip: Chip, order=("fp32", "fp16", "bf16", "int8")) -> str:
+    """The first precision in ``order`` that ``chip`` supports (for a default roofline)."""
+    for p in order:
+        if chip.peak_TOPs.get(p) is not None:
+            return p
+    raise ValueError(f"{chip.name} has none of the precisions {order}")
+
+

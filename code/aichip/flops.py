@@ -1,0 +1,176 @@
+"""Peak floating-point throughput: a numba kernel that keeps the FMA units busy, and numpy's BLAS
+DGEMM/SGEMM as the reference for what the machine really reaches.
+
+Why the peak kernel looks the way it does
+-----------------------------------------
+A fused multiply-add (FMA) unit finishes one FMA per cycle but each takes several cycles (4 on
+AMD Zen 3 and Intel Skylake); two FMA units therefore need at least eight *independent* chains of
+FMAs in flight to stay busy. The kernel updates ``lanes`` independent accumulators (a row of 256
+values, many SIMD vectors), and applies ``x = a*x + b`` ``_CHAIN`` times to each value before
+storing it back, so each load and store is amortised over eight FMAs and the loop is limited by
+arithmetic, not by the load/store ports. ``fastmath=True`` lets LLVM contract ``a*x + b`` into one
+FMA instruction and vectorise across the row.
+
+The recurrence ``x <- a*x + b`` has a closed form, ``x_n = a**n x_0 + b (1 - a**n) / (1 - a)``,
+which is how :func:`measure_peak_flops` checks that the kernel really did the work it claims.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import machine
+from .timing import time_call
+from .validation import check_choice, check_int, check_threads
+
+DTYPES = ("float64", "float32")
+
+#: FMAs applied to a value between its load and its store; a compile-time constant so that LLVM
+#: unrolls the chain and vectorises across the row.
+_CHAIN = 8
+#: accumulators per thread (independent FMA chains); 256 float64 = 64 AVX2 vectors, in L1
+_LANES = 256
+
+
+@njit(fastmath=True, cache=True)
+def _fma_rows_serial(acc, n_iter, a, b):
+    for i in range(n_iter):
+        for j in range(acc.shape[0]):
+            x = acc[j]
+            for _ in range(_CHAIN):
+                x = x * a + b
+            acc[j] = x
+
+
+@njit(fastmath=True, parallel=True, cache=True)
+def _fma_kernel(acc, n_iter, a, b):
+    """Apply ``x <- a*x + b`` ``n_iter * _CHAIN`` times to every element of ``acc`` (threads, lanes)."""
+    for t in prange(acc.shape[0]):
+        row = acc[t].copy()  # thread-private copy: no false sharing, no aliasing for LLVM
+        _fma_rows_serial(row, n_iter, a, b)
+        acc[t, :] = row
+
+
+def fma_recurrence(x0: np.ndarray, n_steps: int, a: float, b: float) -> np.ndarray:
+    """Closed form of ``n_steps`` applications of ``x <- a*x + b`` (float64), for checking."""
+    an = a ** n_steps
+    return an * np.asarray(x0, dtype=np.float64) + b * (1.0 - an) / (1.0 - a)
+
+
+class FlopsResult(NamedTuple):
+    """Result of a throughput measurement, in GFLOP/s (1e9 floating-point operations per second)."""
+
+    kernel: str
+    dtype: str
+    threads: int
+    best_GFLOPs: float
+    median_GFLOPs: float
+    flops_per_call: int
+    machine: machine.MachineInfo
+
+
+def measure_peak_flops(dtype: str = "float64", threads: int | None = None, repeats: int = 10,
+                       target_s: float = 0.05) -> FlopsResult:
+    """Measure the peak arithmetic throughput numba reaches on this CPU.
+
+    Parameters
+    ----------
+    dtype : {"float64", "float32"}
+    threads : int, optional
+        numba threads, 1 to ``numba.config.NUMBA_NUM_THREADS``; default all.
+    repeats : int, >= 1
+        Timed repetitions after one warm-up call.
+    target_s : float
+        Approximate duration of one timed call, in seconds (the iteration count is calibrated).
+
+    Returns
+    -------
+    FlopsResult
+        Each FMA counts as two flops. ``best_GFLOPs`` from the fastest call, ``median_GFLOPs`` from
+        the median.
+    """
+    check_choice("dtype", dtype, DTYPES)
+    threads = check_threads(threads)
+    repeats = check_int("repeats", repeats, minimum=1)
+    if not isinstance(target_s, (int, float)) or not 1e-4 <= target_s <= 10:
+        raise ValueError(f"target_s must be a number of seconds in [1e-4, 10], got {target_s!r}")
+
+    np_dtype = np.dtype(dtype)
+    a, b = np_dtype.type(0.999), np_dtype.type(0.001)
+    x0 = np.linspace(0.0, 1.0, threads * _LANES).reshape(threads, _LANES)
+    acc = x0.astype(np_dtype)
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        # Calibrate the iteration count so one call lasts about target_s.
+        probe = 2000
+        t = time_call(lambda: _fma_kernel(acc, probe, a, b), repeats=1, warmup=1).best_s
+        n_iter = max(1, int(probe * target_s / max(t, 1e-9)))
+        acc[:] = x0
+        timing = time_call(lambda: _fma_kernel(acc, n_iter, a, b), repeats=repeats, warmup=1)
+    finally:
+        numba.set_num_threads(previous)
+
+    calls = repeats + 1
+    expected = fma_recurrence(x0, calls * n_iter * _CHAIN, float(a), float(b))
+    rtol = 1e-9 if dtype == "float64" else 1e-3
+    if not np.allclose(acc, expected, rtol=rtol, atol=rtol):
+        raise ValueError("peak-FLOP kernel produced a wrong result; the throughput is not valid")
+
+    flops = 2 * _CHAIN * n_iter * threads * _LANES
+    return FlopsResult("fma", dtype, threads, flops / timing.best_s / 1e9,
+                       flops / timing.median_s / 1e9, flops, machine.describe())
+
+
+def measure_gemm(n: int = 2000, dtype: str = "float64", repeats: int = 5, seed: int = 0) -> FlopsResult:
+    """Measure numpy's matrix product (BLAS DGEMM/SGEMM) on two random ``n x n`` matrices.
+
+    This is the practical ceiling a tuned library reaches, the reference for
+    :func:`measure_peak_flops`. ``2 n**3`` flops per product. The BLAS library uses its own threads
+    (OpenBLAS: ``OPENBLAS_NUM_THREADS``), so ``threads`` in the result is the logical CPU count.
+    """
+    n = check_int("n", n, minimum=1)
+    check_choice("dtype", dtype, DTYPES)
+    repeats = check_int("repeats", repeats, minimum=1)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n)).astype(dtype)
+    y = rng.standard_normal((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype=dtype)
+    timing = time_call(lambda: np.matmul(x, y, out=out), repeats=repeats, warmup=1)
+    # Spot-check a few entries against a plain dot product.
+    for i, j in ((0, 0), (n - 1, n // 2)):
+        exact = float(np.dot(x[i].astype(np.float64), y[:, j].astype(np.float64)))
+        if not np.isclose(out[i, j], exact, rtol=1e-3, atol=1e-3 * np.sqrt(n)):
+            raise ValueError("matrix product produced a wrong result")
+    flops = 2 * n**3
+    info = machine.describe()
+    return FlopsResult("gemm", dtype, info.logical_cpus, flops / timing.best_s / 1e9,
+                       flops / timing.median_s / 1e9, flops, info)
+
+
+def measure_gemv(n: int = 4000, dtype: str = "float64", repeats: int = 10, seed: int = 0) -> FlopsResult:
+    """Measure numpy's matrix-vector product ``y = A @ x`` (BLAS DGEMV) with ``A`` of shape (n, n).
+
+    ``2 n**2`` flops per product while reading ``n**2`` matrix elements once: about 1/4 FLOP/byte
+    in float64, so GEMV is memory-bound on every machine in this book, unlike GEMM.
+    """
+    n = check_int("n", n, minimum=1)
+    check_choice("dtype", dtype, DTYPES)
+    repeats = check_int("repeats", repeats, minimum=1)
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    x = rng.standard_normal(n).astype(dtype)
+    y = np.empty(n, dtype=dtype)
+    timing = time_call(lambda: np.matmul(a, x, out=y), repeats=repeats, warmup=1)
+    exact = float(np.dot(a[n // 2].astype(np.float64), x.astype(np.float64)))
+    if not np.isclose(y[n // 2], exact, rtol=1e-3, atol=1e-3 * np.sqrt(n)):
+        raise ValueError("matrix-vector product produced a wrong result")
+    flops = 2 * n**2
+    info = machine.describe()
+    return FlopsResult("gemv", dtype, info.logical_cpus, flops / timing.best_s / 1e9,
+                       flops / timing.median_s / 1e9, flops, info)

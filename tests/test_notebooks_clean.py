@@ -1,0 +1,49 @@
+"""Book hygiene: notebooks are committed without outputs, every chapter is in the table of contents,
+and each chapter has the skeleton every chapter shares."""
+
+import json
+import pathlib
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "chapters").glob("*.ipynb"))
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_no_outputs_or_widget_state(path):
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb.get("metadata", {}), "saved widget state in notebook metadata"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs"), "code cell with outputs"
+            assert cell.get("execution_count") is None, "code cell with an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_skeleton(path):
+    nb = json.loads(path.read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for heading in ("Learning objectives", "Key takeaways", "Summary", "Exercises", "References"):
+        assert heading in text, f"{path.name} lacks a '{heading}' section"
+    assert "{solution}" in text and ":class: dropdown" in text, "solutions must be hidden"
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "pip install" not in code
+    assert "@njit" not in code and "@jit" not in code, "kernels belong in aichip, not notebooks"
+
+
+def test_every_chapter_is_in_the_toc():
+    listed = set(toc_files())
+    for path in NOTEBOOKS:
+        assert f"chapters/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
+    for entry in listed:
+        assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
