@@ -8,11 +8,11 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv book test test-unit test-notebooks test-clean bench lab clean
+.PHONY: help venv vendor book test test-unit test-notebooks test-browser bench lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
-	@echo "make test   - set up .venv, run unit tests, notebooks (nbmake), notebook hygiene, book build"
+	@echo "make test   - set up .venv, run unit tests, notebooks (nbmake), book build, browser tests"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
@@ -26,17 +26,34 @@ $(STAMP): requirements.txt constraints.txt code/pyproject.toml
 
 venv: $(STAMP)
 
-book: $(STAMP)
-	$(JB) build -W -n --keep-going .
+# MathJax, RequireJS and the ipywidgets manager from npm, served by the book itself (offline HTML);
+# falls back to public CDNs, and says so, where npm is missing.
+vendor: $(STAMP)
+	$(PY) _ext/vendor_js.py _vendor
+
+# Sphinx does not re-copy html_extra_path files when no source changed: after (re-)vendoring, a
+# full rebuild (--all) puts the new files in _build/html. Executed notebooks stay cached.
+book: vendor
+	@if [ -f _vendor/vendor/manifest.json ] && \
+	    ! cmp -s _vendor/vendor/manifest.json _build/html/vendor/manifest.json; then \
+	  echo "vendored JavaScript changed: rebuilding every page"; \
+	  $(JB) build --all -W -n --keep-going . ; \
+	else \
+	  $(JB) build -W -n --keep-going . ; \
+	fi
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --nbmake --nbmake-timeout=900 chapters
 
-test: test-unit test-notebooks book
+# Every page of the built book in headless Chromium (skips, saying why, without Chromium).
+test-browser: book
+	$(PY) -m pytest tests/browser -rs
+
+test: test-unit test-notebooks book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py
@@ -45,7 +62,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters
 
 clean:
-	rm -rf _build bench/build .pytest_cache .hypothesis
+	rm -rf _build _vendor bench/build .pytest_cache .hypothesis
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean

@@ -21,7 +21,7 @@ class MachineInfo(NamedTuple):
     def __str__(self) -> str:
         llc = f", last-level cache {self.llc_bytes / 2**20:.0f} MiB" if self.llc_bytes else ""
         return (f"{self.cpu_model}, {self.logical_cpus} logical CPUs, {self.numba_threads} numba "
-                f"threads{llc}; Python {self.python}, numba {self.numba}, NumPy {self.numpy}")
+                f"threads{llc}\nPython {self.python}, numba {self.numba}, NumPy {self.numpy}")
 
 
 def _cpu_model() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import ipywidgets as w
 import matplotlib.pyplot as plt
 
@@ -65,7 +67,7 @@ def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = No
         rl.plot(roof, [rl.KernelPoint("your kernel", intensity, achieved)], ax=ax,
                 title=f"{name}: a kernel at {intensity:g} FLOP/byte")
         plt.show()
-        print(describe_point(roof, intensity, achieved))
+        print(textwrap.fill(describe_point(roof, intensity, achieved), width=90))
 
     out = w.interactive_output(draw, {"name": pick, "intensity": x, "fraction": frac})
     return w.VBox([pick, x, frac, out])
