@@ -129,3 +129,11 @@ def test_efficiency_rejects_bad_input():
         chips.peak_TOPs(chips.load(), precisions=("fp12",))
     with pytest.raises(TypeError, match="DataFrame"):
         chips.efficiency_TOPs_per_W([1, 2, 3])
+
+
+def test_fpga_and_edge_values_against_sources():
+    # Langhammer et al., FPGA 2021: 143 INT8 TOPS and 286 INT4 TOPS at 600 MHz
+    nx = chips.get("Intel Stratix 10 NX")
+    assert (nx.peak("int8"), nx.peak("int4")) == (143, 286)
+    # Talpes et al., IEEE Micro 2020: two NPUs of 36.86 TOPS at 2 GHz
+    assert chips.get("Tesla FSD chip").peak("int8") == pytest.approx(2 * 36.86, abs=0.01)
