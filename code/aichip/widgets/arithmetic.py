@@ -23,15 +23,16 @@ def plot_quantization(x: np.ndarray, fmt: str, scale: float, axes=None):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     bins = np.linspace(x.min(), x.max(), 120)
-    axes[0].hist(x, bins=bins, color="lightgrey", label="original")
+    axes[0].hist(x, bins=bins, density=True, color="lightgrey", label="original")
     levels, counts = np.unique(q, return_counts=True)
-    if levels.size <= 300:
-        axes[0].vlines(levels, 0, counts * (bins[1] - bins[0]) / max(np.diff(levels).min(), 1e-300)
-                       if levels.size > 1 else counts, color="tab:red", lw=1, label="quantised")
-    else:
-        axes[0].hist(q, bins=bins, histtype="step", color="tab:red", label="quantised")
+    if levels.size > 1:
+        # each quantised level drawn as a density: its count over the spacing around it
+        spacing = np.gradient(levels)
+        axes[0].vlines(levels, 0, counts / (x.size * spacing), color="tab:red", lw=0.8,
+                       alpha=0.7, label="quantised levels")
+    axes[0].set_xlim(bins[0], bins[-1])
     axes[0].set_xlabel("value")
-    axes[0].set_ylabel("count")
+    axes[0].set_ylabel("density")
     axes[0].set_title(f"{fmt}, scale {scale:.3g}: {levels.size} distinct values used")
     axes[0].legend(fontsize=8)
     axes[1].hist(q - x, bins=120, color="tab:blue")
