@@ -137,3 +137,11 @@ def test_fpga_and_edge_values_against_sources():
     assert (nx.peak("int8"), nx.peak("int4")) == (143, 286)
     # Talpes et al., IEEE Micro 2020: two NPUs of 36.86 TOPS at 2 GHz
     assert chips.get("Tesla FSD chip").peak("int8") == pytest.approx(2 * 36.86, abs=0.05)
+
+
+def test_gib_capacities_are_converted_to_gb():
+    # GB = 1e9 bytes throughout; sources that state GiB (Jouppi et al. 2021, 2023; A64FX) are
+    # converted: 32 GiB = 34.36 GB, 16 GiB = 17.18 GB, 8 GiB = 8.59 GB
+    for name, gib in [("Google TPU v3", 32), ("Google TPU v2", 16), ("Google TPU v4i", 8),
+                      ("Google TPU v4", 32), ("Fujitsu A64FX", 32), ("Google TPU v1", 8)]:
+        assert chips.get(name).mem_GB == pytest.approx(gib * 2**30 / 1e9, abs=0.01), name
