@@ -178,8 +178,9 @@ def quantize(x, fmt: str, scale: float = 1.0, saturate: bool | None = None) -> n
         The quantisation scale (a power of two keeps float formats exact; integers are usually
         scaled by ``max|x| / 127``).
     saturate : bool or None
-        Clamp overflow to the largest finite value. Default: True for int8, int4 and E4M3 (no
-        infinity), False for the IEEE-style formats (overflow to inf).
+        Clamp overflow (and infinities) to the largest finite value. Default: True for E4M3 (no
+        infinity), False for the IEEE-style formats (overflow to inf). Integer formats always
+        clamp to their range, whatever ``saturate`` says.
 
     Returns
     -------
@@ -260,7 +261,7 @@ def decode(codes, fmt: str) -> np.ndarray:
 
 
 def representable_values(fmt: str) -> np.ndarray:
-    """Every finite value of an 8-bit-or-narrower format, sorted (for plots and exhaustive tests)."""
+    """Every finite value of a format of at most 16 bits, sorted (for plots and exhaustive tests)."""
     f = get_format(fmt)
     if f.bits > 16:
         raise ValueError(f"{fmt} has {f.bits} bits; enumerate only formats of at most 16 bits")
