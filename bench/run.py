@@ -16,7 +16,7 @@ import sys
 
 import numba
 
-from aichip import flops, machine, membench
+from aichip import arith, flops, ladder, machine, membench
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE / "build"
@@ -86,7 +86,35 @@ def bench_roofline(repeats: int) -> dict:
     return results
 
 
-SECTIONS = {"roofline": bench_roofline}
+def bench_ladder(repeats: int) -> dict:
+    print("\n== Specialisation ladder (chapter 1) ==")
+    print(f"machine: {machine.describe()}")
+    steps = ladder.run_ladder(size=512, python_size=48, repeats=repeats)
+    print(f"\n{'step':<46}{'m=k=n':>7}{'threads':>9}{'best (GOP/s)':>14}{'x previous':>12}"
+          f"{'x Python':>10}{'correct':>9}")
+    for s in steps:
+        print(f"{s.description:<46}{s.shape_mkn[0]:>7}{s.threads:>9}{s.best_GOPs:>14.3f}"
+              f"{s.speedup_vs_previous:>12.1f}{s.speedup_vs_python:>10.0f}"
+              f"{'yes' if s.correct else 'NO':>9}")
+    return {s.step: {"GOPs": s.best_GOPs, "speedup_vs_previous": s.speedup_vs_previous,
+                     "correct": s.correct} for s in steps}
+
+
+def bench_multiplier(repeats: int) -> dict:
+    print("\n== Bit-level tree multiplier simulator (chapter 2) ==")
+    print(f"machine: {machine.describe()}")
+    print(f"\n{'width':>6}{'tree':>9}{'pairs':>11}{'best (s)':>10}{'products/s':>15}{'correct':>9}")
+    results = {}
+    for n in (8, 16, 32):
+        for tree in arith.TREES:
+            r = arith.simulate(n, tree, pairs=2_000_000, repeats=repeats)
+            print(f"{n:>6}{tree:>9}{r.pairs:>11,}{r.best_s:>10.3f}{r.products_per_s:>15,.0f}"
+                  f"{'yes' if r.all_correct else 'NO':>9}")
+            results[f"{tree}{n}"] = r.products_per_s
+    return results
+
+
+SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier}
 
 
 def main(argv=None) -> int:

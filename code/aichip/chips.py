@@ -20,8 +20,12 @@ source            BibTeX key in ``chapters/references.bib`` (datasheet or paper)
 notes             what a reader should know to read the row correctly
 ================  ==========================================================================
 
-An empty cell means the device does not support that precision natively (or the source gives no
-figure). One multiply-accumulate counts as two operations.
+An empty cell means the device does not support that precision natively, or the source gives no
+figure we could check (we leave a cell empty rather than guess). One multiply-accumulate counts as
+two operations. For wafer-scale and dataflow chips without DRAM (Cerebras, Graphcore, Groq),
+``mem_GB`` and ``mem_bw_GBps`` describe the on-chip SRAM; the row's notes say so. Neuromorphic and
+photonic research chips have no MAC-equivalent throughput; their rows keep the year, process and a
+note, so they still appear on a timeline.
 """
 
 from __future__ import annotations
@@ -121,6 +125,30 @@ def get(name: str) -> Chip:
         mem_GB=value("mem_GB"), mem_bw_GBps=value("mem_bw_GBps"), tdp_W=value("tdp_W"),
         source=row["source"], notes=row["notes"],
     )
+
+
+def peak_TOPs(df: pd.DataFrame, precisions=("int8", "fp8", "fp16", "bf16", "fp32")) -> pd.Series:
+    """Highest dense throughput (1e12 ops/s) of each row over ``precisions``; NaN where it has none.
+
+    The default mixes integer and floating-point rates on purpose: it answers "how many
+    multiply-accumulate-type operations per second can this chip do at its best low precision".
+    """
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ValueError(f"precisions must be drawn from {tuple(PRECISIONS)}, got {p!r}")
+    return df[[PRECISIONS[p] for p in precisions]].max(axis=1, skipna=True)
+
+
+def efficiency_TOPs_per_W(df: pd.DataFrame,
+                          precisions=("int8", "fp8", "fp16", "bf16", "fp32")) -> pd.Series:
+    """Peak throughput per watt of TDP, 1e12 ops/s per W (= ops per picojoule), per row.
+
+    ``peak_TOPs(df, precisions) / tdp_W``; NaN where either is missing. A datasheet peak over a TDP
+    is an upper bound: real kernels reach a fraction of the peak and may draw less than the TDP.
+    """
+    if not isinstance(df, pd.DataFrame) or "tdp_W" not in df:
+        raise TypeError("df must be a catalogue DataFrame from aichip.chips.load()")
+    return peak_TOPs(df, precisions) / df["tdp_W"]
 
 
 def best_precision(chip: Chip, order=("fp32", "fp16", "bf16", "int8")) -> str:

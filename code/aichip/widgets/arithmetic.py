@@ -1,0 +1,125 @@
+"""Explorers for chapter 2: quantisation error of a tensor, and a multiplier's reduction tree."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import arith
+
+
+def default_scale(x: np.ndarray, fmt: str, shift: float = 0.0) -> float:
+    """Absmax scale: maps ``max|x|`` onto the format's largest finite value, times ``2**shift``."""
+    f = arith.get_format(fmt)
+    peak = float(np.max(np.abs(x)))
+    return (peak / f.max_finite if peak > 0 else 1.0) * 2.0 ** shift
+
+
+def plot_quantization(x: np.ndarray, fmt: str, scale: float, axes=None):
+    """Histogram of a tensor and of its quantised values, and of the error; returns the stats."""
+    q = arith.quantize(x, fmt, scale, saturate=True)
+    stats = arith.quantization_error(x, fmt, scale)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    bins = np.linspace(x.min(), x.max(), 120)
+    axes[0].hist(x, bins=bins, density=True, color="lightgrey", label="original")
+    levels, counts = np.unique(q, return_counts=True)
+    if levels.size > 1:
+        # each quantised level drawn as a density: its count over the spacing around it
+        spacing = np.gradient(levels)
+        axes[0].vlines(levels, 0, counts / (x.size * spacing), color="tab:red", lw=0.8,
+                       alpha=0.7, label="quantised levels")
+    axes[0].set_xlim(bins[0], bins[-1])
+    axes[0].set_xlabel("value")
+    axes[0].set_ylabel("density")
+    axes[0].set_title(f"{fmt}, scale {scale:.3g}: {levels.size} distinct values used")
+    axes[0].legend(fontsize=8)
+    axes[1].hist(q - x, bins=120, color="tab:blue")
+    axes[1].set_xlabel("quantised - original")
+    axes[1].set_ylabel("count")
+    axes[1].set_title(f"error: RMSE {stats.rmse:.2e}, SQNR {stats.sqnr_dB:.1f} dB")
+    return stats
+
+
+def quantization_explorer(x: np.ndarray | None = None, fmt: str = "int8",
+                          shift: float = 0.0, seed: int = 0) -> w.Widget:
+    """Quantise a tensor (default: 50,000 Gaussian 'weights' with a few outliers) to a chosen
+    format with an absmax scale times ``2**shift``; histograms and error statistics."""
+    if x is None:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(0.0, 0.02, 50_000)
+        x[:20] = rng.normal(0.0, 0.3, 20)    # a few outliers, as trained weights have
+    x = np.asarray(x, dtype=np.float64).ravel()
+    arith.get_format(fmt)
+    style = {"description_width": "150px"}
+    fw = w.Dropdown(options=list(arith.FORMATS), value=fmt, description="format", style=style)
+    sw = w.FloatSlider(value=shift, min=-12, max=4, step=0.5, style=style,
+                       description="log2(scale / absmax)")
+
+    def draw(fmt, shift):
+        scale = default_scale(x, fmt, shift)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        stats = plot_quantization(x, fmt, scale, axes)
+        fig.tight_layout()
+        plt.show()
+        print(f"max |error| {stats.max_abs_error:.3g}; clipped {stats.clipped_fraction:.2%}; "
+              f"non-zero values flushed to zero {stats.flushed_to_zero_fraction:.2%}")
+
+    out = w.interactive_output(draw, {"fmt": fw, "shift": sw})
+    return w.VBox([fw, sw, out])
+
+
+def plot_reduction_tree(mult: arith.Multiplier, axes=None):
+    """Dot diagram of the partial products and of the columns after each reduction stage.
+
+    Each row of panels is a stage; a dot is one bit (column weight increases to the left, as bits
+    are written); the bar under each column counts the full (F) and half (H) adders that stage puts
+    there.
+    """
+    heights = [mult.initial_heights] + [s.heights_after for s in mult.stages]
+    width = max(len(h) for h in heights)
+    rows = len(heights)
+    if axes is None:
+        _, axes = plt.subplots(rows, 1, figsize=(min(14, 2 + 0.28 * width), 1.0 + 0.9 * sum(
+            max(h) for h in heights) * 0.18 + 0.6 * rows), squeeze=False)
+        axes = axes[:, 0]
+    for k, (ax, h) in enumerate(zip(axes, heights)):
+        for col, height in enumerate(h):
+            xs = np.full(height, width - 1 - col)
+            ax.scatter(xs, np.arange(height), s=14, color="black" if k == 0 else "tab:blue")
+        if k < len(mult.stages):
+            stage = mult.stages[k]
+            for col, (fa, ha) in enumerate(zip(stage.full_adders_per_column,
+                                               stage.half_adders_per_column)):
+                if fa or ha:
+                    ax.text(width - 1 - col, -1.2, (f"{fa}F" if fa else "") + (f"{ha}H" if ha else ""),
+                            ha="center", va="top", fontsize=6, color="tab:red")
+        title = "partial products" if k == 0 else f"after stage {k}"
+        if k < len(mult.stages):
+            s = mult.stages[k]
+            title += f"  (next: {s.full_adders} full, {s.half_adders} half adders)"
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_xlim(-1, width)
+        ax.set_ylim(-2.5, max(max(h) for h in heights))
+        ax.axis("off")
+    return axes
+
+
+def multiplier_explorer(n_bits: int = 8, tree: str = "dadda") -> w.Widget:
+    """Pick a width and a tree; see the reduction stage by stage and the adder counts."""
+    arith.build_multiplier(n_bits, tree)
+    nw = w.IntSlider(value=n_bits, min=2, max=16, description="bits")
+    tw = w.ToggleButtons(options=list(arith.TREES), value=tree)
+
+    def draw(n_bits, tree):
+        mult = arith.build_multiplier(n_bits, tree)
+        plot_reduction_tree(mult)
+        plt.show()
+        print(f"{n_bits}x{n_bits} {tree}: {len(mult.stages)} stages "
+              f"(closed form {arith.dadda_stages(n_bits)}), {mult.full_adders} full and "
+              f"{mult.half_adders} half adders including the {2 * n_bits - 2}-bit ripple-carry "
+              f"adder; critical path {mult.critical_path} gate levels")
+
+    out = w.interactive_output(draw, {"n_bits": nw, "tree": tw})
+    return w.VBox([w.HBox([nw, tw]), out])
