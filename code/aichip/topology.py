@@ -125,14 +125,14 @@ def _from_link_counts(name, counts, tech, source, description) -> Topology:
 
 
 def _switched(name, n_gpus, n_switches, links_per_switch, tech, source, description,
-              switch_prefix="NVSwitch") -> Topology:
+              switch_prefix="NVSwitch", per_link_GBps=None) -> Topology:
     """Every GPU has ``links_per_switch[s]`` links to each switch ``s`` (single-level crossbar)."""
     g, gpus = _gpu_graph(n_gpus)
     for s in range(n_switches):
         sw = f"{switch_prefix}{s}"
         g.add_node(sw, kind="switch")
         for gpu in gpus:
-            _add_links(g, gpu, sw, tech, links_per_switch[s])
+            _add_links(g, gpu, sw, tech, links_per_switch[s], per_link_GBps)
     return Topology(name, g, gpus, source, description)
 
 
@@ -227,11 +227,8 @@ def crossbar(n: int, link_GBps_per_dir: float = 25.0) -> Topology:
     rate)."""
     n = check_int("n", n, minimum=2)
     bw = check_float("link_GBps_per_dir", link_GBps_per_dir, minimum=0, strict_minimum=True)
-    t = _switched(f"crossbar({n})", n, 1, [1], "custom", "", "uniform non-blocking switch",
-                  switch_prefix="switch")
-    for _, _, e in t.graph.edges(data=True):
-        e.update(link_GBps_per_dir=bw, GBps_per_dir=bw)
-    return t
+    return _switched(f"crossbar({n})", n, 1, [1], "custom", "", "uniform non-blocking switch",
+                     switch_prefix="switch", per_link_GBps=bw)
 
 
 def ring(n: int, link_GBps_per_dir: float = 25.0) -> Topology:
