@@ -8,11 +8,11 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv book test test-unit test-notebooks test-clean bench lab clean
+.PHONY: help venv book test test-unit test-mpi test-notebooks test-clean bench lab clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
-	@echo "make test   - set up .venv, run unit tests, notebooks (nbmake), notebook hygiene, book build"
+	@echo "make test   - set up .venv, run the MPI benchmark (2 ranks), unit tests, notebooks (nbmake), book build"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
@@ -36,7 +36,13 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --nbmake --nbmake-timeout=900 chapters
 
-test: test-unit test-notebooks book
+# The MPI collective benchmark on 2 real processes (MPICH from its wheel): every result is checked,
+# a wrong one makes it exit non-zero. On a cluster run it under srun/mpiexec (see README).
+test-mpi: $(STAMP)
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
+		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
+
+test: test-mpi test-unit test-notebooks book
 
 bench: $(STAMP)
 	$(PY) bench/run.py
