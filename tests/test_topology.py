@@ -198,4 +198,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="oversubscription"):
         tp.fat_tree(2, oversubscription=0.5)
     with pytest.raises(ValueError, match="no ring"):
-        tp.embedded_rings(tp.Topology("line", nx.path_graph(3), (0, 1, 2), ""))
+        line = nx.Graph()
+        line.add_edges_from([(0, 1), (1, 2)], links=1, GBps_per_dir=1.0)
+        tp.embedded_rings(tp.Topology("line", line, (0, 1, 2), ""))
