@@ -129,6 +129,15 @@ def test_max_flow_against_networkx_and_degree():
     assert tp.max_flow(tp.dgx_h100(), 0, 7).GBps_bidirectional == 900
 
 
+@pytest.mark.parametrize("make", [tp.dgx1_v100, tp.dgx2, lambda: tp.torus((2, 3))])
+def test_bandwidth_matrix_equals_networkx_max_flow(make):
+    t = make()
+    m = tp.bandwidth_matrix(t)
+    assert (np.diag(m) == 0).all() and np.allclose(m, m.T)
+    for a, b in [(0, 1), (0, t.n_gpus - 1), (1, t.n_gpus // 2)]:
+        assert m[a, b] == pytest.approx(tp.max_flow(t, a, b).GBps_per_dir)
+
+
 def test_diameters():
     assert tp.diameter(tp.dgx1_v100()) == 2
     assert tp.diameter(tp.dgx2()) == 3                       # GPU - switch - switch - GPU

@@ -351,13 +351,11 @@ def max_flow(topo: Topology, a, b) -> PairBandwidth:
 
 def bandwidth_matrix(topo: Topology) -> np.ndarray:
     """GPU-to-GPU max-flow bandwidth per direction (1e9 bytes/s), shape (n_gpus, n_gpus), zero
-    diagonal. Pairs with no direct link still get the bandwidth of multi-hop paths."""
+    diagonal. Pairs with no direct link still get the bandwidth of multi-hop paths. (The numba
+    Edmonds-Karp kernel; :func:`max_flow` is the networkx reference it is tested against.)"""
     topo = _check_topology(topo)
-    n = topo.n_gpus
-    m = np.zeros((n, n))
-    for i, j in itertools.combinations(range(n), 2):
-        m[i, j] = m[j, i] = max_flow(topo, i, j).GBps_per_dir
-    return m
+    cap, _ = _capacity_matrix(topo)
+    return _pairwise_max_flow(cap, topo.n_gpus)
 
 
 def _gpu_name(topo: Topology, x, name: str):
@@ -446,6 +444,15 @@ def _bisection_kernel(cap, halves, big):
             best = f
             best_row = r
     return best, best_row
+
+
+@njit(cache=True)
+def _pairwise_max_flow(cap, n_gpu):
+    out = np.zeros((n_gpu, n_gpu))
+    for i in range(n_gpu):
+        for j in range(i + 1, n_gpu):
+            out[i, j] = out[j, i] = _max_flow_dense(cap.copy(), i, j)
+    return out
 
 
 def _capacity_matrix(topo: Topology) -> tuple[np.ndarray, list]:
