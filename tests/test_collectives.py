@@ -172,3 +172,18 @@ def test_bad_input():
         co.simulate_time("allreduce", "ring", tp.dgx_h100(), 8, 66, 0.0)
     with pytest.raises(TypeError, match="topo"):
         co.step_times(co.schedule("allreduce", "ring", 2, 4), "dgx", 0.0)
+
+
+def test_cost_explorer_crossovers_and_bad_input():
+    from aichip.widgets import collectives as wc
+
+    changes = wc.best_algorithm_changes("allreduce", 16, 5e-6, 1 / 25e9)
+    assert [(a, b) for _, a, b in changes] == [("recursive_doubling", "rabenseifner")]
+    x = changes[0][0]
+    assert ab.cost("allreduce", "recursive_doubling", 16, x, 5e-6, 1 / 25e9) == pytest.approx(
+        ab.cost("allreduce", "rabenseifner", 16, x, 5e-6, 1 / 25e9))
+    assert set(wc.usable_algorithms("allreduce", 6)) == {"ring", "binary_tree",
+                                                         "double_binary_tree"}
+    assert wc.cost_explorer("allgather", 8).children
+    with pytest.raises(ValueError, match="op"):
+        wc.cost_explorer("gather")

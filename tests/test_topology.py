@@ -210,3 +210,15 @@ def test_bad_input():
         line = nx.Graph()
         line.add_edges_from([(0, 1), (1, 2)], links=1, GBps_per_dir=1.0)
         tp.embedded_rings(tp.Topology("line", line, (0, 1, 2), ""))
+
+
+def test_interconnect_explorer_and_bad_input():
+    from aichip.widgets import interconnects as wi
+
+    box = wi.interconnect_explorer("DGX-2", kind="max-flow")
+    assert len(box.children) == 2
+    assert "bisection GB/s (each dir)" in wi.metrics_text(tp.dgx1_v100())
+    with pytest.raises(ValueError, match="system"):
+        wi.interconnect_explorer("DGX-3")
+    with pytest.raises(ValueError, match="kind"):
+        wi.interconnect_explorer("DGX-2", kind="both")

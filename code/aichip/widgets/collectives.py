@@ -70,7 +70,7 @@ def plot_costs(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_GBp
 def cost_explorer(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_GBps=0.0,
                   ranks_per_node=4) -> w.Widget:
     """Pick an op, rank count and link parameters; see every algorithm's time and the crossovers."""
-    ab.check_op_algorithm(op, ab.ALGORITHMS[op][0], n_ranks)
+    ab.check_op_algorithm(op, ab.ALGORITHMS.get(op, ("?",))[0], n_ranks)
     style = {"description_width": "150px"}
     layout = w.Layout(width="480px")
     wop = w.Dropdown(options=ab.OPS, value=op, description="operation", style=style, layout=layout)
