@@ -64,32 +64,32 @@ def _bounds(start: int, length: int, parts: int) -> list[int]:
     return [start + i * base + min(i, extra) for i in range(parts + 1)]
 
 
-def _ring_reduce_scatter(group, start, length):
-    """Ring reduce-scatter over ``group``: member q ends with chunk q of the region reduced."""
+def _ring(group, start, length, reduce):
+    """One pass around the ring ``group`` over the region ``[start, start+length)`` in chunks.
+
+    ``reduce=1``: reduce-scatter; member q sends chunk q-s-1 at step s and ends with chunk q
+    summed. ``reduce=0``: all-gather; member q starts with chunk q and sends chunk q-s at step s.
+    """
     k = len(group)
     b = _bounds(start, length, k)
     steps = []
     for s in range(k - 1):
         msgs = []
         for q in range(k):
-            c = (q - s - 1) % k
-            msgs.append((group[q], group[(q + 1) % k], b[c], b[c], b[c + 1] - b[c], 1))
+            c = (q - s - reduce) % k
+            msgs.append((group[q], group[(q + 1) % k], b[c], b[c], b[c + 1] - b[c], reduce))
         steps.append(msgs)
     return steps
+
+
+def _ring_reduce_scatter(group, start, length):
+    """Ring reduce-scatter over ``group``: member q ends with chunk q of the region reduced."""
+    return _ring(group, start, length, 1)
 
 
 def _ring_allgather(group, start, length):
     """Ring all-gather over ``group``: member q starts with chunk q of the region."""
-    k = len(group)
-    b = _bounds(start, length, k)
-    steps = []
-    for s in range(k - 1):
-        msgs = []
-        for q in range(k):
-            c = (q - s) % k
-            msgs.append((group[q], group[(q + 1) % k], b[c], b[c], b[c + 1] - b[c], 0))
-        steps.append(msgs)
-    return steps
+    return _ring(group, start, length, 0)
 
 
 def _halving_reduce_scatter(p, count):
@@ -368,7 +368,7 @@ def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_byte
     alpha = check_float("alpha_s", alpha_s, minimum=0)
     gamma = check_float("gamma_s_per_byte", gamma_s_per_byte, minimum=0)
     item = check_int("itemsize_bytes", itemsize_bytes, minimum=1)
-    router = tp._Router(topo)
+    router = tp.Router(topo)
     gpus = topo.gpus
     times = np.empty(sched.n_steps)
     for k in range(sched.n_steps):

@@ -511,7 +511,7 @@ def _routes(topo: Topology, a, b) -> list[tuple[list, float]]:
     return [(p, w / total) for p, w in zip(paths, widths)]
 
 
-class _Router:
+class Router:
     """Multipath routing over all shortest paths (ECMP, weighted by path width), cached per pair."""
 
     def __init__(self, topo: Topology):
@@ -546,7 +546,7 @@ def concurrent_rate_GBps(topo: Topology, pairs) -> float:
     flows = [(_gpu_name(topo, a, "src"), _gpu_name(topo, b, "dst"), 1.0) for a, b in pairs]
     if not flows:
         raise ValueError("pairs must hold at least one (src, dst) pair")
-    return 1.0 / (_Router(topo).drain_time_s(flows) * 1e9)
+    return 1.0 / (Router(topo).drain_time_s(flows) * 1e9)
 
 
 def all_to_all_throughput(topo: Topology) -> PairBandwidth:
