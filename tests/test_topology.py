@@ -10,24 +10,6 @@ import pytest
 from aichip import topology as tp
 
 
-def test_link_table_has_every_family_with_sources(root):
-    df = tp.load_links()
-    assert set(df["family"]) >= {"PCIe", "NVLink", "NVSwitch", "InfiniBand", "Ethernet"}
-    bib = (root / "chapters" / "references.bib").read_text()
-    for key in set(df["source"]):
-        assert f"{{{key}," in bib, f"source {key} missing from references.bib"
-    assert np.allclose(df["GBps_bidirectional"], 2 * df["GBps_per_dir"])
-
-
-@pytest.mark.parametrize("name, per_dir", [
-    ("PCIe 3.0 x16", 16), ("PCIe 4.0 x16", 32), ("PCIe 5.0 x16", 64), ("PCIe 6.0 x16", 128),
-    ("NVLink 1", 20), ("NVLink 2", 25), ("NVLink 3", 25), ("NVLink 4", 25), ("NVLink 5", 50),
-    ("InfiniBand NDR 4x", 50)])
-def test_link_rates(name, per_dir):
-    # PCI-SIG x16 rates; NVLink per link: P100/V100/A100/H100/B200 whitepapers; NDR = 400 Gb/s
-    assert tp.link_GBps_per_dir(name) == per_dir
-
-
 # (constructor, GPUs, switches, GPU links, per-GPU GB/s both directions) from the sources:
 # DGX-1 P100/V100: NVIDIA DGX-1 V100 system architecture whitepaper (4 x 40 GB/s, 6 x 50 GB/s);
 # DGX-2: Ishii & Foley, Hot Chips 2018 (16 GPUs, 12 NVSwitch, 300 GB/s per GPU);
