@@ -163,6 +163,19 @@ def test_fat_tree_bisection_is_the_network():
     assert over.graph.edges["leaf0", "spine0"]["links"] * 2 == 2
 
 
+def test_switched_builds_dgx_a100_and_one_switch_h100():
+    a100 = tp.switched(8, [2] * 6, "NVLink 3")
+    assert (tp.bandwidth_matrix(a100) == tp.bandwidth_matrix(tp.dgx_a100())).all()
+    one = tp.switched(8, [18], "NVLink 4")
+    assert tp.bisection_bandwidth(one).GBps_per_dir == tp.bisection_bandwidth(tp.dgx_h100()).GBps_per_dir
+    with pytest.raises(ValueError, match="links_per_switch"):
+        tp.switched(8, [])
+    with pytest.raises(ValueError, match="links_per_switch"):
+        tp.switched(8, [0, 2])
+    with pytest.raises(ValueError, match="name"):
+        tp.switched(8, [2], "NVLink 7")
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="topo"):
         tp.diameter("DGX-2")

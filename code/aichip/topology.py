@@ -166,8 +166,9 @@ def dgx_a100() -> Topology:
 
 
 def dgx_h100() -> Topology:
-    """DGX H100: 8 H100, 4 third-generation NVSwitches; each GPU's 18 NVLink 4 links are split
-    5, 4, 4, 5 over the four switches."""
+    """DGX H100: 8 H100, 4 third-generation NVSwitches; each GPU's 18 NVLink 4 links are split over
+    the four switches (5, 4, 4, 5 as NVIDIA's HGX H100 baseboard diagrams draw it; per-GPU,
+    bisection and all-to-all figures do not depend on the split)."""
     return _switched("DGX H100", 8, 4, [5, 4, 4, 5], "NVLink 4", "nvidia2022dgxh100",
                      "8 H100, 4 NVSwitch (gen 3), 18 NVLink 4 links per GPU")
 
@@ -181,6 +182,19 @@ def nvl72() -> Topology:
 
 # ----------------------------------------------------------------------------------------------
 # generic topologies
+
+
+def switched(n_gpus: int, links_per_switch, tech: str = "NVLink 4",
+             name: str | None = None) -> Topology:
+    """A single level of switches: every GPU has ``links_per_switch[s]`` links of ``tech`` to
+    switch ``s`` (``[2] * 6`` with NVLink 3 is a DGX A100)."""
+    n_gpus = check_int("n_gpus", n_gpus, minimum=2)
+    links = [check_int("links_per_switch[s]", k, minimum=1) for k in links_per_switch]
+    if not links:
+        raise ValueError("links_per_switch must name at least one switch")
+    link(tech)
+    name = name or f"{n_gpus} GPUs on {len(links)} switches"
+    return _switched(name, n_gpus, len(links), links, tech, "", f"{sum(links)} {tech} links per GPU")
 
 
 def crossbar(n: int, link_GBps_per_dir: float = 25.0) -> Topology:
