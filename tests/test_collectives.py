@@ -144,6 +144,10 @@ def test_bad_input():
         co.execute("allreduce", "hierarchical", np.ones((6, 8)), ranks_per_node=4)
     with pytest.raises(ValueError, match="ranks_per_node"):
         co.execute("allreduce", "ring", x, ranks_per_node=2)
+    with pytest.raises(ValueError, match="mismatched buffers: rank 2"):
+        co.execute("allreduce", "ring", [np.ones(4), np.ones(4), np.ones(3)])
+    got, _ = co.execute("allreduce", "ring", [np.ones(4), 2 * np.ones(4)])
+    assert (got[1] == 3).all()
     with pytest.raises(ValueError, match="shape"):
         co.execute("allreduce", "ring", np.ones(8))
     with pytest.raises(ValueError, match="shape"):

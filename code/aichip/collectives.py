@@ -282,6 +282,13 @@ def _run_schedule(buf, step_start, src, dst, src_off, dst_off, length, reduce, t
 
 
 def _check_inputs(inputs) -> np.ndarray:
+    """One row per rank: a 2-D array, or a list of equally long 1-D buffers."""
+    if isinstance(inputs, (list, tuple)) and inputs and all(np.ndim(b) == 1 for b in inputs):
+        lengths = [len(b) for b in inputs]
+        for r, n in enumerate(lengths):
+            if n != lengths[0]:
+                raise ValueError(f"mismatched buffers: rank {r} has {n} elements, rank 0 has "
+                                 f"{lengths[0]}; every rank must pass the same count")
     x = np.asarray(inputs)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"inputs must have shape (n_ranks, count) with both >= 1, got {x.shape}")
@@ -292,7 +299,8 @@ def _check_inputs(inputs) -> np.ndarray:
 
 def execute(op: str, algorithm: str, inputs, root: int = 0,
             ranks_per_node: int | None = None) -> tuple[list[np.ndarray], Schedule]:
-    """Run ``op`` with ``algorithm`` on the ranks' ``inputs`` (shape (n_ranks, count)).
+    """Run ``op`` with ``algorithm`` on the ranks' ``inputs``: shape (n_ranks, count), or a list of
+    ``n_ranks`` 1-D buffers of equal length.
 
     Returns each rank's result (a list: broadcast/allreduce/allgather/alltoall give every rank an
     array; reduce gives the root the sum and the others ``None``; reduce_scatter gives rank r its
