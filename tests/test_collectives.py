@@ -191,3 +191,17 @@ def test_cost_explorer_crossovers_and_bad_input():
     assert wc.cost_explorer("allgather", 8).children
     with pytest.raises(ValueError, match="op"):
         wc.cost_explorer("gather")
+
+
+def test_more_bad_input():
+    with pytest.raises(ValueError, match="count"):
+        co.schedule("allreduce", "ring", 4, 0)
+    with pytest.raises(ValueError, match="op"):
+        co.reference("gather", np.ones((2, 2)))
+    with pytest.raises(ValueError, match="n_ranks"):
+        ab.binary_tree_rounds(0)
+    with pytest.raises(ValueError, match="hi_bytes"):
+        ab.crossover_bytes("allreduce", "ring", "recursive_doubling", 4, 1e-6, 1e-9,
+                           lo_bytes=100, hi_bytes=10)
+    with pytest.raises(TypeError, match="sched"):
+        co.step_times("ring", tp.dgx_h100(), 0.0)

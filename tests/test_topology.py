@@ -217,3 +217,20 @@ def test_interconnect_explorer_and_bad_input():
         wi.interconnect_explorer("DGX-3")
     with pytest.raises(ValueError, match="kind"):
         wi.interconnect_explorer("DGX-2", kind="both")
+
+
+@pytest.mark.parametrize("fn", [tp.link_matrix, tp.gpu_bandwidth_GBps, tp.bandwidth_matrix,
+                                tp.diameter, tp.bisection_bandwidth, tp.all_to_all_throughput,
+                                tp.embedded_rings, tp.summary, tp.gpu_link_count])
+def test_metrics_reject_non_topologies(fn):
+    with pytest.raises(TypeError, match="topo must be a Topology"):
+        fn("DGX-2")
+
+
+def test_more_bad_input():
+    with pytest.raises(ValueError, match="gpu"):
+        tp.gpu_bandwidth_GBps(tp.dgx2(), "GPU99")
+    with pytest.raises(ValueError, match="pairs"):
+        tp.concurrent_rate_GBps(tp.dgx2(), [])
+    with pytest.raises(ValueError, match="max_exact_splits"):
+        tp.bisection_bandwidth(tp.dgx2(), max_exact_splits=0)
