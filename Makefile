@@ -8,11 +8,11 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book test test-unit test-notebooks test-browser bench lab clean distclean
+.PHONY: help venv vendor book test test-unit test-notebooks test-browser test-mpi bench lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
-	@echo "make test   - set up .venv, run unit tests, notebooks (nbmake), book build, browser tests"
+	@echo "make test   - set up .venv, run unit tests, the MPI benchmark (2 ranks), notebooks (nbmake), book build, browser tests"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
@@ -49,11 +49,17 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --nbmake --nbmake-timeout=900 chapters
 
+# The MPI collective benchmark on 2 real processes (MPICH from its wheel): every result is checked,
+# a wrong one makes it exit non-zero. On a cluster run it under srun/mpiexec (see README).
+test-mpi: $(STAMP)
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
+		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
+
 # Every page of the built book in headless Chromium (skips, saying why, without Chromium).
 test-browser: book
 	$(PY) -m pytest tests/browser -rs
 
-test: test-unit test-notebooks book test-browser
+test: test-unit test-mpi test-notebooks book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py

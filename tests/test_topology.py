@@ -1,0 +1,236 @@
+"""Topologies against published link counts, per-GPU bandwidths and bisection figures, and the
+graph metrics against independent references (networkx, brute force)."""
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from aichip import topology as tp
+
+
+# (constructor, GPUs, switches, GPU links, per-GPU GB/s both directions) from the sources:
+# DGX-1 P100/V100: NVIDIA DGX-1 V100 system architecture whitepaper (4 x 40 GB/s, 6 x 50 GB/s);
+# DGX-2: Ishii & Foley, Hot Chips 2018 (16 GPUs, 12 NVSwitch, 300 GB/s per GPU);
+# DGX A100: 6 NVSwitch, 600 GB/s per GPU; DGX H100: 4 NVSwitch, 900 GB/s per GPU;
+# GB200 NVL72: 72 GPUs, 1.8 TB/s per GPU, 130 TB/s in all.
+SYSTEMS = [
+    (tp.dgx1_p100, 8, 0, 16, 160.0),
+    (tp.dgx1_v100, 8, 0, 24, 300.0),
+    (tp.dgx2, 16, 12, 96, 300.0),
+    (tp.dgx_a100, 8, 6, 96, 600.0),
+    (tp.dgx_h100, 8, 4, 144, 900.0),
+    (tp.nvl72, 72, 18, 1296, 1800.0),
+]
+
+
+@pytest.mark.parametrize("make, gpus, switches, links, per_gpu", SYSTEMS,
+                         ids=[s[0].__name__ for s in SYSTEMS])
+def test_published_counts_and_per_gpu_bandwidth(make, gpus, switches, links, per_gpu):
+    t = make()
+    assert t.n_gpus == gpus
+    assert len(t.switches) == switches
+    assert tp.gpu_link_count(t) == links
+    for g in t.gpus:
+        bw = tp.gpu_bandwidth_GBps(t, g)
+        assert bw.GBps_bidirectional == pytest.approx(per_gpu)
+        assert bw.GBps_per_dir == pytest.approx(per_gpu / 2)
+
+
+def test_nvl72_total_bandwidth_130TBps():
+    t = tp.nvl72()
+    total = sum(tp.gpu_bandwidth_GBps(t, g).GBps_bidirectional for g in t.gpus)
+    assert total / 1e3 == pytest.approx(130, rel=0.01)        # GB200 NVL72 datasheet: 130 TB/s
+
+
+def test_dgx_totals_4_8_and_7_2_TBps():
+    # DGX A100: 4.8 TB/s, DGX H100: 7.2 TB/s of bidirectional GPU-to-GPU bandwidth (datasheets)
+    for make, total in ((tp.dgx_a100, 4800), (tp.dgx_h100, 7200)):
+        t = make()
+        assert sum(tp.gpu_bandwidth_GBps(t, g).GBps_bidirectional for g in t.gpus) == total
+
+
+def test_dgx1_v100_matches_nvidia_smi_topo_pattern():
+    m = tp.link_matrix(tp.dgx1_v100())
+    assert (m == m.T).all() and (np.diag(m) == 0).all()
+    assert (m.sum(axis=1) == 6).all()                          # six NVLinks per V100
+    # GPU0: NV1 to GPU1, GPU2; NV2 to GPU3, GPU4; no NVLink to GPU5-7
+    assert list(m[0]) == [0, 1, 1, 2, 2, 0, 0, 0]
+    assert (m == 2).sum() // 2 == 8 and (m == 1).sum() // 2 == 8
+    assert (m == 0).sum() - 8 == 24                            # 12 pairs without NVLink
+
+
+def test_dgx2_bisection_is_2_4_TBps():
+    b = tp.bisection_bandwidth(tp.dgx2())                      # Hot Chips 2018: 2.4 TB/s
+    assert b.exact
+    assert b.GBps_bidirectional == pytest.approx(2400)
+    assert b.GBps_per_dir == pytest.approx(1200)
+
+
+def brute_force_bisection(t):
+    """Reference: networkx minimum cut for every balanced split, via a super source and sink."""
+    best = np.inf
+    n = t.n_gpus
+    for combo in itertools.combinations(range(1, n), n // 2 - 1):
+        side = {0, *combo}
+        g = nx.DiGraph()
+        for a, b, bw in t.graph.edges(data="GBps_per_dir"):
+            g.add_edge(a, b, capacity=bw)
+            g.add_edge(b, a, capacity=bw)
+        for i, gpu in enumerate(t.gpus):
+            if i in side:
+                g.add_edge("S", gpu)            # no capacity attribute: infinite
+            else:
+                g.add_edge(gpu, "T")
+        best = min(best, nx.minimum_cut_value(g, "S", "T"))
+    return best
+
+
+@pytest.mark.parametrize("make", [tp.dgx1_p100, tp.dgx1_v100, tp.dgx_a100, tp.dgx_h100,
+                                  lambda: tp.ring(6), lambda: tp.torus((2, 4))])
+def test_bisection_kernel_matches_networkx(make):
+    t = make()
+    assert tp.bisection_bandwidth(t).GBps_per_dir == pytest.approx(brute_force_bisection(t))
+
+
+def test_known_bisections():
+    assert tp.bisection_bandwidth(tp.ring(8, 10)).GBps_per_dir == 20        # two links cut
+    assert tp.bisection_bandwidth(tp.torus((4, 4), 10)).GBps_per_dir == 80  # 2 x 4 links
+    assert tp.bisection_bandwidth(tp.dgx1_v100()).GBps_per_dir == 150       # 6 links of 25
+    nvl = tp.bisection_bandwidth(tp.nvl72())
+    assert not nvl.exact and nvl.GBps_per_dir == pytest.approx(36 * 900)
+
+
+def test_max_flow_against_networkx_and_degree():
+    t = tp.dgx1_v100()
+    for a, b in [(0, 3), (0, 5), (2, 7)]:
+        ref = nx.maximum_flow_value(t.graph, t.gpus[a], t.gpus[b], capacity="GBps_per_dir")
+        assert tp.max_flow(t, a, b).GBps_per_dir == ref
+        assert ref <= 150                                   # never more than a GPU's links
+    assert tp.max_flow(tp.dgx_h100(), 0, 7).GBps_bidirectional == 900
+
+
+@pytest.mark.parametrize("make", [tp.dgx1_v100, tp.dgx2, lambda: tp.torus((2, 3))])
+def test_bandwidth_matrix_equals_networkx_max_flow(make):
+    t = make()
+    m = tp.bandwidth_matrix(t)
+    assert (np.diag(m) == 0).all() and np.allclose(m, m.T)
+    for a, b in [(0, 1), (0, t.n_gpus - 1), (1, t.n_gpus // 2)]:
+        assert m[a, b] == pytest.approx(tp.max_flow(t, a, b).GBps_per_dir)
+
+
+def test_diameters():
+    assert tp.diameter(tp.dgx1_v100()) == 2
+    assert tp.diameter(tp.dgx2()) == 3                       # GPU - switch - switch - GPU
+    assert tp.diameter(tp.dgx_h100()) == 2
+    assert tp.diameter(tp.ring(9)) == 4
+    assert tp.diameter(tp.torus((4, 6))) == 2 + 3
+
+
+def test_dgx1_v100_fast_ring_uses_only_double_links():
+    rings = tp.embedded_rings(tp.dgx1_v100())
+    best = rings[0]
+    m = tp.link_matrix(tp.dgx1_v100())
+    hops = list(zip(best.order, best.order[1:] + best.order[:1]))
+    assert all(m[a, b] == 2 for a, b in hops)
+    assert best.GBps_per_dir == 50
+    assert all(r.GBps_per_dir == 25 for r in rings[1:])     # any other ring has a single link
+    # brute force: the number of Hamiltonian cycles of the NVLink graph
+    count = sum(1 for perm in itertools.permutations(range(1, 8))
+                if perm[0] < perm[-1] and all(m[a, b] for a, b in
+                                              zip((0,) + perm, perm + (0,))))
+    assert len(rings) == count
+
+
+def test_all_to_all_switched_reaches_injection_rate():
+    assert tp.all_to_all_throughput(tp.dgx_h100()).GBps_per_dir == pytest.approx(450)
+    assert tp.all_to_all_throughput(tp.dgx2()).GBps_per_dir == pytest.approx(150)
+    # on a ring of n, average distance n/4 hops: all-to-all gets about 4/n of the link pair
+    r = tp.all_to_all_throughput(tp.ring(8, 10)).GBps_per_dir
+    assert r < 20
+
+
+def test_fat_tree_bisection_is_the_network():
+    t = tp.fat_tree(2)                                       # 2 DGX H100, 8 rails of NDR
+    assert t.n_gpus == 16
+    assert tp.bisection_bandwidth(t).GBps_per_dir == pytest.approx(8 * 50)
+    four = tp.fat_tree(4)
+    assert tp.bisection_bandwidth(four).GBps_per_dir == pytest.approx(8 * 2 * 50)
+    # non-blocking: each leaf has as many uplinks as nodes below it; 2:1 oversubscribed: half
+    assert four.graph.edges["leaf0", "spine0"]["links"] * 2 == 4
+    over = tp.fat_tree(4, oversubscription=2.0)
+    assert over.graph.edges["leaf0", "spine0"]["links"] * 2 == 2
+
+
+def test_switched_builds_dgx_a100_and_one_switch_h100():
+    a100 = tp.switched(8, [2] * 6, "NVLink 3")
+    assert (tp.bandwidth_matrix(a100) == tp.bandwidth_matrix(tp.dgx_a100())).all()
+    one = tp.switched(8, [18], "NVLink 4")
+    assert tp.bisection_bandwidth(one).GBps_per_dir == tp.bisection_bandwidth(tp.dgx_h100()).GBps_per_dir
+    with pytest.raises(ValueError, match="links_per_switch"):
+        tp.switched(8, [])
+    with pytest.raises(ValueError, match="links_per_switch"):
+        tp.switched(8, [0, 2])
+    with pytest.raises(ValueError, match="name"):
+        tp.switched(8, [2], "NVLink 7")
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="topo"):
+        tp.diameter("DGX-2")
+    with pytest.raises(ValueError, match="name"):
+        tp.link("NVLink 9")
+    with pytest.raises(ValueError, match="n"):
+        tp.ring(2)
+    with pytest.raises(ValueError, match="dims"):
+        tp.torus((4, 1))
+    with pytest.raises(ValueError, match="dims"):
+        tp.torus(())
+    with pytest.raises(ValueError, match="link_GBps_per_dir"):
+        tp.crossbar(4, 0)
+    with pytest.raises(ValueError, match="different"):
+        tp.max_flow(tp.dgx2(), 3, 3)
+    with pytest.raises(ValueError, match="b"):
+        tp.max_flow(tp.dgx2(), 0, 16)
+    with pytest.raises(ValueError, match="even"):
+        tp.bisection_bandwidth(tp.ring(5))
+    with pytest.raises(ValueError, match="order"):
+        tp.ring_bandwidth(tp.ring(4), [0, 1, 1, 2])
+    with pytest.raises(ValueError, match="network"):
+        tp.fat_tree(2, network="NVLink 4")
+    with pytest.raises(ValueError, match="oversubscription"):
+        tp.fat_tree(2, oversubscription=0.5)
+    with pytest.raises(ValueError, match="no ring"):
+        line = nx.Graph()
+        line.add_edges_from([(0, 1), (1, 2)], links=1, GBps_per_dir=1.0)
+        tp.embedded_rings(tp.Topology("line", line, (0, 1, 2), ""))
+
+
+def test_interconnect_explorer_and_bad_input():
+    from aichip.widgets import interconnects as wi
+
+    box = wi.interconnect_explorer("DGX-2", kind="max-flow")
+    assert len(box.children) == 2
+    assert "bisection GB/s (each dir)" in wi.metrics_text(tp.dgx1_v100())
+    with pytest.raises(ValueError, match="system"):
+        wi.interconnect_explorer("DGX-3")
+    with pytest.raises(ValueError, match="kind"):
+        wi.interconnect_explorer("DGX-2", kind="both")
+
+
+@pytest.mark.parametrize("fn", [tp.link_matrix, tp.gpu_bandwidth_GBps, tp.bandwidth_matrix,
+                                tp.diameter, tp.bisection_bandwidth, tp.all_to_all_throughput,
+                                tp.embedded_rings, tp.summary, tp.gpu_link_count])
+def test_metrics_reject_non_topologies(fn):
+    with pytest.raises(TypeError, match="topo must be a Topology"):
+        fn("DGX-2")
+
+
+def test_more_bad_input():
+    with pytest.raises(ValueError, match="gpu"):
+        tp.gpu_bandwidth_GBps(tp.dgx2(), "GPU99")
+    with pytest.raises(ValueError, match="pairs"):
+        tp.concurrent_rate_GBps(tp.dgx2(), [])
+    with pytest.raises(ValueError, match="max_exact_splits"):
+        tp.bisection_bandwidth(tp.dgx2(), max_exact_splits=0)
