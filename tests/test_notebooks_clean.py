@@ -47,3 +47,11 @@ def test_every_chapter_is_in_the_toc():
         assert f"chapters/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
     for entry in listed:
         assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
+
+
+def test_bibliography_parses_without_duplicate_keys():
+    from pybtex.database import parse_file
+
+    # pybtex raises on syntax errors and on a key defined twice
+    entries = parse_file(str(ROOT / "chapters" / "references.bib")).entries
+    assert len(entries) > 0
