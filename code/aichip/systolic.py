@@ -431,3 +431,15 @@ def run_layers(layers, rows: int, cols: int, dataflow: str = "os") -> pd.DataFra
                         "compute_cycles": cost.compute_cycles, "utilization": cost.utilization,
                         "mapping_efficiency": cost.mapping_efficiency})
     return pd.DataFrame.from_records(records)
+
+
+def scalesim_reference() -> pd.DataFrame:
+    """SCALE-Sim 3.0.0's compute cycles and run times on the benchmark's GEMM layers.
+
+    Recorded by ``bench/scalesim_runner.py`` (``data/scalesim_reference.csv``, one row per layer,
+    array and dataflow, with its source); ``make bench`` re-measures them when SCALE-Sim is installed.
+    """
+    from importlib import resources
+
+    with resources.files("aichip").joinpath("data/scalesim_reference.csv").open("r") as f:
+        return pd.read_csv(f)
