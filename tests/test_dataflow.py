@@ -121,3 +121,19 @@ def test_dataflow_constraints_enforced():
     factors[1, 1], factors[1, 3] = 1, 2  # K inside the PE
     with pytest.raises(ValueError, match="inside a PE"):
         dfm.evaluate_mapping(shape, factors, dataflow="ws")
+
+
+def test_custom_costs_scale_energy():
+    """Absolute energies (e.g. pJ from another table) replace the Eyeriss normalised costs."""
+    shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)
+    base = dfm.search_mapping(shape, "rs", orders="fixed")
+    doubled = {level: 2.0 * v for level, v in
+               zip(dfm.eyeriss_costs()["level"], dfm.eyeriss_costs()["normalized_energy"])}
+    again = dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
+                                 costs=doubled)
+    assert again.total_energy == pytest.approx(2 * base.accesses.total_energy)
+    with pytest.raises(ValueError, match="keys"):
+        dfm.search_mapping(shape, "rs", costs={"DRAM": 1.0})
+    with pytest.raises(ValueError, match="DRAM"):
+        dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
+                             costs={**doubled, "DRAM": -1.0})

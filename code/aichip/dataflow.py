@@ -26,7 +26,8 @@ input tiles is not reused (a conservative, common simplification). :func:`brute_
 counts the same quantities by walking the tile loops one iteration at a time (tests compare them).
 
 Energy weights each access by the Eyeriss normalised costs (``data/eyeriss_costs.csv``: MAC 1,
-RF 1, PE-to-PE 2, GLB 6, DRAM 200).
+RF 1, PE-to-PE 2, GLB 6, DRAM 200), or by any ``costs`` dict with the keys :data:`COST_LEVELS`
+(for example absolute energies per access in pJ from a 45 nm table).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from .validation import check_choice, check_int
+from .validation import check_choice, check_float, check_int
 
 DIMS = ("N", "K", "C", "P", "Q", "R", "S")
 LEVELS = ("DRAM", "GLB", "PE", "RF")
@@ -154,9 +155,20 @@ def eyeriss_costs() -> pd.DataFrame:
     return _costs_table().copy()
 
 
-def _cost_vector() -> np.ndarray:
-    t = _costs_table().set_index("level")["normalized_energy"]
-    return np.array([t["MAC"], t["RF"], t["PE"], t["GLB"], t["DRAM"]], dtype=np.float64)
+COST_LEVELS = ("MAC", "RF", "PE", "GLB", "DRAM")
+
+
+def _cost_vector(costs: dict | None = None) -> np.ndarray:
+    """Energy per access of each level in :data:`COST_LEVELS` order: the Eyeriss normalised costs
+    by default, or ``costs`` (level -> energy, any unit, e.g. pJ from an absolute energy table)."""
+    if costs is None:
+        t = _costs_table().set_index("level")["normalized_energy"]
+        return np.array([t[level] for level in COST_LEVELS], dtype=np.float64)
+    if not isinstance(costs, dict) or set(costs) != set(COST_LEVELS):
+        raise ValueError(f"costs must be a dict with exactly the keys {COST_LEVELS}, got "
+                         f"{sorted(costs) if isinstance(costs, dict) else type(costs).__name__}")
+    return np.array([check_float(f"costs[{level!r}]", costs[level], minimum=0.0)
+                     for level in COST_LEVELS])
 
 
 def load_layers(network: str | None = None) -> pd.DataFrame:
@@ -275,26 +287,30 @@ def _check_mapping(shape: ConvShape, factors, order, dataflow: str, arch: Archit
 
 
 def evaluate_mapping(shape: ConvShape, factors, order=DIMS, dataflow: str = "rs",
-                     arch: Architecture | None = None) -> Accesses:
-    """Access counts and normalised energy of one mapping (see the module docstring)."""
+                     arch: Architecture | None = None, costs: dict | None = None) -> Accesses:
+    """Access counts and energy of one mapping (see the module docstring).
+
+    ``costs`` (level -> energy per access, keys :data:`COST_LEVELS`) replaces the Eyeriss normalised
+    costs, e.g. with absolute energies in pJ.
+    """
     arch = arch or Architecture()
     factors, order_idx = _check_mapping(shape, factors, order, dataflow, arch)
+    cost_vec = _cost_vector(costs)
     out = np.zeros(5)
-    _evaluate(factors, order_idx, shape.stride, dataflow != "nlr", _cost_vector(), out,
+    _evaluate(factors, order_idx, shape.stride, dataflow != "nlr", cost_vec, out,
               np.empty((14, 2), dtype=np.int64), np.empty(7, dtype=np.int64),
               np.empty(7, dtype=np.int64))
-    return _accesses(shape.macs, out)
+    return _accesses(shape.macs, out, cost_vec)
 
 
-def _accesses(macs, out) -> Accesses:
-    costs = _cost_vector()
+def _accesses(macs, out, costs) -> Accesses:
     energy = {"MAC": costs[0] * macs, "RF": costs[1] * out[0], "PE": costs[2] * out[1],
               "GLB": costs[3] * out[2], "DRAM": costs[4] * out[3]}
     return Accesses(macs, float(out[0]), float(out[1]), float(out[2]), float(out[3]), energy)
 
 
 def brute_force_accesses(shape: ConvShape, factors, order=DIMS, dataflow: str = "rs",
-                         arch: Architecture | None = None) -> Accesses:
+                         arch: Architecture | None = None, costs: dict | None = None) -> Accesses:
     """The same counts as :func:`evaluate_mapping`, found by walking every tile iteration.
 
     Keeps the current tile of each tensor at the array and at the GLB, and counts a load (and, for
@@ -333,7 +349,7 @@ def brute_force_accesses(shape: ConvShape, factors, order=DIMS, dataflow: str = 
                         counts["pe"] += size * (reduce_pes - 1)
     out = np.array([4.0 * shape.macs if dataflow != "nlr" else 0.0, counts["pe"], counts["glb"],
                     counts["dram"], 0.0])
-    return _accesses(shape.macs, out)
+    return _accesses(shape.macs, out, _cost_vector(costs))
 
 
 # ---------------------------------------------------------------------------------- the search
@@ -433,14 +449,15 @@ class SearchResult(NamedTuple):
 
 
 def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | None = None,
-                   objective: str = "energy", orders: str = "all") -> SearchResult:
+                   objective: str = "energy", orders: str = "all",
+                   costs: dict | None = None) -> SearchResult:
     """Exhaustive (pruned) search over tiling factors and loop orders for the lowest energy (or latency).
 
     Every loop bound is split into exact divisors ``dram * glb * spatial * rf`` subject to the
     dataflow's constraints (:data:`DATAFLOWS`), the RF and GLB capacities (words of all three
     tensors' tiles) and the number of PEs; ``R`` and ``S`` are never split at DRAM and ``N`` only
     at DRAM. ``orders="all"`` tries every order of ``K, C, P, Q`` (``N`` outermost, ``R, S``
-    innermost); ``"fixed"`` tries only ``N K C P Q R S``.
+    innermost); ``"fixed"`` tries only ``N K C P Q R S``. ``costs`` as in :func:`evaluate_mapping`.
 
     Raises
     ------
@@ -453,6 +470,7 @@ def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | 
     check_choice("objective", objective, ("energy", "latency"))
     check_choice("orders", orders, ("all", "fixed"))
     arch = arch or Architecture()
+    cost_vec = _cost_vector(costs)
     rf_ok, sp_ok = DATAFLOWS[dataflow]
     bounds = shape.bounds()
     tables = []
@@ -468,7 +486,7 @@ def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | 
     best_order = np.zeros(7, dtype=np.int64)
     best_out = np.full(5, np.nan)
     evaluated = _search_kernel(*tables, order_arr, shape.stride, dataflow != "nlr",
-                               _cost_vector(), arch.n_pes, arch.rf_words, arch.glb_words,
+                               cost_vec, arch.n_pes, arch.rf_words, arch.glb_words,
                                0 if objective == "energy" else 1, best_factors, best_order,
                                best_out)
     if np.isnan(best_out[0]):
@@ -476,15 +494,16 @@ def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | 
                          f"PE, GLB {arch.glb_words} words, {arch.n_pes} PEs; enlarge the buffers")
     mapping = Mapping(dataflow, best_factors.copy(), tuple(DIMS[i] for i in best_order))
     steps = int(np.prod(best_factors[:, [0, 1, 3]]))
-    return SearchResult(mapping, _accesses(shape.macs, best_out), steps, int(evaluated))
+    return SearchResult(mapping, _accesses(shape.macs, best_out, cost_vec), steps, int(evaluated))
 
 
 def compare_dataflows(shape: ConvShape, arch: Architecture | None = None,
-                      dataflows=tuple(DATAFLOWS), orders: str = "all") -> pd.DataFrame:
-    """Best-mapping energy per level for each dataflow, normalised per MAC (one row each)."""
+                      dataflows=tuple(DATAFLOWS), orders: str = "all",
+                      costs: dict | None = None) -> pd.DataFrame:
+    """Best-mapping energy per level for each dataflow, per MAC (one row each)."""
     rows = []
     for df in dataflows:
-        res = search_mapping(shape, df, arch, orders=orders)
+        res = search_mapping(shape, df, arch, orders=orders, costs=costs)
         e = res.accesses.energy
         rows.append({"dataflow": df, **{lvl: e[lvl] / shape.macs for lvl in e},
                      "total": res.accesses.total_energy / shape.macs,
