@@ -8,15 +8,18 @@ every figure to a file, for comparing machines. Runs unchanged on a cluster node
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import pathlib
 import shutil
 import subprocess
 import sys
 
 import numba
+import numpy as np
 
-from aichip import arith, flops, ladder, machine, membench
+from aichip import arith, flops, ladder, machine, membench, systolic, timing
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE / "build"
@@ -114,7 +117,89 @@ def bench_multiplier(repeats: int) -> dict:
     return results
 
 
-SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier}
+
+
+# GEMM layers (name, M, N, K) and arrays (rows, cols) of the SCALE-Sim comparison: a 1x1
+# convolution of ResNet-50's first stage lowered with im2col, a transformer projection at sequence
+# length 128, and a small-batch fully connected layer.
+SYSTOLIC_LAYERS = [("resnet_1x1_56x56", 3136, 64, 64), ("proj_seq128", 128, 256, 256),
+                   ("fc_batch16", 16, 1024, 512)]
+SYSTOLIC_ARRAYS = [(32, 32), (16, 64)]
+
+
+def scalesim_python() -> str | None:
+    """A Python that can import scalesim: $AICHIP_SCALESIM_PYTHON, or this one if it has it."""
+    env = os.environ.get("AICHIP_SCALESIM_PYTHON")
+    if env:
+        return env
+    return sys.executable if importlib.util.find_spec("scalesim") is not None else None
+
+
+def bench_systolic(repeats: int) -> dict:
+    print("\n== Systolic-array simulator (chapter 5) vs SCALE-Sim ==")
+    print(f"machine: {machine.describe()}")
+    rng = np.random.default_rng(0)
+    ours = {}
+    for name, m, n, k in SYSTOLIC_LAYERS:
+        A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        for rows, cols in SYSTOLIC_ARRAYS:
+            for df in systolic.DATAFLOWS:
+                res = systolic.simulate_gemm(A, B, rows, cols, df)
+                t = timing.time_call(lambda: systolic.simulate_gemm(A, B, rows, cols, df),
+                                     repeats=max(1, min(repeats, 3)))
+                model = systolic.gemm_cycles(m, n, k, rows, cols, df)
+                correct = bool(np.allclose(res.product, A @ B))
+                ours[(name, rows, cols, df)] = (res.compute_cycles, model.compute_cycles,
+                                                t.best_s, correct, res.utilization)
+    python = scalesim_python()
+    theirs = {}
+    if python is None:
+        print("  SCALE-Sim not available: `pip install scalesim` in a separate venv and set "
+              "AICHIP_SCALESIM_PYTHON to its python to compare; skipping the comparison")
+    else:
+        job = {"layers": SYSTOLIC_LAYERS, "arrays": SYSTOLIC_ARRAYS,
+               "dataflows": list(systolic.DATAFLOWS)}
+        proc = subprocess.run([python, str(HERE / "scalesim_runner.py")], input=json.dumps(job),
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"  SCALE-Sim run failed ({python}):\n{proc.stderr[-2000:]}")
+        else:
+            for r in json.loads(proc.stdout):
+                theirs[(r["name"], r["rows"], r["cols"], r["dataflow"])] = (r["compute_cycles"],
+                                                                            r["seconds"])
+    print(f"\n{'layer':<18}{'array':>7}{'df':>4}{'sim cycles':>12}{'model':>10}{'SCALE-Sim':>11}"
+          f"{'diff':>8}{'util':>7}{'sim (s)':>9}{'SCALE-Sim (s)':>14}{'speedup':>9}{'correct':>9}")
+    rows_out, speedups, diffs = [], [], []
+    for key, (sim_c, model_c, sim_s, ok, util) in ours.items():
+        name, rows, cols, df = key
+        ss_c, ss_s = theirs.get(key, (None, None))
+        diff = (sim_c - ss_c) / ss_c if ss_c else None
+        speed = ss_s / sim_s if ss_s else None
+        if diff is not None:
+            diffs.append(abs(diff))
+            speedups.append(speed)
+        print(f"{name:<18}{f'{rows}x{cols}':>7}{df:>4}{sim_c:>12,}{model_c:>10,}"
+              f"{(f'{ss_c:,}' if ss_c else '-'):>11}{(f'{diff:+.3%}' if diff is not None else '-'):>8}"
+              f"{util:>7.1%}{sim_s:>9.4f}{(f'{ss_s:.2f}' if ss_s else '-'):>14}"
+              f"{(f'{speed:.0f}x' if speed else '-'):>9}{('yes' if ok else 'NO'):>9}")
+        rows_out.append({"layer": name, "rows": rows, "cols": cols, "dataflow": df,
+                         "sim_cycles": sim_c, "model_cycles": model_c, "scalesim_cycles": ss_c,
+                         "sim_s": sim_s, "scalesim_s": ss_s, "correct": ok})
+    results = {"layers": rows_out}
+    if speedups:
+        total_speed = sum(theirs[k][1] for k in ours) / sum(v[2] for v in ours.values())
+        print(f"\nsimulate_gemm vs SCALE-Sim: total time ratio {total_speed:.0f}x, slowest layer "
+              f"{min(speedups):.0f}x ({'meets' if min(speedups) >= 10 else 'MISSES'} the 10x "
+              f"target); max cycle difference {max(diffs):.3%} ("
+              f"{'meets' if max(diffs) <= 0.05 else 'MISSES'} the 5% target; SCALE-Sim reports "
+              "one cycle fewer per layer)")
+        results.update(speedup_total=total_speed, speedup_min=min(speedups),
+                       max_cycle_diff=max(diffs))
+    return results
+
+
+SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier,
+            "systolic": bench_systolic}
 
 
 def main(argv=None) -> int:

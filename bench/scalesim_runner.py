@@ -1,0 +1,106 @@
+"""Run SCALE-Sim on GEMM layers and print its compute cycles and run time as JSON.
+
+This script runs under SCALE-Sim's own Python (a separate virtual environment with ``pip install
+scalesim``; it is not a dependency of the book). ``bench/run.py`` calls it in a subprocess:
+
+    $AICHIP_SCALESIM_PYTHON bench/scalesim_runner.py < job.json > result.json
+
+``job.json`` is ``{"layers": [[name, M, N, K], ...], "arrays": [[rows, cols], ...],
+"dataflows": ["os", "ws", "is"]}``. SRAMs are made large and the interface bandwidth high so that
+SCALE-Sim reports no memory stalls: its total cycles are then its compute cycles.
+"""
+
+import contextlib
+import io
+import json
+import pathlib
+import sys
+import tempfile
+import time
+
+CONFIG = """[general]
+run_name = aichip_{df}_{rows}x{cols}
+
+[architecture_presets]
+ArrayHeight:    {rows}
+ArrayWidth:     {cols}
+IfmapSramSzkB:  1048576
+FilterSramSzkB: 1048576
+OfmapSramSzkB:  1048576
+IfmapOffset:    0
+FilterOffset:   10000000
+OfmapOffset:    20000000
+Bandwidth : 1000
+Dataflow : {df}
+ReadRequestBuffer: 32
+WriteRequestBuffer: 32
+
+[layout]
+IfmapCustomLayout: False
+IfmapSRAMBankBandwidth: 10
+IfmapSRAMBankNum: 10
+IfmapSRAMBankPort: 2
+FilterCustomLayout: False
+FilterSRAMBankBandwidth: 10
+FilterSRAMBankNum: 10
+FilterSRAMBankPort: 2
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth: USER
+UseRamulatorTrace: False
+"""
+
+LAYOUT_HEADER = ("Layer name,IFMAP Height Intraline Factor,IFMAP Width Intraline Factor,"
+                 "Filter Height Intraline Factor,Filter Width Intraline Factor,Channel Intraline "
+                 "Factor,Num Filter Intraline Factor,IFMAP Height Intraline Order,IFMAP Width "
+                 "Intraline Order,Channel Intraline Order,IFMAP Height Interline Order,IFMAP Width "
+                 "Interline Order,Channel Interline Order,Num Filter Intraline Order,Channel "
+                 "Intraline Order,Filter Height Intraline Order,Filter Width Intraline Order,Num "
+                 "Filter Interline Order,Channel Interline Order,Filter Height Interline Order,"
+                 "Filter Width Interline Order,\n")
+
+
+def run_one(name, m, n, k, rows, cols, df, workdir):
+    from scalesim.scale_sim import scalesim
+
+    d = pathlib.Path(workdir)
+    cfg = d / f"{df}_{rows}x{cols}.cfg"
+    cfg.write_text(CONFIG.format(df=df, rows=rows, cols=cols))
+    topo = d / f"{name}.csv"
+    topo.write_text(f"Layer,M,N,K,\n{name},{m},{n},{k},\n")
+    layout = d / f"{name}_layout.csv"
+    layout.write_text(LAYOUT_HEADER + f"{name}," + ",".join(["1"] * 6 + ["0"] * 14) + ",\n")
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        sim = scalesim(save_disk_space=True, verbose=False, config=str(cfg), topology=str(topo),
+                       layout=str(layout), input_type_gemm=True)
+        sim.run_scale(top_path=str(d / "out"))
+    elapsed = time.perf_counter() - start
+    layer = sim.runner.single_layer_sim_object_list[0]
+    return {"name": name, "M": m, "N": n, "K": k, "rows": rows, "cols": cols, "dataflow": df,
+            "total_cycles": int(layer.total_cycles), "stall_cycles": int(layer.stall_cycles),
+            "compute_cycles": int(layer.total_cycles - layer.stall_cycles),
+            "mapping_efficiency": float(layer.compute_system.get_avg_mapping_efficiency()),
+            "seconds": elapsed}
+
+
+def main():
+    job = json.load(sys.stdin)
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, m, n, k in job["layers"]:
+            for rows, cols in job["arrays"]:
+                for df in job.get("dataflows", ["os", "ws", "is"]):
+                    results.append(run_one(name, m, n, k, rows, cols, df, workdir))
+    json.dump(results, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Explorers for chapter 5: step through a small systolic array; utilisation over array shapes."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import systolic as sy
+from ..validation import check_choice, check_int
+
+_WHAT = {"os": ("A[m,k] →", "B[k,n] ↓", "acc C[m,n]"),
+         "ws": ("A[m,k] →", "psum ↓", "B[k,n]"),
+         "is": ("B[k,n] →", "psum ↓", "A[m,k]")}
+
+
+def draw_cycle(trace: sy.Trace, cycle: int, ax=None):
+    """Draw the array at ``cycle``: busy PEs shaded, the values each PE holds written inside."""
+    n_cycles, rows, cols = trace.busy.shape
+    cycle = check_int("cycle", cycle, minimum=0, maximum=n_cycles - 1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * cols + 1, 1.3 * rows + 1))
+    ax.imshow(trace.busy[cycle], cmap="Oranges", vmin=0, vmax=1.6, aspect="auto")
+    h_name, v_name, s_name = _WHAT[trace.dataflow]
+    for r in range(rows):
+        for c in range(cols):
+            lines = []
+            if trace.busy[cycle, r, c]:
+                lines += [f"h {trace.horizontal[cycle, r, c]:g}", f"v {trace.vertical[cycle, r, c]:g}"]
+            s = trace.stationary[cycle, r, c]
+            if not np.isnan(s):
+                lines.append(f"s {s:g}")
+            ax.text(c, r, "\n".join(lines), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(cols), [f"col {c}" for c in range(cols)])
+    ax.set_yticks(range(rows), [f"row {r}" for r in range(rows)])
+    busy = int(trace.busy[cycle].sum())
+    ax.set_title(f"{trace.dataflow.upper()} cycle {cycle + 1}/{n_cycles}, fold "
+                 f"{trace.fold_of_cycle[cycle] + 1}: {busy} of {rows * cols} PEs busy\n"
+                 f"h = {h_name}, v = {v_name}, s = {s_name}", fontsize=9)
+    return ax
+
+
+def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: int = 3,
+                     dataflow: str = "os", cycle: int = 4, seed: int = 0) -> w.Widget:
+    """Step through the cycles of a small array computing ``A @ B`` (small integer operands)."""
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        check_int(name, v, minimum=1, maximum=12)
+    check_int("rows", rows, minimum=1, maximum=6)
+    check_int("cols", cols, minimum=1, maximum=6)
+    check_choice("dataflow", dataflow, sy.DATAFLOWS)
+    rng = np.random.default_rng(seed)
+    style = {"description_width": "80px"}
+    pick = w.ToggleButtons(options=list(sy.DATAFLOWS), value=dataflow, description="dataflow",
+                           style=style)
+    step = w.IntSlider(value=cycle, min=0, max=200, description="cycle", style=style)
+    A = rng.integers(1, 10, (M, K))
+    B = rng.integers(1, 10, (K, N))
+
+    def draw(df, cyc):
+        trace = sy.trace_gemm(A, B, rows, cols, df)
+        step.max = trace.busy.shape[0] - 1
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[1.4, 1])
+        draw_cycle(trace, min(cyc, trace.busy.shape[0] - 1), axes[0])
+        activity = trace.busy.sum(axis=(1, 2))
+        axes[1].step(np.arange(1, len(activity) + 1), activity, where="mid")
+        axes[1].axvline(min(cyc, len(activity) - 1) + 1, color="C3", ls=":")
+        axes[1].set(xlabel="cycle", ylabel="busy PEs", ylim=(0, rows * cols + 0.5),
+                    title=f"activity: {int(activity.sum())} MACs in {len(activity)} cycles")
+        plt.tight_layout()
+        plt.show()
+        print(f"A ({M}x{K}) =\n{A}\nB ({K}x{N}) =\n{B}\nproduct correct: "
+              f"{np.array_equal(trace.product, A @ B)}")
+
+    out = w.interactive_output(draw, {"df": pick, "cyc": step})
+    return w.VBox([pick, step, out])
+
+
+def utilization_grid(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256)):
+    """Utilisation (rows x cols) of one GEMM for every array shape in ``sizes`` x ``sizes``."""
+    sizes = [check_int("size", s, minimum=1) for s in sizes]
+    grid = np.empty((len(sizes), len(sizes)))
+    for i, rows in enumerate(sizes):
+        for j, cols in enumerate(sizes):
+            grid[i, j] = sy.gemm_cycles(M, N, K, rows, cols, dataflow).utilization
+    return grid
+
+
+def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256),
+                     ax=None, title: str | None = None):
+    """Heat map of :func:`utilization_grid` with the values written in the cells."""
+    grid = utilization_grid(M, N, K, dataflow, sizes)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, origin="lower")
+    for i in range(len(sizes)):
+        for j in range(len(sizes)):
+            ax.text(j, i, f"{grid[i, j]:.0%}", ha="center", va="center", fontsize=7,
+                    color="w" if grid[i, j] < 0.6 else "k")
+    ax.set_xticks(range(len(sizes)), sizes)
+    ax.set_yticks(range(len(sizes)), sizes)
+    ax.set(xlabel="array columns", ylabel="array rows",
+           title=title or f"{dataflow.upper()} utilisation, GEMM M={M} N={N} K={K}")
+    plt.colorbar(im, ax=ax, label="utilisation (useful MACs / PE-cycles)")
+    return ax
+
+
+def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str = "ws") -> w.Widget:
+    """Pick a layer (name -> (M, N, K)) and a dataflow; see utilisation over array shapes."""
+    if not isinstance(layers, dict) or not layers:
+        raise TypeError("layers must be a non-empty dict of name -> (M, N, K)")
+    layer = layer if layer is not None else next(iter(layers))
+    if layer not in layers:
+        raise ValueError(f"layer must be one of {list(layers)}, got {layer!r}")
+    check_choice("dataflow", dataflow, sy.DATAFLOWS)
+    pick = w.Dropdown(options=list(layers), value=layer, description="layer")
+    df = w.ToggleButtons(options=list(sy.DATAFLOWS), value=dataflow, description="dataflow")
+
+    def draw(name, flow):
+        M, N, K = layers[name]
+        plot_utilization(M, N, K, flow, title=f"{name} (M={M}, N={N}, K={K}), {flow.upper()}")
+        plt.show()
+
+    return w.VBox([pick, df, w.interactive_output(draw, {"name": pick, "flow": df})])

@@ -1,0 +1,139 @@
+"""The dataflow access/energy model against a brute-force loop-nest walk, and the Eyeriss result."""
+
+import re
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aichip import dataflow as dfm
+
+BIB = pathlib.Path(__file__).resolve().parents[1] / "chapters" / "references.bib"
+
+
+def _random_mapping(draw, shape, dataflow):
+    """Draw a legal mapping: split each bound into divisors allowed by the dataflow."""
+    rf_ok, sp_ok = dfm.DATAFLOWS[dataflow]
+    factors = np.ones((7, 4), dtype=np.int64)
+    for d, (name, n) in enumerate(zip(dfm.DIMS, shape.bounds())):
+        n = int(n)
+        levels = [0, 1] + ([2] if name in sp_ok else []) + ([3] if name in rf_ok else [])
+        for level in levels[::-1]:
+            divs = [x for x in range(1, n + 1) if n % x == 0]
+            f = draw(st.sampled_from(divs)) if level != 0 else n
+            factors[d, level] = f
+            n //= f
+    order = ("N", *draw(st.permutations(["K", "C", "P", "Q"])), "R", "S")
+    return factors, order
+
+
+@st.composite
+def cases(draw):
+    shape = dfm.conv_shape(N=draw(st.integers(1, 2)), K=draw(st.integers(1, 4)),
+                           C=draw(st.integers(1, 3)), H=draw(st.integers(3, 6)),
+                           W=draw(st.integers(3, 6)), R=draw(st.integers(1, 3)),
+                           S=draw(st.integers(1, 3)), stride=draw(st.integers(1, 2)))
+    dataflow = draw(st.sampled_from(tuple(dfm.DATAFLOWS)))
+    factors, order = _random_mapping(draw, shape, dataflow)
+    return shape, dataflow, factors, order
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases())
+def test_access_counts_equal_brute_force(case):
+    shape, dataflow, factors, order = case
+    arch = dfm.Architecture(n_pes=10**6)
+    fast = dfm.evaluate_mapping(shape, factors, order, dataflow, arch)
+    slow = dfm.brute_force_accesses(shape, factors, order, dataflow, arch)
+    for field in ("rf", "pe", "glb", "dram"):
+        assert getattr(fast, field) == getattr(slow, field), field
+
+
+def test_compulsory_traffic_when_everything_fits():
+    # One GLB tile holding the whole layer: DRAM moves each tensor exactly once.
+    shape = dfm.conv_shape(K=2, C=2, H=4, W=4, R=3, S=3)
+    factors = np.ones((7, 4), dtype=np.int64)
+    factors[:, 1] = shape.bounds()
+    acc = dfm.evaluate_mapping(shape, factors, dataflow="nlr")
+    words = 2 * 2 * 9 + 2 * 16 + 2 * 2 * 2  # W + I + O
+    assert acc.dram == words
+    assert acc.rf == 0  # no local reuse: no register file
+
+
+def test_search_finds_no_worse_than_a_given_mapping():
+    shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)
+    best = dfm.search_mapping(shape, "os")
+    factors = np.ones((7, 4), dtype=np.int64)
+    factors[:, 1] = shape.bounds()
+    factors[2, 1], factors[2, 3] = 1, 2  # C in the RF
+    manual = dfm.evaluate_mapping(shape, factors, dataflow="os")
+    assert best.accesses.total_energy <= manual.total_energy
+    again = dfm.evaluate_mapping(shape, best.mapping.factors, best.mapping.order, "os")
+    assert again.total_energy == pytest.approx(best.accesses.total_energy)
+
+
+def test_row_stationary_lowest_energy_on_alexnet():
+    """Chen, Emer, Sze (ISCA 2016): RS has the lowest energy on AlexNet's conv layers."""
+    for _, row in dfm.load_layers("AlexNet").iterrows():
+        table = dfm.compare_dataflows(dfm.layer_shape(row), orders="fixed")
+        assert table.loc[table["total"].idxmin(), "dataflow"] == "rs", row["layer"]
+
+
+def test_data_files_have_sources_in_bibliography():
+    keys = set(re.findall(r"@\w+\{([^,]+),", BIB.read_text()))
+    costs = dfm.eyeriss_costs()
+    assert set(costs["source"]) <= keys
+    assert dict(zip(costs["level"], costs["normalized_energy"])) == {
+        "MAC": 1, "RF": 1, "PE": 2, "GLB": 6, "DRAM": 200}
+    layers = dfm.load_layers()
+    assert set(layers["source"]) <= keys
+    assert {"AlexNet", "VGG-16", "ResNet-50"} <= set(layers["network"])
+    # AlexNet conv1: 55x55 outputs (Krizhevsky et al. 2012)
+    conv1 = dfm.layer_shape(dfm.load_layers("AlexNet").iloc[0])
+    assert (conv1.P, conv1.Q) == (55, 55)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: dfm.conv_shape(K=0), ValueError, "K"),
+    (lambda: dfm.conv_shape(H=2, R=3, W=4, S=1), ValueError, "does not fit"),
+    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError, "dataflow"),
+    (lambda: dfm.search_mapping((1, 2, 3), "rs"), TypeError, "ConvShape"),
+    (lambda: dfm.search_mapping(dfm.conv_shape(K=8, C=8, H=8, W=8, R=3, S=3), "rs",
+                                dfm.Architecture(rf_words=1, glb_words=4)), ValueError, "fits"),
+    (lambda: dfm.evaluate_mapping(dfm.conv_shape(H=3, W=3), np.ones((7, 3))), ValueError,
+     "shape"),
+    (lambda: dfm.evaluate_mapping(dfm.conv_shape(K=2, H=3, W=3), np.ones((7, 4))), ValueError,
+     "multiply"),
+    (lambda: dfm.Architecture(n_pes=0), ValueError, "n_pes"),
+    (lambda: dfm.load_layers("LeNet"), ValueError, "network"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_dataflow_constraints_enforced():
+    shape = dfm.conv_shape(K=2, H=3, W=3)
+    factors = np.ones((7, 4), dtype=np.int64)
+    factors[:, 1] = shape.bounds()
+    factors[1, 1], factors[1, 3] = 1, 2  # K inside the PE
+    with pytest.raises(ValueError, match="inside a PE"):
+        dfm.evaluate_mapping(shape, factors, dataflow="ws")
+
+
+def test_custom_costs_scale_energy():
+    """Absolute energies (e.g. pJ from another table) replace the Eyeriss normalised costs."""
+    shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)
+    base = dfm.search_mapping(shape, "rs", orders="fixed")
+    doubled = {level: 2.0 * v for level, v in
+               zip(dfm.eyeriss_costs()["level"], dfm.eyeriss_costs()["normalized_energy"])}
+    again = dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
+                                 costs=doubled)
+    assert again.total_energy == pytest.approx(2 * base.accesses.total_energy)
+    with pytest.raises(ValueError, match="keys"):
+        dfm.search_mapping(shape, "rs", costs={"DRAM": 1.0})
+    with pytest.raises(ValueError, match="DRAM"):
+        dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
+                             costs={**doubled, "DRAM": -1.0})
