@@ -14,11 +14,9 @@ import urllib.parse
 from html.parser import HTMLParser
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # a pinned requirement
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-PlaywrightTimeout = playwright_api.TimeoutError
-
-from .conftest import HTML, SCREENSHOTS, book_pages  # noqa: E402
+from .conftest import HTML, SCREENSHOTS, book_pages
 
 PAGES = book_pages()
 REPORT: dict[str, dict] = {}
