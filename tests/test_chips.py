@@ -69,10 +69,13 @@ def test_unknown_name_lists_close_matches():
         chips.get(100)
 
 
-def test_numeric_columns_are_float():
+def test_numeric_columns_are_float_and_years_whole():
     df = chips.load()
     for column in chips.NUMERIC_COLUMNS:
-        assert pd.api.types.is_float_dtype(df[column]), column
+        if column == "year":
+            assert pd.api.types.is_integer_dtype(df[column]), column
+        else:
+            assert pd.api.types.is_float_dtype(df[column]), column
 
 
 def test_catalogue_covers_every_kind_with_at_least_30_devices():

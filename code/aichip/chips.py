@@ -82,6 +82,10 @@ def _load_cached() -> pd.DataFrame:
                                    "notes": str})
     for column in NUMERIC_COLUMNS:
         df[column] = pd.to_numeric(df[column], errors="raise").astype(float)
+    if df["year"].isna().any():
+        raise ValueError(f"chips.csv: every device needs a year; missing for "
+                         f"{list(df.loc[df['year'].isna(), 'name'])}")
+    df["year"] = df["year"].astype(int)  # a calendar year, not a measurement
     df["notes"] = df["notes"].fillna("")
     return df
 
