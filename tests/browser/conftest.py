@@ -2,7 +2,8 @@
 
 These tests need ``_build/html`` (``make book``) and a Chromium binary (Debian package
 ``chromium``; set ``AICHIP_CHROMIUM`` to use another). Playwright drives it; ``playwright install``
-is never needed. Without Chromium or a built book the tests skip and say how to enable them.
+is never needed. Without Chromium or a built book the tests skip and say how to enable them;
+under ``CI=true`` they fail instead, so that CI never passes with the browser tests unrun.
 """
 
 from __future__ import annotations
@@ -46,10 +47,17 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def skip_or_fail(why: str) -> None:
+    """Skip with ``why``, or fail under CI, where the browser tests must run."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{why}; CI must run the browser tests, not skip them", pytrace=False)
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def book_url():
     if not (HTML / "index.html").exists():
-        pytest.skip("the book is not built: run 'make book' first (make test does)")
+        skip_or_fail("the book is not built: run 'make book' first (make test does)")
     handler = functools.partial(_QuietHandler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -63,11 +71,8 @@ def book_url():
 def browser():
     exe = chromium_path()
     if exe is None:
-        why = ("no Chromium found: install Debian's 'chromium' package (apt-get install "
-               "chromium; .ci/run does this) or set AICHIP_CHROMIUM=/path/to/chrome")
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{why}; CI must run the browser tests, not skip them", pytrace=False)
-        pytest.skip(why)
+        skip_or_fail("no Chromium found: install Debian's 'chromium' package (apt-get install "
+                     "chromium; .ci/run does this) or set AICHIP_CHROMIUM=/path/to/chrome")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
         yield browser
