@@ -46,8 +46,12 @@ book: vendor
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser
 
+# One chapter at a time: chapters measure the machine (bandwidth, FLOP/s, MPI), and two at once
+# skew each other's figures. Under CPU contention the Jupyter client can also miss a cell's
+# execute_reply (pyzmq asyncio poll) and only see it when the cell timeout expires. The cell
+# timeout (300 s, as in _config.yml) bounds that wait; a chapter needs about a minute.
 test-notebooks: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --nbmake --nbmake-timeout=900 chapters
+	$(PY) -m pytest -v --nbmake --nbmake-timeout=300 chapters
 
 # The MPI collective benchmark on 2 real processes (MPICH from its wheel): every result is checked,
 # a wrong one makes it exit non-zero. On a cluster run it under srun/mpiexec (see README).
