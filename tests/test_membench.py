@@ -27,6 +27,8 @@ def test_measure_bandwidth_small(kernel):
     # bandwidth is bytes moved over the best time
     moved = membench.KERNELS[kernel]["bytes_per_elem"] * result.n_elems
     assert result.best_GBps == pytest.approx(moved / result.best_s / 1e9)
+    # every kernel writes one float64 array; write-allocate reads each of its elements first
+    assert result.best_dram_GBps == pytest.approx((moved + 8 * result.n_elems) / result.best_s / 1e9)
 
 
 def test_default_size_exceeds_cache():

@@ -15,7 +15,8 @@ triad     ``a[i] = b[i] + s*c[i]`` 24 (2 reads, 1 write)  2
 that is not cached first reads the line from memory, so the DRAM really moves one extra read per
 written element (triad moves 32 bytes per element, not 24) unless the compiler emits non-temporal
 stores. The reported GB/s is therefore the *useful* bandwidth a program sees, and is directly
-comparable with STREAM and with the compiled C reference in ``bench/``.
+comparable with STREAM and with the compiled C reference in ``bench/``;
+``BandwidthResult.best_dram_GBps`` adds the write-allocate reads back in.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from . import machine
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
 
-#: bytes moved and flops done per array element, by kernel (STREAM conventions)
+#: bytes moved and flops done per array element, by kernel (STREAM conventions); ``dram_bytes_per_elem``
+#: adds the write-allocate read of the written array, the traffic DRAM really serves
 KERNELS = {
-    "copy": {"arrays": 2, "bytes_per_elem": 16, "flops_per_elem": 0},
-    "scale": {"arrays": 2, "bytes_per_elem": 16, "flops_per_elem": 1},
-    "add": {"arrays": 3, "bytes_per_elem": 24, "flops_per_elem": 1},
-    "triad": {"arrays": 3, "bytes_per_elem": 24, "flops_per_elem": 2},
+    "copy": {"arrays": 2, "bytes_per_elem": 16, "dram_bytes_per_elem": 24, "flops_per_elem": 0},
+    "scale": {"arrays": 2, "bytes_per_elem": 16, "dram_bytes_per_elem": 24, "flops_per_elem": 1},
+    "add": {"arrays": 3, "bytes_per_elem": 24, "dram_bytes_per_elem": 32, "flops_per_elem": 1},
+    "triad": {"arrays": 3, "bytes_per_elem": 24, "dram_bytes_per_elem": 32, "flops_per_elem": 2},
 }
 
 _SCALAR = 3.0  # STREAM's scalar
@@ -113,6 +115,13 @@ class BandwidthResult(NamedTuple):
     best_s: float
     median_s: float
     machine: machine.MachineInfo
+
+    @property
+    def best_dram_GBps(self) -> float:
+        """Best bandwidth with write-allocate traffic counted (GB/s): what DRAM really delivered,
+        the figure to compare with a read-only kernel such as GEMV."""
+        spec = KERNELS[self.kernel]
+        return self.best_GBps * spec["dram_bytes_per_elem"] / spec["bytes_per_elem"]
 
 
 def default_n_bytes(kernel: str = "triad") -> int:
