@@ -154,8 +154,9 @@ def bench_systolic(repeats: int) -> dict:
     python = scalesim_python()
     theirs = {}
     if python is None:
-        print("  SCALE-Sim not available: `pip install scalesim` in a separate venv and set "
-              "AICHIP_SCALESIM_PYTHON to its python to compare; skipping the comparison")
+        print("  SCALE-Sim not available: `pip install scalesim \"numpy<2\"` in a separate venv "
+              "(SCALE-Sim 3.0.0 fails under NumPy 2) and set AICHIP_SCALESIM_PYTHON to its python "
+              "to compare; skipping the comparison")
     else:
         job = {"layers": SYSTOLIC_LAYERS, "arrays": SYSTOLIC_ARRAYS,
                "dataflows": list(systolic.DATAFLOWS)}
