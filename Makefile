@@ -31,16 +31,26 @@ venv: $(STAMP)
 vendor: $(STAMP)
 	$(PY) _ext/vendor_js.py _vendor
 
+# jupyter-cache re-executes a chapter only when its cells change, not when the aichip code or the
+# pinned packages it runs change; a fingerprint of those drops the cache when they do, so a page
+# never shows results of code that is gone.
+SOURCES_ID = $(shell cat requirements.txt constraints.txt \
+	$$(find code/aichip -type f \( -name '*.py' -o -name '*.csv' \) | LC_ALL=C sort) | sha256sum | cut -c1-16)
+
 # Sphinx does not re-copy html_extra_path files when no source changed: after (re-)vendoring, a
-# full rebuild (--all) puts the new files in _build/html. Executed notebooks stay cached.
+# full rebuild (--all) puts the new files in _build/html. Executed notebooks stay cached unless
+# the fingerprint above changed.
 book: vendor
-	@if [ -f _vendor/vendor/manifest.json ] && \
+	@full=""; \
+	if [ "$$(cat _build/.sources-id 2>/dev/null)" != "$(SOURCES_ID)" ]; then \
+	  echo "aichip or requirements changed since the last build: re-executing every chapter"; \
+	  rm -rf _build/.jupyter_cache; full="--all"; \
+	fi; \
+	if [ -f _vendor/vendor/manifest.json ] && \
 	    ! cmp -s _vendor/vendor/manifest.json _build/html/vendor/manifest.json; then \
-	  echo "vendored JavaScript changed: rebuilding every page"; \
-	  $(JB) build --all -W -n --keep-going . ; \
-	else \
-	  $(JB) build -W -n --keep-going . ; \
-	fi
+	  echo "vendored JavaScript changed: rebuilding every page"; full="--all"; \
+	fi; \
+	$(JB) build $$full -W -n --keep-going . && echo "$(SOURCES_ID)" > _build/.sources-id
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 test-unit: $(STAMP)

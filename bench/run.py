@@ -85,7 +85,13 @@ def bench_roofline(repeats: int) -> dict:
     ratio = peak.best_GFLOPs / gemm.best_GFLOPs
     verdict = "meets" if ratio >= 0.8 else "MISSES"
     print(f"numba peak / DGEMM (best): {ratio:.1%}  ({verdict} the 80% target)")
-    results.update(peak_GFLOPs=peak.best_GFLOPs, dgemm_GFLOPs=gemm.best_GFLOPs, peak_ratio=ratio)
+    blas = machine.blas_info()
+    print(blas)
+    if blas.vector_bits and blas.cpu_vector_bits and blas.vector_bits < blas.cpu_vector_bits:
+        print("  (DGEMM's kernels use narrower vectors than the CPU has: on a CPU with two "
+              "full-width 512-bit FMA units they reach at most half the peak)")
+    results.update(peak_GFLOPs=peak.best_GFLOPs, dgemm_GFLOPs=gemm.best_GFLOPs, peak_ratio=ratio,
+                   blas=blas._asdict())
     return results
 
 

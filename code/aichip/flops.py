@@ -131,7 +131,9 @@ def measure_gemm(n: int = 2000, dtype: str = "float64", repeats: int = 5, seed: 
     """Measure numpy's matrix product (BLAS DGEMM/SGEMM) on two random ``n x n`` matrices.
 
     This is the practical ceiling a tuned library reaches, the reference for
-    :func:`measure_peak_flops`. ``2 n**3`` flops per product. The BLAS library uses its own threads
+    :func:`measure_peak_flops`, but only as fast as the kernels the library chose for this CPU
+    (:func:`aichip.machine.blas_info` names them): kernels with narrower vectors than the CPU's
+    leave part of the peak unused. ``2 n**3`` flops per product. The BLAS library uses its own threads
     (OpenBLAS: ``OPENBLAS_NUM_THREADS``), so ``threads`` in the result is the logical CPU count.
     """
     n = check_int("n", n, minimum=1)

@@ -27,6 +27,7 @@ exactly, so *every step must return exactly the same matrix*, whatever order it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numba
@@ -153,6 +154,12 @@ def matmul(step: str, a: np.ndarray, bt: np.ndarray) -> np.ndarray:
     ndarray, shape (m, n): float32 for the float steps, int32 for ``"int8"``; integer-valued and
     identical across steps.
     """
+    return _prepare(step, a, bt)()
+
+
+def _prepare(step: str, a: np.ndarray, bt: np.ndarray) -> Callable[[], np.ndarray]:
+    """Validate, convert the operands to the step's type and allocate the output, once; return a
+    call that runs only the step's kernel (what :func:`run_ladder` times) and returns the product."""
     step = check_choice("step", step, STEPS)
     for name, x in (("a", a), ("bt", bt)):
         if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2:
@@ -163,21 +170,27 @@ def matmul(step: str, a: np.ndarray, bt: np.ndarray) -> np.ndarray:
     check_int("k", a.shape[1], minimum=1, maximum=MAX_K)
     m, n = a.shape[0], bt.shape[0]
     if step == "python":
-        return np.array(_matmul_python(a.astype(np.float32).tolist(),
-                                       bt.astype(np.float32).tolist()),
-                        dtype=np.float32).reshape(m, n)
+        a_list, bt_list = a.astype(np.float32).tolist(), bt.astype(np.float32).tolist()
+        return lambda: np.array(_matmul_python(a_list, bt_list), dtype=np.float32).reshape(m, n)
     if step == "int8":
-        c = np.empty((m, n), dtype=np.int32)
-        _matmul_int8(np.ascontiguousarray(a), np.ascontiguousarray(bt), c, _blocks(m))
-        return c
-    c = np.empty((m, n), dtype=np.float32)
+        ai, bti = np.ascontiguousarray(a), np.ascontiguousarray(bt)
+        ci = np.empty((m, n), dtype=np.int32)
+
+        def run_int8() -> np.ndarray:
+            _matmul_int8(ai, bti, ci, _blocks(m))
+            return ci
+        return run_int8
     af = np.ascontiguousarray(a, dtype=np.float32)
     btf = np.ascontiguousarray(bt, dtype=np.float32)
-    if step == "threads":
-        _matmul_threads(af, btf, c, _blocks(m))
-    else:
-        _KERNELS[step](af, btf, c)
-    return c
+    c = np.empty((m, n), dtype=np.float32)
+
+    def run_float() -> np.ndarray:
+        if step == "threads":
+            _matmul_threads(af, btf, c, _blocks(m))
+        else:
+            _KERNELS[step](af, btf, c)
+        return c
+    return run_float
 
 
 def _blocks(rows: int) -> int:
@@ -237,9 +250,9 @@ def run_ladder(size: int = 256, python_size: int = 40, repeats: int = 5,
         results = []
         for step in STEPS:
             x, y, ref = (a_small, bt_small, exact_small) if step == "python" else (a, bt, exact)
-            c = matmul(step, x, y)
-            correct = bool(np.array_equal(c.astype(np.int64), ref))
-            timing = time_call(lambda: matmul(step, x, y), repeats=repeats, warmup=1)
+            run = _prepare(step, x, y)  # operand conversion and allocation are not timed
+            correct = bool(np.array_equal(run().astype(np.int64), ref))
+            timing = time_call(run, repeats=repeats, warmup=1)
             m, k = x.shape
             ops = 2.0 * m * k * y.shape[0]
             results.append((step, (m, k, y.shape[0]), timing, ops / timing.best_s / 1e9, correct))

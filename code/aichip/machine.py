@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import os
 import platform
+import re
 from typing import NamedTuple
 
 
@@ -66,3 +69,120 @@ def describe() -> MachineInfo:
         numba=numba.__version__,
         numpy=numpy.__version__,
     )
+
+
+# --- vector width of the CPU and of the BLAS kernels NumPy uses --------------------------------
+
+#: the widest vector instruction set a CPU flag announces, widest first: (flag, bits, name)
+_CPU_VECTOR_FLAGS = (("avx512f", 512, "AVX-512"), ("avx2", 256, "AVX2"), ("avx", 256, "AVX"),
+                     ("sse2", 128, "SSE2"), ("asimd", 128, "NEON"))
+
+#: OpenBLAS's kernel sets ("core names", as ``openblas_get_corename`` prints them, lower case) and
+#: the vector instructions their DGEMM kernels use; see OpenBLAS's ``TargetList.txt``.
+_OPENBLAS_CORE_VECTOR = {
+    "sapphirerapids": (512, "AVX-512"), "cooperlake": (512, "AVX-512"), "skylakex": (512, "AVX-512"),
+    "haswell": (256, "AVX2"), "zen": (256, "AVX2"), "sandybridge": (256, "AVX"),
+    "nehalem": (128, "SSE"), "core2": (128, "SSE"), "penryn": (128, "SSE"), "prescott": (128, "SSE"),
+    "armv8": (128, "NEON"), "cortexa57": (128, "NEON"), "cortexa72": (128, "NEON"),
+    "neoversen1": (128, "NEON"), "neoversen2": (128, "SVE"), "neoversev1": (256, "SVE"),
+}
+
+
+def cpu_vector(flags: str | None = None) -> tuple[int, str] | None:
+    """Widest vector instruction set this CPU announces, as ``(bits, name)``, e.g. ``(512, "AVX-512")``.
+
+    ``flags`` is the ``flags``/``Features`` line of ``/proc/cpuinfo`` (read from the machine when
+    None). Returns None when it cannot be told (no ``/proc/cpuinfo``, unknown architecture). Note
+    that the instruction width is not always the datapath width: AMD Zen 4 runs 512-bit AVX-512
+    instructions as two 256-bit halves.
+    """
+    if flags is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                flags = next((line.split(":", 1)[1] for line in f
+                              if line.startswith(("flags", "Features"))), "")
+        except OSError:
+            return None
+    elif not isinstance(flags, str):
+        raise TypeError(f"flags must be a string of CPU flags, got {type(flags).__name__}")
+    present = set(flags.split())
+    return next(((bits, name) for flag, bits, name in _CPU_VECTOR_FLAGS if flag in present), None)
+
+
+class BlasInfo(NamedTuple):
+    """The BLAS library NumPy calls and the kernel set it chose for this CPU.
+
+    ``library`` as NumPy's build reports it (e.g. ``"scipy-openblas"``); ``core`` is OpenBLAS's
+    name for the kernels it picked at start-up (e.g. ``"Haswell"``), None for other libraries;
+    ``vector_bits``/``vector_isa`` are the vector instructions those kernels use, None if unknown;
+    ``cpu_vector_bits``/``cpu_vector_isa`` are the widest the CPU offers.
+    """
+
+    library: str
+    core: str | None
+    vector_bits: int | None
+    vector_isa: str | None
+    cpu_vector_bits: int | None
+    cpu_vector_isa: str | None
+
+    def __str__(self) -> str:
+        if self.core is None:
+            blas = f"NumPy's BLAS: {self.library} (which kernels it chose could not be read)"
+        elif self.vector_bits is None:
+            blas = f"NumPy's BLAS: {self.library}, {self.core} kernels"
+        else:
+            blas = (f"NumPy's BLAS: {self.library}, {self.core} kernels "
+                    f"({self.vector_bits}-bit {self.vector_isa})")
+        cpu = ("" if self.cpu_vector_bits is None else
+               f"\nCPU's widest vectors: {self.cpu_vector_bits}-bit {self.cpu_vector_isa}")
+        return blas + cpu
+
+
+def _openblas_core() -> str | None:
+    """OpenBLAS's core name, read from the copy of the library loaded into this process."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS into the process)
+
+    paths = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()
+                            and line.split()[-1].startswith("/")})
+    except OSError:
+        pass
+    libs_dir = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
+    paths += sorted(glob.glob(os.path.join(libs_dir, "*openblas*")))
+    symbols = ("openblas_get_corename", "openblas_get_corename64_",
+               "scipy_openblas_get_corename", "scipy_openblas_get_corename64_")
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in symbols:
+            fn = getattr(lib, symbol, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                name = fn()
+                return name.decode().strip() if name else None
+    return None
+
+
+def blas_info() -> BlasInfo:
+    """Describe NumPy's BLAS and the vector width of its kernels next to the CPU's (see :class:`BlasInfo`).
+
+    A BLAS DGEMM can only be as fast as the instructions its kernels use: a library that does not
+    recognise a new CPU falls back to an older kernel set, and on a CPU with 512-bit FMA units a
+    256-bit kernel reaches at most half the arithmetic peak.
+    """
+    import numpy
+
+    try:
+        config = numpy.show_config(mode="dicts")
+        library = config["Build Dependencies"]["blas"]["name"]
+    except (TypeError, KeyError, ValueError):
+        library = "unknown"
+    core = _openblas_core() if "openblas" in library.lower() else None
+    key = re.sub(r"[^a-z0-9]", "", core.lower()) if core else ""
+    bits, isa = _OPENBLAS_CORE_VECTOR.get(key, (None, None))
+    cpu = cpu_vector()
+    return BlasInfo(library, core, bits, isa, *(cpu if cpu else (None, None)))
