@@ -123,8 +123,6 @@ def bench_multiplier(repeats: int) -> dict:
     return results
 
 
-
-
 # GEMM layers (name, M, N, K) and arrays (rows, cols) of the SCALE-Sim comparison: a 1x1
 # convolution of ResNet-50's first stage lowered with im2col, a transformer projection at sequence
 # length 128, and a small-batch fully connected layer.
