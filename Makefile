@@ -35,7 +35,7 @@ vendor: $(STAMP)
 # pinned packages it runs change; a fingerprint of those drops the cache when they do, so a page
 # never shows results of code that is gone.
 SOURCES_ID = $(shell cat requirements.txt constraints.txt \
-	$$(find code/aichip -type f \( -name '*.py' -o -name '*.csv' \) | LC_ALL=C sort) | sha256sum | cut -c1-16)
+	$$(find code/aichip -type f \( -name '*.py' -o -name '*.csv' \) | LC_ALL=C sort) | cksum | tr ' ' -)
 
 # Sphinx does not re-copy html_extra_path files when no source changed: after (re-)vendoring, a
 # full rebuild (--all) puts the new files in _build/html. Executed notebooks stay cached unless

@@ -177,24 +177,23 @@ def _prepare(step: str, a: np.ndarray, bt: np.ndarray) -> Callable[[], np.ndarra
         a_list, bt_list = a.astype(np.float32).tolist(), bt.astype(np.float32).tolist()
         return lambda: np.array(_matmul_python(a_list, bt_list), dtype=np.float32).reshape(m, n)
     if step == "int8":
-        ai, bti = np.ascontiguousarray(a), np.ascontiguousarray(bt)
-        ci = np.empty((m, n), dtype=np.int32)
-
-        def run_int8() -> np.ndarray:
-            _matmul_int8(ai, bti, ci, _blocks(m))
-            return ci
-        return run_int8
-    af = np.ascontiguousarray(a, dtype=np.float32)
-    btf = np.ascontiguousarray(bt, dtype=np.float32)
-    c = np.empty((m, n), dtype=np.float32)
-
-    def run_float() -> np.ndarray:
+        x, y = np.ascontiguousarray(a), np.ascontiguousarray(bt)
+        c = np.empty((m, n), dtype=np.int32)
+        kernel = lambda: _matmul_int8(x, y, c, _blocks(m))  # noqa: E731
+    else:
+        x = np.ascontiguousarray(a, dtype=np.float32)
+        y = np.ascontiguousarray(bt, dtype=np.float32)
+        c = np.empty((m, n), dtype=np.float32)
         if step == "threads":
-            _matmul_threads(af, btf, c, _blocks(m))
+            kernel = lambda: _matmul_threads(x, y, c, _blocks(m))  # noqa: E731
         else:
-            _KERNELS[step](af, btf, c)
+            serial = _KERNELS[step]
+            kernel = lambda: serial(x, y, c)  # noqa: E731
+
+    def run() -> np.ndarray:
+        kernel()
         return c
-    return run_float
+    return run
 
 
 def _blocks(rows: int) -> int:

@@ -27,15 +27,18 @@ class MachineInfo(NamedTuple):
                 f"threads{llc}\nPython {self.python}, numba {self.numba}, NumPy {self.numpy}")
 
 
-def _cpu_model() -> str:
+def _cpuinfo_field(*keys: str) -> str | None:
+    """Value of the first line of ``/proc/cpuinfo`` that starts with one of ``keys`` (Linux), or None."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(keys)), None)
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+        return None
+
+
+def _cpu_model() -> str:
+    return (_cpuinfo_field("model name") or platform.processor() or platform.machine()
+            or "unknown CPU")
 
 
 def _last_level_cache_bytes() -> int | None:
@@ -97,11 +100,8 @@ def cpu_vector(flags: str | None = None) -> tuple[int, str] | None:
     instructions as two 256-bit halves.
     """
     if flags is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                flags = next((line.split(":", 1)[1] for line in f
-                              if line.startswith(("flags", "Features"))), "")
-        except OSError:
+        flags = _cpuinfo_field("flags", "Features")  # x86, Arm
+        if flags is None:
             return None
     elif not isinstance(flags, str):
         raise TypeError(f"flags must be a string of CPU flags, got {type(flags).__name__}")
@@ -140,13 +140,14 @@ class BlasInfo(NamedTuple):
 
 def _openblas_core() -> str | None:
     """OpenBLAS's core name, read from the copy of the library loaded into this process."""
-    import numpy  # noqa: F401  (loads NumPy's BLAS into the process)
+    import numpy  # importing NumPy loads its BLAS into the process
 
     paths = []
-    try:
+    try:  # the library as mapped into this process (any install), then NumPy's wheel copy
         with open("/proc/self/maps", encoding="utf-8") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()
-                            and line.split()[-1].startswith("/")})
+            mapped = (line.split()[-1] for line in f)
+            paths = sorted({path for path in mapped
+                            if path.startswith("/") and "openblas" in path.lower()})
     except OSError:
         pass
     libs_dir = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
