@@ -33,9 +33,9 @@ from __future__ import annotations
 import difflib
 import functools
 from dataclasses import dataclass
-from importlib import resources
-
 import pandas as pd
+
+from .tables import load_table
 
 KINDS = ("CPU", "GPU", "FPGA", "ASIC", "NPU", "Dataflow", "Neuromorphic", "In-memory", "Photonic")
 
@@ -45,6 +45,7 @@ PRECISIONS = {
     "bf16": "bf16_TFLOPs", "fp8": "fp8_TFLOPs", "int8": "int8_TOPs", "int4": "int4_TOPs",
 }
 
+#: columns holding numbers (the year is an int, the rest float; NaN where the source gives none)
 NUMERIC_COLUMNS = ("year", "process_nm", *PRECISIONS.values(), "mem_GB", "mem_bw_GBps", "tdp_W")
 
 
@@ -77,17 +78,8 @@ class Chip:
 
 @functools.lru_cache(maxsize=1)
 def _load_cached() -> pd.DataFrame:
-    with resources.files("aichip").joinpath("data/chips.csv").open("r", encoding="utf-8") as f:
-        df = pd.read_csv(f, dtype={"name": str, "vendor": str, "kind": str, "source": str,
-                                   "notes": str})
-    for column in NUMERIC_COLUMNS:
-        df[column] = pd.to_numeric(df[column], errors="raise").astype(float)
-    if df["year"].isna().any():
-        raise ValueError(f"chips.csv: every device needs a year; missing for "
-                         f"{list(df.loc[df['year'].isna(), 'name'])}")
-    df["year"] = df["year"].astype(int)  # a calendar year, not a measurement
-    df["notes"] = df["notes"].fillna("")
-    return df
+    # the schema (header, numeric columns, a year and a source on every row) is checked there
+    return load_table("chips")
 
 
 def load() -> pd.DataFrame:

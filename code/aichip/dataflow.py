@@ -35,13 +35,13 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
-from importlib import resources
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from numba import njit
 
+from .tables import load_table
 from .validation import check_choice, check_float, check_int
 
 DIMS = ("N", "K", "C", "P", "Q", "R", "S")
@@ -146,8 +146,7 @@ class Mapping(NamedTuple):
 
 @functools.lru_cache(maxsize=1)
 def _costs_table() -> pd.DataFrame:
-    with resources.files("aichip").joinpath("data/eyeriss_costs.csv").open("r") as f:
-        return pd.read_csv(f)
+    return load_table("eyeriss_costs")
 
 
 def eyeriss_costs() -> pd.DataFrame:
@@ -173,8 +172,7 @@ def _cost_vector(costs: dict | None = None) -> np.ndarray:
 
 def load_layers(network: str | None = None) -> pd.DataFrame:
     """Layer shapes of AlexNet, VGG-16 and ResNet-50 (``data/conv_layers.csv``), with sources."""
-    with resources.files("aichip").joinpath("data/conv_layers.csv").open("r") as f:
-        df = pd.read_csv(f)
+    df = load_table("conv_layers")
     if network is not None:
         check_choice("network", network, tuple(df["network"].unique()))
         df = df[df["network"] == network].reset_index(drop=True)

@@ -14,11 +14,11 @@ API: :func:`load` (the table), :func:`op_energy_pJ` (one entry), :func:`dot_prod
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import NamedTuple
 
 import pandas as pd
 
+from .tables import load_table
 from .validation import check_choice, check_int
 
 #: memory levels of the table, smallest (cheapest) first; one entry is a 64-bit (8-byte) read
@@ -36,12 +36,7 @@ _BYTES = {"int8": 1, "fp16": 2, "fp32": 4}
 
 @functools.lru_cache(maxsize=1)
 def _load_cached() -> pd.DataFrame:
-    with resources.files("aichip").joinpath("data/energy_horowitz45.csv").open(
-            "r", encoding="utf-8") as f:
-        df = pd.read_csv(f, dtype={"operation": str, "precision": str, "source": str,
-                                   "notes": str})
-    df["energy_pJ"] = df["energy_pJ"].astype(float)
-    return df
+    return load_table("energy_horowitz45")
 
 
 def load() -> pd.DataFrame:

@@ -8,21 +8,16 @@ directions. :mod:`aichip.topology` builds its graphs from these rows.
 from __future__ import annotations
 
 import functools
-from importlib import resources
-
 import pandas as pd
 
+from .tables import load_table
 from .validation import check_choice
 
 
 @functools.lru_cache(maxsize=1)
 def _links_cached() -> pd.DataFrame:
-    with resources.files("aichip").joinpath("data/links.csv").open("r", encoding="utf-8") as f:
-        df = pd.read_csv(f, dtype={"name": str, "family": str, "generation": str, "source": str,
-                                   "notes": str})
-    for column in ("year", "lanes", "GBps_per_dir", "GBps_bidirectional"):
-        df[column] = pd.to_numeric(df[column], errors="raise").astype(float)
-    return df
+    return load_table("links")
+
 
 def load_links() -> pd.DataFrame:
     """The link-technology table (a fresh copy): one row per technology, with its source.

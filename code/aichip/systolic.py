@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .tables import load_table
 from .validation import check_choice, check_int
 
 DATAFLOWS = ("os", "ws", "is")
@@ -439,7 +440,4 @@ def scalesim_reference() -> pd.DataFrame:
     Recorded by ``bench/scalesim_runner.py`` (``data/scalesim_reference.csv``, one row per layer,
     array and dataflow, with its source); ``make bench`` re-measures them when SCALE-Sim is installed.
     """
-    from importlib import resources
-
-    with resources.files("aichip").joinpath("data/scalesim_reference.csv").open("r") as f:
-        return pd.read_csv(f)
+    return load_table("scalesim_reference")

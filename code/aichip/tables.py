@@ -1,0 +1,156 @@
+"""The reference tables shipped in ``aichip/data``: one loader, one declared schema per table.
+
+Every table is a CSV file with a named header and a ``source`` column holding a BibTeX key of
+``chapters/references.bib`` (the paper or datasheet the row comes from). A table is declared once in
+:data:`SCHEMAS` (its exact header, which columns are numbers, which are whole numbers, which columns
+form its unique key) and read by :func:`load_table`, which checks the file against its declaration:
+
+* the header equals the declared columns, in order;
+* numeric columns parse as numbers (an empty cell becomes NaN), integer columns have no empty cells;
+* every row has a non-empty ``source``;
+* the key columns identify each row once.
+
+A module that owns a table reads it with ``tables.load_table("chips")`` (a fresh copy, parsed and
+checked once per process) and adds only what is particular to it. Adding a table is one CSV file and
+one :class:`TableSchema` entry; ``tests/test_tables.py`` checks every file in ``aichip/data`` against
+its schema and every ``source`` against the bibliography.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+from .validation import check_choice
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Declaration of one CSV table in ``aichip/data``.
+
+    Attributes
+    ----------
+    columns : the exact header, in order (must contain ``"source"``).
+    numeric : columns parsed as float (empty cells become NaN).
+    integer : columns parsed as int (no empty cells allowed); a subset of neither ``numeric``.
+    key : columns whose values identify a row (unique together).
+    description : one line on what a row is.
+    """
+
+    columns: tuple[str, ...]
+    numeric: tuple[str, ...] = ()
+    integer: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self):
+        if "source" not in self.columns:
+            raise ValueError("a table schema must include a 'source' column")
+        unknown = set(self.numeric) | set(self.integer) | set(self.key)
+        unknown -= set(self.columns)
+        if unknown:
+            raise ValueError(f"schema names columns missing from its header: {sorted(unknown)}")
+        if set(self.numeric) & set(self.integer):
+            raise ValueError("a column cannot be both numeric (float) and integer")
+
+
+_PRECISION_COLUMNS = ("fp64_TFLOPs", "fp32_TFLOPs", "tf32_TFLOPs", "fp16_TFLOPs", "bf16_TFLOPs",
+                      "fp8_TFLOPs", "int8_TOPs", "int4_TOPs")
+
+#: table name (file ``aichip/data/<name>.csv``) -> its schema
+SCHEMAS: dict[str, TableSchema] = {
+    "chips": TableSchema(
+        columns=("name", "vendor", "kind", "year", "process_nm", *_PRECISION_COLUMNS, "mem_GB",
+                 "mem_bw_GBps", "tdp_W", "source", "notes"),
+        numeric=("process_nm", *_PRECISION_COLUMNS, "mem_GB", "mem_bw_GBps", "tdp_W"),
+        integer=("year",), key=("name",),
+        description="one real device with its peak throughputs, memory and power"),
+    "links": TableSchema(
+        columns=("name", "family", "generation", "year", "lanes", "GBps_per_dir",
+                 "GBps_bidirectional", "source", "notes"),
+        numeric=("lanes", "GBps_per_dir", "GBps_bidirectional"), integer=("year",),
+        key=("name",), description="one link technology and its bandwidth"),
+    "energy_horowitz45": TableSchema(
+        columns=("operation", "precision", "energy_pJ", "source", "notes"),
+        numeric=("energy_pJ",), key=("operation", "precision"),
+        description="energy of one operation at one precision, 45 nm (Horowitz 2014)"),
+    "eyeriss_costs": TableSchema(
+        columns=("level", "normalized_energy", "description", "source"),
+        numeric=("normalized_energy",), key=("level",),
+        description="Eyeriss's normalised energy per access of one storage level"),
+    "conv_layers": TableSchema(
+        columns=("network", "layer", "H", "W", "C", "K", "R", "S", "stride", "source", "notes"),
+        integer=("H", "W", "C", "K", "R", "S", "stride"), key=("network", "layer"),
+        description="one convolution layer's shape"),
+    "scalesim_reference": TableSchema(
+        columns=("layer", "M", "N", "K", "rows", "cols", "dataflow", "scalesim_cycles",
+                 "scalesim_s", "source", "notes"),
+        numeric=("scalesim_s",), integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
+        key=("layer", "rows", "cols", "dataflow"),
+        description="one SCALE-Sim run: a GEMM layer on an array with a dataflow"),
+}
+
+
+def table_names() -> tuple[str, ...]:
+    """Names of every declared table (``aichip/data/<name>.csv``)."""
+    return tuple(SCHEMAS)
+
+
+def _read_and_check(name: str) -> pd.DataFrame:
+    schema = SCHEMAS[name]
+    path = resources.files("aichip").joinpath(f"data/{name}.csv")
+    with path.open("r", encoding="utf-8") as f:
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    if tuple(df.columns) != schema.columns:
+        raise ValueError(f"data/{name}.csv: header {tuple(df.columns)} differs from its schema "
+                         f"{schema.columns} (aichip.tables.SCHEMAS)")
+    for column in schema.numeric:
+        values = df[column].str.strip().replace("", None)
+        try:
+            df[column] = pd.to_numeric(values, errors="raise").astype(float)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"data/{name}.csv: column {column!r} must hold numbers: {err}") from None
+    for column in schema.integer:
+        values = df[column].str.strip()
+        if (values == "").any():
+            rows = list(df.index[values == ""] + 2)
+            raise ValueError(f"data/{name}.csv: column {column!r} needs a whole number on every "
+                             f"row; empty on file lines {rows}")
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() | (numbers != numbers.round())
+        if bad.any():
+            raise ValueError(f"data/{name}.csv: column {column!r} must hold whole numbers; "
+                             f"{list(values[bad])} on file lines {list(df.index[bad] + 2)}")
+        df[column] = numbers.astype(int)
+    no_source = df["source"].str.strip() == ""
+    if no_source.any():
+        raise ValueError(f"data/{name}.csv: every row needs a source; missing on file lines "
+                         f"{list(df.index[no_source] + 2)}")
+    if schema.key and df.duplicated(list(schema.key)).any():
+        dup = df[df.duplicated(list(schema.key), keep=False)][list(schema.key)]
+        raise ValueError(f"data/{name}.csv: key {schema.key} repeats: {dup.values.tolist()}")
+    return df
+
+
+@functools.lru_cache(maxsize=None)
+def _load_cached(name: str) -> pd.DataFrame:
+    return _read_and_check(name)
+
+
+def load_table(name: str) -> pd.DataFrame:
+    """The table ``aichip/data/<name>.csv`` as a DataFrame, checked against its schema.
+
+    Returns a fresh copy (callers may modify it); the file is parsed and checked once per process.
+    Numeric columns are float (NaN for an empty cell), integer columns int, every other column str
+    (an empty cell is ``""``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown table name (listing the known ones) or a file that breaks its schema.
+    """
+    check_choice("name", name, SCHEMAS)
+    return _load_cached(name).copy()
