@@ -16,6 +16,8 @@ process_nm        process node in nm (the marketing name's number, e.g. TSMC 4N 
 mem_GB            memory capacity, 1e9 bytes
 mem_bw_GBps       peak memory bandwidth, 1e9 bytes per second
 tdp_W             thermal design power, watts
+clock_MHz         the clock at which the row's peak throughputs are quoted, MHz (empty where the
+                  source gives none)
 source            BibTeX key in ``chapters/references.bib`` (datasheet or paper)
 notes             what a reader should know to read the row correctly
 ================  ==========================================================================
@@ -46,7 +48,8 @@ PRECISIONS = {
 }
 
 #: columns holding numbers (the year is an int, the rest float; NaN where the source gives none)
-NUMERIC_COLUMNS = ("year", "process_nm", *PRECISIONS.values(), "mem_GB", "mem_bw_GBps", "tdp_W")
+NUMERIC_COLUMNS = ("year", "process_nm", *PRECISIONS.values(), "mem_GB", "mem_bw_GBps", "tdp_W",
+                   "clock_MHz")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Chip:
     mem_GB: float | None
     mem_bw_GBps: float | None
     tdp_W: float | None
+    clock_MHz: float | None
     source: str
     notes: str
 
@@ -119,7 +123,7 @@ def get(name: str) -> Chip:
         process_nm=value("process_nm"),
         peak_TOPs={p: value(c) for p, c in PRECISIONS.items()},
         mem_GB=value("mem_GB"), mem_bw_GBps=value("mem_bw_GBps"), tdp_W=value("tdp_W"),
-        source=row["source"], notes=row["notes"],
+        clock_MHz=value("clock_MHz"), source=row["source"], notes=row["notes"],
     )
 
 

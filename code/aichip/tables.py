@@ -64,8 +64,8 @@ _PRECISION_COLUMNS = ("fp64_TFLOPs", "fp32_TFLOPs", "tf32_TFLOPs", "fp16_TFLOPs"
 SCHEMAS: dict[str, TableSchema] = {
     "chips": TableSchema(
         columns=("name", "vendor", "kind", "year", "process_nm", *_PRECISION_COLUMNS, "mem_GB",
-                 "mem_bw_GBps", "tdp_W", "source", "notes"),
-        numeric=("process_nm", *_PRECISION_COLUMNS, "mem_GB", "mem_bw_GBps", "tdp_W"),
+                 "mem_bw_GBps", "tdp_W", "clock_MHz", "source", "notes"),
+        numeric=("process_nm", *_PRECISION_COLUMNS, "mem_GB", "mem_bw_GBps", "tdp_W", "clock_MHz"),
         integer=("year",), key=("name",),
         description="one real device with its peak throughputs, memory and power"),
     "links": TableSchema(
