@@ -182,3 +182,35 @@ def test_gc2_on_chip_memory_against_source():
     assert gc2.mem_GB == pytest.approx(1216 * 256 * 2**10 / 1e9, abs=1e-4)
     assert gc2.mem_GB == pytest.approx(304 * 2**20 / 1e9, abs=1e-4)
     assert gc2.mem_bw_GBps == 45_000
+
+
+def test_derived_fields_select_and_best_so_far():
+    df = pd.DataFrame({
+        "name": ["a", "b", "c", "d"], "kind": ["GPU", "ASIC", "GPU", "CPU"],
+        "year": [2015, 2016, 2018, 2018], "tdp_W": [100.0, 50.0, None, 200.0],
+        **{c: [None] * 4 for c in chips.PRECISIONS.values()}})
+    df["fp32_TFLOPs"] = [10.0, 2.0, 30.0, 1.0]
+    df["int8_TOPs"] = [None, 40.0, None, 8.0]
+    out = chips.with_derived_fields(df)
+    assert list(out["peak_TOPs"]) == [10.0, 40.0, 30.0, 8.0]
+    assert out["efficiency_TOPs_per_W"].tolist()[:2] == [0.1, 0.8]
+    assert pd.isna(out["efficiency_TOPs_per_W"][2]) and out["efficiency_TOPs_per_W"][3] == 0.04
+    assert list(chips.select(out, kinds=("GPU",))["name"]) == ["a", "c"]
+    assert list(chips.select(out, years=(2016, 2018), require=("tdp_W",))["name"]) == ["b", "d"]
+    best = chips.best_so_far(out)
+    assert best.to_dict() == {2015: 0.1, 2016: 0.8, 2018: 0.8}
+    assert chips.most(out)["name"] == "b"
+    assert chips.most(out, "peak_TOPs")["name"] == "b"
+
+
+@pytest.mark.parametrize("call, exc, text", [
+    (lambda: chips.with_derived_fields([1]), TypeError, "df must be a catalogue DataFrame"),
+    (lambda: chips.select(chips.load(), kinds=("TPU",)), ValueError, "kinds must be drawn from"),
+    (lambda: chips.select(chips.load(), years=(2020, 2010)), ValueError, "years must be a"),
+    (lambda: chips.select(chips.load(), require=("price",)), ValueError, "require must name"),
+    (lambda: chips.best_so_far(chips.load(), "price"), ValueError, "column must be a column"),
+    (lambda: chips.most(chips.load(), "price"), ValueError, "column must be a column"),
+])
+def test_catalogue_helpers_reject_bad_input(call, exc, text):
+    with pytest.raises(exc, match=text):
+        call()
