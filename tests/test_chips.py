@@ -201,6 +201,12 @@ def test_derived_fields_select_and_best_so_far():
     assert best.to_dict() == {2015: 0.1, 2016: 0.8, 2018: 0.8}
     assert chips.most(out)["name"] == "b"
     assert chips.most(out, "peak_TOPs")["name"] == "b"
+    assert chips.peak_precisions(out.iloc[1]) == ["int8"]
+    assert chips.peak_precisions(out.iloc[0]) == ["fp32"]
+    # H100 datasheet: FP8 and INT8 both 1,979 dense; its fp32 rate is 67
+    h100 = chips.load().set_index("name").loc["NVIDIA H100 SXM5"]
+    assert chips.peak_precisions(h100) == ["int8", "fp8"]
+    assert chips.peak_precisions(h100, ("fp32", "bf16")) == ["bf16"]
 
 
 @pytest.mark.parametrize("call, exc, text", [
@@ -210,6 +216,9 @@ def test_derived_fields_select_and_best_so_far():
     (lambda: chips.select(chips.load(), require=("price",)), ValueError, "require must name"),
     (lambda: chips.best_so_far(chips.load(), "price"), ValueError, "column must be a column"),
     (lambda: chips.most(chips.load(), "price"), ValueError, "column must be a column"),
+    (lambda: chips.peak_precisions({"a": 1}), TypeError, "row must be one catalogue row"),
+    (lambda: chips.peak_precisions(chips.load().iloc[0], ("fp12",)), ValueError,
+     "precisions must be drawn from"),
 ])
 def test_catalogue_helpers_reject_bad_input(call, exc, text):
     with pytest.raises(exc, match=text):

@@ -65,6 +65,19 @@ def test_tpu_v1_apps_on_the_papers_roofline():
     assert rl.assess(roof, 1750, 14_100).fraction_of_roof == pytest.approx(14.1 / 92)
 
 
+def test_placement_table():
+    roof = rl.Roofline("x", 1000.0, 50.0)
+    table = rl.placement_table(roof, [rl.KernelPoint("a", 10.0, 250.0), rl.KernelPoint("b", 40.0, 900.0)])
+    assert list(table["kernel"]) == ["a", "b"]
+    assert list(table["roof (GFLOP/s)"]) == [500.0, 1000.0]
+    assert list(table["bound"]) == ["memory", "compute"]
+    assert list(table["of roof"]) == [0.5, 0.9]
+    assert "intensity (MAC/byte)" in rl.placement_table(
+        rl.Roofline("x", 1.0, 1.0, intensity_unit="mac"), [])
+    with pytest.raises(TypeError, match="kernels must be a sequence of KernelPoint"):
+        rl.placement_table(roof, [(1.0, 2.0)])
+
+
 def test_assess_and_at_fraction():
     roof = rl.Roofline("x", 1000.0, 50.0)  # ridge at 20 FLOP/byte
     v = rl.assess(roof, 10.0, 250.0)

@@ -211,3 +211,19 @@ def most(df: pd.DataFrame, column: str = "efficiency_TOPs_per_W") -> pd.Series:
     if df[column].notna().sum() == 0:
         raise ValueError(f"no row of df has a value in {column!r}")
     return df.loc[df[column].idxmax()]
+
+
+def peak_precisions(row: pd.Series, precisions=("int8", "fp8", "fp16", "bf16", "fp32")) -> list[str]:
+    """The precisions among ``precisions`` at which a catalogue row reaches its best rate
+    (:func:`peak_TOPs` over the same precisions); several when they tie (e.g. FP8 and INT8)."""
+    if not isinstance(row, pd.Series):
+        raise TypeError(f"row must be one catalogue row (a pandas Series), got {type(row).__name__}")
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ValueError(f"precisions must be drawn from {tuple(PRECISIONS)}, got {p!r}")
+    values = {p: row.get(PRECISIONS[p]) for p in precisions}
+    values = {p: float(v) for p, v in values.items() if v is not None and not pd.isna(v)}
+    if not values:
+        return []
+    best = max(values.values())
+    return [p for p, v in values.items() if v == best]

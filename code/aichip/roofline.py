@@ -34,7 +34,7 @@ from .membench import BandwidthResult, measure_bandwidth
 from .validation import check_choice, check_float, check_int
 
 __all__ = [
-    "Roofline", "KernelPoint", "Assessment", "PublishedKernel", "TPU_V1_APPS", "assess",
+    "Roofline", "KernelPoint", "Assessment", "placement_table", "PublishedKernel", "TPU_V1_APPS", "assess",
     "from_chip", "from_measurements", "plot", "measure_bandwidth", "measure_peak_flops",
     "measure_gemm", "measure_gemv", "gemv_intensity", "BandwidthResult", "FlopsResult",
     "gemm_intensity", "stream_intensity", "tpu_v1_app_points", "INTENSITY_UNITS",
@@ -152,6 +152,25 @@ def assess(roof: Roofline, intensity: float, achieved_GFLOPs: float) -> Assessme
     ceiling = roof.attainable_GFLOPs(intensity)
     return Assessment(ceiling, roof.bound(intensity), achieved_GFLOPs / ceiling,
                       achieved_GFLOPs <= ceiling * (1 + 1e-9))
+
+
+def placement_table(roof: Roofline, kernels) -> "pd.DataFrame":
+    """One row per kernel placed on ``roof``: intensity (the roof's unit), achieved and roof
+    GFLOP/s, the binding roof and the fraction of it reached (see :func:`assess`)."""
+    import pandas as pd
+
+    kernels = list(kernels)
+    if not all(isinstance(k, KernelPoint) for k in kernels):
+        raise TypeError("kernels must be a sequence of KernelPoint")
+    verdicts = [assess(roof, k.intensity, k.achieved_GFLOPs) for k in kernels]
+    return pd.DataFrame({
+        "kernel": [k.name for k in kernels],
+        f"intensity ({roof.intensity_label})": [k.intensity for k in kernels],
+        "achieved (GFLOP/s)": [k.achieved_GFLOPs for k in kernels],
+        "roof (GFLOP/s)": [v.ceiling_GFLOPs for v in verdicts],
+        "bound": [v.bound for v in verdicts],
+        "of roof": [v.fraction_of_roof for v in verdicts],
+    })
 
 
 def from_chip(name: str, precision: str | None = None, intensity_unit: str = "op") -> Roofline:
