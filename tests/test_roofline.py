@@ -72,8 +72,8 @@ def test_placement_table():
     assert list(table["roof (GFLOP/s)"]) == [500.0, 1000.0]
     assert list(table["bound"]) == ["memory", "compute"]
     assert list(table["of roof"]) == [0.5, 0.9]
-    assert "intensity (MAC/byte)" in rl.placement_table(
-        rl.Roofline("x", 1.0, 1.0, intensity_unit="mac"), [])
+    int_table = rl.placement_table(rl.Roofline("x", 1.0, 1.0, "int8", intensity_unit="mac"), [])
+    assert "intensity (MAC/byte)" in int_table and "roof (GOP/s)" in int_table
     with pytest.raises(TypeError, match="kernels must be a sequence of KernelPoint"):
         rl.placement_table(roof, [(1.0, 2.0)])
 

@@ -88,6 +88,11 @@ class Roofline:
         return "FLOP/byte" if self.intensity_unit == "op" else "MAC/byte"
 
     @property
+    def perf_label(self) -> str:
+        """The y axis's unit: ``"GOP/s"`` for integer precisions, ``"GFLOP/s"`` otherwise."""
+        return "GOP/s" if self.precision.startswith("int") else "GFLOP/s"
+
+    @property
     def ridge_point(self) -> float:
         """Intensity where the memory roof meets the compute roof, in :attr:`intensity_label`."""
         return self.peak_GFLOPs / (self.ops_per_unit * self.bw_GBps)
@@ -156,7 +161,8 @@ def assess(roof: Roofline, intensity: float, achieved_GFLOPs: float) -> Assessme
 
 def placement_table(roof: Roofline, kernels) -> "pd.DataFrame":
     """One row per kernel placed on ``roof``: intensity (the roof's unit), achieved and roof
-    GFLOP/s, the binding roof and the fraction of it reached (see :func:`assess`)."""
+    performance (GFLOP/s, or GOP/s for an integer roof), the binding roof and the fraction of it
+    reached (see :func:`assess`)."""
     import pandas as pd
 
     kernels = list(kernels)
@@ -166,8 +172,8 @@ def placement_table(roof: Roofline, kernels) -> "pd.DataFrame":
     return pd.DataFrame({
         "kernel": [k.name for k in kernels],
         f"intensity ({roof.intensity_label})": [k.intensity for k in kernels],
-        "achieved (GFLOP/s)": [k.achieved_GFLOPs for k in kernels],
-        "roof (GFLOP/s)": [v.ceiling_GFLOPs for v in verdicts],
+        f"achieved ({roof.perf_label})": [k.achieved_GFLOPs for k in kernels],
+        f"roof ({roof.perf_label})": [v.ceiling_GFLOPs for v in verdicts],
         "bound": [v.bound for v in verdicts],
         "of roof": [v.fraction_of_roof for v in verdicts],
     })
@@ -292,7 +298,7 @@ def plot(rooflines, kernels=(), ax=None, intensity_range=(1 / 32, 4096), title=N
     x = np.geomspace(low, high, 400)
     for i, roof in enumerate(rooflines):
         color = f"C{i}"
-        unit = "GOP/s" if roof.precision.startswith("int") else "GFLOP/s"
+        unit = roof.perf_label
         label = (f"{roof.name} ({roof.precision}): {roof.peak_GFLOPs:,.0f} {unit}, "
                  f"{roof.bw_GBps:,.0f} GB/s")
         ax.loglog(x, roof.attainable_GFLOPs(x), color=color, lw=2, label=label)
