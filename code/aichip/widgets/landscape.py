@@ -1,4 +1,5 @@
-"""Explorers for chapter 1: the chip catalogue as a scatter plot, and efficiency over time."""
+"""Explorers for the chapter on the AI chip landscape: the chip catalogue as a scatter plot, and
+efficiency over time."""
 
 from __future__ import annotations
 

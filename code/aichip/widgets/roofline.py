@@ -1,4 +1,4 @@
-"""Explorer for chapter 3: place a kernel on the roofline of a chosen device."""
+"""Explorer for the roofline chapter: place a kernel on the roofline of a chosen device."""
 
 from __future__ import annotations
 
