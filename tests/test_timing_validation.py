@@ -119,3 +119,21 @@ def test_blas_info_report_names_both_widths():
     assert str(full).startswith("NumPy's BLAS: openblas 0.3.31, 4 threads, SkylakeX kernels")
     unknown = machine.BlasInfo("accelerate", None, None, None, None, None)
     assert str(unknown) == "NumPy's BLAS: accelerate (which kernels it chose could not be read)"
+
+
+@pytest.mark.parametrize("pool, expected", [
+    # threadpoolctl's record of OpenBLAS: its kernel set and what OpenBLAS's TargetList says of it
+    ({"internal_api": "openblas", "architecture": "Haswell", "version": "0.3.27", "num_threads": 3},
+     ("openblas", "Haswell", 256, "AVX2", "0.3.27", 3)),
+    ({"internal_api": "openblas", "architecture": "SkylakeX", "version": "0.3.31", "num_threads": 8},
+     ("openblas", "SkylakeX", 512, "AVX-512", "0.3.31", 8)),
+    # MKL reports no kernel set: nothing is guessed
+    ({"internal_api": "mkl", "version": "2024.1", "num_threads": 4},
+     ("mkl", None, None, None, "2024.1", 4)),
+    (None, ("unknown", None, None, None, None, None)),
+])
+def test_blas_info_from_threadpoolctl_records(monkeypatch, pool, expected):
+    monkeypatch.setattr(machine, "_numpy_blas_pool", lambda: pool)
+    info = machine.blas_info()
+    assert (info.library, info.core, info.vector_bits, info.vector_isa, info.version,
+            info.threads) == expected
