@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from . import chips
 from .flops import FlopsResult, measure_gemm, measure_gemv, measure_peak_flops
@@ -159,12 +160,10 @@ def assess(roof: Roofline, intensity: float, achieved_GFLOPs: float) -> Assessme
                       achieved_GFLOPs <= ceiling * (1 + 1e-9))
 
 
-def placement_table(roof: Roofline, kernels) -> "pd.DataFrame":
+def placement_table(roof: Roofline, kernels) -> pd.DataFrame:
     """One row per kernel placed on ``roof``: intensity (the roof's unit), achieved and roof
     performance (GFLOP/s, or GOP/s for an integer roof), the binding roof and the fraction of it
     reached (see :func:`assess`)."""
-    import pandas as pd
-
     kernels = list(kernels)
     if not all(isinstance(k, KernelPoint) for k in kernels):
         raise TypeError("kernels must be a sequence of KernelPoint")
