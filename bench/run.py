@@ -57,6 +57,17 @@ def format_table(columns: list[Column], rows: list[tuple]) -> str:
     return "\n".join([line([c.header for c in columns])] + [line(r) for r in cells])
 
 
+#: checks that failed in this run (``note_check``); ``main`` exits with status 1 when any did
+FAILED_CHECKS: list[str] = []
+
+
+def note_check(what: str, ok: bool) -> bool:
+    """Remember a correctness check's outcome for the exit status; return it."""
+    if not ok:
+        FAILED_CHECKS.append(what)
+    return bool(ok)
+
+
 def print_section(title: str) -> None:
     print(f"\n== {title} ==")
     print(f"machine: {machine.describe()}")
@@ -116,12 +127,13 @@ def bench_roofline(repeats: int) -> dict:
                Column("best (GB/s)", ".2f"), Column("median (GB/s)", ".2f"),
                Column("correct")]
     rows = [("numba triad", n_elems * 8 / 2**20, threads, ours and ours.best_GBps,
-             ours and ours.median_GBps, ours is not None and ours.correct)]
+             ours and ours.median_GBps,
+             note_check("numba triad result", ours is not None and ours.correct))]
     exe = build_c_triad()
     c_run = run_c_triad(exe, n_elems, repeats, threads) if exe is not None else None
     if c_run is not None:
         rows.append(("C/OpenMP triad -O3", n_elems * 8 / 2**20, threads, c_run[0], c_run[1],
-                     c_run[2] == 0))
+                     note_check("C triad result", c_run[2] == 0)))
     print()
     print(format_table(columns, rows))
     if failure:
@@ -146,7 +158,8 @@ def bench_roofline(repeats: int) -> dict:
     rows = []
     for label, r in (("numba FMA peak", peak), ("numpy DGEMM n=2000", gemm)):
         rows.append((label, r and r.threads, r and r.best_GFLOPs, r and r.median_GFLOPs,
-                     r and r.max_rel_error, r and r.rtol, r is not None and r.correct))
+                     r and r.max_rel_error, r and r.rtol,
+                     note_check(f"{label} result", r is not None and r.correct)))
     print()
     print(format_table(columns, rows))
     for failure in (peak_failure, gemm_failure):
@@ -175,7 +188,8 @@ def bench_ladder(repeats: int) -> dict:
                Column("x previous", ".1f"), Column("x Python", ",.0f"), Column("correct")]
     print()
     print(format_table(columns, [(s.description, s.shape_mkn[0], s.threads, s.best_GOPs,
-                                  s.speedup_vs_previous, s.speedup_vs_python, s.correct)
+                                  s.speedup_vs_previous, s.speedup_vs_python,
+                                  note_check(f"ladder step {s.step}", s.correct))
                                  for s in steps]))
     return {s.step: {"GOPs": s.best_GOPs, "speedup_vs_previous": s.speedup_vs_previous,
                      "correct": s.correct} for s in steps}
@@ -187,7 +201,8 @@ def bench_multiplier(repeats: int) -> dict:
     for n in (8, 16, 32):
         for tree in arith.TREES:
             r = arith.simulate(n, tree, pairs=2_000_000, repeats=repeats)
-            rows.append((n, tree, r.pairs, r.best_s, r.products_per_s, r.all_correct))
+            rows.append((n, tree, r.pairs, r.best_s, r.products_per_s,
+                         note_check(f"{tree} multiplier, {n} bits", r.all_correct)))
             results[f"{tree}{n}"] = r.products_per_s
     columns = [Column("width"), Column("tree"), Column("pairs", ","), Column("best (s)", ".3f"),
                Column("products/s", ",.0f"), Column("correct")]
@@ -257,8 +272,10 @@ def bench_systolic(repeats: int) -> dict:
         if more is not None:
             extra.append((more, ss_c))
             speedups.append(speed)
-        table.append((name, f"{rows}x{cols}", df, sim_c, model_c, sim_c == model_c, ss_c, more,
-                      util, sim_s, ss_s, speed, ok))
+        label = f"systolic {name} {rows}x{cols} {df}"
+        table.append((name, f"{rows}x{cols}", df, sim_c, model_c,
+                      note_check(f"{label}: simulator = model", sim_c == model_c), ss_c, more,
+                      util, sim_s, ss_s, speed, note_check(f"{label}: product", ok)))
         rows_out.append({"layer": name, "rows": rows, "cols": cols, "dataflow": df,
                          "sim_cycles": sim_c, "model_cycles": model_c, "scalesim_cycles": ss_c,
                          "sim_s": sim_s, "scalesim_s": ss_s, "correct": ok})
@@ -269,7 +286,8 @@ def bench_systolic(repeats: int) -> dict:
                "all_correct": all(v[3] for v in ours.values())}
     if speedups:
         total_speed = sum(theirs[k][1] for k in ours) / sum(v[2] for v in ours.values())
-        one_more = len(extra) == len(ours) and all(d == 1 for d, _ in extra)
+        one_more = note_check("systolic: exactly one cycle more than SCALE-Sim on every run",
+                              len(extra) == len(ours) and all(d == 1 for d, _ in extra))
         max_rel = max(abs(d) / ss_c for d, ss_c in extra)
         print(f"\nsimulate_gemm vs SCALE-Sim: total time ratio {total_speed:.0f}x, slowest layer "
               f"{min(speedups):.0f}x ({'meets' if min(speedups) >= 10 else 'MISSES'} the 10x "
@@ -298,9 +316,13 @@ def main(argv=None) -> int:
     results = {"machine": str(machine.describe())}
     for name in args.only or SECTIONS:
         results[name] = SECTIONS[name](args.repeats)
+    results["failed_checks"] = list(FAILED_CHECKS)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"\nwrote {args.json}")
+    if FAILED_CHECKS:
+        print("\nFAILED correctness checks:\n  " + "\n  ".join(FAILED_CHECKS))
+        return 1
     return 0
 
 

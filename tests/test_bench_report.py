@@ -28,3 +28,14 @@ def test_checked_turns_a_failed_check_into_a_row():
 
     assert run.checked(lambda x: x * 2, 4) == (8, None)
     assert run.checked(wrong) == (None, "triad kernel produced 3 wrong elements")
+
+
+def test_failed_checks_set_the_exit_status(monkeypatch, capsys):
+    monkeypatch.setattr(run, "FAILED_CHECKS", [])
+    monkeypatch.setitem(run.SECTIONS, "roofline",
+                        lambda repeats: {"ok": run.note_check("a passing check", True)})
+    assert run.main(["--only", "roofline", "--repeats", "1"]) == 0
+    monkeypatch.setitem(run.SECTIONS, "roofline",
+                        lambda repeats: {"ok": run.note_check("the triad result", False)})
+    assert run.main(["--only", "roofline", "--repeats", "1"]) == 1
+    assert "FAILED correctness checks:\n  the triad result" in capsys.readouterr().out
