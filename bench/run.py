@@ -1,8 +1,10 @@
 """Benchmarks behind `make bench`: the book's kernels side by side with reference implementations.
 
 Run from the repository root: ``python bench/run.py [--json FILE] [--repeats N]``. Each section
-prints a table with units, a correctness column and the machine it ran on; ``--json`` also writes
-every figure to a file, for comparing machines. Runs unchanged on a cluster node.
+prints a table (one formatter, :func:`format_table`) with units, a correctness column showing the
+outcome of a real check and the machine it ran on; the exit status is 1 when any check failed.
+``--json`` also writes every figure to a file, for comparing machines. Runs unchanged on a cluster
+node.
 """
 
 from __future__ import annotations
