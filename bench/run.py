@@ -1,8 +1,10 @@
 """Benchmarks behind `make bench`: the book's kernels side by side with reference implementations.
 
 Run from the repository root: ``python bench/run.py [--json FILE] [--repeats N]``. Each section
-prints a table with units, a correctness column and the machine it ran on; ``--json`` also writes
-every figure to a file, for comparing machines. Runs unchanged on a cluster node.
+prints a table (one formatter, :func:`format_table`) with units, a correctness column showing the
+outcome of a real check and the machine it ran on; the exit status is 1 when any check failed.
+``--json`` also writes every figure to a file, for comparing machines. Runs unchanged on a cluster
+node.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -23,6 +26,62 @@ from aichip import arith, flops, ladder, machine, membench, systolic, timing
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE / "build"
+
+
+class Column(NamedTuple):
+    """One column of a benchmark table: its header (with units) and the format of its cells."""
+
+    header: str
+    fmt: str = ""  # a format spec for numbers, e.g. ",.2f"; strings and booleans ignore it
+
+
+def format_cell(value, fmt: str) -> str:
+    """One cell: None is "-", a boolean a check's outcome ("yes"/"NO"), a number in ``fmt``."""
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "NO"
+    if isinstance(value, str):
+        return value
+    return format(value, fmt)
+
+
+def format_table(columns: list[Column], rows: list[tuple]) -> str:
+    """Every table of ``make bench``: first column left-aligned, the rest right-aligned, each as
+    wide as its widest cell or header, two spaces between columns."""
+    cells = [[format_cell(v, c.fmt) for v, c in zip(row, columns, strict=True)] for row in rows]
+    widths = [max([len(c.header)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+
+    def line(values):
+        first, *rest = values
+        return "  ".join([first.ljust(widths[0])] + [v.rjust(w) for v, w in zip(rest, widths[1:])])
+
+    return "\n".join([line([c.header for c in columns])] + [line(r) for r in cells])
+
+
+#: checks that failed in this run (``note_check``); ``main`` exits with status 1 when any did
+FAILED_CHECKS: list[str] = []
+
+
+def note_check(what: str, ok: bool) -> bool:
+    """Remember a correctness check's outcome for the exit status; return it."""
+    if not ok:
+        FAILED_CHECKS.append(what)
+    return bool(ok)
+
+
+def print_section(title: str) -> None:
+    print(f"\n== {title} ==")
+    print(f"machine: {machine.describe()}")
+
+
+def checked(measure, *args, **kwargs):
+    """Run a measurement that raises ValueError when its result fails its correctness check;
+    return ``(result, None)``, or ``(None, message)`` so the table can show the failure."""
+    try:
+        return measure(*args, **kwargs), None
+    except ValueError as error:
+        return None, str(error)
 
 
 def build_c_triad() -> pathlib.Path | None:
@@ -41,85 +100,116 @@ def build_c_triad() -> pathlib.Path | None:
     return exe
 
 
+def run_c_triad(exe: pathlib.Path, n_elems: int, repeats: int, threads: int):
+    """Run the C triad; ``(best GB/s, median GB/s, wrong elements)``, or None if it failed to run.
+
+    The program checks every element of its result and prints how many were wrong (exit status 1
+    when any was)."""
+    env = {"OMP_NUM_THREADS": str(threads), "OMP_PROC_BIND": "spread", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([str(exe), str(n_elems), str(repeats)], capture_output=True, text=True,
+                          env=env)
+    fields = proc.stdout.split()
+    if proc.returncode not in (0, 1) or len(fields) != 3:
+        print(f"  C triad failed: {proc.stderr.strip()}")
+        return None
+    return float(fields[0]), float(fields[1]), int(fields[2])
+
+
 def bench_roofline(repeats: int) -> dict:
     threads = numba.config.NUMBA_NUM_THREADS
-    print("\n== Roofline kernels (chapter 3) ==")
-    print(f"machine: {machine.describe()}")
+    print_section("Roofline kernels (chapter on the roofline)")
     results = {}
 
     # --- memory bandwidth: numba triad vs C/OpenMP triad, same array sizes, same threads
     n_bytes = membench.default_n_bytes("triad")
-    ours = membench.measure_bandwidth("triad", n_bytes=n_bytes, threads=threads, repeats=repeats)
+    ours, failure = checked(membench.measure_bandwidth, "triad", n_bytes=n_bytes, threads=threads,
+                            repeats=repeats)
+    n_elems = n_bytes // (3 * 8)
+    columns = [Column("kernel"), Column("array (MiB)", ".0f"), Column("threads"),
+               Column("best (GB/s)", ".2f"), Column("median (GB/s)", ".2f"),
+               Column("correct")]
+    rows = [("numba triad", n_elems * 8 / 2**20, threads, ours and ours.best_GBps,
+             ours and ours.median_GBps,
+             note_check("numba triad result", ours is not None and ours.correct))]
     exe = build_c_triad()
-    c_best = c_median = None
-    if exe is not None:
-        env = {"OMP_NUM_THREADS": str(threads), "OMP_PROC_BIND": "spread", "PATH": "/usr/bin:/bin"}
-        proc = subprocess.run([str(exe), str(ours.n_elems), str(repeats)], capture_output=True,
-                              text=True, env=env)
-        if proc.returncode == 0:
-            c_best, c_median = map(float, proc.stdout.split())
-        else:
-            print(f"  C triad failed: {proc.stderr.strip()}")
-    print(f"\n{'kernel':<22}{'array (MiB)':>12}{'threads':>9}{'best (GB/s)':>13}"
-          f"{'median (GB/s)':>15}{'correct':>9}")
-    print(f"{'numba triad':<22}{ours.n_bytes / 3 / 2**20:>12.0f}{threads:>9}"
-          f"{ours.best_GBps:>13.2f}{ours.median_GBps:>15.2f}{'yes':>9}")
-    if c_best is not None:
-        print(f"{'C/OpenMP triad -O3':<22}{ours.n_bytes / 3 / 2**20:>12.0f}{threads:>9}"
-              f"{c_best:>13.2f}{c_median:>15.2f}{'yes':>9}")
-        ratio = ours.best_GBps / c_best
-        verdict = "meets" if ratio >= 0.9 else "MISSES"
-        print(f"numba / C triad (best): {ratio:.1%}  ({verdict} the 90% target)")
+    c_run = run_c_triad(exe, n_elems, repeats, threads) if exe is not None else None
+    if c_run is not None:
+        rows.append(("C/OpenMP triad -O3", n_elems * 8 / 2**20, threads, c_run[0], c_run[1],
+                     note_check("C triad result", c_run[2] == 0)))
+    print()
+    print(format_table(columns, rows))
+    if failure:
+        print(f"  numba triad: {failure}")
+    if ours is not None and c_run is not None:
+        ratio = ours.best_GBps / c_run[0]
+        print(f"numba / C triad (best): {ratio:.1%}  "
+              f"({'meets' if ratio >= 0.9 else 'MISSES'} the 90% target)")
         results["triad_ratio"] = ratio
-    results.update(numba_triad_GBps=ours.best_GBps, c_triad_GBps=c_best)
+    results.update(numba_triad_GBps=ours and ours.best_GBps, c_triad_GBps=c_run and c_run[0],
+                   numba_triad_correct=ours is not None and ours.correct,
+                   c_triad_correct=c_run is not None and c_run[2] == 0)
 
     # --- peak compute: numba FMA kernel vs numpy's BLAS DGEMM
-    peak = flops.measure_peak_flops("float64", threads=threads, repeats=repeats)
-    gemm = flops.measure_gemm(2000, "float64", repeats=max(3, repeats // 2))
-    print(f"\n{'kernel':<22}{'threads':>9}{'best (GFLOP/s)':>16}{'median (GFLOP/s)':>18}"
-          f"{'correct':>9}")
-    print(f"{'numba FMA peak':<22}{threads:>9}{peak.best_GFLOPs:>16.1f}{peak.median_GFLOPs:>18.1f}"
-          f"{'yes':>9}")
-    print(f"{'numpy DGEMM n=2000':<22}{gemm.threads:>9}{gemm.best_GFLOPs:>16.1f}"
-          f"{gemm.median_GFLOPs:>18.1f}{'yes':>9}")
-    ratio = peak.best_GFLOPs / gemm.best_GFLOPs
-    verdict = "meets" if ratio >= 0.8 else "MISSES"
-    print(f"numba peak / DGEMM (best): {ratio:.1%}  ({verdict} the 80% target)")
+    peak, peak_failure = checked(flops.measure_peak_flops, "float64", threads=threads,
+                                 repeats=repeats)
+    gemm, gemm_failure = checked(flops.measure_gemm, 2000, "float64",
+                                 repeats=max(3, repeats // 2))
+    columns = [Column("kernel"), Column("threads"), Column("best (GFLOP/s)", ".1f"),
+               Column("median (GFLOP/s)", ".1f"), Column("max rel. error", ".1e"),
+               Column("tolerance", ".1e"), Column("correct")]
+    rows = []
+    for label, r in (("numba FMA peak", peak), ("numpy DGEMM n=2000", gemm)):
+        rows.append((label, r and r.threads, r and r.best_GFLOPs, r and r.median_GFLOPs,
+                     r and r.max_rel_error, r and r.rtol,
+                     note_check(f"{label} result", r is not None and r.correct)))
+    print()
+    print(format_table(columns, rows))
+    for failure in (peak_failure, gemm_failure):
+        if failure:
+            print(f"  {failure}")
     blas = machine.blas_info()
     print(blas)
+    if peak is not None and gemm is not None:
+        ratio = peak.best_GFLOPs / gemm.best_GFLOPs
+        print(f"numba peak / DGEMM (best): {ratio:.1%}  "
+              f"({'meets' if ratio >= 0.8 else 'MISSES'} the 80% target)")
+        results.update(peak_GFLOPs=peak.best_GFLOPs, dgemm_GFLOPs=gemm.best_GFLOPs,
+                       peak_ratio=ratio)
     if blas.vector_bits and blas.cpu_vector_bits and blas.vector_bits < blas.cpu_vector_bits:
         print("  (DGEMM's kernels use narrower vectors than the CPU has: on a CPU with two "
               "full-width 512-bit FMA units they reach at most half the peak)")
-    results.update(peak_GFLOPs=peak.best_GFLOPs, dgemm_GFLOPs=gemm.best_GFLOPs, peak_ratio=ratio,
-                   blas=blas._asdict())
+    results.update(peak_correct=peak is not None and peak.correct,
+                   dgemm_correct=gemm is not None and gemm.correct, blas=blas._asdict())
     return results
 
 
 def bench_ladder(repeats: int) -> dict:
-    print("\n== Specialisation ladder (chapter 1) ==")
-    print(f"machine: {machine.describe()}")
+    print_section("Specialisation ladder (chapter on the AI chip landscape)")
     steps = ladder.run_ladder(size=512, python_size=48, repeats=repeats)
-    print(f"\n{'step':<46}{'m=k=n':>7}{'threads':>9}{'best (GOP/s)':>14}{'x previous':>12}"
-          f"{'x Python':>10}{'correct':>9}")
-    for s in steps:
-        print(f"{s.description:<46}{s.shape_mkn[0]:>7}{s.threads:>9}{s.best_GOPs:>14.3f}"
-              f"{s.speedup_vs_previous:>12.1f}{s.speedup_vs_python:>10.0f}"
-              f"{'yes' if s.correct else 'NO':>9}")
+    columns = [Column("step"), Column("m=k=n"), Column("threads"), Column("best (GOP/s)", ".3f"),
+               Column("x previous", ".1f"), Column("x Python", ",.0f"), Column("correct")]
+    print()
+    print(format_table(columns, [(s.description, s.shape_mkn[0], s.threads, s.best_GOPs,
+                                  s.speedup_vs_previous, s.speedup_vs_python,
+                                  note_check(f"ladder step {s.step}", s.correct))
+                                 for s in steps]))
     return {s.step: {"GOPs": s.best_GOPs, "speedup_vs_previous": s.speedup_vs_previous,
                      "correct": s.correct} for s in steps}
 
 
 def bench_multiplier(repeats: int) -> dict:
-    print("\n== Bit-level tree multiplier simulator (chapter 2) ==")
-    print(f"machine: {machine.describe()}")
-    print(f"\n{'width':>6}{'tree':>9}{'pairs':>11}{'best (s)':>10}{'products/s':>15}{'correct':>9}")
-    results = {}
+    print_section("Bit-level tree multiplier simulator (chapter on arithmetic)")
+    rows, results = [], {}
     for n in (8, 16, 32):
         for tree in arith.TREES:
             r = arith.simulate(n, tree, pairs=2_000_000, repeats=repeats)
-            print(f"{n:>6}{tree:>9}{r.pairs:>11,}{r.best_s:>10.3f}{r.products_per_s:>15,.0f}"
-                  f"{'yes' if r.all_correct else 'NO':>9}")
+            rows.append((n, tree, r.pairs, r.best_s, r.products_per_s,
+                         note_check(f"{tree} multiplier, {n} bits", r.all_correct)))
             results[f"{tree}{n}"] = r.products_per_s
+    columns = [Column("width"), Column("tree"), Column("pairs", ","), Column("best (s)", ".3f"),
+               Column("products/s", ",.0f"), Column("correct")]
+    print()
+    print(format_table(columns, rows))
     return results
 
 
@@ -140,8 +230,7 @@ def scalesim_python() -> str | None:
 
 
 def bench_systolic(repeats: int) -> dict:
-    print("\n== Systolic-array simulator (chapter 5) vs SCALE-Sim ==")
-    print(f"machine: {machine.describe()}")
+    print_section("Systolic-array simulator (chapter on systolic arrays) vs SCALE-Sim")
     rng = np.random.default_rng(0)
     ours = {}
     for name, m, n, k in SYSTOLIC_LAYERS:
@@ -172,34 +261,44 @@ def bench_systolic(repeats: int) -> dict:
             for r in json.loads(proc.stdout):
                 theirs[(r["name"], r["rows"], r["cols"], r["dataflow"])] = (r["compute_cycles"],
                                                                             r["seconds"])
-    print(f"\n{'layer':<18}{'array':>7}{'df':>4}{'sim cycles':>12}{'model':>10}{'SCALE-Sim':>11}"
-          f"{'diff':>8}{'util':>7}{'sim (s)':>9}{'SCALE-Sim (s)':>14}{'speedup':>9}{'correct':>9}")
-    rows_out, speedups, diffs = [], [], []
+    columns = [Column("layer"), Column("array"), Column("df"), Column("sim cycles", ","),
+               Column("model", ","), Column("sim = model"), Column("SCALE-Sim", ","),
+               Column("sim - SCALE-Sim", "+,"), Column("util", ".1%"), Column("sim (s)", ".4f"),
+               Column("SCALE-Sim (s)", ".2f"), Column("speedup", ".0f"), Column("correct")]
+    table, rows_out, speedups, extra = [], [], [], []
     for key, (sim_c, model_c, sim_s, ok, util) in ours.items():
         name, rows, cols, df = key
         ss_c, ss_s = theirs.get(key, (None, None))
-        diff = (sim_c - ss_c) / ss_c if ss_c else None
+        more = sim_c - ss_c if ss_c is not None else None
         speed = ss_s / sim_s if ss_s else None
-        if diff is not None:
-            diffs.append(abs(diff))
+        if more is not None:
+            extra.append((more, ss_c))
             speedups.append(speed)
-        print(f"{name:<18}{f'{rows}x{cols}':>7}{df:>4}{sim_c:>12,}{model_c:>10,}"
-              f"{(f'{ss_c:,}' if ss_c else '-'):>11}{(f'{diff:+.3%}' if diff is not None else '-'):>8}"
-              f"{util:>7.1%}{sim_s:>9.4f}{(f'{ss_s:.2f}' if ss_s else '-'):>14}"
-              f"{(f'{speed:.0f}x' if speed else '-'):>9}{('yes' if ok else 'NO'):>9}")
+        label = f"systolic {name} {rows}x{cols} {df}"
+        table.append((name, f"{rows}x{cols}", df, sim_c, model_c,
+                      note_check(f"{label}: simulator = model", sim_c == model_c), ss_c, more,
+                      util, sim_s, ss_s, speed, note_check(f"{label}: product", ok)))
         rows_out.append({"layer": name, "rows": rows, "cols": cols, "dataflow": df,
                          "sim_cycles": sim_c, "model_cycles": model_c, "scalesim_cycles": ss_c,
                          "sim_s": sim_s, "scalesim_s": ss_s, "correct": ok})
-    results = {"layers": rows_out}
+    print()
+    print(format_table(columns, table))
+    results = {"layers": rows_out,
+               "sim_equals_model": all(v[0] == v[1] for v in ours.values()),
+               "all_correct": all(v[3] for v in ours.values())}
     if speedups:
         total_speed = sum(theirs[k][1] for k in ours) / sum(v[2] for v in ours.values())
+        one_more = note_check("systolic: exactly one cycle more than SCALE-Sim on every run",
+                              len(extra) == len(ours) and all(d == 1 for d, _ in extra))
+        max_rel = max(abs(d) / ss_c for d, ss_c in extra)
         print(f"\nsimulate_gemm vs SCALE-Sim: total time ratio {total_speed:.0f}x, slowest layer "
               f"{min(speedups):.0f}x ({'meets' if min(speedups) >= 10 else 'MISSES'} the 10x "
-              f"target); max cycle difference {max(diffs):.3%} ("
-              f"{'meets' if max(diffs) <= 0.05 else 'MISSES'} the 5% target; SCALE-Sim reports "
-              "one cycle fewer per layer)")
+              f"target); max cycle difference {max_rel:.3%} "
+              f"({'meets' if max_rel <= 0.05 else 'MISSES'} the 5% target)")
+        print(f"exactly one cycle more than SCALE-Sim on every run: "
+              f"{format_cell(one_more, '')} (differences seen: {sorted({d for d, _ in extra})})")
         results.update(speedup_total=total_speed, speedup_min=min(speedups),
-                       max_cycle_diff=max(diffs))
+                       max_cycle_diff=max_rel, one_cycle_more_on_every_run=one_more)
     return results
 
 
@@ -219,9 +318,13 @@ def main(argv=None) -> int:
     results = {"machine": str(machine.describe())}
     for name in args.only or SECTIONS:
         results[name] = SECTIONS[name](args.repeats)
+    results["failed_checks"] = list(FAILED_CHECKS)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"\nwrote {args.json}")
+    if FAILED_CHECKS:
+        print("\nFAILED correctness checks:\n  " + "\n  ".join(FAILED_CHECKS))
+        return 1
     return 0
 
 

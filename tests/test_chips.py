@@ -128,9 +128,9 @@ def test_efficiency_is_peak_over_tdp():
 
 
 def test_efficiency_rejects_bad_input():
-    with pytest.raises(ValueError, match="precisions"):
+    with pytest.raises(ValueError, match="precisions must be drawn from"):
         chips.peak_TOPs(chips.load(), precisions=("fp12",))
-    with pytest.raises(TypeError, match="DataFrame"):
+    with pytest.raises(TypeError, match="df must be a catalogue DataFrame"):
         chips.efficiency_TOPs_per_W([1, 2, 3])
 
 
@@ -148,3 +148,78 @@ def test_gib_capacities_are_converted_to_gb():
     for name, gib in [("Google TPU v3", 32), ("Google TPU v2", 16), ("Google TPU v4i", 8),
                       ("Google TPU v4", 32), ("Fujitsu A64FX", 32), ("Google TPU v1", 8)]:
         assert chips.get(name).mem_GB == pytest.approx(gib * 2**30 / 1e9, abs=0.01), name
+
+
+@pytest.mark.parametrize("name, clock_MHz, source", [
+    ("Google TPU v1", 700, "Jouppi et al. 2017, Table 2: 700 MHz"),
+    ("NVIDIA P100 SXM2", 1480, "NVIDIA P100 whitepaper, Table 1: GPU Boost Clock 1480 MHz"),
+    ("Fujitsu A64FX", 2000, "Sato et al. SC 2020: peak rates at 2.0 GHz"),
+    ("Tesla FSD chip", 2000, "Talpes et al. IEEE Micro 2020: NPUs at 2 GHz"),
+    ("Intel Stratix 10 NX", 600, "Langhammer et al. FPGA 2021: tensor blocks at 600 MHz"),
+    ("Groq TSP", 900, "GroqChip product brief: 900 MHz"),
+    ("Graphcore Colossus MK1 GC2", 1600, "Jia et al. 2019: 1.6 GHz"),
+])
+def test_clocks_against_sources(name, clock_MHz, source):
+    assert chips.get(name).clock_MHz == clock_MHz, source
+
+
+@pytest.mark.parametrize("name, precision, units, ops_per_unit_per_cycle", [
+    # the peak is units x operations per unit per cycle x clock: an arithmetic check of each row
+    ("Google TPU v1", "int8", 256 * 256, 2),  # 65,536 MACs (Jouppi et al. 2017)
+    ("NVIDIA P100 SXM2", "fp32", 3584, 2),  # 3,584 FP32 cores, one FMA each (P100 whitepaper)
+    ("Tesla FSD chip", "int8", 2 * 96 * 96, 2),  # two NPUs of 96 x 96 MACs (Talpes et al. 2020)
+    ("Graphcore Colossus MK1 GC2", "fp32", 1216, 16),  # 1,216 tiles, 16 FP32 flops/cycle (Jia)
+])
+def test_peak_is_units_times_clock(name, precision, units, ops_per_unit_per_cycle):
+    chip = chips.get(name)
+    assert chip.peak(precision) == pytest.approx(
+        units * ops_per_unit_per_cycle * chip.clock_MHz * 1e6 / 1e12, rel=0.005)
+
+
+def test_gc2_on_chip_memory_against_source():
+    # Jia et al. 2019: 1,216 tiles x 256 KiB = 304 MiB of SRAM, 45 TB/s aggregate bandwidth
+    gc2 = chips.get("Graphcore Colossus MK1 GC2")
+    assert gc2.mem_GB == pytest.approx(1216 * 256 * 2**10 / 1e9, abs=1e-4)
+    assert gc2.mem_GB == pytest.approx(304 * 2**20 / 1e9, abs=1e-4)
+    assert gc2.mem_bw_GBps == 45_000
+
+
+def test_derived_fields_select_and_best_so_far():
+    df = pd.DataFrame({
+        "name": ["a", "b", "c", "d"], "kind": ["GPU", "ASIC", "GPU", "CPU"],
+        "year": [2015, 2016, 2018, 2018], "tdp_W": [100.0, 50.0, None, 200.0],
+        **{c: [None] * 4 for c in chips.PRECISIONS.values()}})
+    df["fp32_TFLOPs"] = [10.0, 2.0, 30.0, 1.0]
+    df["int8_TOPs"] = [None, 40.0, None, 8.0]
+    out = chips.with_derived_fields(df)
+    assert list(out["peak_TOPs"]) == [10.0, 40.0, 30.0, 8.0]
+    assert out["efficiency_TOPs_per_W"].tolist()[:2] == [0.1, 0.8]
+    assert pd.isna(out["efficiency_TOPs_per_W"][2]) and out["efficiency_TOPs_per_W"][3] == 0.04
+    assert list(chips.select(out, kinds=("GPU",))["name"]) == ["a", "c"]
+    assert list(chips.select(out, years=(2016, 2018), require=("tdp_W",))["name"]) == ["b", "d"]
+    best = chips.best_so_far(out)
+    assert best.to_dict() == {2015: 0.1, 2016: 0.8, 2018: 0.8}
+    assert chips.most(out)["name"] == "b"
+    assert chips.most(out, "peak_TOPs")["name"] == "b"
+    assert chips.peak_precisions(out.iloc[1]) == ["int8"]
+    assert chips.peak_precisions(out.iloc[0]) == ["fp32"]
+    # H100 datasheet: FP8 and INT8 both 1,979 dense; its fp32 rate is 67
+    h100 = chips.load().set_index("name").loc["NVIDIA H100 SXM5"]
+    assert chips.peak_precisions(h100) == ["int8", "fp8"]
+    assert chips.peak_precisions(h100, ("fp32", "bf16")) == ["bf16"]
+
+
+@pytest.mark.parametrize("call, exc, text", [
+    (lambda: chips.with_derived_fields([1]), TypeError, "df must be a catalogue DataFrame"),
+    (lambda: chips.select(chips.load(), kinds=("TPU",)), ValueError, "kinds must be drawn from"),
+    (lambda: chips.select(chips.load(), years=(2020, 2010)), ValueError, "years must be a"),
+    (lambda: chips.select(chips.load(), require=("price",)), ValueError, "require must name"),
+    (lambda: chips.best_so_far(chips.load(), "price"), ValueError, "column must be a column"),
+    (lambda: chips.most(chips.load(), "price"), ValueError, "column must be a column"),
+    (lambda: chips.peak_precisions({"a": 1}), TypeError, "row must be one catalogue row"),
+    (lambda: chips.peak_precisions(chips.load().iloc[0], ("fp12",)), ValueError,
+     "precisions must be drawn from"),
+])
+def test_catalogue_helpers_reject_bad_input(call, exc, text):
+    with pytest.raises(exc, match=text):
+        call()

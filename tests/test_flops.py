@@ -20,18 +20,68 @@ def test_fma_recurrence_by_iteration():
     np.testing.assert_allclose(flops.fma_recurrence([0.3, -2.0], 13, 0.5, 0.25), x, rtol=1e-14)
 
 
+@pytest.mark.parametrize("n_iter", [1, 2, 7, 8, 13])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_fma_flops_counts_two_per_fma_the_kernel_executes(n_iter, threads):
+    # Count the FMAs by running the kernel itself with x <- 1*x + 1 from zero: each FMA adds
+    # exactly 1 to its value, so the values sum to the number of FMAs done. One FMA is two flops
+    # (a multiply and an add); odd and even iteration counts both, so no factor hides in a parity.
+    acc = np.zeros((threads, flops._LANES))
+    flops._fma_kernel(acc, n_iter, 1.0, 1.0)
+    fmas = int(acc.sum())
+    assert fmas > 0
+    assert flops.fma_flops(n_iter, threads) == 2 * fmas
+
+
 @pytest.mark.parametrize("dtype", flops.DTYPES)
-def test_measure_peak_flops(dtype):
-    r = flops.measure_peak_flops(dtype, threads=1, repeats=2, target_s=0.005)
-    assert r.dtype == dtype and r.threads == 1
-    assert 0 < r.median_GFLOPs <= r.best_GFLOPs
-    assert r.flops_per_call % (2 * flops._CHAIN * flops._LANES) == 0
+def test_measure_peak_flops(dtype, monkeypatch):
+    from aichip.timing import Timing
+
+    calls = []
+
+    def fake_time_call(fn, repeats=10, warmup=1):
+        # runs the kernel as often as the real one would (the result check depends on it),
+        # remembers how many iterations the last call used, and returns known times
+        for _ in range(warmup + repeats):
+            fn()
+        calls.append(repeats)
+        return Timing(0.001, 0.004, (0.001, 0.004, 0.006))
+
+    real_kernel = flops._fma_kernel
+    seen = []
+    monkeypatch.setattr(flops, "_fma_kernel", lambda acc, n, a, b: (seen.append(n),
+                                                                     real_kernel(acc, n, a, b)))
+    monkeypatch.setattr(flops, "time_call", fake_time_call)
+    r = flops.measure_peak_flops(dtype, threads=1, repeats=3, target_s=0.005)
+    assert r.dtype == dtype and r.threads == 1 and r.correct
+    n_iter = seen[-1]
+    per_call = 2 * 8 * n_iter * 256  # two flops per FMA, 8 FMAs per round, 256 values per thread
+    assert (flops._CHAIN, flops._LANES) == (8, 256)
+    assert r.flops_per_call == per_call
+    assert r.best_GFLOPs == pytest.approx(per_call / 0.001 / 1e9)
+    assert r.median_GFLOPs == pytest.approx(per_call / 0.004 / 1e9)
+
+
+def test_measure_peak_flops_real_timing():
+    r = flops.measure_peak_flops("float64", threads=1, repeats=2, target_s=0.005)
+    assert r.correct and 0 < r.median_GFLOPs <= r.best_GFLOPs
 
 
 def test_measure_gemm_small():
-    r = flops.measure_gemm(64, repeats=2)
+    r = flops.measure_gemm(64, repeats=2, threads=1)
     assert r.kernel == "gemm" and r.flops_per_call == 2 * 64**3
-    assert r.best_GFLOPs > 0
+    assert r.best_GFLOPs > 0 and r.correct and r.threads == 1
+
+
+@pytest.mark.parametrize("i, j", [(0, 0), (17, 40), (63, 63)])
+def test_freivalds_check_sees_one_wrong_entry(i, j):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((64, 64)), rng.standard_normal((64, 64))
+    good = a @ b
+    assert flops._freivalds_error(a, b, good, 0) <= 64 * np.finfo(np.float64).eps
+    bad = good.copy()
+    bad[i, j] += 1e-6 * np.abs(good).max()
+    assert flops._freivalds_error(a, b, bad, 0) > 64 * np.finfo(np.float64).eps
 
 
 @pytest.mark.parametrize("call, exc, text", [
@@ -41,6 +91,9 @@ def test_measure_gemm_small():
     (lambda: flops.measure_peak_flops(target_s=100), ValueError, "target_s"),
     (lambda: flops.measure_gemm(0), ValueError, "n must be >= 1"),
     (lambda: flops.measure_gemm(10, dtype="int8"), ValueError, "dtype must be one of"),
+    (lambda: flops.measure_gemm(10, threads=0), ValueError, "threads must be >= 1"),
+    (lambda: flops.measure_gemv(10, seed=-1), ValueError, "seed must be >= 0"),
+    (lambda: flops.fma_flops(0, 1), ValueError, "n_iter must be >= 1"),
 ])
 def test_rejects_bad_input(call, exc, text):
     with pytest.raises(exc, match=text):

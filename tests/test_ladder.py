@@ -42,8 +42,10 @@ def test_bad_input():
     a, bt = ladder.make_operands(2, 3, 2)
     with pytest.raises(ValueError, match="step must be one of"):
         ladder.matmul("gpu", a, bt)
-    with pytest.raises(TypeError, match="int8"):
+    with pytest.raises(TypeError, match="a must be a 2-d int8"):
         ladder.matmul("simd", a.astype(np.float32), bt)
+    with pytest.raises(TypeError, match="bt must be a 2-d int8"):
+        ladder.matmul("simd", a, bt.ravel())
     with pytest.raises(ValueError, match="share their second dimension"):
         ladder.matmul("simd", a, bt[:, :2].copy())
     with pytest.raises(ValueError, match="k must be <= 1024"):
@@ -54,3 +56,7 @@ def test_bad_input():
         ladder.run_ladder(python_size=1000)
     with pytest.raises(TypeError, match="repeats must be an integer"):
         ladder.run_ladder(repeats=1.5)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        ladder.run_ladder(threads=0)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        ladder.make_operands(2, 2, 2, seed=-1)

@@ -25,12 +25,69 @@ def test_ridge_point_is_where_roofs_meet():
     np.testing.assert_allclose(roof.attainable_GFLOPs(np.array([1.0, 100.0])), [50.0, 1000.0])
 
 
-def test_tpu_v1_ridge_point_from_paper_figures():
-    # Jouppi et al. 2017, Table 2: 92 TOPS (8-bit) and 34 GB/s of weight-memory bandwidth.
-    roof = rl.from_chip("Google TPU v1")
-    assert roof.precision == "int8"
-    assert roof.peak_GFLOPs == pytest.approx(92_000)
-    assert roof.ridge_point == pytest.approx(92_000 / 34)
+def test_tpu_v1_ridge_point_in_the_papers_convention():
+    # Jouppi et al. 2017, Fig. 5 and text: "the ridge point is far to the right at 1350" operations
+    # per weight byte, counting one operation per MAC on the x axis (92 TOPS, 34 GB/s; the paper
+    # rounds 92e12 / 2 / 34e9 = 1353 to 1350).
+    paper = rl.from_chip("Google TPU v1", "int8", intensity_unit="mac")
+    assert paper.peak_GFLOPs == pytest.approx(92_000)
+    assert paper.ridge_point == pytest.approx(1350, rel=0.005)
+    # the book's convention counts both operations of a MAC: the same roofline, twice the number
+    book = rl.from_chip("Google TPU v1")
+    assert book.precision == "int8"
+    assert book.ridge_point == pytest.approx(2 * 1350, rel=0.005)
+    # and both rooflines give the same ceiling to the same kernel (x MAC/byte = 2x op/byte)
+    for macs_per_byte in (10.0, 200.0, 1350.0, 5000.0):
+        assert paper.attainable_GFLOPs(macs_per_byte) == pytest.approx(
+            book.attainable_GFLOPs(2 * macs_per_byte))
+
+
+# Jouppi et al. 2017, Table 1 ("TPU Ops / Weight Byte", batch) and Table 3 (TOPS on the TPU):
+# typed here from the paper, not read from the module
+PAPER_APPS = {"MLP0": (200, 12.3), "MLP1": (168, 9.7), "LSTM0": (64, 3.7), "LSTM1": (96, 2.8),
+              "CNN0": (2888, 86.0), "CNN1": (1750, 14.1)}
+
+
+def test_tpu_v1_apps_on_the_papers_roofline():
+    roof = rl.from_chip("Google TPU v1", "int8", intensity_unit="mac")
+    points = {p.name: p for p in rl.tpu_v1_app_points()}
+    assert {n: (p.intensity, p.achieved_GFLOPs / 1e3) for n, p in points.items()} == PAPER_APPS
+    for app in rl.TPU_V1_APPS:
+        if app.name.startswith(("MLP", "LSTM")):  # their intensity is the batch size
+            assert app.macs_per_weight_byte == app.batch
+    for name, p in points.items():
+        verdict = rl.assess(roof, p.intensity, p.achieved_GFLOPs)
+        assert verdict.achievable, name  # every published point lies under the roof
+        # the MLPs and LSTMs sit left of the ridge, both CNNs right of it (the paper's Fig. 5)
+        assert verdict.bound == ("compute" if name.startswith("CNN") else "memory"), name
+    # only CNN0 comes near the flat roof; CNN1 reaches 14.1 of 92 TOPS
+    assert rl.assess(roof, 2888, 86_000).fraction_of_roof > 0.9
+    assert rl.assess(roof, 1750, 14_100).fraction_of_roof == pytest.approx(14.1 / 92)
+
+
+def test_placement_table():
+    roof = rl.Roofline("x", 1000.0, 50.0)
+    table = rl.placement_table(roof, [rl.KernelPoint("a", 10.0, 250.0), rl.KernelPoint("b", 40.0, 900.0)])
+    assert list(table["kernel"]) == ["a", "b"]
+    assert list(table["roof (GFLOP/s)"]) == [500.0, 1000.0]
+    assert list(table["bound"]) == ["memory", "compute"]
+    assert list(table["of roof"]) == [0.5, 0.9]
+    int_table = rl.placement_table(rl.Roofline("x", 1.0, 1.0, "int8", intensity_unit="mac"), [])
+    assert "intensity (MAC/byte)" in int_table and "roof (GOP/s)" in int_table
+    with pytest.raises(TypeError, match="kernels must be a sequence of KernelPoint"):
+        rl.placement_table(roof, [(1.0, 2.0)])
+
+
+def test_assess_and_at_fraction():
+    roof = rl.Roofline("x", 1000.0, 50.0)  # ridge at 20 FLOP/byte
+    v = rl.assess(roof, 10.0, 250.0)
+    assert v == (500.0, "memory", 0.5, True)
+    v = rl.assess(roof, 40.0, 1200.0)
+    assert v.bound == "compute" and v.ceiling_GFLOPs == 1000.0 and not v.achievable
+    p = rl.KernelPoint.at_fraction(roof, "k", 100.0, 0.25)
+    assert p.achieved_GFLOPs == pytest.approx(250.0) and p.intensity == 100.0
+    mac = rl.Roofline("x", 1000.0, 50.0, intensity_unit="mac")
+    assert mac.ridge_point == 10.0 and mac.attainable_GFLOPs(5.0) == pytest.approx(500.0)
 
 
 def test_h100_bf16_roofline_from_datasheet():
@@ -55,7 +112,7 @@ def test_from_measurements():
     roof = rl.from_measurements(bw, peak)
     assert roof.bw_GBps == bw.best_GBps and roof.peak_GFLOPs == peak.best_GFLOPs
     assert roof.precision == "fp64" and roof.source == "measured"
-    with pytest.raises(TypeError, match="BandwidthResult"):
+    with pytest.raises(TypeError, match="bandwidth must be a BandwidthResult"):
         rl.from_measurements(peak, peak)
 
 
@@ -68,14 +125,24 @@ def test_kernel_point_efficiency():
     (lambda: rl.Roofline("x", 0.0, 1.0), ValueError, "peak_GFLOPs must be > 0"),
     (lambda: rl.Roofline("x", 1.0, -1.0), ValueError, "bw_GBps must be > 0"),
     (lambda: rl.Roofline("x", "fast", 1.0), TypeError, "peak_GFLOPs must be a real number"),
-    (lambda: rl.Roofline("x", 1.0, 1.0).attainable_GFLOPs(0.0), ValueError, "intensity"),
+    (lambda: rl.Roofline("x", 1.0, 1.0).attainable_GFLOPs(0.0), ValueError,
+     "intensity must be finite and > 0 FLOP/byte"),
     (lambda: rl.Roofline("x", 1.0, 1.0).bound(-1.0), ValueError, "intensity must be > 0"),
     (lambda: rl.KernelPoint("k", 0.0, 1.0), ValueError, "intensity must be > 0"),
     (lambda: rl.from_chip("NVIDIA H200 Ultra"), ValueError, "unknown chip name"),
     (lambda: rl.from_chip("NVIDIA V100 SXM2", "fp8"), ValueError, "has no fp8 figure"),
     (lambda: rl.from_chip("NVIDIA V100 SXM2", "fp128"), ValueError, "precision must be one of"),
-    (lambda: rl.plot([]), TypeError, "non-empty sequence"),
-    (lambda: rl.plot(rl.Roofline("x", 1.0, 1.0), intensity_range=(4, 1)), ValueError, "low < high"),
+    (lambda: rl.plot([]), TypeError, "rooflines must be a Roofline or a non-empty sequence"),
+    (lambda: rl.plot(rl.Roofline("x", 1.0, 1.0), intensity_range=(4, 1)), ValueError,
+     "intensity_range must satisfy 0 < low < high"),
+    (lambda: rl.Roofline("x", 1.0, 1.0, intensity_unit="flop"), ValueError,
+     "intensity_unit must be one of"),
+    (lambda: rl.plot([rl.Roofline("x", 1.0, 1.0), rl.Roofline("y", 1.0, 1.0, intensity_unit="mac")]),
+     ValueError, "rooflines must share one intensity_unit"),
+    (lambda: rl.assess("roof", 1.0, 1.0), TypeError, "roof must be a Roofline"),
+    (lambda: rl.assess(rl.Roofline("x", 1.0, 1.0), 1.0, -1.0), ValueError, "achieved_GFLOPs must be >= 0"),
+    (lambda: rl.KernelPoint.at_fraction(rl.Roofline("x", 1.0, 1.0), "k", 1.0, 1.5), ValueError,
+     "fraction_of_roof must be <= 1"),
 ])
 def test_rejects_bad_input(call, exc, text):
     with pytest.raises(exc, match=text):

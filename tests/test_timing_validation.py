@@ -12,13 +12,30 @@ def test_time_call_counts_calls():
     assert t.best_s <= t.median_s
 
 
+def test_time_call_best_and_median_from_the_clock(monkeypatch):
+    # a scripted clock: the five timed calls last 5, 1, 4, 2 and 3 seconds (warm-up untimed)
+    ticks = iter([0, 5, 10, 11, 20, 24, 30, 32, 40, 43])
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(ticks))
+    t = timing.time_call(lambda: None, repeats=5, warmup=1)
+    assert t.samples_s == (5, 1, 4, 2, 3)
+    assert t.best_s == 1 and t.median_s == 3
+
+
+def test_time_call_median_of_an_even_count(monkeypatch):
+    ticks = iter([0, 4, 10, 11, 20, 22, 30, 38])  # 4, 1, 2, 8 s: median (2 + 4) / 2
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(ticks))
+    assert timing.time_call(lambda: None, repeats=4, warmup=0).median_s == 3
+
+
 @pytest.mark.parametrize("call, exc, text", [
     (lambda: timing.time_call(3), TypeError, "fn must be callable"),
     (lambda: timing.time_call(lambda: 0, repeats=0), ValueError, "repeats must be >= 1"),
-    (lambda: validation.check_int("n", True), TypeError, "n must be an integer"),
-    (lambda: validation.check_int("n", 5, maximum=4), ValueError, "n must be <= 4"),
-    (lambda: validation.check_float("x", float("nan")), ValueError, "x must be finite"),
-    (lambda: validation.check_choice("k", "z", ("a", "b")), ValueError, r"k must be one of \('a', 'b'\)"),
+    (lambda: timing.time_call(lambda: 0, warmup=-1), ValueError, "warmup must be >= 0"),
+    (lambda: validation.check_int("size", True), TypeError, "size must be an integer"),
+    (lambda: validation.check_float("ratio", float("nan")), ValueError, "ratio must be finite"),
+    (lambda: validation.check_choice("kind", "z", ("a", "b")), ValueError,
+     r"kind must be one of \('a', 'b'\)"),
+    (lambda: validation.check_int("count", 5, maximum=4), ValueError, "count must be <= 4"),
 ])
 def test_validation_messages(call, exc, text):
     with pytest.raises(exc, match=text):
@@ -47,19 +64,76 @@ def test_cpu_vector_rejects_non_string_flags():
 
 
 def test_blas_info_reads_openblas_kernels_on_linux():
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
     info = machine.blas_info()
     assert info.library and info.library in str(info)
-    if sys.platform == "linux" and "openblas" in info.library.lower():
+    if sys.platform == "linux" and np.show_config(mode="dicts")["Build Dependencies"]["blas"][
+            "name"].endswith("openblas"):
         # NumPy's wheels ship OpenBLAS, which reports the kernel set it picked at start-up
-        assert info.core, "could not read OpenBLAS's core name from the loaded library"
+        assert info.library == "openblas"
+        assert info.core, "could not read OpenBLAS's kernel set through threadpoolctl"
         assert info.core in str(info)
+        assert info.threads in [p["num_threads"] for p in threadpool_info()]
     if info.vector_bits is not None:
         assert info.vector_bits in (128, 256, 512)
+
+
+def test_blas_threads_limits_and_restores():
+    from aichip.threads import blas_threads
+
+    before = machine.blas_info().threads
+    with blas_threads(1) as used:
+        if before is not None:
+            assert used == 1 and machine.blas_info().threads == 1
+    assert machine.blas_info().threads == before
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        with blas_threads(0):
+            pass
+
+
+def test_numba_threads_sets_and_restores_even_on_error():
+    import numba
+
+    from aichip.threads import numba_threads
+
+    before = numba.get_num_threads()
+    with numba_threads(1) as used:
+        assert used == 1 and numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with numba_threads(1):
+            raise RuntimeError("inside")
+    assert numba.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be <="):
+        with numba_threads(numba.config.NUMBA_NUM_THREADS + 1):
+            pass
 
 
 def test_blas_info_report_names_both_widths():
     info = machine.BlasInfo("openblas", "Haswell", 256, "AVX2", 512, "AVX-512")
     assert str(info) == ("NumPy's BLAS: openblas, Haswell kernels (256-bit AVX2)\n"
                          "CPU's widest vectors: 512-bit AVX-512")
+    full = machine.BlasInfo("openblas", "SkylakeX", 512, "AVX-512", 512, "AVX-512", "0.3.31", 4)
+    assert str(full).startswith("NumPy's BLAS: openblas 0.3.31, 4 threads, SkylakeX kernels")
     unknown = machine.BlasInfo("accelerate", None, None, None, None, None)
     assert str(unknown) == "NumPy's BLAS: accelerate (which kernels it chose could not be read)"
+
+
+@pytest.mark.parametrize("pool, expected", [
+    # threadpoolctl's record of OpenBLAS: its kernel set and what OpenBLAS's TargetList says of it
+    ({"internal_api": "openblas", "architecture": "Haswell", "version": "0.3.27", "num_threads": 3},
+     ("openblas", "Haswell", 256, "AVX2", "0.3.27", 3)),
+    ({"internal_api": "openblas", "architecture": "SkylakeX", "version": "0.3.31", "num_threads": 8},
+     ("openblas", "SkylakeX", 512, "AVX-512", "0.3.31", 8)),
+    # MKL reports no kernel set: nothing is guessed
+    ({"internal_api": "mkl", "version": "2024.1", "num_threads": 4},
+     ("mkl", None, None, None, "2024.1", 4)),
+    (None, ("unknown", None, None, None, None, None)),
+])
+def test_blas_info_from_threadpoolctl_records(monkeypatch, pool, expected):
+    monkeypatch.setattr(machine, "_numpy_blas_pool", lambda: pool)
+    info = machine.blas_info()
+    assert (info.library, info.core, info.vector_bits, info.vector_isa, info.version,
+            info.threads) == expected

@@ -159,3 +159,71 @@ def best_precision(chip: Chip, order=("fp32", "fp16", "bf16", "int8")) -> str:
     raise ValueError(f"{chip.name} has none of the precisions {order}")
 
 
+
+
+#: columns :func:`with_derived_fields` adds to the catalogue
+DERIVED_FIELDS = ("peak_TOPs", "efficiency_TOPs_per_W")
+
+
+def with_derived_fields(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the catalogue with ``peak_TOPs`` (:func:`peak_TOPs`) and ``efficiency_TOPs_per_W``
+    (:func:`efficiency_TOPs_per_W`) added as columns."""
+    if not isinstance(df, pd.DataFrame) or "tdp_W" not in df:
+        raise TypeError("df must be a catalogue DataFrame from aichip.chips.load()")
+    out = df.copy()
+    out["peak_TOPs"] = peak_TOPs(out)
+    out["efficiency_TOPs_per_W"] = efficiency_TOPs_per_W(out)
+    return out
+
+
+def select(df: pd.DataFrame, kinds=KINDS, years=(1990, 2030), require=()) -> pd.DataFrame:
+    """Rows of ``df`` whose kind is in ``kinds``, whose year is in the closed range ``years``, and
+    that have a value in every column of ``require``."""
+    if not isinstance(df, pd.DataFrame) or "kind" not in df:
+        raise TypeError("df must be a catalogue DataFrame from aichip.chips.load()")
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"kinds must be drawn from {KINDS}, got {sorted(unknown)}")
+    if len(years) != 2 or years[0] > years[1]:
+        raise ValueError(f"years must be a (first, last) pair with first <= last, got {years!r}")
+    missing = [c for c in require if c not in df]
+    if missing:
+        raise ValueError(f"require must name columns of df, got {missing}")
+    keep = df["kind"].isin(kinds) & df["year"].between(*years)
+    for column in require:
+        keep &= df[column].notna()
+    return df[keep]
+
+
+def best_so_far(df: pd.DataFrame, column: str = "efficiency_TOPs_per_W") -> pd.Series:
+    """The highest ``column`` among devices released up to each year, indexed by the years that
+    have a device with a value (NaN values are ignored)."""
+    if not isinstance(df, pd.DataFrame) or column not in df or "year" not in df:
+        raise ValueError(f"column must be a column of df (with a year column), got {column!r}")
+    data = df[df[column].notna()]
+    return data.groupby("year")[column].max().sort_index().cummax()
+
+
+def most(df: pd.DataFrame, column: str = "efficiency_TOPs_per_W") -> pd.Series:
+    """The row of ``df`` with the highest ``column`` (the first one on a tie)."""
+    if not isinstance(df, pd.DataFrame) or column not in df:
+        raise ValueError(f"column must be a column of df, got {column!r}")
+    if df[column].notna().sum() == 0:
+        raise ValueError(f"no row of df has a value in {column!r}")
+    return df.loc[df[column].idxmax()]
+
+
+def peak_precisions(row: pd.Series, precisions=("int8", "fp8", "fp16", "bf16", "fp32")) -> list[str]:
+    """The precisions among ``precisions`` at which a catalogue row reaches its best rate
+    (:func:`peak_TOPs` over the same precisions); several when they tie (e.g. FP8 and INT8)."""
+    if not isinstance(row, pd.Series):
+        raise TypeError(f"row must be one catalogue row (a pandas Series), got {type(row).__name__}")
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ValueError(f"precisions must be drawn from {tuple(PRECISIONS)}, got {p!r}")
+    values = {p: row.get(PRECISIONS[p]) for p in precisions}
+    values = {p: float(v) for p, v in values.items() if v is not None and not pd.isna(v)}
+    if not values:
+        return []
+    best = max(values.values())
+    return [p for p, v in values.items() if v == best]

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 from . import machine
+from .threads import blas_threads, numba_threads
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
 
@@ -71,6 +71,16 @@ class FlopsResult(NamedTuple):
     median_GFLOPs: float
     flops_per_call: int
     machine: machine.MachineInfo
+    #: largest relative difference between the result and an independent check (see each
+    #: function), and the tolerance it was held to; a function raises rather than return a
+    #: result that fails its check
+    max_rel_error: float = 0.0
+    rtol: float = 0.0
+
+    @property
+    def correct(self) -> bool:
+        """True when the measured computation's result passed its check."""
+        return self.max_rel_error <= self.rtol
 
 
 def measure_peak_flops(dtype: str = "float64", threads: int | None = None, repeats: int = 10,
@@ -104,75 +114,102 @@ def measure_peak_flops(dtype: str = "float64", threads: int | None = None, repea
     x0 = np.linspace(0.0, 1.0, threads * _LANES).reshape(threads, _LANES)
     acc = x0.astype(np_dtype)
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
+    with numba_threads(threads):
         # Calibrate the iteration count so one call lasts about target_s.
         probe = 2000
         t = time_call(lambda: _fma_kernel(acc, probe, a, b), repeats=1, warmup=1).best_s
         n_iter = max(1, int(probe * target_s / max(t, 1e-9)))
         acc[:] = x0
         timing = time_call(lambda: _fma_kernel(acc, n_iter, a, b), repeats=repeats, warmup=1)
-    finally:
-        numba.set_num_threads(previous)
 
     calls = repeats + 1
     expected = fma_recurrence(x0, calls * n_iter * _CHAIN, float(a), float(b))
     rtol = 1e-9 if dtype == "float64" else 1e-3
-    if not np.allclose(acc, expected, rtol=rtol, atol=rtol):
+    error = float(np.max(np.abs(acc - expected) / np.maximum(np.abs(expected), 1.0)))
+    if not error <= rtol:
         raise ValueError("peak-FLOP kernel produced a wrong result; the throughput is not valid")
 
-    flops = 2 * _CHAIN * n_iter * threads * _LANES
+    flops = fma_flops(n_iter, threads)
     return FlopsResult("fma", dtype, threads, flops / timing.best_s / 1e9,
-                       flops / timing.median_s / 1e9, flops, machine.describe())
+                       flops / timing.median_s / 1e9, flops, machine.describe(), error, rtol)
 
 
-def measure_gemm(n: int = 2000, dtype: str = "float64", repeats: int = 5, seed: int = 0) -> FlopsResult:
+def fma_flops(n_iter: int, threads: int) -> int:
+    """Flops of one call of the peak kernel: ``n_iter`` rounds of ``_CHAIN`` FMAs on each of
+    ``_LANES`` values per thread, two flops (a multiply and an add) per FMA."""
+    n_iter = check_int("n_iter", n_iter, minimum=1)
+    threads = check_int("threads", threads, minimum=1)
+    return 2 * _CHAIN * n_iter * threads * _LANES
+
+
+def _freivalds_error(a: np.ndarray, b: np.ndarray, product: np.ndarray, seed: int) -> float:
+    """Relative error of ``product`` against ``a @ b`` seen through random vectors (Freivalds):
+    ``product @ r`` against ``a @ (b @ r)``, computed in float64 with matrix-vector products only,
+    so a wrong entry anywhere in ``product`` shows up without a second matrix product."""
+    r = np.random.default_rng(seed).standard_normal((product.shape[1], 2))
+    lhs = product.astype(np.float64) @ r
+    rhs = a.astype(np.float64) @ (b.astype(np.float64) @ r)
+    scale = np.abs(a.astype(np.float64)) @ (np.abs(b.astype(np.float64)) @ np.abs(r))
+    return float(np.max(np.abs(lhs - rhs) / np.maximum(scale, np.finfo(np.float64).tiny)))
+
+
+def measure_gemm(n: int = 2000, dtype: str = "float64", repeats: int = 5, seed: int = 0,
+                 threads: int | None = None) -> FlopsResult:
     """Measure numpy's matrix product (BLAS DGEMM/SGEMM) on two random ``n x n`` matrices.
 
     This is the practical ceiling a tuned library reaches, the reference for
     :func:`measure_peak_flops`, but only as fast as the kernels the library chose for this CPU
     (:func:`aichip.machine.blas_info` names them): kernels with narrower vectors than the CPU's
-    leave part of the peak unused. ``2 n**3`` flops per product. The BLAS library uses its own threads
-    (OpenBLAS: ``OPENBLAS_NUM_THREADS``), so ``threads`` in the result is the logical CPU count.
+    leave part of the peak unused. ``2 n**3`` flops per product. The BLAS library uses its own
+    threads: ``threads`` limits them (:func:`aichip.threads.blas_threads`; default the library's
+    own setting), and the result reports the count it ran with.
+
+    The product is checked with Freivalds' method (:func:`_freivalds_error`): relative error at
+    most ``n`` units in the last place of ``dtype``, otherwise ValueError.
     """
     n = check_int("n", n, minimum=1)
     check_choice("dtype", dtype, DTYPES)
     repeats = check_int("repeats", repeats, minimum=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     x = rng.standard_normal((n, n)).astype(dtype)
     y = rng.standard_normal((n, n)).astype(dtype)
     out = np.empty((n, n), dtype=dtype)
-    timing = time_call(lambda: np.matmul(x, y, out=out), repeats=repeats, warmup=1)
-    # Spot-check a few entries against a plain dot product.
-    for i, j in ((0, 0), (n - 1, n // 2)):
-        exact = float(np.dot(x[i].astype(np.float64), y[:, j].astype(np.float64)))
-        if not np.isclose(out[i, j], exact, rtol=1e-3, atol=1e-3 * np.sqrt(n)):
-            raise ValueError("matrix product produced a wrong result")
+    with blas_threads(threads) as used:
+        timing = time_call(lambda: np.matmul(x, y, out=out), repeats=repeats, warmup=1)
+    rtol = n * float(np.finfo(dtype).eps)
+    error = _freivalds_error(x, y, out, seed + 1)
+    if not error <= rtol:
+        raise ValueError(f"matrix product produced a wrong result (relative error {error:.1e})")
     flops = 2 * n**3
-    info = machine.describe()
-    return FlopsResult("gemm", dtype, info.logical_cpus, flops / timing.best_s / 1e9,
-                       flops / timing.median_s / 1e9, flops, info)
+    return FlopsResult("gemm", dtype, used or 1, flops / timing.best_s / 1e9,
+                       flops / timing.median_s / 1e9, flops, machine.describe(), error, rtol)
 
 
-def measure_gemv(n: int = 4000, dtype: str = "float64", repeats: int = 10, seed: int = 0) -> FlopsResult:
+def measure_gemv(n: int = 4000, dtype: str = "float64", repeats: int = 10, seed: int = 0,
+                 threads: int | None = None) -> FlopsResult:
     """Measure numpy's matrix-vector product ``y = A @ x`` (BLAS DGEMV) with ``A`` of shape (n, n).
 
     ``2 n**2`` flops per product while reading ``n**2`` matrix elements once: about 1/4 FLOP/byte
-    in float64, so GEMV is memory-bound on every machine in this book, unlike GEMM.
+    in float64, so GEMV is memory-bound on every machine in this book, unlike GEMM. ``threads``
+    limits the BLAS library's threads as in :func:`measure_gemm`. Every entry is checked against
+    a float64 product (relative error at most ``n`` units in the last place of ``dtype``).
     """
     n = check_int("n", n, minimum=1)
     check_choice("dtype", dtype, DTYPES)
     repeats = check_int("repeats", repeats, minimum=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     a = rng.standard_normal((n, n)).astype(dtype)
     x = rng.standard_normal(n).astype(dtype)
     y = np.empty(n, dtype=dtype)
-    timing = time_call(lambda: np.matmul(a, x, out=y), repeats=repeats, warmup=1)
-    exact = float(np.dot(a[n // 2].astype(np.float64), x.astype(np.float64)))
-    if not np.isclose(y[n // 2], exact, rtol=1e-3, atol=1e-3 * np.sqrt(n)):
-        raise ValueError("matrix-vector product produced a wrong result")
+    with blas_threads(threads) as used:
+        timing = time_call(lambda: np.matmul(a, x, out=y), repeats=repeats, warmup=1)
+    a64, x64 = a.astype(np.float64), x.astype(np.float64)
+    scale = np.abs(a64) @ np.abs(x64)
+    error = float(np.max(np.abs(y - a64 @ x64) / np.maximum(scale, np.finfo(np.float64).tiny)))
+    rtol = n * float(np.finfo(dtype).eps)
+    if not error <= rtol:
+        raise ValueError(f"matrix-vector product produced a wrong result (relative error "
+                         f"{error:.1e})")
     flops = 2 * n**2
-    info = machine.describe()
-    return FlopsResult("gemv", dtype, info.logical_cpus, flops / timing.best_s / 1e9,
-                       flops / timing.median_s / 1e9, flops, info)
+    return FlopsResult("gemv", dtype, used or 1, flops / timing.best_s / 1e9,
+                       flops / timing.median_s / 1e9, flops, machine.describe(), error, rtol)

@@ -34,6 +34,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .threads import numba_threads
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
 
@@ -247,9 +248,7 @@ def run_ladder(size: int = 256, python_size: int = 40, repeats: int = 5,
     exact = a.astype(np.int64) @ bt.astype(np.int64).T
     exact_small = a_small.astype(np.int64) @ bt_small.astype(np.int64).T
 
-    previous_threads = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
+    with numba_threads(threads):
         results = []
         for step in STEPS:
             x, y, ref = (a_small, bt_small, exact_small) if step == "python" else (a, bt, exact)
@@ -259,8 +258,6 @@ def run_ladder(size: int = 256, python_size: int = 40, repeats: int = 5,
             m, k = x.shape
             ops = 2.0 * m * k * y.shape[0]
             results.append((step, (m, k, y.shape[0]), timing, ops / timing.best_s / 1e9, correct))
-    finally:
-        numba.set_num_threads(previous_threads)
 
     out = []
     python_rate = results[0][3]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import os
 import platform
 import re
@@ -80,8 +78,9 @@ def describe() -> MachineInfo:
 _CPU_VECTOR_FLAGS = (("avx512f", 512, "AVX-512"), ("avx2", 256, "AVX2"), ("avx", 256, "AVX"),
                      ("sse2", 128, "SSE2"), ("asimd", 128, "NEON"))
 
-#: OpenBLAS's kernel sets ("core names", as ``openblas_get_corename`` prints them, lower case) and
-#: the vector instructions their DGEMM kernels use; see OpenBLAS's ``TargetList.txt``.
+#: OpenBLAS's kernel sets (its "core names", which threadpoolctl reports as ``architecture``; lower
+#: case, punctuation removed) and the vector instructions their DGEMM kernels use; see OpenBLAS's
+#: ``TargetList.txt``.
 _OPENBLAS_CORE_VECTOR = {
     "sapphirerapids": (512, "AVX-512"), "cooperlake": (512, "AVX-512"), "skylakex": (512, "AVX-512"),
     "haswell": (256, "AVX2"), "zen": (256, "AVX2"), "sandybridge": (256, "AVX"),
@@ -112,10 +111,12 @@ def cpu_vector(flags: str | None = None) -> tuple[int, str] | None:
 class BlasInfo(NamedTuple):
     """The BLAS library NumPy calls and the kernel set it chose for this CPU.
 
-    ``library`` as NumPy's build reports it (e.g. ``"scipy-openblas"``); ``core`` is OpenBLAS's
-    name for the kernels it picked at start-up (e.g. ``"Haswell"``), None for other libraries;
-    ``vector_bits``/``vector_isa`` are the vector instructions those kernels use, None if unknown;
-    ``cpu_vector_bits``/``cpu_vector_isa`` are the widest the CPU offers.
+    ``library`` is the implementation as threadpoolctl names it (``"openblas"``, ``"mkl"``,
+    ``"blis"``); ``core`` is the kernel set (OpenBLAS's and BLIS's "architecture", e.g.
+    ``"Haswell"``), None where the library does not say; ``vector_bits``/``vector_isa`` are the
+    vector instructions those kernels use, None if unknown; ``cpu_vector_bits``/``cpu_vector_isa``
+    are the widest the CPU offers; ``version`` and ``threads`` (the library's thread count) as the
+    library reports them.
     """
 
     library: str
@@ -124,66 +125,59 @@ class BlasInfo(NamedTuple):
     vector_isa: str | None
     cpu_vector_bits: int | None
     cpu_vector_isa: str | None
+    version: str | None = None
+    threads: int | None = None
 
     def __str__(self) -> str:
+        name = self.library if self.version is None else f"{self.library} {self.version}"
+        if self.threads is not None:
+            name += f", {self.threads} threads"
         if self.core is None:
-            blas = f"NumPy's BLAS: {self.library} (which kernels it chose could not be read)"
+            blas = f"NumPy's BLAS: {name} (which kernels it chose could not be read)"
         elif self.vector_bits is None:
-            blas = f"NumPy's BLAS: {self.library}, {self.core} kernels"
+            blas = f"NumPy's BLAS: {name}, {self.core} kernels"
         else:
-            blas = (f"NumPy's BLAS: {self.library}, {self.core} kernels "
+            blas = (f"NumPy's BLAS: {name}, {self.core} kernels "
                     f"({self.vector_bits}-bit {self.vector_isa})")
         cpu = ("" if self.cpu_vector_bits is None else
                f"\nCPU's widest vectors: {self.cpu_vector_bits}-bit {self.cpu_vector_isa}")
         return blas + cpu
 
 
-def _openblas_core() -> str | None:
-    """OpenBLAS's core name, read from the copy of the library loaded into this process."""
-    import numpy  # importing NumPy loads its BLAS into the process
+def _numpy_blas_pool() -> dict | None:
+    """threadpoolctl's record of the BLAS library NumPy loaded (None if it finds none).
 
-    paths = []
-    try:  # the library as mapped into this process (any install), then NumPy's wheel copy
-        with open("/proc/self/maps", encoding="utf-8") as f:
-            mapped = (line.split()[-1] for line in f)
-            paths = sorted({path for path in mapped
-                            if path.startswith("/") and "openblas" in path.lower()})
-    except OSError:
-        pass
-    libs_dir = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
-    paths += sorted(glob.glob(os.path.join(libs_dir, "*openblas*")))
-    symbols = ("openblas_get_corename", "openblas_get_corename64_",
-               "scipy_openblas_get_corename", "scipy_openblas_get_corename64_")
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in symbols:
-            fn = getattr(lib, symbol, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                name = fn()
-                return name.decode().strip() if name else None
-    return None
+    When several BLAS libraries are loaded (SciPy brings its own copy), the one inside NumPy's
+    installation is NumPy's.
+    """
+    import numpy  # importing NumPy loads its BLAS into the process
+    from threadpoolctl import threadpool_info
+
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    numpy_dir = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
+    own = [p for p in pools if os.path.abspath(p["filepath"]).startswith(
+        os.path.join(numpy_dir, "numpy"))]
+    return (own or pools or [None])[0]
 
 
 def blas_info() -> BlasInfo:
     """Describe NumPy's BLAS and the vector width of its kernels next to the CPU's (see :class:`BlasInfo`).
 
-    A BLAS DGEMM can only be as fast as the instructions its kernels use: a library that does not
-    recognise a new CPU falls back to an older kernel set, and on a CPU with 512-bit FMA units a
-    256-bit kernel reaches at most half the arithmetic peak.
+    Read with threadpoolctl, which asks the loaded library itself. A BLAS DGEMM can only be as fast
+    as the instructions its kernels use: a library that does not recognise a new CPU falls back to
+    an older kernel set, and on a CPU with 512-bit FMA units a 256-bit kernel reaches at most half
+    the arithmetic peak.
     """
-    import numpy
-
-    try:
-        config = numpy.show_config(mode="dicts")
-        library = config["Build Dependencies"]["blas"]["name"]
-    except (TypeError, KeyError, ValueError):
-        library = "unknown"
-    core = _openblas_core() if "openblas" in library.lower() else None
-    key = re.sub(r"[^a-z0-9]", "", core.lower()) if core else ""
-    bits, isa = _OPENBLAS_CORE_VECTOR.get(key, (None, None))
+    pool = _numpy_blas_pool()
     cpu = cpu_vector()
-    return BlasInfo(library, core, bits, isa, *(cpu if cpu else (None, None)))
+    cpu_bits, cpu_isa = cpu if cpu else (None, None)
+    if pool is None:
+        return BlasInfo("unknown", None, None, None, cpu_bits, cpu_isa)
+    library = pool["internal_api"]
+    core = pool.get("architecture") or None
+    bits = isa = None
+    if library == "openblas" and core:
+        bits, isa = _OPENBLAS_CORE_VECTOR.get(re.sub(r"[^a-z0-9]", "", core.lower()),
+                                              (None, None))
+    return BlasInfo(library, core, bits, isa, cpu_bits, cpu_isa, pool.get("version"),
+                    pool.get("num_threads"))

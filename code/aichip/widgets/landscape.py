@@ -1,10 +1,10 @@
-"""Explorers for chapter 1: the chip catalogue as a scatter plot, and efficiency over time."""
+"""Explorers for the chapter on the AI chip landscape: the chip catalogue as a scatter plot, and
+efficiency over time."""
 
 from __future__ import annotations
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from .. import chips
@@ -25,14 +25,6 @@ FIELDS = {
 _COLOURS = dict(zip(chips.KINDS, plt.get_cmap("tab10").colors))
 
 
-def with_derived_fields(df: pd.DataFrame) -> pd.DataFrame:
-    """The catalogue plus ``peak_TOPs`` and ``efficiency_TOPs_per_W`` (see :mod:`aichip.chips`)."""
-    out = df.copy()
-    out["peak_TOPs"] = chips.peak_TOPs(out)
-    out["efficiency_TOPs_per_W"] = chips.efficiency_TOPs_per_W(out)
-    return out
-
-
 def catalogue_scatter(df: pd.DataFrame, x: str = "mem_bw_GBps", y: str = "peak_TOPs",
                       kinds=chips.KINDS, years=(1990, 2030), log_x: bool = True,
                       log_y: bool = True, label: bool = True, ax=None):
@@ -43,13 +35,7 @@ def catalogue_scatter(df: pd.DataFrame, x: str = "mem_bw_GBps", y: str = "peak_T
     for name, field in (("x", x), ("y", y)):
         if field not in FIELDS:
             raise ValueError(f"{name} must be one of {tuple(FIELDS)}, got {field!r}")
-    unknown = set(kinds) - set(chips.KINDS)
-    if unknown:
-        raise ValueError(f"kinds must be drawn from {chips.KINDS}, got {sorted(unknown)}")
-    data = with_derived_fields(df)
-    keep = data["kind"].isin(kinds) & data["year"].between(*years) & data[x].notna() & \
-        data[y].notna()
-    data = data[keep]
+    data = chips.select(chips.with_derived_fields(df), kinds, years, require=(x, y))
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5))
     for kind, group in data.groupby("kind"):
@@ -74,8 +60,7 @@ def catalogue_scatter(df: pd.DataFrame, x: str = "mem_bw_GBps", y: str = "peak_T
 
 def efficiency_over_time(df: pd.DataFrame, kinds=chips.KINDS, ax=None):
     """Peak throughput per watt of TDP against year, log scale, with the best device per year."""
-    data = with_derived_fields(df)
-    data = data[data["kind"].isin(kinds) & data["efficiency_TOPs_per_W"].notna()]
+    data = chips.select(chips.with_derived_fields(df), kinds, require=("efficiency_TOPs_per_W",))
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
     for kind, group in data.groupby("kind"):
@@ -85,7 +70,7 @@ def efficiency_over_time(df: pd.DataFrame, kinds=chips.KINDS, ax=None):
             ax.annotate(row["name"], (row["year"], row["efficiency_TOPs_per_W"]), fontsize=6.5,
                         xytext=(3, 3), textcoords="offset points")
     if len(data):
-        best = data.groupby("year")["efficiency_TOPs_per_W"].max().cummax()
+        best = chips.best_so_far(data, "efficiency_TOPs_per_W")
         ax.step(best.index, best.values, where="post", color="grey", linestyle=":",
                 label="best so far")
         ax.legend(fontsize=8)
@@ -123,8 +108,7 @@ def landscape_explorer(df: pd.DataFrame | None = None, x: str = "mem_bw_GBps",
             _, count = catalogue_scatter(df, x, y, kinds, years, log_x, log_y, ax=ax)
             shown = f"{count} devices shown"
         else:
-            sub = df[df["year"].between(*years)]
-            efficiency_over_time(sub, kinds, ax=ax)
+            efficiency_over_time(chips.select(df, years=years), kinds, ax=ax)
             shown = "devices with both a peak and a TDP"
         plt.show()
         print(f"{shown}; kinds: {', '.join(kinds) or 'none'}; years {years[0]}-{years[1]}")

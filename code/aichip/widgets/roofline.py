@@ -1,4 +1,4 @@
-"""Explorer for chapter 3: place a kernel on the roofline of a chosen device."""
+"""Explorer for the roofline chapter: place a kernel on the roofline of a chosen device."""
 
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ from .. import roofline as rl
 
 
 def describe_point(roof: rl.Roofline, intensity: float, achieved_GFLOPs: float) -> str:
-    """One-paragraph verdict on a kernel at ``intensity`` achieving ``achieved_GFLOPs`` on ``roof``."""
-    ceiling = roof.attainable_GFLOPs(intensity)
-    bound = roof.bound(intensity)
-    if achieved_GFLOPs > ceiling * (1 + 1e-9):
-        return (f"{achieved_GFLOPs:,.1f} GFLOP/s is above this device's roof of {ceiling:,.1f} "
-                f"GFLOP/s at {intensity:g} FLOP/byte: not achievable.")
-    limit = "memory bandwidth" if bound == "memory" else "peak compute"
+    """One-paragraph verdict on a kernel at ``intensity`` achieving ``achieved_GFLOPs`` on ``roof``:
+    the words around :func:`aichip.roofline.assess`, which does the judging."""
+    verdict = rl.assess(roof, intensity, achieved_GFLOPs)
+    unit = roof.intensity_label
+    if not verdict.achievable:
+        return (f"{achieved_GFLOPs:,.1f} GFLOP/s is above this device's roof of "
+                f"{verdict.ceiling_GFLOPs:,.1f} GFLOP/s at {intensity:g} {unit}: not achievable.")
+    limit = "memory bandwidth" if verdict.bound == "memory" else "peak compute"
     advice = ("raise intensity (reuse data: tiling, fusion) to climb the slanted roof"
-              if bound == "memory" else "use the compute units better (vectorise, use matrix units)")
-    return (f"{bound.capitalize()}-bound: the ridge point is {roof.ridge_point:,.1f} FLOP/byte. The "
-            f"roof here is {ceiling:,.1f} GFLOP/s, set by {limit}; the kernel reaches "
-            f"{achieved_GFLOPs / ceiling:.0%} of it. To go faster, {advice}.")
+              if verdict.bound == "memory"
+              else "use the compute units better (vectorise, use matrix units)")
+    return (f"{verdict.bound.capitalize()}-bound: the ridge point is {roof.ridge_point:,.1f} {unit}. "
+            f"The roof here is {verdict.ceiling_GFLOPs:,.1f} GFLOP/s, set by {limit}; the kernel "
+            f"reaches {verdict.fraction_of_roof:.0%} of it. To go faster, {advice}.")
 
 
 def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = None,
@@ -62,12 +64,12 @@ def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = No
 
     def draw(name, intensity, fraction):
         roof = rooflines[name]
-        achieved = fraction * roof.attainable_GFLOPs(intensity)
+        point = rl.KernelPoint.at_fraction(roof, "your kernel", intensity, fraction)
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        rl.plot(roof, [rl.KernelPoint("your kernel", intensity, achieved)], ax=ax,
-                title=f"{name}: a kernel at {intensity:g} FLOP/byte")
+        rl.plot(roof, [point], ax=ax,
+                title=f"{name}: a kernel at {intensity:g} {roof.intensity_label}")
         plt.show()
-        print(textwrap.fill(describe_point(roof, intensity, achieved), width=90))
+        print(textwrap.fill(describe_point(roof, intensity, point.achieved_GFLOPs), width=90))
 
     out = w.interactive_output(draw, {"name": pick, "intensity": x, "fraction": frac})
     return w.VBox([pick, x, frac, out])
