@@ -72,6 +72,11 @@ def test_dgx1_v100_matches_nvidia_smi_topo_pattern():
     # nvidia-smi topo -m prints SYS (across the CPUs' QPI link) for every pair without NVLink:
     # all of them join the quad 0-3 (CPU0) to the quad 4-7 (CPU1)
     assert all(i // 4 != j // 4 for i, j in zip(*np.nonzero(m == 0)) if i != j)
+    # GPU0's row as nvidia-smi prints it on a DGX-1 with V100 (NVIDIA DGX-1 whitepaper)
+    labels = tp.connection_labels(tp.dgx1_v100())
+    assert list(labels[0]) == ["X", "NV1", "NV1", "NV2", "NV2", "SYS", "SYS", "SYS"]
+    assert (labels == labels.T).all() and ((labels == "SYS") == ((m == 0) & ~np.eye(8, dtype=bool))).all()
+    assert (tp.connection_labels(tp.dgx_h100())[~np.eye(8, dtype=bool)] == "SW").all()
 
 
 @pytest.mark.parametrize("make", [tp.dgx1_p100, tp.dgx1_v100])
@@ -325,7 +330,7 @@ def test_interconnect_explorer_and_bad_input():
 @pytest.mark.parametrize("fn", [tp.link_matrix, tp.gpu_bandwidth_GBps, tp.bandwidth_matrix,
                                 tp.diameter, tp.bisection_bandwidth, tp.all_to_all_throughput,
                                 tp.embedded_rings, tp.summary, tp.gpu_link_count, tp.hop_matrix,
-                                tp.direct_bandwidth_matrix])
+                                tp.direct_bandwidth_matrix, tp.connection_labels])
 def test_metrics_reject_non_topologies(fn):
     with pytest.raises(TypeError, match="topo must be a Topology"):
         fn("DGX-2")

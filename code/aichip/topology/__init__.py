@@ -24,7 +24,7 @@ from .graph import _add_links, _check_topology, _gpu_graph, _gpu_name  # noqa: F
 from .maxflow import (_bisection_kernel, _capacity_matrix, _max_flow_dense,  # noqa: F401
                       _pairwise_max_flow)
 from .metrics import (Bisection, PairBandwidth, Ring, all_to_all_throughput,  # noqa: F401
-                      bandwidth_matrix, bisection_bandwidth, diameter, direct_bandwidth_matrix,
+                      bandwidth_matrix, bisection_bandwidth, connection_labels, diameter, direct_bandwidth_matrix,
                       embedded_rings, gpu_bandwidth_GBps, gpu_link_count, link_matrix, max_flow,
                       ring_bandwidth, summary)
 from .routing import Router, _routes, concurrent_rate_GBps, hop_matrix, path_kinds  # noqa: F401

@@ -14,7 +14,7 @@ import numpy as np
 from ..validation import check_int
 from .graph import Topology, _check_topology, _gpu_name, _is_host_edge
 from .maxflow import _bisection_kernel, _capacity_matrix, _pairwise_max_flow
-from .routing import _transit_view, concurrent_rate_GBps, hop_matrix
+from .routing import _routes, _transit_view, concurrent_rate_GBps, hop_matrix
 
 
 def link_matrix(topo: Topology) -> np.ndarray:
@@ -40,6 +40,32 @@ def direct_bandwidth_matrix(topo: Topology) -> np.ndarray:
         if a in pos and b in pos:
             m[pos[a], pos[b]] = m[pos[b], pos[a]] = bw
     return m
+
+
+def connection_labels(topo: Topology) -> np.ndarray:
+    """What ``nvidia-smi topo -m`` prints for each pair of GPUs, shape (n_gpus, n_gpus), dtype str.
+
+    ``X`` on the diagonal; ``NV<k>`` for ``k`` direct NVLinks; otherwise the path the pair's traffic
+    takes (:func:`~aichip.topology.routing.path_kinds`): ``SYS`` when it crosses two CPUs (the link
+    between the sockets), ``NODE`` through one CPU, ``PIX`` through a PCIe switch only, ``SW`` through
+    NVSwitch or network switches (nvidia-smi prints ``NV<k>`` there, counting the links to the
+    switches).
+    """
+    topo = _check_topology(topo)
+    m = link_matrix(topo)
+    g = topo.graph
+    out = np.full((topo.n_gpus, topo.n_gpus), "X", dtype=object)
+    for i, j in itertools.permutations(range(topo.n_gpus), 2):
+        if m[i, j]:
+            out[i, j] = f"NV{m[i, j]}"
+            continue
+        path = _routes(topo, topo.gpus[i], topo.gpus[j])[0][0]
+        cpus = sum(1 for v in path if g.nodes[v]["kind"] == "host" and str(v).startswith("CPU"))
+        if any(g.nodes[v]["kind"] == "switch" for v in path):
+            out[i, j] = "SW"
+        else:
+            out[i, j] = "SYS" if cpus >= 2 else "NODE" if cpus == 1 else "PIX"
+    return out
 
 
 def gpu_bandwidth_GBps(topo: Topology, gpu=None) -> "PairBandwidth":
