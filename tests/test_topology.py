@@ -43,6 +43,7 @@ def test_published_counts_and_per_gpu_bandwidth(make, gpus, switches, links, per
     assert len(t.switches) == switches
     assert tp.gpu_link_count(t) == links
     for g in t.gpus:
+        assert sum(tp.gpu_links(t, g).values()) * len(t.gpus) == links * (1 if switches else 2)
         bw = tp.gpu_bandwidth_GBps(t, g)
         assert bw.GBps_bidirectional == pytest.approx(per_gpu)
         assert bw.GBps_per_dir == pytest.approx(per_gpu / 2)
@@ -269,6 +270,14 @@ def test_switched_builds_dgx_a100_and_one_switch_h100():
         tp.switched(8, [2], "NVLink 7")
 
 
+def test_gpu_links_by_technology():
+    assert tp.gpu_links(tp.dgx1_v100()) == {"NVLink 2": 6}          # PCIe to the host not counted
+    assert tp.gpu_links(tp.dgx_h100(), 3) == {"NVLink 4": 18}
+    assert tp.gpu_links(tp.fat_tree(2), 0) == {"NVLink 4": 18, "InfiniBand NDR 4x": 1}
+    with pytest.raises(ValueError, match="gpu"):
+        tp.gpu_links(tp.dgx2(), 16)
+
+
 def test_direct_bandwidth_matrix_is_link_count_times_link_rate():
     m = tp.direct_bandwidth_matrix(tp.dgx1_v100())
     assert (m == 25.0 * np.array(tp.DGX1_V100_LINKS)).all()      # NVLink 2: 25 GB/s per link
@@ -330,7 +339,7 @@ def test_interconnect_explorer_and_bad_input():
 @pytest.mark.parametrize("fn", [tp.link_matrix, tp.gpu_bandwidth_GBps, tp.bandwidth_matrix,
                                 tp.diameter, tp.bisection_bandwidth, tp.all_to_all_throughput,
                                 tp.embedded_rings, tp.summary, tp.gpu_link_count, tp.hop_matrix,
-                                tp.direct_bandwidth_matrix, tp.connection_labels])
+                                tp.direct_bandwidth_matrix, tp.connection_labels, tp.gpu_links])
 def test_metrics_reject_non_topologies(fn):
     with pytest.raises(TypeError, match="topo must be a Topology"):
         fn("DGX-2")

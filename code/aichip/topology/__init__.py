@@ -25,7 +25,7 @@ from .maxflow import (_bisection_kernel, _capacity_matrix, _max_flow_dense,  # n
                       _pairwise_max_flow)
 from .metrics import (Bisection, PairBandwidth, Ring, all_to_all_throughput,  # noqa: F401
                       bandwidth_matrix, bisection_bandwidth, connection_labels, diameter, direct_bandwidth_matrix,
-                      embedded_rings, gpu_bandwidth_GBps, gpu_link_count, link_matrix, max_flow,
+                      embedded_rings, gpu_bandwidth_GBps, gpu_link_count, gpu_links, link_matrix, max_flow,
                       ring_bandwidth, summary)
 from .routing import Router, _routes, concurrent_rate_GBps, hop_matrix, path_kinds  # noqa: F401
 from .systems import (DGX1_V100_LINKS, SYSTEMS, _from_link_counts, _switched,  # noqa: F401

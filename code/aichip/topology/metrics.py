@@ -81,6 +81,19 @@ def gpu_bandwidth_GBps(topo: Topology, gpu=None) -> "PairBandwidth":
     return PairBandwidth(per_dir, 2 * per_dir)
 
 
+def gpu_links(topo: Topology, gpu=None) -> dict:
+    """NVLink/network links of one GPU (default the first) by technology, e.g. ``{"NVLink 2": 6}``;
+    the PCIe link to the host, where modelled, is not counted."""
+    topo = _check_topology(topo)
+    gpu = topo.gpus[0] if gpu is None else _gpu_name(topo, gpu, "gpu")
+    g = topo.graph
+    out: dict = {}
+    for a, b, e in g.edges(gpu, data=True):
+        if not _is_host_edge(g, a, b):
+            out[e["tech"]] = out.get(e["tech"], 0) + e["links"]
+    return out
+
+
 class PairBandwidth(NamedTuple):
     """A bandwidth in 1e9 bytes/s, each direction and both directions summed."""
 
