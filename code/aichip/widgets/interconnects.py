@@ -94,7 +94,7 @@ def plot_bandwidth_matrix(topo: tp.Topology, ax=None, kind: str = "max-flow"):
         for i in range(topo.n_gpus):
             for j in range(topo.n_gpus):
                 if i != j:
-                    ax.text(j, i, f"{m[i, j]:.0f}" if m[i, j] >= 10 else f"{m[i, j]:.1f}", ha="center", va="center", fontsize=6,
+                    ax.text(j, i, f"{m[i, j]:.0f}" if m[i, j] >= 10 or m[i, j] == 0 else f"{m[i, j]:.1f}", ha="center", va="center", fontsize=6,
                             color="w" if m[i, j] < 0.6 * m.max() else "k")
     return ax
 
