@@ -4,7 +4,10 @@ declared in code/pyproject.toml (networkx was missing, so aichip.topology failed
 import ast
 import pathlib
 import sys
-import tomllib
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")      # Python 3.11+; the package supports 3.10
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ

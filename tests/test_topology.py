@@ -93,7 +93,7 @@ def test_dgx1_unlinked_pairs_go_over_pcie_and_qpi(make):
             assert kinds == ("gpu", "host", "host", "host", "host", "gpu")
             route = tp.Router(t).routes(t.gpus[i], t.gpus[j])
             assert all(t.graph.edges[u, v]["tech"] != "NVLink 2" for p, _ in route
-                       for u, v in zip(p[:-1], p[1:]))
+                       for u, v in itertools.pairwise(p))
 
 
 def test_dgx2_bisection_is_2_4_TBps():

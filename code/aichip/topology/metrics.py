@@ -68,7 +68,7 @@ def connection_labels(topo: Topology) -> np.ndarray:
     return out
 
 
-def gpu_bandwidth_GBps(topo: Topology, gpu=None) -> "PairBandwidth":
+def gpu_bandwidth_GBps(topo: Topology, gpu=None) -> PairBandwidth:
     """Total NVLink/network bandwidth of one GPU (default the first), per direction and both. The
     GPU's PCIe link to the host, where the model includes it, is not counted."""
     topo = _check_topology(topo)

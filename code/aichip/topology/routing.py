@@ -4,6 +4,7 @@ middle of a path; and the load that concurrent flows put on each directed link."
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 import networkx as nx
@@ -73,7 +74,7 @@ def _weighted(g: nx.Graph, paths: list) -> list[tuple[list, float]]:
     """Each path with the share of the traffic it carries: proportional to its narrowest edge, so a
     GPU with 5 links to one switch and 4 to another loads them 5:4 (equal shares when all paths are
     alike)."""
-    widths = [min(g.edges[u, v]["GBps_per_dir"] for u, v in zip(p[:-1], p[1:])) for p in paths]
+    widths = [min(g.edges[u, v]["GBps_per_dir"] for u, v in itertools.pairwise(p)) for p in paths]
     total = sum(widths)
     return [(p, w / total) for p, w in zip(paths, widths)]
 
@@ -116,7 +117,7 @@ class Router:
         loads: dict = {}
         for a, b, amount in flows:
             for path, share in self.routes(a, b):
-                for u, v in zip(path[:-1], path[1:]):
+                for u, v in itertools.pairwise(path):
                     loads[(u, v)] = loads.get((u, v), 0.0) + share * amount
         return loads
 
