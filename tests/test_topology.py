@@ -78,6 +78,8 @@ def test_dgx1_v100_matches_nvidia_smi_topo_pattern():
     assert list(labels[0]) == ["X", "NV1", "NV1", "NV2", "NV2", "SYS", "SYS", "SYS"]
     assert (labels == labels.T).all() and ((labels == "SYS") == ((m == 0) & ~np.eye(8, dtype=bool))).all()
     assert (tp.connection_labels(tp.dgx_h100())[~np.eye(8, dtype=bool)] == "SW").all()
+    assert tp.connection_labels(tp.ring(6))[0, 3] == "GPU"              # relayed around the ring
+    assert tp.connection_labels(tp.dgx1_v100(gpu_relay=True))[0, 5] == "GPU"
 
 
 @pytest.mark.parametrize("make", [tp.dgx1_p100, tp.dgx1_v100])

@@ -49,7 +49,7 @@ def connection_labels(topo: Topology) -> np.ndarray:
     takes (:func:`~aichip.topology.routing.path_kinds`): ``SYS`` when it crosses two CPUs (the link
     between the sockets), ``NODE`` through one CPU, ``PIX`` through a PCIe switch only, ``SW`` through
     NVSwitch or network switches (nvidia-smi prints ``NV<k>`` there, counting the links to the
-    switches).
+    switches); ``GPU`` when other GPUs relay the traffic (a ring or torus, or ``gpu_relay=True``).
     """
     topo = _check_topology(topo)
     m = link_matrix(topo)
@@ -60,11 +60,14 @@ def connection_labels(topo: Topology) -> np.ndarray:
             out[i, j] = f"NV{m[i, j]}"
             continue
         path = _routes(topo, topo.gpus[i], topo.gpus[j])[0][0]
-        cpus = sum(1 for v in path if g.nodes[v]["kind"] == "host" and str(v).startswith("CPU"))
-        if any(g.nodes[v]["kind"] == "switch" for v in path):
+        cpus = sum(1 for v in path if g.nodes[v].get("kind") == "host" and str(v).startswith("CPU"))
+        hosts = sum(1 for v in path if g.nodes[v].get("kind") == "host")
+        if any(g.nodes[v].get("kind") == "switch" for v in path):
             out[i, j] = "SW"
-        else:
+        elif hosts:
             out[i, j] = "SYS" if cpus >= 2 else "NODE" if cpus == 1 else "PIX"
+        else:
+            out[i, j] = "GPU"                     # relayed by other GPUs (rings, tori)
     return out
 
 

@@ -148,4 +148,4 @@ def path_kinds(topo: Topology, a, b) -> tuple:
     if a == b:
         raise ValueError("a and b must be different GPUs")
     path = _routes(topo, a, b)[0][0]
-    return tuple(topo.graph.nodes[v]["kind"] for v in path)
+    return tuple(topo.graph.nodes[v].get("kind") for v in path)
