@@ -1,5 +1,8 @@
 """The link-technology table: every family present, every source in the bibliography, rates as
-published."""
+published, and every data rate equal to lanes x signalling rate x line-code efficiency."""
+
+import math
+import re
 
 import numpy as np
 import pytest
@@ -17,12 +20,67 @@ def test_link_table_has_every_family_with_sources(root):
 
 
 @pytest.mark.parametrize("name, per_dir", [
-    ("PCIe 3.0 x16", 16), ("PCIe 4.0 x16", 32), ("PCIe 5.0 x16", 64), ("PCIe 6.0 x16", 128),
+    ("PCIe 3.0 x16", 15.75), ("PCIe 4.0 x16", 31.5), ("PCIe 5.0 x16", 63.0), ("PCIe 6.0 x16", 128),
     ("NVLink 1", 20), ("NVLink 2", 25), ("NVLink 3", 25), ("NVLink 4", 25), ("NVLink 5", 50),
-    ("InfiniBand NDR 4x", 50)])
+    ("InfiniBand EDR 4x", 12.5), ("InfiniBand NDR 4x", 50), ("Ethernet 400G", 50),
+    ("QPI 9.6 GT/s", 19.2)])
 def test_link_rates(name, per_dir):
-    # PCI-SIG x16 rates; NVLink per link: P100/V100/A100/H100/B200 whitepapers; NDR = 400 Gb/s
-    assert links.link_GBps_per_dir(name) == per_dir
+    # Data rates after the line code. PCI-SIG: 3.0 x16 is "15.75 GB/s" per direction after
+    # 128b/130b (16 GB/s raw), 6.0 has no line code; NVLink per link: P100/V100/A100/H100/B200
+    # whitepapers; EDR 100 Gb/s, NDR 400 Gb/s; Intel QPI: 2 bytes per transfer and direction.
+    assert links.link_GBps_per_dir(name) == pytest.approx(per_dir, rel=1e-3)
+
+
+def code_efficiency(encoding):
+    """Payload fraction of a line code written like "128b/130b", "256b/257b + RS(544,514)":
+    n/m for every "nb/mb", k/n for every Reed-Solomon RS(n,k); None when nothing is recognised."""
+    parts = [p.strip() for p in encoding.split("+")]
+    eff = 1.0
+    for part in parts:
+        if m := re.fullmatch(r"(\d+)b/(\d+)b", part):
+            eff *= int(m[1]) / int(m[2])
+        elif m := re.fullmatch(r"RS\((\d+),(\d+)\)", part):
+            eff *= int(m[2]) / int(m[1])
+        else:
+            return None
+    return eff
+
+
+def test_code_efficiency_reader():
+    assert code_efficiency("128b/130b") == 128 / 130
+    assert code_efficiency("256b/257b + RS(544,514)") == pytest.approx(256 / 257 * 514 / 544)
+    assert code_efficiency("") is None and code_efficiency("PAM4") is None
+
+
+def test_data_rate_is_lanes_times_signalling_rate_times_code_efficiency():
+    df = links.load_links()
+    checked = 0
+    for _, row in df.iterrows():
+        raw = row["ports"] * row["lanes"] * row["signal_GTps_per_lane"] / 8     # GB/s, one way
+        eff = code_efficiency(row["encoding"])
+        if eff is not None and not math.isnan(raw):
+            assert row["GBps_per_dir"] == pytest.approx(raw * eff, rel=1e-4), row["name"]
+            checked += 1
+        elif not math.isnan(raw):
+            # no line code given (NVLink rows): the data rate cannot exceed the signalling rate
+            assert row["GBps_per_dir"] <= raw * (1 + 1e-9), row["name"]
+    # every PCIe generation, EDR, both Ethernet rows and QPI carry a checkable line code
+    assert checked >= 8
+    assert set(df.loc[df["encoding"] != "", "family"]) >= {"PCIe", "InfiniBand", "Ethernet", "QPI"}
+
+
+def test_pcie3_x16_is_15_75_not_16():
+    # issue 11 item 25: 8 GT/s x 16 lanes x 128/130 / 8 bits per byte
+    assert links.link_GBps_per_dir("PCIe 3.0 x16") == pytest.approx(8 * 16 * 128 / 130 / 8, abs=1e-3)
+
+
+@pytest.mark.parametrize("switch, port_link", [("NVSwitch 1", "NVLink 2"), ("NVSwitch 2", "NVLink 3"),
+                                                ("NVSwitch 3", "NVLink 4"), ("NVSwitch 4", "NVLink 5")])
+def test_switch_chip_is_its_ports_times_one_link(switch, port_link):
+    # 18, 36, 64 and 72 ports (Hot Chips 2018; A100, H100 whitepapers; GB200 NVL72 datasheet)
+    ports = {"NVSwitch 1": 18, "NVSwitch 2": 36, "NVSwitch 3": 64, "NVSwitch 4": 72}[switch]
+    assert links.link(switch)["ports"] == ports
+    assert links.link_GBps_per_dir(switch) == ports * links.link_GBps_per_dir(port_link)
 
 
 def test_bad_link_name():

@@ -9,6 +9,16 @@ import pytest
 
 from aichip import topology as tp
 
+# PCIe 3.0 x16 per direction after the 128b/130b line code (PCI-SIG): 16 lanes x 8 GT/s x 128/130
+PCIE3_X16 = 16 * 8 * 128 / 130 / 8
+
+
+def without_other_gpus(t, a, b):
+    """Reference view for traffic a -> b: NVLink does not route, so drop every other GPU (by node
+    kind, not by the model's forwarding flag)."""
+    keep = [v for v in t.graph if v in (a, b) or t.graph.nodes[v]["kind"] != "gpu"]
+    return t.graph.subgraph(keep)
+
 
 # (constructor, GPUs, switches, GPU links, per-GPU GB/s both directions) from the sources:
 # DGX-1 P100/V100: NVIDIA DGX-1 V100 system architecture whitepaper (4 x 40 GB/s, 6 x 50 GB/s);
@@ -33,6 +43,7 @@ def test_published_counts_and_per_gpu_bandwidth(make, gpus, switches, links, per
     assert len(t.switches) == switches
     assert tp.gpu_link_count(t) == links
     for g in t.gpus:
+        assert sum(tp.gpu_links(t, g).values()) * len(t.gpus) == links * (1 if switches else 2)
         bw = tp.gpu_bandwidth_GBps(t, g)
         assert bw.GBps_bidirectional == pytest.approx(per_gpu)
         assert bw.GBps_per_dir == pytest.approx(per_gpu / 2)
@@ -59,6 +70,32 @@ def test_dgx1_v100_matches_nvidia_smi_topo_pattern():
     assert list(m[0]) == [0, 1, 1, 2, 2, 0, 0, 0]
     assert (m == 2).sum() // 2 == 8 and (m == 1).sum() // 2 == 8
     assert (m == 0).sum() - 8 == 24                            # 12 pairs without NVLink
+    # nvidia-smi topo -m prints SYS (across the CPUs' QPI link) for every pair without NVLink:
+    # all of them join the quad 0-3 (CPU0) to the quad 4-7 (CPU1)
+    assert all(i // 4 != j // 4 for i, j in zip(*np.nonzero(m == 0)) if i != j)
+    # GPU0's row as nvidia-smi prints it on a DGX-1 with V100 (NVIDIA DGX-1 whitepaper)
+    labels = tp.connection_labels(tp.dgx1_v100())
+    assert list(labels[0]) == ["X", "NV1", "NV1", "NV2", "NV2", "SYS", "SYS", "SYS"]
+    assert (labels == labels.T).all() and ((labels == "SYS") == ((m == 0) & ~np.eye(8, dtype=bool))).all()
+    assert (tp.connection_labels(tp.dgx_h100())[~np.eye(8, dtype=bool)] == "SW").all()
+    assert tp.connection_labels(tp.ring(6))[0, 3] == "GPU"              # relayed around the ring
+    assert tp.connection_labels(tp.dgx1_v100(gpu_relay=True))[0, 5] == "GPU"
+
+
+@pytest.mark.parametrize("make", [tp.dgx1_p100, tp.dgx1_v100])
+def test_dgx1_unlinked_pairs_go_over_pcie_and_qpi(make):
+    t = make()
+    m = tp.link_matrix(t)
+    assert len(t.hosts) == 6 and not t.switches               # 4 PCIe switches, 2 CPUs
+    for i, j in itertools.combinations(range(8), 2):
+        kinds = tp.path_kinds(t, i, j)
+        if m[i, j]:
+            assert kinds == ("gpu", "gpu")                     # the direct NVLink, nothing else
+        else:                                                  # GPU, PCIe switch, CPU, CPU, ...
+            assert kinds == ("gpu", "host", "host", "host", "host", "gpu")
+            route = tp.Router(t).routes(t.gpus[i], t.gpus[j])
+            assert all(t.graph.edges[u, v]["tech"] != "NVLink 2" for p, _ in route
+                       for u, v in itertools.pairwise(p))
 
 
 def test_dgx2_bisection_is_2_4_TBps():
@@ -97,7 +134,11 @@ def test_bisection_kernel_matches_networkx(make):
 def test_known_bisections():
     assert tp.bisection_bandwidth(tp.ring(8, 10)).GBps_per_dir == 20        # two links cut
     assert tp.bisection_bandwidth(tp.torus((4, 4), 10)).GBps_per_dir == 80  # 2 x 4 links
-    assert tp.bisection_bandwidth(tp.dgx1_v100()).GBps_per_dir == 150       # 6 links of 25
+    # DGX-1 V100: the quads split cuts 6 NVLinks of 25 GB/s and, on the host path, the two PCIe
+    # uplinks of one CPU (cheaper than its 2 QPI links of 19.2 GB/s)
+    v100 = tp.bisection_bandwidth(tp.dgx1_v100())
+    assert v100.GBps_per_dir == pytest.approx(6 * 25 + 2 * PCIE3_X16, rel=1e-4)
+    assert set(v100.half) in ({0, 1, 2, 3}, {0, 1, 2, 3} ^ set(range(8)))
     nvl = tp.bisection_bandwidth(tp.nvl72())
     assert not nvl.exact and nvl.GBps_per_dir == pytest.approx(36 * 900)
 
@@ -105,27 +146,68 @@ def test_known_bisections():
 def test_max_flow_against_networkx_and_degree():
     t = tp.dgx1_v100()
     for a, b in [(0, 3), (0, 5), (2, 7)]:
-        ref = nx.maximum_flow_value(t.graph, t.gpus[a], t.gpus[b], capacity="GBps_per_dir")
-        assert tp.max_flow(t, a, b).GBps_per_dir == ref
-        assert ref <= 150                                   # never more than a GPU's links
+        view = without_other_gpus(t, t.gpus[a], t.gpus[b])
+        ref = nx.maximum_flow_value(view, t.gpus[a], t.gpus[b], capacity="GBps_per_dir")
+        assert tp.max_flow(t, a, b).GBps_per_dir == pytest.approx(ref)
+        assert ref <= 150 + PCIE3_X16                       # never more than a GPU's links
+    # no NVLink between 0 and 5: one PCIe 3.0 x16 slot's worth; 0-3: a double NVLink plus PCIe
+    assert tp.max_flow(t, 0, 5).GBps_per_dir == pytest.approx(PCIE3_X16, rel=1e-4)
+    assert tp.max_flow(t, 0, 3).GBps_per_dir == pytest.approx(50 + PCIE3_X16, rel=1e-4)
+    # with software relaying through GPUs, 0 -> 5 gets all six of GPU 0's links
+    relay = tp.dgx1_v100(gpu_relay=True)
+    assert tp.max_flow(relay, 0, 5).GBps_per_dir == pytest.approx(150 + PCIE3_X16, rel=1e-4)
     assert tp.max_flow(tp.dgx_h100(), 0, 7).GBps_bidirectional == 900
 
 
-@pytest.mark.parametrize("make", [tp.dgx1_v100, tp.dgx2, lambda: tp.torus((2, 3))])
+@pytest.mark.parametrize("make", [tp.dgx1_v100, lambda: tp.dgx1_v100(gpu_relay=True), tp.dgx2,
+                                  lambda: tp.torus((2, 3))])
 def test_bandwidth_matrix_equals_networkx_max_flow(make):
     t = make()
     m = tp.bandwidth_matrix(t)
     assert (np.diag(m) == 0).all() and np.allclose(m, m.T)
-    for a, b in [(0, 1), (0, t.n_gpus - 1), (1, t.n_gpus // 2)]:
-        assert m[a, b] == pytest.approx(tp.max_flow(t, a, b).GBps_per_dir)
+    relay = t.graph.nodes[t.gpus[0]]["forwards"]
+    for a, b in itertools.combinations(range(t.n_gpus), 2):
+        ga, gb = t.gpus[a], t.gpus[b]
+        g = t.graph if relay else without_other_gpus(t, ga, gb)
+        ref = nx.maximum_flow_value(g, ga, gb, capacity="GBps_per_dir")
+        assert m[a, b] == pytest.approx(ref), (a, b)
 
 
 def test_diameters():
-    assert tp.diameter(tp.dgx1_v100()) == 2
+    assert tp.diameter(tp.dgx1_v100()) == 5                  # GPU-PCIe-CPU-QPI-CPU-PCIe-GPU
+    assert tp.diameter(tp.dgx1_v100(gpu_relay=True)) == 2    # through a GPU
     assert tp.diameter(tp.dgx2()) == 3                       # GPU - switch - switch - GPU
     assert tp.diameter(tp.dgx_h100()) == 2
     assert tp.diameter(tp.ring(9)) == 4
     assert tp.diameter(tp.torus((4, 6))) == 2 + 3
+
+
+def test_dgx2_crosses_one_switch_on_a_baseboard_and_two_between():
+    # Ishii & Foley, Hot Chips 2018; Li et al., TPDS 2020: GPUs 0-7 on one baseboard, 8-15 on the other
+    t = tp.dgx2()
+    hops = tp.hop_matrix(t)
+    board = np.arange(16) // 8
+    same = board[:, None] == board[None, :]
+    off = ~np.eye(16, dtype=bool)
+    assert (hops[same & off] == 2).all() and (hops[~same] == 3).all()
+    assert tp.path_kinds(t, 0, 1) == ("gpu", "switch", "gpu")
+    assert tp.path_kinds(t, 0, 8) == ("gpu", "switch", "switch", "gpu")
+
+
+@pytest.mark.parametrize("make", [tp.dgx1_v100, tp.dgx2, lambda: tp.fat_tree(2),
+                                  lambda: tp.torus((3, 3)), lambda: tp.dgx1_p100(gpu_relay=True)])
+def test_hop_matrix_and_routes_against_networkx(make):
+    t = make()
+    hops = tp.hop_matrix(t)
+    router = tp.Router(t)
+    for a, b in itertools.combinations(range(t.n_gpus), 2):
+        ga, gb = t.gpus[a], t.gpus[b]
+        g = t.graph if t.graph.nodes[ga]["forwards"] else without_other_gpus(t, ga, gb)
+        assert hops[a, b] == hops[b, a] == nx.shortest_path_length(g, ga, gb)
+        paths = sorted(map(tuple, nx.all_shortest_paths(g, ga, gb)))
+        routes = router.routes(ga, gb)
+        assert sorted(tuple(p) for p, _ in routes) == paths
+        assert sum(share for _, share in routes) == pytest.approx(1.0)
 
 
 def test_dgx1_v100_fast_ring_uses_only_double_links():
@@ -141,6 +223,20 @@ def test_dgx1_v100_fast_ring_uses_only_double_links():
                 if perm[0] < perm[-1] and all(m[a, b] for a, b in
                                               zip((0,) + perm, perm + (0,))))
     assert len(rings) == count
+
+
+def test_dgx1_all_to_all_and_gpu_order_ring_use_the_host_path():
+    t = tp.dgx1_v100()
+    # Each PCIe switch's x16 uplink carries its two GPUs' flows to their three unlinked peers each
+    # (6 flows); every NVLink carries one flow. So each flow gets PCIE3_X16 / 6 and a GPU sends
+    # 7 of them.
+    assert tp.all_to_all_throughput(t).GBps_per_dir == pytest.approx(7 * PCIE3_X16 / 6, rel=1e-4)
+    # GPU order 0-1-...-7: hops 3->4 and 7->0 have no NVLink and each takes one PCIe uplink
+    assert tp.ring_bandwidth(t, range(8)).GBps_per_dir == pytest.approx(PCIE3_X16, rel=1e-4)
+    # the relaying assumption the chapter used to make: 3->4 and 7->0 borrow other GPUs' links
+    relay = tp.dgx1_v100(gpu_relay=True)
+    assert tp.ring_bandwidth(relay, range(8)).GBps_per_dir > PCIE3_X16
+    assert tp.all_to_all_throughput(relay).GBps_per_dir > 2 * tp.all_to_all_throughput(t).GBps_per_dir
 
 
 def test_all_to_all_switched_reaches_injection_rate():
@@ -176,6 +272,20 @@ def test_switched_builds_dgx_a100_and_one_switch_h100():
         tp.switched(8, [2], "NVLink 7")
 
 
+def test_gpu_links_by_technology():
+    assert tp.gpu_links(tp.dgx1_v100()) == {"NVLink 2": 6}          # PCIe to the host not counted
+    assert tp.gpu_links(tp.dgx_h100(), 3) == {"NVLink 4": 18}
+    assert tp.gpu_links(tp.fat_tree(2), 0) == {"NVLink 4": 18, "InfiniBand NDR 4x": 1}
+    with pytest.raises(ValueError, match="gpu"):
+        tp.gpu_links(tp.dgx2(), 16)
+
+
+def test_direct_bandwidth_matrix_is_link_count_times_link_rate():
+    m = tp.direct_bandwidth_matrix(tp.dgx1_v100())
+    assert (m == 25.0 * np.array(tp.DGX1_V100_LINKS)).all()      # NVLink 2: 25 GB/s per link
+    assert (tp.direct_bandwidth_matrix(tp.dgx_h100()) == 0).all()  # only switches in between
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="topo"):
         tp.diameter("DGX-2")
@@ -201,6 +311,14 @@ def test_bad_input():
         tp.fat_tree(2, network="NVLink 4")
     with pytest.raises(ValueError, match="oversubscription"):
         tp.fat_tree(2, oversubscription=0.5)
+    with pytest.raises(TypeError, match="gpu_relay"):
+        tp.dgx1_v100(gpu_relay="yes")
+    with pytest.raises(ValueError, match="different"):
+        tp.path_kinds(tp.dgx2(), 2, 2)
+    with pytest.raises(ValueError, match="b must be"):
+        tp.path_kinds(tp.dgx2(), 0, 16)
+    with pytest.raises(ValueError, match="no path"):
+        tp.hop_matrix(tp.Topology("apart", nx.empty_graph(["g0", "g1"]), ("g0", "g1"), ""))
     with pytest.raises(ValueError, match="no ring"):
         line = nx.Graph()
         line.add_edges_from([(0, 1), (1, 2)], links=1, GBps_per_dir=1.0)
@@ -212,6 +330,7 @@ def test_interconnect_explorer_and_bad_input():
 
     box = wi.interconnect_explorer("DGX-2", kind="max-flow")
     assert len(box.children) == 2
+    assert set(tp.SYSTEMS) < set(wi.default_systems()) == set(tp.example_systems())
     assert "bisection GB/s (each dir)" in wi.metrics_text(tp.dgx1_v100())
     with pytest.raises(ValueError, match="system"):
         wi.interconnect_explorer("DGX-3")
@@ -221,7 +340,8 @@ def test_interconnect_explorer_and_bad_input():
 
 @pytest.mark.parametrize("fn", [tp.link_matrix, tp.gpu_bandwidth_GBps, tp.bandwidth_matrix,
                                 tp.diameter, tp.bisection_bandwidth, tp.all_to_all_throughput,
-                                tp.embedded_rings, tp.summary, tp.gpu_link_count])
+                                tp.embedded_rings, tp.summary, tp.gpu_link_count, tp.hop_matrix,
+                                tp.direct_bandwidth_matrix, tp.connection_labels, tp.gpu_links])
 def test_metrics_reject_non_topologies(fn):
     with pytest.raises(TypeError, match="topo must be a Topology"):
         fn("DGX-2")
@@ -234,3 +354,16 @@ def test_more_bad_input():
         tp.concurrent_rate_GBps(tp.dgx2(), [])
     with pytest.raises(ValueError, match="max_exact_splits"):
         tp.bisection_bandwidth(tp.dgx2(), max_exact_splits=0)
+
+
+def test_every_public_name_of_the_old_module_is_still_importable():
+    # collectives.py and the chapters import these from aichip.topology (before the split,
+    # topology.py defined them all)
+    for name in ["Topology", "Router", "PairBandwidth", "Bisection", "Ring", "SYSTEMS",
+                 "DGX1_V100_LINKS", "dgx1_p100", "dgx1_v100", "dgx2", "dgx_a100", "dgx_h100",
+                 "nvl72", "switched", "crossbar", "ring", "torus", "fat_tree", "link_matrix",
+                 "gpu_bandwidth_GBps", "max_flow", "bandwidth_matrix", "diameter",
+                 "bisection_bandwidth", "concurrent_rate_GBps", "all_to_all_throughput",
+                 "ring_bandwidth", "embedded_rings", "gpu_link_count", "summary", "link",
+                 "link_GBps_per_dir", "load_links"]:
+        assert hasattr(tp, name), name

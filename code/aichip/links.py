@@ -1,8 +1,16 @@
 """Link technologies (PCIe, NVLink, NVSwitch, InfiniBand, Ethernet) and their bandwidths.
 
-The data lives in ``aichip/data/links.csv``, one row per technology, every row with its source:
-``GBps_per_dir`` is the rate in one direction (1e9 bytes/s), ``GBps_bidirectional`` the sum of both
-directions. :mod:`aichip.topology` builds its graphs from these rows.
+The data lives in ``aichip/data/links.csv``, one row per technology, every row with its source.
+``GBps_per_dir`` is the **data rate** in one direction (1e9 bytes/s) after the line code, what a
+payload can use; ``GBps_bidirectional`` is the sum of both directions. Where the source gives them,
+``lanes`` (per direction and port), ``signal_GTps_per_lane`` (the signalling rate of one lane, one bit
+per transfer as PCI-SIG counts it) and ``encoding`` (the line code, e.g. ``128b/130b``) give the same
+rate from first principles::
+
+    GBps_per_dir = ports * lanes * signal_GTps_per_lane * efficiency(encoding) / 8
+
+(PCIe 3.0 x16: 16 x 8 GT/s x 128/130 / 8 = 15.75 GB/s, not the 16 GB/s of the raw signalling rate.)
+:mod:`aichip.topology` builds its graphs from these rows.
 """
 
 from __future__ import annotations
@@ -22,11 +30,12 @@ def _links_cached() -> pd.DataFrame:
 def load_links() -> pd.DataFrame:
     """The link-technology table (a fresh copy): one row per technology, with its source.
 
-    ``GBps_per_dir`` is the bandwidth in one direction (1e9 bytes/s), ``GBps_bidirectional`` the
-    sum of both directions. NVLink rows describe one link; PCIe rows an x16 slot; NVSwitch rows a
-    whole switch chip.
+    ``GBps_per_dir`` is the data rate in one direction after the line code (1e9 bytes/s),
+    ``GBps_bidirectional`` the sum of both directions. NVLink and QPI rows describe one link, PCIe
+    rows an x16 slot, network rows one port, NVSwitch rows a whole switch chip (``ports`` ports).
     """
     return _links_cached().copy()
+
 
 def link(name: str) -> pd.Series:
     """One row of :func:`load_links` by exact name; ValueError listing the names otherwise."""
@@ -34,6 +43,8 @@ def link(name: str) -> pd.Series:
     check_choice("name", name, list(df["name"]))
     return df[df["name"] == name].iloc[0]
 
+
 def link_GBps_per_dir(name: str) -> float:
-    """Bandwidth of one link of technology ``name`` in one direction, 1e9 bytes/s."""
+    """Data rate of one link of technology ``name`` in one direction after the line code, 1e9
+    bytes/s."""
     return float(link(name)["GBps_per_dir"])

@@ -69,10 +69,12 @@ SCHEMAS: dict[str, TableSchema] = {
         integer=("year",), key=("name",),
         description="one real device with its peak throughputs, memory and power"),
     "links": TableSchema(
-        columns=("name", "family", "generation", "year", "lanes", "GBps_per_dir",
-                 "GBps_bidirectional", "source", "notes"),
-        numeric=("lanes", "GBps_per_dir", "GBps_bidirectional"), integer=("year",),
-        key=("name",), description="one link technology and its bandwidth"),
+        columns=("name", "family", "generation", "year", "ports", "lanes", "signal_GTps_per_lane",
+                 "encoding", "GBps_per_dir", "GBps_bidirectional", "source", "notes"),
+        numeric=("lanes", "signal_GTps_per_lane", "GBps_per_dir", "GBps_bidirectional"),
+        integer=("year", "ports"), key=("name",),
+        description="one link technology (or switch chip): lanes, signalling rate and line code, "
+                    "and the data rate per direction after the line code"),
     "energy_horowitz45": TableSchema(
         columns=("operation", "precision", "energy_pJ", "source", "notes"),
         numeric=("energy_pJ",), key=("operation", "precision"),

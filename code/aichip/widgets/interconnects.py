@@ -1,4 +1,6 @@
-"""Explorer for chapter 8: pick a system, see its graph, its GPU-to-GPU bandwidth and its metrics."""
+"""Explorer for chapter 8: pick a system, see its graph, its GPU-to-GPU bandwidth and its metrics.
+
+Drawing and controls only: the systems, matrices and metrics come from :mod:`aichip.topology`."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from .. import topology as tp
 
 
 def _layout(topo: tp.Topology) -> dict:
-    """Positions: the DGX-1 cube mesh as two squares, switched systems as GPU and switch rows."""
+    """Positions: the DGX-1 cube mesh as two squares (its PCIe switches and CPUs in rows below),
+    switched systems as GPU and switch rows."""
     g = topo.graph
     if not topo.switches and topo.n_gpus == 8 and topo.name.startswith("DGX-1"):
         # a cube seen at an angle: GPUs 0-3 on the front face, 4-7 on the back face
         square = [(0, 1), (1, 1), (0, 0), (1, 0)]
         pos = {topo.gpus[i]: (x, y) for i, (x, y) in enumerate(square)}
         pos.update({topo.gpus[4 + i]: (x + 0.55, y + 0.4) for i, (x, y) in enumerate(square)})
+        hosts = list(topo.hosts)
+        pcie = [v for v in hosts if str(v).startswith("PCIe")]
+        cpus = [v for v in hosts if v not in pcie]
+        pos.update({v: (-0.1 + 0.55 * i, -0.55) for i, v in enumerate(pcie)})
+        pos.update({v: (0.175 + 1.1 * i, -1.0) for i, v in enumerate(cpus)})
         return pos
     if not topo.switches:
         return nx.circular_layout(g)
@@ -30,26 +38,39 @@ def _layout(topo: tp.Topology) -> dict:
 
 
 def draw_topology(topo: tp.Topology, ax=None, labels: bool | None = None):
-    """Draw the graph: GPUs green, switches grey, edge width growing with the number of links."""
+    """Draw the graph: GPUs green, switches grey, the host's PCIe switches and CPUs blue with dashed
+    links; edge width grows with the number of links."""
     ax = ax or plt.gca()
     g = topo.graph
     pos = _layout(topo)
     labels = topo.n_gpus <= 16 if labels is None else labels
-    links = np.array([e["links"] for _, _, e in g.edges(data=True)], dtype=float)
+    hosts = set(topo.hosts)
+    edges = [(a, b) for a, b in g.edges() if a not in hosts and b not in hosts]
+    host_edges = [(a, b) for a, b in g.edges() if a in hosts or b in hosts]
+    links = np.array([g.edges[e]["links"] for e in edges], dtype=float)
     widths = 0.6 + 2.4 * np.log2(links) / max(np.log2(links.max()), 1) if len(links) else []
-    nx.draw_networkx_edges(g, pos, ax=ax, width=widths, edge_color="#555", alpha=0.6)
-    colors = ["#76b900" if g.nodes[v]["kind"] == "gpu" else "#999" for v in g]
+    nx.draw_networkx_edges(g, pos, edgelist=edges, ax=ax, width=widths, edge_color="#555",
+                           alpha=0.6)
+    if host_edges:
+        nx.draw_networkx_edges(g, pos, edgelist=host_edges, ax=ax, width=0.8, style="dashed",
+                               edge_color="#4a7ab5", alpha=0.7)
+    palette = {"gpu": "#76b900", "switch": "#999", "host": "#9cc3e6"}
+    colors = [palette[g.nodes[v]["kind"]] for v in g]
     size = 380 if g.number_of_nodes() <= 32 else 40
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=size,
                            node_shape="o", edgecolors="k", linewidths=0.5)
     if labels:
-        short = {v: str(v).replace("NVSwitch", "S").replace("GPU", "") for v in g}
+        short = {v: str(v).replace("NVSwitch", "S").replace("GPU", "").replace("PCIe", "P")
+                 for v in g}
         nx.draw_networkx_labels(g, pos, short, ax=ax, font_size=7)
     if not topo.switches and topo.n_gpus <= 16:
         nx.draw_networkx_edge_labels(
             g, pos, {(a, b): str(e["links"]) for a, b, e in g.edges(data=True) if e["links"] > 1},
             ax=ax, font_size=7, label_pos=0.3)
-    ax.set_title(f"{topo.name}: {topo.n_gpus} GPUs (green), {len(topo.switches)} switches (grey)")
+    title = f"{topo.name}: {topo.n_gpus} GPUs (green), {len(topo.switches)} switches (grey)"
+    if hosts:
+        title += f",\n{len(hosts)} PCIe switches and CPUs (blue, dashed links)"
+    ax.set_title(title)
     ax.axis("off")
     return ax
 
@@ -59,11 +80,7 @@ def plot_bandwidth_matrix(topo: tp.Topology, ax=None, kind: str = "max-flow"):
     ``"max-flow"`` every path at once."""
     ax = ax or plt.gca()
     if kind == "direct":
-        pos = {v: i for i, v in enumerate(topo.gpus)}
-        m = np.zeros((topo.n_gpus, topo.n_gpus))
-        for a, b, bw in topo.graph.edges(data="GBps_per_dir"):
-            if a in pos and b in pos:
-                m[pos[a], pos[b]] = m[pos[b], pos[a]] = bw
+        m = tp.direct_bandwidth_matrix(topo)
     elif kind == "max-flow":
         m = tp.bandwidth_matrix(topo)
     else:
@@ -77,7 +94,7 @@ def plot_bandwidth_matrix(topo: tp.Topology, ax=None, kind: str = "max-flow"):
         for i in range(topo.n_gpus):
             for j in range(topo.n_gpus):
                 if i != j:
-                    ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=6,
+                    ax.text(j, i, f"{m[i, j]:.0f}" if m[i, j] >= 10 or m[i, j] == 0 else f"{m[i, j]:.1f}", ha="center", va="center", fontsize=6,
                             color="w" if m[i, j] < 0.6 * m.max() else "k")
     return ax
 
@@ -95,11 +112,8 @@ def metrics_text(topo: tp.Topology) -> str:
 
 
 def default_systems() -> dict:
-    systems = {name: make for name, make in tp.SYSTEMS.items()}
-    systems["ring of 8"] = lambda: tp.ring(8, 25.0)
-    systems["torus 4x4"] = lambda: tp.torus((4, 4), 25.0)
-    systems["fat tree: 2 x DGX H100 over NDR"] = lambda: tp.fat_tree(2)
-    return systems
+    """The explorer's choices: :func:`aichip.topology.example_systems`."""
+    return tp.example_systems()
 
 
 def interconnect_explorer(system: str = "DGX-1 (V100)", kind: str = "max-flow",
