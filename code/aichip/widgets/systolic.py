@@ -34,7 +34,7 @@ def draw_cycle(trace: sy.Trace, cycle: int, ax=None):
     ax.set_xticks(range(cols), [f"col {c}" for c in range(cols)])
     ax.set_yticks(range(rows), [f"row {r}" for r in range(rows)])
     busy = int(trace.busy[cycle].sum())
-    ax.set_title(f"{trace.dataflow.upper()} cycle {cycle + 1}/{n_cycles}, fold "
+    ax.set_title(f"{trace.dataflow.upper()} cycle {cycle + 1}/{n_cycles}, newest fold "
                  f"{trace.fold_of_cycle[cycle] + 1}: {busy} of {rows * cols} PEs busy\n"
                  f"h = {h_name}, v = {v_name}, s = {s_name}", fontsize=9)
     return ax
@@ -56,8 +56,12 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
     A = rng.integers(1, 10, (M, K))
     B = rng.integers(1, 10, (K, N))
 
-    def draw(df, cyc):
-        trace = sy.trace_gemm(A, B, rows, cols, df)
+    overlap = w.Checkbox(value=False, description="pipelined (double-buffered; ws, is)",
+                         style={"description_width": "initial"})
+
+    def draw(df, cyc, pipelined):
+        overlap.disabled = df == "os"
+        trace = sy.trace_gemm(A, B, rows, cols, df, pipelined=pipelined and df != "os")
         step.max = trace.busy.shape[0] - 1
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[1.4, 1])
         draw_cycle(trace, min(cyc, trace.busy.shape[0] - 1), axes[0])
@@ -71,24 +75,14 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
         print(f"A ({M}x{K}) =\n{A}\nB ({K}x{N}) =\n{B}\nproduct correct: "
               f"{np.array_equal(trace.product, A @ B)}")
 
-    out = w.interactive_output(draw, {"df": pick, "cyc": step})
-    return w.VBox([pick, step, out])
-
-
-def utilization_grid(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256)):
-    """Utilisation (rows x cols) of one GEMM for every array shape in ``sizes`` x ``sizes``."""
-    sizes = [check_int("size", s, minimum=1) for s in sizes]
-    grid = np.empty((len(sizes), len(sizes)))
-    for i, rows in enumerate(sizes):
-        for j, cols in enumerate(sizes):
-            grid[i, j] = sy.gemm_cycles(M, N, K, rows, cols, dataflow).utilization
-    return grid
+    out = w.interactive_output(draw, {"df": pick, "cyc": step, "pipelined": overlap})
+    return w.VBox([pick, overlap, step, out])
 
 
 def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256),
-                     ax=None, title: str | None = None):
-    """Heat map of :func:`utilization_grid` with the values written in the cells."""
-    grid = utilization_grid(M, N, K, dataflow, sizes)
+                     ax=None, title: str | None = None, pipelined: bool = False):
+    """Heat map of :func:`aichip.systolic.utilization_grid` with the values written in the cells."""
+    grid = sy.utilization_grid(M, N, K, dataflow, sizes, pipelined)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
     im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, origin="lower")
