@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aichip import systolic as sy
-from aichip.layers import ConvLayer, GemmLayer
+from aichip.layers import ConvLayer, GemmLayer, conv_layer, conv_layers, layer_table, to_gemm
 
 shapes = st.tuples(st.integers(1, 13), st.integers(1, 13), st.integers(1, 13),
                    st.integers(1, 6), st.integers(1, 6),
@@ -207,5 +207,50 @@ def test_run_layers_conv_and_gemm():
     (lambda: sy.filters_to_matrix(np.ones((3, 3))), ValueError, "K, C, R, S"),
 ])
 def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_kernel_source_shows_both_update_rules():
+    src = sy.kernel_source("pe")
+    assert "s[r, c] += h_in * v_in" in src          # output stationary: accumulate in place
+    assert "v[r, c] = v_in + h_in * s[r, c]" in src  # ws / is: add to the passing partial sum
+    assert "magictoken" not in src
+
+
+def test_to_gemm_matches_the_im2col_matrices():
+    """The GEMM of a convolution has the shapes of the matrices im2col actually builds."""
+    rng = np.random.default_rng(4)
+    conv = conv_layer("c", H=9, W=7, R=3, S=2, C=3, K=5, stride=2)
+    cols = sy.im2col(rng.standard_normal((conv.C, conv.H, conv.W)), conv.R, conv.S, conv.stride)
+    w = sy.filters_to_matrix(rng.standard_normal((conv.K, conv.C, conv.R, conv.S)))
+    gemm = to_gemm(conv)
+    assert (gemm.M, gemm.K) == cols.shape and (gemm.K, gemm.N) == w.shape
+    assert gemm.macs == conv.macs == cols.shape[0] * cols.shape[1] * w.shape[1]
+    assert to_gemm(GemmLayer("g", 2, 3, 4)) == GemmLayer("g", 2, 3, 4)
+    batch = to_gemm(conv._replace(N=4))
+    assert batch.M == 4 * gemm.M
+
+
+def test_conv_layer_table():
+    layers = conv_layers()
+    assert len(layers) == len(layer_table())
+    alexnet = conv_layers("AlexNet", batch=2)
+    # AlexNet conv1: 96 filters of 11x11x3, 55x55 outputs (Krizhevsky et al. 2012)
+    conv1 = alexnet[0]
+    assert (conv1.name, conv1.P, conv1.Q, conv1.K, conv1.N) == ("AlexNet conv1", 55, 55, 96, 2)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: conv_layers(batch=0), ValueError, "batch must be >= 1"),
+    (lambda: conv_layers("LeNet"), ValueError, "network must be one of"),
+    (lambda: to_gemm((1, 2, 3)), TypeError, "layer must be a GemmLayer or a ConvLayer"),
+    (lambda: conv_layer("c", H=2, W=2, R=3), ValueError, "c: filter R x S = 3 x 1 does not fit"),
+    (lambda: conv_layer("c", H=4, W=4, stride=0), ValueError, "stride must be >= 1"),
+    (lambda: conv_layer(3, H=4, W=4), TypeError, "name must be a string"),
+    (lambda: sy.compare_with_scalesim(repeats=0), ValueError, "repeats must be >= 1"),
+    (lambda: sy.kernel_source("all"), ValueError, "part must be one of"),
+])
+def test_layer_and_helper_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -78,7 +78,9 @@ steps, or use a stationary value before it has arrived or after it was overwritt
 
 from __future__ import annotations
 
+import inspect
 import math
+import textwrap
 from typing import NamedTuple
 
 import numpy as np
@@ -91,7 +93,8 @@ from .validation import check_choice, check_int
 
 __all__ = ["DATAFLOWS", "MAPPINGS", "ConvLayer", "GemmLayer", "GemmCycles", "SimulationResult",
            "Trace", "gemm_cycles", "simulate_gemm", "trace_gemm", "im2col", "filters_to_matrix",
-           "run_layers", "utilization_grid", "scalesim_reference"]
+           "run_layers", "utilization_grid", "scalesim_reference", "compare_with_scalesim",
+           "kernel_source"]
 
 DATAFLOWS = ("os", "ws", "is")
 
@@ -202,7 +205,6 @@ def gemm_cycles(M: int, N: int, K: int, rows: int, cols: int, dataflow: str = "o
                       s_r * s_c / (folds * rows * cols))
 
 
-# magictoken-kernel-begin
 @njit(cache=True)
 def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, fold_c0,
                      start, load, activity, record, tr_h, tr_v, tr_s, tr_busy, tr_fold):
@@ -230,6 +232,8 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
     sh_f = np.full((rows, cols), -1)  # fold whose tile the shadow holds, -1 once swapped in
     next_in = np.zeros(max(rows, cols), dtype=np.int64)  # per edge port: first fold not yet done
     next_load = np.zeros(cols, dtype=np.int64)
+    row_lo = np.full(rows, cols, dtype=np.int64)  # columns holding values in each row
+    row_hi = np.full(rows, -1, dtype=np.int64)
     last_busy = -1
     end = start[n_folds - 1] + t_len + rows + cols
     for cycle in range(end):
@@ -240,9 +244,17 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                 next_in[r] += 1
             f_edge = next_in[r]
             t_edge = cycle - start[f_edge] - r if f_edge < n_folds else -1
-            for c in range(cols - 1, -1, -1):
+            edge = 0 <= t_edge < t_len
+            # only columns next to last cycle's values can change (values move one PE a cycle)
+            if row_hi[r] < 0 and not edge:
+                continue
+            c_hi = min(row_hi[r] + 1, cols - 1) if row_hi[r] >= 0 else 0
+            c_lo = 0 if edge else row_lo[r]
+            row_lo[r] = cols
+            row_hi[r] = -1
+            for c in range(c_hi, c_lo - 1, -1):
                 if c == 0:
-                    if t_edge < 0 or t_edge >= t_len:
+                    if not edge:
                         h_f[r, 0] = -1
                         continue
                     f = f_edge
@@ -256,6 +268,7 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                         continue
                     t = h_t[r, c - 1]
                     h_in = h[r, c - 1]
+                # magictoken-pe-begin
                 col = fold_c0[f] + c
                 real = fold_r0[f] + r < s_r and col < s_c
                 if output_stationary:
@@ -297,6 +310,10 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                 h_t[r, c] = t
                 v_f[r, c] = f
                 v_t[r, c] = t
+                # magictoken-pe-end
+                row_lo[r] = c
+                if row_hi[r] < 0:
+                    row_hi[r] = c
                 if f > newest:
                     newest = f
                 last_busy = cycle
@@ -305,10 +322,6 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                     if record:
                         tr_busy[cycle, r, c] = True
                         tr_fold[cycle, r, c] = f
-            # a register whose value moved on and was not replaced holds nothing
-            for c in range(cols):
-                if h_f[r, c] < 0:
-                    v_f[r, c] = -1
         if not output_stationary:
             # the next folds' stationary tiles shift down the shadow registers, behind a data front
             for c in range(cols):
@@ -342,7 +355,16 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                     if s_f[r, c] >= 0:
                         tr_s[cycle, r, c] = s[r, c]
     return last_busy + 1
-# magictoken-kernel-end
+
+
+def kernel_source(part: str = "pe") -> str:
+    """Source lines of the simulator kernel between the ``# magictoken-<part>-begin`` and
+    ``-end`` markers (``part="pe"``: what one PE does with the values that reach it), dedented."""
+    check_choice("part", part, ("pe",))
+    lines = inspect.getsource(getattr(_systolic_kernel, "py_func", _systolic_kernel)).splitlines()
+    begin = next(i for i, line in enumerate(lines) if f"magictoken-{part}-begin" in line)
+    end = next(i for i, line in enumerate(lines) if f"magictoken-{part}-end" in line)
+    return textwrap.dedent("\n".join(lines[begin + 1:end]))
 
 
 def _arrange(x: np.ndarray, have: tuple[str, str], want: tuple[str, str]) -> np.ndarray:
@@ -577,3 +599,35 @@ def scalesim_reference() -> pd.DataFrame:
     array and dataflow, with its source); ``make bench`` re-measures them when SCALE-Sim is installed.
     """
     return load_table("scalesim_reference")
+
+
+def compare_with_scalesim(repeats: int = 3, seed: int = 0) -> pd.DataFrame:
+    """Simulate every run of :func:`scalesim_reference` with random operands and compare.
+
+    Returns one row per run: ``layer, M, N, K, rows, cols, dataflow``, our ``cycles`` and
+    ``mapping_efficiency`` beside SCALE-Sim's, ``cycle_difference`` (ours minus SCALE-Sim's),
+    ``product_correct`` (``allclose`` to NumPy's ``A @ B``), our best and median run time over
+    ``repeats`` timed calls after the checked one (:func:`aichip.timing.time_call`) and SCALE-Sim's
+    recorded time, all in seconds. SCALE-Sim's schedule is the one with no fold overlap.
+    """
+    from .timing import time_call
+
+    repeats = check_int("repeats", repeats, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    records = []
+    for row in scalesim_reference().itertuples():
+        A = rng.standard_normal((row.M, row.K))
+        B = rng.standard_normal((row.K, row.N))
+        sim = simulate_gemm(A, B, row.rows, row.cols, row.dataflow)  # also the warm-up
+        t = time_call(lambda: simulate_gemm(A, B, row.rows, row.cols, row.dataflow), repeats,
+                      warmup=0)
+        records.append({
+            "layer": row.layer, "M": row.M, "N": row.N, "K": row.K, "rows": row.rows,
+            "cols": row.cols, "dataflow": row.dataflow, "cycles": sim.compute_cycles,
+            "scalesim_cycles": row.scalesim_cycles,
+            "cycle_difference": sim.compute_cycles - row.scalesim_cycles,
+            "mapping_efficiency": sim.mapping_efficiency,
+            "scalesim_mapping_efficiency": row.scalesim_mapping_efficiency,
+            "product_correct": bool(np.allclose(sim.product, A @ B)),
+            "best_s": t.best_s, "median_s": t.median_s, "scalesim_s": row.scalesim_s})
+    return pd.DataFrame.from_records(records)
