@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aichip import dataflow as dfm
+from aichip.layers import conv_layers
 
 BIB = pathlib.Path(__file__).resolve().parents[1] / "chapters" / "references.bib"
 
@@ -108,21 +109,26 @@ def test_data_files_have_sources_in_bibliography():
     # AlexNet conv1: 55x55 outputs (Krizhevsky et al. 2012)
     conv1 = dfm.layer_shape(dfm.load_layers("AlexNet").iloc[0])
     assert (conv1.P, conv1.Q) == (55, 55)
+    # ResNet-50 res3a_branch2a as released in Caffe (He et al. 2016): 1x1, stride 2, 56x56 -> 28x28
+    res3a = {layer.name: layer for layer in conv_layers("ResNet-50")}["ResNet-50 res3a_branch2a"]
+    assert (res3a.R, res3a.stride, res3a.H, res3a.P) == (1, 2, 56, 28)
 
 
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: dfm.conv_shape(K=0), ValueError, "K must be >= 1"),
     (lambda: dfm.conv_shape(H=2, R=3, W=4, S=1), ValueError, "does not fit"),
-    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError, "dataflow"),
+    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError, "dataflow must be one of"),
     (lambda: dfm.search_mapping((1, 2, 3), "rs"), TypeError, "shape must be a ConvLayer"),
     (lambda: dfm.search_mapping(dfm.conv_shape(K=8, C=8, H=8, W=8, R=3, S=3), "rs",
-                                dfm.Architecture(rf_words=1, glb_words=4)), ValueError, "fits"),
+                                dfm.Architecture(rf_words=1, glb_words=4)), ValueError,
+     "no 'rs' mapping of this layer fits: RF 1 words"),
     (lambda: dfm.evaluate_mapping(dfm.conv_shape(H=3, W=3), np.ones((7, 3))), ValueError,
      "factors must have shape"),
     (lambda: dfm.evaluate_mapping(dfm.conv_shape(K=2, H=3, W=3), np.ones((7, 4))), ValueError,
      "factors multiply"),
-    (lambda: dfm.Architecture(n_pes=0), ValueError, "n_pes"),
-    (lambda: dfm.load_layers("LeNet"), ValueError, "network"),
+    (lambda: dfm.Architecture(n_pes=0), ValueError, "n_pes must be >= 1"),
+    (lambda: dfm.load_layers("LeNet"), ValueError, "network must be one of"),
+    (lambda: dfm.conv_shape(H=4, W=4, stride=0), ValueError, "stride must be >= 1"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -134,7 +140,7 @@ def test_dataflow_constraints_enforced():
     factors = np.ones((7, 4), dtype=np.int64)
     factors[:, 1] = dfm.loop_bounds(shape)
     factors[1, 1], factors[1, 3] = 1, 2  # K inside the PE
-    with pytest.raises(ValueError, match="inside a PE"):
+    with pytest.raises(ValueError, match="dataflow 'ws' keeps only .* inside a PE, not K"):
         dfm.evaluate_mapping(shape, factors, dataflow="ws")
 
 
@@ -147,8 +153,8 @@ def test_custom_costs_scale_energy():
     again = dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
                                  costs=doubled)
     assert again.total_energy == pytest.approx(2 * base.accesses.total_energy)
-    with pytest.raises(ValueError, match="keys"):
+    with pytest.raises(ValueError, match="costs must be a dict with exactly the keys"):
         dfm.search_mapping(shape, "rs", costs={"DRAM": 1.0})
-    with pytest.raises(ValueError, match="DRAM"):
+    with pytest.raises(ValueError, match=r"costs\['DRAM'\] must be >= 0"):
         dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
                              costs={**doubled, "DRAM": -1.0})

@@ -1,4 +1,4 @@
-"""Explorers for chapter 5: step through a small systolic array; utilisation over array shapes."""
+"""Explorers for the systolic-array chapter (ch-systolic): step through a small array; utilisation over array shapes."""
 
 from __future__ import annotations
 
