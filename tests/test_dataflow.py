@@ -158,3 +158,22 @@ def test_custom_costs_scale_energy():
     with pytest.raises(ValueError, match=r"costs\['DRAM'\] must be >= 0"):
         dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
                              costs={**doubled, "DRAM": -1.0})
+
+
+def test_dataflow_widgets_build():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from aichip.widgets import dataflow as wd
+
+    wd.plot_taxonomy()
+    table = dfm.compare_dataflows(dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3), orders="fixed")
+    wd.plot_energy_breakdown(table, highlight="rs")
+    plt.close("all")
+    with pytest.raises(ValueError, match="network/layer must be one of"):
+        wd.dataflow_explorer(network="AlexNet", layer="conv9")
+    assert isinstance(wd.dataflow_explorer(network="AlexNet", layer="conv5", dataflow="nlr"), w.Widget)
+    plt.close("all")

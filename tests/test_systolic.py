@@ -254,3 +254,25 @@ def test_conv_layer_table():
 def test_layer_and_helper_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_systolic_widgets_build_and_draw():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from aichip.widgets import systolic as ws
+
+    assert isinstance(ws.systolic_stepper(M=4, N=4, K=3, rows=3, cols=3, dataflow="ws"), w.Widget)
+    assert isinstance(ws.utilization_explorer({"g": (16, 64, 32)}, dataflow="is"), w.Widget)
+    trace = sy.trace_gemm(np.ones((4, 3)), np.ones((3, 4)), 3, 3, "ws", pipelined=True)
+    ax = ws.draw_cycle(trace, 5)
+    assert "newest fold" in ax.get_title()
+    ax = ws.plot_utilization(16, 64, 32, "ws", sizes=(4, 8), pipelined=True)
+    plt.close("all")
+    with pytest.raises(ValueError, match="cycle must be <="):
+        ws.draw_cycle(trace, 10**6)
+    with pytest.raises(ValueError, match="layer must be one of"):
+        ws.utilization_explorer({"g": (16, 64, 32)}, layer="h")
