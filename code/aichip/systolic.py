@@ -55,9 +55,8 @@ than this count for every layer we compared (its counter reports the index of th
 difference is below 0.1% on any real layer.
 
 **Pipelined** (``pipelined=True``, ``ws`` and ``is`` only). Every PE holds a second (shadow)
-register for the stationary operand, as the TPU's matrix unit holds "one 64 KiB tile of weights
-plus one for double-buffering (to hide the 256 cycles it takes to shift a tile in)" (Jouppi et al.,
-ISCA 2017, Section 2). The next fold's operand shifts down each column's shadow registers (skewed
+register for the stationary operand, as the TPU v1's matrix unit holds a second 64 KiB weight tile
+so that the 256 cycles of shifting a tile in are hidden (Jouppi et al., ISCA 2017, Section 2). The next fold's operand shifts down each column's shadow registers (skewed
 by column, behind a data front) while the current fold computes, and each PE swaps in its new value
 when the next fold's first operand reaches it. A fold's operands can enter the array once its
 predecessor's have all entered (``T`` cycles) and its own stationary tile has shifted in (``rows``
