@@ -93,7 +93,8 @@ def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32,
     ax.set_xticks(range(len(sizes)), sizes)
     ax.set_yticks(range(len(sizes)), sizes)
     ax.set(xlabel="array columns", ylabel="array rows",
-           title=title or f"{dataflow.upper()} utilisation, GEMM M={M} N={N} K={K}")
+           title=title or f"{dataflow.upper()} utilisation, GEMM M={M} N={N} K={K}, "
+                          f"{'pipelined' if pipelined else 'no fold overlap'}")
     plt.colorbar(im, ax=ax, label="utilisation (useful MACs / PE-cycles)")
     return ax
 
@@ -108,10 +109,17 @@ def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str =
     check_choice("dataflow", dataflow, sy.DATAFLOWS)
     pick = w.Dropdown(options=list(layers), value=layer, description="layer")
     df = w.ToggleButtons(options=list(sy.DATAFLOWS), value=dataflow, description="dataflow")
+    overlap = w.Checkbox(value=False, description="pipelined (double-buffered; ws, is)",
+                         style={"description_width": "initial"})
 
-    def draw(name, flow):
+    def draw(name, flow, pipelined):
+        overlap.disabled = flow == "os"
+        pipelined = pipelined and flow != "os"
         M, N, K = layers[name]
-        plot_utilization(M, N, K, flow, title=f"{name} (M={M}, N={N}, K={K}), {flow.upper()}")
+        schedule = "pipelined" if pipelined else "no fold overlap"
+        plot_utilization(M, N, K, flow, pipelined=pipelined,
+                         title=f"{name} (M={M}, N={N}, K={K}), {flow.upper()}, {schedule}")
         plt.show()
 
-    return w.VBox([pick, df, w.interactive_output(draw, {"name": pick, "flow": df})])
+    return w.VBox([pick, df, overlap, w.interactive_output(
+        draw, {"name": pick, "flow": df, "pipelined": overlap})])
