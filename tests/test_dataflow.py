@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aichip import dataflow as dfm
+from aichip.layers import conv_layers
 
 BIB = pathlib.Path(__file__).resolve().parents[1] / "chapters" / "references.bib"
 
@@ -17,7 +18,7 @@ def _random_mapping(draw, shape, dataflow):
     """Draw a legal mapping: split each bound into divisors allowed by the dataflow."""
     rf_ok, sp_ok = dfm.DATAFLOWS[dataflow]
     factors = np.ones((7, 4), dtype=np.int64)
-    for d, (name, n) in enumerate(zip(dfm.DIMS, shape.bounds())):
+    for d, (name, n) in enumerate(zip(dfm.DIMS, dfm.loop_bounds(shape))):
         n = int(n)
         levels = [0, 1] + ([2] if name in sp_ok else []) + ([3] if name in rf_ok else [])
         for level in levels[::-1]:
@@ -51,11 +52,26 @@ def test_access_counts_equal_brute_force(case):
         assert getattr(fast, field) == getattr(slow, field), field
 
 
+@pytest.mark.parametrize("stride, words", [(1, 5 * 5), (2, 3 * 3)])
+def test_one_by_one_stride_two_reads_only_the_windows(stride, words):
+    """A 1x1 convolution of a 5x5 input reads all 25 pixels at stride 1 but only the 9 its 3x3
+    windows touch at stride 2 (every other row and column), not their 5x5 bounding box."""
+    H = 5
+    shape = dfm.conv_shape(H=H, W=H, R=1, S=1, stride=stride)
+    factors = np.ones((7, 4), dtype=np.int64)
+    factors[:, 1] = dfm.loop_bounds(shape)  # one GLB tile, loaded once from DRAM
+    acc = dfm.evaluate_mapping(shape, factors, dataflow="nlr")
+    pixels = {(p * stride, q * stride) for p in range(shape.P) for q in range(shape.Q)}
+    assert len(pixels) == words
+    assert acc.dram == len(pixels) + 1 + shape.P * shape.Q  # I, the one weight, O written once
+    assert dfm.brute_force_accesses(shape, factors, dataflow="nlr").dram == acc.dram
+
+
 def test_compulsory_traffic_when_everything_fits():
     # One GLB tile holding the whole layer: DRAM moves each tensor exactly once.
     shape = dfm.conv_shape(K=2, C=2, H=4, W=4, R=3, S=3)
     factors = np.ones((7, 4), dtype=np.int64)
-    factors[:, 1] = shape.bounds()
+    factors[:, 1] = dfm.loop_bounds(shape)
     acc = dfm.evaluate_mapping(shape, factors, dataflow="nlr")
     words = 2 * 2 * 9 + 2 * 16 + 2 * 2 * 2  # W + I + O
     assert acc.dram == words
@@ -66,7 +82,7 @@ def test_search_finds_no_worse_than_a_given_mapping():
     shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)
     best = dfm.search_mapping(shape, "os")
     factors = np.ones((7, 4), dtype=np.int64)
-    factors[:, 1] = shape.bounds()
+    factors[:, 1] = dfm.loop_bounds(shape)
     factors[2, 1], factors[2, 3] = 1, 2  # C in the RF
     manual = dfm.evaluate_mapping(shape, factors, dataflow="os")
     assert best.accesses.total_energy <= manual.total_energy
@@ -93,21 +109,26 @@ def test_data_files_have_sources_in_bibliography():
     # AlexNet conv1: 55x55 outputs (Krizhevsky et al. 2012)
     conv1 = dfm.layer_shape(dfm.load_layers("AlexNet").iloc[0])
     assert (conv1.P, conv1.Q) == (55, 55)
+    # ResNet-50 res3a_branch2a as released in Caffe (He et al. 2016): 1x1, stride 2, 56x56 -> 28x28
+    res3a = {layer.name: layer for layer in conv_layers("ResNet-50")}["ResNet-50 res3a_branch2a"]
+    assert (res3a.R, res3a.stride, res3a.H, res3a.P) == (1, 2, 56, 28)
 
 
 @pytest.mark.parametrize("call, exc, match", [
-    (lambda: dfm.conv_shape(K=0), ValueError, "K"),
+    (lambda: dfm.conv_shape(K=0), ValueError, "K must be >= 1"),
     (lambda: dfm.conv_shape(H=2, R=3, W=4, S=1), ValueError, "does not fit"),
-    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError, "dataflow"),
-    (lambda: dfm.search_mapping((1, 2, 3), "rs"), TypeError, "ConvShape"),
+    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError, "dataflow must be one of"),
+    (lambda: dfm.search_mapping((1, 2, 3), "rs"), TypeError, "shape must be a ConvLayer"),
     (lambda: dfm.search_mapping(dfm.conv_shape(K=8, C=8, H=8, W=8, R=3, S=3), "rs",
-                                dfm.Architecture(rf_words=1, glb_words=4)), ValueError, "fits"),
+                                dfm.Architecture(rf_words=1, glb_words=4)), ValueError,
+     "no 'rs' mapping of this layer fits: RF 1 words"),
     (lambda: dfm.evaluate_mapping(dfm.conv_shape(H=3, W=3), np.ones((7, 3))), ValueError,
-     "shape"),
+     "factors must have shape"),
     (lambda: dfm.evaluate_mapping(dfm.conv_shape(K=2, H=3, W=3), np.ones((7, 4))), ValueError,
-     "multiply"),
-    (lambda: dfm.Architecture(n_pes=0), ValueError, "n_pes"),
-    (lambda: dfm.load_layers("LeNet"), ValueError, "network"),
+     "factors multiply"),
+    (lambda: dfm.Architecture(n_pes=0), ValueError, "n_pes must be >= 1"),
+    (lambda: dfm.load_layers("LeNet"), ValueError, "network must be one of"),
+    (lambda: dfm.conv_shape(H=4, W=4, stride=0), ValueError, "stride must be >= 1"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -117,9 +138,9 @@ def test_bad_input(call, exc, match):
 def test_dataflow_constraints_enforced():
     shape = dfm.conv_shape(K=2, H=3, W=3)
     factors = np.ones((7, 4), dtype=np.int64)
-    factors[:, 1] = shape.bounds()
+    factors[:, 1] = dfm.loop_bounds(shape)
     factors[1, 1], factors[1, 3] = 1, 2  # K inside the PE
-    with pytest.raises(ValueError, match="inside a PE"):
+    with pytest.raises(ValueError, match="dataflow 'ws' keeps only .* inside a PE, not K"):
         dfm.evaluate_mapping(shape, factors, dataflow="ws")
 
 
@@ -132,8 +153,27 @@ def test_custom_costs_scale_energy():
     again = dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
                                  costs=doubled)
     assert again.total_energy == pytest.approx(2 * base.accesses.total_energy)
-    with pytest.raises(ValueError, match="keys"):
+    with pytest.raises(ValueError, match="costs must be a dict with exactly the keys"):
         dfm.search_mapping(shape, "rs", costs={"DRAM": 1.0})
-    with pytest.raises(ValueError, match="DRAM"):
+    with pytest.raises(ValueError, match=r"costs\['DRAM'\] must be >= 0"):
         dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
                              costs={**doubled, "DRAM": -1.0})
+
+
+def test_dataflow_widgets_build():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from aichip.widgets import dataflow as wd
+
+    wd.plot_taxonomy()
+    table = dfm.compare_dataflows(dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3), orders="fixed")
+    wd.plot_energy_breakdown(table, highlight="rs")
+    plt.close("all")
+    with pytest.raises(ValueError, match="network/layer must be one of"):
+        wd.dataflow_explorer(network="AlexNet", layer="conv9")
+    assert isinstance(wd.dataflow_explorer(network="AlexNet", layer="conv5", dataflow="nlr"), w.Widget)
+    plt.close("all")

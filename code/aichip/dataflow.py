@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .layers import ConvLayer, conv_layer, layer_table
 from .tables import load_table
 from .validation import check_choice, check_float, check_int
 
@@ -62,42 +63,16 @@ _REL_I = np.array([1, 0, 1, 1, 1, 1, 1], dtype=np.int64)
 _REL_O = np.array([1, 1, 0, 1, 1, 0, 0], dtype=np.int64)
 
 
-class ConvShape(NamedTuple):
-    """Convolution layer shape (input already padded)."""
-
-    N: int
-    K: int
-    C: int
-    H: int
-    W: int
-    R: int
-    S: int
-    stride: int = 1
-
-    @property
-    def P(self) -> int:
-        return (self.H - self.R) // self.stride + 1
-
-    @property
-    def Q(self) -> int:
-        return (self.W - self.S) // self.stride + 1
-
-    def bounds(self) -> np.ndarray:
-        """Loop bounds in :data:`DIMS` order."""
-        return np.array([self.N, self.K, self.C, self.P, self.Q, self.R, self.S], dtype=np.int64)
-
-    @property
-    def macs(self) -> int:
-        return int(np.prod(self.bounds()))
+def loop_bounds(layer: ConvLayer) -> np.ndarray:
+    """The layer's loop bounds in :data:`DIMS` order ``(N, K, C, P, Q, R, S)``."""
+    return np.array([layer.N, layer.K, layer.C, layer.P, layer.Q, layer.R, layer.S],
+                    dtype=np.int64)
 
 
-def conv_shape(N=1, K=1, C=1, H=1, W=1, R=1, S=1, stride=1) -> ConvShape:
-    """Validated :class:`ConvShape` (positive sizes, filter no larger than the input)."""
-    vals = {k: check_int(k, v, minimum=1) for k, v in
-            dict(N=N, K=K, C=C, H=H, W=W, R=R, S=S, stride=stride).items()}
-    if vals["R"] > vals["H"] or vals["S"] > vals["W"]:
-        raise ValueError(f"filter R x S = {R} x {S} does not fit in the input H x W = {H} x {W}")
-    return ConvShape(**vals)
+def conv_shape(N=1, K=1, C=1, H=1, W=1, R=1, S=1, stride=1, name: str = "conv") -> ConvLayer:
+    """Validated :class:`aichip.layers.ConvLayer` (positive sizes, filter no larger than the input),
+    with keyword arguments in loop-nest order."""
+    return conv_layer(name, H=H, W=W, R=R, S=S, C=C, K=K, stride=stride, N=N)
 
 
 @dataclass(frozen=True)
@@ -171,28 +146,31 @@ def _cost_vector(costs: dict | None = None) -> np.ndarray:
 
 
 def load_layers(network: str | None = None) -> pd.DataFrame:
-    """Layer shapes of AlexNet, VGG-16 and ResNet-50 (``data/conv_layers.csv``), with sources."""
-    df = load_table("conv_layers")
-    if network is not None:
-        check_choice("network", network, tuple(df["network"].unique()))
-        df = df[df["network"] == network].reset_index(drop=True)
-    return df
+    """Layer shapes of AlexNet, VGG-16 and ResNet-50 (``data/conv_layers.csv``), with sources
+    (:func:`aichip.layers.layer_table`; :func:`aichip.layers.conv_layers` gives them as layers)."""
+    return layer_table(network)
 
 
-def layer_shape(row, N: int = 1) -> ConvShape:
-    """:class:`ConvShape` of one row of :func:`load_layers`."""
-    return conv_shape(N=N, K=int(row["K"]), C=int(row["C"]), H=int(row["H"]), W=int(row["W"]),
-                      R=int(row["R"]), S=int(row["S"]), stride=int(row["stride"]))
+def layer_shape(row, N: int = 1) -> ConvLayer:
+    """:class:`aichip.layers.ConvLayer` of one row of :func:`load_layers` (a dict-like row)."""
+    return conv_layer(f"{row['network']} {row['layer']}", H=int(row["H"]), W=int(row["W"]),
+                      R=int(row["R"]), S=int(row["S"]), C=int(row["C"]), K=int(row["K"]),
+                      stride=int(row["stride"]), N=N)
 
 
 # ------------------------------------------------------------------------------- the cost model
 
 @njit(cache=True)
 def _size(rel, f, stride, which):
-    """Words of a tensor tile whose loop extents are ``f`` (7,); ``which`` 0=W, 1=I, 2=O."""
+    """Words of a tensor tile whose loop extents are ``f`` (7,); ``which`` 0=W, 1=I, 2=O.
+
+    An input tile spans ``(f_P - 1) * min(stride, f_R) + f_R`` rows: consecutive windows overlap
+    when the stride is at most the filter extent, and leave rows unread between them when it is
+    larger (a 1x1 stride-2 convolution reads every other row, not the bounding box).
+    """
     if which == 1:
-        h = (f[3] - 1) * stride + f[5]
-        w = (f[4] - 1) * stride + f[6]
+        h = (f[3] - 1) * min(stride, f[5]) + f[5]
+        w = (f[4] - 1) * min(stride, f[6]) + f[6]
         return f[0] * f[2] * h * w
     size = 1
     for d in range(7):
@@ -260,7 +238,7 @@ def _evaluate(factors, order, stride, use_rf, costs, out, trips, arr_tile, glb_t
     out[4] = costs[0] * macs + costs[1] * rf + costs[2] * pe + costs[3] * glb + costs[4] * dram
 
 
-def _check_mapping(shape: ConvShape, factors, order, dataflow: str, arch: Architecture):
+def _check_mapping(shape: ConvLayer, factors, order, dataflow: str, arch: Architecture):
     check_choice("dataflow", dataflow, tuple(DATAFLOWS))
     factors = np.asarray(factors, dtype=np.int64)
     if factors.shape != (7, 4):
@@ -268,9 +246,9 @@ def _check_mapping(shape: ConvShape, factors, order, dataflow: str, arch: Archit
                          f"got {factors.shape}")
     if (factors < 1).any():
         raise ValueError("every factor must be >= 1")
-    if not np.array_equal(factors.prod(axis=1), shape.bounds()):
+    if not np.array_equal(factors.prod(axis=1), loop_bounds(shape)):
         raise ValueError(f"factors multiply to {factors.prod(axis=1).tolist()}, but the layer's "
-                         f"loop bounds {dict(zip(DIMS, shape.bounds().tolist()))}")
+                         f"loop bounds {dict(zip(DIMS, loop_bounds(shape).tolist()))}")
     if sorted(order) != sorted(DIMS):
         raise ValueError(f"order must be a permutation of {DIMS}, got {order}")
     rf_ok, sp_ok = DATAFLOWS[dataflow]
@@ -284,7 +262,7 @@ def _check_mapping(shape: ConvShape, factors, order, dataflow: str, arch: Archit
     return factors, np.array([DIMS.index(d) for d in order], dtype=np.int64)
 
 
-def evaluate_mapping(shape: ConvShape, factors, order=DIMS, dataflow: str = "rs",
+def evaluate_mapping(shape: ConvLayer, factors, order=DIMS, dataflow: str = "rs",
                      arch: Architecture | None = None, costs: dict | None = None) -> Accesses:
     """Access counts and energy of one mapping (see the module docstring).
 
@@ -307,47 +285,79 @@ def _accesses(macs, out, costs) -> Accesses:
     return Accesses(macs, float(out[0]), float(out[1]), float(out[2]), float(out[3]), energy)
 
 
-def brute_force_accesses(shape: ConvShape, factors, order=DIMS, dataflow: str = "rs",
-                         arch: Architecture | None = None, costs: dict | None = None) -> Accesses:
-    """The same counts as :func:`evaluate_mapping`, found by walking every tile iteration.
+#: The tensors of the loop nest ``O[n, k, p, q] += I[n, c, p*stride + r, q*stride + s] *
+#: W[k, c, r, s]`` and the loops their indices use, written out from that statement.
+_INDEXED_BY = {"W": "KCRS", "I": "NCPQRS", "O": "NKPQ"}
 
-    Keeps the current tile of each tensor at the array and at the GLB, and counts a load (and, for
-    outputs, a write-back and a read of earlier partial sums) whenever the tile changes. Slow: for
-    tests on small layers.
+
+def _tile_words(tensor: str, lo: dict, ext: dict, stride: int) -> int:
+    """Distinct words of ``tensor`` touched by loop indices ``lo[d] <= i_d < lo[d] + ext[d]``,
+    found by building the set of element coordinates (axis by axis: the tile is their product)."""
+    rng = {d: range(lo[d], lo[d] + ext[d]) for d in DIMS}
+    if tensor == "I":
+        rows = {p * stride + r for p in rng["P"] for r in rng["R"]}
+        cols = {q * stride + s for q in rng["Q"] for s in rng["S"]}
+        return len(rng["N"]) * len(rng["C"]) * len(rows) * len(cols)
+    words = 1
+    for d in _INDEXED_BY[tensor]:
+        words *= len(rng[d])
+    return words
+
+
+def brute_force_accesses(shape: ConvLayer, factors, order=DIMS, dataflow: str = "rs",
+                         arch: Architecture | None = None, costs: dict | None = None) -> Accesses:
+    """The counts of :func:`evaluate_mapping`, found by walking the tile loops one iteration at a time.
+
+    Independent of the model's helpers: it steps through the DRAM loops and then the GLB loops in
+    ``order``, works out the index ranges of the tile that the array (GLB reads) and the GLB (DRAM
+    reads) hold in each iteration, and whenever the tile a tensor needs is not the one held, counts
+    the distinct words of the new tile by enumerating their coordinates (for outputs also the write
+    back, and a read of the earlier partial sums when the tile was held before). Slow: for tests and
+    small layers.
     """
     arch = arch or Architecture()
-    factors, order_idx = _check_mapping(shape, factors, order, dataflow, arch)
-    rels = {"W": _REL_W, "I": _REL_I, "O": _REL_O}
-    arr_tile = factors[:, 2] * factors[:, 3]
-    glb_tile = factors[:, 1] * arr_tile
-    sizes = {}
-    for i, (name, rel) in enumerate(rels.items()):
-        sizes[name] = (_size(rel, arr_tile, shape.stride, i), _size(rel, glb_tile, shape.stride, i))
-    loops = [(d, factors[d, 0]) for d in order_idx] + [(d, factors[d, 1]) for d in order_idx]
+    factors, _ = _check_mapping(shape, factors, order, dataflow, arch)
+    dram, glb, spatial, rf = ({d: int(factors[i, j]) for i, d in enumerate(DIMS)}
+                              for j in range(4))
+    array_ext = {d: spatial[d] * rf[d] for d in DIMS}
+    glb_ext = {d: glb[d] * array_ext[d] for d in DIMS}
+    loops = [(d, "dram", dram[d]) for d in order] + [(d, "glb", glb[d]) for d in order]
+    # partial sums of PEs that work on the same outputs are added PE to PE
+    reducers = 1
+    for d in DIMS:
+        if d not in _INDEXED_BY["O"]:
+            reducers *= spatial[d]
     counts = {"glb": 0, "dram": 0, "pe": 0}
-    current = {(t, lvl): None for t in rels for lvl in (0, 1)}
-    seen = {(t, lvl): set() for t in rels for lvl in (0, 1)}
-    reduce_pes = factors[2, 2] * factors[5, 2] * factors[6, 2]
-    for idx in itertools.product(*[range(trip) for _, trip in loops]):
-        for t, rel in rels.items():
-            # level 0: the array's tile (indexed by DRAM and GLB loops); level 1: the GLB's tile
-            for lvl, n_loops in ((0, 14), (1, 7)):
-                key = tuple(i for (d, _), i in zip(loops[:n_loops], idx[:n_loops]) if rel[d])
-                if key == current[(t, lvl)]:
+    held = {}
+    seen = {}
+    for idx in itertools.product(*[range(trip) for _, _, trip in loops]):
+        at = {(d, lvl): i for (d, lvl, _), i in zip(loops, idx)}
+        for tensor, dims in _INDEXED_BY.items():
+            for level in ("array", "glb"):
+                if level == "array":  # the array's tile moves with the DRAM and the GLB loops
+                    key = tuple((at[(d, "dram")], at[(d, "glb")]) for d in dims)
+                    lo = {d: (at[(d, "dram")] * glb[d] + at[(d, "glb")]) * array_ext[d]
+                          for d in DIMS}
+                    ext, where = array_ext, "glb"
+                else:  # the GLB's tile moves with the DRAM loops only
+                    key = tuple(at[(d, "dram")] for d in dims)
+                    lo = {d: at[(d, "dram")] * glb_ext[d] for d in DIMS}
+                    ext, where = glb_ext, "dram"
+                if held.get((tensor, level)) == key:
                     continue
-                current[(t, lvl)] = key
-                size = sizes[t][lvl]
-                where = "glb" if lvl == 0 else "dram"
-                counts[where] += size
-                if t == "O":
-                    if key in seen[(t, lvl)]:
-                        counts[where] += size  # read back earlier partial sums
-                    seen[(t, lvl)].add(key)
-                    if lvl == 0:
-                        counts["pe"] += size * (reduce_pes - 1)
-    out = np.array([4.0 * shape.macs if dataflow != "nlr" else 0.0, counts["pe"], counts["glb"],
-                    counts["dram"], 0.0])
-    return _accesses(shape.macs, out, _cost_vector(costs))
+                held[(tensor, level)] = key
+                words = _tile_words(tensor, lo, ext, shape.stride)
+                counts[where] += words
+                if tensor == "O":
+                    if key in seen.setdefault(level, set()):
+                        counts[where] += words  # read back the earlier partial sums
+                    seen[level].add(key)
+                    if level == "array":
+                        counts["pe"] += words * (reducers - 1)
+    macs = shape.N * shape.K * shape.C * shape.P * shape.Q * shape.R * shape.S
+    rf_accesses = 0.0 if dataflow == "nlr" else 4.0 * macs  # read I, W, psum; write psum
+    out = np.array([rf_accesses, counts["pe"], counts["glb"], counts["dram"], 0.0])
+    return _accesses(macs, out, _cost_vector(costs))
 
 
 # ---------------------------------------------------------------------------------- the search
@@ -446,7 +456,7 @@ class SearchResult(NamedTuple):
     evaluated: int
 
 
-def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | None = None,
+def search_mapping(shape: ConvLayer, dataflow: str = "rs", arch: Architecture | None = None,
                    objective: str = "energy", orders: str = "all",
                    costs: dict | None = None) -> SearchResult:
     """Exhaustive (pruned) search over tiling factors and loop orders for the lowest energy (or latency).
@@ -462,15 +472,16 @@ def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | 
     ValueError
         If no mapping fits the buffers (e.g. the RF cannot hold even one filter row).
     """
-    if not isinstance(shape, ConvShape):
-        raise TypeError(f"shape must be a ConvShape (use conv_shape()), got {type(shape).__name__}")
+    if not isinstance(shape, ConvLayer):
+        raise TypeError(f"shape must be a ConvLayer (use conv_shape() or aichip.layers), got "
+                        f"{type(shape).__name__}")
     check_choice("dataflow", dataflow, tuple(DATAFLOWS))
     check_choice("objective", objective, ("energy", "latency"))
     check_choice("orders", orders, ("all", "fixed"))
     arch = arch or Architecture()
     cost_vec = _cost_vector(costs)
     rf_ok, sp_ok = DATAFLOWS[dataflow]
-    bounds = shape.bounds()
+    bounds = loop_bounds(shape)
     tables = []
     for d, name in enumerate(DIMS):
         tables.append(_splits(int(bounds[d]), name in sp_ok, name in rf_ok,
@@ -495,7 +506,7 @@ def search_mapping(shape: ConvShape, dataflow: str = "rs", arch: Architecture | 
     return SearchResult(mapping, _accesses(shape.macs, best_out, cost_vec), steps, int(evaluated))
 
 
-def compare_dataflows(shape: ConvShape, arch: Architecture | None = None,
+def compare_dataflows(shape: ConvLayer, arch: Architecture | None = None,
                       dataflows=tuple(DATAFLOWS), orders: str = "all",
                       costs: dict | None = None) -> pd.DataFrame:
     """Best-mapping energy per level for each dataflow, per MAC (one row each)."""

@@ -89,8 +89,8 @@ SCHEMAS: dict[str, TableSchema] = {
         description="one convolution layer's shape"),
     "scalesim_reference": TableSchema(
         columns=("layer", "M", "N", "K", "rows", "cols", "dataflow", "scalesim_cycles",
-                 "scalesim_s", "source", "notes"),
-        numeric=("scalesim_s",), integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
+                 "scalesim_mapping_efficiency", "scalesim_s", "source", "notes"),
+        numeric=("scalesim_mapping_efficiency", "scalesim_s"), integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
         key=("layer", "rows", "cols", "dataflow"),
         description="one SCALE-Sim run: a GEMM layer on an array with a dataflow"),
 }

@@ -1,4 +1,4 @@
-"""Explorer and pictures for chapter 6: dataflows compared by energy on real layers."""
+"""Explorer and pictures for the dataflow chapter (ch-dataflow): dataflows compared by energy on real layers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Explorers for chapter 5: step through a small systolic array; utilisation over array shapes."""
+"""Explorers for the systolic-array chapter (ch-systolic): step through a small array; utilisation over array shapes."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def draw_cycle(trace: sy.Trace, cycle: int, ax=None):
     ax.set_xticks(range(cols), [f"col {c}" for c in range(cols)])
     ax.set_yticks(range(rows), [f"row {r}" for r in range(rows)])
     busy = int(trace.busy[cycle].sum())
-    ax.set_title(f"{trace.dataflow.upper()} cycle {cycle + 1}/{n_cycles}, fold "
+    ax.set_title(f"{trace.dataflow.upper()} cycle {cycle + 1}/{n_cycles}, newest fold "
                  f"{trace.fold_of_cycle[cycle] + 1}: {busy} of {rows * cols} PEs busy\n"
                  f"h = {h_name}, v = {v_name}, s = {s_name}", fontsize=9)
     return ax
@@ -56,8 +56,12 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
     A = rng.integers(1, 10, (M, K))
     B = rng.integers(1, 10, (K, N))
 
-    def draw(df, cyc):
-        trace = sy.trace_gemm(A, B, rows, cols, df)
+    overlap = w.Checkbox(value=False, description="pipelined (double-buffered; ws, is)",
+                         style={"description_width": "initial"})
+
+    def draw(df, cyc, pipelined):
+        overlap.disabled = df == "os"
+        trace = sy.trace_gemm(A, B, rows, cols, df, pipelined=pipelined and df != "os")
         step.max = trace.busy.shape[0] - 1
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[1.4, 1])
         draw_cycle(trace, min(cyc, trace.busy.shape[0] - 1), axes[0])
@@ -71,24 +75,14 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
         print(f"A ({M}x{K}) =\n{A}\nB ({K}x{N}) =\n{B}\nproduct correct: "
               f"{np.array_equal(trace.product, A @ B)}")
 
-    out = w.interactive_output(draw, {"df": pick, "cyc": step})
-    return w.VBox([pick, step, out])
-
-
-def utilization_grid(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256)):
-    """Utilisation (rows x cols) of one GEMM for every array shape in ``sizes`` x ``sizes``."""
-    sizes = [check_int("size", s, minimum=1) for s in sizes]
-    grid = np.empty((len(sizes), len(sizes)))
-    for i, rows in enumerate(sizes):
-        for j, cols in enumerate(sizes):
-            grid[i, j] = sy.gemm_cycles(M, N, K, rows, cols, dataflow).utilization
-    return grid
+    out = w.interactive_output(draw, {"df": pick, "cyc": step, "pipelined": overlap})
+    return w.VBox([pick, overlap, step, out])
 
 
 def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256),
-                     ax=None, title: str | None = None):
-    """Heat map of :func:`utilization_grid` with the values written in the cells."""
-    grid = utilization_grid(M, N, K, dataflow, sizes)
+                     ax=None, title: str | None = None, pipelined: bool = False):
+    """Heat map of :func:`aichip.systolic.utilization_grid` with the values written in the cells."""
+    grid = sy.utilization_grid(M, N, K, dataflow, sizes, pipelined)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
     im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, origin="lower")
@@ -99,7 +93,8 @@ def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32,
     ax.set_xticks(range(len(sizes)), sizes)
     ax.set_yticks(range(len(sizes)), sizes)
     ax.set(xlabel="array columns", ylabel="array rows",
-           title=title or f"{dataflow.upper()} utilisation, GEMM M={M} N={N} K={K}")
+           title=title or f"{dataflow.upper()} utilisation, GEMM M={M} N={N} K={K}, "
+                          f"{'pipelined' if pipelined else 'no fold overlap'}")
     plt.colorbar(im, ax=ax, label="utilisation (useful MACs / PE-cycles)")
     return ax
 
@@ -114,10 +109,17 @@ def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str =
     check_choice("dataflow", dataflow, sy.DATAFLOWS)
     pick = w.Dropdown(options=list(layers), value=layer, description="layer")
     df = w.ToggleButtons(options=list(sy.DATAFLOWS), value=dataflow, description="dataflow")
+    overlap = w.Checkbox(value=False, description="pipelined (double-buffered; ws, is)",
+                         style={"description_width": "initial"})
 
-    def draw(name, flow):
+    def draw(name, flow, pipelined):
+        overlap.disabled = flow == "os"
+        pipelined = pipelined and flow != "os"
         M, N, K = layers[name]
-        plot_utilization(M, N, K, flow, title=f"{name} (M={M}, N={N}, K={K}), {flow.upper()}")
+        schedule = "pipelined" if pipelined else "no fold overlap"
+        plot_utilization(M, N, K, flow, pipelined=pipelined,
+                         title=f"{name} (M={M}, N={N}, K={K}), {flow.upper()}, {schedule}")
         plt.show()
 
-    return w.VBox([pick, df, w.interactive_output(draw, {"name": pick, "flow": df})])
+    return w.VBox([pick, df, overlap, w.interactive_output(
+        draw, {"name": pick, "flow": df, "pipelined": overlap})])

@@ -1,0 +1,125 @@
+"""One vocabulary for the layers that the accelerator models run: matrix products and convolutions.
+
+:class:`GemmLayer` and :class:`ConvLayer` are read by :mod:`aichip.systolic` (cycles on a systolic
+array) and :mod:`aichip.dataflow` (accesses and energy on a spatial array), so a layer is described
+once and run through both. A convolution becomes a matrix product by im2col (:func:`to_gemm`):
+
+- ``M = N * P * Q`` rows, one per output pixel of every image in the batch;
+- ``K = R * S * C`` columns, one per weight of a filter (the window);
+- ``N_gemm = K_filters`` output columns, one per filter.
+
+Sizes are those of the *padded* input: pad ``H`` and ``W`` yourself if the layer has padding. The
+layer table ``data/conv_layers.csv`` (:func:`conv_layers`) records AlexNet, VGG-16 and ResNet-50
+layers that way, each with its source.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pandas as pd
+
+from .tables import load_table
+from .validation import check_choice, check_int
+
+
+class GemmLayer(NamedTuple):
+    """A matrix product ``(M x K) @ (K x N)``."""
+
+    name: str
+    M: int
+    N: int
+    K: int
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates: ``M * N * K``."""
+        return self.M * self.N * self.K
+
+
+class ConvLayer(NamedTuple):
+    """A convolution: batch ``N`` of ``C`` input channels of ``H x W`` (padded), ``K`` filters of
+    ``C x R x S``, moved by ``stride`` in both directions."""
+
+    name: str
+    H: int
+    W: int
+    R: int
+    S: int
+    C: int
+    K: int
+    stride: int = 1
+    N: int = 1
+
+    @property
+    def P(self) -> int:
+        """Output rows: ``(H - R) // stride + 1``."""
+        return (self.H - self.R) // self.stride + 1
+
+    @property
+    def Q(self) -> int:
+        """Output columns: ``(W - S) // stride + 1``."""
+        return (self.W - self.S) // self.stride + 1
+
+    def output_hw(self) -> tuple[int, int]:
+        """Output height and width ``(P, Q)``."""
+        return self.P, self.Q
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates: ``N * K * C * P * Q * R * S``."""
+        return self.N * self.K * self.C * self.P * self.Q * self.R * self.S
+
+    def as_gemm(self) -> GemmLayer:
+        """The im2col matrix product of this convolution (see :func:`to_gemm`)."""
+        return GemmLayer(self.name, self.N * self.P * self.Q, self.K, self.R * self.S * self.C)
+
+
+def conv_layer(name: str = "conv", *, H: int = 1, W: int = 1, R: int = 1, S: int = 1, C: int = 1,
+               K: int = 1, stride: int = 1, N: int = 1) -> ConvLayer:
+    """A validated :class:`ConvLayer`: positive integer sizes, filter no larger than the input."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    vals = {k: check_int(k, v, minimum=1) for k, v in
+            dict(H=H, W=W, R=R, S=S, C=C, K=K, stride=stride, N=N).items()}
+    if vals["R"] > vals["H"] or vals["S"] > vals["W"]:
+        raise ValueError(f"{name}: filter R x S = {R} x {S} does not fit in the input "
+                         f"H x W = {H} x {W}")
+    return ConvLayer(name, **vals)
+
+
+def check_layer(layer) -> GemmLayer | ConvLayer:
+    """Return ``layer`` after checking its type and sizes (the message names the bad field)."""
+    if isinstance(layer, ConvLayer):
+        return conv_layer(layer.name, H=layer.H, W=layer.W, R=layer.R, S=layer.S, C=layer.C,
+                          K=layer.K, stride=layer.stride, N=layer.N)
+    if isinstance(layer, GemmLayer):
+        for field in ("M", "N", "K"):
+            check_int(f"{layer.name}.{field}", getattr(layer, field), minimum=1)
+        return layer
+    raise TypeError(f"layer must be a GemmLayer or a ConvLayer, got {type(layer).__name__}")
+
+
+def to_gemm(layer) -> GemmLayer:
+    """The matrix product a layer runs as: a :class:`GemmLayer` as it is, a :class:`ConvLayer`
+    lowered by im2col (``M = N P Q``, ``K = R S C``, ``N = filters``)."""
+    layer = check_layer(layer)
+    return layer.as_gemm() if isinstance(layer, ConvLayer) else layer
+
+
+def layer_table(network: str | None = None) -> pd.DataFrame:
+    """The rows of ``data/conv_layers.csv`` (one convolution each, with its source and notes)."""
+    df = load_table("conv_layers")
+    if network is not None:
+        check_choice("network", network, tuple(df["network"].unique()))
+        df = df[df["network"] == network].reset_index(drop=True)
+    return df
+
+
+def conv_layers(network: str | None = None, batch: int = 1) -> list[ConvLayer]:
+    """The convolutions of ``data/conv_layers.csv`` as :class:`ConvLayer`, named
+    ``"<network> <layer>"``, with batch ``batch``; only those of ``network`` when given."""
+    batch = check_int("batch", batch, minimum=1)
+    return [conv_layer(f"{r.network} {r.layer}", H=r.H, W=r.W, R=r.R, S=r.S, C=r.C, K=r.K,
+                       stride=r.stride, N=batch)
+            for r in layer_table(network).itertuples()]
