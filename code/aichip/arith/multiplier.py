@@ -11,7 +11,10 @@ one **carry-propagate adder** (here a ripple-carry adder) then adds the last two
   goes into a full adder and a leftover pair into a half adder.
 * **Dadda** (1965) reduces as late as possible: stage targets run down the sequence
   ``d = ..., 13, 9, 6, 4, 3, 2`` (``d_{j+1} = floor(1.5 d_j)``), and a column gets only the
-  counters it needs to meet the target. Same number of stages, fewer half adders.
+  counters it needs to meet the target. Same number of stages, far fewer half adders, and fewer
+  full adders too: a full adder removes one bit (three in, two out) and a half adder none, so a
+  tree uses ``n**2 - L`` full adders when it leaves ``L`` bits for the final adder
+  (:attr:`Multiplier.bits_to_cpa`), and Dadda, reducing late, leaves more bits than Wallace.
 
 Every stage keeps at least two thirds of the height (``h -> ceil(2h/3)``: three bits become two),
 so the number of stages for ``h`` rows is the smallest ``j`` with ``d_j >= h``, indexing the
