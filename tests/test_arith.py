@@ -176,7 +176,8 @@ def test_format_table_matches_numpy_finfo():
         assert row["smallest positive"] == float(fi.smallest_subnormal)
         assert row["epsilon"] == float(fi.eps)
         assert (row["exponent bits"], row["mantissa bits"]) == (fi.nexp, fi.nmant)
-    assert table.loc["int8", "largest finite"] == 127 and table.loc["int8", "overflow"] == "saturate"
+    assert table.loc["int8", "largest finite"] == 127
+    assert table.loc["int8", "overflow"] == "saturate"
     assert list(table.index) == list(arith.FORMATS)
 
 
@@ -401,7 +402,7 @@ def test_stage_counts_against_closed_form_up_to_256():
 
 
 def _height_model(n, tree):
-    """Column heights only, in plain integers, stage by stage: (full adders, half adders, bits left).
+    """Column heights only, in plain integers, stage by stage: (full adders, half adders, heights).
 
     An independent re-derivation of the two reduction rules, sharing nothing with the netlist
     builder. Wallace: in every column, a full adder per three bits and a half adder on a leftover
@@ -541,14 +542,32 @@ def test_multiplier_bad_input():
         arith.build_multiplier(8, "booth")
     with pytest.raises(ValueError, match="n_bits must be <= 64"):
         arith.build_multiplier(65)
-    with pytest.raises(ValueError, match=r"must be <= 32"):
+    with pytest.raises(ValueError, match=r"mult.n_bits must be <= 32"):
         arith.evaluate(arith.build_multiplier(40), [1], [1])
     m = arith.build_multiplier(8)
-    with pytest.raises(ValueError, match=r"\[0, 2\*\*8\)"):
+    with pytest.raises(ValueError, match=r"a must hold values in \[0, 2\*\*8\)"):
         arith.evaluate(m, [256], [1])
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="a and b must be 1-d arrays of the same length"):
         arith.evaluate(m, [1, 2], [1])
-    with pytest.raises(TypeError, match="integer arrays"):
+    with pytest.raises(TypeError, match="a and b must be integer arrays"):
         arith.evaluate(m, [1.5], [1.0])
     with pytest.raises(ValueError, match="pairs must be >= 1"):
         arith.simulate(8, pairs=0)
+    with pytest.raises(TypeError, match="mult must be a Multiplier"):
+        arith.evaluate("dadda", [1], [1])
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        arith.dadda_sequence(0)
+    with pytest.raises(ValueError, match="widths must be >= 2"):
+        arith.compare_trees([1])
+    with pytest.raises(ValueError, match="widths must hold at least one width"):
+        arith.compare_trees([])
+    with pytest.raises(ValueError, match="max_bits must be <= 64"):
+        arith.wallace_early_widths(65)
+
+
+def test_summary_states_the_netlist_counts():
+    m = arith.build_multiplier(8, "wallace")
+    text = m.summary()
+    for number in (len(m.stages), m.tree_full_adders, m.tree_half_adders, m.bits_to_cpa,
+                   m.cpa_full_adders, m.cpa_half_adders, m.critical_path):
+        assert f" {number} " in f" {text} ".replace(";", " ").replace(",", " ").replace("(", " ")

@@ -63,7 +63,8 @@ def op_energy_pJ(operation: str, precision: str) -> float:
 
 
 class DotEnergy(NamedTuple):
-    """Energy of an n-element dot product, in picojoules, split into arithmetic and operand reads."""
+    """Energy of an n-element dot product, in picojoules, split into arithmetic and operand
+    reads."""
 
     n: int
     precision: str
@@ -104,7 +105,8 @@ def dot_product_energy(n: int, precision: str = "int8", memory: str = "dram") ->
         memory_pJ=reads * op_energy_pJ(f"{memory}_read", "64bit"))
 
 
-def dot_energy_table(n: int = 4096, precisions=DOT_PRECISIONS, memories=MEMORY_LEVELS) -> pd.DataFrame:
+def dot_energy_table(n: int = 4096, precisions=DOT_PRECISIONS,
+                     memories=MEMORY_LEVELS) -> pd.DataFrame:
     """:func:`dot_product_energy` for every (precision, memory level), per multiply-accumulate.
 
     Returns a DataFrame with one row per pair: ``precision, operands from, arithmetic (pJ/MAC),

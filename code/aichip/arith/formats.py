@@ -254,10 +254,12 @@ def encode(x, fmt: str, saturate: bool | None = None) -> np.ndarray:
 
 
 def decode(codes, fmt: str) -> np.ndarray:
-    """Values (float64) of the bit patterns ``codes`` in format ``fmt``; inverse of :func:`encode`."""
+    """Values (float64) of the bit patterns ``codes`` in format ``fmt``; inverse of
+    :func:`encode`."""
     f = get_format(fmt)
     c = np.asarray(codes)
-    if not np.issubdtype(c.dtype, np.integer) or (c.size and (c.min() < 0 or c.max() >= 2 ** f.bits)):
+    if not np.issubdtype(c.dtype, np.integer) or (
+            c.size and (c.min() < 0 or c.max() >= 2 ** f.bits)):
         raise ValueError(f"codes must be integers in [0, 2**{f.bits}) for {fmt}")
     c = c.astype(np.int64)
     if f.kind == "int":
@@ -278,7 +280,8 @@ def decode(codes, fmt: str) -> np.ndarray:
 
 
 def representable_values(fmt: str) -> np.ndarray:
-    """Every finite value of a format of at most 16 bits, sorted (for plots and exhaustive tests)."""
+    """Every finite value of a format of at most 16 bits, sorted (for plots and exhaustive
+    tests)."""
     f = get_format(fmt)
     if f.bits > 16:
         raise ValueError(f"fmt must be a format of at most 16 bits to enumerate, got {fmt!r} "
@@ -288,7 +291,8 @@ def representable_values(fmt: str) -> np.ndarray:
 
 
 class QuantStats(NamedTuple):
-    """Error of quantising a tensor: absolute and relative, and how many values clipped or flushed."""
+    """Error of quantising a tensor: absolute and relative, and how many values clipped or
+    flushed."""
 
     fmt: str
     scale: float
@@ -394,9 +398,10 @@ def spacing(x, fmt: str, scale: float = 1.0) -> np.ndarray:
 
     For a float format the gap is ``2**(e - man_bits)`` in the binade ``[2**e, 2**(e+1))`` holding
     ``|x| / scale`` (the fixed subnormal gap below the smallest normal); for an integer format it is
-    1. Multiplied by ``scale``, it is the step a quantiser with that scale takes near ``x``; rounding
-    to nearest errs by at most half of it. At a representable value it equals ``numpy.spacing`` of
-    the same value in the same format (the gap to the next value away from zero).
+    1. Multiplied by ``scale``, it is the step a quantiser with that scale takes near ``x``;
+    rounding to nearest errs by at most half of it. At a representable value it equals
+    ``numpy.spacing`` of the same value in the same format (the gap to the next value away from
+    zero).
 
     Returns
     -------

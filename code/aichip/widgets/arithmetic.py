@@ -94,7 +94,8 @@ def plot_reduction_tree(mult: arith.Multiplier, axes=None):
             for col, (fa, ha) in enumerate(zip(stage.full_adders_per_column,
                                                stage.half_adders_per_column)):
                 if fa or ha:
-                    ax.text(width - 1 - col, -1.2, (f"{fa}F" if fa else "") + (f"{ha}H" if ha else ""),
+                    label = (f"{fa}F" if fa else "") + (f"{ha}H" if ha else "")
+                    ax.text(width - 1 - col, -1.2, label,
                             ha="center", va="top", fontsize=6, color="tab:red")
         title = "partial products" if k == 0 else f"after stage {k}"
         if k < len(mult.stages):
