@@ -384,12 +384,22 @@ def absmax_scale(x, fmt: str, power_of_two: bool | None = None, shift: float = 0
         raise TypeError(f"power_of_two must be True, False or None, got {power_of_two!r}")
     shift = check_float("shift", shift, minimum=-64.0, maximum=64.0)
     peak = float(np.max(np.abs(arr)))
-    scale = peak / f.max_finite if peak > 0 else 1.0
+    if peak == 0:
+        return 2.0 ** shift
     if power_of_two:
-        mant, exp = math.frexp(scale)             # scale = mant * 2**exp, mant in [0.5, 1)
-        scale = math.ldexp(1.0, exp - 1 if mant == 0.5 else exp)   # exact, unlike ceil(log2)
-    elif peak / scale > f.max_finite:
-        scale = math.nextafter(scale, math.inf)   # the division rounded up: one step more
+        # the smallest k with 2**k >= peak / max_finite, from the exponents (exact, and no
+        # underflow of the ratio itself, unlike ceil(log2(peak / max_finite)))
+        m_peak, e_peak = math.frexp(peak)
+        m_max, e_max = math.frexp(f.max_finite)
+        k = e_peak - e_max + (1 if m_peak > m_max else 0)
+        scale = math.ldexp(1.0, k) if k >= -1074 else 0.0
+    else:
+        scale = peak / f.max_finite
+        if scale > 0 and peak / scale > f.max_finite:
+            scale = math.nextafter(scale, math.inf)   # the division rounded up: one step more
+    if scale == 0.0:
+        raise ValueError(f"x is too small to scale onto {fmt}: max|x| = {peak:g} divided by "
+                         f"{f.max_finite:g} underflows float64")
     return scale * 2.0 ** shift
 
 
