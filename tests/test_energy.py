@@ -31,6 +31,17 @@ def test_values_from_horowitz_isscc_2014(operation, precision, pJ):
         "Horowitz, ISSCC 2014, 45 nm energy table"
 
 
+def test_table_holds_only_the_entries_of_horowitz_figure():
+    # Horowitz's figure gives integer add and multiply at 8 and 32 bits, float add and multiply at
+    # 16 and 32 bits, three SRAM sizes and DRAM; a row beyond those would have no source
+    expected = {("add", "int8"), ("add", "int32"), ("add", "fp16"), ("add", "fp32"),
+                ("mult", "int8"), ("mult", "int32"), ("mult", "fp16"), ("mult", "fp32"),
+                ("sram_8KB_read", "64bit"), ("sram_32KB_read", "64bit"),
+                ("sram_1MB_read", "64bit"), ("dram_read", "64bit")}
+    df = energy.load()
+    assert set(zip(df["operation"], df["precision"])) == expected
+
+
 def test_dot_product_energy_closed_form():
     e = energy.dot_product_energy(1000, "int8", "sram_8KB")
     # 1000 * (0.2 + 0.1) + 2000 bytes / 8 * 10 pJ
