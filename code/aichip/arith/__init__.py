@@ -4,14 +4,18 @@
 ``arith.wallace_stages``, ``arith.build_multiplier``, ...
 """
 
-from .formats import (FORMATS, Format, QuantStats, decode, dot_with_accumulator, encode,
-                      get_format, quantization_error, quantize, representable_values)
+from .formats import (FORMATS, Format, QuantStats, absmax_scale, accumulation_error,
+                      compare_formats, decode, dot_with_accumulator, encode, format_table,
+                      get_format, quantization_error, quantize, representable_values, spacing)
 from .multiplier import (MAX_EVAL_BITS, TREES, Multiplier, SimResult, Stage, build_multiplier,
-                         dadda_sequence, dadda_stages, evaluate, simulate, wallace_stages)
+                         compare_trees, dadda_sequence, dadda_stages, evaluate, simulate,
+                         wallace_early_widths, wallace_stages)
 
 __all__ = [
-    "FORMATS", "Format", "QuantStats", "decode", "dot_with_accumulator", "encode", "get_format",
-    "quantization_error", "quantize", "representable_values",
+    "FORMATS", "Format", "QuantStats", "absmax_scale", "accumulation_error", "compare_formats",
+    "decode", "dot_with_accumulator", "encode", "format_table", "get_format", "quantization_error",
+    "quantize", "representable_values", "spacing",
     "MAX_EVAL_BITS", "TREES", "Multiplier", "SimResult", "Stage", "build_multiplier",
-    "dadda_sequence", "dadda_stages", "evaluate", "simulate", "wallace_stages",
+    "compare_trees", "dadda_sequence", "dadda_stages", "evaluate", "simulate",
+    "wallace_early_widths", "wallace_stages",
 ]

@@ -12,10 +12,14 @@ tf32        1     8     10    (2 - 2**-10) * 2**127       to inf (19 bits used o
 fp16        1     5     10    65504                       to inf (IEEE 754 binary16)
 bf16        1     8     7     (2 - 2**-7) * 2**127        to inf
 fp8_e4m3    1     4     3     448                         saturate to +-448 (no inf in E4M3)
-fp8_e5m2    1     5     2     57344                       to inf (IEEE-like)
+fp8_e5m2    1     5     2     57344                       to inf (IEEE-like, not IEEE 754)
 int8        --    --    --    127                         saturate to [-128, 127]
 int4        --    --    --    7                           saturate to [-8, 7]
 ==========  ====  ====  ====  ==========================  ========================================
+
+Only fp32 and fp16 are IEEE 754 formats (binary32, binary16). bf16, tf32 and E5M2 are
+*IEEE-like*: they follow IEEE 754's rules (bias, subnormals, infinities, NaN) with other field
+widths, but the standard does not define them.
 
 E4M3 follows the OCP 8-bit floating point specification: exponent bias 7, no infinities, and only
 the bit pattern ``S.1111.111`` is NaN, so the top binade holds 256..448. A non-saturating
@@ -34,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..validation import check_choice, check_float
+from ..validation import check_choice, check_float, check_int
 
 
 class Format(NamedTuple):
@@ -162,6 +166,19 @@ def _quantize_kernel(x, out, is_int, man_bits, emin, max_finite, has_inf, satura
             out[i] = _round_float(v, man_bits, emin, max_finite, has_inf, saturate) * scale
 
 
+def _as_real_array(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array, or a TypeError naming ``name`` if it does not hold real numbers."""
+    try:
+        arr = np.asarray(x)
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or \
+                np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError
+        return arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number or an array of real numbers, "
+                        f"got {type(x).__name__}") from None
+
+
 def _params(f: Format):
     return (f.kind == "int", f.man_bits, 1 - f.bias, f.max_finite, f.has_inf, f.min_value,
             f.max_finite)
@@ -192,7 +209,7 @@ def quantize(x, fmt: str, scale: float = 1.0, saturate: bool | None = None) -> n
         saturate = _DEFAULT_SATURATE[fmt]
     if not isinstance(saturate, (bool, np.bool_)):
         raise TypeError(f"saturate must be True, False or None, got {saturate!r}")
-    arr = np.asarray(x, dtype=np.float64)
+    arr = _as_real_array("x", x)
     flat = np.ascontiguousarray(arr).ravel()
     out = np.empty_like(flat)
     is_int, man_bits, emin, max_finite, has_inf, lo, hi = _params(f)
@@ -237,10 +254,12 @@ def encode(x, fmt: str, saturate: bool | None = None) -> np.ndarray:
 
 
 def decode(codes, fmt: str) -> np.ndarray:
-    """Values (float64) of the bit patterns ``codes`` in format ``fmt``; inverse of :func:`encode`."""
+    """Values (float64) of the bit patterns ``codes`` in format ``fmt``; inverse of
+    :func:`encode`."""
     f = get_format(fmt)
     c = np.asarray(codes)
-    if not np.issubdtype(c.dtype, np.integer) or (c.size and (c.min() < 0 or c.max() >= 2 ** f.bits)):
+    if not np.issubdtype(c.dtype, np.integer) or (
+            c.size and (c.min() < 0 or c.max() >= 2 ** f.bits)):
         raise ValueError(f"codes must be integers in [0, 2**{f.bits}) for {fmt}")
     c = c.astype(np.int64)
     if f.kind == "int":
@@ -261,16 +280,19 @@ def decode(codes, fmt: str) -> np.ndarray:
 
 
 def representable_values(fmt: str) -> np.ndarray:
-    """Every finite value of a format of at most 16 bits, sorted (for plots and exhaustive tests)."""
+    """Every finite value of a format of at most 16 bits, sorted (for plots and exhaustive
+    tests)."""
     f = get_format(fmt)
     if f.bits > 16:
-        raise ValueError(f"{fmt} has {f.bits} bits; enumerate only formats of at most 16 bits")
+        raise ValueError(f"fmt must be a format of at most 16 bits to enumerate, got {fmt!r} "
+                         f"({f.bits} bits)")
     values = decode(np.arange(2 ** f.bits), fmt)
     return np.unique(values[np.isfinite(values)])
 
 
 class QuantStats(NamedTuple):
-    """Error of quantising a tensor: absolute and relative, and how many values clipped or flushed."""
+    """Error of quantising a tensor: absolute and relative, and how many values clipped or
+    flushed."""
 
     fmt: str
     scale: float
@@ -288,7 +310,7 @@ def quantization_error(x, fmt: str, scale: float = 1.0) -> QuantStats:
     ``clipped_fraction`` counts values beyond the largest finite value times ``scale``, and
     ``flushed_to_zero_fraction`` non-zero values that became zero.
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = _as_real_array("x", x)
     if arr.size == 0 or not np.all(np.isfinite(arr)):
         raise ValueError("x must be a non-empty array of finite numbers")
     q = quantize(arr, fmt, scale, saturate=True)
@@ -323,8 +345,155 @@ def dot_with_accumulator(x, y, accumulator: str) -> float:
     f = get_format(accumulator)
     if f.kind != "float":
         raise ValueError(f"accumulator must be a float format, got {accumulator!r}")
-    xa = np.ascontiguousarray(x, dtype=np.float64).ravel()
-    ya = np.ascontiguousarray(y, dtype=np.float64).ravel()
+    xa = np.ascontiguousarray(_as_real_array("x", x)).ravel()
+    ya = np.ascontiguousarray(_as_real_array("y", y)).ravel()
     if xa.size != ya.size:
         raise ValueError(f"x and y must have the same size, got {xa.size} and {ya.size}")
     return float(_dot_kernel(xa, ya, f.man_bits, 1 - f.bias, f.max_finite, f.has_inf))
+
+
+def absmax_scale(x, fmt: str, power_of_two: bool | None = None, shift: float = 0.0) -> float:
+    """The **absmax** scale of tensor ``x`` for format ``fmt``: ``max|x| / largest finite value``.
+
+    With this scale ``quantize(x, fmt, scale)`` uses the format's whole range and clips nothing.
+
+    Parameters
+    ----------
+    x : array_like of finite real numbers
+    fmt : one of :data:`FORMATS`
+    power_of_two : bool or None
+        Round the scale *up* to a power of two, so that dividing by it only shifts exponents (exact
+        for float formats) and still nothing clips (rounding down would push the largest values past
+        the format's range). Default: True for float formats, False for integers (an integer grid
+        needs the exact ratio to use all its levels).
+    shift : float
+        Multiply the scale by ``2**shift`` afterwards (the explorer's slider: negative values clip,
+        positive ones waste range).
+
+    Returns
+    -------
+    float > 0 (1.0 for an all-zero tensor).
+    """
+    f = get_format(fmt)
+    arr = _as_real_array("x", x)
+    if arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError("x must be a non-empty array of finite numbers")
+    if power_of_two is None:
+        power_of_two = f.kind == "float"
+    if not isinstance(power_of_two, (bool, np.bool_)):
+        raise TypeError(f"power_of_two must be True, False or None, got {power_of_two!r}")
+    shift = check_float("shift", shift, minimum=-64.0, maximum=64.0)
+    peak = float(np.max(np.abs(arr)))
+    if peak == 0:
+        return 2.0 ** shift
+    if power_of_two:
+        # the smallest k with 2**k >= peak / max_finite, from the exponents (exact, and no
+        # underflow of the ratio itself, unlike ceil(log2(peak / max_finite)))
+        m_peak, e_peak = math.frexp(peak)
+        m_max, e_max = math.frexp(f.max_finite)
+        k = e_peak - e_max + (1 if m_peak > m_max else 0)
+        scale = math.ldexp(1.0, k) if k >= -1074 else 0.0
+    else:
+        scale = peak / f.max_finite
+        if scale > 0 and peak / scale > f.max_finite:
+            scale = math.nextafter(scale, math.inf)   # the division rounded up: one step more
+    if scale == 0.0:
+        raise ValueError(f"x is too small to scale onto {fmt}: max|x| = {peak:g} divided by "
+                         f"{f.max_finite:g} underflows float64")
+    return scale * 2.0 ** shift
+
+
+def spacing(x, fmt: str, scale: float = 1.0) -> np.ndarray:
+    """Gap between neighbouring values of ``fmt`` (times ``scale``) around each value of ``x``.
+
+    For a float format the gap is ``2**(e - man_bits)`` in the binade ``[2**e, 2**(e+1))`` holding
+    ``|x| / scale`` (the fixed subnormal gap below the smallest normal); for an integer format it is
+    1. Multiplied by ``scale``, it is the step a quantiser with that scale takes near ``x``;
+    rounding to nearest errs by at most half of it. At a representable value it equals
+    ``numpy.spacing`` of the same value in the same format (the gap to the next value away from
+    zero).
+
+    Returns
+    -------
+    float64 ndarray shaped like ``x``: the gap in the units of ``x``.
+    """
+    f = get_format(fmt)
+    scale = check_float("scale", scale, minimum=0.0, strict_minimum=True)
+    arr = _as_real_array("x", x)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("x must hold finite numbers")
+    if f.kind == "int":
+        return np.full(arr.shape, scale)
+    a = np.abs(arr) / scale
+    _, e = np.frexp(a)                         # a = m * 2**e with m in [0.5, 1)
+    # binade exponent, never below emin (subnormals and zero share the smallest gap)
+    e = np.where(a == 0, 1 - f.bias, np.maximum(e - 1, 1 - f.bias))
+    return np.ldexp(1.0, e - f.man_bits) * scale
+
+
+def format_table():
+    """One row per format of :data:`FORMATS`: bits, fields, range, precision and overflow rule.
+
+    Returns a pandas DataFrame with columns ``format, bits, exponent bits, mantissa bits, largest
+    finite, smallest normal, smallest positive, epsilon, decimal digits, overflow`` (the float-only
+    columns are NaN / None for integer formats). ``decimal digits`` is ``-log10(epsilon)``.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, f in FORMATS.items():
+        is_float = f.kind == "float"
+        rows.append({
+            "format": name, "bits": f.bits,
+            "exponent bits": f.exp_bits if is_float else None,
+            "mantissa bits": f.man_bits if is_float else None,
+            "largest finite": f.max_finite,
+            "smallest normal": f.min_normal if is_float else None,
+            "smallest positive": f.min_subnormal, "epsilon": f.epsilon,
+            "decimal digits": -math.log10(f.epsilon) if is_float else None,
+            "overflow": ("to inf" if f.has_inf else "saturate (or NaN)") if is_float
+            else "saturate"})
+    return pd.DataFrame(rows)
+
+
+def compare_formats(x, fmts, power_of_two: bool | None = None):
+    """Quantise tensor ``x`` to every format in ``fmts``, each with its :func:`absmax_scale`.
+
+    Returns a pandas DataFrame of :class:`QuantStats`, one row per format, in the order given.
+    """
+    import pandas as pd
+
+    if isinstance(fmts, str) or len(fmts) == 0:
+        raise ValueError(f"fmts must be a non-empty list of format names, got {fmts!r}")
+    return pd.DataFrame([quantization_error(x, fmt, absmax_scale(x, fmt, power_of_two))
+                         for fmt in fmts])
+
+
+def accumulation_error(lengths, accumulators=("bf16", "fp16", "fp32"), inputs: str = "fp8_e4m3",
+                       seed: int = 0) -> dict:
+    """Relative error of dot products accumulated in narrow formats, against exact float64 sums.
+
+    For each length ``n`` in ``lengths``, two vectors of ``n`` values drawn uniformly from [0, 1)
+    (seeded) are rounded to ``inputs``; their products are exact in float64, so ``np.dot`` in
+    float64 is the exact reference (for ``n`` below 2**20 or so with 8-bit inputs). Each
+    accumulator's :func:`dot_with_accumulator` is compared with it.
+
+    Returns
+    -------
+    dict accumulator -> float64 array of ``|dot - exact| / exact``, one entry per length.
+    """
+    lengths = [check_int("lengths", n, minimum=1) for n in np.asarray(lengths).tolist()]
+    if not lengths:
+        raise ValueError("lengths must hold at least one dot-product length")
+    get_format(inputs)
+    for acc in accumulators:
+        get_format(acc)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    errors = {acc: np.empty(len(lengths)) for acc in accumulators}
+    for i, n in enumerate(lengths):
+        x = quantize(rng.uniform(0.0, 1.0, n), inputs)
+        y = quantize(rng.uniform(0.0, 1.0, n), inputs)
+        exact = float(np.dot(x, y))
+        for acc in accumulators:
+            errors[acc][i] = abs(dot_with_accumulator(x, y, acc) - exact) / exact
+    return errors

@@ -11,9 +11,14 @@ one **carry-propagate adder** (here a ripple-carry adder) then adds the last two
   goes into a full adder and a leftover pair into a half adder.
 * **Dadda** (1965) reduces as late as possible: stage targets run down the sequence
   ``d = ..., 13, 9, 6, 4, 3, 2`` (``d_{j+1} = floor(1.5 d_j)``), and a column gets only the
-  counters it needs to meet the target. Same number of stages, fewer half adders.
+  counters it needs to meet the target. Same number of stages, far fewer half adders, and fewer
+  full adders too: a full adder removes one bit (three in, two out) and a half adder none, so a
+  tree uses ``n**2 - L`` full adders when it leaves ``L`` bits for the final adder
+  (:attr:`Multiplier.bits_to_cpa`), and Dadda, reducing late, leaves more bits than Wallace.
 
-The number of stages for ``h`` rows is the smallest ``j`` with ``d_j >= h`` (with ``d_0 = 2``);
+Every stage keeps at least two thirds of the height (``h -> ceil(2h/3)``: three bits become two),
+so the number of stages for ``h`` rows is the smallest ``j`` with ``d_j >= h``, indexing the
+sequence from ``d_0 = 2`` (zero stages for two rows);
 :func:`wallace_stages` computes it from Wallace's row recurrence ``h -> ceil(2h/3)``,
 :func:`dadda_stages` from Dadda's sequence; the two agree for every n. Both treat the partial
 products as n full rows. A real multiplier's columns form a trapezoid (only the middle column has n
@@ -106,6 +111,39 @@ class Multiplier(NamedTuple):
     def half_adders(self) -> int:
         """Half adders in the tree and the carry-propagate adder."""
         return sum(s.half_adders for s in self.stages) + self.cpa_half_adders
+
+    @property
+    def tree_full_adders(self) -> int:
+        """Full adders in the reduction tree only (not the carry-propagate adder)."""
+        return sum(s.full_adders for s in self.stages)
+
+    @property
+    def tree_half_adders(self) -> int:
+        """Half adders in the reduction tree only (not the carry-propagate adder)."""
+        return sum(s.half_adders for s in self.stages)
+
+    @property
+    def bits_to_cpa(self) -> int:
+        """Bits the tree leaves in its (at most two) rows for the carry-propagate adder.
+
+        A full adder turns three bits into two and a half adder two into two, so
+        ``tree_full_adders == n_bits**2 - bits_to_cpa``: the tree that leaves fewer bits used more
+        full adders.
+        """
+        return sum(self.stages[-1].heights_after if self.stages else self.initial_heights)
+
+    @property
+    def cpa_adders(self) -> int:
+        """Full and half adders of the final ripple-carry adder: the columns it has to add."""
+        return self.cpa_full_adders + self.cpa_half_adders
+
+    def summary(self) -> str:
+        """One line: width, tree, stages (and the closed form), adder counts, critical path."""
+        return (f"{self.n_bits}x{self.n_bits} {self.tree}: {len(self.stages)} stages (closed form "
+                f"{dadda_stages(self.n_bits)}); tree {self.tree_full_adders} full and "
+                f"{self.tree_half_adders} half adders, leaving {self.bits_to_cpa} bits; final "
+                f"ripple-carry adder {self.cpa_full_adders} full and {self.cpa_half_adders} half "
+                f"adders; critical path {self.critical_path} gate levels")
 
 
 class _Netlist:
@@ -335,3 +373,41 @@ def simulate(n_bits: int = 16, tree: str = "dadda", pairs: int = 1_000_000, seed
     timing = time_call(lambda: evaluate(mult, a, b), repeats=repeats, warmup=0)
     return SimResult(n, tree, pairs, mismatches == 0, mismatches, timing.best_s,
                      pairs / timing.best_s)
+
+
+def compare_trees(widths=(4, 8, 16, 24, 32)):
+    """Build both trees at every width; one row per (width, tree) with their counts.
+
+    Returns a pandas DataFrame with columns ``n (bits), tree, stages (netlist), full adders (tree),
+    half adders (tree), bits left for the CPA, full + half adders (CPA), critical path (gate
+    levels)``.
+    """
+    import pandas as pd
+
+    if isinstance(widths, (int, np.integer)):
+        widths = [widths]
+    rows = []
+    for n in widths:
+        n = check_int("widths", n, minimum=2, maximum=64)
+        for tree in TREES:
+            m = build_multiplier(n, tree)
+            rows.append({"n (bits)": n, "tree": tree, "stages (netlist)": len(m.stages),
+                         "full adders (tree)": m.tree_full_adders,
+                         "half adders (tree)": m.tree_half_adders,
+                         "bits left for the CPA": m.bits_to_cpa,
+                         "full + half adders (CPA)": m.cpa_adders,
+                         "critical path (gate levels)": m.critical_path})
+    if not rows:
+        raise ValueError("widths must hold at least one width in [2, 64]")
+    return pd.DataFrame(rows)
+
+
+def wallace_early_widths(max_bits: int = 64) -> list[int]:
+    """Widths ``n <= max_bits`` whose Wallace netlist needs fewer stages than the closed form.
+
+    The closed form treats the partial products as ``n`` full rows; the real columns form a
+    trapezoid, and the column-wise Wallace netlist sometimes finishes a stage early.
+    """
+    max_bits = check_int("max_bits", max_bits, minimum=2, maximum=64)
+    return [n for n in range(2, max_bits + 1)
+            if len(build_multiplier(n, "wallace").stages) < wallace_stages(n)]

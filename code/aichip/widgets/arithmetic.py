@@ -10,10 +10,10 @@ from .. import arith
 
 
 def default_scale(x: np.ndarray, fmt: str, shift: float = 0.0) -> float:
-    """Absmax scale: maps ``max|x|`` onto the format's largest finite value, times ``2**shift``."""
-    f = arith.get_format(fmt)
-    peak = float(np.max(np.abs(x)))
-    return (peak / f.max_finite if peak > 0 else 1.0) * 2.0 ** shift
+    """The exact absmax scale times ``2**shift``: :func:`aichip.arith.absmax_scale` without the
+    power-of-two rounding (kept for callers of the first release; the explorer uses the rounded
+    scale)."""
+    return arith.absmax_scale(x, fmt, power_of_two=False, shift=shift)
 
 
 def plot_quantization(x: np.ndarray, fmt: str, scale: float, axes=None):
@@ -45,7 +45,8 @@ def plot_quantization(x: np.ndarray, fmt: str, scale: float, axes=None):
 def quantization_explorer(x: np.ndarray | None = None, fmt: str = "int8",
                           shift: float = 0.0, seed: int = 0) -> w.Widget:
     """Quantise a tensor (default: 50,000 Gaussian 'weights' with a few outliers) to a chosen
-    format with an absmax scale times ``2**shift``; histograms and error statistics."""
+    format with :func:`aichip.arith.absmax_scale` (a power of two for float formats) times
+    ``2**shift``; histograms and error statistics."""
     if x is None:
         rng = np.random.default_rng(seed)
         x = rng.normal(0.0, 0.02, 50_000)
@@ -58,7 +59,7 @@ def quantization_explorer(x: np.ndarray | None = None, fmt: str = "int8",
                        description="log2(scale / absmax)")
 
     def draw(fmt, shift):
-        scale = default_scale(x, fmt, shift)
+        scale = arith.absmax_scale(x, fmt, shift=shift)
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
         stats = plot_quantization(x, fmt, scale, axes)
         fig.tight_layout()
@@ -93,7 +94,8 @@ def plot_reduction_tree(mult: arith.Multiplier, axes=None):
             for col, (fa, ha) in enumerate(zip(stage.full_adders_per_column,
                                                stage.half_adders_per_column)):
                 if fa or ha:
-                    ax.text(width - 1 - col, -1.2, (f"{fa}F" if fa else "") + (f"{ha}H" if ha else ""),
+                    label = (f"{fa}F" if fa else "") + (f"{ha}H" if ha else "")
+                    ax.text(width - 1 - col, -1.2, label,
                             ha="center", va="top", fontsize=6, color="tab:red")
         title = "partial products" if k == 0 else f"after stage {k}"
         if k < len(mult.stages):
@@ -116,10 +118,7 @@ def multiplier_explorer(n_bits: int = 8, tree: str = "dadda") -> w.Widget:
         mult = arith.build_multiplier(n_bits, tree)
         plot_reduction_tree(mult)
         plt.show()
-        print(f"{n_bits}x{n_bits} {tree}: {len(mult.stages)} stages "
-              f"(closed form {arith.dadda_stages(n_bits)}), {mult.full_adders} full and "
-              f"{mult.half_adders} half adders including the {2 * n_bits - 2}-bit ripple-carry "
-              f"adder; critical path {mult.critical_path} gate levels")
+        print(mult.summary())
 
     out = w.interactive_output(draw, {"n_bits": nw, "tree": tw})
     return w.VBox([w.HBox([nw, tw]), out])
