@@ -148,6 +148,15 @@ def test_mma_accumulates_in_fp32():
     assert D[0, 0] == s
 
 
+def test_mma_keeps_fp32_precision_in_the_sum():
+    # 2**20 + 3 needs 21 significant bits: exact in FP32 (24), lost in an FP16/TF32 sum (11)
+    D = gpu.mma([[1.0, 2.0]], [[1.0], [1.0]], C=[[2.0**20]], input_format="fp16")
+    assert D[0, 0] == 2.0**20 + 3
+    # FP32's last bit: 1 + 2**-23 survives, 1 + 2**-24 does not (tie to even)
+    assert gpu.mma([[2.0**-12]], [[2.0**-11]], C=[[1.0]])[0, 0] == 1 + 2.0**-23
+    assert gpu.mma([[2.0**-12]], [[2.0**-12]], C=[[1.0]])[0, 0] == 1.0
+
+
 def test_mma_close_to_float32_for_random_inputs():
     rng = np.random.default_rng(3)
     A, B = rng.standard_normal((16, 16)), rng.standard_normal((16, 8))
