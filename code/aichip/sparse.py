@@ -33,7 +33,7 @@ from .validation import check_int
 
 __all__ = ["prune_2_4", "decompress_2_4", "pack_metadata_2_4", "unpack_metadata_2_4",
            "to_block_sparse", "from_block_sparse", "random_layout", "block_sparse_matmul",
-           "benchmark", "BLOCK_SIZES"]
+           "benchmark", "sweep", "crossover_density", "BLOCK_SIZES"]
 
 #: block sizes OpenAI's kernels support (Gray, Radford and Kingma 2017)
 BLOCK_SIZES = (8, 16, 32)
@@ -289,3 +289,43 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     df = pd.DataFrame(rows)
     df["machine"] = describe().cpu_model
     return df
+
+
+def sweep(n: int = 512, block_sizes=BLOCK_SIZES, densities=(1.0, 0.5, 0.25, 0.125, 0.0625),
+          repeats: int = 3, dtype=np.float32, seed: int = 0) -> pd.DataFrame:
+    """:func:`benchmark` for every block size: the data of the speed-up curves.
+
+    Returns the rows of every :func:`benchmark` run, plus ``speedup_vs_own_dense`` (the kernel's
+    dense time over its time at that density). Every run multiplies the same matrices, so the
+    NumPy time is the best over all runs.
+    """
+    frames = []
+    for b in block_sizes:
+        df = benchmark(n=n, block_size=b, densities=densities, repeats=repeats, dtype=dtype,
+                       seed=seed)
+        df["speedup_vs_own_dense"] = df["time_s"].iloc[0] / df["time_s"]
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    # every run multiplied the same x and W with NumPy: keep the best of all those timings
+    out["numpy_dense_s"] = out["numpy_dense_s"].min()
+    out["speedup_vs_numpy"] = out["numpy_dense_s"] / out["time_s"]
+    return out
+
+
+def crossover_density(df: pd.DataFrame, block_size: int) -> float | None:
+    """Density below which the block-sparse kernel beats NumPy's dense GEMM, from :func:`sweep`.
+
+    Interpolates ``speedup_vs_numpy`` linearly in log(density) between the two densities that
+    bracket 1; ``None`` if the kernel wins at every measured density or at none.
+    """
+    b = _check_block(block_size)
+    part = df[df["block_size"] == b].sort_values("density")
+    if part.empty:
+        raise ValueError(f"block_size={b} is not in the sweep (it has "
+                         f"{sorted(df['block_size'].unique())})")
+    d = np.log(part["density"].to_numpy())
+    s = np.log(part["speedup_vs_numpy"].to_numpy())
+    for i in range(len(d) - 1):
+        if s[i] >= 0 > s[i + 1]:
+            return float(np.exp(d[i] + (d[i + 1] - d[i]) * s[i] / (s[i] - s[i + 1])))
+    return None

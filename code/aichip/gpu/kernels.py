@@ -30,7 +30,8 @@ import numpy as np
 
 from ..validation import check_choice, check_int
 
-__all__ = ["backend", "using_simulator", "cuda_matmul", "cuda_reduce_sum", "TILE",
+__all__ = ["backend", "using_simulator", "cuda_matmul", "cuda_reduce_sum", "check_kernels",
+           "marked_source", "TILE",
            "REDUCE_THREADS", "MATMUL_VARIANTS"]
 
 
@@ -199,3 +200,69 @@ def cuda_reduce_sum(x, blocks: int | None = None) -> float:
         if nb == 1:
             return float(partial.copy_to_host()[0])
         data = partial
+
+
+def marked_source(module, token: str) -> str:
+    """Source lines of ``module`` between ``# magictoken <token>_begin`` and ``..._end`` markers.
+
+    The chapter shows kernels through these markers (as numba's documentation does), so the text
+    shown is the code that runs. ``module`` is a module object, e.g. ``aichip.gpu.kernels``.
+    """
+    import inspect
+
+    if not isinstance(token, str) or not token:
+        raise TypeError("token must be a non-empty string")
+    lines = inspect.getsource(module).splitlines()
+    begin, end = f"# magictoken {token}_begin", f"# magictoken {token}_end"
+    starts = [i for i, line in enumerate(lines) if line.strip() == begin]
+    stops = [i for i, line in enumerate(lines) if line.strip() == end]
+    if len(starts) != 1 or len(stops) != 1 or stops[0] < starts[0]:
+        raise ValueError(f"token {token!r} must mark exactly one block in {module.__name__}")
+    return "\n".join(lines[starts[0] + 1:stops[0]])
+
+
+def check_kernels(n: int | None = None, repeats: int = 3, seed: int = 0):
+    """Run every kernel once on ``n x n`` float32 matrices (and ``n * n`` elements to sum), check
+    each result against NumPy, and time it on a real GPU.
+
+    ``n`` defaults to 24 under the simulator (seconds) and 2048 on a GPU. Times are best-of-
+    ``repeats`` wall-clock seconds including the host-device copies; under the simulator they
+    measure Python, not a GPU, and are reported as NaN.
+
+    Returns
+    -------
+    DataFrame: ``kernel, n, backend, max_abs_error, correct, time_s, GFLOPs`` (GFLOP/s of the
+    matmuls; NaN for the reduction and under the simulator).
+    """
+    import time
+
+    import pandas as pd
+
+    sim = using_simulator()
+    n = check_int("n", n if n is not None else (24 if sim else 2048), minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    rng = np.random.default_rng(seed)
+    # small integers: every partial sum is exact in float32, so "correct" means equal
+    A = rng.integers(-4, 5, (n, n)).astype(np.float32)
+    B = rng.integers(-4, 5, (n, n)).astype(np.float32)
+    x = rng.integers(-4, 5, n * n).astype(np.float32)
+    jobs = [("matmul naive", lambda: cuda_matmul(A, B, "naive"), A.astype(np.float64) @ B,
+             2.0 * n**3),
+            ("matmul shared", lambda: cuda_matmul(A, B, "shared"), A.astype(np.float64) @ B,
+             2.0 * n**3),
+            ("reduce sum", lambda: np.float64(cuda_reduce_sum(x)), x.astype(np.float64).sum(),
+             np.nan)]
+    rows = []
+    for name, fn, ref, flops in jobs:
+        got = fn()   # also the warm-up: compiles the kernel
+        times = []
+        if not sim:
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+        best = min(times) if times else np.nan
+        err = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - ref)))
+        rows.append(dict(kernel=name, n=n, backend=backend(), max_abs_error=err,
+                         correct=err == 0.0, time_s=best, GFLOPs=flops / best / 1e9))
+    return pd.DataFrame(rows)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 from ..validation import check_int
 from .hardware import cuda_limits
 
-__all__ = ["Occupancy", "occupancy", "LIMITERS"]
+__all__ = ["Occupancy", "occupancy", "occupancy_sweep", "LIMITERS"]
 
 #: the four limits, in the order ties are reported
 LIMITERS = ("warps", "blocks", "registers", "shared")
@@ -106,3 +106,41 @@ def occupancy(compute_capability: str, threads_per_block: int, registers_per_thr
                      occupancy=warps / lim.max_warps_per_sm, limiter=limiter, blocks_by_limit=by,
                      warps_per_block=W, registers_per_warp=regs_per_warp,
                      shared_bytes_allocated=smem)
+
+
+def occupancy_sweep(compute_capability: str, vary: str, values, threads_per_block: int = 256,
+                    registers_per_thread: int = 32, shared_bytes_per_block: int = 0):
+    """:func:`occupancy` over ``values`` of one launch parameter, the others fixed.
+
+    Parameters
+    ----------
+    vary : ``"threads_per_block"``, ``"registers_per_thread"`` or ``"shared_bytes_per_block"``
+    values : iterable of int
+
+    Returns
+    -------
+    DataFrame with columns ``vary``, ``blocks_per_sm``, ``warps_per_sm``, ``occupancy``,
+    ``limiter``; a launch that cannot run has occupancy 0 and limiter ``"invalid"``.
+    """
+    import pandas as pd
+
+    from ..validation import check_choice
+
+    params = ("threads_per_block", "registers_per_thread", "shared_bytes_per_block")
+    check_choice("vary", vary, params)
+    base = dict(threads_per_block=threads_per_block, registers_per_thread=registers_per_thread,
+                shared_bytes_per_block=shared_bytes_per_block)
+    rows = []
+    for v in values:
+        args = {**base, vary: v}
+        try:
+            r = occupancy(compute_capability, **args)
+            rows.append({vary: v, "blocks_per_sm": r.blocks_per_sm,
+                         "warps_per_sm": r.warps_per_sm, "occupancy": r.occupancy,
+                         "limiter": r.limiter})
+        except ValueError as err:
+            if "compute_capability" in str(err):
+                raise
+            rows.append({vary: v, "blocks_per_sm": 0, "warps_per_sm": 0, "occupancy": 0.0,
+                         "limiter": "invalid"})
+    return pd.DataFrame(rows)
