@@ -243,13 +243,30 @@ def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
     return out
 
 
+def _best_time(fn, repeats: int, min_time_s: float):
+    """Warm up, then time at least ``repeats`` calls and at least ``min_time_s`` seconds of them."""
+    import time
+
+    from .timing import time_call
+
+    fn()                                  # warm-up: compilation, first touch
+    start = time.perf_counter()
+    fn()
+    probe = time.perf_counter() - start
+    count = max(repeats, min(200, int(min_time_s / max(probe, 1e-9)) + 1))
+    return time_call(fn, repeats=count, warmup=0)
+
+
 def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.125),
-              repeats: int = 5, dtype=np.float32, seed: int = 0) -> pd.DataFrame:
+              repeats: int = 5, dtype=np.float32, seed: int = 0,
+              min_time_s: float = 1.0) -> pd.DataFrame:
     """Time :func:`block_sparse_matmul` (n x n times n x n) against its own dense run and NumPy.
 
-    For each density: a random balanced layout (:func:`random_layout`), best-of-``repeats`` time
-    after a warm-up, the time ``density * dense`` would predict, and the result checked against
-    NumPy on the dense equivalent. Density 1 (every block stored) is the kernel's own dense time.
+    For each density: a random balanced layout (:func:`random_layout`), the best time of at least
+    ``repeats`` calls after a warm-up, repeated until they span ``min_time_s`` seconds (so a
+    short run gets as many chances at a quiet moment of a shared machine as a long one), the time
+    ``density * dense`` would predict, and the result checked against NumPy on the dense
+    equivalent. Density 1 (every block stored) is the kernel's own dense time.
 
     Returns
     -------
@@ -257,9 +274,11 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     numpy_dense_s, speedup_vs_numpy, max_rel_error, machine`` (one row per density).
     """
     from .machine import describe
-    from .timing import time_call
+    from .validation import check_float
 
     n = check_int("n", n, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    min_time_s = check_float("min_time_s", min_time_s, minimum=0.0)
     b = _check_block(block_size)
     if n % b:
         raise ValueError(f"n={n} must be a multiple of block_size={b}")
@@ -269,14 +288,14 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, n)).astype(dtype)
     W = rng.standard_normal((n, n)).astype(dtype)
-    numpy_t = time_call(lambda: x @ W, repeats=repeats, warmup=1)
+    numpy_t = _best_time(lambda: x @ W, repeats, min_time_s)
     rows, dense_s = [], None
     for d in sorted(densities, reverse=True):
         layout = random_layout(n // b, n // b, d, seed=seed)
         mask = np.kron(layout, np.ones((b, b), dtype=np.uint8)).astype(bool)
         Wd = np.where(mask, W, 0).astype(dtype)
         blocks, lay = to_block_sparse(Wd, b)
-        t = time_call(lambda: block_sparse_matmul(x, blocks, lay, b), repeats=repeats, warmup=1)
+        t = _best_time(lambda: block_sparse_matmul(x, blocks, lay, b), repeats, min_time_s)
         ref = x.astype(np.float64) @ Wd.astype(np.float64)
         got = block_sparse_matmul(x, blocks, lay, b)
         err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
@@ -292,7 +311,8 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
 
 
 def sweep(n: int = 512, block_sizes=BLOCK_SIZES, densities=(1.0, 0.5, 0.25, 0.125, 0.0625),
-          repeats: int = 3, dtype=np.float32, seed: int = 0) -> pd.DataFrame:
+          repeats: int = 3, dtype=np.float32, seed: int = 0,
+          min_time_s: float = 0.3) -> pd.DataFrame:
     """:func:`benchmark` for every block size: the data of the speed-up curves.
 
     Returns the rows of every :func:`benchmark` run, plus ``speedup_vs_own_dense`` (the kernel's
@@ -302,7 +322,7 @@ def sweep(n: int = 512, block_sizes=BLOCK_SIZES, densities=(1.0, 0.5, 0.25, 0.12
     frames = []
     for b in block_sizes:
         df = benchmark(n=n, block_size=b, densities=densities, repeats=repeats, dtype=dtype,
-                       seed=seed)
+                       seed=seed, min_time_s=min_time_s)
         df["speedup_vs_own_dense"] = df["time_s"].iloc[0] / df["time_s"]
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
