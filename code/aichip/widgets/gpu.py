@@ -44,10 +44,10 @@ def plot_occupancy(compute_capability: str = "8.0", threads_per_block: int = 256
         ax.set(xlabel=label, ylim=(-0.03, 1.05))
     axes[0].set_ylabel("occupancy (active warps / max)")
     axes[0].legend(title="binding limit", fontsize=8)
-    axes[1].set_title(f"compute capability {compute_capability}: {threads_per_block} threads, "
-                      f"{registers_per_thread} registers, {shared_bytes_per_block} B shared -> "
-                      f"{now.blocks_per_sm} blocks, {now.occupancy:.0%}, limited by {now.limiter}",
-                      fontsize=10)
+    axes[0].figure.suptitle(f"compute capability {compute_capability}: {threads_per_block} "
+                            f"threads, {registers_per_thread} registers, {shared_bytes_per_block} "
+                            f"B shared per block -> {now.blocks_per_sm} blocks per SM, "
+                            f"occupancy {now.occupancy:.0%}, limited by {now.limiter}", fontsize=10)
     return axes
 
 
