@@ -197,3 +197,39 @@ def test_roofline_comparison_by_hand():
     assert big["speedup"] == pytest.approx(125 / 21.2)   # both compute-bound: the peak ratio
     with pytest.raises(ValueError, match="gpus"):
         gpu.roofline_comparison(gpus="NVIDIA V100 SXM2")
+
+
+# --- occupancy sweep and the explorer ------------------------------------------------------
+
+def test_occupancy_sweep_marks_invalid_launches():
+    df = gpu.occupancy_sweep("9.0", "registers_per_thread", [32, 64, 65], threads_per_block=1024)
+    # 32 regs: 2 blocks of 32 warps (100%); 64: 1 block (50%); 65: 73728 registers > 65536
+    assert list(df["blocks_per_sm"]) == [2, 1, 0]
+    assert list(df["limiter"]) == ["warps", "registers", "invalid"]
+    with pytest.raises(ValueError, match="vary"):
+        gpu.occupancy_sweep("9.0", "warps", [1])
+    with pytest.raises(ValueError, match="compute_capability"):
+        gpu.occupancy_sweep("1.0", "threads_per_block", [32])
+
+
+def test_occupancy_widgets_build():
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    from aichip.widgets import gpu as wg
+
+    axes = wg.plot_occupancy("8.6", 128, 40, 4096)
+    assert len(axes) == 3
+    plt.close("all")
+    assert isinstance(wg.occupancy_explorer(), ipywidgets.Widget)
+    with pytest.raises(ValueError, match="compute_capability"):
+        wg.occupancy_explorer(compute_capability="6.1")
+    with pytest.raises(TypeError, match="df"):
+        wg.sparse_explorer([1, 2])
+
+
+def test_marked_source_shows_the_kernel():
+    src = gpu.marked_source(gpu.kernels, "tiled_matmul")
+    assert src.startswith("@cuda.jit") and "syncthreads" in src and "magictoken" not in src
+    with pytest.raises(ValueError, match="token"):
+        gpu.marked_source(gpu.kernels, "no_such_kernel")

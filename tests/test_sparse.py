@@ -111,3 +111,16 @@ def test_benchmark_reports_every_density_with_a_checked_result():
 def test_sparse_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_crossover_density_interpolates_in_log_density():
+    import pandas as pd
+
+    # speed-up vs NumPy 0.5 at density 1/2 and 2 at density 1/8: log-linear crossing at 1/4
+    df = pd.DataFrame(dict(block_size=[32, 32, 32], density=[0.5, 0.125, 1.0],
+                           speedup_vs_numpy=[0.5, 2.0, 0.25]))
+    assert sparse.crossover_density(df, 32) == pytest.approx(0.25)
+    never = df.assign(speedup_vs_numpy=[0.5, 0.9, 0.25])
+    assert sparse.crossover_density(never, 32) is None
+    with pytest.raises(ValueError, match="block_size"):
+        sparse.crossover_density(df, 16)
