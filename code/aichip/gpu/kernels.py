@@ -66,8 +66,8 @@ def backend() -> str:
         return "numba CUDA simulator (no GPU)"
     if not cuda.is_available():
         return "no usable CUDA GPU"
-    return cuda.get_current_device().name.decode() if isinstance(
-        cuda.get_current_device().name, bytes) else str(cuda.get_current_device().name)
+    name = cuda.get_current_device().name
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def _require_backend():
