@@ -93,6 +93,37 @@ SCHEMAS: dict[str, TableSchema] = {
         numeric=("scalesim_mapping_efficiency", "scalesim_s"), integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
         key=("layer", "rows", "cols", "dataflow"),
         description="one SCALE-Sim run: a GEMM layer on an array with a dataflow"),
+    "cuda_limits": TableSchema(
+        columns=("compute_capability", "architecture", "max_threads_per_block", "max_warps_per_sm",
+                 "max_blocks_per_sm", "registers_per_sm", "max_registers_per_block",
+                 "max_registers_per_thread", "register_allocation_unit",
+                 "warp_allocation_granularity", "shared_bytes_per_sm", "max_shared_bytes_per_block",
+                 "shared_allocation_unit", "shared_reserved_per_block", "source", "notes"),
+        integer=("max_threads_per_block", "max_warps_per_sm", "max_blocks_per_sm",
+                 "registers_per_sm", "max_registers_per_block", "max_registers_per_thread",
+                 "register_allocation_unit", "warp_allocation_granularity", "shared_bytes_per_sm",
+                 "max_shared_bytes_per_block", "shared_allocation_unit",
+                 "shared_reserved_per_block"),
+        key=("compute_capability",),
+        description="per-SM and per-block resource limits of one CUDA compute capability"),
+    "gpus": TableSchema(
+        columns=("name", "architecture", "compute_capability", "sm_count", "fp32_cores_per_sm",
+                 "fp64_cores_per_sm", "tensor_cores_per_sm", "boost_clock_MHz", "tensor_clock_MHz",
+                 "l2_KiB", "shared_KiB_per_sm", "registers_per_sm", "source", "notes"),
+        numeric=("boost_clock_MHz", "tensor_clock_MHz", "l2_KiB", "shared_KiB_per_sm"),
+        integer=("sm_count", "fp32_cores_per_sm", "fp64_cores_per_sm", "tensor_cores_per_sm",
+                 "registers_per_sm"),
+        key=("name",),
+        description="one NVIDIA GPU's unit counts, clocks and on-chip memories (name as in chips)"),
+    "tensor_cores": TableSchema(
+        columns=("architecture", "precision", "dense_fma_per_clock_per_tc", "clock", "mma_shape",
+                 "source", "notes"),
+        integer=("dense_fma_per_clock_per_tc",), key=("architecture", "precision"),
+        description="dense FMA per clock of one Tensor Core of an architecture at one precision"),
+    "gemm_shapes": TableSchema(
+        columns=("workload", "layer", "M", "N", "K", "source", "notes"),
+        integer=("M", "N", "K"), key=("workload", "layer"),
+        description="one GEMM (M x K times K x N) from a published network or benchmark"),
 }
 
 

@@ -1,0 +1,351 @@
+"""Sparse weights: 2:4 structured sparsity and block sparsity, with a block-sparse matmul on the CPU.
+
+2:4 structured sparsity (NVIDIA Ampere and later)
+-------------------------------------------------
+In every group of four consecutive weights along a row, at most two are non-zero. Magnitude pruning
+keeps the two of largest magnitude (ties go to the lower column). NVIDIA's compressed format stores
+the kept values, half as many as the dense row, and for each kept value a 2-bit index of its
+position in its group of four (Mishra et al. 2021, "Accelerating Sparse Deep Neural Networks"):
+
+* ``values``: shape ``(rows, cols / 2)``, the kept values in column order;
+* ``metadata``: shape ``(rows, cols / 2)``, each entry in ``0..3``, increasing within a group.
+
+The metadata costs 2 bits per kept value, ``rows * cols / 8`` bytes in all
+(:func:`pack_metadata_2_4` packs it four indices per byte). The sparse Tensor Core skips the
+zeros and so doubles the math rate on the same matrix shape.
+
+Block sparsity (OpenAI's block-sparse GPU kernels, Gray, Radford and Kingma 2017)
+-----------------------------------------------------------------------------------
+A weight matrix ``W`` of shape ``(K, N)`` is cut into ``block_size x block_size`` blocks; a 0/1
+``layout`` of shape ``(K / block_size, N / block_size)`` says which blocks are stored. ``blocks``
+holds the stored blocks, shape ``(nnz, block_size, block_size)``, in row-major order of the layout.
+:func:`block_sparse_matmul` computes ``x @ W`` touching only the stored blocks, so its work is
+``2 * M * nnz * block_size**2`` FLOP: ``density`` times the dense ``2 * M * K * N``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numba import njit, prange
+
+from .validation import check_int
+
+__all__ = ["prune_2_4", "decompress_2_4", "pack_metadata_2_4", "unpack_metadata_2_4",
+           "to_block_sparse", "from_block_sparse", "random_layout", "block_sparse_matmul",
+           "benchmark", "sweep", "crossover_density", "BLOCK_SIZES"]
+
+#: block sizes OpenAI's kernels support (Gray, Radford and Kingma 2017)
+BLOCK_SIZES = (8, 16, 32)
+
+
+def _matrix(name: str, a, dtype=None) -> np.ndarray:
+    arr = np.asarray(a, dtype=dtype)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must hold finite numbers")
+    return arr
+
+
+# --- 2:4 structured sparsity ------------------------------------------------------------------
+
+def prune_2_4(W) -> tuple[np.ndarray, np.ndarray]:
+    """Prune ``W`` to 2:4 along its rows and compress it; returns ``(values, metadata)``.
+
+    Parameters
+    ----------
+    W : array_like, shape (rows, cols), cols a multiple of 4
+
+    Returns
+    -------
+    values : ndarray, shape (rows, cols // 2), dtype of ``W``
+        The two kept values of each group of four, in column order.
+    metadata : uint8 ndarray, shape (rows, cols // 2)
+        Each kept value's position in its group (0..3), increasing within a group.
+    """
+    W = _matrix("W", W)
+    rows, cols = W.shape
+    if cols % 4:
+        raise ValueError(f"W must have a multiple of 4 columns for 2:4 sparsity, got {cols}")
+    groups = W.reshape(rows, cols // 4, 4)
+    # a stable sort on -|w| keeps the lower position first among equal magnitudes
+    order = np.argsort(-np.abs(groups), axis=2, kind="stable")[:, :, :2]
+    keep = np.sort(order, axis=2)
+    values = np.take_along_axis(groups, keep, axis=2).reshape(rows, cols // 2)
+    return values, keep.reshape(rows, cols // 2).astype(np.uint8)
+
+
+def decompress_2_4(values, metadata) -> np.ndarray:
+    """The dense pruned matrix, shape ``(rows, 2 * values.shape[1])``, from :func:`prune_2_4`'s output."""
+    values = _matrix("values", values)
+    metadata = np.asarray(metadata)
+    if metadata.shape != values.shape:
+        raise ValueError(f"metadata must have the shape of values {values.shape}, "
+                         f"got {metadata.shape}")
+    rows, half = values.shape
+    if half % 2:
+        raise ValueError(f"values must have an even number of columns (two per group), got {half}")
+    if metadata.size and (metadata.min() < 0 or metadata.max() > 3):
+        raise ValueError("metadata must hold positions 0..3")
+    idx = metadata.reshape(rows, half // 2, 2).astype(np.intp)
+    if np.any(idx[:, :, 0] >= idx[:, :, 1]):
+        raise ValueError("metadata must hold two different, increasing positions per group")
+    dense = np.zeros((rows, half // 2, 4), dtype=values.dtype)
+    np.put_along_axis(dense, idx, values.reshape(rows, half // 2, 2), axis=2)
+    return dense.reshape(rows, 2 * half)
+
+
+def pack_metadata_2_4(metadata) -> np.ndarray:
+    """Pack 2-bit positions four to a byte (first position in the low bits): ``rows * cols / 8`` bytes.
+
+    Returns a uint8 array of shape ``(rows, metadata.shape[1] // 4)``.
+    """
+    m = np.asarray(metadata)
+    if m.ndim != 2 or m.shape[1] % 4:
+        raise ValueError(f"metadata must be 2-D with a multiple of 4 columns, got shape {m.shape}")
+    if m.size and (m.min() < 0 or m.max() > 3):
+        raise ValueError("metadata must hold positions 0..3")
+    m = m.astype(np.uint8).reshape(m.shape[0], -1, 4)
+    return (m[:, :, 0] | (m[:, :, 1] << 2) | (m[:, :, 2] << 4) | (m[:, :, 3] << 6)).astype(np.uint8)
+
+
+def unpack_metadata_2_4(packed) -> np.ndarray:
+    """Inverse of :func:`pack_metadata_2_4`."""
+    p = np.asarray(packed)
+    if p.ndim != 2 or p.dtype != np.uint8:
+        raise ValueError(f"packed must be a 2-D uint8 array, got {p.dtype} shape {p.shape}")
+    return np.stack([(p >> s) & 3 for s in (0, 2, 4, 6)], axis=2).reshape(p.shape[0], -1)
+
+
+# --- block sparsity ----------------------------------------------------------------------------
+
+def _check_block(block_size) -> int:
+    return check_int("block_size", block_size, minimum=1)
+
+
+def to_block_sparse(W, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``W`` (K, N) into blocks; keep the blocks with any non-zero. Returns ``(blocks, layout)``.
+
+    ``layout`` is a uint8 array (K / block_size, N / block_size) of 0/1; ``blocks`` has shape
+    ``(layout.sum(), block_size, block_size)``, row-major order of the layout.
+    """
+    W = _matrix("W", W)
+    b = _check_block(block_size)
+    K, N = W.shape
+    if K % b or N % b:
+        raise ValueError(f"W's shape {W.shape} must be a multiple of block_size={b}")
+    tiles = W.reshape(K // b, b, N // b, b).transpose(0, 2, 1, 3)
+    layout = np.any(tiles != 0, axis=(2, 3)).astype(np.uint8)
+    return np.ascontiguousarray(tiles[layout.astype(bool)]), layout
+
+
+def _check_layout(blocks, layout, block_size):
+    b = _check_block(block_size)
+    layout = np.asarray(layout)
+    if layout.ndim != 2 or not np.all((layout == 0) | (layout == 1)):
+        raise ValueError("layout must be a 2-D array of 0s and 1s")
+    blocks = np.asarray(blocks)
+    nnz = int(layout.sum())
+    if blocks.shape != (nnz, b, b):
+        raise ValueError(f"blocks must have shape (layout.sum(), block_size, block_size) = "
+                         f"{(nnz, b, b)}, got {blocks.shape}")
+    return blocks, layout.astype(np.uint8), b
+
+
+def from_block_sparse(blocks, layout, block_size: int) -> np.ndarray:
+    """The dense matrix (K, N) that ``blocks`` and ``layout`` describe (zeros elsewhere)."""
+    blocks, layout, b = _check_layout(blocks, layout, block_size)
+    kb, nb = layout.shape
+    tiles = np.zeros((kb, nb, b, b), dtype=blocks.dtype)
+    tiles[layout.astype(bool)] = blocks
+    return tiles.transpose(0, 2, 1, 3).reshape(kb * b, nb * b)
+
+
+def random_layout(k_blocks: int, n_blocks: int, density: float, seed: int = 0) -> np.ndarray:
+    """A 0/1 layout with ``round(density * k_blocks)`` stored blocks in every block column.
+
+    The same count per column keeps the work balanced across output columns, as a pruned layer
+    with a fixed budget per output would be. Seeded ``numpy.random.Generator``.
+    """
+    k_blocks = check_int("k_blocks", k_blocks, minimum=1)
+    n_blocks = check_int("n_blocks", n_blocks, minimum=1)
+    if not isinstance(density, (int, float)) or not 0 < density <= 1:
+        raise ValueError(f"density must be in (0, 1], got {density!r}")
+    per_col = max(1, round(density * k_blocks))
+    rng = np.random.default_rng(seed)
+    layout = np.zeros((k_blocks, n_blocks), dtype=np.uint8)
+    for j in range(n_blocks):
+        layout[rng.choice(k_blocks, per_col, replace=False), j] = 1
+    return layout
+
+
+# magictoken block_sparse_kernel_begin
+@njit(parallel=True, cache=True)
+def _block_sparse_kernel(x, blocks, col_ptr, row_block, block_of, b, out):
+    M = x.shape[0]
+    n_cols = col_ptr.size - 1
+    rows_per_tile = 4   # four rows of x share each loaded block value
+    for j in prange(n_cols):                 # one block column of W -> b columns of out
+        acc = np.zeros((rows_per_tile, b), dtype=out.dtype)
+        for r0 in range(0, M, rows_per_tile):
+            r1 = min(r0 + rows_per_tile, M)
+            acc[:, :] = 0
+            for p in range(col_ptr[j], col_ptr[j + 1]):   # only the stored blocks
+                blk = blocks[block_of[p]]
+                k0 = row_block[p] * b
+                for k in range(b):
+                    for r in range(r1 - r0):
+                        xv = x[r0 + r, k0 + k]
+                        for c in range(b):
+                            acc[r, c] += xv * blk[k, c]
+            for r in range(r1 - r0):
+                for c in range(b):
+                    out[r0 + r, j * b + c] = acc[r, c]
+# magictoken block_sparse_kernel_end
+
+
+def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
+    """``x @ W`` for a block-sparse ``W`` given as ``(blocks, layout)`` (see :func:`to_block_sparse`).
+
+    Parameters
+    ----------
+    x : array_like, shape (M, K)
+    blocks : ndarray, shape (nnz, block_size, block_size)
+    layout : 0/1 array, shape (K / block_size, N / block_size)
+    block_size : int
+
+    Returns
+    -------
+    ndarray (M, N) in the result type of ``x`` and ``blocks`` (float32 stays float32). The kernel
+    runs in parallel over block columns of ``W`` with numba's threads.
+    """
+    blocks, layout, b = _check_layout(blocks, layout, block_size)
+    x = _matrix("x", x)
+    kb, nb = layout.shape
+    if x.shape[1] != kb * b:
+        raise ValueError(f"x has {x.shape[1]} columns; layout and block_size need K = {kb * b}")
+    dtype = np.result_type(x.dtype, blocks.dtype, np.float32)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    blocks = np.ascontiguousarray(blocks, dtype=dtype)
+    # column-major index of the stored blocks (blocks themselves stay in row-major layout order)
+    block_id = np.full(layout.shape, -1, dtype=np.intp)
+    block_id[layout.astype(bool)] = np.arange(int(layout.sum()))
+    rows_t, cols_t = np.nonzero(layout.T)        # sorted by block column, then block row
+    col_ptr = np.zeros(nb + 1, dtype=np.intp)
+    np.add.at(col_ptr, rows_t + 1, 1)
+    col_ptr = np.cumsum(col_ptr)
+    out = np.empty((x.shape[0], nb * b), dtype=dtype)
+    _block_sparse_kernel(x, blocks, col_ptr, cols_t.astype(np.intp),
+                         block_id[cols_t, rows_t].astype(np.intp), b, out)
+    return out
+
+
+def _best_time(fn, repeats: int, min_time_s: float):
+    """Warm up, then time at least ``repeats`` calls and at least ``min_time_s`` seconds of them."""
+    import time
+
+    from .timing import time_call
+
+    fn()                                  # warm-up: compilation, first touch
+    start = time.perf_counter()
+    fn()
+    probe = time.perf_counter() - start
+    count = max(repeats, min(200, int(min_time_s / max(probe, 1e-9)) + 1))
+    return time_call(fn, repeats=count, warmup=0)
+
+
+def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.125),
+              repeats: int = 5, dtype=np.float32, seed: int = 0,
+              min_time_s: float = 1.0) -> pd.DataFrame:
+    """Time :func:`block_sparse_matmul` (n x n times n x n) against its own dense run and NumPy.
+
+    For each density: a random balanced layout (:func:`random_layout`), the best time of at least
+    ``repeats`` calls after a warm-up, repeated until they span ``min_time_s`` seconds (so a
+    short run gets as many chances at a quiet moment of a shared machine as a long one), the time
+    ``density * dense`` would predict, and the result checked against NumPy on the dense
+    equivalent. Density 1 (every block stored) is the kernel's own dense time.
+
+    Returns
+    -------
+    DataFrame with columns ``density, block_size, n, time_s, median_s, predicted_s, ratio_to_linear,
+    numpy_dense_s, speedup_vs_numpy, max_rel_error, machine`` (one row per density).
+    """
+    from .machine import describe
+    from .validation import check_float
+
+    n = check_int("n", n, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    min_time_s = check_float("min_time_s", min_time_s, minimum=0.0)
+    b = _check_block(block_size)
+    if n % b:
+        raise ValueError(f"n={n} must be a multiple of block_size={b}")
+    densities = [float(d) for d in densities]
+    if 1.0 not in densities:
+        densities = [1.0, *densities]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n)).astype(dtype)
+    W = rng.standard_normal((n, n)).astype(dtype)
+    numpy_t = _best_time(lambda: x @ W, repeats, min_time_s)
+    rows, dense_s = [], None
+    for d in sorted(densities, reverse=True):
+        layout = random_layout(n // b, n // b, d, seed=seed)
+        mask = np.kron(layout, np.ones((b, b), dtype=np.uint8)).astype(bool)
+        Wd = np.where(mask, W, 0).astype(dtype)
+        blocks, lay = to_block_sparse(Wd, b)
+        t = _best_time(lambda: block_sparse_matmul(x, blocks, lay, b), repeats, min_time_s)
+        ref = x.astype(np.float64) @ Wd.astype(np.float64)
+        got = block_sparse_matmul(x, blocks, lay, b)
+        err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+        if dense_s is None:
+            dense_s = t.best_s
+        rows.append(dict(density=d, block_size=b, n=n, time_s=t.best_s, median_s=t.median_s,
+                         predicted_s=d * dense_s, ratio_to_linear=t.best_s / (d * dense_s),
+                         numpy_dense_s=numpy_t.best_s, speedup_vs_numpy=numpy_t.best_s / t.best_s,
+                         max_rel_error=err))
+    df = pd.DataFrame(rows)
+    df["machine"] = describe().cpu_model
+    return df
+
+
+def sweep(n: int = 512, block_sizes=BLOCK_SIZES, densities=(1.0, 0.5, 0.25, 0.125, 0.0625),
+          repeats: int = 3, dtype=np.float32, seed: int = 0,
+          min_time_s: float = 0.3) -> pd.DataFrame:
+    """:func:`benchmark` for every block size: the data of the speed-up curves.
+
+    Returns the rows of every :func:`benchmark` run, plus ``speedup_vs_own_dense`` (the kernel's
+    dense time over its time at that density). Every run multiplies the same matrices, so the
+    NumPy time is the best over all runs.
+    """
+    frames = []
+    for b in block_sizes:
+        df = benchmark(n=n, block_size=b, densities=densities, repeats=repeats, dtype=dtype,
+                       seed=seed, min_time_s=min_time_s)
+        df["speedup_vs_own_dense"] = df["time_s"].iloc[0] / df["time_s"]
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    # every run multiplied the same x and W with NumPy: keep the best of all those timings
+    out["numpy_dense_s"] = out["numpy_dense_s"].min()
+    out["speedup_vs_numpy"] = out["numpy_dense_s"] / out["time_s"]
+    return out
+
+
+def crossover_density(df: pd.DataFrame, block_size: int) -> float | None:
+    """Density below which the block-sparse kernel beats NumPy's dense GEMM, from :func:`sweep`.
+
+    Interpolates ``speedup_vs_numpy`` linearly in log(density) between the two densities that
+    bracket 1; ``None`` if the kernel wins at every measured density or at none.
+    """
+    b = _check_block(block_size)
+    part = df[df["block_size"] == b].sort_values("density")
+    if part.empty:
+        raise ValueError(f"block_size={b} is not in the sweep (it has "
+                         f"{sorted(df['block_size'].unique())})")
+    d = np.log(part["density"].to_numpy())
+    s = np.log(part["speedup_vs_numpy"].to_numpy())
+    for i in range(len(d) - 1):
+        if s[i] >= 0 > s[i + 1]:
+            return float(np.exp(d[i] + (d[i + 1] - d[i]) * s[i] / (s[i] - s[i + 1])))
+    return None

@@ -1,0 +1,236 @@
+"""GPU hardware data, derived peaks, SIMT counts and the Tensor Core MMA emulation."""
+
+import numpy as np
+import pytest
+
+from aichip import chips, gpu
+
+# --- derived peaks against the datasheet peaks of the catalogue (chips.csv) --------------------
+
+# (gpu, precision): the datasheet figure in TFLOP/s, typed from the datasheet it cites
+DATASHEET = {
+    ("NVIDIA V100 SXM2", "fp16"): 125,        # V100 datasheet, Tensor Core
+    ("NVIDIA T4", "fp16"): 65, ("NVIDIA T4", "int8"): 130, ("NVIDIA T4", "int4"): 260,
+    ("NVIDIA A100 SXM4 80GB", "fp16"): 312, ("NVIDIA A100 SXM4 80GB", "bf16"): 312,
+    ("NVIDIA A100 SXM4 80GB", "tf32"): 156, ("NVIDIA A100 SXM4 80GB", "int8"): 624,
+    ("NVIDIA A100 SXM4 80GB", "fp64"): 19.5,
+    ("NVIDIA H100 SXM5", "fp16"): 989.5, ("NVIDIA H100 SXM5", "fp8"): 1979,
+    ("NVIDIA H100 SXM5", "tf32"): 494.5, ("NVIDIA H100 SXM5", "fp64"): 67,
+}
+
+
+@pytest.mark.parametrize("name,precision", sorted(DATASHEET))
+def test_tensor_core_peak_matches_datasheet_within_1_percent(name, precision):
+    derived = gpu.tensor_core_peak_TFLOPs(name, precision)
+    assert derived == pytest.approx(DATASHEET[name, precision], rel=0.01)
+    assert derived == pytest.approx(chips.get(name).peak(precision), rel=0.01)
+
+
+def test_every_derived_peak_within_1_percent_of_the_catalogue():
+    table = gpu.peak_check()
+    assert len(table) >= 20
+    assert np.all(np.abs(table["ratio"] - 1) < 0.01), table[np.abs(table["ratio"] - 1) >= 0.01]
+
+
+def test_a100_peak_by_hand():
+    # 108 SMs x 4 Tensor Cores x 256 FMA/clock x 2 FLOP x 1.41 GHz (A100 whitepaper)
+    assert gpu.tensor_core_peak_TFLOPs("NVIDIA A100 SXM4 80GB", "fp16") == pytest.approx(
+        108 * 4 * 256 * 2 * 1.41e9 / 1e12)
+
+
+def test_h100_quotes_tensor_and_fp64_peaks_at_different_clocks():
+    # 989.4 TFLOPs FP16 needs 1830 MHz; 67 TFLOPs FP64 Tensor Core needs 1980 MHz
+    assert gpu.tensor_core_peak_TFLOPs("NVIDIA H100 SXM5", "fp16") == pytest.approx(
+        132 * 4 * 512 * 2 * 1.83e9 / 1e12)
+    assert gpu.tensor_core_peak_TFLOPs("NVIDIA H100 SXM5", "fp64") == pytest.approx(
+        132 * 4 * 32 * 2 * 1.98e9 / 1e12)
+
+
+def test_cuda_core_peaks():
+    assert gpu.cuda_core_peak_TFLOPs("NVIDIA P100 SXM2", "fp32") == pytest.approx(10.6, rel=0.01)
+    assert gpu.cuda_core_peak_TFLOPs("NVIDIA V100 SXM2", "fp64") == pytest.approx(7.8, rel=0.01)
+
+
+def test_gpu_names_are_catalogue_names_and_limits_exist():
+    for name in gpu.gpu_names():
+        chips.get(name)
+        gpu.cuda_limits(gpu.gpu_spec(name).compute_capability)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: gpu.tensor_core_peak_TFLOPs("NVIDIA P100 SXM2", "fp16"), ValueError,
+     "gpu .* has no Tensor Cores"),
+    (lambda: gpu.tensor_core_peak_TFLOPs("NVIDIA V100 SXM2", "bf16"), ValueError, "precision"),
+    (lambda: gpu.tensor_core_peak_TFLOPs("NVIDIA B300", "fp16"), ValueError, "gpu"),
+    (lambda: gpu.tensor_core_peak_TFLOPs(None, "fp16"), TypeError, "gpu"),
+    (lambda: gpu.cuda_core_peak_TFLOPs("NVIDIA T4", "fp16"), ValueError, "precision"),
+    (lambda: gpu.cuda_limits("10.0"), ValueError, "compute_capability"),
+])
+def test_hardware_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# --- coalescing and divergence, counted by hand ---------------------------------------------
+
+@pytest.mark.parametrize("stride,size,offset,sectors", [
+    (1, 4, 0, 4),      # 32 x 4 B consecutive, aligned: 128 B = 4 sectors
+    (1, 4, 4, 5),      # shifted by one word: bytes 4..131 straddle 5 sectors
+    (2, 4, 0, 8),      # every other word: 256 B span, 8 sectors, half the bytes used
+    (8, 4, 0, 32),     # 32 B apart: one sector per thread
+    (32, 4, 0, 32),    # 128 B apart: still one sector each, 1024 B moved for 128 used
+    (0, 4, 0, 1),      # all threads read the same word (a broadcast)
+    (1, 8, 0, 8),      # 32 doubles: 256 B
+    (1, 16, 0, 16),    # 32 x 16-byte vectors: 512 B
+])
+def test_strided_sectors(stride, size, offset, sectors):
+    res = gpu.strided_sectors(stride, size, offset)
+    assert res.sectors == sectors
+    assert res.bytes_moved == 32 * sectors
+
+
+def test_sector_efficiency():
+    assert gpu.strided_sectors(1).efficiency == 1.0
+    assert gpu.strided_sectors(32).efficiency == pytest.approx(128 / 1024)
+
+
+def test_divergence_passes():
+    assert gpu.warp_divergence([0] * 32).passes == 1
+    halves = gpu.warp_divergence(np.arange(32) % 2)        # if (threadIdx.x % 2)
+    assert halves.passes == 2 and halves.efficiency == 0.5
+    assert gpu.warp_divergence(np.arange(32) // 16).passes == 2
+    assert gpu.warp_divergence(np.arange(32) % 4).passes == 4   # a 4-way switch
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: gpu.sectors_per_request(np.arange(33) * 4), "addresses"),
+    (lambda: gpu.sectors_per_request([-4, 0]), "addresses"),
+    (lambda: gpu.sectors_per_request([0, 4], bytes_per_access=0), "bytes_per_access"),
+    (lambda: gpu.strided_sectors(-1), "stride_elements"),
+    (lambda: gpu.warp_divergence([0, 1]), "paths"),
+])
+def test_simt_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- Tensor Core MMA ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["fp16", "bf16"])
+def test_mma_exact_on_representable_inputs(fmt):
+    # small integers are exact in FP16 and BF16, and every partial sum is exact in FP32
+    rng = np.random.default_rng(7)
+    A = rng.integers(-8, 9, (16, 16)).astype(np.float32)
+    B = rng.integers(-8, 9, (16, 8)).astype(np.float32)
+    C = rng.integers(-100, 101, (16, 8)).astype(np.float32)
+    np.testing.assert_array_equal(gpu.mma(A, B, C, fmt), A @ B + C)
+
+
+def test_mma_rounds_inputs_to_nearest_even():
+    # 0.1 in binary16 is 0x2E66 = 0.0999755859375; in bfloat16 it is 0x3DCD = 0.10009765625
+    assert gpu.mma([[0.1]], [[1.0]], input_format="fp16")[0, 0] == 0.0999755859375
+    assert gpu.mma([[0.1]], [[1.0]], input_format="bf16")[0, 0] == 0.10009765625
+    # 1 + 2**-8 lies halfway between the BF16 neighbours 1 and 1 + 2**-7: ties to even gives 1
+    assert gpu.mma([[1 + 2**-8]], [[1.0]], input_format="bf16")[0, 0] == 1.0
+    assert gpu.mma([[1 + 2**-8]], [[1.0]], input_format="fp16")[0, 0] == 1 + 2**-8
+
+
+def test_mma_accumulates_in_fp32():
+    # 2**24 + 1 is not an FP32 number: each +1 is lost (ties to even) while float64 keeps both
+    A = np.array([[1.0, 1.0]])
+    B = np.array([[1.0], [1.0]])
+    D = gpu.mma(A, B, C=[[2.0**24]], input_format="fp16")
+    assert D[0, 0] == 2.0**24
+    assert (A @ B)[0, 0] + 2.0**24 == 2.0**24 + 2
+    # the same sum in float32 NumPy, one addition at a time, agrees
+    s = np.float32(2**24)
+    for _ in range(2):
+        s = np.float32(s + np.float32(1))
+    assert D[0, 0] == s
+
+
+def test_mma_keeps_fp32_precision_in_the_sum():
+    # 2**20 + 3 needs 21 significant bits: exact in FP32 (24), lost in an FP16/TF32 sum (11)
+    D = gpu.mma([[1.0, 2.0]], [[1.0], [1.0]], C=[[2.0**20]], input_format="fp16")
+    assert D[0, 0] == 2.0**20 + 3
+    # FP32's last bit: 1 + 2**-23 survives, 1 + 2**-24 does not (tie to even)
+    assert gpu.mma([[2.0**-12]], [[2.0**-11]], C=[[1.0]])[0, 0] == 1 + 2.0**-23
+    assert gpu.mma([[2.0**-12]], [[2.0**-12]], C=[[1.0]])[0, 0] == 1.0
+
+
+def test_mma_close_to_float32_for_random_inputs():
+    rng = np.random.default_rng(3)
+    A, B = rng.standard_normal((16, 16)), rng.standard_normal((16, 8))
+    exact = A @ B
+    d16 = gpu.mma(A, B, input_format="fp16")
+    dbf = gpu.mma(A, B, input_format="bf16")
+    # input rounding dominates: relative unit roundoff 2**-11 (fp16) and 2**-8 (bf16)
+    err16 = np.max(np.abs(d16 - exact)) / np.max(np.abs(exact))
+    errbf = np.max(np.abs(dbf - exact)) / np.max(np.abs(exact))
+    assert err16 < 16 * 2**-11
+    assert errbf < 16 * 2**-8
+    assert errbf > err16
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: gpu.mma(np.ones((2, 3)), np.ones((2, 2))), ValueError, "A and B"),
+    (lambda: gpu.mma(np.ones((2, 2)), np.ones((2, 2)), np.ones((3, 2))), ValueError, "C"),
+    (lambda: gpu.mma(np.ones((2, 2)), np.ones((2, 2)), input_format="fp8"), ValueError,
+     "input_format"),
+    (lambda: gpu.mma([[np.nan]], [[1.0]]), ValueError, "A"),
+])
+def test_mma_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# --- the P100 vs V100 comparison --------------------------------------------------------------
+
+def test_roofline_comparison_by_hand():
+    df = gpu.roofline_comparison()
+    row = df[(df.M == 1760) & (df.N == 16)].iloc[0]
+    # 2*1760*16*1760 FLOP over 2 bytes x (1760*1760 + 1760*16 + 1760*16) elements
+    intensity = 2 * 1760 * 16 * 1760 / (2 * (1760 * 1760 + 2 * 1760 * 16))
+    assert row["intensity_FLOP_per_byte"] == pytest.approx(intensity)
+    # both memory-bound: the speed-up is the bandwidth ratio 900/732 (datasheets)
+    assert row["speedup"] == pytest.approx(900 / 732)
+    big = df[df.M == 3072].iloc[0]
+    assert big["speedup"] == pytest.approx(125 / 21.2)   # both compute-bound: the peak ratio
+    with pytest.raises(ValueError, match="gpus"):
+        gpu.roofline_comparison(gpus="NVIDIA V100 SXM2")
+
+
+# --- occupancy sweep and the explorer ------------------------------------------------------
+
+def test_occupancy_sweep_marks_invalid_launches():
+    df = gpu.occupancy_sweep("9.0", "registers_per_thread", [32, 64, 65], threads_per_block=1024)
+    # 32 regs: 2 blocks of 32 warps (100%); 64: 1 block (50%); 65: 73728 registers > 65536
+    assert list(df["blocks_per_sm"]) == [2, 1, 0]
+    assert list(df["limiter"]) == ["warps", "registers", "invalid"]
+    with pytest.raises(ValueError, match="vary"):
+        gpu.occupancy_sweep("9.0", "warps", [1])
+    with pytest.raises(ValueError, match="compute_capability"):
+        gpu.occupancy_sweep("1.0", "threads_per_block", [32])
+
+
+def test_occupancy_widgets_build():
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    from aichip.widgets import gpu as wg
+
+    axes = wg.plot_occupancy("8.6", 128, 40, 4096)
+    assert len(axes) == 3
+    plt.close("all")
+    assert isinstance(wg.occupancy_explorer(), ipywidgets.Widget)
+    with pytest.raises(ValueError, match="compute_capability"):
+        wg.occupancy_explorer(compute_capability="6.1")
+    with pytest.raises(TypeError, match="df"):
+        wg.sparse_explorer([1, 2])
+
+
+def test_marked_source_shows_the_kernel():
+    src = gpu.marked_source(gpu.kernels, "tiled_matmul")
+    assert src.startswith("@cuda.jit") and "syncthreads" in src and "magictoken" not in src
+    with pytest.raises(ValueError, match="token"):
+        gpu.marked_source(gpu.kernels, "no_such_kernel")
