@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from aichip import arith, flops, ladder, machine, membench, systolic, timing
+from aichip import arith, flops, ladder, machine, membench, sparse, systolic, timing
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE / "build"
@@ -302,8 +302,37 @@ def bench_systolic(repeats: int) -> dict:
     return results
 
 
+def bench_sparse(repeats: int) -> dict:
+    print_section("Block-sparse matmul (chapter on GPUs, Tensor Cores and sparsity)")
+    n, block = 2048, 32
+    df = sparse.benchmark(n=n, block_size=block, densities=(1.0, 0.5, 0.25, 0.125),
+                          repeats=max(3, repeats // 2))
+    # float32 products summed in float32 over n terms: a relative error of n * eps is a wrong kernel
+    rtol = n * float(np.finfo(np.float32).eps)
+    columns = [Column("density"), Column("time (s)", ".4f"), Column("density x dense (s)", ".4f"),
+               Column("ratio", ".2f"), Column("NumPy dense (s)", ".4f"),
+               Column("x NumPy", ".2f"), Column("correct")]
+    print(f"n = {n}, block {block}, float32, best of >= {max(3, repeats // 2)} calls")
+    print()
+    print(format_table(columns, [
+        (f"1/{round(1 / r.density)}", r.time_s, r.predicted_s, r.ratio_to_linear, r.numpy_dense_s,
+         r.speedup_vs_numpy, note_check(f"sparse density {r.density}: result",
+                                        r.max_rel_error <= rtol))
+        for r in df.itertuples()]))
+    sparse_rows = df[df["density"] < 1]
+    within = bool((sparse_rows["ratio_to_linear"] <= 1.5).all())
+    eighth = df[df["density"] == 0.125].iloc[0]
+    print(f"\ntime within 1.5x of density x dense at 1/2, 1/4, 1/8: "
+          f"{'meets' if within else 'MISSES'} the target (worst ratio "
+          f"{sparse_rows['ratio_to_linear'].max():.2f}); at 1/8 "
+          f"{eighth.speedup_vs_numpy:.2f}x NumPy's dense GEMM "
+          f"({'meets' if eighth.speedup_vs_numpy > 1 else 'MISSES'} the target)")
+    return {"rows": df.drop(columns="machine").to_dict("records"), "within_1_5x": within,
+            "beats_numpy_at_eighth": bool(eighth.speedup_vs_numpy > 1)}
+
+
 SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier,
-            "systolic": bench_systolic}
+            "systolic": bench_systolic, "sparse": bench_sparse}
 
 
 def main(argv=None) -> int:
