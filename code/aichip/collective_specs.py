@@ -49,6 +49,7 @@ class OpSpec(NamedTuple):
     mpi_call: Callable                          # (comm, send, recv) -> None, root 0
     mpi_recv_len: Callable[[int, int], int]     # (count, p) -> receive buffer length (0: none)
     mpi_send_len: Callable[[int, int], int]     # (count, p) -> send buffer length
+    mpi_count_multiple_of_ranks: bool = False   # the MPI call needs equal blocks
 
 
 class Param(NamedTuple):
@@ -473,7 +474,7 @@ for _spec in (
            lambda p, c: c, lambda r, c: 0, _reduce_scatter_result,
            lambda x, root: [c.copy() for c in np.array_split(x.sum(axis=0), x.shape[0])],
            _f, lambda p: 1, False, False, _mpi_reduce_scatter, lambda c, p: c // p,
-           lambda c, p: c),
+           lambda c, p: c, True),
     OpSpec("allreduce", "the sum ends up on every rank",
            lambda p, c: c, lambda r, c: 0, _same_for_all,
            lambda x, root: [x.sum(axis=0) for _ in range(x.shape[0])],
@@ -481,7 +482,7 @@ for _spec in (
            lambda c, p: c, lambda c, p: c),
     OpSpec("alltoall", "block j of rank i ends up as block i of rank j",
            lambda p, c: 2 * c, lambda r, c: 0, _alltoall_result, _alltoall_reference,
-           _f, lambda p: 1, True, False, _mpi_alltoall, lambda c, p: c, lambda c, p: c),
+           _f, lambda p: 1, True, False, _mpi_alltoall, lambda c, p: c, lambda c, p: c, True),
 ):
     register_operation(_spec)
 
