@@ -380,3 +380,16 @@ def test_cost_explorer_builds_and_rejects_bad_input():
         wc.cost_explorer("gather")
     with pytest.raises(ValueError, match="n_ranks must be >= 1"):
         wc.cost_explorer("allreduce", 0)
+
+
+def test_compare_algorithms_rows():
+    rows = ab.compare_algorithms("allreduce", ["ring", "pipelined_tree"], [4, 16], [1e3, 1e6],
+                                 5e-6, 1e-9, max_chunks=64)
+    assert len(rows) == 8
+    for r in rows:
+        kw = {"chunks": r["chunks"]} if r["algorithm"] == "pipelined_tree" else {}
+        assert r["chunks"] is None or 1 <= r["chunks"] <= 64
+        assert r["time_s"] == ab.cost("allreduce", r["algorithm"], r["n_ranks"], r["msg_bytes"],
+                                      5e-6, 1e-9, **kw)
+    with pytest.raises(ValueError, match="power-of-two n_ranks"):
+        ab.compare_algorithms("allreduce", ["rabenseifner"], [6], [1e3], 5e-6, 1e-9)

@@ -145,3 +145,18 @@ def test_run_bad_input():
         mpibench.run(2, ops="allreduce,gather")
     with pytest.raises(ValueError, match="algorithm must be one of"):
         mpibench.run(2, ops="allreduce", algorithm="hierarchical")
+
+
+def test_predicted_times_by_hand():
+    """Ring on 2 ranks: 2 alpha + n beta + n/2 gamma; pipelined tree on 2 ranks with 64 KiB
+    chunks: a 256 KiB vector is 4 chunks, 1 + 3 steps up and 4 down, each alpha + n/4 beta."""
+    rows = [{"size_B": 2**18, "count": 2**15}]
+    a, b, c = 5e-6, 1e-9, 1e-10
+    ring = mpibench.predicted_times(rows, 2, "ring", a, b, c)
+    assert ring[0] == pytest.approx(2 * a + 2**18 * b + 2**17 * c)
+    tree = mpibench.predicted_times(rows, 2, "pipelined_tree", a, b, 0.0)
+    assert tree[0] == pytest.approx(8 * (a + 2**16 * b))
+    small = mpibench.predicted_times([{"size_B": 16, "count": 2}], 2, "pipelined_tree", a, b)
+    assert small[0] == pytest.approx(2 * (a + 16 * b))
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        mpibench.predicted_times(rows, 2, "butterfly", a, b)

@@ -222,3 +222,24 @@ def best_chunks(op: str, n_ranks: int, msg_bytes: float, alpha_s: float, beta_s_
     times = [cost(op, algorithm, n_ranks, msg_bytes, alpha_s, beta_s_per_byte, gamma_s_per_byte,
                   chunks=k) for k in range(1, max_chunks + 1)]
     return int(np.argmin(times)) + 1
+
+
+def compare_algorithms(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s_per_byte: float,
+                       gamma_s_per_byte: float = 0.0, max_chunks: int = 1024) -> list[dict]:
+    """Closed-form time of each algorithm for every rank count and message size: one row
+    ``{"n_ranks", "msg_bytes", "algorithm", "time_s", "chunks"}`` per combination. An algorithm
+    that takes ``chunks`` (the pipelined trees) runs with its best chunk count
+    (:func:`best_chunks`, at most ``max_chunks``); ``chunks`` is None for the others."""
+    rows = []
+    for p in ranks:
+        for n in sizes:
+            for alg in algorithms:
+                spec, p, _ = check_op_algorithm(op, alg, p)
+                chunked = any(q.name == "chunks" for q in spec.params)
+                k = (best_chunks(op, p, n, alpha_s, beta_s_per_byte, gamma_s_per_byte,
+                                 max_chunks, alg) if chunked else None)
+                kw = {"chunks": k} if chunked else {}
+                rows.append({"n_ranks": p, "msg_bytes": n, "algorithm": alg, "chunks": k,
+                             "time_s": cost(op, alg, p, n, alpha_s, beta_s_per_byte,
+                                            gamma_s_per_byte, **kw)})
+    return rows

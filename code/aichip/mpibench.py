@@ -219,6 +219,27 @@ def _table(rows) -> str:
     return "\n".join(lines)
 
 
+def predicted_times(rows, n_ranks: int, algorithm: str, alpha_s: float, beta_s_per_byte: float,
+                    gamma_s_per_byte: float = 0.0, op: str = "allreduce",
+                    tree_chunk_bytes: int = TREE_CHUNK_BYTES) -> np.ndarray:
+    """The alpha-beta-gamma model's time (seconds) of ``op`` with ``algorithm`` for each measured
+    row (its ``size_B``): the prediction to set beside a run MPICH was forced to make. A chunked
+    algorithm gets the chunk count MPICH's chunk size gives, ``ceil(size / tree_chunk_bytes)``
+    (at most the element count)."""
+    from .alphabeta import check_op_algorithm, cost
+
+    spec, n_ranks, _ = check_op_algorithm(op, algorithm, n_ranks)
+    tree_chunk_bytes = check_int("tree_chunk_bytes", tree_chunk_bytes, minimum=ITEM)
+    chunked = any(q.name == "chunks" for q in spec.params)
+    out = []
+    for r in rows:
+        kw = {"chunks": max(1, min(-(-r["size_B"] // tree_chunk_bytes), r["count"]))} \
+            if chunked else {}
+        out.append(cost(op, algorithm, n_ranks, r["size_B"], alpha_s, beta_s_per_byte,
+                        gamma_s_per_byte, **kw))
+    return np.array(out)
+
+
 def parse_args(argv=None):
     """The command line of ``python -m aichip.mpibench``; a bad argument is a usage error."""
     p = cli.parser("python -m aichip.mpibench", __doc__.split("\n\n")[0])
