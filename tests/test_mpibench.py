@@ -160,3 +160,15 @@ def test_predicted_times_by_hand():
     assert small[0] == pytest.approx(2 * (a + 16 * b))
     with pytest.raises(ValueError, match="algorithm must be one of"):
         mpibench.predicted_times(rows, 2, "butterfly", a, b)
+
+
+def test_model_comparison_rows():
+    result = {"n_ranks": 2, "algorithm": "ring", "tree_chunk_bytes": 65536,
+              "ops": {"allreduce": {"rows": [{"size_B": 1024, "count": 128, "time_us": 10.0,
+                                              "busbw_GBps": 0.1}]}}}
+    rows = mpibench.model_comparison(result, 1e-6, 1e-9)
+    # ring, 2 ranks: 2 alpha + n beta = 2 us + 1.024 us
+    assert rows[0]["model_us"] == pytest.approx(3.024)
+    assert rows[0]["ratio"] == pytest.approx(10.0 / 3.024)
+    with pytest.raises(ValueError, match="result must be what run"):
+        mpibench.model_comparison({"algorithm": None}, 1e-6, 1e-9)

@@ -240,6 +240,22 @@ def predicted_times(rows, n_ranks: int, algorithm: str, alpha_s: float, beta_s_p
     return np.array(out)
 
 
+def model_comparison(result: dict, alpha_s: float, beta_s_per_byte: float,
+                     gamma_s_per_byte: float = 0.0, op: str = "allreduce") -> list[dict]:
+    """Rows ``{n_ranks, algorithm, size_B, measured_us, model_us, ratio, busbw_GBps}`` for a
+    :func:`run` made with ``algorithm=...``: each measured best time beside the model's time of
+    the algorithm MPICH was forced to run (:func:`predicted_times`)."""
+    if not isinstance(result, dict) or not result.get("algorithm"):
+        raise ValueError("result must be what run(..., algorithm=NAME) returns (a forced run)")
+    rows = result["ops"][op]["rows"]
+    model = predicted_times(rows, result["n_ranks"], result["algorithm"], alpha_s,
+                            beta_s_per_byte, gamma_s_per_byte, op,
+                            result.get("tree_chunk_bytes", TREE_CHUNK_BYTES))
+    return [{"n_ranks": result["n_ranks"], "algorithm": result["algorithm"], "size_B": r["size_B"],
+             "measured_us": r["time_us"], "model_us": m * 1e6, "ratio": r["time_us"] / (m * 1e6),
+             "busbw_GBps": r["busbw_GBps"]} for r, m in zip(rows, model, strict=True)]
+
+
 def parse_args(argv=None):
     """The command line of ``python -m aichip.mpibench``; a bad argument is a usage error."""
     p = cli.parser("python -m aichip.mpibench", __doc__.split("\n\n")[0])
@@ -292,7 +308,8 @@ def main(argv=None) -> int:
         ops.remove("pingpong")
     result = {"n_ranks": comm.size, "host": MPI.Get_processor_name(),
               "mpi": MPI.Get_library_version().splitlines()[0].strip(),
-              "algorithm": args.algorithm, "mpich_cvars": forced, "ops": {}}
+              "algorithm": args.algorithm, "tree_chunk_bytes": args.tree_chunk_bytes,
+              "mpich_cvars": forced, "ops": {}}
     any_wrong = False
     for op in ops:
         rows = bench_op(comm, op, sizes, args.iters, args.warmup, args.inject_error,

@@ -70,6 +70,24 @@ def cost_explorer(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_
     return w.VBox([wop, wp, wa, wb, wg, wn, wk, out])
 
 
+def plot_measured_vs_model(comparison, axes):
+    """One panel per rank count: measured all-reduce time (markers) and the model of the
+    algorithm MPICH ran (dashed, same colour), from :func:`aichip.mpibench.model_comparison` rows
+    (a pandas DataFrame)."""
+    for ax, (p, part) in zip(axes, comparison.groupby("n_ranks"), strict=True):
+        for k, (alg, rows) in enumerate(part.groupby("algorithm", sort=False)):
+            colour = f"C{k}"
+            ax.loglog(rows["size_B"], rows["measured_us"], "o-", color=colour, ms=4,
+                      label=f"{alg.replace('_', ' ')}: measured")
+            ax.loglog(rows["size_B"], rows["model_us"], "--", color=colour, label="  model")
+        ax.set_title(f"MPI all-reduce, {p} ranks, MPICH forced to each algorithm")
+        ax.set_xlabel("message size (bytes)")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("time (us)")
+    axes[0].legend(fontsize=7, ncol=2)
+    return axes
+
+
 def plot_ring_on_systems(alpha_us: float = 5.0, ax=None, sizes=None):
     """Bus bandwidth of a simulated 8-GPU ring all-reduce against message size on each of
     :func:`aichip.collectives.ring_scenarios`."""
