@@ -6,13 +6,12 @@ record is tested by every parametrised test here without touching this file."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from aichip import alphabeta as ab
 from aichip import collective_specs as cs
 from aichip import collectives as co
 from aichip import topology as tp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 PAIRS = [(op, alg) for op, algs in cs.REGISTRY.items() for alg in algs]
 IDS = [f"{op}-{alg}" for op, alg in PAIRS]
@@ -66,7 +65,7 @@ def test_results_equal_numpy(op, alg, p, count, pick, seed):
     count = max(count, 2)
     # small integers in float64: every order of summation gives the exact sum
     x = np.random.default_rng(seed).integers(-50, 50, size=(p, count)).astype(np.float64)
-    got, sched = co.execute(op, alg, x, **extra(op, alg, p, count, pick))
+    got, _ = co.execute(op, alg, x, **extra(op, alg, p, count, pick))
     want = co.reference(op, x)
     assert len(got) == len(want) == p
     assert co.same_results(got, want)

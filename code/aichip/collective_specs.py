@@ -18,7 +18,8 @@ This module is pure Python (no numba) so that the cost model can be used without
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 

@@ -24,11 +24,12 @@ from numba import njit
 
 from . import collective_specs as cs
 from . import topology as tp
-from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost  # noqa: F401
+from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost
 from .validation import check_float, check_int
 
-__all__ = ["OPS", "ALGORITHMS", "cost", "bus_bandwidth", "Schedule", "schedule", "execute",
-           "reference", "simulate_time", "step_times", "ring_on_systems", "same_results"]
+__all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "bus_bandwidth", "cost", "execute",
+           "reference", "ring_on_systems", "ring_scenarios", "same_results", "schedule",
+           "simulate_time", "step_times"]
 
 
 class Schedule(NamedTuple):

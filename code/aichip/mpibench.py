@@ -386,7 +386,8 @@ def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
         if algorithm is not None:
             cmd += ["--algorithm", algorithm, "--tree-chunk-bytes", str(tree_chunk_bytes)]
         env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
+                              check=False)
         if not out.exists():
             raise RuntimeError(f"mpibench failed (exit {proc.returncode}):\n{proc.stdout}\n"
                                f"{proc.stderr}")

@@ -61,7 +61,7 @@ def cost_explorer(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_
                      style=style, layout=layout)
 
     def draw(op, p, a, b, g, rpn, k):
-        fig, ax = plt.subplots(figsize=(8, 4.8))
+        _, ax = plt.subplots(figsize=(8, 4.8))
         plot_costs(op, p, a, b, g, rpn, ax, k)
         plt.show()
 
@@ -113,7 +113,7 @@ def topology_ring_explorer(alpha_us: float = 5.0) -> w.Widget:
                           description="alpha (us)", style={"description_width": "100px"})
 
     def draw(a):
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        _, ax = plt.subplots(figsize=(8, 4.5))
         plot_ring_on_systems(a, ax)
         plt.show()
 
