@@ -375,6 +375,17 @@ def test_cost_explorer_builds_and_rejects_bad_input():
     from aichip.widgets import collectives as wc
 
     assert wc.cost_explorer("allgather", 8).children
+    assert wc.topology_ring_explorer(5.0).children
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    rows = pd.DataFrame([{"n_ranks": p, "algorithm": a, "size_B": n, "measured_us": 1.0 * n,
+                          "model_us": 0.5 * n} for p in (2, 4) for a in ("ring", "rabenseifner")
+                         for n in (8, 64)])
+    fig, axes = plt.subplots(1, 2)
+    wc.plot_measured_vs_model(rows, axes)
+    assert [len(ax.lines) for ax in axes] == [4, 4]       # measured + model per algorithm
+    plt.close("all")
     with pytest.raises(ValueError, match="op must be one of"):
         wc.cost_explorer("gather")
     with pytest.raises(ValueError, match="n_ranks must be >= 1"):
