@@ -403,3 +403,17 @@ def test_compare_algorithms_rows():
                                       5e-6, 1e-9, **kw)
     with pytest.raises(ValueError, match="power-of-two n_ranks"):
         ab.compare_algorithms("allreduce", ["rabenseifner"], [6], [1e3], 5e-6, 1e-9)
+
+
+def test_fastest_table():
+    wide = ab.fastest_table("allreduce", ["ring", "pipelined_tree"], [8, 256], [2**16, 2**28],
+                            5e-6, 1 / 25e9, max_chunks=256)
+    assert list(wide.columns) == ["ring", "pipelined_tree", "fastest"]
+    # 256 ranks, 64 KiB: the ring's 510 latencies alone (2.55 ms) exceed the tree's whole time
+    assert wide.loc[(256, 2**16), "fastest"] == "pipelined_tree"
+    assert wide.loc[(256, 2**16), "ring"] > 510 * 5e-6
+    # 8 ranks, 256 MiB: the tree moves at least 4 n beta (k chunks: 4(k-1)/k n beta + ...)
+    assert wide.loc[(8, 2**28), "fastest"] == "ring"
+    k = wide.attrs["chunks"].loc[(8, 2**28), "pipelined_tree"]
+    assert wide.loc[(8, 2**28), "pipelined_tree"] == pytest.approx(ab.cost(
+        "allreduce", "pipelined_tree", 8, 2**28, 5e-6, 1 / 25e9, chunks=int(k)))

@@ -171,3 +171,25 @@ def test_model_comparison_rows():
     assert rows[0]["ratio"] == pytest.approx(10.0 / 3.024)
     with pytest.raises(ValueError, match="result must be what run"):
         mpibench.model_comparison({"algorithm": None}, 1e-6, 1e-9)
+
+
+def test_summarize_comparison():
+    import pandas as pd
+
+    rows = []
+    for p in (2, 4):
+        for alg, slow in (("ring", 1.0), ("rabenseifner", 1.5), ("pipelined_tree", 3.0)):
+            for n in (1024, 2**20):
+                model = 2.0 * n if alg == "pipelined_tree" else 1.0 * n
+                rows.append({"n_ranks": p, "algorithm": alg, "size_B": n, "model_us": model,
+                             "measured_us": slow * n, "ratio": slow * n / model,
+                             "busbw_GBps": n / (slow * n)})
+    s = mpibench.summarize_comparison(pd.DataFrame(rows))
+    assert s["ratio_median_2"] == pytest.approx(1.5) and s["ratio_max_4"] == pytest.approx(1.5)
+    assert s["peak_alg"] == "ring" and s["peak_busbw"] == pytest.approx(1.0)
+    assert s["largest_MiB"] == 1.0 and s["measured_best_big"] == "ring"
+    assert s["model_best_big"] == "ring and rabenseifner"
+    assert s["tree_vs_ring_measured"] == pytest.approx(3.0)
+    assert s["tree_vs_ring_model"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="largest_ranks"):
+        mpibench.summarize_comparison(pd.DataFrame(rows), largest_ranks=8)

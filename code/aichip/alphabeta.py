@@ -243,3 +243,22 @@ def compare_algorithms(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s
                              "time_s": cost(op, alg, p, n, alpha_s, beta_s_per_byte,
                                             gamma_s_per_byte, **kw)})
     return rows
+
+
+def fastest_table(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s_per_byte: float,
+                  gamma_s_per_byte: float = 0.0, max_chunks: int = 1024):
+    """:func:`compare_algorithms` as a table: one row per (n_ranks, msg_bytes), one column of
+    times (seconds) per algorithm in the order given, and ``fastest``, the name of the quickest
+    (the first listed wins a tie). Returns a pandas DataFrame."""
+    import pandas as pd
+
+    algorithms = list(algorithms)
+    rows = pd.DataFrame(compare_algorithms(op, algorithms, ranks, sizes, alpha_s, beta_s_per_byte,
+                                           gamma_s_per_byte, max_chunks))
+    wide = rows.pivot_table(index=["n_ranks", "msg_bytes"], columns="algorithm",
+                            values="time_s")[algorithms]
+    wide["fastest"] = wide.idxmin(axis=1)
+    chunks = rows.dropna(subset=["chunks"]).pivot_table(
+        index=["n_ranks", "msg_bytes"], columns="algorithm", values="chunks")
+    wide.attrs["chunks"] = chunks.astype(int)
+    return wide

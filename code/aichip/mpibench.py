@@ -256,6 +256,35 @@ def model_comparison(result: dict, alpha_s: float, beta_s_per_byte: float,
              "busbw_GBps": r["busbw_GBps"]} for r, m in zip(rows, model, strict=True)]
 
 
+def summarize_comparison(comparison, largest_ranks: int = 2) -> dict:
+    """Figures chapter 9 quotes from a :func:`model_comparison` table (a pandas DataFrame):
+    ``ratio_median_<p>`` and ``ratio_max_<p>`` (measured / model) per rank count; on
+    ``largest_ranks`` ranks the highest bus bandwidth (``peak_busbw``, its ``peak_alg`` and
+    ``peak_MiB``), and at the largest size (``largest_MiB``) the fastest algorithm measured
+    (``measured_best_big``), the model's fastest (``model_best_big``, ties joined by "and") and
+    the pipelined tree's time over the ring's, measured and modelled."""
+    out = {}
+    for p, part in comparison.groupby("n_ranks"):
+        out[f"ratio_median_{p}"] = float(part["ratio"].median())
+        out[f"ratio_max_{p}"] = float(part["ratio"].max())
+    part = comparison[comparison["n_ranks"] == largest_ranks]
+    if part.empty:
+        raise ValueError(f"largest_ranks: no rows with n_ranks={largest_ranks}")
+    peak = part.loc[part["busbw_GBps"].idxmax()]
+    out.update(peak_busbw=float(peak["busbw_GBps"]), peak_alg=peak["algorithm"].replace("_", " "),
+               peak_MiB=float(peak["size_B"] / 2**20))
+    big = part[part["size_B"] == part["size_B"].max()].set_index("algorithm")
+    ties = big.index[big["model_us"] <= big["model_us"].min() * (1 + 1e-9)]
+    out.update(largest_MiB=float(part["size_B"].max() / 2**20),
+               measured_best_big=big["measured_us"].idxmin().replace("_", " "),
+               model_best_big=" and ".join(t.replace("_", " ") for t in ties))
+    if {"pipelined_tree", "ring"} <= set(big.index):
+        for col, key in (("measured_us", "measured"), ("model_us", "model")):
+            out[f"tree_vs_ring_{key}"] = float(big.loc["pipelined_tree", col]
+                                               / big.loc["ring", col])
+    return out
+
+
 def parse_args(argv=None):
     """The command line of ``python -m aichip.mpibench``; a bad argument is a usage error."""
     p = cli.parser("python -m aichip.mpibench", __doc__.split("\n\n")[0])
