@@ -382,7 +382,7 @@ def test_cost_explorer_builds_and_rejects_bad_input():
     rows = pd.DataFrame([{"n_ranks": p, "algorithm": a, "size_B": n, "measured_us": 1.0 * n,
                           "model_us": 0.5 * n} for p in (2, 4) for a in ("ring", "rabenseifner")
                          for n in (8, 64)])
-    fig, axes = plt.subplots(1, 2)
+    _, axes = plt.subplots(1, 2)
     wc.plot_measured_vs_model(rows, axes)
     assert [len(ax.lines) for ax in axes] == [4, 4]       # measured + model per algorithm
     plt.close("all")
