@@ -1,61 +1,86 @@
 """Executed collectives against numpy, simulated times against the closed forms, and the closed
-forms against hand-derived values from Thakur, Rabenseifner and Gropp (2005)."""
+forms against hand-derived values from Thakur, Rabenseifner and Gropp (2005).
+
+Every (operation, algorithm) pair comes from the registry (aichip.collective_specs), so a new
+record is tested by every parametrised test here without touching this file."""
 
 import numpy as np
 import pytest
+from aichip import alphabeta as ab
+from aichip import collective_specs as cs
+from aichip import collectives as co
+from aichip import topology as tp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aichip import alphabeta as ab
-from aichip import collectives as co
-from aichip import topology as tp
-
-PAIRS = [(op, alg) for op, algs in co.ALGORITHMS.items() for alg in algs]
+PAIRS = [(op, alg) for op, algs in cs.REGISTRY.items() for alg in algs]
+IDS = [f"{op}-{alg}" for op, alg in PAIRS]
 
 
-def allowed_ranks(alg, p):
-    if alg in ab.POWER_OF_TWO:
-        return 1 << (p.bit_length() - 1)
-    if alg == "double_binary_tree":
-        return p + (p % 2)
-    return p
+def allowed_ranks(op, alg, p):
+    """The largest rank count <= p (else the smallest above it) that the algorithm accepts."""
+    rule = cs.REGISTRY[op][alg].rank_rule
+    for q in list(range(p, 0, -1)) + list(range(p + 1, 2 * p + 2)):
+        if rule(q) is None:
+            return q
+    raise AssertionError(f"no rank count near {p} for {alg}")
 
 
-def extra(alg, p):
-    if alg != "hierarchical":
-        return {}
-    divisors = [d for d in range(1, p + 1) if p % d == 0]
-    return {"ranks_per_node": divisors[len(divisors) // 2]}
+def extra(op, alg, p, count, pick=0):
+    """Extra parameters the algorithm takes, chosen from their allowed values by ``pick``."""
+    spec = cs.REGISTRY[op][alg]
+    out = {}
+    for q in spec.params:
+        if q.name == "ranks_per_node":
+            divisors = [d for d in range(1, p + 1) if p % d == 0]
+            out[q.name] = divisors[pick % len(divisors)]
+        elif q.name == "chunks":
+            out[q.name] = 1 + pick % max(count // spec.vector_parts, 1)
+        else:
+            raise AssertionError(f"test does not know parameter {q.name}: add it here")
+    return out
 
 
-def same(got, want):
-    return all((a is None and b is None) or (a is not None and b is not None
-                                             and np.array_equal(a, b)) for a, b in zip(got, want))
+def test_same_results_needs_every_rank():
+    """The comparison the tests and chapter 9 use: a result missing its last rank, or with one
+    rank too many, or with a None where an array belongs, is not the same (zip alone would stop
+    at the shorter list and pass)."""
+    want = [np.arange(3.0), np.arange(3.0), np.arange(3.0)]
+    assert co.same_results([w.copy() for w in want], want)
+    assert not co.same_results(want[:2], want)
+    assert not co.same_results(want + [np.arange(3.0)], want)
+    assert not co.same_results([want[0], None, want[2]], want)
+    assert not co.same_results([want[0], want[1], want[2] + 1], want)
+    assert co.same_results([None, np.ones(2)], [None, np.ones(2)])
 
 
-@settings(max_examples=60, deadline=None)
-@given(pair=st.sampled_from(PAIRS), p=st.integers(1, 12), count=st.integers(1, 40),
+@pytest.mark.parametrize("op,alg", PAIRS, ids=IDS)
+@settings(max_examples=12, deadline=None)
+@given(p=st.integers(1, 12), count=st.integers(1, 40), pick=st.integers(0, 50),
        seed=st.integers(0, 2**16))
-def test_results_equal_numpy(pair, p, count, seed):
-    op, alg = pair
-    p = allowed_ranks(alg, p)
-    if op == "alltoall":
+def test_results_equal_numpy(op, alg, p, count, pick, seed):
+    p = allowed_ranks(op, alg, p)
+    if cs.OPERATIONS[op].count_multiple_of_ranks:
         count *= p
+    count = max(count, 2)
     # small integers in float64: every order of summation gives the exact sum
     x = np.random.default_rng(seed).integers(-50, 50, size=(p, count)).astype(np.float64)
-    got, sched = co.execute(op, alg, x, **extra(alg, p))
-    assert same(got, co.reference(op, x))
+    got, _ = co.execute(op, alg, x, **extra(op, alg, p, count, pick))
+    want = co.reference(op, x)
+    assert len(got) == len(want) == p
+    assert co.same_results(got, want)
 
 
-@settings(max_examples=25, deadline=None)
-@given(op=st.sampled_from(["broadcast", "reduce"]), alg=st.sampled_from(["binomial_tree",
-                                                                          "binary_tree"]),
-       p=st.integers(2, 11), root=st.integers(0, 10))
+@pytest.mark.parametrize("op,alg", [(op, alg) for op, alg in PAIRS if cs.OPERATIONS[op].rooted
+                                    and cs.REGISTRY[op][alg].roots])
+@settings(max_examples=10, deadline=None)
+@given(p=st.integers(2, 11), root=st.integers(0, 10))
 def test_rooted_ops_any_root(op, alg, p, root):
+    p = allowed_ranks(op, alg, p)
     root %= p
     x = np.arange(p * 6, dtype=np.float64).reshape(p, 6)
-    got, _ = co.execute(op, alg, x, root=root)
-    assert same(got, co.reference(op, x, root=root))
+    got, _ = co.execute(op, alg, x, root=root, **extra(op, alg, p, 6, 1))
+    assert co.same_results(got, co.reference(op, x, root=root))
 
 
 def test_float32_sums_close_to_numpy():
@@ -65,29 +90,106 @@ def test_float32_sums_close_to_numpy():
     np.testing.assert_allclose(got[3], x.sum(axis=0), rtol=1e-4, atol=1e-4)
 
 
-@settings(max_examples=40, deadline=None)
-@given(pair=st.sampled_from(PAIRS), p=st.integers(2, 16), blocks=st.integers(1, 8),
-       alpha=st.floats(0, 1e-4), bw=st.floats(1, 100), gamma=st.floats(0, 1e-9))
-def test_simulated_time_on_crossbar_equals_closed_form(pair, p, blocks, alpha, bw, gamma):
-    op, alg = pair
-    p = allowed_ranks(alg, p)
-    kw = extra(alg, p)
-    msg = 4 * 2 * p * blocks                    # float32 elements, divisible into halves and chunks
+@pytest.mark.parametrize("op,alg", PAIRS, ids=IDS)
+@pytest.mark.parametrize("p", [2, 3, 4, 8, 16, 32])
+def test_one_send_and_one_receive_per_rank_per_step(op, alg, p):
+    """The model's assumption (Thakur et al. 2005): in each step a rank sends at most one message
+    and receives at most one; the pipelined trees rely on it to overlap their chunks."""
+    p = allowed_ranks(op, alg, p)
+    count = 16 * p
+    sched = co.schedule(op, alg, p, count, **extra(op, alg, p, count, 5))
+    for k in range(sched.n_steps):
+        sl = slice(sched.step_start[k], sched.step_start[k + 1])
+        assert np.bincount(sched.src[sl], minlength=p).max() <= 1, (k, "sends")
+        assert np.bincount(sched.dst[sl], minlength=p).max() <= 1, (k, "receives")
+
+
+# realistic magnitudes: alpha 0.1-100 us, links 1-1000 GB/s, reduction 1-1000 GB/s (or free)
+LOG_ALPHA = st.floats(-7, -4)
+LOG_BW = st.floats(0, 3)
+LOG_GAMMA_BW = st.one_of(st.none(), st.floats(0, 3))
+
+
+@pytest.mark.parametrize("op,alg", PAIRS, ids=IDS)
+@settings(max_examples=8, deadline=None)
+@given(p=st.integers(2, 16), blocks=st.integers(1, 8), pick=st.integers(0, 50),
+       log_alpha=LOG_ALPHA, log_bw=LOG_BW, log_gamma_bw=LOG_GAMMA_BW)
+def test_simulated_time_on_crossbar_equals_closed_form(op, alg, p, blocks, pick, log_alpha,
+                                                       log_bw, log_gamma_bw):
+    p = allowed_ranks(op, alg, p)
+    alpha, bw = 10.0**log_alpha, 10.0**log_bw
+    gamma = 0.0 if log_gamma_bw is None else 1 / (10.0**log_gamma_bw * 1e9)
+    # float32 elements, a count divisible into halves, p chunks and any chunk count up to 8
+    count = 2 * p * 840 * blocks
+    kw = extra(op, alg, p, 8, pick)
+    msg = 4 * count * cs.OPERATIONS[op].size_blocks(p)
     sim = co.simulate_time(op, alg, tp.crossbar(max(p, 2), bw), p, msg, alpha, gamma, 4, **kw)
     closed = ab.cost(op, alg, p, msg, alpha, 1 / (bw * 1e9), gamma, **kw)
     assert sim == pytest.approx(closed, rel=1e-9, abs=1e-18)
 
 
 def test_closed_forms_by_hand():
-    a, b, n = 1e-6, 1e-9, 1e6
+    a, b, c, n = 1e-6, 1e-9, 1e-10, 1e6
     assert ab.cost("allreduce", "ring", 4, n, a, b) == pytest.approx(6 * a + 1.5 * n * b)
+    assert ab.cost("allreduce", "ring", 4, n, a, b, c) == pytest.approx(
+        6 * a + 1.5 * n * b + 0.75 * n * c)
     assert ab.cost("allreduce", "recursive_doubling", 8, n, a, b) == pytest.approx(3 * (a + n * b))
-    assert ab.cost("allreduce", "rabenseifner", 8, n, a, b) == pytest.approx(6 * a + 1.75 * n * b)
+    assert ab.cost("allreduce", "rabenseifner", 8, n, a, b, c) == pytest.approx(
+        6 * a + 1.75 * n * b + 0.875 * n * c)
+    assert ab.cost("reduce", "rabenseifner", 8, n, a, b, c) == pytest.approx(
+        6 * a + 1.75 * n * b + 0.875 * n * c)
     assert ab.cost("allgather", "ring", 4, n, a, b) == pytest.approx(3 * a + 0.75 * n * b)
     assert ab.cost("broadcast", "binomial_tree", 5, n, a, b) == pytest.approx(3 * (a + n * b))
     assert ab.cost("alltoall", "pairwise", 4, n, a, b) == pytest.approx(3 * (a + n / 4 * b))
     # S(p): 2 ranks -> 1 round, 3 -> 2, 4 -> 3 (root to 1, 2; 1 to 3), 7 -> 4, 8 -> 5
     assert [ab.binary_tree_rounds(p) for p in (1, 2, 3, 4, 7, 8)] == [0, 1, 2, 3, 4, 5]
+    # pipelined tree, 4 ranks, 4 chunks: the first chunk needs S(4) = 3 rounds, each later one
+    # 2 more steps (the root takes its two children's chunks one after the other): 9 steps of
+    # n/4 bytes up the tree, 9 down; 2 ranks: one edge, a chunk per step, 1 + 3 = 4 steps
+    assert ab.cost("allreduce", "pipelined_tree", 4, n, a, b, c, chunks=4) == pytest.approx(
+        18 * (a + n / 4 * b) + 9 * n / 4 * c)
+    assert ab.cost("broadcast", "pipelined_tree", 2, n, a, b, chunks=4) == pytest.approx(
+        4 * (a + n / 4 * b))
+    # two trees, each on n/2 cut into 4 chunks: 9 steps of n/8 up and 9 down
+    assert ab.cost("allreduce", "pipelined_double_binary_tree", 4, n, a, b, c,
+                   chunks=4) == pytest.approx(18 * (a + n / 8 * b) + 9 * n / 8 * c)
+    # hierarchical, 2 nodes of 4: ring in the node (6 steps, 2*3/4 n), ring across 2 nodes on
+    # each GPU's quarter (2 steps of n/8), one more reduction of n/8
+    assert ab.cost("allreduce", "hierarchical", 8, n, a, b, c, ranks_per_node=4) == pytest.approx(
+        6 * a + 1.5 * n * b + 0.75 * n * c + 2 * (a + n / 8 * b) + n / 8 * c)
+
+
+def test_pipelined_steps_counted_from_the_schedule():
+    """The step counts the closed form assumes, S(p) + P(k-1) per phase, against the schedule
+    actually built (p = 7: S = 4, P = 2; 5 chunks -> 12 steps per phase)."""
+    assert co.schedule("allreduce", "pipelined_tree", 7, 50, chunks=5).n_steps == 24
+    assert co.schedule("reduce", "pipelined_tree", 7, 50, chunks=5).n_steps == 12
+    assert co.schedule("broadcast", "pipelined_tree", 2, 50, chunks=5).n_steps == 5
+    assert co.schedule("allreduce", "pipelined_double_binary_tree", 8, 50, chunks=5).n_steps == 2 * (
+        5 + 2 * 4)
+
+
+def test_trees_win_at_many_ranks_and_mid_sizes():
+    """Where the pipelined trees beat the ring (alpha 5 us, 25 GB/s): at 256 ranks and 1 MiB the
+    ring pays 510 latencies; at 8 ranks and 256 MiB the single tree's 4 n beta loses to the
+    ring's 2 (p-1)/p n beta."""
+    a, b = 5e-6, 1 / 25e9
+    n = 2**20
+    k = ab.best_chunks("allreduce", 256, n, a, b, max_chunks=256)
+    assert ab.cost("allreduce", "pipelined_tree", 256, n, a, b, chunks=k) < 0.5 * ab.cost(
+        "allreduce", "ring", 256, n, a, b)
+    big = 2**28
+    k = ab.best_chunks("allreduce", 8, big, a, b, max_chunks=256)
+    assert ab.cost("allreduce", "pipelined_tree", 8, big, a, b, chunks=k) > ab.cost(
+        "allreduce", "ring", 8, big, a, b)
+    # the two-tree version carries n/2 per tree: its bandwidth term approaches the ring's 2 n beta
+    k = ab.best_chunks("allreduce", 8, big, a, b, max_chunks=4096,
+                       algorithm="pipelined_double_binary_tree")
+    t = ab.cost("allreduce", "pipelined_double_binary_tree", 8, big, a, b, chunks=k)
+    assert 2 * big * b < t < 1.1 * 2 * big * b
+    # best_chunks is the minimum over k (checked by brute force here)
+    times = [ab.cost("allreduce", "pipelined_tree", 64, n, a, b, chunks=j) for j in range(1, 65)]
+    assert ab.best_chunks("allreduce", 64, n, a, b, max_chunks=64) == 1 + int(np.argmin(times))
 
 
 def test_ring_allreduce_is_bandwidth_optimal_for_large_messages():
@@ -97,9 +199,30 @@ def test_ring_allreduce_is_bandwidth_optimal_for_large_messages():
     small = [ab.cost("allreduce", alg, 16, 8, 5e-6, 1e-10) for alg in ("ring", "recursive_doubling")]
     assert big[0] < big[1] and small[0] > small[1]
     x = ab.crossover_bytes("allreduce", "ring", "recursive_doubling", 16, 5e-6, 1e-10)
-    assert ab.cost("allreduce", "ring", 16, x, 5e-6, 1e-10) == pytest.approx(
-        ab.cost("allreduce", "recursive_doubling", 16, x, 5e-6, 1e-10))
+    # by hand: 30 a + 1.875 n b = 4 a + 4 n b  ->  n = 26 a / (2.125 b)
+    assert x == pytest.approx(26 * 5e-6 / (2.125 * 1e-10), rel=1e-9)
     assert ab.crossover_bytes("allreduce", "ring", "rabenseifner", 16, 5e-6, 1e-10) is None
+
+
+def test_best_algorithm_changes_by_brute_force():
+    """The explorer's crossovers against an exhaustive scan of every usable algorithm."""
+    a, b = 5e-6, 1 / 25e9
+    changes = ab.best_algorithm_changes("allreduce", 16, a, b)
+    assert [(x, y) for _, x, y in changes] == [("recursive_doubling", "rabenseifner")]
+    x = changes[0][0]
+    # by hand: 4 (a + n b) = 8 a + 1.875 n b  ->  n = 4 a / (2.125 b)
+    assert x == pytest.approx(4 * a / (2.125 * b), rel=1e-9)
+    sizes = np.logspace(0, 30, 61, base=2.0)
+    names = ab.best_algorithm("allreduce", 6, sizes, a, b)
+    for n, name in zip(sizes, names, strict=True):
+        t = {alg: ab.cost("allreduce", alg, 6, n, a, b) for alg in
+             ("ring", "binary_tree", "pipelined_tree", "double_binary_tree",
+              "pipelined_double_binary_tree")}
+        assert t[name] == min(t.values())
+    assert set(ab.usable_algorithms("allreduce", 6)) == {
+        "ring", "binary_tree", "pipelined_tree", "double_binary_tree",
+        "pipelined_double_binary_tree"}
+    assert "hierarchical" in ab.usable_algorithms("allreduce", 8, ranks_per_node=4)
 
 
 def test_bus_bandwidth_factors_nccl_tests():
@@ -111,97 +234,186 @@ def test_bus_bandwidth_factors_nccl_tests():
     assert ab.bus_bandwidth("reduce", 100, 8) == 100
 
 
+def test_registry_is_extensible():
+    """A new algorithm is one record: here a 'direct' all-gather (step k: rank r sends its block
+    straight to rank r+k), found by schedule, execute and cost without any other change."""
+    def build(p, count, root):
+        return [[(r, (r + k) % p, r * count, r * count, count, 0) for r in range(p)]
+                for k in range(1, p)]
+
+    spec = cs.AlgorithmSpec("allgather", "test_direct", build,
+                            lambda p, n, a, b, c: (p - 1) * (a + n / p * b), "(p-1)(a + n/p b)")
+    cs.register_algorithm(spec)
+    try:
+        assert "test_direct" in ab.ALGORITHMS["allgather"]
+        x = np.arange(20.0).reshape(4, 5)
+        got, _ = co.execute("allgather", "test_direct", x)
+        assert co.same_results(got, co.reference("allgather", x))
+        assert ab.cost("allgather", "test_direct", 4, 80, 1e-6, 1e-9) == pytest.approx(
+            3e-6 + 60e-9)
+        assert co.simulate_time("allgather", "test_direct", tp.crossbar(4, 1.0), 4, 80,
+                                1e-6) == pytest.approx(3e-6 + 60e-9)
+    finally:
+        del cs.REGISTRY["allgather"]["test_direct"]
+
+
 def test_ring_on_dgx1_v100_double_links_vs_nvswitch():
     """A ring all-reduce over the DGX-1's double-link ring runs at 50 GB/s per hop; on a DGX A100
     NVSwitch every hop gets the GPU's 300 GB/s per direction."""
     n = 8 * 2**20
     fast = tp.embedded_rings(tp.dgx1_v100())[0]
     assert fast.GBps_per_dir == 50
-    # reorder ranks along the fast ring: rank r on GPU fast.order[r]
-    t = tp.dgx1_v100()
-    ordered = tp.Topology(t.name, t.graph, tuple(t.gpus[i] for i in fast.order), t.source)
+    ordered = co.along_ring(tp.dgx1_v100(), fast.order)
     dgx1 = co.simulate_time("allreduce", "ring", ordered, 8, n, 0.0)
     a100 = co.simulate_time("allreduce", "ring", tp.dgx_a100(), 8, n, 0.0)
     assert dgx1 == pytest.approx(2 * 7 / 8 * n / 50e9)
     assert a100 == pytest.approx(2 * 7 / 8 * n / 300e9)
-    naive = co.simulate_time("allreduce", "ring", t, 8, n, 0.0)   # GPU order has 2-hop pairs
+    naive = co.simulate_time("allreduce", "ring", tp.dgx1_v100(), 8, n, 0.0)
     assert naive > dgx1
+    systems = co.ring_on_systems(n, 0.0)
+    assert systems["DGX-1 V100, double-link ring"][1] == pytest.approx(50.0)
+    assert systems["DGX A100"][1] == pytest.approx(300.0)
+    assert set(systems) == set(co.ring_scenarios())
+
+
+def test_schedule_messages_rows():
+    rows = co.schedule("allreduce", "ring", 2, 4).messages()
+    # 2 ranks: step 0 each sends the chunk the other owns (adding), step 1 copies it back
+    assert [(r["step"], r["src"], r["dst"], r["first"], r["last"], r["action"]) for r in rows] == [
+        (0, 0, 1, 2, 4, "add"), (0, 1, 0, 0, 2, "add"), (1, 0, 1, 0, 2, "copy"),
+        (1, 1, 0, 2, 4, "copy")]
 
 
 def test_bad_input():
     x = np.ones((4, 8))
-    with pytest.raises(ValueError, match="op"):
+    with pytest.raises(ValueError, match="op must be one of"):
         co.execute("allsum", "ring", x)
-    with pytest.raises(ValueError, match="algorithm"):
+    with pytest.raises(ValueError, match="algorithm must be one of"):
         co.execute("allreduce", "butterfly", x)
-    with pytest.raises(ValueError, match="power-of-two"):
+    with pytest.raises(ValueError, match="power-of-two n_ranks"):
         co.execute("allreduce", "recursive_doubling", np.ones((6, 8)))
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(ValueError, match="even n_ranks"):
         co.execute("allreduce", "double_binary_tree", np.ones((5, 8)))
-    with pytest.raises(ValueError, match="ranks_per_node"):
+    with pytest.raises(ValueError, match="needs ranks_per_node"):
         co.execute("allreduce", "hierarchical", x)
-    with pytest.raises(ValueError, match="divide"):
+    with pytest.raises(ValueError, match="ranks_per_node must divide n_ranks"):
         co.execute("allreduce", "hierarchical", np.ones((6, 8)), ranks_per_node=4)
-    with pytest.raises(ValueError, match="ranks_per_node"):
+    with pytest.raises(ValueError, match="ranks_per_node applies only"):
         co.execute("allreduce", "ring", x, ranks_per_node=2)
-    with pytest.raises(ValueError, match="mismatched buffers: rank 2"):
+    with pytest.raises(ValueError, match="chunks must be <= 8"):
+        co.execute("allreduce", "pipelined_tree", x, chunks=9)
+    with pytest.raises(ValueError, match="chunks must be <= 4"):
+        co.execute("allreduce", "pipelined_double_binary_tree", x, chunks=5)
+    with pytest.raises(ValueError, match="chunks must be >= 1"):
+        ab.cost("allreduce", "pipelined_tree", 4, 8, 1e-6, 1e-9, chunks=0)
+    with pytest.raises(ValueError, match="inputs: mismatched buffers, rank 2"):
         co.execute("allreduce", "ring", [np.ones(4), np.ones(4), np.ones(3)])
     got, _ = co.execute("allreduce", "ring", [np.ones(4), 2 * np.ones(4)])
     assert (got[1] == 3).all()
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="inputs must have shape"):
         co.execute("allreduce", "ring", np.ones(8))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="inputs must have shape"):
         co.execute("allreduce", "ring", np.ones((4, 0)))
-    with pytest.raises(TypeError, match="dtype"):
+    with pytest.raises(TypeError, match="inputs must be real numbers"):
         co.execute("allreduce", "ring", np.array([["a"], ["b"]]))
-    with pytest.raises(ValueError, match="multiple"):
+    with pytest.raises(ValueError, match="count must be a multiple of n_ranks"):
         co.execute("alltoall", "pairwise", np.ones((4, 6)))
-    with pytest.raises(ValueError, match="root"):
+    with pytest.raises(ValueError, match="root must be 0 for allreduce"):
         co.execute("allreduce", "ring", x, root=1)
-    with pytest.raises(ValueError, match="root"):
+    with pytest.raises(ValueError, match="root must be <= 3"):
         co.execute("broadcast", "binomial_tree", x, root=4)
-    with pytest.raises(ValueError, match="msg_bytes"):
+    with pytest.raises(ValueError, match="root must be 0 for rabenseifner"):
+        co.execute("reduce", "rabenseifner", x, root=1)
+    with pytest.raises(ValueError, match="msg_bytes must be > 0"):
         ab.cost("allreduce", "ring", 4, 0, 1e-6, 1e-9)
-    with pytest.raises(ValueError, match="alpha_s"):
+    with pytest.raises(ValueError, match="alpha_s must be >= 0"):
         ab.cost("allreduce", "ring", 4, 8, -1, 1e-9)
-    with pytest.raises(ValueError, match="n_ranks"):
+    with pytest.raises(ValueError, match="n_ranks must be >= 1"):
         ab.cost("allreduce", "ring", 0, 8, 1e-6, 1e-9)
-    with pytest.raises(ValueError, match="op"):
+    with pytest.raises(ValueError, match="op must be one of"):
         ab.bus_bandwidth("gather", 1, 2)
-    with pytest.raises(ValueError, match="algbw_GBps"):
+    with pytest.raises(ValueError, match="algbw_GBps must be >= 0"):
         ab.bus_bandwidth("allreduce", -1, 2)
-    with pytest.raises(ValueError, match="fit"):
+    with pytest.raises(ValueError, match="sched: its n_ranks=16 do not fit"):
         co.simulate_time("allreduce", "ring", tp.dgx_h100(), 16, 64, 0.0)
-    with pytest.raises(ValueError, match="multiple"):
+    with pytest.raises(ValueError, match="msg_bytes .66. must be a multiple of itemsize_bytes"):
         co.simulate_time("allreduce", "ring", tp.dgx_h100(), 8, 66, 0.0)
-    with pytest.raises(TypeError, match="topo"):
+    with pytest.raises(ValueError, match="msg_bytes of allgather must split into 8"):
+        co.simulate_time("allgather", "ring", tp.dgx_h100(), 8, 36, 0.0)
+    with pytest.raises(TypeError, match="topo must be a Topology"):
         co.step_times(co.schedule("allreduce", "ring", 2, 4), "dgx", 0.0)
 
 
-def test_cost_explorer_crossovers_and_bad_input():
-    from aichip.widgets import collectives as wc
-
-    changes = wc.best_algorithm_changes("allreduce", 16, 5e-6, 1 / 25e9)
-    assert [(a, b) for _, a, b in changes] == [("recursive_doubling", "rabenseifner")]
-    x = changes[0][0]
-    assert ab.cost("allreduce", "recursive_doubling", 16, x, 5e-6, 1 / 25e9) == pytest.approx(
-        ab.cost("allreduce", "rabenseifner", 16, x, 5e-6, 1 / 25e9))
-    assert set(wc.usable_algorithms("allreduce", 6)) == {"ring", "binary_tree",
-                                                         "double_binary_tree"}
-    assert wc.cost_explorer("allgather", 8).children
-    with pytest.raises(ValueError, match="op"):
-        wc.cost_explorer("gather")
-
-
 def test_more_bad_input():
-    with pytest.raises(ValueError, match="count"):
+    with pytest.raises(ValueError, match="count must be >= 1"):
         co.schedule("allreduce", "ring", 4, 0)
-    with pytest.raises(ValueError, match="op"):
+    with pytest.raises(ValueError, match="op must be one of"):
         co.reference("gather", np.ones((2, 2)))
-    with pytest.raises(ValueError, match="n_ranks"):
+    with pytest.raises(ValueError, match="root must be <= 1"):
+        co.reference("broadcast", np.ones((2, 2)), root=2)
+    with pytest.raises(ValueError, match="n_ranks must be >= 1"):
         ab.binary_tree_rounds(0)
-    with pytest.raises(ValueError, match="hi_bytes"):
+    with pytest.raises(ValueError, match="hi_bytes must be > 100"):
         ab.crossover_bytes("allreduce", "ring", "recursive_doubling", 4, 1e-6, 1e-9,
                            lo_bytes=100, hi_bytes=10)
-    with pytest.raises(TypeError, match="sched"):
+    with pytest.raises(TypeError, match="sched must be a Schedule"):
         co.step_times("ring", tp.dgx_h100(), 0.0)
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        co.along_ring(tp.dgx1_v100(), [0, 0, 1, 2, 3, 4, 5, 6])
+    with pytest.raises(ValueError, match="max_chunks must be >= 1"):
+        ab.best_chunks("allreduce", 8, 1e6, 1e-6, 1e-9, max_chunks=0)
+    with pytest.raises(ValueError, match="op must be one of"):
+        ab.usable_algorithms("gather", 4)
+    with pytest.raises(ValueError, match="is not registered"):
+        cs.register_algorithm(cs.AlgorithmSpec("gather", "x", None, None, ""))
+
+
+def test_cost_explorer_builds_and_rejects_bad_input():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from aichip.widgets import collectives as wc
+
+    assert wc.cost_explorer("allgather", 8).children
+    assert wc.topology_ring_explorer(5.0).children
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    rows = pd.DataFrame([{"n_ranks": p, "algorithm": a, "size_B": n, "measured_us": 1.0 * n,
+                          "model_us": 0.5 * n} for p in (2, 4) for a in ("ring", "rabenseifner")
+                         for n in (8, 64)])
+    _, axes = plt.subplots(1, 2)
+    wc.plot_measured_vs_model(rows, axes)
+    assert [len(ax.lines) for ax in axes] == [4, 4]       # measured + model per algorithm
+    plt.close("all")
+    with pytest.raises(ValueError, match="op must be one of"):
+        wc.cost_explorer("gather")
+    with pytest.raises(ValueError, match="n_ranks must be >= 1"):
+        wc.cost_explorer("allreduce", 0)
+
+
+def test_compare_algorithms_rows():
+    rows = ab.compare_algorithms("allreduce", ["ring", "pipelined_tree"], [4, 16], [1e3, 1e6],
+                                 5e-6, 1e-9, max_chunks=64)
+    assert len(rows) == 8
+    for r in rows:
+        kw = {"chunks": r["chunks"]} if r["algorithm"] == "pipelined_tree" else {}
+        assert r["chunks"] is None or 1 <= r["chunks"] <= 64
+        assert r["time_s"] == ab.cost("allreduce", r["algorithm"], r["n_ranks"], r["msg_bytes"],
+                                      5e-6, 1e-9, **kw)
+    with pytest.raises(ValueError, match="power-of-two n_ranks"):
+        ab.compare_algorithms("allreduce", ["rabenseifner"], [6], [1e3], 5e-6, 1e-9)
+
+
+def test_fastest_table():
+    wide = ab.fastest_table("allreduce", ["ring", "pipelined_tree"], [8, 256], [2**16, 2**28],
+                            5e-6, 1 / 25e9, max_chunks=256)
+    assert list(wide.columns) == ["ring", "pipelined_tree", "fastest"]
+    # 256 ranks, 64 KiB: the ring's 510 latencies alone (2.55 ms) exceed the tree's whole time
+    assert wide.loc[(256, 2**16), "fastest"] == "pipelined_tree"
+    assert wide.loc[(256, 2**16), "ring"] > 510 * 5e-6
+    # 8 ranks, 256 MiB: the tree moves at least 4 n beta (k chunks: 4(k-1)/k n beta + ...)
+    assert wide.loc[(8, 2**28), "fastest"] == "ring"
+    k = wide.attrs["chunks"].loc[(8, 2**28), "pipelined_tree"]
+    assert wide.loc[(8, 2**28), "pipelined_tree"] == pytest.approx(ab.cost(
+        "allreduce", "pipelined_tree", 8, 2**28, 5e-6, 1 / 25e9, chunks=int(k)))

@@ -1,9 +1,12 @@
-"""The MPI benchmark launched for real (2 ranks, MPICH from its wheel), its checker and its fit."""
+"""The MPI benchmark launched for real (2 ranks, MPICH from its wheel), its checker, its fit, its
+command line (shared with later tools through aichip.cli) and the MPICH algorithm forcing."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-
-from aichip import mpibench
+from aichip import cli, mpibench
 
 
 def test_fit_recovers_alpha_beta():
@@ -14,17 +17,95 @@ def test_fit_recovers_alpha_beta():
 
 
 def test_fit_bad_input():
-    with pytest.raises(ValueError, match="length"):
+    with pytest.raises(ValueError, match="sizes_bytes and times_s must be 1-D"):
         mpibench.fit_alpha_beta([8], [1e-6])
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="sizes_bytes and times_s must be positive"):
         mpibench.fit_alpha_beta([8, 0], [1e-6, 1e-6])
 
 
 def test_parse_size():
-    assert mpibench.parse_size("4K") == 4096 and mpibench.parse_size("2M") == 2 * 2**20
-    assert mpibench.parse_size("512") == 512
-    with pytest.raises(ValueError):
-        mpibench.parse_size("0")
+    assert cli.parse_size("4K") == 4096 and cli.parse_size("2M") == 2 * 2**20
+    assert cli.parse_size("512") == 512 and cli.parse_size("1G") == 2**30
+    assert cli.parse_size("64KiB") == 65536 and mpibench.parse_size("8") == 8
+    for bad in ("0", "banana", "-4K", "1.5M", "", "4T"):
+        with pytest.raises(ValueError, match="is not a size; write a positive whole number"):
+            cli.parse_size(bad)
+
+
+def test_command_line_bad_size_is_a_usage_error_not_a_traceback():
+    """`python -m aichip.mpibench --max-bytes banana` (issue 11, item 29): exit status 2, the
+    argument named with the form it accepts, no traceback (it fails before MPI starts)."""
+    proc = subprocess.run([sys.executable, "-m", "aichip.mpibench", "--max-bytes", "banana"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "argument --max-bytes: 'banana' is not a size" in proc.stderr
+    assert "K, M or G" in proc.stderr and "usage:" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--ops", "gather"], "argument --ops: 'gather' not allowed"),
+    (["--iters", "0"], "argument --iters: 0 is too small"),
+    (["--factor", "x"], "argument --factor: 'x' is not a whole number"),
+    (["--min-bytes", "1M", "--max-bytes", "4K"], "argument --min-bytes: must not exceed"),
+    (["--ops", "allreduce", "--algorithm", "hierarchical"],
+     "argument --algorithm: 'hierarchical' cannot be forced for allreduce"),
+    (["--ops", "reduce_scatter", "--algorithm", "ring"],
+     "argument --algorithm: 'ring' cannot be forced for reduce_scatter"),
+])
+def test_command_line_errors_name_the_argument(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mpibench.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_mpich_environment_names_mpich_cvars():
+    """The CVAR names and values MPICH 5.0.2 lists (`mpivars`) for its all-reduce algorithms."""
+    env = mpibench.mpich_environment(["pingpong", "allreduce"], "rabenseifner")
+    assert env["MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"] == "reduce_scatter_allgather"
+    assert env["MPIR_CVAR_DEVICE_COLLECTIVES"] == "none"
+    env = mpibench.mpich_environment(["allreduce"], "pipelined_tree", tree_chunk_bytes=4096)
+    assert env["MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"] == "tree"
+    assert env["MPIR_CVAR_ALLREDUCE_TREE_TYPE"] == "kary"
+    assert env["MPIR_CVAR_ALLREDUCE_TREE_KVAL"] == "2"
+    assert env["MPIR_CVAR_ALLREDUCE_TREE_PIPELINE_CHUNK_SIZE"] == "4096"
+    assert mpibench.mpich_environment(["allgather"], "ring")[
+        "MPIR_CVAR_ALLGATHER_INTRA_ALGORITHM"] == "ring"
+    assert set(mpibench.forceable("allreduce")) == {"ring", "recursive_doubling", "rabenseifner",
+                                                   "pipelined_tree"}
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        mpibench.mpich_environment(["allreduce"], "double_binary_tree")
+    with pytest.raises(ValueError, match="tree_chunk_bytes must be >= 8"):
+        mpibench.mpich_environment(["allreduce"], "ring", tree_chunk_bytes=4)
+
+
+class _LazyComm:
+    """One rank whose all-reduce delivers only on its first call (a stale-buffer bug)."""
+
+    size, rank = 1, 0
+
+    def __init__(self):
+        self.calls = 0
+
+    def Allreduce(self, send, recv):
+        if self.calls == 0:
+            recv[:] = send
+        self.calls += 1
+
+    def Barrier(self):
+        pass
+
+    def allgather(self, value):
+        return [value]
+
+
+def test_every_delivery_is_checked():
+    """The receive buffer is cleared before each call: a call that delivers nothing is counted
+    wrong even though the previous call left the right answer in the buffer."""
+    rows = mpibench.bench_op(_LazyComm(), "allreduce", [64], iters=3, warmup=0)
+    assert rows[0]["count"] == 8
+    assert rows[0]["wrong"] == 2 * 8          # calls 2 and 3 delivered nothing
 
 
 def test_two_ranks_every_op_correct():
@@ -37,6 +118,16 @@ def test_two_ranks_every_op_correct():
     assert "algbw (GB/s)" in res["stdout"] and "busbw (GB/s)" in res["stdout"]
 
 
+def test_forced_algorithm_runs_and_is_recorded():
+    res = mpibench.run(2, ops="allreduce", max_bytes=4096, iters=2, warmup=1,
+                       algorithm="rabenseifner")
+    assert res["ok"] and res["algorithm"] == "rabenseifner"
+    assert res["mpich_cvars"]["MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"] == "reduce_scatter_allgather"
+    # MPICH's reduce_scatter_allgather needs count >= 2 on 2 ranks: the 8-byte size is not timed
+    assert min(r["count"] for r in res["ops"]["allreduce"]["rows"]) >= 2
+    assert "MPICH forced to rabenseifner" in res["stdout"]
+
+
 def test_wrong_result_is_reported_and_exit_code_nonzero():
     res = mpibench.run(2, ops="allreduce", max_bytes=1024, iters=1, warmup=0, inject_error=True)
     assert res["returncode"] == 1 and not res["ok"]
@@ -45,9 +136,60 @@ def test_wrong_result_is_reported_and_exit_code_nonzero():
 
 
 def test_run_bad_input():
-    with pytest.raises(ValueError, match="n_ranks"):
+    with pytest.raises(ValueError, match="n_ranks must be >= 1"):
         mpibench.run(0)
-    with pytest.raises(ValueError, match="max_bytes"):
+    with pytest.raises(ValueError, match="max_bytes must be >= 64"):
         mpibench.run(2, min_bytes=64, max_bytes=8)
-    with pytest.raises(SystemExit):
-        mpibench.main(["--ops", "gather"])
+    with pytest.raises(ValueError, match="ops must be one of"):
+        mpibench.run(2, ops="allreduce,gather")
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        mpibench.run(2, ops="allreduce", algorithm="hierarchical")
+
+
+def test_predicted_times_by_hand():
+    """Ring on 2 ranks: 2 alpha + n beta + n/2 gamma; pipelined tree on 2 ranks with 64 KiB
+    chunks: a 256 KiB vector is 4 chunks, 1 + 3 steps up and 4 down, each alpha + n/4 beta."""
+    rows = [{"size_B": 2**18, "count": 2**15}]
+    a, b, c = 5e-6, 1e-9, 1e-10
+    ring = mpibench.predicted_times(rows, 2, "ring", a, b, c)
+    assert ring[0] == pytest.approx(2 * a + 2**18 * b + 2**17 * c)
+    tree = mpibench.predicted_times(rows, 2, "pipelined_tree", a, b, 0.0)
+    assert tree[0] == pytest.approx(8 * (a + 2**16 * b))
+    small = mpibench.predicted_times([{"size_B": 16, "count": 2}], 2, "pipelined_tree", a, b)
+    assert small[0] == pytest.approx(2 * (a + 16 * b))
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        mpibench.predicted_times(rows, 2, "butterfly", a, b)
+
+
+def test_model_comparison_rows():
+    result = {"n_ranks": 2, "algorithm": "ring", "tree_chunk_bytes": 65536,
+              "ops": {"allreduce": {"rows": [{"size_B": 1024, "count": 128, "time_us": 10.0,
+                                              "busbw_GBps": 0.1}]}}}
+    rows = mpibench.model_comparison(result, 1e-6, 1e-9)
+    # ring, 2 ranks: 2 alpha + n beta = 2 us + 1.024 us
+    assert rows[0]["model_us"] == pytest.approx(3.024)
+    assert rows[0]["ratio"] == pytest.approx(10.0 / 3.024)
+    with pytest.raises(ValueError, match="result must be what run"):
+        mpibench.model_comparison({"algorithm": None}, 1e-6, 1e-9)
+
+
+def test_summarize_comparison():
+    import pandas as pd
+
+    rows = []
+    for p in (2, 4):
+        for alg, slow in (("ring", 1.0), ("rabenseifner", 1.5), ("pipelined_tree", 3.0)):
+            for n in (1024, 2**20):
+                model = 2.0 * n if alg == "pipelined_tree" else 1.0 * n
+                rows.append({"n_ranks": p, "algorithm": alg, "size_B": n, "model_us": model,
+                             "measured_us": slow * n, "ratio": slow * n / model,
+                             "busbw_GBps": n / (slow * n)})
+    s = mpibench.summarize_comparison(pd.DataFrame(rows))
+    assert s["ratio_median_2"] == pytest.approx(1.5) and s["ratio_max_4"] == pytest.approx(1.5)
+    assert s["peak_alg"] == "ring" and s["peak_busbw"] == pytest.approx(1.0)
+    assert s["largest_MiB"] == 1.0 and s["measured_best_big"] == "ring"
+    assert s["model_best_big"] == "ring and rabenseifner"
+    assert s["tree_vs_ring_measured"] == pytest.approx(3.0)
+    assert s["tree_vs_ring_model"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="largest_ranks"):
+        mpibench.summarize_comparison(pd.DataFrame(rows), largest_ranks=8)

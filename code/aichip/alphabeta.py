@@ -11,8 +11,10 @@ op               algorithm           time
 ===============  ==================  ============================================================
 broadcast        binomial_tree       ``C (alpha + n beta)``
 broadcast        binary_tree         ``S(p) (alpha + n beta)``
+broadcast        pipelined_tree      ``T (alpha + n/k beta)``
 reduce           binomial_tree       ``C (alpha + n beta + n gamma)``
 reduce           binary_tree         ``S(p) (alpha + n beta + n gamma)``
+reduce           pipelined_tree      ``T (alpha + n/k (beta + gamma))``
 reduce           rabenseifner        ``2 L alpha + 2 (p-1)/p n beta + (p-1)/p n gamma``
 allgather        ring                ``(p-1) alpha + (p-1)/p n beta``
 allgather        recursive_doubling  ``L alpha + (p-1)/p n beta``
@@ -22,6 +24,7 @@ allreduce        ring                ``2 (p-1) alpha + 2 (p-1)/p n beta + (p-1)/
 allreduce        recursive_doubling  ``L (alpha + n beta + n gamma)``
 allreduce        rabenseifner        ``2 L alpha + 2 (p-1)/p n beta + (p-1)/p n gamma``
 allreduce        binary_tree         ``2 S(p) (alpha + n beta) + S(p) n gamma``
+allreduce        pipelined_tree      ``2 T (alpha + n/k beta) + T n/k gamma``, ``T = S(p) + P(k-1)``
 allreduce        double_binary_tree  ``2 S(p) (alpha + n/2 beta) + S(p) n/2 gamma``
 allreduce        hierarchical        ring inside nodes of ``g`` ranks, ring across ``p/g`` nodes
 alltoall         pairwise            ``(p-1) (alpha + n/p beta)``
@@ -34,130 +37,90 @@ sends to its left child and then to its right child: ``2 floor(log2 p)``, one fe
 level holds a single left child (``p`` a power of two). The ring all-reduce is bandwidth-optimal
 (Patarasuk and Yuan 2009); recursive doubling is latency-optimal; Rabenseifner's algorithm gets
 both for powers of two. The double binary tree (Sanders, Speck and Traeff 2009) sends each half of
-the vector up and down one of two trees in which no rank is an inner node twice.
+the vector up and down one of two trees in which no rank is an inner node twice; like the binary
+tree it is modelled here unpipelined (the book's model, not one of Thakur et al.'s). The pipelined
+tree cuts the vector into ``k`` chunks (the ``chunks`` parameter) that follow each other up the tree
+``P`` steps apart (``P = 2``: an inner node takes one child's chunk per step; ``P = 1`` for two
+ranks), so a phase takes ``T = S(p) + P(k-1)`` steps of ``n/k`` bytes instead of ``S(p)`` steps of
+``n`` bytes. The formulas live in :mod:`aichip.collective_specs`, one record per algorithm.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
-from .validation import check_choice, check_float, check_int
+import numpy as np
 
-OPS = ("broadcast", "reduce", "allgather", "reduce_scatter", "allreduce", "alltoall")
+from . import collective_specs as cs
+from .collective_specs import binary_tree_rounds  # noqa: F401  (public here since chapter 9)
+from .validation import check_float, check_int
 
-ALGORITHMS = {
-    "broadcast": ("binomial_tree", "binary_tree"),
-    "reduce": ("binomial_tree", "binary_tree", "rabenseifner"),
-    "allgather": ("ring", "recursive_doubling"),
-    "reduce_scatter": ("ring", "recursive_halving"),
-    "allreduce": ("ring", "recursive_doubling", "rabenseifner", "binary_tree",
-                  "double_binary_tree", "hierarchical"),
-    "alltoall": ("pairwise",),
-}
 
-#: algorithms whose step structure needs a power-of-two rank count (no remainder handling here)
-POWER_OF_TWO = {"recursive_doubling", "recursive_halving", "rabenseifner"}
+class _OpNames(Sequence):
+    """The registered operations, in registration order (a live view of the registry)."""
 
-#: nccl-tests' bus-bandwidth factors: busbw = algbw * factor(n_ranks)
-_BUS_FACTOR = {
-    "allreduce": lambda p: 2 * (p - 1) / p,
-    "allgather": lambda p: (p - 1) / p,
-    "reduce_scatter": lambda p: (p - 1) / p,
-    "alltoall": lambda p: (p - 1) / p,
-    "broadcast": lambda p: 1.0,
-    "reduce": lambda p: 1.0,
-}
+    def __getitem__(self, i):
+        return tuple(cs.OPERATIONS)[i]
+
+    def __len__(self):
+        return len(cs.OPERATIONS)
+
+    def __repr__(self):
+        return repr(tuple(cs.OPERATIONS))
+
+
+class _AlgorithmNames(Mapping):
+    """``op -> tuple of algorithm names`` (a live view of the registry)."""
+
+    def __getitem__(self, op):
+        return tuple(cs.REGISTRY[op])
+
+    def __iter__(self):
+        return iter(cs.REGISTRY)
+
+    def __len__(self):
+        return len(cs.REGISTRY)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+OPS = _OpNames()
+ALGORITHMS = _AlgorithmNames()
 
 
 def check_op_algorithm(op: str, algorithm: str, n_ranks: int,
-                       ranks_per_node: int | None = None) -> tuple[str, str, int]:
-    """Validate an (op, algorithm, rank count) triple; say why a rank count is refused."""
-    check_choice("op", op, OPS)
-    check_choice("algorithm", algorithm, ALGORITHMS[op])
+                       **params) -> tuple[cs.AlgorithmSpec, int, dict]:
+    """Validate an (op, algorithm, rank count, extra parameters) combination; say why one is
+    refused. Returns the algorithm's record, ``n_ranks`` and the parameters with defaults."""
+    spec = cs.algorithm_spec(op, algorithm)
     n_ranks = check_int("n_ranks", n_ranks, minimum=1)
-    if algorithm in POWER_OF_TWO and n_ranks & (n_ranks - 1):
-        raise ValueError(f"{algorithm} {op} needs a power-of-two n_ranks (it pairs rank r with "
-                         f"r XOR 2^k), got {n_ranks}; use ring or a tree for other counts")
-    if algorithm == "double_binary_tree" and n_ranks % 2:
-        raise ValueError(f"double_binary_tree needs an even n_ranks (its second tree mirrors the "
-                         f"first, rank p-1-i; for odd p ranks collide), got {n_ranks}")
-    if algorithm == "hierarchical":
-        if ranks_per_node is None:
-            raise ValueError("hierarchical needs ranks_per_node (ranks in one node)")
-        g = check_int("ranks_per_node", ranks_per_node, minimum=1, maximum=n_ranks)
-        if n_ranks % g:
-            raise ValueError(f"hierarchical needs ranks_per_node to divide n_ranks, got "
-                             f"{n_ranks} ranks and {g} per node")
-    elif ranks_per_node is not None:
-        raise ValueError(f"ranks_per_node applies only to the hierarchical algorithm, not {algorithm}")
-    return op, algorithm, n_ranks
-
-
-def binary_tree_rounds(n_ranks: int) -> int:
-    """``S(p)``: sending rounds of a heap-ordered binary tree, left child first then right."""
-    p = check_int("n_ranks", n_ranks, minimum=1)
-    if p == 1:
-        return 0
-    depth = p.bit_length() - 1          # floor(log2 p)
-    return 2 * depth if p > 2 ** depth else 2 * depth - 1
+    return spec, n_ranks, cs.check_params(spec, n_ranks, params)
 
 
 def cost(op: str, algorithm: str, n_ranks: int, msg_bytes: float, alpha_s: float,
-         beta_s_per_byte: float, gamma_s_per_byte: float = 0.0,
-         ranks_per_node: int | None = None) -> float:
+         beta_s_per_byte: float, gamma_s_per_byte: float = 0.0, **params) -> float:
     """Closed-form time (seconds) of collective ``op`` with ``algorithm`` (see the module table).
 
     Parameters
     ----------
     op : one of :data:`OPS`
     algorithm : one of ``ALGORITHMS[op]``
-    n_ranks : int >= 1 (a power of two for recursive doubling/halving and Rabenseifner)
+    n_ranks : int >= 1 (a power of two for recursive doubling/halving and Rabenseifner, even for
+        the double binary tree)
     msg_bytes : float > 0, the ``n`` of the table
     alpha_s, beta_s_per_byte, gamma_s_per_byte : float >= 0
         latency per message, time per byte sent, time per byte reduced
-    ranks_per_node : int, only for ``hierarchical`` (must divide ``n_ranks``)
+    **params : the algorithm's extra parameters: ``ranks_per_node`` (hierarchical, must divide
+        ``n_ranks``), ``chunks`` (pipelined_tree, default 8)
     """
-    op, algorithm, p = check_op_algorithm(op, algorithm, n_ranks, ranks_per_node)
+    spec, p, params = check_op_algorithm(op, algorithm, n_ranks, **params)
     n = check_float("msg_bytes", msg_bytes, minimum=0, strict_minimum=True)
     a = check_float("alpha_s", alpha_s, minimum=0)
     b = check_float("beta_s_per_byte", beta_s_per_byte, minimum=0)
     c = check_float("gamma_s_per_byte", gamma_s_per_byte, minimum=0)
-    L = math.log2(p)
-    C = math.ceil(L - 1e-12)
-    S = binary_tree_rounds(p)
-    f = (p - 1) / p
-    if algorithm == "binomial_tree":
-        return C * (a + n * b + (n * c if op == "reduce" else 0.0))
-    if algorithm == "binary_tree":
-        if op == "broadcast":
-            return S * (a + n * b)
-        if op == "reduce":
-            return S * (a + n * b + n * c)
-        return 2 * S * (a + n * b) + S * n * c
-    if algorithm == "double_binary_tree":
-        return 2 * S * (a + n / 2 * b) + S * n / 2 * c
-    if algorithm == "rabenseifner":
-        return 2 * L * a + 2 * f * n * b + f * n * c
-    if algorithm == "recursive_doubling":
-        if op == "allgather":
-            return L * a + f * n * b
-        return L * (a + n * b + n * c)
-    if algorithm == "recursive_halving":
-        return L * a + f * n * (b + c)
-    if algorithm == "pairwise":
-        return (p - 1) * (a + n / p * b)
-    if algorithm == "hierarchical":
-        g = ranks_per_node
-        m = p // g
-        intra = 2 * (g - 1) * a + 2 * (g - 1) / g * n * b + (g - 1) / g * n * c
-        inter = 2 * (m - 1) * (a + n / p * b) + (m - 1) * n / p * c
-        return intra + inter
-    # ring
-    if op == "allgather":
-        return (p - 1) * a + f * n * b
-    if op == "reduce_scatter":
-        return (p - 1) * a + f * n * (b + c)
-    return 2 * (p - 1) * a + 2 * f * n * b + f * n * c
+    return float(spec.cost(p, n, a, b, c, **params))
 
 
 def bus_bandwidth(op: str, algbw_GBps: float, n_ranks: int) -> float:
@@ -167,23 +130,26 @@ def bus_bandwidth(op: str, algbw_GBps: float, n_ranks: int) -> float:
     reduce-scatter and all-to-all, 1 for broadcast and reduce) makes the figure comparable with
     the hardware's link bandwidth whatever the rank count.
     """
-    check_choice("op", op, OPS)
+    spec = cs.op_spec(op)
     algbw = check_float("algbw_GBps", algbw_GBps, minimum=0)
     p = check_int("n_ranks", n_ranks, minimum=1)
-    return algbw * _BUS_FACTOR[op](p)
+    return algbw * spec.bus_factor(p)
 
 
 def crossover_bytes(op: str, algo_a: str, algo_b: str, n_ranks: int, alpha_s: float,
                     beta_s_per_byte: float, gamma_s_per_byte: float = 0.0,
-                    lo_bytes: float = 1.0, hi_bytes: float = 2.0**40) -> float | None:
+                    lo_bytes: float = 1.0, hi_bytes: float = 2.0**40, params_a: dict | None = None,
+                    params_b: dict | None = None) -> float | None:
     """Message size at which ``algo_a`` and ``algo_b`` take equal time (bisection on a log scale);
-    ``None`` when one is faster over the whole range ``[lo_bytes, hi_bytes]``."""
+    ``None`` when one is faster over the whole range ``[lo_bytes, hi_bytes]``. ``params_a`` and
+    ``params_b`` are the algorithms' extra parameters."""
     lo = check_float("lo_bytes", lo_bytes, minimum=0, strict_minimum=True)
     hi = check_float("hi_bytes", hi_bytes, minimum=lo, strict_minimum=True)
+    pa, pb = params_a or {}, params_b or {}
 
     def diff(n):
-        return (cost(op, algo_a, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte)
-                - cost(op, algo_b, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte))
+        return (cost(op, algo_a, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte, **pa)
+                - cost(op, algo_b, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte, **pb))
 
     d_lo, d_hi = diff(lo), diff(hi)
     if d_lo == 0:
@@ -199,3 +165,100 @@ def crossover_bytes(op: str, algo_a: str, algo_b: str, n_ranks: int, alpha_s: fl
         if hi / lo < 1 + 1e-12:
             break
     return math.sqrt(lo * hi)
+
+
+def usable_algorithms(op: str, n_ranks: int, **params) -> dict:
+    """Algorithms of ``op`` that accept ``n_ranks``, each with the extra parameters it takes
+    (picked from ``params``, e.g. ``ranks_per_node=4``, ``chunks=16``; an algorithm that needs a
+    parameter not given, or refuses the one given, is left out)."""
+    spec_op = cs.op_spec(op)
+    n_ranks = check_int("n_ranks", n_ranks, minimum=1)
+    out = {}
+    for name, spec in cs.REGISTRY[spec_op.name].items():
+        mine = {q.name: params[q.name] for q in spec.params if q.name in params}
+        try:
+            out[name] = cs.check_params(spec, n_ranks, mine)
+        except ValueError:
+            continue
+    return out
+
+
+def best_algorithm(op: str, n_ranks: int, msg_bytes, alpha_s: float, beta_s_per_byte: float,
+                   gamma_s_per_byte: float = 0.0, **params) -> np.ndarray:
+    """Name of the fastest usable algorithm (closed form) for each size in ``msg_bytes``."""
+    algs = usable_algorithms(op, n_ranks, **params)
+    sizes = np.atleast_1d(np.asarray(msg_bytes, dtype=float))
+    names = list(algs)
+    times = np.array([[cost(op, a, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte,
+                            **algs[a]) for n in sizes] for a in names])
+    return np.array(names, dtype=object)[np.argmin(times, axis=0)]
+
+
+def best_algorithm_changes(op: str, n_ranks: int, alpha_s: float, beta_s_per_byte: float,
+                           gamma_s_per_byte: float = 0.0, sizes=None,
+                           **params) -> list[tuple[float, str, str]]:
+    """Message sizes where the fastest algorithm changes: ``(bytes, fastest before, fastest
+    after)``, each size found by bisection between the two (default sizes 1 B .. 2 GiB)."""
+    sizes = np.logspace(0, 31, 94, base=2.0) if sizes is None else np.asarray(sizes, dtype=float)
+    algs = usable_algorithms(op, n_ranks, **params)
+    best = best_algorithm(op, n_ranks, sizes, alpha_s, beta_s_per_byte, gamma_s_per_byte, **params)
+    changes = []
+    for k in range(1, len(sizes)):
+        if best[k] != best[k - 1]:
+            x = crossover_bytes(op, best[k - 1], best[k], n_ranks, alpha_s, beta_s_per_byte,
+                                gamma_s_per_byte, sizes[k - 1], sizes[k],
+                                algs[best[k - 1]], algs[best[k]])
+            changes.append((float(sizes[k]) if x is None else x, best[k - 1], best[k]))
+    return changes
+
+
+def best_chunks(op: str, n_ranks: int, msg_bytes: float, alpha_s: float, beta_s_per_byte: float,
+                gamma_s_per_byte: float = 0.0, max_chunks: int = 4096,
+                algorithm: str = "pipelined_tree") -> int:
+    """The chunk count ``k`` in ``1..max_chunks`` that minimises the closed-form time of a
+    chunked algorithm (a pipelined tree: more chunks shorten the pipeline's fill, each chunk costs
+    one more ``alpha``)."""
+    max_chunks = check_int("max_chunks", max_chunks, minimum=1)
+    times = [cost(op, algorithm, n_ranks, msg_bytes, alpha_s, beta_s_per_byte, gamma_s_per_byte,
+                  chunks=k) for k in range(1, max_chunks + 1)]
+    return int(np.argmin(times)) + 1
+
+
+def compare_algorithms(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s_per_byte: float,
+                       gamma_s_per_byte: float = 0.0, max_chunks: int = 1024) -> list[dict]:
+    """Closed-form time of each algorithm for every rank count and message size: one row
+    ``{"n_ranks", "msg_bytes", "algorithm", "time_s", "chunks"}`` per combination. An algorithm
+    that takes ``chunks`` (the pipelined trees) runs with its best chunk count
+    (:func:`best_chunks`, at most ``max_chunks``); ``chunks`` is None for the others."""
+    rows = []
+    for p in ranks:
+        for n in sizes:
+            for alg in algorithms:
+                spec, p, _ = check_op_algorithm(op, alg, p)
+                chunked = any(q.name == "chunks" for q in spec.params)
+                k = (best_chunks(op, p, n, alpha_s, beta_s_per_byte, gamma_s_per_byte,
+                                 max_chunks, alg) if chunked else None)
+                kw = {"chunks": k} if chunked else {}
+                rows.append({"n_ranks": p, "msg_bytes": n, "algorithm": alg, "chunks": k,
+                             "time_s": cost(op, alg, p, n, alpha_s, beta_s_per_byte,
+                                            gamma_s_per_byte, **kw)})
+    return rows
+
+
+def fastest_table(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s_per_byte: float,
+                  gamma_s_per_byte: float = 0.0, max_chunks: int = 1024):
+    """:func:`compare_algorithms` as a table: one row per (n_ranks, msg_bytes), one column of
+    times (seconds) per algorithm in the order given, and ``fastest``, the name of the quickest
+    (the first listed wins a tie). Returns a pandas DataFrame."""
+    import pandas as pd
+
+    algorithms = list(algorithms)
+    rows = pd.DataFrame(compare_algorithms(op, algorithms, ranks, sizes, alpha_s, beta_s_per_byte,
+                                           gamma_s_per_byte, max_chunks))
+    wide = rows.pivot_table(index=["n_ranks", "msg_bytes"], columns="algorithm",
+                            values="time_s")[algorithms]
+    wide["fastest"] = wide.idxmin(axis=1)
+    chunks = rows.dropna(subset=["chunks"]).pivot_table(
+        index=["n_ranks", "msg_bytes"], columns="algorithm", values="chunks")
+    wide.attrs["chunks"] = chunks.astype(int)
+    return wide

@@ -6,7 +6,8 @@ An algorithm is expressed as data: a :class:`Schedule`, a list of steps, each a 
 working buffer into rank ``dst``'s (adding them when ``reduce``). Messages of one step run
 concurrently: every payload is read before any is written, as on a real network. One numba kernel
 (:func:`_run_schedule`) executes any schedule, so each algorithm is just the function that builds
-its messages.
+its messages; the builders, buffer layouts and NumPy references are records in
+:mod:`aichip.collective_specs`.
 
 Timing (:func:`simulate_time`) charges each step ``alpha`` plus the time the most loaded link needs
 to drain the step's bytes (:mod:`aichip.topology` routes them), plus ``gamma`` per reduced byte on
@@ -21,12 +22,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import collective_specs as cs
 from . import topology as tp
-from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost  # noqa: F401
+from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost
 from .validation import check_float, check_int
 
-__all__ = ["OPS", "ALGORITHMS", "cost", "bus_bandwidth", "Schedule", "schedule", "execute",
-           "reference", "simulate_time", "step_times"]
+__all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "bus_bandwidth", "cost", "execute",
+           "reference", "ring_on_systems", "ring_scenarios", "same_results", "schedule",
+           "simulate_time", "step_times"]
 
 
 class Schedule(NamedTuple):
@@ -53,208 +56,51 @@ class Schedule(NamedTuple):
     def n_steps(self) -> int:
         return len(self.step_start) - 1
 
-
-# ----------------------------------------------------------------------------------------------
-# building blocks: each returns a list of steps, a step being a list of message tuples
-
-
-def _bounds(start: int, length: int, parts: int) -> list[int]:
-    """Split ``[start, start+length)`` into ``parts`` nearly equal chunks; return the boundaries."""
-    base, extra = divmod(length, parts)
-    return [start + i * base + min(i, extra) for i in range(parts + 1)]
-
-
-def _ring(group, start, length, reduce):
-    """One pass around the ring ``group`` over the region ``[start, start+length)`` in chunks.
-
-    ``reduce=1``: reduce-scatter; member q sends chunk q-s-1 at step s and ends with chunk q
-    summed. ``reduce=0``: all-gather; member q starts with chunk q and sends chunk q-s at step s.
-    """
-    k = len(group)
-    b = _bounds(start, length, k)
-    steps = []
-    for s in range(k - 1):
-        msgs = []
-        for q in range(k):
-            c = (q - s - reduce) % k
-            msgs.append((group[q], group[(q + 1) % k], b[c], b[c], b[c + 1] - b[c], reduce))
-        steps.append(msgs)
-    return steps
-
-
-def _ring_reduce_scatter(group, start, length):
-    """Ring reduce-scatter over ``group``: member q ends with chunk q of the region reduced."""
-    return _ring(group, start, length, 1)
-
-
-def _ring_allgather(group, start, length):
-    """Ring all-gather over ``group``: member q starts with chunk q of the region."""
-    return _ring(group, start, length, 0)
-
-
-def _halving_reduce_scatter(p, count):
-    """Recursive halving: after log2 p steps rank r holds chunk r reduced (p a power of two)."""
-    b = _bounds(0, count, p)
-    steps = []
-    d = p // 2
-    while d >= 1:
-        msgs = []
-        for r in range(p):
-            partner = r ^ d
-            lo = (r // (2 * d)) * 2 * d          # first chunk of the range both still share
-            send_lo = lo + d if r & d == 0 else lo  # send the half that holds the partner's chunk
-            msgs.append((r, partner, b[send_lo], b[send_lo], b[send_lo + d] - b[send_lo], 1))
-        steps.append(msgs)
-        d //= 2
-    return steps
-
-
-def _doubling_allgather(p, count, block_bounds=None):
-    """Recursive doubling all-gather of chunks: rank r starts with chunk r (p a power of two)."""
-    b = _bounds(0, count, p) if block_bounds is None else block_bounds
-    steps = []
-    d = 1
-    while d < p:
-        msgs = []
-        for r in range(p):
-            lo = (r // d) * d                   # chunks [lo, lo + d) are held by r
-            msgs.append((r, r ^ d, b[lo], b[lo], b[lo + d] - b[lo], 0))
-        steps.append(msgs)
-        d *= 2
-    return steps
-
-
-def _binomial(p, root, count, reduce):
-    """Binomial tree rooted at ``root``: broadcast (reduce=0) or reduce (reduce=1)."""
-    steps = []
-    d = 1
-    while d < p:
-        msgs = []
-        for v in range(d):                      # relative ranks that already hold the data
-            if v + d < p:
-                a, b_ = (v + root) % p, (v + d + root) % p
-                msgs.append((a, b_, 0, 0, count, 0))
-        steps.append(msgs)
-        d *= 2
-    if reduce:                                  # the same tree, run backwards, adding
-        steps = [[(b_, a, 0, 0, n, 1) for a, b_, _, _, n, _ in msgs] for msgs in steps[::-1]]
-    return steps
-
-
-def _binary_tree(p, rank_of, start, length, reduce):
-    """Heap-ordered binary tree (node i has children 2i+1, 2i+2), node i played by rank_of(i).
-
-    Broadcast: level by level, each parent sends to its left child, then to its right child.
-    Reduce: the same rounds backwards, children adding into their parent."""
-    rounds = []
-    depth = p.bit_length() - 1
-    for level in range(1, depth + 1):
-        first, last = 2 ** level - 1, min(2 ** (level + 1) - 2, p - 1)
-        for side in (1, 2):                     # left children are odd, right children even
-            kids = [i for i in range(first, last + 1) if (i - side) % 2 == 0]
-            if kids:
-                rounds.append([(rank_of((i - 1) // 2), rank_of(i), start, start, length, 0)
-                               for i in kids])
-    if reduce:
-        rounds = [[(b_, a, so, do, n, 1) for a, b_, so, do, n, _ in msgs] for msgs in rounds[::-1]]
-    return rounds
-
-
-def _merge(*phases):
-    """Run several step lists side by side (step k of each in the same step)."""
-    n = max((len(ph) for ph in phases), default=0)
-    return [[m for ph in phases if k < len(ph) for m in ph[k]] for k in range(n)]
+    def messages(self) -> list[dict]:
+        """One row per message: step, source and destination rank, the destination's element
+        range ``[first, last)`` and whether the payload is added or copied."""
+        return [{"step": k, "src": int(self.src[m]), "dst": int(self.dst[m]),
+                 "first": int(self.dst_off[m]), "last": int(self.dst_off[m] + self.length[m]),
+                 "action": "add" if self.reduce[m] else "copy"}
+                for k in range(self.n_steps)
+                for m in range(self.step_start[k], self.step_start[k + 1])]
 
 
 # ----------------------------------------------------------------------------------------------
-# schedules of every (op, algorithm)
+# schedules: the builder of each (op, algorithm) is in its record (aichip.collective_specs)
 
 
 def schedule(op: str, algorithm: str, n_ranks: int, count: int, root: int = 0,
-             ranks_per_node: int | None = None) -> Schedule:
+             **params) -> Schedule:
     """Build the message schedule of ``op`` with ``algorithm`` on ``n_ranks`` ranks.
 
     ``count`` is the number of elements each rank contributes (allreduce, reduce, reduce_scatter,
     broadcast: the vector length; allgather: each rank's block; alltoall: each rank's send buffer,
-    a multiple of ``n_ranks``).
+    a multiple of ``n_ranks``). ``params`` are the algorithm's extra parameters
+    (``ranks_per_node`` for hierarchical, ``chunks`` for pipelined_tree, at most ``count``).
     """
-    op, algorithm, p = check_op_algorithm(op, algorithm, n_ranks, ranks_per_node)
+    spec, p, params = check_op_algorithm(op, algorithm, n_ranks, **params)
+    ops = cs.op_spec(op)
     count = check_int("count", count, minimum=1)
     root = check_int("root", root, minimum=0, maximum=p - 1)
-    if root and op not in ("broadcast", "reduce"):
-        raise ValueError(f"root applies only to broadcast and reduce, not {op}")
-    if op == "alltoall" and count % p:
-        raise ValueError(f"alltoall needs count to be a multiple of n_ranks ({p}), got {count}")
-    buf_len = {"allgather": p * count, "alltoall": 2 * count}.get(op, count)
-    if op == "reduce" and algorithm == "rabenseifner" and root:
-        raise ValueError("rabenseifner reduce is implemented for root 0 only")
-
-    if op in ("broadcast", "reduce") and algorithm == "binomial_tree":
-        steps = _binomial(p, root, count, op == "reduce")
-    elif op in ("broadcast", "reduce") and algorithm == "binary_tree":
-        steps = _binary_tree(p, lambda i: (i + root) % p, 0, count, op == "reduce")
-    elif op == "reduce":                                      # rabenseifner
-        b = _bounds(0, count, p)
-        gather, d = [], 1
-        while d < p:
-            gather.append([(r, r - d, b[r], b[r], b[r + d] - b[r], 0)
-                           for r in range(d, p, 2 * d)])
-            d *= 2
-        steps = _halving_reduce_scatter(p, count) + gather
-    elif op == "allgather":
-        if algorithm == "ring":
-            steps = _ring_allgather(list(range(p)), 0, p * count)
-        else:
-            steps = _doubling_allgather(p, p * count)
-    elif op == "reduce_scatter":
-        if algorithm == "ring":
-            steps = _ring_reduce_scatter(list(range(p)), 0, count)
-        else:
-            steps = _halving_reduce_scatter(p, count)
-    elif op == "alltoall":                                    # pairwise exchange
-        blk = count // p
-        steps = [[(r, (r + k) % p, ((r + k) % p) * blk, count + r * blk, blk, 0) for r in range(p)]
-                 for k in range(1, p)]
-    elif algorithm == "ring":
-        group = list(range(p))
-        steps = _ring_reduce_scatter(group, 0, count) + _ring_allgather(group, 0, count)
-    elif algorithm == "recursive_doubling":
-        steps, d = [], 1
-        while d < p:
-            steps.append([(r, r ^ d, 0, 0, count, 1) for r in range(p)])
-            d *= 2
-    elif algorithm == "rabenseifner":
-        steps = _halving_reduce_scatter(p, count) + _doubling_allgather(p, count)
-    elif algorithm == "binary_tree":
-        steps = (_binary_tree(p, lambda i: i, 0, count, True)
-                 + _binary_tree(p, lambda i: i, 0, count, False))
-    elif algorithm == "double_binary_tree":
-        half = count // 2
-        # tree B plays node i on rank p-1-i (the mirror image, Sanders, Speck and Traeff 2009):
-        # A's leaves are B's inner nodes, and for even p no rank sends or receives in both trees in
-        # the same round
-        other = (lambda i: p - 1 - i)
-        up = _merge(_binary_tree(p, lambda i: i, 0, half, True),
-                    _binary_tree(p, other, half, count - half, True))
-        down = _merge(_binary_tree(p, lambda i: i, 0, half, False),
-                      _binary_tree(p, other, half, count - half, False))
-        steps = up + down
-    else:                                                     # hierarchical
-        g, m = ranks_per_node, p // ranks_per_node
-        nodes = [list(range(k * g, (k + 1) * g)) for k in range(m)]
-        b = _bounds(0, count, g)
-        intra_rs = _merge(*(_ring_reduce_scatter(nd, 0, count) for nd in nodes))
-        inter = _merge(*(_ring_reduce_scatter([k * g + i for k in range(m)], b[i], b[i + 1] - b[i])
-                         + _ring_allgather([k * g + i for k in range(m)], b[i], b[i + 1] - b[i])
-                         for i in range(g)))
-        intra_ag = _merge(*(_ring_allgather(nd, 0, count) for nd in nodes))
-        steps = intra_rs + inter + intra_ag
-
-    steps = [s for s in steps if s]
+    if root and not ops.rooted:
+        raise ValueError(f"root must be 0 for {op} (only broadcast and reduce take a root), "
+                         f"got root={root}")
+    if root and not spec.roots:
+        raise ValueError(f"root must be 0 for {algorithm} {op} (implemented for root 0 only), "
+                         f"got root={root}")
+    if ops.count_multiple_of_ranks and count % p:
+        raise ValueError(f"count must be a multiple of n_ranks ({p}) for {op}, got {count}")
+    if params.get("chunks", 0) * spec.vector_parts > count:
+        raise ValueError(f"chunks must be <= {count // spec.vector_parts} for {algorithm} on "
+                         f"count={count} (every chunk needs at least one element), "
+                         f"got {params['chunks']}")
+    steps = [s for s in spec.builder(p, count, root, **params) if s]
     flat = [m for s in steps for m in s]
     cols = np.array(flat, dtype=np.int64).reshape(-1, 6)
     starts = np.cumsum([0] + [len(s) for s in steps]).astype(np.int64)
-    return Schedule(op, algorithm, p, count, buf_len, starts, *(cols[:, i].copy() for i in range(6)))
+    return Schedule(op, algorithm, p, count, ops.buf_len(p, count), starts,
+                    *(cols[:, i].copy() for i in range(6)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,8 +133,8 @@ def _check_inputs(inputs) -> np.ndarray:
         lengths = [len(b) for b in inputs]
         for r, n in enumerate(lengths):
             if n != lengths[0]:
-                raise ValueError(f"mismatched buffers: rank {r} has {n} elements, rank 0 has "
-                                 f"{lengths[0]}; every rank must pass the same count")
+                raise ValueError(f"inputs: mismatched buffers, rank {r} has {n} elements, rank 0 "
+                                 f"has {lengths[0]}; every rank must pass the same count")
     x = np.asarray(inputs)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"inputs must have shape (n_ranks, count) with both >= 1, got {x.shape}")
@@ -298,7 +144,7 @@ def _check_inputs(inputs) -> np.ndarray:
 
 
 def execute(op: str, algorithm: str, inputs, root: int = 0,
-            ranks_per_node: int | None = None) -> tuple[list[np.ndarray], Schedule]:
+            **params) -> tuple[list[np.ndarray], Schedule]:
     """Run ``op`` with ``algorithm`` on the ranks' ``inputs``: shape (n_ranks, count), or a list of
     ``n_ranks`` 1-D buffers of equal length.
 
@@ -308,51 +154,38 @@ def execute(op: str, algorithm: str, inputs, root: int = 0,
     """
     x = _check_inputs(inputs)
     p, count = x.shape
-    sched = schedule(op, algorithm, p, count, root, ranks_per_node)
+    sched = schedule(op, algorithm, p, count, root, **params)
+    ops = cs.op_spec(op)
     dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype
     buf = np.zeros((p, sched.buf_len), dtype=dtype)
-    if op == "allgather":
-        for r in range(p):
-            buf[r, r * count:(r + 1) * count] = x[r]
-    else:
-        buf[:, :count] = x
+    for r in range(p):
+        off = ops.input_offset(r, count)
+        buf[r, off:off + count] = x[r]
     tmp = np.empty(max(int(sched.length.sum()), 1), dtype=dtype)
     _run_schedule(buf, sched.step_start, sched.src, sched.dst, sched.src_off, sched.dst_off,
                   sched.length, sched.reduce, tmp)
-    if op == "reduce":
-        out = [buf[r].copy() if r == root else None for r in range(p)]
-    elif op == "reduce_scatter":
-        b = _bounds(0, count, p)
-        out = [buf[r, b[r]:b[r + 1]].copy() for r in range(p)]
-    elif op == "alltoall":
-        out = [buf[r, count:].copy() for r in range(p)]
-        for r in range(p):                       # a rank's own block never crosses the network
-            blk = count // p
-            out[r][r * blk:(r + 1) * blk] = x[r, r * blk:(r + 1) * blk]
-    else:
-        out = [buf[r].copy() for r in range(p)]
-    return out, sched
+    return ops.result(buf, x, root), sched
 
 
 def reference(op: str, inputs, root: int = 0) -> list[np.ndarray]:
     """What each rank must end with, computed directly with numpy (the tests' oracle)."""
+    ops = cs.op_spec(op)
     x = _check_inputs(inputs)
     p, count = x.shape
-    total = x.sum(axis=0)
-    if op == "broadcast":
-        return [x[root].copy() for _ in range(p)]
-    if op == "reduce":
-        return [total if r == root else None for r in range(p)]
-    if op == "allreduce":
-        return [total.copy() for _ in range(p)]
-    if op == "allgather":
-        return [x.reshape(-1).copy() for _ in range(p)]
-    if op == "reduce_scatter":
-        return [c.copy() for c in np.array_split(total, p)]
-    if op == "alltoall":
-        blocks = x.reshape(p, p, count // p)          # [src, dst, :]
-        return [blocks[:, r, :].reshape(-1).copy() for r in range(p)]
-    raise ValueError(f"op must be one of {OPS}, got {op!r}")
+    root = check_int("root", root, minimum=0, maximum=p - 1)
+    if ops.count_multiple_of_ranks and count % p:
+        raise ValueError(f"count must be a multiple of n_ranks ({p}) for {op}, got {count}")
+    return ops.reference(x, root)
+
+
+def same_results(got, want) -> bool:
+    """True when two per-rank result lists agree exactly: the same number of ranks, ``None``
+    where the other has ``None``, equal arrays elsewhere (a list missing a rank is not the same)."""
+    if len(got) != len(want):
+        return False
+    return all((a is None and b is None)
+               or (a is not None and b is not None and np.array_equal(a, b))
+               for a, b in zip(got, want, strict=True))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -372,7 +205,8 @@ def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_byte
     if not isinstance(topo, tp.Topology):
         raise TypeError(f"topo must be a Topology, got {type(topo).__name__}")
     if sched.n_ranks > topo.n_gpus:
-        raise ValueError(f"{sched.n_ranks} ranks do not fit on {topo.name} ({topo.n_gpus} GPUs)")
+        raise ValueError(f"sched: its n_ranks={sched.n_ranks} do not fit on {topo.name} "
+                         f"({topo.n_gpus} GPUs)")
     alpha = check_float("alpha_s", alpha_s, minimum=0)
     gamma = check_float("gamma_s_per_byte", gamma_s_per_byte, minimum=0)
     item = check_int("itemsize_bytes", itemsize_bytes, minimum=1)
@@ -392,18 +226,51 @@ def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_byte
 
 def simulate_time(op: str, algorithm: str, topo: tp.Topology, n_ranks: int, msg_bytes: int,
                   alpha_s: float, gamma_s_per_byte: float = 0.0, itemsize_bytes: int = 4,
-                  ranks_per_node: int | None = None) -> float:
+                  **params) -> float:
     """Total time (seconds) of the executed schedule of ``op`` on ``topo`` for ``msg_bytes``
-    (the ``n`` of :func:`aichip.alphabeta.cost`; a multiple of ``itemsize_bytes``)."""
+    (the ``n`` of :func:`aichip.alphabeta.cost`; a multiple of ``itemsize_bytes``). ``params``
+    are the algorithm's extra parameters (``ranks_per_node``, ``chunks``)."""
     n_ranks = check_int("n_ranks", n_ranks, minimum=1)
     msg_bytes = check_int("msg_bytes", msg_bytes, minimum=1)
     item = check_int("itemsize_bytes", itemsize_bytes, minimum=1)
     if msg_bytes % item:
         raise ValueError(f"msg_bytes ({msg_bytes}) must be a multiple of itemsize_bytes ({item})")
+    blocks = cs.op_spec(op).size_blocks(n_ranks)
     elems = msg_bytes // item
-    if op == "allgather":
-        if elems % n_ranks:
-            raise ValueError(f"allgather msg_bytes must split into {n_ranks} equal blocks")
-        elems //= n_ranks
-    sched = schedule(op, algorithm, n_ranks, elems, 0, ranks_per_node)
+    if elems % blocks:
+        raise ValueError(f"msg_bytes of {op} must split into {blocks} equal blocks, "
+                         f"got {msg_bytes}")
+    sched = schedule(op, algorithm, n_ranks, elems // blocks, 0, **params)
     return float(step_times(sched, topo, alpha_s, item, gamma_s_per_byte).sum())
+
+
+def along_ring(topo: tp.Topology, order) -> tp.Topology:
+    """``topo`` with rank r placed on GPU ``topo.gpus[order[r]]`` (e.g. along an embedded ring)."""
+    if not isinstance(topo, tp.Topology):
+        raise TypeError(f"topo must be a Topology, got {type(topo).__name__}")
+    order = [check_int("order", int(i), minimum=0, maximum=topo.n_gpus - 1) for i in order]
+    if sorted(order) != list(range(len(order))):
+        raise ValueError(f"order must be a permutation of 0..{len(order) - 1}, got {order}")
+    return tp.Topology(topo.name, topo.graph, tuple(topo.gpus[i] for i in order), topo.source)
+
+
+def ring_scenarios() -> dict[str, tp.Topology]:
+    """The 8-GPU systems chapter 9 runs a ring all-reduce on: the DGX-1 V100 twice (ranks along
+    its double-link ring, and in plain GPU order, where two ring hops have no direct NVLink and
+    the topology relays their traffic through other GPUs' NVLinks), and the NVSwitch systems."""
+    v100 = tp.dgx1_v100()
+    return {"DGX-1 V100, GPU order (relayed)": v100,
+            "DGX-1 V100, double-link ring": along_ring(v100, tp.embedded_rings(v100)[0].order),
+            "DGX-2 (8 of 16 GPUs)": tp.dgx2(), "DGX A100": tp.dgx_a100(),
+            "DGX H100": tp.dgx_h100()}
+
+
+def ring_on_systems(msg_bytes: int, alpha_s: float = 5e-6) -> dict[str, tuple[float, float]]:
+    """Simulated ring all-reduce of ``msg_bytes`` on 8 GPUs of each :func:`ring_scenarios`
+    system: ``name -> (time in s, bus bandwidth in GB/s)``."""
+    msg_bytes = check_int("msg_bytes", msg_bytes, minimum=1)
+    out = {}
+    for name, topo in ring_scenarios().items():
+        t = simulate_time("allreduce", "ring", topo, 8, msg_bytes, alpha_s)
+        out[name] = (t, bus_bandwidth("allreduce", msg_bytes / t / 1e9, 8))
+    return out
