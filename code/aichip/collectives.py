@@ -255,11 +255,13 @@ def along_ring(topo: tp.Topology, order) -> tp.Topology:
 
 
 def ring_scenarios() -> dict[str, tp.Topology]:
-    """The 8-GPU systems chapter 9 runs a ring all-reduce on: the DGX-1 V100 twice (ranks along
-    its double-link ring, and in plain GPU order, where two ring hops have no direct NVLink and
-    the topology relays their traffic through other GPUs' NVLinks), and the NVSwitch systems."""
+    """The 8-GPU systems the collectives chapter runs a ring all-reduce on: the DGX-1 V100 three
+    times (ranks along its double-link ring; in plain GPU order, where two ring hops have no direct
+    NVLink and go over PCIe and QPI, as the hardware routes them; and in GPU order with those hops
+    relayed through other GPUs' NVLinks, as software staging would), and the NVSwitch systems."""
     v100 = tp.dgx1_v100()
-    return {"DGX-1 V100, GPU order (relayed)": v100,
+    return {"DGX-1 V100, GPU order (PCIe/QPI)": v100,
+            "DGX-1 V100, GPU order (relayed)": tp.dgx1_v100(gpu_relay=True),
             "DGX-1 V100, double-link ring": along_ring(v100, tp.embedded_rings(v100)[0].order),
             "DGX-2 (8 of 16 GPUs)": tp.dgx2(), "DGX A100": tp.dgx_a100(),
             "DGX H100": tp.dgx_h100()}
