@@ -182,16 +182,21 @@ def _prepare(step: str, a: np.ndarray, bt: np.ndarray) -> Callable[[], np.ndarra
     if step == "int8":
         x, y = np.ascontiguousarray(a), np.ascontiguousarray(bt)
         c = np.empty((m, n), dtype=np.int32)
-        kernel = lambda: _matmul_int8(x, y, c, _blocks(m))  # noqa: E731
+
+        def kernel() -> None:
+            _matmul_int8(x, y, c, _blocks(m))
     else:
         x = np.ascontiguousarray(a, dtype=np.float32)
         y = np.ascontiguousarray(bt, dtype=np.float32)
         c = np.empty((m, n), dtype=np.float32)
         if step == "threads":
-            kernel = lambda: _matmul_threads(x, y, c, _blocks(m))  # noqa: E731
+            def kernel() -> None:
+                _matmul_threads(x, y, c, _blocks(m))
         else:
             serial = _KERNELS[step]
-            kernel = lambda: serial(x, y, c)  # noqa: E731
+
+            def kernel() -> None:
+                serial(x, y, c)
 
     def run() -> np.ndarray:
         kernel()
