@@ -6,7 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
-import run  # noqa: E402
+import run  # noqa: E402  (bench/ is no package: importable only after the path insert above)
 
 
 def test_format_table_aligns_and_shows_check_outcomes():

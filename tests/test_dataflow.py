@@ -1,7 +1,7 @@
 """The dataflow access/energy model against a brute-force loop-nest walk, and the Eyeriss result."""
 
-import re
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ def _random_mapping(draw, shape, dataflow):
     """Draw a legal mapping: split each bound into divisors allowed by the dataflow."""
     rf_ok, sp_ok = dfm.DATAFLOWS[dataflow]
     factors = np.ones((7, 4), dtype=np.int64)
-    for d, (name, n) in enumerate(zip(dfm.DIMS, dfm.loop_bounds(shape))):
+    for d, (name, n) in enumerate(zip(dfm.DIMS, dfm.loop_bounds(shape), strict=True)):
         n = int(n)
         levels = [0, 1] + ([2] if name in sp_ok else []) + ([3] if name in rf_ok else [])
         for level in levels[::-1]:
@@ -101,7 +101,7 @@ def test_data_files_have_sources_in_bibliography():
     keys = set(re.findall(r"@\w+\{([^,]+),", BIB.read_text()))
     costs = dfm.eyeriss_costs()
     assert set(costs["source"]) <= keys
-    assert dict(zip(costs["level"], costs["normalized_energy"])) == {
+    assert dict(zip(costs["level"], costs["normalized_energy"], strict=True)) == {
         "MAC": 1, "RF": 1, "PE": 2, "GLB": 6, "DRAM": 200}
     layers = dfm.load_layers()
     assert set(layers["source"]) <= keys
@@ -117,7 +117,8 @@ def test_data_files_have_sources_in_bibliography():
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: dfm.conv_shape(K=0), ValueError, "K must be >= 1"),
     (lambda: dfm.conv_shape(H=2, R=3, W=4, S=1), ValueError, "does not fit"),
-    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError, "dataflow must be one of"),
+    (lambda: dfm.search_mapping(dfm.conv_shape(H=3, W=3), "xs"), ValueError,
+     "dataflow must be one of"),
     (lambda: dfm.search_mapping((1, 2, 3), "rs"), TypeError, "shape must be a ConvLayer"),
     (lambda: dfm.search_mapping(dfm.conv_shape(K=8, C=8, H=8, W=8, R=3, S=3), "rs",
                                 dfm.Architecture(rf_words=1, glb_words=4)), ValueError,
@@ -148,8 +149,9 @@ def test_custom_costs_scale_energy():
     """Absolute energies (e.g. pJ from another table) replace the Eyeriss normalised costs."""
     shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)
     base = dfm.search_mapping(shape, "rs", orders="fixed")
+    costs = dfm.eyeriss_costs()
     doubled = {level: 2.0 * v for level, v in
-               zip(dfm.eyeriss_costs()["level"], dfm.eyeriss_costs()["normalized_energy"])}
+               zip(costs["level"], costs["normalized_energy"], strict=True)}
     again = dfm.evaluate_mapping(shape, base.mapping.factors, base.mapping.order, "rs",
                                  costs=doubled)
     assert again.total_energy == pytest.approx(2 * base.accesses.total_energy)
@@ -175,5 +177,6 @@ def test_dataflow_widgets_build():
     plt.close("all")
     with pytest.raises(ValueError, match="network/layer must be one of"):
         wd.dataflow_explorer(network="AlexNet", layer="conv9")
-    assert isinstance(wd.dataflow_explorer(network="AlexNet", layer="conv5", dataflow="nlr"), w.Widget)
+    explorer = wd.dataflow_explorer(network="AlexNet", layer="conv5", dataflow="nlr")
+    assert isinstance(explorer, w.Widget)
     plt.close("all")

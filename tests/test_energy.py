@@ -39,7 +39,7 @@ def test_table_holds_only_the_entries_of_horowitz_figure():
                 ("sram_8KB_read", "64bit"), ("sram_32KB_read", "64bit"),
                 ("sram_1MB_read", "64bit"), ("dram_read", "64bit")}
     df = energy.load()
-    assert set(zip(df["operation"], df["precision"])) == expected
+    assert set(zip(df["operation"], df["precision"], strict=True)) == expected
 
 
 def test_dot_product_energy_closed_form():

@@ -1,4 +1,4 @@
-"""numba.cuda kernels against NumPy; without a GPU they run on numba's CUDA simulator (small sizes)."""
+"""numba.cuda kernels against NumPy; with no GPU they run on numba's CUDA simulator (small n)."""
 
 import numpy as np
 import pytest

@@ -102,7 +102,8 @@ _LIMITS = {  # warps, blocks, shared per SM, shared unit, reserved (Programming 
 
 
 def _place_blocks(cc, threads, regs, smem):
-    """Add blocks until one does not fit; each warp goes to the sub-partition with most registers."""
+    """Add blocks until one does not fit; each warp goes to the sub-partition with most registers.
+    """
     max_warps, max_blocks, smem_sm, unit, reserved = _LIMITS[cc]
     warps_per_block = -(-threads // 32)
     regs_warp = -(-regs * 32 // 256) * 256

@@ -71,11 +71,13 @@ def test_data_rate_is_lanes_times_signalling_rate_times_code_efficiency():
 
 def test_pcie3_x16_is_15_75_not_16():
     # issue 11 item 25: 8 GT/s x 16 lanes x 128/130 / 8 bits per byte
-    assert links.link_GBps_per_dir("PCIe 3.0 x16") == pytest.approx(8 * 16 * 128 / 130 / 8, abs=1e-3)
+    expected = 8 * 16 * 128 / 130 / 8
+    assert links.link_GBps_per_dir("PCIe 3.0 x16") == pytest.approx(expected, abs=1e-3)
 
 
-@pytest.mark.parametrize("switch, port_link", [("NVSwitch 1", "NVLink 2"), ("NVSwitch 2", "NVLink 3"),
-                                                ("NVSwitch 3", "NVLink 4"), ("NVSwitch 4", "NVLink 5")])
+@pytest.mark.parametrize("switch, port_link", [
+    ("NVSwitch 1", "NVLink 2"), ("NVSwitch 2", "NVLink 3"),
+    ("NVSwitch 3", "NVLink 4"), ("NVSwitch 4", "NVLink 5")])
 def test_switch_chip_is_its_ports_times_one_link(switch, port_link):
     # 18, 36, 64 and 72 ports (Hot Chips 2018; A100, H100 whitepapers; GB200 NVL72 datasheet)
     ports = {"NVSwitch 1": 18, "NVSwitch 2": 36, "NVSwitch 3": 64, "NVSwitch 4": 72}[switch]

@@ -12,7 +12,7 @@ def test_kernel_matches_numpy(kernel):
     ref = [x.copy() for x in arrays]
     membench.run_kernel(kernel, *ours, scalar=1.7)
     membench.reference(kernel, *ref, scalar=1.7)
-    for x, y in zip(ours, ref):
+    for x, y in zip(ours, ref, strict=True):
         np.testing.assert_array_equal(x, y)
 
 

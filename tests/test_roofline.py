@@ -67,7 +67,8 @@ def test_tpu_v1_apps_on_the_papers_roofline():
 
 def test_placement_table():
     roof = rl.Roofline("x", 1000.0, 50.0)
-    table = rl.placement_table(roof, [rl.KernelPoint("a", 10.0, 250.0), rl.KernelPoint("b", 40.0, 900.0)])
+    table = rl.placement_table(roof, [rl.KernelPoint("a", 10.0, 250.0),
+                                      rl.KernelPoint("b", 40.0, 900.0)])
     assert list(table["kernel"]) == ["a", "b"]
     assert list(table["roof (GFLOP/s)"]) == [500.0, 1000.0]
     assert list(table["bound"]) == ["memory", "compute"]
@@ -137,10 +138,12 @@ def test_kernel_point_efficiency():
      "intensity_range must satisfy 0 < low < high"),
     (lambda: rl.Roofline("x", 1.0, 1.0, intensity_unit="flop"), ValueError,
      "intensity_unit must be one of"),
-    (lambda: rl.plot([rl.Roofline("x", 1.0, 1.0), rl.Roofline("y", 1.0, 1.0, intensity_unit="mac")]),
+    (lambda: rl.plot([rl.Roofline("x", 1.0, 1.0),
+                      rl.Roofline("y", 1.0, 1.0, intensity_unit="mac")]),
      ValueError, "rooflines must share one intensity_unit"),
     (lambda: rl.assess("roof", 1.0, 1.0), TypeError, "roof must be a Roofline"),
-    (lambda: rl.assess(rl.Roofline("x", 1.0, 1.0), 1.0, -1.0), ValueError, "achieved_GFLOPs must be >= 0"),
+    (lambda: rl.assess(rl.Roofline("x", 1.0, 1.0), 1.0, -1.0), ValueError,
+     "achieved_GFLOPs must be >= 0"),
     (lambda: rl.KernelPoint.at_fraction(rl.Roofline("x", 1.0, 1.0), "k", 1.0, 1.5), ValueError,
      "fraction_of_roof must be <= 1"),
 ])

@@ -105,9 +105,10 @@ def test_float_product_close_to_numpy():
 @pytest.mark.parametrize("row", sy.scalesim_reference().to_dict("records"),
                          ids=lambda r: f"{r['layer']}-{r['rows']}x{r['cols']}-{r['dataflow']}")
 def test_every_scalesim_reference_run(row):
-    """Golden values from SCALE-Sim 3.0.0 (Samajdar et al., ISPASS 2020; data/scalesim_reference.csv):
-    our count is its count plus one (it reports the last cycle's index), and the mapping
-    efficiencies are equal."""
+    """Golden values from SCALE-Sim 3.0.0 (Samajdar et al., ISPASS 2020).
+
+    From data/scalesim_reference.csv: our count is its count plus one (it reports the last cycle's
+    index), and the mapping efficiencies are equal."""
     M, N, K, rows, cols, dataflow = (row[k] for k in ("M", "N", "K", "rows", "cols", "dataflow"))
     model = sy.gemm_cycles(M, N, K, rows, cols, dataflow)
     assert model.compute_cycles == row["scalesim_cycles"] + 1

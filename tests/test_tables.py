@@ -73,10 +73,14 @@ def planted(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("text, schema, message", [
     ("a,source\n1,k\n", dict(columns=("b", "source")), r"header \('a', 'source'\) differs"),
-    ("a,source\nx,k\n", dict(columns=("a", "source"), numeric=("a",)), r"column 'a' must hold numbers"),
-    ("a,source\n,k\n", dict(columns=("a", "source"), integer=("a",)), r"'a' needs a whole number .*\[2\]"),
-    ("a,source\n1.5,k\n", dict(columns=("a", "source"), integer=("a",)), r"'a' must hold whole numbers"),
-    ("a,source\n1,k\n2,\n", dict(columns=("a", "source")), r"needs a source; missing on file lines \[3\]"),
+    ("a,source\nx,k\n", dict(columns=("a", "source"), numeric=("a",)),
+     r"column 'a' must hold numbers"),
+    ("a,source\n,k\n", dict(columns=("a", "source"), integer=("a",)),
+     r"'a' needs a whole number .*\[2\]"),
+    ("a,source\n1.5,k\n", dict(columns=("a", "source"), integer=("a",)),
+     r"'a' must hold whole numbers"),
+    ("a,source\n1,k\n2,\n", dict(columns=("a", "source")),
+     r"needs a source; missing on file lines \[3\]"),
     ("a,source\n1,k\n1,k\n", dict(columns=("a", "source"), key=("a",)), r"key \('a',\) repeats"),
 ])
 def test_a_broken_file_is_reported_with_its_line(planted, text, schema, message):

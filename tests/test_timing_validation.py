@@ -125,7 +125,8 @@ def test_blas_info_report_names_both_widths():
     # threadpoolctl's record of OpenBLAS: its kernel set and what OpenBLAS's TargetList says of it
     ({"internal_api": "openblas", "architecture": "Haswell", "version": "0.3.27", "num_threads": 3},
      ("openblas", "Haswell", 256, "AVX2", "0.3.27", 3)),
-    ({"internal_api": "openblas", "architecture": "SkylakeX", "version": "0.3.31", "num_threads": 8},
+    ({"internal_api": "openblas", "architecture": "SkylakeX", "version": "0.3.31",
+      "num_threads": 8},
      ("openblas", "SkylakeX", 512, "AVX-512", "0.3.31", 8)),
     # MKL reports no kernel set: nothing is guessed
     ({"internal_api": "mkl", "version": "2024.1", "num_threads": 4},

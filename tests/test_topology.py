@@ -72,11 +72,12 @@ def test_dgx1_v100_matches_nvidia_smi_topo_pattern():
     assert (m == 0).sum() - 8 == 24                            # 12 pairs without NVLink
     # nvidia-smi topo -m prints SYS (across the CPUs' QPI link) for every pair without NVLink:
     # all of them join the quad 0-3 (CPU0) to the quad 4-7 (CPU1)
-    assert all(i // 4 != j // 4 for i, j in zip(*np.nonzero(m == 0)) if i != j)
+    assert all(i // 4 != j // 4 for i, j in zip(*np.nonzero(m == 0), strict=True) if i != j)
     # GPU0's row as nvidia-smi prints it on a DGX-1 with V100 (NVIDIA DGX-1 whitepaper)
     labels = tp.connection_labels(tp.dgx1_v100())
     assert list(labels[0]) == ["X", "NV1", "NV1", "NV2", "NV2", "SYS", "SYS", "SYS"]
-    assert (labels == labels.T).all() and ((labels == "SYS") == ((m == 0) & ~np.eye(8, dtype=bool))).all()
+    assert (labels == labels.T).all()
+    assert ((labels == "SYS") == ((m == 0) & ~np.eye(8, dtype=bool))).all()
     assert (tp.connection_labels(tp.dgx_h100())[~np.eye(8, dtype=bool)] == "SW").all()
     assert tp.connection_labels(tp.ring(6))[0, 3] == "GPU"              # relayed around the ring
     assert tp.connection_labels(tp.dgx1_v100(gpu_relay=True))[0, 5] == "GPU"
@@ -183,7 +184,8 @@ def test_diameters():
 
 
 def test_dgx2_crosses_one_switch_on_a_baseboard_and_two_between():
-    # Ishii & Foley, Hot Chips 2018; Li et al., TPDS 2020: GPUs 0-7 on one baseboard, 8-15 on the other
+    # Ishii & Foley, Hot Chips 2018; Li et al., TPDS 2020: GPUs 0-7 on one baseboard, 8-15 on the
+    # other
     t = tp.dgx2()
     hops = tp.hop_matrix(t)
     board = np.arange(16) // 8
@@ -214,14 +216,14 @@ def test_dgx1_v100_fast_ring_uses_only_double_links():
     rings = tp.embedded_rings(tp.dgx1_v100())
     best = rings[0]
     m = tp.link_matrix(tp.dgx1_v100())
-    hops = list(zip(best.order, best.order[1:] + best.order[:1]))
+    hops = list(zip(best.order, best.order[1:] + best.order[:1], strict=True))
     assert all(m[a, b] == 2 for a, b in hops)
     assert best.GBps_per_dir == 50
     assert all(r.GBps_per_dir == 25 for r in rings[1:])     # any other ring has a single link
     # brute force: the number of Hamiltonian cycles of the NVLink graph
     count = sum(1 for perm in itertools.permutations(range(1, 8))
                 if perm[0] < perm[-1] and all(m[a, b] for a, b in
-                                              zip((0,) + perm, perm + (0,))))
+                                              zip((0,) + perm, perm + (0,), strict=True)))
     assert len(rings) == count
 
 
@@ -236,7 +238,8 @@ def test_dgx1_all_to_all_and_gpu_order_ring_use_the_host_path():
     # the relaying assumption the chapter used to make: 3->4 and 7->0 borrow other GPUs' links
     relay = tp.dgx1_v100(gpu_relay=True)
     assert tp.ring_bandwidth(relay, range(8)).GBps_per_dir > PCIE3_X16
-    assert tp.all_to_all_throughput(relay).GBps_per_dir > 2 * tp.all_to_all_throughput(t).GBps_per_dir
+    direct = tp.all_to_all_throughput(t).GBps_per_dir
+    assert tp.all_to_all_throughput(relay).GBps_per_dir > 2 * direct
 
 
 def test_all_to_all_switched_reaches_injection_rate():
@@ -263,7 +266,8 @@ def test_switched_builds_dgx_a100_and_one_switch_h100():
     a100 = tp.switched(8, [2] * 6, "NVLink 3")
     assert (tp.bandwidth_matrix(a100) == tp.bandwidth_matrix(tp.dgx_a100())).all()
     one = tp.switched(8, [18], "NVLink 4")
-    assert tp.bisection_bandwidth(one).GBps_per_dir == tp.bisection_bandwidth(tp.dgx_h100()).GBps_per_dir
+    dgx = tp.dgx_h100()
+    assert tp.bisection_bandwidth(one).GBps_per_dir == tp.bisection_bandwidth(dgx).GBps_per_dir
     with pytest.raises(ValueError, match="links_per_switch"):
         tp.switched(8, [])
     with pytest.raises(ValueError, match="links_per_switch"):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import difflib
 import functools
 from dataclasses import dataclass
+
 import pandas as pd
 
 from .tables import load_table
@@ -213,11 +214,13 @@ def most(df: pd.DataFrame, column: str = "efficiency_TOPs_per_W") -> pd.Series:
     return df.loc[df[column].idxmax()]
 
 
-def peak_precisions(row: pd.Series, precisions=("int8", "fp8", "fp16", "bf16", "fp32")) -> list[str]:
+def peak_precisions(row: pd.Series,
+                    precisions=("int8", "fp8", "fp16", "bf16", "fp32")) -> list[str]:
     """The precisions among ``precisions`` at which a catalogue row reaches its best rate
     (:func:`peak_TOPs` over the same precisions); several when they tie (e.g. FP8 and INT8)."""
     if not isinstance(row, pd.Series):
-        raise TypeError(f"row must be one catalogue row (a pandas Series), got {type(row).__name__}")
+        raise TypeError("row must be one catalogue row (a pandas Series), "
+                        f"got {type(row).__name__}")
     for p in precisions:
         if p not in PRECISIONS:
             raise ValueError(f"precisions must be drawn from {tuple(PRECISIONS)}, got {p!r}")

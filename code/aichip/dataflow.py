@@ -9,19 +9,19 @@ with ``P = (H - R) // stride + 1`` output rows and ``Q`` output columns (pad ``H
 
 The accelerator has DRAM, a global buffer (GLB) shared by an array of PEs, and a register file (RF)
 in every PE, as in Eyeriss (Chen, Emer, Sze, ISCA 2016). A **mapping** splits every loop bound into
-four factors, ``bound = dram * glb * spatial * rf``: ``dram`` and ``glb`` are temporal loops over tiles
-(run in the mapping's loop ``order``), ``spatial`` spreads a loop over PEs, ``rf`` is the loop inside a
-PE over data held in its RF. A **dataflow** is a constraint on which loops may be spatial and which
-may stay inside the PE (:data:`DATAFLOWS`): what it keeps stationary in the RF.
+four factors, ``bound = dram * glb * spatial * rf``: ``dram`` and ``glb`` are temporal loops over
+tiles (run in the mapping's loop ``order``), ``spatial`` spreads a loop over PEs, ``rf`` is the loop
+inside a PE over data held in its RF. A **dataflow** is a constraint on which loops may be spatial
+and which may stay inside the PE (:data:`DATAFLOWS`): what it keeps stationary in the RF.
 
-Access counting (the same rule at each boundary). A child tile of tensor ``X`` is (re)loaded each time
-one of the temporal loops above it that indexes ``X`` changes, so the number of loads is the product
-of the trip counts of the loops above, from the outermost down to the innermost loop that indexes
-``X`` and has a trip count above one; loops further in reuse the tile. Loads times tile size gives
-the words moved. Outputs are read-modify-written: every load after the first of a tile reads partial
-sums back, every eviction writes them. Data shared by PEs (a loop spread over PEs that does not
-index ``X``) is multicast: read once from the GLB. Partial sums of a loop spread over PEs that does
-not index the output (C, R, S) are reduced PE to PE. Sliding-window overlap between consecutive
+Access counting (the same rule at each boundary). A child tile of tensor ``X`` is (re)loaded each
+time one of the temporal loops above it that indexes ``X`` changes, so the number of loads is the
+product of the trip counts of the loops above, from the outermost down to the innermost loop that
+indexes ``X`` and has a trip count above one; loops further in reuse the tile. Loads times tile size
+gives the words moved. Outputs are read-modify-written: every load after the first of a tile reads
+partial sums back, every eviction writes them. Data shared by PEs (a loop spread over PEs that does
+not index ``X``) is multicast: read once from the GLB. Partial sums of a loop spread over PEs that
+does not index the output (C, R, S) are reduced PE to PE. Sliding-window overlap between consecutive
 input tiles is not reused (a conservative, common simplification). :func:`brute_force_accesses`
 counts the same quantities by walking the tile loops one iteration at a time (tests compare them).
 
@@ -113,8 +113,8 @@ class Mapping(NamedTuple):
 
     def describe(self) -> str:
         parts = []
-        for name, col in zip(("DRAM", "GLB", "spatial", "RF"), self.factors.T):
-            used = [f"{d}{f}" for d, f in zip(DIMS, col) if f > 1]
+        for name, col in zip(("DRAM", "GLB", "spatial", "RF"), self.factors.T, strict=True):
+            used = [f"{d}{f}" for d, f in zip(DIMS, col, strict=True) if f > 1]
             parts.append(f"{name}: {' '.join(used) or '-'}")
         return "; ".join(parts) + f"; order {'>'.join(self.order)}"
 
@@ -248,7 +248,7 @@ def _check_mapping(shape: ConvLayer, factors, order, dataflow: str, arch: Archit
         raise ValueError("every factor must be >= 1")
     if not np.array_equal(factors.prod(axis=1), loop_bounds(shape)):
         raise ValueError(f"factors multiply to {factors.prod(axis=1).tolist()}, but the layer's "
-                         f"loop bounds {dict(zip(DIMS, loop_bounds(shape).tolist()))}")
+                         f"loop bounds {dict(zip(DIMS, loop_bounds(shape).tolist(), strict=True))}")
     if sorted(order) != sorted(DIMS):
         raise ValueError(f"order must be a permutation of {DIMS}, got {order}")
     rf_ok, sp_ok = DATAFLOWS[dataflow]
@@ -306,7 +306,7 @@ def _tile_words(tensor: str, lo: dict, ext: dict, stride: int) -> int:
 
 def brute_force_accesses(shape: ConvLayer, factors, order=DIMS, dataflow: str = "rs",
                          arch: Architecture | None = None, costs: dict | None = None) -> Accesses:
-    """The counts of :func:`evaluate_mapping`, found by walking the tile loops one iteration at a time.
+    """The counts of :func:`evaluate_mapping`, found by walking the tile loops one step at a time.
 
     Independent of the model's helpers: it steps through the DRAM loops and then the GLB loops in
     ``order``, works out the index ranges of the tile that the array (GLB reads) and the GLB (DRAM
@@ -331,7 +331,7 @@ def brute_force_accesses(shape: ConvLayer, factors, order=DIMS, dataflow: str = 
     held = {}
     seen = {}
     for idx in itertools.product(*[range(trip) for _, _, trip in loops]):
-        at = {(d, lvl): i for (d, lvl, _), i in zip(loops, idx)}
+        at = {(d, lvl): i for (d, lvl, _), i in zip(loops, idx, strict=True)}
         for tensor, dims in _INDEXED_BY.items():
             for level in ("array", "glb"):
                 if level == "array":  # the array's tile moves with the DRAM and the GLB loops
@@ -459,7 +459,7 @@ class SearchResult(NamedTuple):
 def search_mapping(shape: ConvLayer, dataflow: str = "rs", arch: Architecture | None = None,
                    objective: str = "energy", orders: str = "all",
                    costs: dict | None = None) -> SearchResult:
-    """Exhaustive (pruned) search over tiling factors and loop orders for the lowest energy (or latency).
+    """Exhaustive (pruned) search over tilings and loop orders for the lowest energy (or latency).
 
     Every loop bound is split into exact divisors ``dram * glb * spatial * rf`` subject to the
     dataflow's constraints (:data:`DATAFLOWS`), the RF and GLB capacities (words of all three
@@ -499,8 +499,9 @@ def search_mapping(shape: ConvLayer, dataflow: str = "rs", arch: Architecture | 
                                0 if objective == "energy" else 1, best_factors, best_order,
                                best_out)
     if np.isnan(best_out[0]):
-        raise ValueError(f"no {dataflow!r} mapping of this layer fits: RF {arch.rf_words} words per "
-                         f"PE, GLB {arch.glb_words} words, {arch.n_pes} PEs; enlarge the buffers")
+        raise ValueError(f"no {dataflow!r} mapping of this layer fits: RF {arch.rf_words} words "
+                         f"per PE, GLB {arch.glb_words} words, {arch.n_pes} PEs; "
+                         "enlarge the buffers")
     mapping = Mapping(dataflow, best_factors.copy(), tuple(DIMS[i] for i in best_order))
     steps = int(np.prod(best_factors[:, [0, 1, 3]]))
     return SearchResult(mapping, _accesses(shape.macs, best_out, cost_vec), steps, int(evaluated))

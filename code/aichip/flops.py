@@ -38,7 +38,7 @@ _LANES = 256
 
 @njit(fastmath=True, cache=True)
 def _fma_rows_serial(acc, n_iter, a, b):
-    for i in range(n_iter):
+    for _it in range(n_iter):
         for j in range(acc.shape[0]):
             x = acc[j]
             for _ in range(_CHAIN):
@@ -48,7 +48,8 @@ def _fma_rows_serial(acc, n_iter, a, b):
 
 @njit(fastmath=True, parallel=True, cache=True)
 def _fma_kernel(acc, n_iter, a, b):
-    """Apply ``x <- a*x + b`` ``n_iter * _CHAIN`` times to every element of ``acc`` (threads, lanes)."""
+    """Apply ``x <- a*x + b`` ``n_iter * _CHAIN`` times to each element of ``acc`` (threads, lanes).
+    """
     for t in prange(acc.shape[0]):
         row = acc[t].copy()  # thread-private copy: no false sharing, no aliasing for LLVM
         _fma_rows_serial(row, n_iter, a, b)

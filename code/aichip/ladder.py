@@ -19,10 +19,11 @@ step              what changes
 
 Every step computes ``C = A @ B`` with ``A`` of shape (m, k) and ``B`` given transposed, ``bt`` of
 shape (n, k), so that the inner loop walks both operands contiguously. The operands are integers
-in [-127, 127] (the symmetric int8 range) stored as float32 for the float steps. With k <= 1024 every
-partial sum is an integer of magnitude below ``1024 * 127**2 < 2**24``, which float32 represents
-exactly, so *every step must return exactly the same matrix*, whatever order it adds in; that is how
-:func:`run_ladder` checks the results. One multiply-accumulate counts as two operations.
+in [-127, 127] (the symmetric int8 range) stored as float32 for the float steps. With k <= 1024
+every partial sum is an integer of magnitude below ``1024 * 127**2 < 2**24``, which float32
+represents exactly, so *every step must return exactly the same matrix*, whatever order it adds in;
+that is how :func:`run_ladder` checks the results. One multiply-accumulate counts as two
+operations.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _matmul_python(a: list, bt: list) -> list:
         out_row = []
         for col in bt:
             acc = 0.0
-            for x, y in zip(row, col):
+            for x, y in zip(row, col, strict=True):
                 acc += x * y
             out_row.append(acc)
         out.append(out_row)
@@ -164,7 +165,8 @@ def matmul(step: str, a: np.ndarray, bt: np.ndarray) -> np.ndarray:
 
 def _prepare(step: str, a: np.ndarray, bt: np.ndarray) -> Callable[[], np.ndarray]:
     """Validate, convert the operands to the step's type and allocate the output, once; return a
-    call that runs only the step's kernel (what :func:`run_ladder` times) and returns the product."""
+    call that runs only the step's kernel (what :func:`run_ladder` times) and returns the product.
+    """
     step = check_choice("step", step, STEPS)
     for name, x in (("a", a), ("bt", bt)):
         if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2:
@@ -180,16 +182,21 @@ def _prepare(step: str, a: np.ndarray, bt: np.ndarray) -> Callable[[], np.ndarra
     if step == "int8":
         x, y = np.ascontiguousarray(a), np.ascontiguousarray(bt)
         c = np.empty((m, n), dtype=np.int32)
-        kernel = lambda: _matmul_int8(x, y, c, _blocks(m))  # noqa: E731
+
+        def kernel() -> None:
+            _matmul_int8(x, y, c, _blocks(m))
     else:
         x = np.ascontiguousarray(a, dtype=np.float32)
         y = np.ascontiguousarray(bt, dtype=np.float32)
         c = np.empty((m, n), dtype=np.float32)
         if step == "threads":
-            kernel = lambda: _matmul_threads(x, y, c, _blocks(m))  # noqa: E731
+            def kernel() -> None:
+                _matmul_threads(x, y, c, _blocks(m))
         else:
             serial = _KERNELS[step]
-            kernel = lambda: serial(x, y, c)  # noqa: E731
+
+            def kernel() -> None:
+                serial(x, y, c)
 
     def run() -> np.ndarray:
         kernel()
@@ -198,7 +205,7 @@ def _prepare(step: str, a: np.ndarray, bt: np.ndarray) -> Callable[[], np.ndarra
 
 
 def _blocks(rows: int) -> int:
-    """Row blocks for the threaded steps: a few per thread for load balance, never more than rows."""
+    """Row blocks for the threaded steps: a few per thread (load balance), never more than rows."""
     return max(1, min(rows, 4 * numba.get_num_threads()))
 
 

@@ -3,9 +3,9 @@
 The data lives in ``aichip/data/links.csv``, one row per technology, every row with its source.
 ``GBps_per_dir`` is the **data rate** in one direction (1e9 bytes/s) after the line code, what a
 payload can use; ``GBps_bidirectional`` is the sum of both directions. Where the source gives them,
-``lanes`` (per direction and port), ``signal_GTps_per_lane`` (the signalling rate of one lane, one bit
-per transfer as PCI-SIG counts it) and ``encoding`` (the line code, e.g. ``128b/130b``) give the same
-rate from first principles::
+``lanes`` (per direction and port), ``signal_GTps_per_lane`` (the signalling rate of one lane, one
+bit per transfer as PCI-SIG counts it) and ``encoding`` (the line code, e.g. ``128b/130b``) give the
+same rate from first principles::
 
     GBps_per_dir = ports * lanes * signal_GTps_per_lane * efficiency(encoding) / 8
 
@@ -16,6 +16,7 @@ rate from first principles::
 from __future__ import annotations
 
 import functools
+
 import pandas as pd
 
 from .tables import load_table

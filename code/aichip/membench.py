@@ -40,7 +40,8 @@ KERNELS = {
 }
 
 _SCALAR = 3.0  # STREAM's scalar
-_WRITE_ALLOCATE_BYTES = 8  # every kernel writes one float64 array, and each written line is read first
+# every kernel writes one float64 array, and each written line is read first
+_WRITE_ALLOCATE_BYTES = 8
 
 
 @njit(parallel=True, cache=True)
@@ -79,7 +80,7 @@ _KERNEL_FUNCS = {"copy": _copy_kernel, "scale": _scale_kernel, "add": _add_kerne
 
 
 def run_kernel(kernel: str, a: np.ndarray, b: np.ndarray, c: np.ndarray, scalar: float = _SCALAR):
-    """Run one STREAM kernel once, in place, on float64 arrays ``a``, ``b``, ``c`` of equal shape (n,)."""
+    """Run one STREAM kernel once, in place, on float64 arrays ``a``, ``b``, ``c`` of shape (n,)."""
     check_choice("kernel", kernel, KERNELS)
     for name, x in (("a", a), ("b", b), ("c", c)):
         if not isinstance(x, np.ndarray) or x.dtype != np.float64 or x.ndim != 1:
@@ -148,9 +149,9 @@ def measure_bandwidth(kernel: str = "triad", n_bytes: int | None = None, threads
     ----------
     kernel : {"copy", "scale", "add", "triad"}
     n_bytes : int, optional
-        Total footprint of the arrays the kernel touches, in bytes (triad and add touch three arrays,
-        copy and scale two). At least 3 KiB. Default :func:`default_n_bytes`: each array 4x the
-        last-level cache, so the measurement sees DRAM, not cache.
+        Total footprint of the arrays the kernel touches, in bytes (triad and add touch three
+        arrays, copy and scale two). At least 3 KiB. Default :func:`default_n_bytes`: each array 4x
+        the last-level cache, so the measurement sees DRAM, not cache.
     threads : int, optional
         numba threads to use, 1 to ``numba.config.NUMBA_NUM_THREADS``; default all.
     repeats : int, >= 1
@@ -159,8 +160,8 @@ def measure_bandwidth(kernel: str = "triad", n_bytes: int | None = None, threads
     Returns
     -------
     BandwidthResult
-        ``best_GBps`` (from the fastest run) and ``median_GBps``, counting bytes as the kernel's reads
-        plus writes (see the module docstring for write-allocate traffic).
+        ``best_GBps`` (from the fastest run) and ``median_GBps``, counting bytes as the kernel's
+        reads plus writes (see the module docstring for write-allocate traffic).
 
     Raises
     ------

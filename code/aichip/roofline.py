@@ -35,7 +35,8 @@ from .membench import BandwidthResult, measure_bandwidth
 from .validation import check_choice, check_float, check_int
 
 __all__ = [
-    "Roofline", "KernelPoint", "Assessment", "placement_table", "PublishedKernel", "TPU_V1_APPS", "assess",
+    "Roofline", "KernelPoint", "Assessment", "placement_table", "PublishedKernel", "TPU_V1_APPS",
+    "assess",
     "from_chip", "from_measurements", "plot", "measure_bandwidth", "measure_peak_flops",
     "measure_gemm", "measure_gemv", "gemv_intensity", "BandwidthResult", "FlopsResult",
     "gemm_intensity", "stream_intensity", "tpu_v1_app_points", "INTENSITY_UNITS",
@@ -206,7 +207,8 @@ class PublishedKernel(NamedTuple):
 
 #: The six production applications of Jouppi et al. (ISCA 2017): batch size and "TPU Ops / Weight
 #: Byte" from their Table 1, measured TOPS on the TPU from their Table 3. The intensity is the
-#: paper's, one operation per MAC, so these points belong on a roofline with ``intensity_unit="mac"``.
+#: paper's, one operation per MAC, so these points belong on a roofline with
+#: ``intensity_unit="mac"``.
 TPU_V1_APPS = (
     PublishedKernel("MLP0", 200, 200, 12.3, "jouppi2017tpu"),
     PublishedKernel("MLP1", 168, 168, 9.7, "jouppi2017tpu"),

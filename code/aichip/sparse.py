@@ -1,4 +1,4 @@
-"""Sparse weights: 2:4 structured sparsity and block sparsity, with a block-sparse matmul on the CPU.
+"""Sparse weights: 2:4 structured sparsity and block sparsity, with a block-sparse CPU matmul.
 
 2:4 structured sparsity (NVIDIA Ampere and later)
 -------------------------------------------------
@@ -24,6 +24,8 @@ holds the stored blocks, shape ``(nnz, block_size, block_size)``, in row-major o
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
@@ -79,7 +81,8 @@ def prune_2_4(W) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decompress_2_4(values, metadata) -> np.ndarray:
-    """The dense pruned matrix, shape ``(rows, 2 * values.shape[1])``, from :func:`prune_2_4`'s output."""
+    """The dense pruned matrix, shape ``(rows, 2 * values.shape[1])``, from :func:`prune_2_4`'s
+    output."""
     values = _matrix("values", values)
     metadata = np.asarray(metadata)
     if metadata.shape != values.shape:
@@ -99,7 +102,7 @@ def decompress_2_4(values, metadata) -> np.ndarray:
 
 
 def pack_metadata_2_4(metadata) -> np.ndarray:
-    """Pack 2-bit positions four to a byte (first position in the low bits): ``rows * cols / 8`` bytes.
+    """Pack 2-bit positions four to a byte, the first in the low bits: ``rows * cols / 8`` bytes.
 
     Returns a uint8 array of shape ``(rows, metadata.shape[1] // 4)``.
     """
@@ -127,7 +130,7 @@ def _check_block(block_size) -> int:
 
 
 def to_block_sparse(W, block_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut ``W`` (K, N) into blocks; keep the blocks with any non-zero. Returns ``(blocks, layout)``.
+    """Cut ``W`` (K, N) into blocks; keep the blocks with a non-zero. Returns ``(blocks, layout)``.
 
     ``layout`` is a uint8 array (K / block_size, N / block_size) of 0/1; ``blocks`` has shape
     ``(layout.sum(), block_size, block_size)``, row-major order of the layout.
@@ -208,7 +211,7 @@ def _block_sparse_kernel(x, blocks, col_ptr, row_block, block_of, b, out):
 
 
 def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
-    """``x @ W`` for a block-sparse ``W`` given as ``(blocks, layout)`` (see :func:`to_block_sparse`).
+    """``x @ W`` for a block-sparse ``W`` given as ``(blocks, layout)`` (:func:`to_block_sparse`).
 
     Parameters
     ----------
@@ -295,7 +298,8 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
         mask = np.kron(layout, np.ones((b, b), dtype=np.uint8)).astype(bool)
         Wd = np.where(mask, W, 0).astype(dtype)
         blocks, lay = to_block_sparse(Wd, b)
-        t = _best_time(lambda: block_sparse_matmul(x, blocks, lay, b), repeats, min_time_s)
+        run = functools.partial(block_sparse_matmul, x, blocks, lay, b)
+        t = _best_time(run, repeats, min_time_s)
         ref = x.astype(np.float64) @ Wd.astype(np.float64)
         got = block_sparse_matmul(x, blocks, lay, b)
         err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))

@@ -7,10 +7,10 @@ PE per clock cycle. We follow the operand-to-array mappings of SCALE-Sim (Samajd
 
 The GEMM and its mapping
 ------------------------
-We compute ``C = A @ B`` with ``A`` of shape ``(M, K)`` and ``B`` of shape ``(K, N)``. In SCALE-Sim's
-words ``A`` is the ifmap operand matrix (``M`` output pixels by ``K`` = window size), ``B`` the filter
-matrix (``N`` filters). A dataflow maps one GEMM dimension onto the array rows (``S_R``), one onto the
-columns (``S_C``) and streams the third in time (``T``):
+We compute ``C = A @ B`` with ``A`` of shape ``(M, K)`` and ``B`` of shape ``(K, N)``. In
+SCALE-Sim's words ``A`` is the ifmap operand matrix (``M`` output pixels by ``K`` = window size),
+``B`` the filter matrix (``N`` filters). A dataflow maps one GEMM dimension onto the array rows
+(``S_R``), one onto the columns (``S_C``) and streams the third in time (``T``):
 
 ========  ===========  ===========  ==========  ============================================
 dataflow  rows (S_R)   cols (S_C)   time (T)    what stays in the PEs
@@ -29,11 +29,11 @@ the bottom edge. Input stationary is weight stationary with the roles of ``A`` a
 
 Folding and the cycle convention
 --------------------------------
-A problem larger than the array is cut into ``ceil(S_R/rows) * ceil(S_C/cols)`` **folds** (columns of
-folds outermost). Operands enter skewed: row ``r`` starts ``r`` cycles late and column ``c`` starts
-``c`` cycles late, so PE ``(r, c)`` sees time step ``t`` of a fold that starts at cycle ``S`` at cycle
-``S + t + r + c``. A fold occupies the whole array's schedule even when it uses part of it, as in
-SCALE-Sim: operands of unused rows and columns are zeros that flow through. Two schedules:
+A problem larger than the array is cut into ``ceil(S_R/rows) * ceil(S_C/cols)`` **folds** (columns
+of folds outermost). Operands enter skewed: row ``r`` starts ``r`` cycles late and column ``c``
+starts ``c`` cycles late, so PE ``(r, c)`` sees time step ``t`` of a fold that starts at cycle ``S``
+at cycle ``S + t + r + c``. A fold occupies the whole array's schedule even when it uses part of it,
+as in SCALE-Sim: operands of unused rows and columns are zeros that flow through. Two schedules:
 
 **No fold overlap** (``pipelined=False``, SCALE-Sim 3.0's convention). A fold starts when the
 previous one has left the array.
@@ -56,12 +56,13 @@ difference is below 0.1% on any real layer.
 
 **Pipelined** (``pipelined=True``, ``ws`` and ``is`` only). Every PE holds a second (shadow)
 register for the stationary operand, as the TPU v1's matrix unit holds a second 64 KiB weight tile
-so that the 256 cycles of shifting a tile in are hidden (Jouppi et al., ISCA 2017, Section 2). The next fold's operand shifts down each column's shadow registers (skewed
-by column, behind a data front) while the current fold computes, and each PE swaps in its new value
-when the next fold's first operand reaches it. A fold's operands can enter the array once its
-predecessor's have all entered (``T`` cycles) and its own stationary tile has shifted in (``rows``
-cycles, which may start only once the predecessor has started). Fold ``f`` then starts at cycle
-``rows + f * max(T, rows)`` and the last leaves the array after
+so that the 256 cycles of shifting a tile in are hidden (Jouppi et al., ISCA 2017, Section 2). The
+next fold's operand shifts down each column's shadow registers (skewed by column, behind a data
+front) while the current fold computes, and each PE swaps in its new value when the next fold's
+first operand reaches it. A fold's operands can enter the array once its predecessor's have all
+entered (``T`` cycles) and its own stationary tile has shifted in (``rows`` cycles, which may start
+only once the predecessor has started). Fold ``f`` then starts at cycle ``rows + f * max(T, rows)``
+and the last leaves the array after
 
 ``rows + (folds - 1) * max(T, rows) + T + rows + cols - 2`` cycles,
 
@@ -77,6 +78,7 @@ steps, or use a stationary value before it has arrived or after it was overwritt
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import textwrap
@@ -500,15 +502,16 @@ def trace_gemm(A, B, rows: int, cols: int, dataflow: str = "os",
     """Like :func:`simulate_gemm`, but keep every PE's registers after every cycle.
 
     Meant for small arrays and matrices (the step-through explorer). ``max_cells`` bounds
-    ``cycles * rows * cols`` so a large call fails with a clear message instead of exhausting memory.
+    ``cycles * rows * cols`` so that a large call fails with a clear message rather than
+    exhausting memory.
     """
     A, B, rows, cols, pipelined, left, second, out, out_dims, sched = _prepare(
         A, B, rows, cols, dataflow, pipelined)
     max_cells = check_int("max_cells", max_cells, minimum=1)
     n = int(sched[2][-1]) + left.shape[1] + rows + cols
     if n * rows * cols > max_cells:
-        raise ValueError(f"a trace of {n} cycles x {rows}x{cols} PEs exceeds max_cells={max_cells}; "
-                         "use simulate_gemm for large problems")
+        raise ValueError(f"a trace of {n} cycles x {rows}x{cols} PEs exceeds "
+                         f"max_cells={max_cells}; use simulate_gemm for large problems")
     tr_h, tr_v, tr_s = (np.full((n, rows, cols), np.nan) for _ in range(3))
     busy = np.zeros((n, rows, cols), dtype=np.bool_)
     fold = np.full((n, rows, cols), -1, dtype=np.int64)
@@ -595,7 +598,8 @@ def scalesim_reference() -> pd.DataFrame:
     """SCALE-Sim 3.0.0's compute cycles, mapping efficiency and run time on GEMM layers.
 
     Recorded by ``bench/scalesim_runner.py`` (``data/scalesim_reference.csv``, one row per layer,
-    array and dataflow, with its source); ``make bench`` re-measures them when SCALE-Sim is installed.
+    array and dataflow, with its source); ``make bench`` re-measures them when SCALE-Sim is
+    installed.
     """
     return load_table("scalesim_reference")
 
@@ -618,8 +622,8 @@ def compare_with_scalesim(repeats: int = 3, seed: int = 0) -> pd.DataFrame:
         A = rng.standard_normal((row.M, row.K))
         B = rng.standard_normal((row.K, row.N))
         sim = simulate_gemm(A, B, row.rows, row.cols, row.dataflow)  # also the warm-up
-        t = time_call(lambda: simulate_gemm(A, B, row.rows, row.cols, row.dataflow), repeats,
-                      warmup=0)
+        run = functools.partial(simulate_gemm, A, B, row.rows, row.cols, row.dataflow)
+        t = time_call(run, repeats, warmup=0)
         records.append({
             "layer": row.layer, "M": row.M, "N": row.N, "K": row.K, "rows": row.rows,
             "cols": row.cols, "dataflow": row.dataflow, "cycles": sim.compute_cycles,

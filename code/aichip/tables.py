@@ -12,8 +12,8 @@ form its unique key) and read by :func:`load_table`, which checks the file again
 
 A module that owns a table reads it with ``tables.load_table("chips")`` (a fresh copy, parsed and
 checked once per process) and adds only what is particular to it. Adding a table is one CSV file and
-one :class:`TableSchema` entry; ``tests/test_tables.py`` checks every file in ``aichip/data`` against
-its schema and every ``source`` against the bibliography.
+one :class:`TableSchema` entry; ``tests/test_tables.py`` checks every file in ``aichip/data``
+against its schema and every ``source`` against the bibliography.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ SCHEMAS: dict[str, TableSchema] = {
     "scalesim_reference": TableSchema(
         columns=("layer", "M", "N", "K", "rows", "cols", "dataflow", "scalesim_cycles",
                  "scalesim_mapping_efficiency", "scalesim_s", "source", "notes"),
-        numeric=("scalesim_mapping_efficiency", "scalesim_s"), integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
+        numeric=("scalesim_mapping_efficiency", "scalesim_s"),
+        integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
         key=("layer", "rows", "cols", "dataflow"),
         description="one SCALE-Sim run: a GEMM layer on an array with a dataflow"),
     "cuda_limits": TableSchema(
@@ -145,7 +146,8 @@ def _read_and_check(name: str) -> pd.DataFrame:
         try:
             df[column] = pd.to_numeric(values, errors="raise").astype(float)
         except (ValueError, TypeError) as err:
-            raise ValueError(f"data/{name}.csv: column {column!r} must hold numbers: {err}") from None
+            raise ValueError(
+                f"data/{name}.csv: column {column!r} must hold numbers: {err}") from None
     for column in schema.integer:
         values = df[column].str.strip()
         if (values == "").any():
@@ -168,7 +170,7 @@ def _read_and_check(name: str) -> pd.DataFrame:
     return df
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_cached(name: str) -> pd.DataFrame:
     return _read_and_check(name)
 

@@ -5,9 +5,9 @@ that the previous setting is always restored, even when the measured code raises
 
 * :func:`numba_threads` sets the number of threads numba's parallel kernels (``prange``) use, up to
   the ``NUMBA_NUM_THREADS`` fixed when the process started;
-* :func:`blas_threads` limits the threads of the BLAS library NumPy calls (OpenBLAS, MKL, BLIS), with
-  threadpoolctl, which finds the library loaded into this process and calls its own thread-count
-  function.
+* :func:`blas_threads` limits the threads of the BLAS library NumPy calls (OpenBLAS, MKL, BLIS),
+  with threadpoolctl, which finds the library loaded into this process and calls its own
+  thread-count function.
 """
 
 from __future__ import annotations

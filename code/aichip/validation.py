@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as ``int`` after checking that it is an integer in ``[minimum, maximum]``."""
+    """Return ``value`` as ``int`` after checking that it is an integer in ``[minimum, maximum]``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = int(value)

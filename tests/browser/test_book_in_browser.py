@@ -9,7 +9,6 @@ in _build/screenshots/ and a per-page request count in _build/screenshots/report
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 from html.parser import HTMLParser
 
@@ -41,7 +40,8 @@ def _visit(browser, url: str, page_name: str) -> dict:
 
     page.on("request", on_request)
     page.on("requestfailed", lambda r: seen["failed"].append(f"{r.url} ({r.failure})"))
-    page.on("response", lambda r: r.status >= 400 and seen["failed"].append(f"{r.url} ({r.status})"))
+    page.on("response",
+            lambda r: r.status >= 400 and seen["failed"].append(f"{r.url} ({r.status})"))
     page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
     page.on("pageerror", lambda e: seen["errors"].append(f"uncaught: {e}"))
     page.route("**/*", route)
@@ -67,23 +67,30 @@ def _visit(browser, url: str, page_name: str) -> dict:
 
     dom = page.evaluate("""() => {
         const maths = [...document.querySelectorAll('.math')];
-        const untypeset = maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80));
-        const clone = document.querySelector('main') ? document.querySelector('main').cloneNode(true) : document.body.cloneNode(true);
-        clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
+        const untypeset = maths.filter(m => !m.querySelector('mjx-container'))
+            .map(m => m.textContent.slice(0, 80));
+        const main = document.querySelector('main');
+        const clone = main ? main.cloneNode(true) : document.body.cloneNode(true);
+        clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight')
+            .forEach(e => e.remove());
         const text = clone.textContent;
-        const imgs = [...document.querySelectorAll('main img')].map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0}));
-        const views = [...document.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json']")];
+        const imgs = [...document.querySelectorAll('main img')]
+            .map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0}));
+        const views = [...document.querySelectorAll(
+            "script[type='application/vnd.jupyter.widget-view+json']")];
         const widgets = views.map(s => {
             const box = s.parentElement;
             return {
                 rendered: !!box.querySelector('.jupyter-widgets'),
-                sliders: box.querySelectorAll('.widget-slider, .slider-container, .widget-hslider').length,
+                sliders: box.querySelectorAll(
+                    '.widget-slider, .slider-container, .widget-hslider').length,
                 dropdowns: box.querySelectorAll('.widget-dropdown select, select').length,
-                output_images: box.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img').length,
+                output_images: box.querySelectorAll(
+                    '.widget-output img, .jupyter-widgets-output-area img').length,
             };
         });
-        return {n_math: maths.length, untypeset, raw_tex: (text.match(/\\\\\\(|\\\\\\[|\\$\\$/g) || []).length,
-                imgs, widgets};
+        const raw_tex = (text.match(/\\\\\\(|\\\\\\[|\\$\\$/g) || []).length;
+        return {n_math: maths.length, untypeset, raw_tex, imgs, widgets};
     }""")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / (page_name.replace("/", "__") + ".png")), full_page=True)
@@ -114,7 +121,7 @@ def test_page_works_offline(browser, book_url, page_name):
 
 
 def test_chapters_with_explorers_have_widget_snapshots(book_url):
-    """Every executed chapter page that came from a notebook with an explorer embeds widget state."""
+    """Every executed chapter page made from a notebook with an explorer embeds widget state."""
     chapters = sorted((HTML / "chapters").glob("[0-9][0-9]_*.html"))
     assert chapters, f"no chapter pages under {HTML / 'chapters'}"
     for path in chapters:
@@ -149,7 +156,10 @@ def test_internal_links_and_anchors_resolve(book_url):  # book_url: skips (or fa
             parts = urllib.parse.urlsplit(href)
             if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
                 continue  # external links are allowed; only requests must stay local
-            target = (HTML / page).parent / urllib.parse.unquote(parts.path) if parts.path else HTML / page
+            if parts.path:
+                target = (HTML / page).parent / urllib.parse.unquote(parts.path)
+            else:
+                target = HTML / page
             target = target.resolve()
             if target.is_dir():
                 target = target / "index.html"

@@ -11,21 +11,48 @@
 The commonly used names are available here: ``aichip.gpu.occupancy``, ``aichip.gpu.cuda_matmul``...
 """
 
-from .hardware import (CudaLimits, GpuSpec, compute_capabilities, cuda_core_peak_TFLOPs,
-                       cuda_limits, gpu_names, gpu_spec, mma_shapes, peak_check,
-                       tensor_core_peak_TFLOPs, tensor_core_precisions)
-from .kernels import (MATMUL_VARIANTS, REDUCE_THREADS, TILE, backend, check_kernels, cuda_matmul,
-                      cuda_reduce_sum, marked_source, using_simulator)
+from .hardware import (
+    CudaLimits,
+    GpuSpec,
+    compute_capabilities,
+    cuda_core_peak_TFLOPs,
+    cuda_limits,
+    gpu_names,
+    gpu_spec,
+    mma_shapes,
+    peak_check,
+    tensor_core_peak_TFLOPs,
+    tensor_core_precisions,
+)
+from .kernels import (
+    MATMUL_VARIANTS,
+    REDUCE_THREADS,
+    TILE,
+    backend,
+    check_kernels,
+    cuda_matmul,
+    cuda_reduce_sum,
+    marked_source,
+    using_simulator,
+)
 from .occupancy import LIMITERS, Occupancy, occupancy, occupancy_sweep
-from .simt import (SECTOR_BYTES, WARP_SIZE, Divergence, SectorCount, sectors_per_request,
-                   strided_sectors, warp_divergence)
+from .simt import (
+    SECTOR_BYTES,
+    WARP_SIZE,
+    Divergence,
+    SectorCount,
+    sectors_per_request,
+    strided_sectors,
+    warp_divergence,
+)
 from .tensorcore import MMA_INPUT_FORMATS, gemm_shapes, mma, roofline_comparison
 
 __all__ = [
     "CudaLimits", "GpuSpec", "compute_capabilities", "cuda_core_peak_TFLOPs", "cuda_limits",
     "gpu_names", "gpu_spec", "mma_shapes", "peak_check", "tensor_core_peak_TFLOPs",
     "tensor_core_precisions", "MATMUL_VARIANTS", "REDUCE_THREADS", "TILE", "backend",
-    "check_kernels", "cuda_matmul", "cuda_reduce_sum", "marked_source", "using_simulator", "LIMITERS", "Occupancy", "occupancy", "occupancy_sweep",
+    "check_kernels", "cuda_matmul", "cuda_reduce_sum", "marked_source", "using_simulator",
+    "LIMITERS", "Occupancy", "occupancy", "occupancy_sweep",
     "SECTOR_BYTES", "WARP_SIZE", "Divergence", "SectorCount", "sectors_per_request",
     "strided_sectors", "warp_divergence", "MMA_INPUT_FORMATS", "gemm_shapes", "mma",
     "roofline_comparison",

@@ -146,7 +146,8 @@ def tensor_core_peak_TFLOPs(gpu: str, precision: str) -> float:
     check_choice("precision", precision, supported)
     row = _tensor_cores().loc[(spec.architecture, precision)]
     clock_MHz = spec.tensor_clock_MHz if row["clock"] == "tensor" else spec.boost_clock_MHz
-    fma_per_clock = spec.sm_count * spec.tensor_cores_per_sm * int(row["dense_fma_per_clock_per_tc"])
+    fma_per_tc = int(row["dense_fma_per_clock_per_tc"])
+    fma_per_clock = spec.sm_count * spec.tensor_cores_per_sm * fma_per_tc
     return fma_per_clock * 2 * clock_MHz * 1e6 / 1e12
 
 

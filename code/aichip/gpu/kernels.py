@@ -1,4 +1,4 @@
-"""CUDA kernels written in numba.cuda: naive and shared-memory tiled matrix multiply, tree reduction.
+"""CUDA kernels in numba.cuda: naive and shared-memory tiled matrix multiply, tree reduction.
 
 Where they run
 --------------

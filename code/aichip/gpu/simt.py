@@ -62,7 +62,7 @@ def sectors_per_request(addresses, bytes_per_access: int = 4) -> SectorCount:
 
 def strided_sectors(stride_elements: int, bytes_per_element: int = 4, offset_bytes: int = 0,
                     threads: int = WARP_SIZE) -> SectorCount:
-    """Sectors for thread ``t`` accessing element ``t * stride_elements`` (plus ``offset_bytes``)."""
+    """Sectors for thread ``t`` reading element ``t * stride_elements`` (plus ``offset_bytes``)."""
     stride = check_int("stride_elements", stride_elements, minimum=0)
     size = check_int("bytes_per_element", bytes_per_element, minimum=1, maximum=16)
     offset = check_int("offset_bytes", offset_bytes, minimum=0)

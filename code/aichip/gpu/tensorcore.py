@@ -91,7 +91,8 @@ def roofline_comparison(gpus=("NVIDIA P100 SXM2", "NVIDIA V100 SXM2"), precision
     df["intensity_FLOP_per_byte"] = [gemm_intensity(int(r.M), int(r.N), int(r.K),
                                                     bytes_per_elem=bytes_per_element)
                                      for r in df.itertuples()]
+    intensity = df["intensity_FLOP_per_byte"].values
     for roof in roofs:
-        df[f"{roof.name} TFLOPs"] = roof.attainable_GFLOPs(df["intensity_FLOP_per_byte"].values) / 1e3
+        df[f"{roof.name} TFLOPs"] = roof.attainable_GFLOPs(intensity) / 1e3
     df["speedup"] = df[f"{roofs[-1].name} TFLOPs"] / df[f"{roofs[0].name} TFLOPs"]
     return df

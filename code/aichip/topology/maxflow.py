@@ -11,8 +11,8 @@ from .graph import Topology, forwards
 
 
 def _capacity_matrix(topo: Topology) -> tuple[np.ndarray, list, np.ndarray]:
-    """Per-direction capacities, shape (n_nodes + 2, n_nodes + 2): GPUs first in rank order, then the
-    other nodes, then two spare rows (super source and sink). Also the node order and a boolean
+    """Per-direction capacities, shape (n_nodes + 2, n_nodes + 2): GPUs first in rank order, then
+    the other nodes, then two spare rows (super source and sink). Also the node order and a boolean
     array, True where a node may carry other nodes' traffic."""
     gpus = set(topo.gpus)
     nodes = list(topo.gpus) + [v for v in topo.graph if v not in gpus]

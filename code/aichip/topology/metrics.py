@@ -47,9 +47,10 @@ def connection_labels(topo: Topology) -> np.ndarray:
 
     ``X`` on the diagonal; ``NV<k>`` for ``k`` direct NVLinks; otherwise the path the pair's traffic
     takes (:func:`~aichip.topology.routing.path_kinds`): ``SYS`` when it crosses two CPUs (the link
-    between the sockets), ``NODE`` through one CPU, ``PIX`` through a PCIe switch only, ``SW`` through
-    NVSwitch or network switches (nvidia-smi prints ``NV<k>`` there, counting the links to the
-    switches); ``GPU`` when other GPUs relay the traffic (a ring or torus, or ``gpu_relay=True``).
+    between the sockets), ``NODE`` through one CPU, ``PIX`` through a PCIe switch only, ``SW``
+    through NVSwitch or network switches (nvidia-smi prints ``NV<k>`` there, counting the links to
+    the switches); ``GPU`` when other GPUs relay the traffic (a ring or torus, or
+    ``gpu_relay=True``).
     """
     topo = _check_topology(topo)
     m = link_matrix(topo)

@@ -1,6 +1,6 @@
 """Routing on a topology: hop counts and the shortest paths traffic takes between two GPUs, with
-the rule that a node which does not forward (a GPU, see :mod:`aichip.topology.graph`) is never in the
-middle of a path; and the load that concurrent flows put on each directed link."""
+the rule that a node which does not forward (a GPU, see :mod:`aichip.topology.graph`) is never in
+the middle of a path; and the load that concurrent flows put on each directed link."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def hop_matrix(topo: Topology) -> np.ndarray:
 
 
 def _paths_back(preds: dict, a, b) -> list[list]:
-    """Every shortest path from ``a`` to ``b`` out of the predecessor lists of a search from ``a``."""
+    """Every shortest path from ``a`` to ``b``, out of the predecessor lists of a search from ``a``.
+    """
     if b == a:
         return [[a]]
     return [p + [b] for u in preds[b] for p in _paths_back(preds, a, u)]
@@ -76,7 +77,7 @@ def _weighted(g: nx.Graph, paths: list) -> list[tuple[list, float]]:
     alike)."""
     widths = [min(g.edges[u, v]["GBps_per_dir"] for u, v in itertools.pairwise(p)) for p in paths]
     total = sum(widths)
-    return [(p, w / total) for p, w in zip(paths, widths)]
+    return [(p, w / total) for p, w in zip(paths, widths, strict=True)]
 
 
 def _routes(topo: Topology, a, b) -> list[tuple[list, float]]:
@@ -113,7 +114,7 @@ class Router:
         return self._cache[key]
 
     def edge_loads(self, flows) -> dict:
-        """Bytes (or rates) on each directed edge ``(u, v)`` for ``flows`` = [(src, dst, amount)]."""
+        """Bytes (or rates) on each directed edge ``(u, v)``; ``flows`` = [(src, dst, amount)]."""
         loads: dict = {}
         for a, b, amount in flows:
             for path, share in self.routes(a, b):

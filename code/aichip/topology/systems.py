@@ -18,7 +18,7 @@ from .graph import Topology, _add_links, _gpu_graph
 def _from_link_counts(name, counts, tech, source, description, gpus_forward=False) -> Topology:
     counts = np.asarray(counts)
     g, gpus = _gpu_graph(len(counts), gpus_forward=gpus_forward)
-    for i, j in zip(*np.nonzero(np.triu(counts, 1))):
+    for i, j in zip(*np.nonzero(np.triu(counts, 1)), strict=True):
         _add_links(g, gpus[i], gpus[j], tech, int(counts[i, j]))
     return Topology(name, g, gpus, source, description)
 
@@ -60,7 +60,7 @@ def _add_dgx1_host_path(g: nx.Graph, gpus: tuple) -> None:
 
     GPUs ``2s`` and ``2s + 1`` share PCIe switch ``s``; GPUs 0-3 hang off CPU0 and 4-7 off CPU1, so
     every GPU pair without NVLink (all of them across the two quads) crosses QPI, which
-    ``nvidia-smi topo -m`` prints as ``SYS``. The network adapters on the same switches are left out.
+    ``nvidia-smi topo -m`` prints as ``SYS``. The network adapters on these switches are left out.
     """
     for cpu in range(2):
         g.add_node(f"CPU{cpu}", kind="host", forwards=True)
@@ -86,7 +86,7 @@ def _dgx1(name, counts, tech, description, gpu_relay) -> Topology:
 
 
 def dgx1_p100(gpu_relay: bool = False) -> Topology:
-    """DGX-1 with 8 P100: hybrid cube mesh of NVLink 1, 4 links per GPU, plus the PCIe/QPI host path.
+    """DGX-1 with 8 P100: hybrid cube mesh of NVLink 1, 4 links per GPU, and the PCIe/QPI host path.
 
     Two fully connected quads (GPUs 0-3 and 4-7) plus one link from each GPU to its twin in the
     other quad: 16 links in all, 80 GB/s per direction per GPU. NVLink does not route, so the 12
@@ -170,7 +170,8 @@ def switched(n_gpus: int, links_per_switch, tech: str = "NVLink 4",
         raise ValueError("links_per_switch must name at least one switch")
     link(tech)
     name = name or f"{n_gpus} GPUs on {len(links)} switches"
-    return _switched(name, n_gpus, len(links), links, tech, "", f"{sum(links)} {tech} links per GPU")
+    return _switched(name, n_gpus, len(links), links, tech, "",
+                     f"{sum(links)} {tech} links per GPU")
 
 
 def crossbar(n: int, link_GBps_per_dir: float = 25.0) -> Topology:

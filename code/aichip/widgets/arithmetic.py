@@ -85,14 +85,14 @@ def plot_reduction_tree(mult: arith.Multiplier, axes=None):
         _, axes = plt.subplots(rows, 1, figsize=(min(14, 2 + 0.28 * width), 1.0 + 0.9 * sum(
             max(h) for h in heights) * 0.18 + 0.6 * rows), squeeze=False)
         axes = axes[:, 0]
-    for k, (ax, h) in enumerate(zip(axes, heights)):
+    for k, (ax, h) in enumerate(zip(axes, heights, strict=True)):
         for col, height in enumerate(h):
             xs = np.full(height, width - 1 - col)
             ax.scatter(xs, np.arange(height), s=14, color="black" if k == 0 else "tab:blue")
         if k < len(mult.stages):
             stage = mult.stages[k]
             for col, (fa, ha) in enumerate(zip(stage.full_adders_per_column,
-                                               stage.half_adders_per_column)):
+                                               stage.half_adders_per_column, strict=True)):
                 if fa or ha:
                     label = (f"{fa}F" if fa else "") + (f"{ha}H" if ha else "")
                     ax.text(width - 1 - col, -1.2, label,

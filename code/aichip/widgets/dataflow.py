@@ -1,4 +1,7 @@
-"""Explorer and pictures for the dataflow chapter (ch-dataflow): dataflows compared by energy on real layers."""
+"""Explorer and pictures for the dataflow chapter (ch-dataflow).
+
+Dataflows compared by energy on real layers.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ _TITLES = {"ws": "weight stationary", "os": "output stationary", "is": "input st
 def plot_taxonomy(n: int = 3):
     """Five small PE arrays: what each dataflow keeps in the PE and what moves between PEs."""
     fig, axes = plt.subplots(1, 5, figsize=(15, 3.4))
-    for ax, (flow, (label, arrows)) in zip(axes, _PICTURES.items()):
+    for ax, (flow, (label, arrows)) in zip(axes, _PICTURES.items(), strict=True):
         for r in range(n):
             for c in range(n):
                 ax.add_patch(Rectangle((c, n - 1 - r), 0.8, 0.8, fc="C0" if label else "0.9",
@@ -61,7 +64,7 @@ def plot_energy_breakdown(table, ax=None, title: str = "", highlight: str | None
     for level, color in LEVEL_COLORS.items():
         ax.bar(table["dataflow"].str.upper(), table[level], bottom=bottom, color=color,
                label=level)
-        bottom = [b + v for b, v in zip(bottom, table[level])]
+        bottom = [b + v for b, v in zip(bottom, table[level], strict=True)]
     if highlight is not None:
         i = list(table["dataflow"]).index(highlight)
         ax.patches[i].set_edgecolor("k")
@@ -75,7 +78,7 @@ def dataflow_explorer(network: str = "AlexNet", layer: str = "conv3", dataflow: 
                       arch: dfm.Architecture | None = None) -> w.Widget:
     """Pick a layer and a dataflow: energy by memory level of every dataflow's best mapping."""
     layers = dfm.load_layers()
-    keys = [f"{n} {l}" for n, l in zip(layers["network"], layers["layer"])]
+    keys = [f"{net} {name}" for net, name in zip(layers["network"], layers["layer"], strict=True)]
     initial = f"{network} {layer}"
     if initial not in keys:
         raise ValueError(f"network/layer must be one of {keys}, got {initial!r}")

@@ -34,7 +34,7 @@ def plot_occupancy(compute_capability: str = "8.0", threads_per_block: int = 256
         _, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
     launch = dict(threads_per_block=threads_per_block, registers_per_thread=registers_per_thread,
                   shared_bytes_per_block=shared_bytes_per_block)
-    for ax, (name, values, current, label) in zip(axes, sweeps):
+    for ax, (name, values, current, label) in zip(axes, sweeps, strict=True):
         df = gpu.occupancy_sweep(compute_capability, name, [int(v) for v in values],
                                  **{k: v for k, v in launch.items() if k != name})
         ax.step(df[name], df["occupancy"], where="post", color="0.7", lw=1)

@@ -94,8 +94,10 @@ def plot_bandwidth_matrix(topo: tp.Topology, ax=None, kind: str = "max-flow"):
         for i in range(topo.n_gpus):
             for j in range(topo.n_gpus):
                 if i != j:
-                    ax.text(j, i, f"{m[i, j]:.0f}" if m[i, j] >= 10 or m[i, j] == 0 else f"{m[i, j]:.1f}", ha="center", va="center", fontsize=6,
-                            color="w" if m[i, j] < 0.6 * m.max() else "k")
+                    value = m[i, j]
+                    label = f"{value:.0f}" if value >= 10 or value == 0 else f"{value:.1f}"
+                    ax.text(j, i, label, ha="center", va="center", fontsize=6,
+                            color="w" if value < 0.6 * m.max() else "k")
     return ax
 
 

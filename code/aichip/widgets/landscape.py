@@ -22,7 +22,8 @@ FIELDS = {
     "efficiency_TOPs_per_W": "peak / TDP (TOP/s per W)",
 }
 
-_COLOURS = dict(zip(chips.KINDS, plt.get_cmap("tab10").colors))
+# tab10 has ten colours and there are fewer kinds: the colours left over are not used
+_COLOURS = dict(zip(chips.KINDS, plt.get_cmap("tab10").colors, strict=False))
 
 
 def catalogue_scatter(df: pd.DataFrame, x: str = "mem_bw_GBps", y: str = "peak_TOPs",

@@ -22,7 +22,8 @@ def describe_point(roof: rl.Roofline, intensity: float, achieved_GFLOPs: float) 
     advice = ("raise intensity (reuse data: tiling, fusion) to climb the slanted roof"
               if verdict.bound == "memory"
               else "use the compute units better (vectorise, use matrix units)")
-    return (f"{verdict.bound.capitalize()}-bound: the ridge point is {roof.ridge_point:,.1f} {unit}. "
+    return (f"{verdict.bound.capitalize()}-bound: the ridge point is "
+            f"{roof.ridge_point:,.1f} {unit}. "
             f"The roof here is {verdict.ceiling_GFLOPs:,.1f} GFLOP/s, set by {limit}; the kernel "
             f"reaches {verdict.fraction_of_roof:.0%} of it. To go faster, {advice}.")
 

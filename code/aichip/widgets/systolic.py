@@ -1,4 +1,7 @@
-"""Explorers for the systolic-array chapter (ch-systolic): step through a small array; utilisation over array shapes."""
+"""Explorers for the systolic-array chapter (ch-systolic).
+
+Step through a small array; utilisation over array shapes.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ def draw_cycle(trace: sy.Trace, cycle: int, ax=None):
         for c in range(cols):
             lines = []
             if trace.busy[cycle, r, c]:
-                lines += [f"h {trace.horizontal[cycle, r, c]:g}", f"v {trace.vertical[cycle, r, c]:g}"]
+                lines += [f"h {trace.horizontal[cycle, r, c]:g}",
+                          f"v {trace.vertical[cycle, r, c]:g}"]
             s = trace.stationary[cycle, r, c]
             if not np.isnan(s):
                 lines.append(f"s {s:g}")
