@@ -6,12 +6,13 @@ record is tested by every parametrised test here without touching this file."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from aichip import alphabeta as ab
 from aichip import collective_specs as cs
 from aichip import collectives as co
 from aichip import topology as tp
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 PAIRS = [(op, alg) for op, algs in cs.REGISTRY.items() for alg in algs]
 IDS = [f"{op}-{alg}" for op, alg in PAIRS]
@@ -165,8 +166,8 @@ def test_pipelined_steps_counted_from_the_schedule():
     assert co.schedule("allreduce", "pipelined_tree", 7, 50, chunks=5).n_steps == 24
     assert co.schedule("reduce", "pipelined_tree", 7, 50, chunks=5).n_steps == 12
     assert co.schedule("broadcast", "pipelined_tree", 2, 50, chunks=5).n_steps == 5
-    assert co.schedule("allreduce", "pipelined_double_binary_tree", 8, 50, chunks=5).n_steps == 2 * (
-        5 + 2 * 4)
+    two_trees = co.schedule("allreduce", "pipelined_double_binary_tree", 8, 50, chunks=5)
+    assert two_trees.n_steps == 2 * (5 + 2 * 4)
 
 
 def test_trees_win_at_many_ranks_and_mid_sizes():
@@ -195,8 +196,9 @@ def test_trees_win_at_many_ranks_and_mid_sizes():
 def test_ring_allreduce_is_bandwidth_optimal_for_large_messages():
     # Patarasuk & Yuan: the ring moves 2(p-1)/p n per rank, the lower bound; recursive doubling
     # moves n log p, so for large n the ring wins, for small n the latency-optimal one does
-    big = [ab.cost("allreduce", alg, 16, 1e9, 5e-6, 1e-10) for alg in ("ring", "recursive_doubling")]
-    small = [ab.cost("allreduce", alg, 16, 8, 5e-6, 1e-10) for alg in ("ring", "recursive_doubling")]
+    algs = ("ring", "recursive_doubling")
+    big = [ab.cost("allreduce", alg, 16, 1e9, 5e-6, 1e-10) for alg in algs]
+    small = [ab.cost("allreduce", alg, 16, 8, 5e-6, 1e-10) for alg in algs]
     assert big[0] < big[1] and small[0] > small[1]
     x = ab.crossover_bytes("allreduce", "ring", "recursive_doubling", 16, 5e-6, 1e-10)
     # by hand: 30 a + 1.875 n b = 4 a + 4 n b  ->  n = 26 a / (2.125 b)

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from aichip import cli, mpibench
 
 
@@ -109,8 +110,8 @@ def test_every_delivery_is_checked():
 
 
 def test_two_ranks_every_op_correct():
-    res = mpibench.run(2, ops="pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall",
-                       max_bytes=4096, iters=2, warmup=1)
+    ops = "pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall"
+    res = mpibench.run(2, ops=ops, max_bytes=4096, iters=2, warmup=1)
     assert res["returncode"] == 0 and res["ok"] and res["n_ranks"] == 2
     for op, data in res["ops"].items():
         assert data["rows"] and all(r["wrong"] == 0 for r in data["rows"]), op

@@ -273,8 +273,9 @@ def build_pipelined_tree(phases):
         period = tree_pipeline_period(p)
         steps = []
         for reduce in phases:
-            steps += pipeline(lambda s, n, red=reduce: _binary_tree(p, _root_of(p, root), s, n, red),
-                              chunks, period, 0, count)
+            def tree(s, n, red=reduce):
+                return _binary_tree(p, _root_of(p, root), s, n, red)
+            steps += pipeline(tree, chunks, period, 0, count)
         return steps
     return build
 
@@ -537,7 +538,8 @@ for _spec in (
                   "2 L alpha + 2 (p-1)/p n beta + (p-1)/p n gamma", _power_of_two,
                   mpich={"MPIR_CVAR_REDUCE_INTRA_ALGORITHM": "reduce_scatter_gather"},
                   roots=False),
-    AlgorithmSpec("allgather", "ring", lambda p, count, root: _ring(list(range(p)), 0, p * count, 0),
+    AlgorithmSpec("allgather", "ring",
+                  lambda p, count, root: _ring(list(range(p)), 0, p * count, 0),
                   lambda p, n, a, b, c: (p - 1) * a + _f(p) * n * b,
                   "(p-1) alpha + (p-1)/p n beta",
                   mpich={"MPIR_CVAR_ALLGATHER_INTRA_ALGORITHM": "ring"}),
@@ -546,7 +548,8 @@ for _spec in (
                   lambda p, n, a, b, c: _log2(p) * a + _f(p) * n * b,
                   "L alpha + (p-1)/p n beta", _power_of_two,
                   mpich={"MPIR_CVAR_ALLGATHER_INTRA_ALGORITHM": "recursive_doubling"}),
-    AlgorithmSpec("reduce_scatter", "ring", lambda p, count, root: _ring(list(range(p)), 0, count, 1),
+    AlgorithmSpec("reduce_scatter", "ring",
+                  lambda p, count, root: _ring(list(range(p)), 0, count, 1),
                   _ring_rs_cost, "(p-1) alpha + (p-1)/p n (beta + gamma)"),
     AlgorithmSpec("reduce_scatter", "recursive_halving",
                   lambda p, count, root: _halving_reduce_scatter(p, count),

@@ -216,8 +216,8 @@ def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_byte
     for k in range(sched.n_steps):
         sl = slice(sched.step_start[k], sched.step_start[k + 1])
         nbytes = sched.length[sl] * item
-        flows = [(gpus[s], gpus[d], float(b)) for s, d, b in zip(sched.src[sl], sched.dst[sl], nbytes)
-                 if b > 0]
+        flows = [(gpus[s], gpus[d], float(b))
+                 for s, d, b in zip(sched.src[sl], sched.dst[sl], nbytes, strict=True) if b > 0]
         reduced = np.bincount(sched.dst[sl], weights=nbytes * sched.reduce[sl],
                               minlength=sched.n_ranks)
         times[k] = alpha + router.drain_time_s(flows) + gamma * reduced.max()

@@ -15,8 +15,9 @@ nccl-tests::
     size (B)  count  time (us)  median (us)  algbw (GB/s)  busbw (GB/s)  #wrong
 
 Rank r's element i is ``1000 (r + 1) + i mod 997`` in float64: every sum is exact, so a correct
-result is bit-equal to the expected one, and every (rank, position) holds a different value. ``#wrong`` counts wrong elements over all ranks; the program exits with status 1
-if any result is wrong. It then fits the alpha-beta model ``time = alpha + n * beta`` to the
+result is bit-equal to the expected one, and every (rank, position) holds a different value.
+``#wrong`` counts wrong elements over all ranks; the program exits with status 1 if any result is
+wrong. It then fits the alpha-beta model ``time = alpha + n * beta`` to the
 ping-pong sweep (one-way time of a message of ``n`` bytes between ranks 0 and 1) and, for each
 collective, reports the line fitted to its sweep.
 
@@ -53,7 +54,8 @@ BENCH_OPS = ("pingpong", "allreduce", "allgather", "reduce_scatter", "broadcast"
              "alltoall")
 ITEM = 8  # float64
 
-#: chunk size given to MPICH's pipelined tree all-reduce (MPIR_CVAR_ALLREDUCE_TREE_PIPELINE_CHUNK_SIZE)
+#: chunk size given to MPICH's pipelined tree all-reduce
+#: (MPIR_CVAR_ALLREDUCE_TREE_PIPELINE_CHUNK_SIZE)
 TREE_CHUNK_BYTES = 64 * 2**10
 
 
@@ -343,7 +345,8 @@ def main(argv=None) -> int:
     for op in ops:
         rows = bench_op(comm, op, sizes, args.iters, args.warmup, args.inject_error,
                         args.algorithm)
-        alpha, beta = fit_alpha_beta([r["size_B"] for r in rows], [r["time_us"] / 1e6 for r in rows])
+        alpha, beta = fit_alpha_beta([r["size_B"] for r in rows],
+                                     [r["time_us"] / 1e6 for r in rows])
         result["ops"][op] = {"rows": rows, "fit_alpha_s": alpha, "fit_beta_s_per_byte": beta}
         any_wrong |= any(r["wrong"] for r in rows)
         if comm.rank == 0:
@@ -353,8 +356,9 @@ def main(argv=None) -> int:
             print(f"# {op} ({what}), float64, {args.iters} iterations after {args.warmup} warm-up,"
                   f" every delivery checked")
             print(_table(rows))
+            bw_GBps = 1 / beta / 1e9 if beta else float("inf")
             print(f"# fit time = alpha + n*beta: alpha = {alpha * 1e6:.2f} us, "
-                  f"beta = {beta * 1e9:.4f} ns/B (1/beta = {1 / beta / 1e9 if beta else float('inf'):.2f} GB/s)\n")
+                  f"beta = {beta * 1e9:.4f} ns/B (1/beta = {bw_GBps:.2f} GB/s)\n")
     result["ok"] = not any_wrong
     if comm.rank == 0:
         print(f"# {result['mpi']} on {result['host']}: "

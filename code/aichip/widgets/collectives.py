@@ -46,7 +46,8 @@ def cost_explorer(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_
     ab.usable_algorithms(op, n_ranks)          # rejects an unknown op or rank count
     style = {"description_width": "150px"}
     layout = w.Layout(width="480px")
-    wop = w.Dropdown(options=tuple(ab.OPS), value=op, description="operation", style=style, layout=layout)
+    wop = w.Dropdown(options=tuple(ab.OPS), value=op, description="operation", style=style,
+                     layout=layout)
     wp = w.IntSlider(value=n_ranks, min=2, max=256, description="ranks p", style=style,
                      layout=layout)
     wa = w.FloatLogSlider(value=alpha_us, base=10, min=-1, max=2, step=0.05,
