@@ -68,6 +68,8 @@ test-notebooks: $(STAMP)
 test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
 		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.rmabench --max-bytes 64K --iters 5
+	$(VENV)/bin/mpiexec -n 3 $(PY) -m aichip.kvstore --keys 1000 --ops 2000
 
 # Every page of the built book in headless Chromium (skips, saying why, without Chromium).
 test-browser: book
