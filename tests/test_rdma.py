@@ -302,3 +302,17 @@ def test_gpudirect_path_vs_staging_on_dgx1():
     staged = r.gpu_nic_path(topo, 0, 0, staged=True)
     assert staged["hops"] > near["hops"]
     assert ("PCIe0", "CPU0") in staged["crossings"] and ("CPU0", "PCIe0") in staged["crossings"]
+
+
+def test_connected_pair_and_lookup_model():
+    p = r.connected_pair("UC")
+    p.post(1, "RDMA_WRITE", length=16, remote_addr=64)
+    p.post(2, "RDMA_READ")
+    assert [w.status for w in p.run()] == ["SUCCESS", "LOC_QP_OP_ERR"]
+    hp = r.HostParams()
+    # one-sided: reads x (empty request + response), each on the RDMA path
+    T = lambda n: r.message_time(r.rdma_write_path(hp), n)
+    assert r.lookup_time_s("one-sided", hp, 64, 3) == pytest.approx(3 * (T(0) + T(64)))
+    assert r.lookup_time_s("rpc-rdma", hp, 64, server_s=1e-6) == pytest.approx(T(16) + 1e-6 + T(64))
+    with pytest.raises(ValueError, match="design"):
+        r.lookup_time_s("telepathy")

@@ -12,9 +12,9 @@ The real one-sided runs are :mod:`aichip.rmabench` and :mod:`aichip.kvstore` (MP
 from .networks import (HEADERS, MAX_PAYLOAD, dgx1_with_nics, gpu_nic_path, header_bytes,
                        infiniband_generations, wire_efficiency)
 from .timing import (HostParams, Path, Stage, bandwidth_GBps, latency_breakdown, message_time,
-                     packet_sizes, rdma_write_path, sweep, tcp_path)
+                     packet_sizes, rdma_write_path, sweep, tcp_path, KV_DESIGNS, lookup_time_s)
 from .verbs import (ATOMIC_REQUEST_BYTES, OPCODES, QP_STATES, STATUSES, TRANSPORT_OPCODES,
                     TRANSPORTS, SGE, Access, Completion, CompletionQueue, Fabric, MemoryRegion,
-                    Node, QueuePair, SendWR)
+                    Node, Pair, QueuePair, SendWR, connected_pair)
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from ..validation import check_float, check_int
+from ..validation import check_choice, check_float, check_int
 
 
 @dataclass(frozen=True)
@@ -211,3 +211,26 @@ def bandwidth_GBps(path: Path, msg_bytes: int) -> float:
 def sweep(path: Path, sizes) -> list[tuple[int, float]]:
     """``(msg_bytes, seconds)`` for every size in ``sizes``."""
     return [(int(n), message_time(path, int(n))) for n in sizes]
+
+
+KV_DESIGNS = ("one-sided", "rpc-rdma", "rpc-tcp")
+
+
+def lookup_time_s(design: str, hp: HostParams = HostParams(), value_bytes: int = 64,
+                  reads: int = 2, server_s: float = 2e-6) -> float:
+    """Model of one key-value lookup (s) for the designs the key-value store section compares.
+
+    ``one-sided``: ``reads`` dependent RDMA READs (find the bucket, then the value, as Pilaf does),
+    each a request of headers only followed by the response: ``reads * (T(0) + T(value))`` on
+    :func:`rdma_write_path`. ``rpc-rdma``: a 16-byte request, ``server_s`` of the owner's CPU, the
+    reply, both as RDMA messages: ``T(16) + server_s + T(value)``. ``rpc-tcp``: the same over
+    :func:`tcp_path`."""
+    check_choice("design", design, KV_DESIGNS)
+    value_bytes = check_int("value_bytes", value_bytes, minimum=0)
+    reads = check_int("reads", reads, minimum=1)
+    server_s = check_float("server_s", server_s, minimum=0)
+    if design == "one-sided":
+        path = rdma_write_path(hp)
+        return reads * (message_time(path, 0) + message_time(path, value_bytes))
+    path = rdma_write_path(hp) if design == "rpc-rdma" else tcp_path(hp)
+    return message_time(path, 16) + server_s + message_time(path, value_bytes)

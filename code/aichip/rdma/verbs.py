@@ -482,3 +482,44 @@ def _check_sge(sge):
         raise TypeError(f"sge must be an SGE, got {type(sge).__name__}")
     check_int("sge.addr", sge.addr, minimum=0)
     check_int("sge.length", sge.length, minimum=0)
+
+
+class Pair:
+    """Two nodes with one connected queue pair each (:func:`connected_pair`)."""
+
+    def __init__(self, fabric, a, b, mr_a, mr_b, qp_a, qp_b):
+        self.fabric, self.a, self.b = fabric, a, b
+        self.mr_a, self.mr_b, self.qp_a, self.qp_b = mr_a, mr_b, qp_a, qp_b
+
+    def post(self, wr_id, opcode, local_addr=0, length=8, remote_addr=0, rkey=None, **kw):
+        """Post on ``a``'s queue pair with an SGE in ``a``'s region; the rkey defaults to ``b``'s."""
+        sge = SGE(local_addr, length, self.mr_a.lkey)
+        self.qp_a.post_send(SendWR(wr_id, opcode, sge, remote_addr,
+                                   self.mr_b.rkey if rkey is None else rkey, **kw),
+                            dest=self.qp_b)
+
+    def run(self) -> list[Completion]:
+        """Run the simulation to the end and return ``a``'s send completions."""
+        self.fabric.run()
+        return self.qp_a.send_cq.poll(1 << 20)
+
+
+def connected_pair(transport: str = "RC", remote_access: Access = Access.LOCAL_WRITE
+                   | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC,
+                   region_bytes: int = 1 << 15, params: HostParams = HostParams(),
+                   adaptive_routing_jitter_s: float = 0.0, seed: int = 0) -> Pair:
+    """Nodes ``a`` and ``b``, a protection domain and a region of ``region_bytes`` at address 0 on
+    each (``a``'s with LOCAL_WRITE, ``b``'s with ``remote_access``), and queue pairs of
+    ``transport`` taken RESET -> INIT -> RTR -> RTS, as an application sets them up."""
+    fab = Fabric(params, adaptive_routing_jitter_s, seed)
+    a = fab.add_node("a", max(region_bytes, 1 << 16))
+    b = fab.add_node("b", max(region_bytes, 1 << 16))
+    pa, pb = a.alloc_pd(), b.alloc_pd()
+    mr_a = a.reg_mr(pa, 0, region_bytes, Access.LOCAL_WRITE)
+    mr_b = b.reg_mr(pb, 0, region_bytes, remote_access)
+    qa, qb = a.create_qp(pa, transport), b.create_qp(pb, transport)
+    for q, other in ((qa, qb), (qb, qa)):
+        q.modify("INIT")
+        q.modify("RTR", other)
+        q.modify("RTS")
+    return Pair(fab, a, b, mr_a, mr_b, qa, qb)
