@@ -338,7 +338,8 @@ def run(n_ranks: int = 3, keys: int = 1000, ops: int = 2000, hot_keys: int = 4,
                "--update-fraction", str(update_fraction), "--json", str(out)] + \
             (["--inject-error"] if inject_error else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              env=dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1"))
+                              env=dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+                                       UCX_LOG_LEVEL="error"))
         if not out.exists():
             raise RuntimeError(f"kvstore failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         result = json.loads(out.read_text())

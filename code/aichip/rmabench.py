@@ -250,6 +250,24 @@ def main(argv=None) -> int:
     return 1 if bad else 0
 
 
+#: Environment that keeps two ranks on one machine off shared memory. ``MPIR_CVAR_NOLOCAL=1``
+#: makes MPICH treat local ranks as remote (its network module instead of its shared-memory one),
+#: and ``UCX_TLS=tcp`` (``FI_PROVIDER=tcp`` when MPICH picked OFI) stops the network library from
+#: using shared memory on its own; with MPICH 5.0.2's wheel ``MPIR_CVAR_CH4_SHM_ENABLE=0`` alone
+#: still left UCX's shared-memory transports in use.
+TCP_ENV = {"MPIR_CVAR_NOLOCAL": "1", "UCX_TLS": "tcp", "FI_PROVIDER": "tcp"}
+
+
+def compare_paths(min_bytes: int = 8, max_bytes: int = 2**18, factor: int = 8, iters: int = 20,
+                  warmup: int = 3) -> dict:
+    """The same two-sided ping-pong between 2 local ranks over MPICH's shared-memory path and over
+    TCP (:data:`TCP_ENV`). Returns ``{"shared memory": result, "TCP": result}`` as :func:`run`
+    gives them; each ``result["ops"]["sendrecv/two-sided"]`` holds the rows and the alpha-beta fit."""
+    kw = dict(ops=("sendrecv",), min_bytes=min_bytes, max_bytes=max_bytes, factor=factor,
+              iters=iters, warmup=warmup)
+    return {"shared memory": run(2, **kw), "TCP": run(2, env=TCP_ENV, **kw)}
+
+
 def run(n_ranks: int = 2, ops=("put", "get", "sendrecv"), syncs=("lock",), min_bytes: int = 8,
         max_bytes: int = 2**16, factor: int = 8, iters: int = 10, warmup: int = 2,
         env: dict | None = None, inject_error: bool = False, timeout_s: float = 120.0) -> dict:
@@ -275,7 +293,9 @@ def run(n_ranks: int = 2, ops=("put", "get", "sendrecv"), syncs=("lock",), min_b
                "--ops", ",".join(ops), "--sync", ",".join(syncs), "--min-bytes", str(min_bytes),
                "--max-bytes", str(max_bytes), "--factor", str(factor), "--iters", str(iters),
                "--warmup", str(warmup), "--json", str(out)] + (["--inject-error"] if inject_error else [])
-        full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1", **(env or {}))
+        full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+                        UCX_LOG_LEVEL="error")
+        full_env.update(env or {})
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=full_env)
         if not out.exists():
             raise RuntimeError(f"rmabench failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
