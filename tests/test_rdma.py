@@ -316,3 +316,9 @@ def test_connected_pair_and_lookup_model():
     assert r.lookup_time_s("rpc-rdma", hp, 64, server_s=1e-6) == pytest.approx(T(16) + 1e-6 + T(64))
     with pytest.raises(ValueError, match="design"):
         r.lookup_time_s("telepathy")
+
+
+def test_read_then_write_demo():
+    assert r.read_then_write(False) == 0 and r.read_then_write(True) == 5
+    with pytest.raises(TypeError, match="fence"):
+        r.read_then_write("yes")

@@ -15,6 +15,6 @@ from .timing import (HostParams, Path, Stage, bandwidth_GBps, latency_breakdown,
                      packet_sizes, rdma_write_path, sweep, tcp_path, KV_DESIGNS, lookup_time_s)
 from .verbs import (ATOMIC_REQUEST_BYTES, OPCODES, QP_STATES, STATUSES, TRANSPORT_OPCODES,
                     TRANSPORTS, SGE, Access, Completion, CompletionQueue, Fabric, MemoryRegion,
-                    Node, Pair, QueuePair, SendWR, connected_pair)
+                    Node, Pair, QueuePair, SendWR, connected_pair, read_then_write)
 
 __all__ = [n for n in dir() if not n.startswith("_")]

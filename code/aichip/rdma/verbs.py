@@ -523,3 +523,18 @@ def connected_pair(transport: str = "RC", remote_access: Access = Access.LOCAL_W
         q.modify("RTR", other)
         q.modify("RTS")
     return Pair(fab, a, b, mr_a, mr_b, qa, qb)
+
+
+def read_then_write(fence: bool) -> int:
+    """The write-after-read hazard in two work requests: ``b[0:8]`` holds 5; ``a`` READs it into
+    ``a[0:8]`` and, posted right after, WRITEs ``a[0:8]`` to ``b[100:108]``. Returns the byte that
+    arrived at ``b[100]``: 5 with ``fence=True``, the buffer's old 0 without (the WRITE left before
+    the READ's data came back)."""
+    if not isinstance(fence, bool):
+        raise TypeError(f"fence must be True or False, got {fence!r}")
+    p = connected_pair()
+    p.b.memory[:8] = 5
+    p.post(1, "RDMA_READ")
+    p.post(2, "RDMA_WRITE", remote_addr=100, fence=fence)
+    p.run()
+    return int(p.b.memory[100])
