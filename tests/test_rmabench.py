@@ -48,3 +48,19 @@ def test_bad_arguments_are_usage_errors(argv, name, capsys):
 def test_run_rejects_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         rmabench.run(**kw)
+
+
+def test_loggp_from_a_sweep():
+    # one-way times exactly 2 us + n * 1 ns, send call 0.5 us: G = 1 ns/B, o = 0.5 us, L = 1 us
+    rows = [{"size_B": n, "time_us": 2 + n * 1e-3, "send_call_us": 0.5} for n in (8, 64, 512, 4096)]
+    p = rmabench.loggp(rows)
+    assert p["G_s_per_byte"] == pytest.approx(1e-9) and p["o_s"] == pytest.approx(0.5e-6)
+    assert p["L_s"] == pytest.approx(1e-6) and p["alpha_s"] == pytest.approx(2e-6)
+    with pytest.raises(ValueError, match="rows"):
+        rmabench.loggp(rows[:1])
+
+
+def test_sendrecv_rows_carry_the_send_overhead(result):
+    rows = result["ops"]["sendrecv/two-sided"]["rows"]
+    assert all(0 < r["send_call_us"] for r in rows)
+    assert rmabench.loggp(rows)["G_s_per_byte"] >= 0

@@ -158,13 +158,16 @@ def bench_sendrecv(comm, sizes, iters: int, warmup: int, corrupt=False) -> list[
         count = size // ITEM
         buf = np.zeros(count, dtype=np.int64)
         pattern = np.arange(1, count + 1, dtype=np.int64)
-        times, wrong = [], 0
+        times, sends, wrong = [], [], 0
         for it in range(warmup + iters):
             comm.Barrier()
             t0 = time.perf_counter()
             if rank == 0:
                 buf[:] = pattern * (it + 1)
+                t1 = time.perf_counter()
                 comm.Send(buf, 1)
+                if it >= warmup:
+                    sends.append(time.perf_counter() - t1)
                 comm.Recv(buf, 1)
                 wrong += int(np.count_nonzero(buf != pattern * (it + 1) + 1))
             elif rank == 1:
@@ -176,8 +179,23 @@ def bench_sendrecv(comm, sizes, iters: int, warmup: int, corrupt=False) -> list[
             dt = (time.perf_counter() - t0) / 2
             if it >= warmup and rank == 0:
                 times.append(dt)
-        rows.append(_row(comm, size, times, comm.allreduce(wrong)))
+        row = _row(comm, size, times, comm.allreduce(wrong))
+        row["send_call_us"] = min(comm.bcast(sends, root=0)) * 1e6
+        rows.append(row)
     return rows
+
+
+def loggp(rows) -> dict:
+    """LogGP parameters (Alexandrov et al. 1995) from a ``sendrecv`` sweep: ``G_s_per_byte`` and
+    ``L + 2o`` from the alpha-beta fit of the one-way times, the send overhead ``o_s`` as the best
+    time spent inside ``Send`` for the smallest message (an eager send returns once the data is
+    handed over), and ``L_s = alpha - 2 o`` (clipped at zero)."""
+    rows = list(rows)
+    if len(rows) < 2 or any("send_call_us" not in r for r in rows):
+        raise ValueError("rows must be at least 2 rows of a sendrecv sweep")
+    alpha, beta = fit_alpha_beta([r["size_B"] for r in rows], [r["time_us"] / 1e6 for r in rows])
+    o = min(rows, key=lambda r: r["size_B"])["send_call_us"] * 1e-6
+    return {"alpha_s": alpha, "G_s_per_byte": beta, "o_s": o, "L_s": max(alpha - 2 * o, 0.0)}
 
 
 def _row(comm, size, times, wrong):
