@@ -74,6 +74,9 @@ test-mpi: $(STAMP)
 			--ops allreduce --algorithm $$alg || exit 1; \
 	done
 
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.rmabench --max-bytes 64K --iters 5
+	$(VENV)/bin/mpiexec -n 3 $(PY) -m aichip.kvstore --keys 1000 --ops 2000
+
 # Every page of the built book in headless Chromium (skips, saying why, without Chromium).
 test-browser: book
 	$(PY) -m pytest tests/browser -rs

@@ -23,6 +23,9 @@ def test_link_table_has_every_family_with_sources(root):
     ("PCIe 3.0 x16", 15.75), ("PCIe 4.0 x16", 31.5), ("PCIe 5.0 x16", 63.0), ("PCIe 6.0 x16", 128),
     ("NVLink 1", 20), ("NVLink 2", 25), ("NVLink 3", 25), ("NVLink 4", 25), ("NVLink 5", 50),
     ("InfiniBand EDR 4x", 12.5), ("InfiniBand NDR 4x", 50), ("Ethernet 400G", 50),
+    # IBTA: 4x data rates 8, 16, 32, 54.5, 100, 200, 400, 800 Gb/s (SDR .. XDR)
+    ("InfiniBand SDR 4x", 1), ("InfiniBand DDR 4x", 2), ("InfiniBand QDR 4x", 4),
+    ("InfiniBand FDR 4x", 54.545 / 8), ("InfiniBand HDR 4x", 25), ("InfiniBand XDR 4x", 100),
     ("QPI 9.6 GT/s", 19.2)])
 def test_link_rates(name, per_dir):
     # Data rates after the line code. PCI-SIG: 3.0 x16 is "15.75 GB/s" per direction after
@@ -90,3 +93,18 @@ def test_bad_link_name():
         links.link("NVLink 9")
     with pytest.raises(TypeError, match="name"):
         links.link_GBps_per_dir(4)
+
+
+def test_every_infiniband_generation_at_4x_from_its_lane_rate_and_code():
+    # IBTA lane signalling rates (Gb/s) and line codes; data rate = 4 x rate x code efficiency / 8
+    lanes = {"SDR": (2.5, 8 / 10), "DDR": (5, 8 / 10), "QDR": (10, 8 / 10),
+             "FDR": (14.0625, 64 / 66), "EDR": (25.78125, 64 / 66),
+             "HDR": (53.125, 256 / 257 * 514 / 544), "NDR": (106.25, 256 / 257 * 514 / 544),
+             "XDR": (212.5, 256 / 257 * 514 / 544)}
+    df = links.load_links()
+    ib = df[df["family"] == "InfiniBand"].set_index("generation")
+    assert list(ib.sort_values("year").index) == list(lanes)
+    for gen, (rate, eff) in lanes.items():
+        row = ib.loc[gen]
+        assert row["lanes"] == 4 and row["signal_GTps_per_lane"] == rate, gen
+        assert row["GBps_per_dir"] == pytest.approx(4 * rate * eff / 8, rel=1e-4), gen

@@ -1,0 +1,236 @@
+"""The timing engine: a message cut into packets that flow through a pipeline of stages.
+
+A **path** is data: fixed costs paid once before the first packet (``start``: a system call, a
+doorbell), a chain of :class:`Stage` objects every packet passes in order, and fixed costs paid once
+after the last packet (``end``: an interrupt and a context switch, a completion written over PCIe).
+A stage serves one packet at a time for ``s_per_packet + bytes * s_per_byte`` seconds (that part is
+its throughput limit: a copy, a DMA, serialisation onto the wire) and then delays it by ``delay_s``
+without holding the stage (a latency: PCIe or cable flight, a switch's cut-through time).
+
+The engine is a discrete-event simulation on SimPy: each packet is a process, each stage a
+``simpy.Resource`` of capacity one. For a message of ``N`` equal packets of ``p`` payload bytes on an
+idle path the simulation must equal the closed form of a linear pipeline::
+
+    T(n) = sum(start) + sum_k (S_k(p) + d_k) + (N - 1) * max_k S_k(p) + sum(end)
+    S_k(p) = s_per_packet_k + (p + h_k) * s_per_byte_k
+
+where ``h_k`` is the header size when the stage moves whole packets (``wire=True``) and 0 when it
+moves only the payload. :func:`message_time` runs the simulation, :func:`latency_breakdown` gives the
+terms of the closed form (the explorer stacks them), and the tests check one against the other and
+both against a hand-written formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import simpy
+
+from ..validation import check_choice, check_float, check_int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage: service ``s_per_packet + bytes * s_per_byte`` (held), then ``delay_s``."""
+
+    name: str
+    s_per_byte: float = 0.0
+    s_per_packet: float = 0.0
+    delay_s: float = 0.0
+    wire: bool = False          # True: the stage moves headers too (serialisation onto a link)
+
+    def service_s(self, payload_bytes: int, header_bytes: int) -> float:
+        return self.s_per_packet + (payload_bytes + (header_bytes if self.wire else 0)) * self.s_per_byte
+
+
+@dataclass(frozen=True)
+class Path:
+    """A message's way from one application buffer to another (see the module docstring)."""
+
+    name: str
+    stages: tuple
+    start: tuple = ()           # ((label, seconds), ...) before the first packet
+    end: tuple = ()             # ((label, seconds), ...) after the last packet
+    mtu_bytes: int = 4096       # payload bytes per packet
+    header_bytes: int = 0       # per packet, on wire stages only
+
+
+def packet_sizes(msg_bytes: int, mtu_bytes: int) -> list[int]:
+    """Payload of each packet: full MTUs and a remainder; a 0-byte message is one empty packet."""
+    msg_bytes = check_int("msg_bytes", msg_bytes, minimum=0)
+    mtu_bytes = check_int("mtu_bytes", mtu_bytes, minimum=1)
+    if msg_bytes == 0:
+        return [0]
+    full, rest = divmod(msg_bytes, mtu_bytes)
+    return [mtu_bytes] * full + ([rest] if rest else [])
+
+
+def traverse(env: simpy.Environment, hops, payload_bytes: int, header_bytes: int):
+    """SimPy process body: one packet through ``hops``, a sequence of ``(resource or None, Stage)``.
+
+    Shared by :func:`message_time` and the verbs model, so both use one engine."""
+    for resource, stage in hops:
+        service = stage.service_s(payload_bytes, header_bytes)
+        if resource is None:
+            yield env.timeout(service)
+        else:
+            with resource.request() as req:
+                yield req
+                yield env.timeout(service)
+        if stage.delay_s:
+            yield env.timeout(stage.delay_s)
+
+
+def _check_path(path: Path) -> Path:
+    if not isinstance(path, Path):
+        raise TypeError(f"path must be an aichip.rdma.Path, got {type(path).__name__}")
+    return path
+
+
+def message_time(path: Path, msg_bytes: int) -> float:
+    """Simulated time (s) for one message of ``msg_bytes`` along ``path`` on an idle system."""
+    path = _check_path(path)
+    sizes = packet_sizes(msg_bytes, path.mtu_bytes)
+    env = simpy.Environment()
+    hops = [(simpy.Resource(env, capacity=1), st) for st in path.stages]
+    done = []
+
+    def message():
+        yield env.timeout(sum(s for _, s in path.start))
+        packets = [env.process(traverse(env, hops, p, path.header_bytes)) for p in sizes]
+        yield simpy.AllOf(env, packets)
+        yield env.timeout(sum(s for _, s in path.end))
+        done.append(env.now)
+
+    env.process(message())
+    env.run()
+    return done[0]
+
+
+def latency_breakdown(path: Path, msg_bytes: int) -> dict:
+    """The closed form's terms (s), in path order: each start item, each stage's service of the
+    first packet plus its delay, ``pipeline`` (the other packets behind the slowest stage, exact for
+    equal packets) and each end item. Their sum is the message time."""
+    path = _check_path(path)
+    sizes = packet_sizes(msg_bytes, path.mtu_bytes)
+    out = {label: s for label, s in path.start}
+    for st in path.stages:
+        out[st.name] = st.service_s(sizes[0], path.header_bytes) + st.delay_s
+    out["pipeline"] = sum(max(st.service_s(p, path.header_bytes) for st in path.stages)
+                          for p in sizes[1:])
+    for label, s in path.end:
+        out[label] = out.get(label, 0.0) + s
+    return out
+
+
+@dataclass(frozen=True)
+class HostParams:
+    """Parameters of the two paths compared in the chapter (seconds, 1e9 bytes/s). Defaults are a
+    plausible server with a 100 Gb/s adapter; the explorer lets the reader change every one.
+
+    ``pcie_GBps`` and ``wire_GBps`` are data rates after the line code (PCIe 3.0 x16, 4x EDR rows
+    of :mod:`aichip.links`)."""
+
+    pcie_GBps: float = 15.75
+    pcie_latency_s: float = 0.5e-6
+    wire_GBps: float = 12.5
+    nic_s: float = 0.1e-6           # adapter processing per packet
+    cable_s: float = 25e-9          # ~5 m of cable at 2e8 m/s
+    switch_s: float = 0.1e-6        # cut-through switch latency
+    switch_hops: int = 1
+    mtu_bytes: int = 4096
+    header_bytes: int = 58          # RoCE v2 data packet (see aichip.rdma.networks.HEADERS)
+    syscall_s: float = 1.0e-6       # kernel path: system call entry and exit
+    copy_GBps: float = 10.0         # memcpy between user and kernel buffers
+    stack_s: float = 1.0e-6         # kernel protocol processing per packet (TCP/IP)
+    tcp_mss_bytes: int = 1448       # TCP payload per 1500-byte Ethernet frame with timestamps
+    tcp_header_bytes: int = 90      # Ethernet 14+4 FCS + IP 20 + TCP 32 + preamble/gap 20
+    interrupt_s: float = 2.0e-6     # interrupt and softirq at the receiver
+    wakeup_s: float = 3.0e-6        # context switch to wake the receiving process
+
+    def __post_init__(self):
+        for name in ("pcie_GBps", "wire_GBps", "copy_GBps"):
+            check_float(name, getattr(self, name), minimum=0, strict_minimum=True)
+        for name in ("pcie_latency_s", "nic_s", "cable_s", "switch_s", "syscall_s", "stack_s",
+                     "interrupt_s", "wakeup_s"):
+            check_float(name, getattr(self, name), minimum=0)
+        check_int("switch_hops", self.switch_hops, minimum=0, maximum=64)
+        check_int("mtu_bytes", self.mtu_bytes, minimum=1)
+        check_int("tcp_mss_bytes", self.tcp_mss_bytes, minimum=1)
+        check_int("header_bytes", self.header_bytes, minimum=0)
+        check_int("tcp_header_bytes", self.tcp_header_bytes, minimum=0)
+
+    @property
+    def flight_s(self) -> float:
+        """Cable and switches between the two adapters."""
+        return self.cable_s * (self.switch_hops + 1) + self.switch_s * self.switch_hops
+
+
+def _wire_stages(hp: HostParams) -> list[Stage]:
+    return [Stage("NIC send", s_per_packet=hp.nic_s),
+            Stage("wire", s_per_byte=1 / (hp.wire_GBps * 1e9), delay_s=hp.flight_s, wire=True),
+            Stage("NIC receive", s_per_packet=hp.nic_s)]
+
+
+def rdma_write_path(hp: HostParams = HostParams()) -> Path:
+    """RDMA WRITE, zero copy and no kernel: doorbell, NIC DMA-reads the user buffer, wire, remote
+    NIC DMA-writes the user buffer; the receiver learns of it by polling (no interrupt)."""
+    pcie = 1 / (hp.pcie_GBps * 1e9)
+    stages = [Stage("PCIe DMA read", s_per_byte=pcie, delay_s=2 * hp.pcie_latency_s),
+              *_wire_stages(hp),
+              Stage("PCIe DMA write", s_per_byte=pcie, delay_s=hp.pcie_latency_s)]
+    return Path("RDMA (kernel bypass, zero copy)", tuple(stages),
+                start=(("doorbell", hp.pcie_latency_s),), end=(),
+                mtu_bytes=hp.mtu_bytes, header_bytes=hp.header_bytes)
+
+
+def tcp_path(hp: HostParams = HostParams()) -> Path:
+    """Kernel TCP: system call, copy into kernel buffers, protocol processing per segment, DMA,
+    wire, DMA, interrupt, protocol processing, copy to the user buffer, wake the receiver."""
+    pcie, copy = 1 / (hp.pcie_GBps * 1e9), 1 / (hp.copy_GBps * 1e9)
+    stages = [Stage("copy to kernel", s_per_byte=copy),
+              Stage("TCP/IP send", s_per_packet=hp.stack_s),
+              Stage("PCIe DMA read", s_per_byte=pcie, delay_s=2 * hp.pcie_latency_s),
+              *_wire_stages(hp),
+              Stage("PCIe DMA write", s_per_byte=pcie, delay_s=hp.pcie_latency_s),
+              Stage("TCP/IP receive", s_per_packet=hp.stack_s),
+              Stage("copy to user", s_per_byte=copy)]
+    return Path("TCP (kernel, two copies)", tuple(stages),
+                start=(("system call", hp.syscall_s),),
+                end=(("interrupt", hp.interrupt_s), ("wake-up", hp.wakeup_s),
+                     ("system call", hp.syscall_s)),
+                mtu_bytes=hp.tcp_mss_bytes, header_bytes=hp.tcp_header_bytes)
+
+
+def bandwidth_GBps(path: Path, msg_bytes: int) -> float:
+    """Effective bandwidth of one message: ``msg_bytes / message_time``, 1e9 bytes/s."""
+    return msg_bytes / message_time(path, msg_bytes) / 1e9
+
+
+def sweep(path: Path, sizes) -> list[tuple[int, float]]:
+    """``(msg_bytes, seconds)`` for every size in ``sizes``."""
+    return [(int(n), message_time(path, int(n))) for n in sizes]
+
+
+KV_DESIGNS = ("one-sided", "rpc-rdma", "rpc-tcp")
+
+
+def lookup_time_s(design: str, hp: HostParams = HostParams(), value_bytes: int = 64,
+                  reads: int = 2, server_s: float = 2e-6) -> float:
+    """Model of one key-value lookup (s) for the designs the key-value store section compares.
+
+    ``one-sided``: ``reads`` dependent RDMA READs (find the bucket, then the value, as Pilaf does),
+    each a request of headers only followed by the response: ``reads * (T(0) + T(value))`` on
+    :func:`rdma_write_path`. ``rpc-rdma``: a 16-byte request, ``server_s`` of the owner's CPU, the
+    reply, both as RDMA messages: ``T(16) + server_s + T(value)``. ``rpc-tcp``: the same over
+    :func:`tcp_path`."""
+    check_choice("design", design, KV_DESIGNS)
+    value_bytes = check_int("value_bytes", value_bytes, minimum=0)
+    reads = check_int("reads", reads, minimum=1)
+    server_s = check_float("server_s", server_s, minimum=0)
+    if design == "one-sided":
+        path = rdma_write_path(hp)
+        return reads * (message_time(path, 0) + message_time(path, value_bytes))
+    path = rdma_write_path(hp) if design == "rpc-rdma" else tcp_path(hp)
+    return message_time(path, 16) + server_s + message_time(path, value_bytes)

@@ -1,0 +1,326 @@
+"""One-sided communication measured: MPI RMA windows as the RDMA programming model.
+
+Run it under any MPI launcher (2 or more ranks; rank 0 is the origin, rank 1 the target, the others
+take part in collective synchronisation only)::
+
+    mpiexec -n 2 python -m aichip.rmabench --max-bytes 64K --iters 5
+
+For every operation (``put``, ``get``, ``accumulate``, ``get_accumulate``, ``fetch_and_op``,
+``compare_and_swap``, and two-sided ``sendrecv`` for comparison), every synchronisation mode
+(``fence``; ``pscw``: post-start-complete-wait; ``lock``: passive target, lock-flush-unlock) and
+every message size it times ``--iters`` epochs after ``--warmup``, each epoch being one operation
+and its synchronisation, and checks the result of every epoch exactly (int64 data)::
+
+    size (B)  time (us)  median (us)  bw (GB/s)  #wrong
+
+``fetch_and_op`` and ``compare_and_swap`` work on one 8-byte element (as RDMA atomics do) and
+have one row. ``sendrecv`` is a ping-pong (one-way time = half the round trip). The program exits
+with status 1 if any result is wrong. :func:`run` launches it from Python with this environment's
+``mpiexec``; its ``env`` argument passes MPICH control variables (for example
+``MPIR_CVAR_NOLOCAL=1`` to keep local ranks off shared memory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import cli
+from .mpibench import fit_alpha_beta, mpiexec_path
+from .validation import check_float, check_int
+
+RMA_OPS = ("put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap",
+           "sendrecv")
+SYNCS = ("fence", "pscw", "lock")
+ATOMIC_OPS = ("fetch_and_op", "compare_and_swap")
+ITEM = 8   # int64
+
+
+def _sizes(lo, hi, factor):
+    out, s = [], lo
+    while s <= hi:
+        out.append(s)
+        s *= factor
+    return out
+
+
+class _Epoch:
+    """Open and close one access epoch on the origin (rank 0) and exposure on the target (1)."""
+
+    def __init__(self, win, comm, sync):
+        from mpi4py import MPI
+        self.MPI, self.win, self.comm, self.sync = MPI, win, comm, sync
+        self.group = comm.Get_group()
+
+    def begin(self):
+        r, w = self.comm.rank, self.win
+        if self.sync == "fence":
+            w.Fence()
+        elif self.sync == "pscw":
+            if r == 0:
+                w.Start(self.group.Incl([1]))
+            elif r == 1:
+                w.Post(self.group.Incl([0]))
+        elif r == 0:
+            w.Lock(1, self.MPI.LOCK_EXCLUSIVE)
+
+    def end(self):
+        r, w = self.comm.rank, self.win
+        if self.sync == "fence":
+            w.Fence()
+        elif self.sync == "pscw":
+            if r == 0:
+                w.Complete()
+            elif r == 1:
+                w.Wait()
+        elif r == 0:
+            w.Flush(1)
+            w.Unlock(1)
+
+
+def bench_rma(comm, op: str, sync: str, sizes, iters: int, warmup: int, corrupt=False) -> list[dict]:
+    """Rows ``size_B, time_us (best), median_us, bw_GBps, wrong`` for one op and sync mode."""
+    from mpi4py import MPI
+    rank = comm.rank
+    rows = []
+    for size in ([ITEM] if op in ATOMIC_OPS else sizes):
+        count = size // ITEM
+        winbuf = np.zeros(count, dtype=np.int64)
+        win = MPI.Win.Create(winbuf, disp_unit=ITEM, comm=comm)
+        ep = _Epoch(win, comm, sync)
+        src = np.zeros(count, dtype=np.int64)
+        res = np.zeros(count, dtype=np.int64)
+        pattern = np.arange(1, count + 1, dtype=np.int64)
+        times, wrong = [], 0
+        for it in range(warmup + iters):
+            k = it + 1
+            src[:] = pattern * k
+            # the target's window before this epoch (for get, a fresh pattern written locally)
+            if rank == 1 and op == "get":
+                win.Lock(1, MPI.LOCK_EXCLUSIVE); winbuf[:] = pattern * k; win.Unlock(1)
+            comm.Barrier()
+            t0 = time.perf_counter()
+            ep.begin()
+            if rank == 0:
+                if op == "put":
+                    win.Put(src, 1)
+                elif op == "get":
+                    win.Get(res, 1)
+                elif op == "accumulate":
+                    win.Accumulate(src, 1, op=MPI.SUM)
+                elif op == "get_accumulate":
+                    win.Get_accumulate(src, res, 1, op=MPI.SUM)
+                elif op == "fetch_and_op":
+                    win.Fetch_and_op(np.array([1], np.int64), res, 1, op=MPI.SUM)
+                elif op == "compare_and_swap":
+                    win.Compare_and_swap(np.array([k], np.int64), np.array([k - 1], np.int64), res, 1)
+            ep.end()
+            dt = time.perf_counter() - t0
+            # exact expected values after epoch k (epochs 1..k so far)
+            tri = k * (k + 1) // 2
+            if rank == 0:
+                if op == "get":
+                    wrong += int(np.count_nonzero(res != pattern * k))
+                elif op == "get_accumulate":
+                    wrong += int(np.count_nonzero(res != pattern * (tri - k)))
+                elif op in ATOMIC_OPS:
+                    wrong += int(res[0] != k - 1)
+                if it >= warmup:
+                    times.append(dt)
+            comm.Barrier()
+            if rank == 1:
+                win.Lock(1, MPI.LOCK_SHARED)
+                now = winbuf.copy()
+                win.Unlock(1)
+                if corrupt and it == warmup + iters - 1:
+                    now[-1] += 1
+                expect = {"put": pattern * k, "get": pattern * k, "accumulate": pattern * tri,
+                          "get_accumulate": pattern * tri}.get(op, np.array([k], np.int64))
+                wrong += int(np.count_nonzero(now != expect))
+        win.Free()
+        wrong = comm.allreduce(wrong)
+        rows.append(_row(comm, size, times, wrong))
+    return rows
+
+
+def bench_sendrecv(comm, sizes, iters: int, warmup: int, corrupt=False) -> list[dict]:
+    """Two-sided ping-pong 0 <-> 1 of the same sizes: one-way time, every byte checked."""
+    rank, rows = comm.rank, []
+    for size in sizes:
+        count = size // ITEM
+        buf = np.zeros(count, dtype=np.int64)
+        pattern = np.arange(1, count + 1, dtype=np.int64)
+        times, sends, wrong = [], [], 0
+        for it in range(warmup + iters):
+            comm.Barrier()
+            t0 = time.perf_counter()
+            if rank == 0:
+                buf[:] = pattern * (it + 1)
+                t1 = time.perf_counter()
+                comm.Send(buf, 1)
+                if it >= warmup:
+                    sends.append(time.perf_counter() - t1)
+                comm.Recv(buf, 1)
+                wrong += int(np.count_nonzero(buf != pattern * (it + 1) + 1))
+            elif rank == 1:
+                comm.Recv(buf, 0)
+                wrong += int(np.count_nonzero(buf != pattern * (it + 1)))
+                if corrupt and it == warmup + iters - 1:
+                    buf[-1] += 7
+                comm.Send(buf + 1, 0)
+            dt = (time.perf_counter() - t0) / 2
+            if it >= warmup and rank == 0:
+                times.append(dt)
+        row = _row(comm, size, times, comm.allreduce(wrong))
+        row["send_call_us"] = min(comm.bcast(sends, root=0)) * 1e6
+        rows.append(row)
+    return rows
+
+
+def loggp(rows) -> dict:
+    """LogGP parameters (Alexandrov et al. 1995) from a ``sendrecv`` sweep: ``G_s_per_byte`` and
+    ``L + 2o`` from the alpha-beta fit of the one-way times, the send overhead ``o_s`` as the best
+    time spent inside ``Send`` for the smallest message (an eager send returns once the data is
+    handed over), and ``L_s = alpha - 2 o`` (clipped at zero)."""
+    rows = list(rows)
+    if len(rows) < 2 or any("send_call_us" not in r for r in rows):
+        raise ValueError("rows must be at least 2 rows of a sendrecv sweep")
+    alpha, beta = fit_alpha_beta([r["size_B"] for r in rows], [r["time_us"] / 1e6 for r in rows])
+    o = min(rows, key=lambda r: r["size_B"])["send_call_us"] * 1e-6
+    return {"alpha_s": alpha, "G_s_per_byte": beta, "o_s": o, "L_s": max(alpha - 2 * o, 0.0)}
+
+
+def _row(comm, size, times, wrong):
+    times = comm.bcast(times, root=0)
+    best, med = min(times), statistics.median(times)
+    return {"size_B": size, "time_us": best * 1e6, "median_us": med * 1e6,
+            "bw_GBps": size / best / 1e9, "wrong": int(wrong)}
+
+
+def table(rows) -> str:
+    """The rows as an nccl-tests-style table."""
+    lines = [f"{'size (B)':>12} {'time (us)':>11} {'median (us)':>12} {'bw (GB/s)':>10} {'#wrong':>7}"]
+    for r in rows:
+        lines.append(f"{r['size_B']:>12d} {r['time_us']:>11.2f} {r['median_us']:>12.2f} "
+                     f"{r['bw_GBps']:>10.3f} {r['wrong'] if r['wrong'] else 'OK':>7}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m aichip.rmabench`` (every rank runs it)."""
+    p = cli.parser("python -m aichip.rmabench", __doc__.split("\n\n")[0])
+    p.add_argument("--ops", type=cli.comma_list(RMA_OPS), default=list(RMA_OPS))
+    p.add_argument("--sync", type=cli.comma_list(SYNCS), default=list(SYNCS),
+                   help="synchronisation modes: fence, pscw, lock")
+    p.add_argument("--min-bytes", type=cli.size_bytes, default="8", help=cli.SIZE_HELP)
+    p.add_argument("--max-bytes", type=cli.size_bytes, default="1M", help=cli.SIZE_HELP)
+    p.add_argument("--factor", type=cli.int_at_least(2), default=8)
+    p.add_argument("--iters", type=cli.int_at_least(1), default=20)
+    p.add_argument("--warmup", type=cli.int_at_least(0), default=2)
+    p.add_argument("--json", default=None, help="also write the results here (rank 0)")
+    p.add_argument("--inject-error", action="store_true",
+                   help="corrupt one element of each last result (checks the checker)")
+    args = cli.parse(p, argv, checks=[
+        ("--min-bytes", lambda a: a.min_bytes <= a.max_bytes, "must not exceed --max-bytes"),
+        ("--min-bytes", lambda a: a.min_bytes % ITEM == 0, f"must be a multiple of {ITEM} (int64)"),
+    ])
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    if comm.size < 2:
+        if comm.rank == 0:
+            print("rmabench needs at least 2 ranks (origin and target)", file=sys.stderr)
+        return 2
+    sizes = _sizes(args.min_bytes, args.max_bytes, args.factor)
+    result = {"n_ranks": comm.size, "host": MPI.Get_processor_name(),
+              "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+              "env": {k: v for k, v in os.environ.items() if k.startswith("MPIR_CVAR")}, "ops": {}}
+    bad = False
+    for op in args.ops:
+        for sync in (["two-sided"] if op == "sendrecv" else args.sync):
+            rows = (bench_sendrecv(comm, sizes, args.iters, args.warmup, args.inject_error)
+                    if op == "sendrecv" else
+                    bench_rma(comm, op, sync, sizes, args.iters, args.warmup, args.inject_error))
+            key = f"{op}/{sync}"
+            entry = {"rows": rows}
+            if len(rows) >= 2:
+                entry["fit_alpha_s"], entry["fit_beta_s_per_byte"] = fit_alpha_beta(
+                    [r["size_B"] for r in rows], [r["time_us"] / 1e6 for r in rows])
+            result["ops"][key] = entry
+            bad |= any(r["wrong"] for r in rows)
+            if comm.rank == 0:
+                print(f"# {op} ({sync}), int64, rank 0 -> rank 1, {args.iters} epochs after "
+                      f"{args.warmup} warm-up")
+                print(table(rows) + "\n")
+    result["ok"] = not bad
+    if comm.rank == 0:
+        print(f"# {result['mpi']} on {result['host']}: "
+              f"{'all results correct' if not bad else 'WRONG RESULTS'}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1))
+    return 1 if bad else 0
+
+
+#: Environment that keeps two ranks on one machine off shared memory. ``MPIR_CVAR_NOLOCAL=1``
+#: makes MPICH treat local ranks as remote (its network module instead of its shared-memory one),
+#: and ``UCX_TLS=tcp`` (``FI_PROVIDER=tcp`` when MPICH picked OFI) stops the network library from
+#: using shared memory on its own; with MPICH 5.0.2's wheel ``MPIR_CVAR_CH4_SHM_ENABLE=0`` alone
+#: still left UCX's shared-memory transports in use.
+TCP_ENV = {"MPIR_CVAR_NOLOCAL": "1", "UCX_TLS": "tcp", "FI_PROVIDER": "tcp"}
+
+
+def compare_paths(min_bytes: int = 8, max_bytes: int = 2**18, factor: int = 8, iters: int = 20,
+                  warmup: int = 3) -> dict:
+    """The same two-sided ping-pong between 2 local ranks over MPICH's shared-memory path and over
+    TCP (:data:`TCP_ENV`). Returns ``{"shared memory": result, "TCP": result}`` as :func:`run`
+    gives them; each ``result["ops"]["sendrecv/two-sided"]`` holds the rows and the alpha-beta fit."""
+    kw = dict(ops=("sendrecv",), min_bytes=min_bytes, max_bytes=max_bytes, factor=factor,
+              iters=iters, warmup=warmup)
+    return {"shared memory": run(2, **kw), "TCP": run(2, env=TCP_ENV, **kw)}
+
+
+def run(n_ranks: int = 2, ops=("put", "get", "sendrecv"), syncs=("lock",), min_bytes: int = 8,
+        max_bytes: int = 2**16, factor: int = 8, iters: int = 10, warmup: int = 2,
+        env: dict | None = None, inject_error: bool = False, timeout_s: float = 120.0) -> dict:
+    """Launch the benchmark with ``n_ranks`` processes; return its JSON plus ``stdout`` and
+    ``returncode``. ``env``: extra environment variables (MPICH ``MPIR_CVAR_*`` controls)."""
+    n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=64)
+    for name, val in (("ops", ops), ("syncs", syncs)):
+        if isinstance(val, str) or not set(val) <= set(RMA_OPS if name == "ops" else SYNCS) or not val:
+            raise ValueError(f"{name} must be a non-empty sequence drawn from "
+                             f"{RMA_OPS if name == 'ops' else SYNCS}, got {val!r}")
+    min_bytes = check_int("min_bytes", min_bytes, minimum=ITEM)
+    if min_bytes % ITEM:
+        raise ValueError(f"min_bytes must be a multiple of {ITEM}, got {min_bytes}")
+    max_bytes = check_int("max_bytes", max_bytes, minimum=min_bytes)
+    check_int("factor", factor, minimum=2); check_int("iters", iters, minimum=1)
+    check_int("warmup", warmup, minimum=0)
+    timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
+    if env is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise TypeError("env must map strings to strings")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", "aichip.rmabench",
+               "--ops", ",".join(ops), "--sync", ",".join(syncs), "--min-bytes", str(min_bytes),
+               "--max-bytes", str(max_bytes), "--factor", str(factor), "--iters", str(iters),
+               "--warmup", str(warmup), "--json", str(out)] + (["--inject-error"] if inject_error else [])
+        full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+                        UCX_LOG_LEVEL="error")
+        full_env.update(env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=full_env)
+        if not out.exists():
+            raise RuntimeError(f"rmabench failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        result = json.loads(out.read_text())
+    result["stdout"], result["returncode"] = proc.stdout, proc.returncode
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

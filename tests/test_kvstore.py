@@ -1,0 +1,54 @@
+"""The one-sided key-value store on 3 real processes: concurrent updates of shared keys, no update
+lost and no read torn in either design, the owner's CPU idle in the one-sided design, a planted
+corruption caught, bad arguments rejected by name."""
+
+import pytest
+
+from aichip import kvstore
+
+pytest.importorskip("mpi4py")
+
+
+def test_hash_places_every_key_once_with_linear_probing():
+    n_keys, p, buckets = 200, 3, 2 * 67 + 8
+    seen = []
+    for rank in range(p):
+        t = kvstore.build_local_table(rank, p, n_keys, buckets)
+        keys = [int(k) for k in t[:, 1] if k != kvstore.EMPTY]
+        assert all(kvstore.key_home(k, p, buckets)[0] == rank for k in keys)
+        assert all(t[i, 2] == 10 * t[i, 1] and t[i, 3] == -t[i, 2] for i in range(buckets) if t[i, 1] >= 0)
+        seen += keys
+    assert sorted(seen) == list(range(n_keys))
+
+
+def test_both_designs_keep_every_concurrent_update():
+    res = kvstore.run(3, keys=60, ops=150, hot_keys=2, update_fraction=0.5)
+    assert res["returncode"] == 0 and res["ok"], res["stdout"]
+    by = {r["design"]: r for r in res["results"]}
+    for r in by.values():
+        assert r["lost"] == 0 and r["torn"] == 0
+        assert r["lookups"] + r["updates"] == 3 * 150
+        assert r["hot_updates"] == r["updates"]       # every update went to a shared key
+    assert by["one-sided"]["owner_requests_served"] == 0
+    assert by["rpc"]["owner_requests_served"] > 0
+
+
+def test_planted_corruption_fails_the_run():
+    res = kvstore.run(2, keys=20, ops=20, inject_error=True)
+    assert res["returncode"] == 1 and not res["ok"]
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["--keys", "0"], "--keys"), (["--ops", "x"], "--ops"), (["--update-fraction", "1.5"], "--update-fraction"),
+    (["--designs", "magic"], "--designs"), (["--keys", "3", "--hot-keys", "5"], "--hot-keys")])
+def test_bad_arguments_are_usage_errors(argv, name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        kvstore.main(argv)
+    assert exc.value.code == 2 and f"argument {name}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kw, match", [({"n_ranks": 1}, "n_ranks"), ({"hot_keys": 5, "keys": 3}, "hot_keys"),
+                                       ({"update_fraction": 2}, "update_fraction")])
+def test_run_rejects_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        kvstore.run(**kw)
