@@ -65,7 +65,8 @@ test-notebooks: $(STAMP)
 
 # The MPI collective benchmark on 2 real processes (MPICH from its wheel): every delivery is checked,
 # a wrong one makes it exit non-zero; then the all-reduce once per algorithm MPICH can be forced to
-# run (its MPIR_CVAR_* variables). On a cluster run it under srun/mpiexec (see README).
+# run (its MPIR_CVAR_* variables); then the one-sided (MPI RMA) benchmark on 2 ranks and the
+# key-value store on 3, each checking every result. On a cluster run them under srun (see README).
 test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
 		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
@@ -73,7 +74,6 @@ test-mpi: $(STAMP)
 		$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 3 \
 			--ops allreduce --algorithm $$alg || exit 1; \
 	done
-
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.rmabench --max-bytes 64K --iters 5
 	$(VENV)/bin/mpiexec -n 3 $(PY) -m aichip.kvstore --keys 1000 --ops 2000
 
