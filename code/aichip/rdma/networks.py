@@ -17,10 +17,10 @@ from ..validation import check_choice, check_int
 
 #: Bytes each transport adds to one RDMA WRITE data packet (middle packet, no RETH) beyond the
 #: payload, field by field. InfiniBand: LRH 8, BTH 12, ICRC 4, VCRC 2 (IBTA Vol. 1, ch. 5 and 7).
-#: RoCE v2 replaces LRH/VCRC by Ethernet 14 + FCS 4, IPv4 20 and UDP 8 to port 4791 (IBTA Annex A17);
-#: on the wire Ethernet also spends 8 bytes of preamble and a 12-byte gap. iWARP: Ethernet, IPv4,
-#: TCP 20 + 12 of timestamp option, MPA framing 2 + CRC 4, DDP/RDMAP tagged header 14 (RFC 5044,
-#: RFC 5041, RFC 5040).
+#: RoCE v2 replaces LRH/VCRC by Ethernet 14 + FCS 4, IPv4 20 and UDP 8 to port 4791 (IBTA Annex
+#: A17); on the wire Ethernet also spends 8 bytes of preamble and a 12-byte gap. iWARP: Ethernet,
+#: IPv4, TCP 20 + 12 of timestamp option, MPA framing 2 + CRC 4, DDP/RDMAP tagged header 14
+#: (RFC 5044, RFC 5041, RFC 5040).
 HEADERS = {
     "InfiniBand": {"LRH": 8, "BTH": 12, "ICRC": 4, "VCRC": 2},
     "RoCE v2": {"preamble+gap": 20, "Ethernet+FCS": 18, "IPv4": 20, "UDP": 8, "BTH": 12, "ICRC": 4},
@@ -42,7 +42,10 @@ def wire_efficiency(transport: str, msg_bytes: int, mtu_bytes: int | None = None
     """Payload bytes / wire bytes for one message split into packets of at most ``mtu_bytes``."""
     check_choice("transport", transport, HEADERS)
     msg_bytes = check_int("msg_bytes", msg_bytes, minimum=1)
-    mtu = MAX_PAYLOAD[transport] if mtu_bytes is None else check_int("mtu_bytes", mtu_bytes, minimum=1)
+    if mtu_bytes is None:
+        mtu = MAX_PAYLOAD[transport]
+    else:
+        mtu = check_int("mtu_bytes", mtu_bytes, minimum=1)
     packets = -(-msg_bytes // mtu)
     return msg_bytes / (msg_bytes + packets * header_bytes(transport))
 
@@ -102,7 +105,7 @@ def gpu_nic_path(topo: Topology, gpu: int, nic: int, staged: bool = False) -> di
         legs = [nx.shortest_path(host, src, dst)]
     crossings = {}
     for leg in legs:
-        for a, b in zip(leg, leg[1:]):
+        for a, b in zip(leg[:-1], leg[1:], strict=True):
             crossings[(a, b)] = crossings.get((a, b), 0) + 1
     # a link used in both directions by the two legs (DRAM write then read) carries each
     # direction once; a link crossed twice in the same direction shares its rate

@@ -8,22 +8,21 @@ its throughput limit: a copy, a DMA, serialisation onto the wire) and then delay
 without holding the stage (a latency: PCIe or cable flight, a switch's cut-through time).
 
 The engine is a discrete-event simulation on SimPy: each packet is a process, each stage a
-``simpy.Resource`` of capacity one. For a message of ``N`` equal packets of ``p`` payload bytes on an
-idle path the simulation must equal the closed form of a linear pipeline::
+``simpy.Resource`` of capacity one. For a message of ``N`` equal packets of ``p`` payload bytes on
+an idle path the simulation must equal the closed form of a linear pipeline::
 
     T(n) = sum(start) + sum_k (S_k(p) + d_k) + (N - 1) * max_k S_k(p) + sum(end)
     S_k(p) = s_per_packet_k + (p + h_k) * s_per_byte_k
 
 where ``h_k`` is the header size when the stage moves whole packets (``wire=True``) and 0 when it
-moves only the payload. :func:`message_time` runs the simulation, :func:`latency_breakdown` gives the
-terms of the closed form (the explorer stacks them), and the tests check one against the other and
-both against a hand-written formula.
+moves only the payload. :func:`message_time` runs the simulation, :func:`latency_breakdown` gives
+the terms of the closed form (the explorer stacks them), and the tests check one against the other
+and both against a hand-written formula.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
@@ -32,7 +31,8 @@ from ..validation import check_choice, check_float, check_int
 
 @dataclass(frozen=True)
 class Stage:
-    """One pipeline stage: service ``s_per_packet + bytes * s_per_byte`` (held), then ``delay_s``."""
+    """One pipeline stage: service ``s_per_packet + bytes * s_per_byte`` (held), then
+    ``delay_s``."""
 
     name: str
     s_per_byte: float = 0.0
@@ -41,7 +41,8 @@ class Stage:
     wire: bool = False          # True: the stage moves headers too (serialisation onto a link)
 
     def service_s(self, payload_bytes: int, header_bytes: int) -> float:
-        return self.s_per_packet + (payload_bytes + (header_bytes if self.wire else 0)) * self.s_per_byte
+        moved = payload_bytes + (header_bytes if self.wire else 0)
+        return self.s_per_packet + moved * self.s_per_byte
 
 
 @dataclass(frozen=True)
@@ -167,13 +168,17 @@ class HostParams:
         return self.cable_s * (self.switch_hops + 1) + self.switch_s * self.switch_hops
 
 
+# the default of every ``hp``/``params`` argument: one shared instance (HostParams is frozen)
+DEFAULT_HOST = HostParams()
+
+
 def _wire_stages(hp: HostParams) -> list[Stage]:
     return [Stage("NIC send", s_per_packet=hp.nic_s),
             Stage("wire", s_per_byte=1 / (hp.wire_GBps * 1e9), delay_s=hp.flight_s, wire=True),
             Stage("NIC receive", s_per_packet=hp.nic_s)]
 
 
-def rdma_write_path(hp: HostParams = HostParams()) -> Path:
+def rdma_write_path(hp: HostParams = DEFAULT_HOST) -> Path:
     """RDMA WRITE, zero copy and no kernel: doorbell, NIC DMA-reads the user buffer, wire, remote
     NIC DMA-writes the user buffer; the receiver learns of it by polling (no interrupt)."""
     pcie = 1 / (hp.pcie_GBps * 1e9)
@@ -185,7 +190,7 @@ def rdma_write_path(hp: HostParams = HostParams()) -> Path:
                 mtu_bytes=hp.mtu_bytes, header_bytes=hp.header_bytes)
 
 
-def tcp_path(hp: HostParams = HostParams()) -> Path:
+def tcp_path(hp: HostParams = DEFAULT_HOST) -> Path:
     """Kernel TCP: system call, copy into kernel buffers, protocol processing per segment, DMA,
     wire, DMA, interrupt, protocol processing, copy to the user buffer, wake the receiver."""
     pcie, copy = 1 / (hp.pcie_GBps * 1e9), 1 / (hp.copy_GBps * 1e9)
@@ -216,7 +221,7 @@ def sweep(path: Path, sizes) -> list[tuple[int, float]]:
 KV_DESIGNS = ("one-sided", "rpc-rdma", "rpc-tcp")
 
 
-def lookup_time_s(design: str, hp: HostParams = HostParams(), value_bytes: int = 64,
+def lookup_time_s(design: str, hp: HostParams = DEFAULT_HOST, value_bytes: int = 64,
                   reads: int = 2, server_s: float = 2e-6) -> float:
     """Model of one key-value lookup (s) for the designs the key-value store section compares.
 

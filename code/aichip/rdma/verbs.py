@@ -7,18 +7,19 @@ chapters 9-11) and libibverbs do:
 
 * **Registration** (``reg_mr``): a region needs ``LOCAL_WRITE`` if it grants ``REMOTE_WRITE`` or
   ``REMOTE_ATOMIC`` (ibv_reg_mr fails with EINVAL); bad arguments raise ``ValueError`` at the call.
-* **Queue-pair states** RESET -> INIT -> RTR -> RTS (any state -> RESET or ERR); receives may be posted
-  from INIT on, sends only in RTS. A wrong transition or a post in the wrong state raises.
+* **Queue-pair states** RESET -> INIT -> RTR -> RTS (any state -> RESET or ERR); receives may be
+  posted from INIT on, sends only in RTS. A wrong transition or a post in the wrong state raises.
 * **Transports**: RC (reliable connected) allows every opcode; UC (unreliable connected) SEND and
   RDMA WRITE (with or without immediate); UD (datagram) only SEND, at most one MTU per message.
 * **Protection errors are completions**, not exceptions, as on a real NIC: a local buffer whose lkey
   is unknown, in another protection domain, out of the region's bounds or not writable where it must
   be -> ``LOC_PROT_ERR``; an opcode the transport lacks -> ``LOC_QP_OP_ERR``; a remote key that is
-  unknown, in another PD, out of bounds or without the needed remote access -> ``REM_ACCESS_ERR``; an
-  atomic at an address not 8-byte aligned -> ``REM_INV_REQ_ERR``; a SEND that finds no posted receive
-  -> ``RNR_RETRY_EXC_ERR`` on RC (retry count 0), silently dropped on UC/UD; a receive buffer too
-  small -> ``LOC_LEN_ERR`` at the receiver, ``REM_INV_REQ_ERR`` at the sender. After an error an RC or
-  UC queue pair enters ERR and every later work request completes with ``WR_FLUSH_ERR``.
+  unknown, in another PD, out of bounds or without the needed remote access -> ``REM_ACCESS_ERR``;
+  an atomic at an address not 8-byte aligned -> ``REM_INV_REQ_ERR``; a SEND that finds no posted
+  receive -> ``RNR_RETRY_EXC_ERR`` on RC (retry count 0), silently dropped on UC/UD; a receive
+  buffer too small -> ``LOC_LEN_ERR`` at the receiver, ``REM_INV_REQ_ERR`` at the sender. After an
+  error an RC or UC queue pair enters ERR and every later work request completes with
+  ``WR_FLUSH_ERR``.
 * **Ordering**: completions of one send queue appear in posting order; an RDMA WRITE or SEND posted
   after an RDMA READ or atomic does *not* wait for the READ's data unless it carries ``fence=True``
   (write-after-read is not guaranteed); packets of one message may be placed out of order (with
@@ -32,8 +33,8 @@ wire resources. On an idle fabric, RDMA WRITE of ``n = N * mtu`` bytes on RC com
           + S_nic + h/W + F + S_nic + L
 
 (doorbell; DMA read; NIC; serialisation and flight; NIC; DMA write; the other packets; the ACK
-through both NICs and the wire; the completion entry written over PCIe), with ``L`` the PCIe latency,
-``F`` the flight time, ``h`` the header and ``W`` the wire rate; the tests check it.
+through both NICs and the wire; the completion entry written over PCIe), with ``L`` the PCIe
+latency, ``F`` the flight time, ``h`` the header and ``W`` the wire rate; the tests check it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import numpy as np
 import simpy
 
 from ..validation import check_choice, check_float, check_int
-from .timing import HostParams, Stage, packet_sizes, traverse
+from .timing import DEFAULT_HOST, HostParams, Stage, packet_sizes, traverse
 
 
 class Access(enum.IntFlag):
@@ -82,7 +83,7 @@ _MASK64 = (1 << 64) - 1
 @dataclass(frozen=True)
 class MemoryRegion:
     """A registered region: ``[addr, addr + length)`` of ``node``'s memory with ``access``."""
-    node: "Node"
+    node: Node
     pd: int
     addr: int
     length: int
@@ -152,12 +153,13 @@ class Fabric:
     ``adaptive_routing_jitter_s`` > 0 gives each packet a random extra flight time in
     ``[0, jitter)`` (packets of one message take different routes and may arrive out of order)."""
 
-    def __init__(self, params: HostParams = HostParams(), adaptive_routing_jitter_s: float = 0.0,
+    def __init__(self, params: HostParams = DEFAULT_HOST, adaptive_routing_jitter_s: float = 0.0,
                  seed: int = 0):
         if not isinstance(params, HostParams):
             raise TypeError(f"params must be a HostParams, got {type(params).__name__}")
         self.params = params
-        self.jitter_s = check_float("adaptive_routing_jitter_s", adaptive_routing_jitter_s, minimum=0)
+        self.jitter_s = check_float("adaptive_routing_jitter_s", adaptive_routing_jitter_s,
+                                    minimum=0)
         self.rng = np.random.default_rng(check_int("seed", seed, minimum=0))
         self.env = simpy.Environment()
         self.nodes = {}
@@ -169,7 +171,7 @@ class Fabric:
                        "nic": Stage("NIC", s_per_packet=params.nic_s),
                        "dma_write": Stage("PCIe DMA write", s_per_byte=pcie, delay_s=L)}
 
-    def add_node(self, name: str, memory_bytes: int = 1 << 16) -> "Node":
+    def add_node(self, name: str, memory_bytes: int = 1 << 16) -> Node:
         if not isinstance(name, str) or name in self.nodes:
             raise ValueError(f"name must be a new string, got {name!r}")
         node = Node(self, name, check_int("memory_bytes", memory_bytes, minimum=1, maximum=1 << 30))
@@ -190,7 +192,7 @@ class Fabric:
         return Stage("wire", s_per_byte=1 / (p.wire_GBps * 1e9), delay_s=p.flight_s + jitter,
                      wire=True)
 
-    def _packet(self, src: "Node", dst: "Node", payload: int, header: int, dma_src=True,
+    def _packet(self, src: Node, dst: Node, payload: int, header: int, dma_src=True,
                 dma_dst=True):
         """Process body: one packet from ``src``'s memory (or NIC) to ``dst``'s memory (or NIC)."""
         st = self._stage
@@ -224,10 +226,13 @@ class Node:
             raise ValueError(f"pd {pd!r} is not a protection domain of node {self.name}")
         addr = check_int("addr", addr, minimum=0, maximum=len(self.memory) - 1)
         length = check_int("length", length, minimum=1, maximum=len(self.memory) - addr)
-        if not isinstance(access, (Access, int)) or isinstance(access, bool) or not 0 <= access < 16:
-            raise ValueError(f"access must be a combination of aichip.rdma.Access flags, got {access!r}")
+        if (not isinstance(access, (Access, int)) or isinstance(access, bool)
+                or not 0 <= access < 16):
+            raise ValueError("access must be a combination of aichip.rdma.Access flags, "
+                             f"got {access!r}")
         access = Access(access)
-        if access & (Access.REMOTE_WRITE | Access.REMOTE_ATOMIC) and not access & Access.LOCAL_WRITE:
+        remote_writes = access & (Access.REMOTE_WRITE | Access.REMOTE_ATOMIC)
+        if remote_writes and not access & Access.LOCAL_WRITE:
             raise ValueError("access: REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE "
                              "(ibv_reg_mr rejects them otherwise)")
         lkey = next(self.fabric._keys) * 2
@@ -240,7 +245,7 @@ class Node:
             raise ValueError("mr is not registered on this node")
 
     def create_qp(self, pd: int, transport: str = "RC", send_cq: CompletionQueue | None = None,
-                  recv_cq: CompletionQueue | None = None) -> "QueuePair":
+                  recv_cq: CompletionQueue | None = None) -> QueuePair:
         if pd not in self._pds:
             raise ValueError(f"pd {pd!r} is not a protection domain of node {self.name}")
         check_choice("transport", transport, TRANSPORTS)
@@ -287,7 +292,7 @@ class QueuePair:
         env.process(self._completer())
 
     # -- state machine -------------------------------------------------------------------------
-    def modify(self, state: str, remote: "QueuePair | None" = None):
+    def modify(self, state: str, remote: QueuePair | None = None):
         """``ibv_modify_qp``: RESET->INIT->RTR->RTS one step at a time, or any state -> RESET/ERR.
         Moving to RTR on RC/UC needs ``remote`` (the peer QP, same transport); UD needs none
         (the destination goes in each work request via :meth:`post_send`'s ``dest``)."""
@@ -315,7 +320,7 @@ class QueuePair:
             return
         self._recvs.append((wr_id, sge))
 
-    def post_send(self, wr: SendWR, dest: "QueuePair | None" = None):
+    def post_send(self, wr: SendWR, dest: QueuePair | None = None):
         """``ibv_post_send``: the QP must be in RTS. ``dest`` is the target QP on UD."""
         if not isinstance(wr, SendWR):
             raise TypeError(f"wr must be a SendWR, got {type(wr).__name__}")
@@ -324,7 +329,8 @@ class QueuePair:
             raise ValueError(f"post_send needs the QP in RTS, it is in {self.state}")
         if wr.sge is not None:
             _check_sge(wr.sge)
-        if wr.opcode in ("ATOMIC_FETCH_ADD", "ATOMIC_CMP_SWAP") and (wr.sge is None or wr.sge.length != 8):
+        atomic = wr.opcode in ("ATOMIC_FETCH_ADD", "ATOMIC_CMP_SWAP")
+        if atomic and (wr.sge is None or wr.sge.length != 8):
             raise ValueError("sge: an atomic needs an 8-byte local buffer for the old value")
         if wr.opcode.endswith("WITH_IMM") and wr.imm is None:
             raise ValueError("imm: a *_WITH_IMM opcode needs an immediate value")
@@ -415,7 +421,8 @@ class QueuePair:
                 target = wr.remote_addr
                 recv = None
                 if op in _CONSUMES_RECV:
-                    recv = peer._recvs.pop(0) if peer._recvs and peer.state in ("RTR", "RTS") else None
+                    if peer._recvs and peer.state in ("RTR", "RTS"):
+                        recv = peer._recvs.pop(0)
                     if recv is None:
                         status = "RNR_RETRY_EXC_ERR" if self.transport == "RC" else "DROPPED"
                     elif op != "RDMA_WRITE_WITH_IMM":
@@ -459,7 +466,7 @@ class QueuePair:
             yield env.process(fab._packet(src, dst, size, hdr))
             dst.memory[dst_addr + off:dst_addr + off + size] = data[off:off + size]
 
-        procs = [env.process(one(o, s)) for o, s in zip(offsets, sizes)]
+        procs = [env.process(one(o, s)) for o, s in zip(offsets, sizes, strict=True)]
         if sent is not None:
             yield env.timeout(0)
             if not sent.triggered:
@@ -492,7 +499,8 @@ class Pair:
         self.mr_a, self.mr_b, self.qp_a, self.qp_b = mr_a, mr_b, qp_a, qp_b
 
     def post(self, wr_id, opcode, local_addr=0, length=8, remote_addr=0, rkey=None, **kw):
-        """Post on ``a``'s queue pair with an SGE in ``a``'s region; the rkey defaults to ``b``'s."""
+        """Post on ``a``'s queue pair with an SGE in ``a``'s region; the rkey defaults to
+        ``b``'s."""
         sge = SGE(local_addr, length, self.mr_a.lkey)
         self.qp_a.post_send(SendWR(wr_id, opcode, sge, remote_addr,
                                    self.mr_b.rkey if rkey is None else rkey, **kw),
@@ -506,7 +514,7 @@ class Pair:
 
 def connected_pair(transport: str = "RC", remote_access: Access = Access.LOCAL_WRITE
                    | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC,
-                   region_bytes: int = 1 << 15, params: HostParams = HostParams(),
+                   region_bytes: int = 1 << 15, params: HostParams = DEFAULT_HOST,
                    adaptive_routing_jitter_s: float = 0.0, seed: int = 0) -> Pair:
     """Nodes ``a`` and ``b``, a protection domain and a region of ``region_bytes`` at address 0 on
     each (``a``'s with LOCAL_WRITE, ``b``'s with ``remote_access``), and queue pairs of
