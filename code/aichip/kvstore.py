@@ -95,7 +95,7 @@ class _OneSided:
         out = np.zeros(n, np.int64)
         I64 = self.MPI.INT64_T
         self.win.Get_accumulate([np.zeros(n, np.int64), I64], [out, I64], owner,
-                                target=(slot * WORDS + word, n, self.MPI.INT64_T), op=self.MPI.NO_OP)
+                                target=(slot * WORDS + word, n, I64), op=self.MPI.NO_OP)
         self.win.Flush(owner)
         return out
 
@@ -210,7 +210,6 @@ def run_design(comm, design, n_keys, n_ops, buckets, hot_keys, update_fraction, 
     comm.Barrier()
     lat, torn = {LOOKUP: [], UPDATE: []}, 0
     added = np.zeros(n_keys, np.int64)
-    cpu0 = time.process_time()
     if design == "one-sided":
         win.Lock_all()
         kv = _OneSided(win, p, buckets)
@@ -218,7 +217,7 @@ def run_design(comm, design, n_keys, n_ops, buckets, hot_keys, update_fraction, 
         kv = _Rpc(comm, local, buckets)
     comm.Barrier()
     t_start = time.perf_counter()
-    for upd, key in zip(is_update, keys):
+    for upd, key in zip(is_update, keys, strict=True):
         t0 = time.perf_counter()
         if design == "one-sided":
             if upd:
@@ -273,14 +272,17 @@ def main(argv=None) -> int:
     """Entry point of ``python -m aichip.kvstore`` (every rank runs it)."""
     p = cli.parser("python -m aichip.kvstore", __doc__.split("\n\n")[0])
     p.add_argument("--keys", type=cli.int_at_least(1), default=1000)
-    p.add_argument("--ops", type=cli.int_at_least(1), default=2000, help="operations per rank and design")
+    p.add_argument("--ops", type=cli.int_at_least(1), default=2000,
+                   help="operations per rank and design")
     p.add_argument("--hot-keys", type=cli.int_at_least(1), default=4,
                    help="number of keys that every rank updates")
     p.add_argument("--update-fraction", type=_fraction, default=0.2)
-    p.add_argument("--designs", type=cli.comma_list(("one-sided", "rpc")), default=["one-sided", "rpc"])
+    p.add_argument("--designs", type=cli.comma_list(("one-sided", "rpc")),
+                   default=["one-sided", "rpc"])
     p.add_argument("--seed", type=cli.int_at_least(0), default=0)
     p.add_argument("--json", default=None)
-    p.add_argument("--inject-error", action="store_true", help="corrupt one stored value (checks the checker)")
+    p.add_argument("--inject-error", action="store_true",
+                   help="corrupt one stored value (checks the checker)")
     args = cli.parse(p, argv, checks=[
         ("--hot-keys", lambda a: a.hot_keys <= a.keys, "must not exceed --keys")])
     from mpi4py import MPI
@@ -321,7 +323,8 @@ def _fraction(text):
 
 def run(n_ranks: int = 3, keys: int = 1000, ops: int = 2000, hot_keys: int = 4,
         update_fraction: float = 0.2, inject_error: bool = False, timeout_s: float = 180.0) -> dict:
-    """Launch the store with ``n_ranks`` processes; return its JSON plus ``stdout``, ``returncode``."""
+    """Launch the store with ``n_ranks`` processes; return its JSON plus ``stdout`` and
+    ``returncode``."""
     import os
     import subprocess
     import tempfile
@@ -341,7 +344,8 @@ def run(n_ranks: int = 3, keys: int = 1000, ops: int = 2000, hot_keys: int = 4,
                               env=dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
                                        UCX_LOG_LEVEL="error"))
         if not out.exists():
-            raise RuntimeError(f"kvstore failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise RuntimeError(f"kvstore failed (exit {proc.returncode}):\n"
+                               f"{proc.stdout}\n{proc.stderr}")
         result = json.loads(out.read_text())
     result["stdout"], result["returncode"] = proc.stdout, proc.returncode
     return result

@@ -86,7 +86,8 @@ class _Epoch:
             w.Unlock(1)
 
 
-def bench_rma(comm, op: str, sync: str, sizes, iters: int, warmup: int, corrupt=False) -> list[dict]:
+def bench_rma(comm, op: str, sync: str, sizes, iters: int, warmup: int,
+              corrupt=False) -> list[dict]:
     """Rows ``size_B, time_us (best), median_us, bw_GBps, wrong`` for one op and sync mode."""
     from mpi4py import MPI
     rank = comm.rank
@@ -105,7 +106,9 @@ def bench_rma(comm, op: str, sync: str, sizes, iters: int, warmup: int, corrupt=
             src[:] = pattern * k
             # the target's window before this epoch (for get, a fresh pattern written locally)
             if rank == 1 and op == "get":
-                win.Lock(1, MPI.LOCK_EXCLUSIVE); winbuf[:] = pattern * k; win.Unlock(1)
+                win.Lock(1, MPI.LOCK_EXCLUSIVE)
+                winbuf[:] = pattern * k
+                win.Unlock(1)
             comm.Barrier()
             t0 = time.perf_counter()
             ep.begin()
@@ -121,7 +124,8 @@ def bench_rma(comm, op: str, sync: str, sizes, iters: int, warmup: int, corrupt=
                 elif op == "fetch_and_op":
                     win.Fetch_and_op(np.array([1], np.int64), res, 1, op=MPI.SUM)
                 elif op == "compare_and_swap":
-                    win.Compare_and_swap(np.array([k], np.int64), np.array([k - 1], np.int64), res, 1)
+                    win.Compare_and_swap(np.array([k], np.int64), np.array([k - 1], np.int64),
+                                         res, 1)
             ep.end()
             dt = time.perf_counter() - t0
             # exact expected values after epoch k (epochs 1..k so far)
@@ -207,7 +211,8 @@ def _row(comm, size, times, wrong):
 
 def table(rows) -> str:
     """The rows as an nccl-tests-style table."""
-    lines = [f"{'size (B)':>12} {'time (us)':>11} {'median (us)':>12} {'bw (GB/s)':>10} {'#wrong':>7}"]
+    lines = [f"{'size (B)':>12} {'time (us)':>11} {'median (us)':>12} {'bw (GB/s)':>10} "
+             f"{'#wrong':>7}"]
     for r in rows:
         lines.append(f"{r['size_B']:>12d} {r['time_us']:>11.2f} {r['median_us']:>12.2f} "
                      f"{r['bw_GBps']:>10.3f} {r['wrong'] if r['wrong'] else 'OK':>7}")
@@ -280,7 +285,8 @@ def compare_paths(min_bytes: int = 8, max_bytes: int = 2**18, factor: int = 8, i
                   warmup: int = 3) -> dict:
     """The same two-sided ping-pong between 2 local ranks over MPICH's shared-memory path and over
     TCP (:data:`TCP_ENV`). Returns ``{"shared memory": result, "TCP": result}`` as :func:`run`
-    gives them; each ``result["ops"]["sendrecv/two-sided"]`` holds the rows and the alpha-beta fit."""
+    gives them; each ``result["ops"]["sendrecv/two-sided"]`` holds the rows and the alpha-beta
+    fit."""
     kw = dict(ops=("sendrecv",), min_bytes=min_bytes, max_bytes=max_bytes, factor=factor,
               iters=iters, warmup=warmup)
     return {"shared memory": run(2, **kw), "TCP": run(2, env=TCP_ENV, **kw)}
@@ -293,30 +299,36 @@ def run(n_ranks: int = 2, ops=("put", "get", "sendrecv"), syncs=("lock",), min_b
     ``returncode``. ``env``: extra environment variables (MPICH ``MPIR_CVAR_*`` controls)."""
     n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=64)
     for name, val in (("ops", ops), ("syncs", syncs)):
-        if isinstance(val, str) or not set(val) <= set(RMA_OPS if name == "ops" else SYNCS) or not val:
-            raise ValueError(f"{name} must be a non-empty sequence drawn from "
-                             f"{RMA_OPS if name == 'ops' else SYNCS}, got {val!r}")
+        allowed = RMA_OPS if name == "ops" else SYNCS
+        if isinstance(val, str) or not set(val) <= set(allowed) or not val:
+            raise ValueError(f"{name} must be a non-empty sequence drawn from {allowed}, "
+                             f"got {val!r}")
     min_bytes = check_int("min_bytes", min_bytes, minimum=ITEM)
     if min_bytes % ITEM:
         raise ValueError(f"min_bytes must be a multiple of {ITEM}, got {min_bytes}")
     max_bytes = check_int("max_bytes", max_bytes, minimum=min_bytes)
-    check_int("factor", factor, minimum=2); check_int("iters", iters, minimum=1)
-    check_int("warmup", warmup, minimum=0)
+    factor = check_int("factor", factor, minimum=2)
+    iters = check_int("iters", iters, minimum=1)
+    warmup = check_int("warmup", warmup, minimum=0)
     timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
-    if env is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+    if env is not None and not all(isinstance(k, str) and isinstance(v, str)
+                                   for k, v in env.items()):
         raise TypeError("env must map strings to strings")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", "aichip.rmabench",
                "--ops", ",".join(ops), "--sync", ",".join(syncs), "--min-bytes", str(min_bytes),
                "--max-bytes", str(max_bytes), "--factor", str(factor), "--iters", str(iters),
-               "--warmup", str(warmup), "--json", str(out)] + (["--inject-error"] if inject_error else [])
+               "--warmup", str(warmup), "--json", str(out)]
+        if inject_error:
+            cmd.append("--inject-error")
         full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
                         UCX_LOG_LEVEL="error")
         full_env.update(env or {})
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=full_env)
         if not out.exists():
-            raise RuntimeError(f"rmabench failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise RuntimeError(f"rmabench failed (exit {proc.returncode}):\n"
+                               f"{proc.stdout}\n{proc.stderr}")
         result = json.loads(out.read_text())
     result["stdout"], result["returncode"] = proc.stdout, proc.returncode
     return result
