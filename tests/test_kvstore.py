@@ -16,7 +16,8 @@ def test_hash_places_every_key_once_with_linear_probing():
         t = kvstore.build_local_table(rank, p, n_keys, buckets)
         keys = [int(k) for k in t[:, 1] if k != kvstore.EMPTY]
         assert all(kvstore.key_home(k, p, buckets)[0] == rank for k in keys)
-        assert all(t[i, 2] == 10 * t[i, 1] and t[i, 3] == -t[i, 2] for i in range(buckets) if t[i, 1] >= 0)
+        assert all(t[i, 2] == 10 * t[i, 1] and t[i, 3] == -t[i, 2]
+                   for i in range(buckets) if t[i, 1] >= 0)
         seen += keys
     assert sorted(seen) == list(range(n_keys))
 
@@ -39,15 +40,17 @@ def test_planted_corruption_fails_the_run():
 
 
 @pytest.mark.parametrize("argv, name", [
-    (["--keys", "0"], "--keys"), (["--ops", "x"], "--ops"), (["--update-fraction", "1.5"], "--update-fraction"),
-    (["--designs", "magic"], "--designs"), (["--keys", "3", "--hot-keys", "5"], "--hot-keys")])
+    (["--keys", "0"], "--keys"), (["--ops", "x"], "--ops"),
+    (["--update-fraction", "1.5"], "--update-fraction"), (["--designs", "magic"], "--designs"),
+    (["--keys", "3", "--hot-keys", "5"], "--hot-keys")])
 def test_bad_arguments_are_usage_errors(argv, name, capsys):
     with pytest.raises(SystemExit) as exc:
         kvstore.main(argv)
     assert exc.value.code == 2 and f"argument {name}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kw, match", [({"n_ranks": 1}, "n_ranks"), ({"hot_keys": 5, "keys": 3}, "hot_keys"),
+@pytest.mark.parametrize("kw, match", [({"n_ranks": 1}, "n_ranks"),
+                                       ({"hot_keys": 5, "keys": 3}, "hot_keys"),
                                        ({"update_fraction": 2}, "update_fraction")])
 def test_run_rejects_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):

@@ -10,7 +10,8 @@ A = r.Access
 ALL_REMOTE = A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_READ | A.REMOTE_ATOMIC
 
 
-def pair(transport="RC", access=ALL_REMOTE, jitter=0.0, hp=r.HostParams()):
+def pair(transport="RC", access=ALL_REMOTE, jitter=0.0, hp=None):
+    hp = r.HostParams() if hp is None else hp
     fab = r.Fabric(hp, adaptive_routing_jitter_s=jitter, seed=1)
     a, b = fab.add_node("a"), fab.add_node("b")
     pa, pb = a.alloc_pd(), b.alloc_pd()
@@ -18,11 +19,13 @@ def pair(transport="RC", access=ALL_REMOTE, jitter=0.0, hp=r.HostParams()):
     mb = b.reg_mr(pb, 0, 1 << 15, access)
     qa, qb = a.create_qp(pa, transport), b.create_qp(pb, transport)
     for q, o in ((qa, qb), (qb, qa)):
-        q.modify("INIT"); q.modify("RTR", o); q.modify("RTS")
+        q.modify("INIT")
+        q.modify("RTR", o)
+        q.modify("RTS")
     return fab, a, b, ma, mb, qa, qb
 
 
-# ---- timing -------------------------------------------------------------------------------------
+# ---- timing --------------------------------------------------------------------------------------
 def test_pipeline_matches_hand_closed_form():
     # two stages, 3 full packets: fill (s1+d1+s2+d2) then 2 more behind the slower stage
     s1, s2 = r.Stage("a", s_per_byte=1e-9, delay_s=5e-6), r.Stage("b", s_per_packet=2e-6)
@@ -64,14 +67,15 @@ def test_verbs_write_completion_time_closed_form(packets):
     assert wc.time_s == pytest.approx(data + ack + L, rel=1e-9)
 
 
-# ---- data movement --------------------------------------------------------------------------------
+# ---- data movement -------------------------------------------------------------------------------
 def test_write_read_atomics_move_the_right_bytes():
     fab, a, b, ma, mb, qa, qb = pair()
     a.memory[:5000] = np.arange(5000) % 251
     b.memory[20000:20100] = 9
     b.write_u64(24000, 10)
     qa.post_send(r.SendWR(1, "RDMA_WRITE", r.SGE(0, 5000, ma.lkey), remote_addr=8, rkey=mb.rkey))
-    qa.post_send(r.SendWR(2, "RDMA_READ", r.SGE(10000, 100, ma.lkey), remote_addr=20000, rkey=mb.rkey))
+    qa.post_send(r.SendWR(2, "RDMA_READ", r.SGE(10000, 100, ma.lkey), remote_addr=20000,
+                          rkey=mb.rkey))
     qa.post_send(r.SendWR(3, "ATOMIC_FETCH_ADD", r.SGE(16000, 8, ma.lkey), remote_addr=24000,
                           rkey=mb.rkey, compare_add=5))
     qa.post_send(r.SendWR(4, "ATOMIC_CMP_SWAP", r.SGE(16008, 8, ma.lkey), remote_addr=24000,
@@ -101,16 +105,18 @@ def test_send_recv_and_write_with_imm_consume_receives():
     assert (b.memory[1000:1064] == 3).all() and (b.memory[3000:3032] == 3).all()
 
 
-# ---- protection: errors are completions ---------------------------------------------------------
+# ---- protection: errors are completions ----------------------------------------------------------
 @pytest.mark.parametrize("access, wr, status", [
-    (A.LOCAL_WRITE | A.REMOTE_WRITE, dict(opcode="RDMA_READ"), "REM_ACCESS_ERR"),      # no REMOTE_READ
-    (A.REMOTE_READ, dict(opcode="RDMA_WRITE"), "REM_ACCESS_ERR"),                       # no REMOTE_WRITE
+    # the remote region lacks the access the operation needs
+    (A.LOCAL_WRITE | A.REMOTE_WRITE, dict(opcode="RDMA_READ"), "REM_ACCESS_ERR"),
+    (A.REMOTE_READ, dict(opcode="RDMA_WRITE"), "REM_ACCESS_ERR"),
     (A.LOCAL_WRITE | A.REMOTE_WRITE, dict(opcode="ATOMIC_FETCH_ADD"), "REM_ACCESS_ERR"),
-    (ALL_REMOTE, dict(opcode="RDMA_WRITE", rkey_offset=2), "REM_ACCESS_ERR"),           # bad rkey
-    (ALL_REMOTE, dict(opcode="RDMA_READ", remote_addr=(1 << 15) - 4), "REM_ACCESS_ERR"),  # bounds
-    (ALL_REMOTE, dict(opcode="ATOMIC_FETCH_ADD", remote_addr=12), "REM_INV_REQ_ERR"),   # misaligned
-    (ALL_REMOTE, dict(opcode="RDMA_WRITE", lkey_offset=2), "LOC_PROT_ERR"),             # bad lkey
-    (ALL_REMOTE, dict(opcode="RDMA_WRITE", local_addr=(1 << 15) - 4), "LOC_PROT_ERR"),  # local bounds
+    # bad rkey, remote bounds, misaligned atomic, bad lkey, local bounds
+    (ALL_REMOTE, dict(opcode="RDMA_WRITE", rkey_offset=2), "REM_ACCESS_ERR"),
+    (ALL_REMOTE, dict(opcode="RDMA_READ", remote_addr=(1 << 15) - 4), "REM_ACCESS_ERR"),
+    (ALL_REMOTE, dict(opcode="ATOMIC_FETCH_ADD", remote_addr=12), "REM_INV_REQ_ERR"),
+    (ALL_REMOTE, dict(opcode="RDMA_WRITE", lkey_offset=2), "LOC_PROT_ERR"),
+    (ALL_REMOTE, dict(opcode="RDMA_WRITE", local_addr=(1 << 15) - 4), "LOC_PROT_ERR"),
 ])
 def test_protection_errors_complete_with_status(access, wr, status):
     fab, a, b, ma, mb, qa, qb = pair(access=access)
@@ -171,11 +177,12 @@ def test_receive_buffer_too_small():
     assert qb.recv_cq.poll()[0].status == "LOC_LEN_ERR"
 
 
-# ---- ordering ---------------------------------------------------------------------------------------
+# ---- ordering ------------------------------------------------------------------------------------
 def test_completions_in_posting_order_even_when_a_later_wr_finishes_first():
     fab, a, b, ma, mb, qa, qb = pair()
     qa.post_send(r.SendWR(1, "RDMA_READ", r.SGE(0, 16384, ma.lkey), remote_addr=0, rkey=mb.rkey))
-    qa.post_send(r.SendWR(2, "RDMA_WRITE", r.SGE(20000, 8, ma.lkey), remote_addr=20000, rkey=mb.rkey))
+    qa.post_send(r.SendWR(2, "RDMA_WRITE", r.SGE(20000, 8, ma.lkey), remote_addr=20000,
+                          rkey=mb.rkey))
     landed = []
 
     def watch():                       # when does the small WRITE's data reach b?
@@ -212,7 +219,9 @@ def last_byte_poll(jitter, seed):
     ma, mb = a.reg_mr(pa, 0, 1 << 15, A.LOCAL_WRITE), b.reg_mr(pb, 0, 1 << 15, ALL_REMOTE)
     qa, qb = a.create_qp(pa), b.create_qp(pb)
     for q, o in ((qa, qb), (qb, qa)):
-        q.modify("INIT"); q.modify("RTR", o); q.modify("RTS")
+        q.modify("INIT")
+        q.modify("RTR", o)
+        q.modify("RTS")
     n = 7 * 4096
     a.memory[:n] = 1
     seen = []
@@ -238,7 +247,7 @@ def test_last_byte_is_not_a_completion_flag_under_adaptive_routing():
     assert any(early)
 
 
-# ---- state machine and bad input ----------------------------------------------------------------
+# ---- state machine and bad input -----------------------------------------------------------------
 def test_qp_state_machine():
     fab = r.Fabric()
     a = fab.add_node("a")
@@ -260,16 +269,22 @@ def test_qp_state_machine():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda n, pd, q, mr: n.reg_mr(pd, 0, 64, A.REMOTE_WRITE), "REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE"),
-    (lambda n, pd, q, mr: n.reg_mr(pd, 0, 64, A.REMOTE_ATOMIC | A.REMOTE_READ), "require LOCAL_WRITE"),
+    (lambda n, pd, q, mr: n.reg_mr(pd, 0, 64, A.REMOTE_WRITE),
+     "REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE"),
+    (lambda n, pd, q, mr: n.reg_mr(pd, 0, 64, A.REMOTE_ATOMIC | A.REMOTE_READ),
+     "require LOCAL_WRITE"),
     (lambda n, pd, q, mr: n.reg_mr(pd, 0, -1, A.LOCAL_WRITE), "length"),
     (lambda n, pd, q, mr: n.reg_mr(pd, 0, 1 << 20, A.LOCAL_WRITE), "length"),
     (lambda n, pd, q, mr: n.reg_mr(pd, 0, 64, 99), "access"),
     (lambda n, pd, q, mr: n.reg_mr(12345, 0, 64, A.LOCAL_WRITE), "pd"),
-    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "RDMA_TELEPORT", r.SGE(0, 8, mr.lkey))), "opcode"),
-    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "RDMA_WRITE", r.SGE(0, -8, mr.lkey))), "sge.length"),
-    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "ATOMIC_FETCH_ADD", r.SGE(0, 16, mr.lkey))), "sge"),
-    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "SEND_WITH_IMM", r.SGE(0, 8, mr.lkey))), "imm"),
+    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "RDMA_TELEPORT", r.SGE(0, 8, mr.lkey))),
+     "opcode"),
+    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "RDMA_WRITE", r.SGE(0, -8, mr.lkey))),
+     "sge.length"),
+    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "ATOMIC_FETCH_ADD", r.SGE(0, 16, mr.lkey))),
+     "sge"),
+    (lambda n, pd, q, mr: q.post_send(r.SendWR(1, "SEND_WITH_IMM", r.SGE(0, 8, mr.lkey))),
+     "imm"),
     (lambda n, pd, q, mr: n.create_qp(pd, "XRC"), "transport"),
     (lambda n, pd, q, mr: q.modify("READY"), "state"),
     (lambda n, pd, q, mr: r.HostParams(wire_GBps=0), "wire_GBps"),
@@ -283,7 +298,7 @@ def test_bad_input(call, match):
         call(a, qa.pd, qa, ma)
 
 
-# ---- networks ---------------------------------------------------------------------------------------
+# ---- networks ------------------------------------------------------------------------------------
 def test_header_sizes_from_the_specifications():
     # IB: LRH 8 + BTH 12 + ICRC 4 + VCRC 2 = 26; RoCE v2 over IPv4: 14+4 Ethernet, 20 IP, 8 UDP,
     # 12 BTH, 4 ICRC = 62 bytes of frame plus 20 of preamble and inter-frame gap
@@ -311,7 +326,10 @@ def test_connected_pair_and_lookup_model():
     assert [w.status for w in p.run()] == ["SUCCESS", "LOC_QP_OP_ERR"]
     hp = r.HostParams()
     # one-sided: reads x (empty request + response), each on the RDMA path
-    T = lambda n: r.message_time(r.rdma_write_path(hp), n)
+
+    def T(n):
+        return r.message_time(r.rdma_write_path(hp), n)
+
     assert r.lookup_time_s("one-sided", hp, 64, 3) == pytest.approx(3 * (T(0) + T(64)))
     assert r.lookup_time_s("rpc-rdma", hp, 64, server_s=1e-6) == pytest.approx(T(16) + 1e-6 + T(64))
     with pytest.raises(ValueError, match="design"):
@@ -322,3 +340,20 @@ def test_read_then_write_demo():
     assert r.read_then_write(False) == 0 and r.read_then_write(True) == 5
     with pytest.raises(TypeError, match="fence"):
         r.read_then_write("yes")
+
+
+def test_public_api_and_shared_default_host():
+    # __all__ lists the re-exports, sorted, and each one resolves
+    assert r.__all__ == sorted(r.__all__)
+    assert all(hasattr(r, name) for name in r.__all__)
+    assert {"Fabric", "HostParams", "connected_pair", "lookup_time_s"} <= set(r.__all__)
+    # one shared default is safe only because it cannot be changed in place
+    assert r.DEFAULT_HOST == r.HostParams()
+    with pytest.raises(AttributeError):
+        r.DEFAULT_HOST.mtu_bytes = 1024
+    # leaving hp/params out is the same as passing a fresh HostParams()
+    fresh = r.HostParams()
+    assert r.message_time(r.rdma_write_path(), 10_000) == \
+        r.message_time(r.rdma_write_path(fresh), 10_000)
+    assert r.lookup_time_s("rpc-tcp") == r.lookup_time_s("rpc-tcp", fresh)
+    assert r.Fabric().params == fresh and r.connected_pair().fabric.params == fresh

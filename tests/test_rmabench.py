@@ -21,7 +21,8 @@ def test_every_op_and_sync_runs_and_is_correct(result):
             rows = result["ops"][f"{op}/{sync}"]["rows"]
             assert all(r["wrong"] == 0 and r["time_us"] > 0 for r in rows)
             # atomics move one 8-byte element, like an RDMA atomic; the rest sweep 8 B .. 4 KiB
-            assert [r["size_B"] for r in rows] == ([8] if op in rmabench.ATOMIC_OPS else [8, 64, 512, 4096])
+            expected = [8] if op in rmabench.ATOMIC_OPS else [8, 64, 512, 4096]
+            assert [r["size_B"] for r in rows] == expected
     assert "#wrong" in result["stdout"]
 
 
@@ -35,7 +36,8 @@ def test_planted_error_is_counted_and_fails_the_run():
 @pytest.mark.parametrize("argv, name", [
     (["--max-bytes", "banana"], "--max-bytes"), (["--iters", "0"], "--iters"),
     (["--ops", "put,teleport"], "--ops"), (["--sync", "barrier"], "--sync"),
-    (["--min-bytes", "12"], "--min-bytes"), (["--min-bytes", "1M", "--max-bytes", "4K"], "--min-bytes")])
+    (["--min-bytes", "12"], "--min-bytes"),
+    (["--min-bytes", "1M", "--max-bytes", "4K"], "--min-bytes")])
 def test_bad_arguments_are_usage_errors(argv, name, capsys):
     with pytest.raises(SystemExit) as exc:
         rmabench.main(argv)
@@ -43,8 +45,8 @@ def test_bad_arguments_are_usage_errors(argv, name, capsys):
 
 
 @pytest.mark.parametrize("kw, match", [({"n_ranks": 1}, "n_ranks"), ({"ops": ("put", "x")}, "ops"),
-                                       ({"syncs": "fence"}, "syncs"), ({"min_bytes": 12}, "min_bytes"),
-                                       ({"iters": 0}, "iters")])
+                                       ({"syncs": "fence"}, "syncs"),
+                                       ({"min_bytes": 12}, "min_bytes"), ({"iters": 0}, "iters")])
 def test_run_rejects_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         rmabench.run(**kw)
