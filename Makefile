@@ -8,7 +8,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book test test-unit test-notebooks test-browser test-mpi bench stress lab clean distclean
+.PHONY: help venv vendor book test test-unit test-nojit test-notebooks test-browser test-mpi bench stress mutate lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
 	@echo "make stress - execute every chapter ROUNDS times under load; fails if any execution stalls"
+	@echo "make mutate - mutation testing (cosmic-ray) of the core models; survivors in tests/mutation/"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
 
 # (Re)create the environment when it is missing or requirements changed.
@@ -57,6 +58,12 @@ book: vendor
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser
 
+# The unit tests once more with numba's JIT off: every kernel runs as plain Python, so a bug that
+# compiles away (or only shows in Python semantics) and coverage of kernel bodies are seen.
+# Tests marked slow_without_jit (registered in tests/conftest.py) are deselected.
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser -m "not slow_without_jit"
+
 # One chapter at a time: chapters measure the machine (bandwidth, FLOP/s, MPI), and two at once
 # skew each other's figures. -p _ext.zmq_rearm loads the client-side fix for the stall where
 # nbclient missed a cell's execute_reply and waited out the whole cell timeout (see the file).
@@ -73,7 +80,7 @@ test-mpi: $(STAMP)
 test-browser: book
 	$(PY) -m pytest tests/browser -rs
 
-test: test-unit test-mpi test-notebooks book test-browser
+test: test-unit test-nojit test-mpi test-notebooks book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py
@@ -85,6 +92,12 @@ ROUNDS ?= 8
 stress: $(STAMP)
 	mkdir -p _build
 	$(PY) tools/stress_notebooks.py --load --rounds $(ROUNDS) --json _build/stress.json
+
+# Mutation testing (cosmic-ray, tools/mutate.py) of the core model functions, each module against
+# only the tests that cover it: the surviving mutants go to tests/mutation/after.txt, compared with
+# tests/mutation/before.txt. Not part of `make test`: about a quarter of an hour on 2 cores.
+mutate: $(STAMP)
+	$(PY) tools/mutate.py --out tests/mutation/after.txt --compare tests/mutation/before.txt
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters
