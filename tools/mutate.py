@@ -32,6 +32,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -79,7 +80,7 @@ OPERATORS = re.compile(r"core/(NumberReplacer"
 
 #: Mutants per module at most (an even spread over the module's lines in scope, the same every
 #: run), so that ``make mutate`` stays near a quarter of an hour on 2 cores; 0 runs them all.
-MAX_PER_MODULE = 12
+MAX_PER_MODULE = 5
 
 
 def line_ranges(path: pathlib.Path, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
@@ -111,20 +112,21 @@ def test_command(target: Target) -> str:
                        "-p", "no:randomly", *target.tests])
 
 
-def run_module(label: str, target: Target, workdir: pathlib.Path, dry_run: bool = False,
-               max_mutants: int = MAX_PER_MODULE) -> dict:
+def run_module(label: str, target: Target, workdir: pathlib.Path, tree: pathlib.Path,
+               dry_run: bool = False, max_mutants: int = MAX_PER_MODULE) -> dict:
     from cosmic_ray.commands import execute, init
     from cosmic_ray.config import load_config
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    module = ROOT / "code" / "aichip" / target.module
+    module = tree / "code" / "aichip" / target.module
     original = module.read_bytes()
     ranges = line_ranges(module, target.names)
     command = test_command(target)
 
     start = time.perf_counter()
-    baseline = subprocess.CompletedProcess([], 0, "", "") if dry_run else subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True)
+    baseline = subprocess.CompletedProcess([], 0, "", "") if dry_run else subprocess.run(
+        shlex.split(command), cwd=tree, capture_output=True, text=True)
     baseline_s = time.perf_counter() - start
     if baseline.returncode != 0:
         tail = "\n".join(baseline.stdout.strip().splitlines()[-3:])
@@ -159,7 +161,14 @@ def run_module(label: str, target: Target, workdir: pathlib.Path, dry_run: bool 
 
     try:
         with use_db(str(session), WorkDB.Mode.create) as db:
-            init([module], db, config.operators_config)
+            # only the operators in OPERATORS: enumerating all 213 takes minutes per module
+            import cosmic_ray.plugins as plugins
+            everything = plugins.operator_names
+            plugins.operator_names = lambda: [n for n in everything() if OPERATORS.match(n)]
+            try:
+                init([module], db, config.operators_config)
+            finally:
+                plugins.operator_names = everything
             items = db.work_items
             keep = sorted((it for it in items if in_scope(it.mutations[0])),
                           key=lambda it: (it.mutations[0].start_pos, it.mutations[0].operator_name,
@@ -196,7 +205,7 @@ def run_module(label: str, target: Target, workdir: pathlib.Path, dry_run: bool 
                                  f"#{mutation.occurrence}  "
                                  f"{lines[row - 1].strip()}  ->  {added[0] if added else '?'}")
     finally:
-        if module.read_bytes() != original:  # never leave a mutant behind
+        if module.read_bytes() != original:  # leave the copy clean for the next module's tests
             module.write_bytes(original)
     return {"label": label, "mutants": n_mutants, "in_scope": n_in_scope, "killed": killed,
             "survivors": sorted(survivors, key=_line_key),
@@ -214,6 +223,25 @@ def _ids(report: pathlib.Path) -> set[str]:
         return set()
     return {" ".join(line.split()[1:]) for line in report.read_text().splitlines()
             if line.startswith(tuple(t.module for t in SCOPE.values()))}
+
+
+def _report(results: list[dict], labels: list[str], cap: int, total_s: float) -> tuple[str, bool]:
+    out = [f"# Surviving mutants: tools/mutate.py (cosmic-ray), {time.strftime('%Y-%m-%d')}, "
+           f"{os.cpu_count()} CPUs, {total_s / 60:.1f} min, at most {cap or 'all'} mutants per module",
+           "# module:line:col  function  operator#occurrence  original line  ->  mutated line"]
+    failed = False
+    for res in results:
+        if "error" in res:
+            failed = True
+            out.append(f"## {res['label']}: NOT RUN, {res['error']}")
+            continue
+        out.append(f"## {res['label']}: {res['mutants']} mutants (of {res['in_scope']} in scope), "
+                   f"{res['killed']} killed, {len(res['survivors'])} survived "
+                   f"({res['seconds'] / 60:.1f} min)")
+        out.extend(res["survivors"])
+    for label in labels[len(results):]:
+        out.append(f"## {label}: not run yet")
+    return "\n".join(out) + "\n", failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,36 +263,34 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--modules: unknown {', '.join(unknown) or '(none given)'}; "
                      f"choose from {', '.join(SCOPE)}")
 
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    # Mutate a copy of code/ and tests/, never the working tree: other runs (tests, notebooks)
+    # keep importing the real aichip, and a killed run leaves no mutant behind.
     workdir = ROOT / "_build" / "mutation"
-    workdir.mkdir(parents=True, exist_ok=True)
+    tree = workdir / "tree"
+    if tree.exists():
+        shutil.rmtree(tree)
+    skip = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc", ".hypothesis")
+    for part in ("code", "tests"):
+        shutil.copytree(ROOT / part, tree / part, ignore=skip)
+    (tree / "chapters").mkdir()
+    shutil.copy2(ROOT / "chapters" / "references.bib", tree / "chapters" / "references.bib")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(tree / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    os.chdir(tree)
 
-    start = time.perf_counter()
     if args.max_per_module < 0:
         parser.error(f"--max-per-module: expected 0 or a positive integer, got {args.max_per_module}")
-    results = [run_module(label, SCOPE[label], workdir, args.dry_run, args.max_per_module)
-               for label in labels]
+    start = time.perf_counter()
+    results: list[dict] = []
+    for label in labels:  # the report is rewritten after each module: an interrupted run keeps its part
+        results.append(run_module(label, SCOPE[label], workdir, tree, args.dry_run,
+                                  args.max_per_module))
+        if not args.dry_run:
+            text, failed = _report(results, labels, args.max_per_module, time.perf_counter() - start)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text)
     if args.dry_run:
         return 0
-    total_s = time.perf_counter() - start
-
-    out = [f"# Surviving mutants: tools/mutate.py (cosmic-ray), {time.strftime('%Y-%m-%d')}, "
-           f"{os.cpu_count()} CPUs, {total_s / 60:.1f} min",
-           "# module:line:col  function  operator#occurrence  original line  ->  mutated line"]
-    failed = False
-    for res in results:
-        if "error" in res:
-            failed = True
-            out.append(f"## {res['label']}: NOT RUN, {res['error']}")
-            continue
-        out.append(f"## {res['label']}: {res['mutants']} mutants (of {res['in_scope']} in scope), "
-                   f"{res['killed']} killed, "
-                   f"{len(res['survivors'])} survived ({res['seconds'] / 60:.1f} min)")
-        out.extend(res["survivors"])
-    text = "\n".join(out) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
     print(text)
 
     if args.compare.resolve() != args.out.resolve() and args.compare.is_file():
