@@ -9,6 +9,7 @@ processes IOPub. Without ``_ext/zmq_rearm`` that send drains the socket's edge-t
 
 import asyncio
 import importlib.util
+import pathlib
 import select
 import time
 
@@ -17,8 +18,7 @@ import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
-from conftest import ROOT
-
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("zmq_rearm", ROOT / "_ext" / "zmq_rearm.py")
 zmq_rearm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(zmq_rearm)
