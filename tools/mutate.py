@@ -7,8 +7,9 @@ runs the tests that cover that module, and calls the mutant *killed* when they f
 On-disk mutation is what makes this work with numba: an ``@njit(cache=True)`` kernel in the
 mutated file is recompiled (numba's cache is keyed on the source file's timestamp and size), so
 mutants inside kernels are real. mutmut 3 instead rewrites every function into a trampoline
-that picks the mutant at run time from an environment variable; numba cannot compile such a
-trampoline (``*args``/``**kwargs`` dispatch, ``os.environ``), so it cannot mutate kernels.
+that picks the mutant at run time from an environment variable, which numba could not compile
+(``*args``/``**kwargs`` dispatch, ``os.environ``); it leaves decorated functions unmutated
+altogether (boxed/mutmut issues 336 and 387), so no ``@njit`` kernel would get a mutant.
 
 Scope (``SCOPE``): the functions where the plausible bugs of issue 11 live, each module tested
 by the test files that cover it only, with a reduced set of operators (``OPERATORS``: constants
@@ -278,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         [str(tree / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     os.chdir(tree)
 
+    args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir below
     if args.max_per_module < 0:
         parser.error(f"--max-per-module: expected 0 or a positive integer, got {args.max_per_module}")
     start = time.perf_counter()
