@@ -61,6 +61,7 @@ def test_dgx1_v100_matches_nvidia_smi_topo_pattern():
     assert (m == 0).sum() - 8 == 24                            # 12 pairs without NVLink
 
 
+@pytest.mark.slow_without_jit
 def test_dgx2_bisection_is_2_4_TBps():
     b = tp.bisection_bandwidth(tp.dgx2())                      # Hot Chips 2018: 2.4 TB/s
     assert b.exact
@@ -94,6 +95,7 @@ def test_bisection_kernel_matches_networkx(make):
     assert tp.bisection_bandwidth(t).GBps_per_dir == pytest.approx(brute_force_bisection(t))
 
 
+@pytest.mark.slow_without_jit
 def test_known_bisections():
     assert tp.bisection_bandwidth(tp.ring(8, 10)).GBps_per_dir == 20        # two links cut
     assert tp.bisection_bandwidth(tp.torus((4, 4), 10)).GBps_per_dir == 80  # 2 x 4 links
@@ -151,6 +153,7 @@ def test_all_to_all_switched_reaches_injection_rate():
     assert r < 20
 
 
+@pytest.mark.slow_without_jit
 def test_fat_tree_bisection_is_the_network():
     t = tp.fat_tree(2)                                       # 2 DGX H100, 8 rails of NDR
     assert t.n_gpus == 16
@@ -207,6 +210,7 @@ def test_bad_input():
         tp.embedded_rings(tp.Topology("line", line, (0, 1, 2), ""))
 
 
+@pytest.mark.slow_without_jit
 def test_interconnect_explorer_and_bad_input():
     from aichip.widgets import interconnects as wi
 
