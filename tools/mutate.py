@@ -218,12 +218,12 @@ def _line_key(text: str):
     return path, int(row), int(col)
 
 
-def _ids(report: pathlib.Path) -> set[str]:
-    """Survivors of an earlier report, keyed by function, operator and changed line."""
+def _ids(report: pathlib.Path, labels: list[str]) -> set[str]:
+    """Survivors of the given modules in a report, keyed by function, operator and changed line."""
     if not report.is_file():
         return set()
     return {" ".join(line.split()[1:]) for line in report.read_text().splitlines()
-            if line.startswith(tuple(t.module for t in SCOPE.values()))}
+            if line.startswith(tuple(SCOPE[label].module + ":" for label in labels))}
 
 
 def _report(results: list[dict], labels: list[str], cap: int, total_s: float) -> tuple[str, bool]:
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
 
     if args.compare.resolve() != args.out.resolve() and args.compare.is_file():
-        before, after = _ids(args.compare), _ids(args.out)
+        before, after = _ids(args.compare, labels), _ids(args.out, labels)
         print(f"compared with {args.compare.relative_to(ROOT) if args.compare.is_relative_to(ROOT) else args.compare}: "
               f"{len(before - after)} earlier survivors now killed (or out of scope), "
               f"{len(before & after)} still survive, {len(after - before)} new")
