@@ -8,13 +8,15 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book test test-unit test-notebooks test-browser test-mpi bench lab clean distclean
+.PHONY: help venv vendor book test test-unit test-nojit test-notebooks test-browser test-mpi bench stress mutate lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
 	@echo "make test   - set up .venv, run unit tests, the MPI benchmark (2 ranks), notebooks (nbmake), book build, browser tests"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
+	@echo "make stress - execute every chapter ROUNDS times under load; fails if any execution stalls"
+	@echo "make mutate - mutation testing (cosmic-ray) of the core models; survivors in tests/mutation/"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
 
 # (Re)create the environment when it is missing or requirements changed.
@@ -56,12 +58,17 @@ book: vendor
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser
 
+# The unit tests once more with numba's JIT off: every kernel runs as plain Python, so a bug that
+# compiles away (or only shows in Python semantics) and coverage of kernel bodies are seen.
+# Tests marked slow_without_jit (registered in tests/conftest.py) are deselected.
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser -m "not slow_without_jit"
+
 # One chapter at a time: chapters measure the machine (bandwidth, FLOP/s, MPI), and two at once
-# skew each other's figures. Under CPU contention the Jupyter client can also miss a cell's
-# execute_reply (pyzmq asyncio poll) and only see it when the cell timeout expires. The cell
-# timeout (300 s, as in _config.yml) bounds that wait; a chapter needs about a minute.
+# skew each other's figures. -p _ext.zmq_rearm loads the client-side fix for the stall where
+# nbclient missed a cell's execute_reply and waited out the whole cell timeout (see the file).
 test-notebooks: $(STAMP)
-	$(PY) -m pytest -v --nbmake --nbmake-timeout=300 chapters
+	$(PY) -m pytest -p _ext.zmq_rearm -v --nbmake --nbmake-timeout=300 chapters
 
 # The MPI collective benchmark on 2 real processes (MPICH from its wheel): every delivery is checked,
 # a wrong one makes it exit non-zero; then the all-reduce once per algorithm MPICH can be forced to
@@ -81,10 +88,24 @@ test-mpi: $(STAMP)
 test-browser: book
 	$(PY) -m pytest tests/browser -rs
 
-test: test-unit test-mpi test-notebooks book test-browser
+test: test-unit test-nojit test-mpi test-notebooks book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Every chapter executed ROUNDS times with nbclient under a CPU busy loop and a dd conv=fsync loop;
+# fails if any execution takes longer than twice the chapter's fastest plus 30 s (a stall takes
+# the whole 300 s cell timeout). Not part of `make test`: it takes about ROUNDS x 5 minutes.
+ROUNDS ?= 8
+stress: $(STAMP)
+	mkdir -p _build
+	$(PY) tools/stress_notebooks.py --load --rounds $(ROUNDS) --json _build/stress.json
+
+# Mutation testing (cosmic-ray, tools/mutate.py) of the core model functions, each module against
+# only the tests that cover it: the surviving mutants go to tests/mutation/after.txt, compared with
+# tests/mutation/before.txt. Not part of `make test`: about a quarter of an hour on 2 cores.
+mutate: $(STAMP)
+	$(PY) tools/mutate.py --out tests/mutation/after.txt --compare tests/mutation/before.txt
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters

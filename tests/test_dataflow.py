@@ -90,6 +90,7 @@ def test_search_finds_no_worse_than_a_given_mapping():
     assert again.total_energy == pytest.approx(best.accesses.total_energy)
 
 
+@pytest.mark.slow_without_jit
 def test_row_stationary_lowest_energy_on_alexnet():
     """Chen, Emer, Sze (ISCA 2016): RS has the lowest energy on AlexNet's conv layers."""
     for _, row in dfm.load_layers("AlexNet").iterrows():

@@ -99,6 +99,7 @@ def test_dgx1_unlinked_pairs_go_over_pcie_and_qpi(make):
                        for u, v in itertools.pairwise(p))
 
 
+@pytest.mark.slow_without_jit
 def test_dgx2_bisection_is_2_4_TBps():
     b = tp.bisection_bandwidth(tp.dgx2())                      # Hot Chips 2018: 2.4 TB/s
     assert b.exact
@@ -132,6 +133,7 @@ def test_bisection_kernel_matches_networkx(make):
     assert tp.bisection_bandwidth(t).GBps_per_dir == pytest.approx(brute_force_bisection(t))
 
 
+@pytest.mark.slow_without_jit
 def test_known_bisections():
     assert tp.bisection_bandwidth(tp.ring(8, 10)).GBps_per_dir == 20        # two links cut
     assert tp.bisection_bandwidth(tp.torus((4, 4), 10)).GBps_per_dir == 80  # 2 x 4 links
@@ -250,6 +252,7 @@ def test_all_to_all_switched_reaches_injection_rate():
     assert r < 20
 
 
+@pytest.mark.slow_without_jit
 def test_fat_tree_bisection_is_the_network():
     t = tp.fat_tree(2)                                       # 2 DGX H100, 8 rails of NDR
     assert t.n_gpus == 16
@@ -329,6 +332,7 @@ def test_bad_input():
         tp.embedded_rings(tp.Topology("line", line, (0, 1, 2), ""))
 
 
+@pytest.mark.slow_without_jit
 def test_interconnect_explorer_and_bad_input():
     from aichip.widgets import interconnects as wi
 
