@@ -20,7 +20,8 @@ It also mends two console errors the theme stack prints on every page, which the
   declared"): duplicates are dropped from each page's scripts;
 
 - pydata-sphinx-theme logs "Got invalid theme mode" on a first visit unless ``default_mode`` is set:
-  it is set (through ``html_context``) to ``auto`` (follow the reader's system preference) unless the book sets it.
+  it is set (through ``html_context``) to ``auto`` (follow the reader's system preference) unless
+  the book sets it.
 """
 
 from __future__ import annotations

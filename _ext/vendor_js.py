@@ -4,7 +4,8 @@ Jupyter Book 1 pages load MathJax 3, RequireJS and the ipywidgets HTML manager f
 This script downloads exact versions of those packages from the npm registry (``npm pack``) and
 unpacks the files the pages need into ``_vendor/vendor/``. ``_ext/offline_assets.py`` (a Sphinx
 extension) then serves them from the book itself: ``_vendor`` is an ``html_extra_path``, copied
-verbatim into ``_build/html`` and, unlike ``_static``, never scanned for scripts to add to every page.
+verbatim into ``_build/html`` and, unlike ``_static``, never scanned for scripts to add to every
+page.
 
 Where npm is missing or the registry cannot be reached, the script says so and removes any partial
 download; the book then falls back to the CDNs (and says so during the build).

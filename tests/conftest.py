@@ -20,4 +20,5 @@ def pytest_configure(config):
     # `make test-nojit` runs the unit tests once with NUMBA_DISABLE_JIT=1 (kernels as plain Python,
     # so coverage tools see them) and deselects the tests marked with this: too slow uncompiled.
     config.addinivalue_line(
-        "markers", "slow_without_jit: too slow with NUMBA_DISABLE_JIT=1; skipped by make test-nojit")
+        "markers",
+        "slow_without_jit: too slow with NUMBA_DISABLE_JIT=1; skipped by make test-nojit")

@@ -228,7 +228,8 @@ def _ids(report: pathlib.Path, labels: list[str]) -> set[str]:
 
 def _report(results: list[dict], labels: list[str], cap: int, total_s: float) -> tuple[str, bool]:
     out = [f"# Surviving mutants: tools/mutate.py (cosmic-ray), {time.strftime('%Y-%m-%d')}, "
-           f"{os.cpu_count()} CPUs, {total_s / 60:.1f} min, at most {cap or 'all'} mutants per module",
+           f"{os.cpu_count()} CPUs, {total_s / 60:.1f} min, "
+           f"at most {cap or 'all'} mutants per module",
            "# module:line:col  function  operator#occurrence  original line  ->  mutated line"]
     failed = False
     for res in results:
@@ -254,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=pathlib.Path, default=ROOT / "tests/mutation/before.txt",
                         help="earlier report to compare with (default tests/mutation/before.txt)")
     parser.add_argument("--max-per-module", type=int, default=MAX_PER_MODULE,
-                        help=f"mutants per module at most, evenly spread (default {MAX_PER_MODULE}; 0: all)")
+                        help="mutants per module at most, evenly spread "
+                             f"(default {MAX_PER_MODULE}; 0: all)")
     parser.add_argument("--dry-run", action="store_true",
                         help="only count the mutants in scope (runs no tests, writes no report)")
     args = parser.parse_args(argv)
@@ -281,14 +283,17 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir below
     if args.max_per_module < 0:
-        parser.error(f"--max-per-module: expected 0 or a positive integer, got {args.max_per_module}")
+        parser.error("--max-per-module: expected 0 or a positive integer, "
+                     f"got {args.max_per_module}")
     start = time.perf_counter()
     results: list[dict] = []
-    for label in labels:  # the report is rewritten after each module: an interrupted run keeps its part
+    # the report is rewritten after each module: an interrupted run keeps its part
+    for label in labels:
         results.append(run_module(label, SCOPE[label], workdir, tree, args.dry_run,
                                   args.max_per_module))
         if not args.dry_run:
-            text, failed = _report(results, labels, args.max_per_module, time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            text, failed = _report(results, labels, args.max_per_module, elapsed)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(text)
     if args.dry_run:
@@ -297,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.compare.resolve() != args.out.resolve() and args.compare.is_file():
         before, after = _ids(args.compare, labels), _ids(args.out, labels)
-        print(f"compared with {args.compare.relative_to(ROOT) if args.compare.is_relative_to(ROOT) else args.compare}: "
+        shown = (args.compare.relative_to(ROOT) if args.compare.is_relative_to(ROOT)
+                 else args.compare)
+        print(f"compared with {shown}: "
               f"{len(before - after)} earlier survivors now killed (or out of scope), "
               f"{len(before & after)} still survive, {len(after - before)} new")
     return 1 if failed else 0

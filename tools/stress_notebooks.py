@@ -9,7 +9,7 @@ plus 30 s (a stall adds the whole cell timeout, far beyond that bound).
 
     make stress                                   # 8 rounds of every chapter under load
     .venv/bin/python tools/stress_notebooks.py --rounds 10 --load chapters/01_landscape.ipynb
-    .venv/bin/python tools/stress_notebooks.py --no-fix --load --timeout 60 chapters/01_landscape.ipynb
+    .venv/bin/python tools/stress_notebooks.py --no-fix --load --timeout 60 chapters/01_*.ipynb
 
 ``--load`` runs the load the stall was first seen under while the chapters execute: one CPU busy
 loop and a loop of ``dd ... conv=fsync`` (64 MiB each), both stopped at the end. ``--no-fix``
@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[nb.name].append(seconds)
                 runs.append({"round": rnd, "chapter": nb.name, "seconds": round(seconds, 2),
                              "error": error, "load1": round(os.getloadavg()[0], 2)})
-                print(f"round {rnd:>3}  {nb.name:<24} {seconds:7.1f} s  load {os.getloadavg()[0]:5.2f}"
+                load = os.getloadavg()[0]
+                print(f"round {rnd:>3}  {nb.name:<24} {seconds:7.1f} s  load {load:5.2f}"
                       + (f"  ERROR {error}" if error else ""), flush=True)
     finally:
         if load:
