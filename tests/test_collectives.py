@@ -419,3 +419,15 @@ def test_fastest_table():
     k = wide.attrs["chunks"].loc[(8, 2**28), "pipelined_tree"]
     assert wide.loc[(8, 2**28), "pipelined_tree"] == pytest.approx(ab.cost(
         "allreduce", "pipelined_tree", 8, 2**28, 5e-6, 1 / 25e9, chunks=int(k)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 1000), st.integers(0, 500), st.integers(1, 40))
+def test_bounds_split_like_numpy(start, length, parts):
+    """Chunk boundaries against NumPy's array_split: parts + 1 boundaries from start to
+    start + length, chunk sizes as array_split makes them (the first length % parts one larger)."""
+    b = cs.bounds(start, length, parts)
+    sizes = [len(c) for c in np.array_split(np.arange(length), parts)]
+    assert len(b) == parts + 1
+    assert b[0] == start and b[-1] == start + length
+    assert list(np.diff(b)) == sizes

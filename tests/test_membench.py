@@ -69,6 +69,7 @@ def test_measure_bandwidth_small(kernel, monkeypatch):
     n_arrays = 2 if kernel in ("copy", "scale") else 3
     n = 3 * 2**20 // (8 * n_arrays)
     assert result.n_elems == n
+    assert result.n_bytes == n * 8 * n_arrays  # the footprint: every float64 array it streams
     moved = STREAM[kernel][0] * n
     assert result.best_s == 0.002 and result.median_s == 0.005
     assert result.best_GBps == pytest.approx(moved / 0.002 / 1e9)
