@@ -1,0 +1,239 @@
+"""One matrix product, ``C = A @ B``, written four ways to show what reuse buys.
+
+=============  ==============================================================  ==============
+variant        what it does                                                    threads
+=============  ==============================================================  ==============
+``naive``      the textbook ``i, j, k`` loops: the inner loop walks a column   1
+               of ``B``, one cache line per element
+``reordered``  ``i, k, j`` loops: the inner loop walks a row of ``B`` and of    1
+               ``C`` contiguously (vectorisable), but a row of ``B`` is reused
+               only while it stays in cache
+``tiled``      ``reordered`` over ``T x T`` blocks of A, B, C, so the three     1
+               blocks stay in L1/L2 while each is reused ``T`` times
+``packed``     Goto & van de Geijn / BLIS: panels of ``B`` (``KC x NC``) and    all (numba)
+               blocks of ``A`` (``MC x KC``) are copied ("packed") into
+               contiguous micro-panels, and a ``MR x NR`` micro-kernel keeps a
+               block of ``C`` in registers while it streams them
+=============  ==============================================================  ==============
+
+The blocking constants of ``packed`` are :data:`PACKED_BLOCKING` (passed to the kernel as
+arguments); the micro-kernel's loops have run-time lengths on purpose: with literal lengths LLVM unrolls them
+fully and then leaves the 16 multiply-adds scalar (it cannot prove the accumulator block and the
+packed panels do not overlap), while a loop of run-time length gets LLVM's loop vectoriser, which
+checks for overlap at run time and emits vector FMAs (``_micro_kernel.inspect_asm()`` shows them).
+
+:func:`traffic_bytes` counts the bytes each variant moves between the cache level that holds its
+blocks and the level below, from the loop structure (not just the compulsory bytes of reading A and B
+and writing C once), which is the operational intensity that places each variant on a roofline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .validation import check_choice, check_int
+
+VARIANTS = ("naive", "reordered", "tiled", "packed")
+
+#: Tile edge of ``tiled`` (elements): three 64 x 64 float64 tiles are 96 KiB, within a 1 MiB L2.
+TILE = 64
+#: ``packed``'s blocks (elements): MC x KC of A (128 KiB in float64, sized for L2), KC x NC of B
+#: (sized for L3), and the register block MR x NR of C.
+PACKED_BLOCKING = {"MC": 64, "KC": 256, "NC": 2048, "MR": 4, "NR": 16}
+
+
+@njit(cache=True)
+def _naive_kernel(a, b, c):
+    # magictoken: naive-begin
+    m, k = a.shape
+    n = b.shape[1]
+    for i in range(m):
+        for j in range(n):
+            acc = 0.0
+            for p in range(k):
+                acc += a[i, p] * b[p, j]  # b[p, j] strides down a column: a new line each time
+            c[i, j] = acc
+    # magictoken: naive-end
+
+
+@njit(cache=True, fastmath=True)
+def _reordered_kernel(a, b, c):
+    # magictoken: reordered-begin
+    m, k = a.shape
+    n = b.shape[1]
+    for i in range(m):
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(n):
+                c[i, j] += aip * b[p, j]  # rows of B and C, contiguous
+    # magictoken: reordered-end
+
+
+@njit(cache=True, fastmath=True)
+def _tiled_kernel(a, b, c, tile):
+    # magictoken: tiled-begin
+    m, k = a.shape
+    n = b.shape[1]
+    for i0 in range(0, m, tile):
+        for p0 in range(0, k, tile):
+            for j0 in range(0, n, tile):
+                j1 = min(j0 + tile, n)
+                for i in range(i0, min(i0 + tile, m)):
+                    crow = c[i, j0:j1]  # row views: indices from range(0, ...) vectorise
+                    for p in range(p0, min(p0 + tile, k)):
+                        aip = a[i, p]
+                        brow = b[p, j0:j1]
+                        for j in range(crow.shape[0]):
+                            crow[j] += aip * brow[j]
+    # magictoken: tiled-end
+
+
+@njit(cache=True)
+def _pack_b(b, p0, kc, j0, nc, nr, out):
+    # KC x NC panel of B -> micro-panels of NR columns, each stored row by row (zero-padded)
+    for jr in range(0, nc, nr):
+        base = jr * kc
+        for p in range(kc):
+            for j in range(nr):
+                jj = j0 + jr + j
+                out[base + p * nr + j] = b[p0 + p, jj] if jr + j < nc else 0.0
+
+
+@njit(cache=True)
+def _pack_a(a, i0, mc, p0, kc, mr, out):
+    # MC x KC block of A -> micro-panels of MR rows, each stored column by column (zero-padded)
+    for ir in range(0, mc, mr):
+        base = ir * kc
+        for p in range(kc):
+            for i in range(mr):
+                out[base + p * mr + i] = a[i0 + ir + i, p0 + p] if ir + i < mc else 0.0
+
+
+@njit(cache=True, fastmath=True)
+def _micro_kernel(ap, bp, acc):
+    # magictoken: micro-begin
+    # ap: (KC, 4) micro-panel of A; bp: (KC, 16) micro-panel of B; acc: the 4 x 16 block of C.
+    # Every index is a range variable, so numba adds no negative-index checks and LLVM vectorises
+    # the j loop into 512-bit (or 256-bit) fused multiply-adds.
+    mr, nr = acc.shape
+    acc[:, :] = 0.0
+    for p in range(ap.shape[0]):
+        for i in range(mr):
+            aval = ap[p, i]
+            for j in range(nr):
+                acc[i, j] += aval * bp[p, j]  # one broadcast, 16 FMAs
+    # magictoken: micro-end
+
+
+@njit(cache=True, parallel=True)
+def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
+    # magictoken: packed-begin
+    m, k = a.shape
+    n = b.shape[1]
+    n_iblocks = (m + mc - 1) // mc
+    bpack = np.empty(((nc + nr - 1) // nr) * nr * kc, dtype=a.dtype)
+    for j0 in range(0, n, nc):                      # 5th loop: NC columns of B and C
+        ncb = min(nc, n - j0)
+        for p0 in range(0, k, kc):                  # 4th loop: KC-deep slice of A and B
+            kcb = min(kc, k - p0)
+            _pack_b(b, p0, kcb, j0, ncb, nr, bpack)  # B panel: shared by all threads
+            for ib in prange(n_iblocks):            # 3rd loop: MC rows of A, one per thread
+                i0 = ib * mc
+                mcb = min(mc, m - i0)
+                apack = np.empty(((mc + mr - 1) // mr) * mr * kcb, dtype=a.dtype)
+                acc = np.empty((mr, nr), dtype=a.dtype)
+                _pack_a(a, i0, mcb, p0, kcb, mr, apack)
+                for jr in range(0, ncb, nr):        # 2nd loop: NR columns (a B micro-panel)
+                    for ir in range(0, mcb, mr):    # 1st loop: MR rows (an A micro-panel)
+                        _micro_kernel(apack[ir * kcb:(ir + mr) * kcb].reshape((kcb, mr)),
+                                      bpack[jr * kcb:(jr + nr) * kcb].reshape((kcb, nr)), acc)
+                        for i in range(min(mr, mcb - ir)):
+                            for j in range(min(nr, ncb - jr)):
+                                c[i0 + ir + i, j0 + jr + j] += acc[i, j]
+    # magictoken: packed-end
+
+
+def _check_operands(A, B) -> tuple[np.ndarray, np.ndarray]:
+    for name, x in (("A", A), ("B", B)):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got {x.ndim}-D")
+        if x.dtype not in (np.float64, np.float32):
+            raise TypeError(f"{name} must be float64 or float32, got {x.dtype}")
+        if 0 in x.shape:
+            raise ValueError(f"{name} must have at least one row and column, got {x.shape}")
+    if A.dtype != B.dtype:
+        raise TypeError(f"A and B must have the same dtype, got {A.dtype} and {B.dtype}")
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"A's columns ({A.shape[1]}) must equal B's rows ({B.shape[0]})")
+    return np.ascontiguousarray(A), np.ascontiguousarray(B)
+
+
+def matmul(A: np.ndarray, B: np.ndarray, variant: str = "packed") -> np.ndarray:
+    """``A @ B`` computed by one of :data:`VARIANTS` (see the module docstring).
+
+    Parameters
+    ----------
+    A : ndarray, shape (m, k), float64 or float32
+    B : ndarray, shape (k, n), same dtype as ``A``
+    variant : {"naive", "reordered", "tiled", "packed"}
+        ``packed`` runs on numba's current thread count (see :func:`aichip.threads.numba_threads`);
+        the others on one thread.
+
+    Returns
+    -------
+    ndarray, shape (m, n), dtype of ``A``
+    """
+    check_choice("variant", variant, VARIANTS)
+    A, B = _check_operands(A, B)
+    C = np.zeros((A.shape[0], B.shape[1]), dtype=A.dtype)
+    if variant == "naive":
+        _naive_kernel(A, B, C)
+    elif variant == "reordered":
+        _reordered_kernel(A, B, C)
+    elif variant == "tiled":
+        _tiled_kernel(A, B, C, TILE)
+    else:
+        blk = PACKED_BLOCKING
+        _packed_kernel(A, B, C, blk["MC"], blk["KC"], blk["NC"], blk["MR"], blk["NR"])
+    return C
+
+
+def traffic_bytes(n: int, variant: str, bytes_per_elem: int = 8) -> int:
+    """Bytes moved between the cache that holds a variant's reused data and the level below it,
+    for square ``n x n`` matrices, counted from the loops (each count is stated in its branch).
+
+    * ``naive``: every ``b[p, j]`` load misses (a column walk touches a new line each time, and
+      the ``n`` lines of a column are evicted before the next column reuses them once ``n`` lines
+      exceed the cache): ``n**3`` elements of B, plus A's row (reused from cache) and C: about
+      ``n**3 + 2 n**2`` elements.
+    * ``reordered``: for each of the ``n`` rows of C, all of B streams by (B does not fit in
+      cache for large ``n``): ``n**3`` elements of B, plus A and C once each.
+    * ``tiled`` with tile ``T``: each of the ``(n/T)**3`` block steps loads a tile of B and reads and
+      writes a tile of C (``3 T**2``), while the tile of A is loaded once per ``(i0, p0)``:
+      ``3 n**3 / T + n**2`` elements.
+    * ``packed`` (Goto's schedule): B is read once (packed once per KC x NC panel, ``n**2``), A once
+      per NC-wide column panel (``n**2 * ceil(n / NC)``), and C read and written once per KC-deep
+      slice (``2 n**2 * ceil(n / KC)``).
+    """
+    n = check_int("n", n, minimum=1)
+    check_choice("variant", variant, VARIANTS)
+    bytes_per_elem = check_int("bytes_per_elem", bytes_per_elem, minimum=1)
+    if variant in ("naive", "reordered"):
+        elems = n**3 + 2 * n**2
+    elif variant == "tiled":
+        elems = 3 * n**3 // TILE + n**2
+    else:
+        blk = PACKED_BLOCKING
+        n_col_panels = -(-n // blk["NC"])
+        n_k_slices = -(-n // blk["KC"])
+        elems = n**2 * n_col_panels + n**2 + 2 * n**2 * n_k_slices
+    return elems * bytes_per_elem
+
+
+def intensity(n: int, variant: str, bytes_per_elem: int = 8) -> float:
+    """Operational intensity (FLOP/byte) of a square ``n x n`` product by ``variant``:
+    ``2 n**3`` flops over :func:`traffic_bytes`."""
+    return 2 * n**3 / traffic_bytes(n, variant, bytes_per_elem)
