@@ -93,6 +93,11 @@ SCHEMAS: dict[str, TableSchema] = {
         numeric=("scalesim_mapping_efficiency", "scalesim_s"), integer=("M", "N", "K", "rows", "cols", "scalesim_cycles"),
         key=("layer", "rows", "cols", "dataflow"),
         description="one SCALE-Sim run: a GEMM layer on an array with a dataflow"),
+    "optimizer_states": TableSchema(
+        columns=("optimizer", "precision", "param_bytes", "grad_bytes", "optimizer_bytes", "source",
+                 "notes"),
+        integer=("param_bytes", "grad_bytes", "optimizer_bytes"), key=("optimizer", "precision"),
+        description="bytes per parameter of weights, gradients and optimizer state when training"),
 }
 
 
