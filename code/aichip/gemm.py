@@ -113,16 +113,16 @@ def _pack_a(a, i0, mc, p0, kc, mr, out):
 @njit(cache=True, fastmath=True)
 def _micro_kernel(ap, bp, acc):
     # magictoken: micro-begin
-    # ap: (KC, 4) micro-panel of A; bp: (KC, 16) micro-panel of B; acc: the 4 x 16 block of C.
-    # Every index is a range variable, so numba adds no negative-index checks and LLVM vectorises
-    # the j loop into 512-bit (or 256-bit) fused multiply-adds.
+    # ap: (KC, MR) micro-panel of A; bp: (KC, NR) micro-panel of B; acc: the MR x NR block of C.
+    # Every index is a range variable (numba adds no negative-index checks) and the loop lengths
+    # are run-time values, so LLVM's loop vectoriser turns the j loop into vector FMAs.
     mr, nr = acc.shape
     acc[:, :] = 0.0
     for p in range(ap.shape[0]):
         for i in range(mr):
             aval = ap[p, i]
             for j in range(nr):
-                acc[i, j] += aval * bp[p, j]  # one broadcast, 16 FMAs
+                acc[i, j] += aval * bp[p, j]  # one broadcast, NR FMAs
     # magictoken: micro-end
 
 
@@ -237,3 +237,64 @@ def intensity(n: int, variant: str, bytes_per_elem: int = 8) -> float:
     """Operational intensity (FLOP/byte) of a square ``n x n`` product by ``variant``:
     ``2 n**3`` flops over :func:`traffic_bytes`."""
     return 2 * n**3 / traffic_bytes(n, variant, bytes_per_elem)
+
+
+def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads: int | None = None,
+              repeats: int = 3, seed: int = 0):
+    """Time each variant and NumPy's BLAS (``"numpy"``) on the same ``n x n`` operands, side by side.
+
+    ``packed`` and NumPy run on ``threads`` threads (numba's and the BLAS library's, default all);
+    the other variants on one. Best of ``repeats`` timed calls after one warm-up call.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``variant``, ``n``, ``threads``, ``best_s``, ``GFLOPs`` (``2 n**3`` over the best
+        time), ``intensity`` (FLOP/byte from :func:`traffic_bytes`; compulsory traffic for NumPy),
+        ``max_rel_err`` (against NumPy's product, so every timing carries its correctness check).
+    """
+    import pandas as pd
+
+    from .threads import blas_threads, numba_threads
+    from .timing import time_call
+    from .validation import check_threads
+
+    n = check_int("n", n, minimum=1)
+    for v in variants:
+        check_choice("variants", v, VARIANTS)
+    check_choice("dtype", dtype, ("float64", "float32"))
+    threads = check_threads(threads)
+    repeats = check_int("repeats", repeats, minimum=1)
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)).astype(dtype)
+    B = rng.standard_normal((n, n)).astype(dtype)
+    size = np.dtype(dtype).itemsize
+    with blas_threads(threads):
+        ref_t = time_call(lambda: A @ B, repeats=repeats)
+        ref = A @ B
+    scale = np.abs(ref).max()
+    rows = [("numpy", threads, ref_t.best_s, 0.0, 2 * n**3 / (size * 3 * n**2))]
+    for v in variants:
+        with numba_threads(threads if v == "packed" else 1):
+            t = time_call(lambda: matmul(A, B, v), repeats=repeats)
+            err = float(np.abs(matmul(A, B, v) - ref).max() / scale)
+        rows.append((v, threads if v == "packed" else 1, t.best_s, err, intensity(n, v, size)))
+    df = pd.DataFrame(rows, columns=["variant", "threads", "best_s", "max_rel_err", "intensity"])
+    df.insert(1, "n", n)
+    df["GFLOPs"] = 2 * n**3 / df["best_s"] / 1e9
+    return df
+
+
+def kernel_source(part: str) -> str:
+    """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
+    dedented, for a chapter to show; ``part`` one of ("naive", "reordered", "tiled", "micro", "packed")."""
+    import inspect
+    import textwrap
+
+    kernels = {"naive": _naive_kernel, "reordered": _reordered_kernel, "tiled": _tiled_kernel, "micro": _micro_kernel, "packed": _packed_kernel}
+    check_choice("part", part, tuple(kernels))
+    func = kernels[part]
+    lines = inspect.getsource(getattr(func, "py_func", func)).splitlines()
+    begin = next(i for i, line in enumerate(lines) if f"magictoken: {part}-begin" in line)
+    end = next(i for i, line in enumerate(lines) if f"magictoken: {part}-end" in line)
+    return textwrap.dedent("\n".join(lines[begin + 1:end]))

@@ -58,7 +58,7 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
     """Training-memory calculator: model shape, sequence, micro-batch, optimizer, precision, ZeRO,
     TP/SP/PP/DP, recomputation and GPU; a stacked bar per GPU and the largest micro-batch that fits."""
     shapes = {  # layers, hidden, heads, vocab (Brown et al. 2020, Table 2.1)
-        "GPT-3 1.3B": (24, 2048, 16, 50257), "GPT-3 13B": (40, 5140, 40, 50257),
+        "GPT-3 1.3B": (24, 2048, 16, 50257), "GPT-3 6.7B": (32, 4096, 32, 50257),
         "GPT-3 175B": (96, 12288, 96, 50257)}
     gpus = [n for n in chips.names() if chips.get(n).kind == "GPU" and chips.get(n).mem_GB]
     c = dict(
