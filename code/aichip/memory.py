@@ -12,8 +12,8 @@ Two sweeps run the same working-set sizes through two numba kernels:
   until enough bytes have moved to time; independent loads that the core vectorises and the
   prefetchers stream.
 
-:func:`detect_cache_levels` reads the cache sizes off the latency curve: a level ends where the
-latency rises by more than ``rise`` over the next step in size. ``aichip.machine.cache_levels`` gives
+:func:`detect_cache_levels` reads the cache sizes off the latency curve: a level is a run of sizes
+whose latencies stay within a factor ``rise`` of each other, ending where the latency leaves it. ``aichip.machine.cache_levels`` gives
 what the OS reports, to compare.
 
 Sizes are in bytes with binary prefixes (1 KiB = 1024 B, as the OS reports caches); bandwidth in
@@ -181,24 +181,25 @@ class CacheLevel(NamedTuple):
     latency_ns: float
 
 
-def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.3,
-                        max_levels: int = 3) -> list[CacheLevel]:
+def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.5,
+                        min_points: int = 3, max_levels: int = 3) -> list[CacheLevel]:
     """Cache levels read off a latency sweep, smallest first.
 
-    Walking up in size, a level ends at the last size before the latency rises by more than a
-    factor ``rise`` over the next step, provided the level's plateau (the sizes since the previous
-    rise) has at least two sizes whose latencies lie within a factor ``rise`` of each other (a noisy
-    stretch is no level); the rising points that follow (the rounded corner, where
-    part of the working set still fits) belong to no level, and the next level starts where the
-    rise stops. The last plateau (main memory) is not a cache and is not returned, nor is any
-    plateau after ``max_levels`` caches.
+    Walking up in size, the points form plateaus: a point belongs to the current plateau while its
+    latency is at most ``rise`` times the plateau's lowest latency so far; a higher point starts a
+    new plateau. A plateau of at least ``min_points`` sizes is a level, ending at its largest size;
+    shorter ones are the rounded corners between levels (where part of the working set still fits)
+    or noise, and are dropped. The last plateau (main memory) is not a cache and is not returned,
+    nor is any level after ``max_levels``.
 
     Parameters
     ----------
     sweep : DataFrame with ``working_set_bytes`` and ``latency_ns``, optional
         From :func:`latency_sweep`; default runs one (4 KiB to 64 MiB, under 30 s on 2 cores).
     rise : float, > 1
-        Step-to-step latency ratio that counts as leaving a level.
+        Latency ratio that counts as leaving a level.
+    min_points : int, >= 1
+        Sizes a plateau needs to count as a level.
     max_levels : int, >= 1
 
     Returns
@@ -212,6 +213,7 @@ def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.3,
         raise TypeError("sweep must be a DataFrame with columns working_set_bytes and latency_ns "
                         "(from latency_sweep)")
     rise = check_float("rise", rise, minimum=1.0, strict_minimum=True)
+    min_points = check_int("min_points", min_points, minimum=1)
     max_levels = check_int("max_levels", max_levels, minimum=1)
     data = sweep.sort_values("working_set_bytes")
     sizes = data["working_set_bytes"].to_numpy()
@@ -219,23 +221,17 @@ def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.3,
     if len(lat) < 2:
         raise ValueError(f"sweep must have at least 2 sizes, got {len(lat)}")
     levels = []
-    start = 0  # first index of the current plateau
-    i = 0
-    while i < len(lat) - 1:
-        if lat[i + 1] > rise * lat[i]:
-            plateau = lat[start:i + 1]
-            # a level is a flat run of at least two sizes; a noisy stretch is no level
-            if len(plateau) >= 2 and plateau.max() <= rise * plateau.min():
-                levels.append(CacheLevel(len(levels) + 1, int(sizes[i]),
-                                         float(np.median(plateau))))
-            # skip the corner: every further point that still rises steeply
-            i += 1
-            while i < len(lat) - 1 and lat[i + 1] > rise * lat[i]:
-                i += 1
-            start = i
+    start, floor = 0, lat[0]  # first index and lowest latency of the current plateau
+    for i in range(1, len(lat)):
+        if lat[i] <= rise * floor:
+            floor = min(floor, lat[i])
+            continue
+        if i - start >= min_points:
+            levels.append(CacheLevel(len(levels) + 1, int(sizes[i - 1]),
+                                     float(np.median(lat[start:i]))))
             if len(levels) == max_levels:
                 break
-        i += 1
+        start, floor = i, lat[i]
     return levels
 
 
