@@ -95,3 +95,11 @@ def test_recorded_sweep():
     found = memory.detect_cache_levels(sweep)
     assert [lv.size_bytes for lv in found[:2]] == [32 * 2**10, 512 * 2**10]
     assert found[0].latency_ns == pytest.approx(1.9) and found[1].latency_ns == pytest.approx(4.64, abs=0.01)
+
+
+def test_cache_levels_explorer_draws():
+    from aichip.widgets.memory import cache_levels_explorer, training_memory_explorer
+
+    sweep = _synthetic()
+    assert cache_levels_explorer(sweep).children
+    assert training_memory_explorer().children

@@ -86,3 +86,21 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
 
     out = w.interactive_output(show, c)
     return w.VBox([w.HBox([w.VBox(list(c.values())[:6]), w.VBox(list(c.values())[6:])]), out])
+
+
+def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points: int = 3) -> w.Widget:
+    """The measured sweep curves with the levels :func:`aichip.memory.detect_cache_levels` finds,
+    re-detected as the reader moves its ``rise`` and ``min_points``; the OS's caches dotted."""
+    from .. import machine, memory
+
+    os_levels = [c for c in machine.cache_levels() if c.kind != "Instruction"]
+    controls = dict(rise=w.FloatSlider(rise, min=1.1, max=3.0, step=0.1, description="rise"),
+                    min_points=w.IntSlider(min_points, min=1, max=6, description="min points"))
+
+    def show(rise, min_points):
+        levels = memory.detect_cache_levels(latency, rise=rise, min_points=min_points)
+        plot_cache_sweeps(latency, bandwidth, levels, os_levels)
+        plt.tight_layout()
+        plt.show()
+
+    return w.VBox([w.HBox(list(controls.values())), w.interactive_output(show, controls)])
