@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from aichip import arith, flops, ladder, machine, membench, sparse, systolic, timing
+from aichip import arith, flops, gemm, ladder, machine, membench, memory, sparse, systolic, timing
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE / "build"
@@ -302,6 +302,60 @@ def bench_systolic(repeats: int) -> dict:
     return results
 
 
+def bench_memory(repeats: int) -> dict:
+    """Chapter 4: the GEMM variants at n = 1024 (float64) against NumPy's DGEMM at the same thread
+    count, and the cache levels the latency sweep finds against those the OS reports."""
+    print_section("memory: GEMM variants (n = 1024, float64) and cache levels")
+    threads = numba.config.NUMBA_NUM_THREADS
+    fast = gemm.benchmark(1024, variants=("reordered", "tiled", "packed"), threads=threads,
+                          repeats=max(3, repeats // 2))
+    slow = gemm.benchmark(1024, variants=("naive",), threads=threads, repeats=1)
+    import pandas as pd
+
+    # NumPy's row from the same run as packed; naive timed once (it takes seconds at n = 1024)
+    table = pd.concat([fast, slow[slow["variant"] == "naive"]], ignore_index=True)
+    by = dict(zip(table["variant"], table["GFLOPs"]))
+    peak, peak_failure = checked(flops.measure_peak_flops, "float64", threads=threads,
+                                 repeats=repeats)
+    peak_G = peak.best_GFLOPs if peak is not None else float("nan")
+    columns = [Column("variant"), Column("threads"), Column("best (s)", ".3f"),
+               Column("GFLOP/s", ".2f"), Column("of FMA peak", ".1%"), Column("x naive", ".1f"),
+               Column("of NumPy DGEMM", ".1%"), Column("FLOP/byte", ".2f"),
+               Column("max rel. error", ".1e"), Column("correct")]
+    rows = [(r.variant, r.threads, r.best_s, r.GFLOPs, r.GFLOPs / peak_G, r.GFLOPs / by["naive"],
+             r.GFLOPs / by["numpy"], r.intensity, r.max_rel_err,
+             note_check(f"gemm {r.variant} result", r.max_rel_err < 1e-10))
+            for r in table.itertuples()]
+    print(format_table(columns, rows))
+    if peak_failure:
+        print(f"  {peak_failure}")
+    print(machine.blas_info())
+    of_blas, of_naive = by["packed"] / by["numpy"], by["packed"] / by["naive"]
+    print(f"packed / NumPy DGEMM ({threads} threads): {of_blas:.1%} "
+          f"({'meets' if of_blas >= 0.5 else 'MISSES'} the 50% target); packed / naive: "
+          f"{of_naive:.0f}x ({'meets' if of_naive >= 20 else 'MISSES'} the 20x target)")
+
+    lat = memory.latency_sweep()
+    found = memory.detect_cache_levels(lat)
+    reported = [c for c in machine.cache_levels() if c.kind != "Instruction"]
+    columns = [Column("level"), Column("OS (KiB)", ","), Column("shared by CPUs"),
+               Column("detected (KiB)", ","), Column("latency (ns)", ".1f"),
+               Column("within 2x")]
+    rows = []
+    for c in reported:
+        lv = next((x for x in found if x.level == c.level), None)
+        within = lv is not None and 0.5 <= lv.size_bytes / c.size_bytes <= 2
+        rows.append((f"L{c.level}", c.size_bytes // 1024, c.shared_cpus,
+                     lv and lv.size_bytes // 1024, lv and lv.latency_ns,
+                     within))
+    print()
+    print(format_table(columns, rows))
+    return {"gemm": table.to_dict("records"), "packed_of_numpy": of_blas,
+            "packed_over_naive": of_naive, "fma_peak_GFLOPs": peak_G,
+            "cache_levels_detected": [lv._asdict() for lv in found],
+            "cache_levels_os": [c._asdict() for c in reported]}
+
+
 def bench_sparse(repeats: int) -> dict:
     print_section("Block-sparse matmul (chapter on GPUs, Tensor Cores and sparsity)")
     n, block = 2048, 32
@@ -332,7 +386,7 @@ def bench_sparse(repeats: int) -> dict:
 
 
 SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier,
-            "systolic": bench_systolic, "sparse": bench_sparse}
+            "memory": bench_memory, "systolic": bench_systolic, "sparse": bench_sparse}
 
 
 def main(argv=None) -> int:

@@ -39,20 +39,61 @@ def _cpu_model() -> str:
             or "unknown CPU")
 
 
+class CacheInfo(NamedTuple):
+    """One cache the OS reports for CPU 0: ``level`` (1, 2, 3), ``kind`` (``"Data"``,
+    ``"Instruction"``, ``"Unified"``), ``size_bytes`` (1 KiB = 1024 bytes, as the OS counts), and
+    ``shared_cpus`` (how many logical CPUs share it: a per-core L1 says 1 or 2, a shared L3 says all)."""
+
+    level: int
+    kind: str
+    size_bytes: int
+    shared_cpus: int
+
+
+def _parse_size(text: str) -> int:
+    """``"32K"`` -> 32768: the size format of sysfs and lscpu (binary prefixes)."""
+    text = text.strip()
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def _count_cpus(cpu_list: str) -> int:
+    """Number of CPUs in a sysfs list such as ``"0-3,8"``."""
+    count = 0
+    for part in cpu_list.strip().split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            count += int(hi or lo) - int(lo) + 1
+    return count
+
+
+def cache_levels(base: str = "/sys/devices/system/cpu/cpu0/cache") -> list[CacheInfo]:
+    """The caches the OS reports for CPU 0 (Linux sysfs), smallest level first; [] if unknown.
+
+    ``base`` is the sysfs directory (a test can point it at a copy). In a virtual machine these are
+    what the hypervisor chose to tell the guest, which need not be the physical caches.
+    """
+    levels = []
+    try:
+        entries = sorted(e for e in os.listdir(base) if e.startswith("index"))
+        for entry in entries:
+            def field(name, entry=entry):
+                with open(os.path.join(base, entry, name), encoding="utf-8") as f:
+                    return f.read().strip()
+            try:
+                shared = _count_cpus(field("shared_cpu_list"))
+            except OSError:
+                shared = 1
+            levels.append(CacheInfo(int(field("level")), field("type"), _parse_size(field("size")),
+                                    shared))
+    except (OSError, ValueError):
+        return []
+    return sorted(levels, key=lambda c: (c.level, c.kind != "Data"))
+
+
 def _last_level_cache_bytes() -> int | None:
     """Size of the largest cache the OS reports for CPU 0 (Linux sysfs), or None if unknown."""
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    sizes = []
-    try:
-        for entry in os.listdir(base):
-            if not entry.startswith("index"):
-                continue
-            with open(os.path.join(base, entry, "size"), encoding="utf-8") as f:
-                text = f.read().strip()
-            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1], 1)
-            sizes.append(int(text.rstrip("KMG")) * scale)
-    except (OSError, ValueError):
-        return None
+    sizes = [c.size_bytes for c in cache_levels()]
     return max(sizes) if sizes else None
 
 

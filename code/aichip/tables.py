@@ -125,6 +125,11 @@ SCHEMAS: dict[str, TableSchema] = {
         columns=("workload", "layer", "M", "N", "K", "source", "notes"),
         integer=("M", "N", "K"), key=("workload", "layer"),
         description="one GEMM (M x K times K x N) from a published network or benchmark"),
+    "optimizer_states": TableSchema(
+        columns=("optimizer", "precision", "param_bytes", "grad_bytes", "optimizer_bytes", "source",
+                 "notes"),
+        integer=("param_bytes", "grad_bytes", "optimizer_bytes"), key=("optimizer", "precision"),
+        description="bytes per parameter of weights, gradients and optimizer state when training"),
 }
 
 

@@ -1,0 +1,250 @@
+"""The memory hierarchy measured: load latency and read bandwidth against working-set size.
+
+Two sweeps run the same working-set sizes through two numba kernels:
+
+* **Latency** (:func:`latency_sweep`): pointer chasing. The working set is an int64 array holding a
+  random cyclic permutation of its cache lines (64 bytes, one element used per line), so that each
+  load's address is the value the previous load returned. The loads are dependent: the core cannot
+  overlap them, and the hardware prefetchers cannot guess the next line. The time per load is the
+  latency of the smallest level the whole working set fits in (once it no longer fits, a growing
+  share of the loads misses to the next level, so the curve rises in steps with rounded corners).
+* **Bandwidth** (:func:`bandwidth_sweep`): a single-threaded sum over a float64 array, repeated
+  until enough bytes have moved to time; independent loads that the core vectorises and the
+  prefetchers stream.
+
+:func:`detect_cache_levels` reads the cache sizes off the latency curve: a level is a run of sizes
+whose latencies stay within a factor ``rise`` of each other, ending where the latency leaves it. ``aichip.machine.cache_levels`` gives
+what the OS reports, to compare.
+
+Sizes are in bytes with binary prefixes (1 KiB = 1024 B, as the OS reports caches); bandwidth in
+GB/s (1e9 bytes/s), latency in ns.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from .validation import check_choice, check_float, check_int
+
+LINE_BYTES = 64  # cache line of every x86-64 and most Arm cores
+_INT64_PER_LINE = LINE_BYTES // 8
+
+
+def default_sizes(min_bytes: int = 4 * 2**10, max_bytes: int = 64 * 2**20,
+                  points_per_octave: int = 2) -> np.ndarray:
+    """Working-set sizes from ``min_bytes`` to ``max_bytes``, ``points_per_octave`` per doubling,
+    each rounded down to a whole number of cache lines."""
+    min_bytes = check_int("min_bytes", min_bytes, minimum=2 * LINE_BYTES)
+    max_bytes = check_int("max_bytes", max_bytes, minimum=min_bytes)
+    points_per_octave = check_int("points_per_octave", points_per_octave, minimum=1, maximum=16)
+    n = int(np.floor(np.log2(max_bytes / min_bytes) * points_per_octave)) + 1
+    sizes = min_bytes * 2.0 ** (np.arange(n) / points_per_octave)
+    return np.unique((sizes // LINE_BYTES).astype(np.int64) * LINE_BYTES)
+
+
+def _check_sizes(sizes_bytes) -> np.ndarray:
+    if sizes_bytes is None:
+        return default_sizes()
+    sizes = np.asarray(sizes_bytes)
+    if sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer):
+        raise TypeError("sizes_bytes must be a non-empty 1-D sequence of integers (bytes)")
+    if (sizes < 2 * LINE_BYTES).any():
+        raise ValueError(f"sizes_bytes must all be >= {2 * LINE_BYTES} (two cache lines), got "
+                         f"{int(sizes.min())}")
+    return sizes.astype(np.int64)
+
+
+def cyclic_chain(n_lines: int, seed: int = 0) -> np.ndarray:
+    """An int64 array of ``n_lines * 8`` elements (``n_lines`` cache lines) whose first element of
+    each line holds the index of the next line's first element, along one random cycle that visits
+    every line once (so a chase from any line returns to it after exactly ``n_lines`` loads)."""
+    n_lines = check_int("n_lines", n_lines, minimum=1)
+    order = np.random.default_rng(seed).permutation(n_lines)
+    chain = np.zeros(n_lines * _INT64_PER_LINE, dtype=np.int64)
+    chain[order * _INT64_PER_LINE] = np.roll(order, -1) * _INT64_PER_LINE
+    return chain
+
+
+@njit(cache=True)
+def _chase_kernel(chain, start, n_loads):
+    # magictoken: chase-begin
+    i = start
+    for _ in range(n_loads):
+        i = chain[i]  # the next address is the value just loaded: no two loads overlap
+    # magictoken: chase-end
+    return i
+
+
+@njit(cache=True, fastmath=True)
+def _read_kernel(x, passes):
+    # magictoken: read-begin
+    total = 0.0
+    for _ in range(passes):
+        for i in range(x.shape[0]):
+            total += x[i]  # independent loads; fastmath lets LLVM vectorise the sum
+    # magictoken: read-end
+    return total
+
+
+def _best_time(fn, repeats: int) -> float:
+    fn()  # warm-up: compiles, faults the pages in and fills the caches
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Average latency of a dependent load (ns) for each working-set size, by pointer chasing.
+
+    Parameters
+    ----------
+    sizes_bytes : sequence of int, optional
+        Working sets in bytes (each at least two cache lines); default :func:`default_sizes`
+        (4 KiB to 64 MiB, two points per doubling).
+    repeats : int, >= 1
+        Timed chases per size after one warm-up chase; the best is kept.
+    loads : int, >= 1000
+        Dependent loads per chase.
+    seed : int
+        Seed of the random cycle.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``working_set_bytes`` and ``latency_ns`` (best time per load).
+    """
+    sizes = _check_sizes(sizes_bytes)
+    repeats = check_int("repeats", repeats, minimum=1)
+    loads = check_int("loads", loads, minimum=1000)
+    seed = check_int("seed", seed, minimum=0)
+    rows = []
+    for size in sizes:
+        n_lines = int(size) // LINE_BYTES
+        chain = cyclic_chain(n_lines, seed)
+        best = _best_time(lambda: _chase_kernel(chain, 0, loads), repeats)
+        rows.append((n_lines * LINE_BYTES, best / loads * 1e9))
+    return pd.DataFrame(rows, columns=["working_set_bytes", "latency_ns"])
+
+
+def bandwidth_sweep(sizes_bytes=None, repeats: int = 3, bytes_per_timing: int = 64 * 2**20
+                    ) -> pd.DataFrame:
+    """Single-thread read bandwidth (GB/s) for each working-set size.
+
+    Parameters
+    ----------
+    sizes_bytes : sequence of int, optional
+        Working sets in bytes; default :func:`default_sizes`.
+    repeats : int, >= 1
+        Timed runs per size after one warm-up run; the best is kept.
+    bytes_per_timing : int, >= 1 MiB
+        About how many bytes one timed run reads (small working sets are summed over many passes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``working_set_bytes`` and ``read_GBps``.
+
+    Raises
+    ------
+    ValueError
+        If the kernel's sum differs from NumPy's (the bandwidth would be meaningless).
+    """
+    sizes = _check_sizes(sizes_bytes)
+    repeats = check_int("repeats", repeats, minimum=1)
+    bytes_per_timing = check_int("bytes_per_timing", bytes_per_timing, minimum=2**20)
+    rows = []
+    for size in sizes:
+        x = np.ones(int(size) // 8)
+        passes = max(1, bytes_per_timing // (x.size * 8))
+        if _read_kernel(x, passes) != passes * x.size:  # exact: sums of ones below 2**53
+            raise ValueError(f"read kernel returned a wrong sum at {size} bytes")
+        best = _best_time(lambda: _read_kernel(x, passes), repeats)
+        rows.append((x.size * 8, passes * x.size * 8 / best / 1e9))
+    return pd.DataFrame(rows, columns=["working_set_bytes", "read_GBps"])
+
+
+class CacheLevel(NamedTuple):
+    """A level read off a latency sweep: the largest working set that still ran at this level's
+    latency (``size_bytes``) and that latency (``latency_ns``, the median over the level's plateau)."""
+
+    level: int
+    size_bytes: int
+    latency_ns: float
+
+
+def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.5,
+                        min_points: int = 3, max_levels: int = 3) -> list[CacheLevel]:
+    """Cache levels read off a latency sweep, smallest first.
+
+    Walking up in size, the points form plateaus: a point belongs to the current plateau while its
+    latency is at most ``rise`` times the plateau's lowest latency so far; a higher point starts a
+    new plateau. A plateau of at least ``min_points`` sizes is a level, ending at its largest size;
+    shorter ones are the rounded corners between levels (where part of the working set still fits)
+    or noise, and are dropped. The last plateau (main memory) is not a cache and is not returned,
+    nor is any level after ``max_levels``.
+
+    Parameters
+    ----------
+    sweep : DataFrame with ``working_set_bytes`` and ``latency_ns``, optional
+        From :func:`latency_sweep`; default runs one (4 KiB to 64 MiB, under 30 s on 2 cores).
+    rise : float, > 1
+        Latency ratio that counts as leaving a level.
+    min_points : int, >= 1
+        Sizes a plateau needs to count as a level.
+    max_levels : int, >= 1
+
+    Returns
+    -------
+    list of CacheLevel
+    """
+    if sweep is None:
+        sweep = latency_sweep()
+    if not isinstance(sweep, pd.DataFrame) or not {"working_set_bytes", "latency_ns"} <= set(
+            sweep.columns):
+        raise TypeError("sweep must be a DataFrame with columns working_set_bytes and latency_ns "
+                        "(from latency_sweep)")
+    rise = check_float("rise", rise, minimum=1.0, strict_minimum=True)
+    min_points = check_int("min_points", min_points, minimum=1)
+    max_levels = check_int("max_levels", max_levels, minimum=1)
+    data = sweep.sort_values("working_set_bytes")
+    sizes = data["working_set_bytes"].to_numpy()
+    lat = data["latency_ns"].to_numpy(dtype=float)
+    if len(lat) < 2:
+        raise ValueError(f"sweep must have at least 2 sizes, got {len(lat)}")
+    levels = []
+    start, floor = 0, lat[0]  # first index and lowest latency of the current plateau
+    for i in range(1, len(lat)):
+        if lat[i] <= rise * floor:
+            floor = min(floor, lat[i])
+            continue
+        if i - start >= min_points:
+            levels.append(CacheLevel(len(levels) + 1, int(sizes[i - 1]),
+                                     float(np.median(lat[start:i]))))
+            if len(levels) == max_levels:
+                break
+        start, floor = i, lat[i]
+    return levels
+
+
+def kernel_source(part: str) -> str:
+    """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
+    dedented, for a chapter to show; ``part`` one of ("chase", "read")."""
+    import inspect
+    import textwrap
+
+    kernels = {"chase": _chase_kernel, "read": _read_kernel}
+    check_choice("part", part, tuple(kernels))
+    func = kernels[part]
+    lines = inspect.getsource(getattr(func, "py_func", func)).splitlines()
+    begin = next(i for i, line in enumerate(lines) if f"magictoken: {part}-begin" in line)
+    end = next(i for i, line in enumerate(lines) if f"magictoken: {part}-end" in line)
+    return textwrap.dedent("\n".join(lines[begin + 1:end]))

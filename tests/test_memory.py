@@ -1,0 +1,105 @@
+"""Tests of the memory-hierarchy sweeps and the cache-level detection."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aichip import machine, memory
+
+
+def test_cyclic_chain_is_one_cycle():
+    chain = memory.cyclic_chain(1000, seed=3)
+    i, seen = 0, set()
+    for _ in range(1000):
+        seen.add(i)
+        i = chain[i]
+    assert i == 0 and len(seen) == 1000 and all(x % 8 == 0 for x in seen)
+
+
+def test_chase_kernel_ends_where_python_does():
+    chain = memory.cyclic_chain(97, seed=1)
+    i = 0
+    for _ in range(1234):
+        i = chain[i]
+    assert memory._chase_kernel(chain, 0, 1234) == i
+
+
+def _synthetic(levels_bytes=(32 * 2**10, 2**20), lat=(1.0, 4.0, 80.0)):
+    # an ideal latency curve with a one-step corner after each level
+    sizes = memory.default_sizes(4096, 64 * 2**20)
+    out = np.full(sizes.shape, lat[-1])
+    for size, value in reversed(list(zip(levels_bytes, lat))):
+        out[sizes <= size] = value
+    for size, lo, hi in zip(levels_bytes, lat, lat[1:]):
+        out[np.searchsorted(sizes, size, side="right")] = np.sqrt(lo * hi)
+    return pd.DataFrame({"working_set_bytes": sizes, "latency_ns": out})
+
+
+def test_detects_synthetic_levels():
+    found = memory.detect_cache_levels(_synthetic())
+    assert [lv.size_bytes for lv in found] == [32 * 2**10, 2**20]
+    assert [lv.latency_ns for lv in found] == [1.0, 4.0]
+
+
+def test_noise_is_not_a_level():
+    sweep = _synthetic(levels_bytes=(32 * 2**10,), lat=(1.0, 100.0))
+    beyond = sweep["working_set_bytes"] >= 64 * 2**10  # past the corner: no two sizes agree
+    sweep.loc[beyond, "latency_ns"] = np.where(np.arange(beyond.sum()) % 2, 300.0, 100.0)
+    assert [lv.size_bytes for lv in memory.detect_cache_levels(sweep)] == [32 * 2**10]
+
+
+def test_small_sweeps_run():
+    sizes = [4096, 8192, 2**20]
+    lat = memory.latency_sweep(sizes, repeats=1, loads=10_000)
+    bw = memory.bandwidth_sweep(sizes, repeats=1, bytes_per_timing=2**20)
+    assert list(lat["working_set_bytes"]) == sizes == list(bw["working_set_bytes"])
+    assert (lat["latency_ns"] > 0).all() and (bw["read_GBps"] > 0).all()
+
+
+def test_os_cache_levels_parse(tmp_path):
+    for idx, (level, kind, size, shared) in enumerate(
+            [(1, "Data", "48K", "0-1"), (2, "Unified", "2048K", "0"), (3, "Unified", "32M", "0-7,16")]):
+        d = tmp_path / f"index{idx}"
+        d.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size),
+                            ("shared_cpu_list", shared)):
+            (d / name).write_text(f"{value}\n")
+    levels = machine.cache_levels(str(tmp_path))
+    assert [(c.level, c.size_bytes, c.shared_cpus) for c in levels] == [
+        (1, 48 * 1024, 2), (2, 2 * 2**20, 1), (3, 32 * 2**20, 9)]
+    assert machine.cache_levels(str(tmp_path / "missing")) == []
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: memory.latency_sweep([64]), "sizes_bytes"),
+    (lambda: memory.latency_sweep([4.5e3]), "sizes_bytes"),
+    (lambda: memory.latency_sweep([4096], repeats=0), "repeats"),
+    (lambda: memory.bandwidth_sweep([-4096]), "sizes_bytes"),
+    (lambda: memory.detect_cache_levels(pd.DataFrame({"x": [1]})), "sweep"),
+    (lambda: memory.detect_cache_levels(_synthetic(), rise=1.0), "rise"),
+    (lambda: memory.default_sizes(4096, 1024), "max_bytes"),
+])
+def test_bad_input(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_recorded_sweep():
+    # latency_sweep() as recorded on the 2-core AMD EPYC VM this chapter was written on (sysfs:
+    # L1d 32 KiB, L2 1 MiB, L3 32 MiB shared), 4 KiB to 64 MiB, two sizes per doubling. Its L2 corner
+    # is gradual (TLB misses start before the L2 is full) and its L3 plateau is short.
+    lat = [1.9, 1.9, 1.9, 1.9, 1.9, 1.9, 1.97, 4.61, 4.61, 4.62, 4.66, 4.62, 4.72, 5.12, 5.63, 6.97,
+           9.71, 11.87, 14.09, 16.16, 16.62, 18.63, 27.87, 113.71, 124.54, 145.0, 149.78, 155.35,
+           155.08]
+    sweep = pd.DataFrame({"working_set_bytes": memory.default_sizes(), "latency_ns": lat})
+    found = memory.detect_cache_levels(sweep)
+    assert [lv.size_bytes for lv in found[:2]] == [32 * 2**10, 512 * 2**10]
+    assert found[0].latency_ns == pytest.approx(1.9) and found[1].latency_ns == pytest.approx(4.64, abs=0.01)
+
+
+def test_cache_levels_explorer_draws():
+    from aichip.widgets.memory import cache_levels_explorer, training_memory_explorer
+
+    sweep = _synthetic()
+    assert cache_levels_explorer(sweep).children
+    assert training_memory_explorer().children

@@ -1,0 +1,89 @@
+"""Tests of aichip.training against published figures and an independent NumPy count."""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from aichip import training as T
+
+
+# Rajbhandari et al., SC'20, Figure 1: 7.5B parameters, Nd = 64, K = 12 (mixed-precision Adam):
+# baseline 120 GB, P_os 31.4 GB, P_os+g 16.6 GB, P_os+g+p 1.9 GB (GB = 1e9 bytes)
+@pytest.mark.parametrize("stage, published_GB", [(0, 120.0), (1, 31.4), (2, 16.6), (3, 1.9)])
+def test_zero_figure1(stage, published_GB):
+    total = T.model_state_bytes(7.5e9, dp=64, zero_stage=stage).total_bytes / 1e9
+    assert total == pytest.approx(published_GB, abs=0.05)
+
+
+def test_mixed_adam_is_16_bytes_per_parameter():  # Rajbhandari et al.: 2 + 2 + 12
+    s = T.model_state_bytes(1000)
+    assert (s.params_bytes, s.grads_bytes, s.optimizer_bytes, s.total_bytes) == (2000, 2000, 12000, 16000)
+
+
+def test_kv_cache_opt13b_vllm():
+    # Kwon et al., SOSP'23, Section 3: OPT-13B needs 2 x 5120 x 40 x 2 bytes = 800 KB per token,
+    # and up to 1.6 GB (GiB) for a 2048-token request. OPT-13B: 40 layers, 40 heads of 128.
+    assert T.kv_cache_bytes(40, 40, 128, 1, 1) == 800 * 1024
+    assert T.kv_cache_bytes(40, 40, 128, 2048, 1) / 2**30 == pytest.approx(1.6, abs=0.05)
+
+
+def test_gpt3_parameters():  # Brown et al. 2020: 96 layers, h = 12288, 175B parameters
+    assert T.transformer_params(96, 12288, 51200, 2048) == pytest.approx(175e9, rel=0.005)
+
+
+def test_gpt3_attention_ratio():  # Korthikanti et al., Section 4.1: 5as/h = 80 for GPT-3
+    s, b, h, a = 2048, 1, 12288, 96
+    full = T.activation_bytes(s, b, h, a)
+    sel = T.activation_bytes(s, b, h, a, recompute="selective")
+    assert (full - sel) / (s * b * h) == pytest.approx(80)
+
+
+@settings(max_examples=25, deadline=None)
+@given(s_mult=st.integers(1, 4), b=st.integers(1, 3), d=st.sampled_from([4, 8]),
+       heads_per_gpu=st.integers(1, 3), tp=st.sampled_from([1, 2, 4]), sp=st.booleans(),
+       recompute=st.sampled_from(T.RECOMPUTE))
+def test_formula_equals_numpy_forward_pass(s_mult, b, d, heads_per_gpu, tp, sp, recompute):
+    a = heads_per_gpu * tp
+    h, s = a * d, 4 * s_mult
+    kept = T.saved_tensors(s, b, h, a, tp=tp, sequence_parallel=sp, recompute=recompute)
+    assert sum(kept.values()) == T.activation_bytes(s, b, h, a, tp=tp, sequence_parallel=sp,
+                                                    recompute=recompute)
+
+
+def test_zero_stage_partitions():
+    s0, s3 = (T.model_state_bytes(1e9, dp=8, zero_stage=z, optimizer="sgd_momentum") for z in (0, 3))
+    assert s3.total_bytes * 8 == pytest.approx(s0.total_bytes)
+
+
+def test_decode_bound():
+    # 7e9 params in 2 bytes on a 3350 GB/s GPU: 14 GB read per token -> 3350/14 tokens/s
+    bound = T.decode_tokens_per_s_bound(7e9, 3350)
+    assert bound.tokens_per_s == pytest.approx(3350 / 14)
+    assert bound.intensity == pytest.approx(1.0)  # 2 flops per 2-byte weight
+
+
+def test_largest_micro_batch_fits_and_next_does_not():
+    kw = dict(n_layers=24, hidden=2048, n_heads=16, vocab=50257, seq_len=2048, zero_stage=1, dp=8)
+    b = T.largest_micro_batch(80, **kw)
+    assert b >= 1
+    assert T.training_memory(micro_batch=b, **kw).total_bytes <= 80e9
+    assert T.training_memory(micro_batch=b + 1, **kw).total_bytes > 80e9
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: T.model_state_bytes(1e9, zero_stage=4), "zero_stage"),
+    (lambda: T.model_state_bytes(-1), "n_params"),
+    (lambda: T.model_state_bytes(1e9, optimizer="lion"), "optimizer"),
+    (lambda: T.model_state_bytes(1e9, precision="fp8"), "precision"),
+    (lambda: T.model_state_bytes(1e9, dp=0), "dp"),
+    (lambda: T.activation_bytes(2048, 1, 4096, 32, tp=3), "tp"),
+    (lambda: T.activation_bytes(-1, 1, 4096, 32), "seq_len"),
+    (lambda: T.activation_bytes(2048, 1, 4096, 32, recompute="some"), "recompute"),
+    (lambda: T.activation_bytes(2048, 1, 4096, 30), "n_heads"),
+    (lambda: T.kv_cache_bytes(32, 8, 128, -5, 1), "seq_len"),
+    (lambda: T.kv_cache_bytes(32, 8, 128, 5, 1, bytes_per_value=0), "bytes_per_value"),
+    (lambda: T.decode_tokens_per_s_bound(7e9, 0), "hbm_GBps"),
+    (lambda: T.largest_micro_batch(0, 24, 2048, 16, 50257, 2048), "capacity_GB"),
+])
+def test_bad_input(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
