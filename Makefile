@@ -8,11 +8,11 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book test test-unit test-nojit test-notebooks test-browser test-mpi bench stress mutate lab clean distclean
+.PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench stress mutate lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
-	@echo "make test   - set up .venv, run unit tests, the MPI benchmark (2 ranks), notebooks (nbmake), book build, browser tests"
+	@echo "make test   - set up .venv, lint, unit tests (with and without JIT), MPI runs, notebooks (nbmake), book build, browser tests"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
 	@echo "make stress - execute every chapter ROUNDS times under load; fails if any execution stalls"
@@ -88,7 +88,11 @@ test-mpi: $(STAMP)
 test-browser: book
 	$(PY) -m pytest tests/browser -rs
 
-test: test-unit test-nojit test-mpi test-notebooks book test-browser
+# ruff over the package, tests, benchmarks, tools and build helpers (configuration: ruff.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint test-unit test-nojit test-mpi test-notebooks book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py
