@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cli
-from .mpibench import mpiexec_path
+from .mpibench import launch
 from .validation import check_float, check_int
 
 WORDS = 4                     # version, key, value, check
@@ -325,30 +325,17 @@ def run(n_ranks: int = 3, keys: int = 1000, ops: int = 2000, hot_keys: int = 4,
         update_fraction: float = 0.2, inject_error: bool = False, timeout_s: float = 180.0) -> dict:
     """Launch the store with ``n_ranks`` processes; return its JSON plus ``stdout`` and
     ``returncode``."""
-    import os
-    import subprocess
-    import tempfile
     n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=64)
     keys = check_int("keys", keys, minimum=1)
     ops = check_int("ops", ops, minimum=1)
     hot_keys = check_int("hot_keys", hot_keys, minimum=1, maximum=keys)
     update_fraction = check_float("update_fraction", update_fraction, minimum=0, maximum=1)
     timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "kv.json"
-        cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", "aichip.kvstore",
-               "--keys", str(keys), "--ops", str(ops), "--hot-keys", str(hot_keys),
-               "--update-fraction", str(update_fraction), "--json", str(out)] + \
-            (["--inject-error"] if inject_error else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              env=dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-                                       UCX_LOG_LEVEL="error"))
-        if not out.exists():
-            raise RuntimeError(f"kvstore failed (exit {proc.returncode}):\n"
-                               f"{proc.stdout}\n{proc.stderr}")
-        result = json.loads(out.read_text())
-    result["stdout"], result["returncode"] = proc.stdout, proc.returncode
-    return result
+    args = ["--keys", str(keys), "--ops", str(ops), "--hot-keys", str(hot_keys),
+            "--update-fraction", str(update_fraction)]
+    if inject_error:
+        args.append("--inject-error")
+    return launch("aichip.kvstore", n_ranks, args, timeout_s=timeout_s)
 
 
 if __name__ == "__main__":

@@ -385,6 +385,34 @@ def mpiexec_path() -> str:
     return found
 
 
+def launch(module: str, n_ranks: int, args: list[str], env: dict | None = None,
+           timeout_s: float = 120.0) -> dict:
+    """Run ``python -m <module> <args> --json FILE`` as ``n_ranks`` MPI processes
+    (:func:`mpiexec_path`) and return the JSON the program wrote, plus ``stdout`` (its printed
+    tables) and ``returncode``.
+
+    Every MPI tool of the book (``mpibench``, ``rmabench``, ``kvstore``) is launched this way: one
+    thread per rank for OpenMP and numba (the ranks share the cores), ``env`` added to the
+    environment (e.g. MPICH's ``MPIR_CVAR_*`` controls). RuntimeError with the program's output when
+    it wrote no JSON (it crashed or could not start).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", module, *args,
+               "--json", str(out)]
+        full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+                        UCX_LOG_LEVEL="error")
+        full_env.update(env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                              env=full_env, check=False)
+        if not out.exists():
+            raise RuntimeError(f"{module} failed (exit {proc.returncode}):\n{proc.stdout}\n"
+                               f"{proc.stderr}")
+        result = json.loads(out.read_text())
+    result["stdout"], result["returncode"] = proc.stdout, proc.returncode
+    return result
+
+
 def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
         max_bytes: int = 2**20, factor: int = 4, iters: int = 20, warmup: int = 3,
         inject_error: bool = False, timeout_s: float = 120.0, algorithm: str | None = None,
@@ -410,24 +438,13 @@ def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
         check_choice("ops", op.strip(), BENCH_OPS)
     if algorithm is not None:
         mpich_environment([o.strip() for o in ops.split(",")], algorithm, tree_chunk_bytes)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", "aichip.mpibench",
-               "--ops", ops, "--min-bytes", str(min_bytes), "--max-bytes", str(max_bytes),
-               "--factor", str(factor), "--iters", str(iters), "--warmup", str(warmup),
-               "--json", str(out)] + (["--inject-error"] if inject_error else [])
-        if algorithm is not None:
-            cmd += ["--algorithm", algorithm, "--tree-chunk-bytes", str(tree_chunk_bytes)]
-        env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
-                              check=False)
-        if not out.exists():
-            raise RuntimeError(f"mpibench failed (exit {proc.returncode}):\n{proc.stdout}\n"
-                               f"{proc.stderr}")
-        result = json.loads(out.read_text())
-    result["stdout"] = proc.stdout
-    result["returncode"] = proc.returncode
-    return result
+    args = ["--ops", ops, "--min-bytes", str(min_bytes), "--max-bytes", str(max_bytes),
+            "--factor", str(factor), "--iters", str(iters), "--warmup", str(warmup)]
+    if inject_error:
+        args.append("--inject-error")
+    if algorithm is not None:
+        args += ["--algorithm", algorithm, "--tree-chunk-bytes", str(tree_chunk_bytes)]
+    return launch("aichip.mpibench", n_ranks, args, timeout_s=timeout_s)
 
 
 if __name__ == "__main__":

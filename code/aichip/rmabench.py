@@ -25,16 +25,14 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from . import cli
-from .mpibench import fit_alpha_beta, mpiexec_path
+from .mpibench import fit_alpha_beta, launch
 from .validation import check_float, check_int
 
 RMA_OPS = ("put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap",
@@ -314,24 +312,12 @@ def run(n_ranks: int = 2, ops=("put", "get", "sendrecv"), syncs=("lock",), min_b
     if env is not None and not all(isinstance(k, str) and isinstance(v, str)
                                    for k, v in env.items()):
         raise TypeError("env must map strings to strings")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", "aichip.rmabench",
-               "--ops", ",".join(ops), "--sync", ",".join(syncs), "--min-bytes", str(min_bytes),
-               "--max-bytes", str(max_bytes), "--factor", str(factor), "--iters", str(iters),
-               "--warmup", str(warmup), "--json", str(out)]
-        if inject_error:
-            cmd.append("--inject-error")
-        full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-                        UCX_LOG_LEVEL="error")
-        full_env.update(env or {})
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=full_env)
-        if not out.exists():
-            raise RuntimeError(f"rmabench failed (exit {proc.returncode}):\n"
-                               f"{proc.stdout}\n{proc.stderr}")
-        result = json.loads(out.read_text())
-    result["stdout"], result["returncode"] = proc.stdout, proc.returncode
-    return result
+    args = ["--ops", ",".join(ops), "--sync", ",".join(syncs), "--min-bytes", str(min_bytes),
+            "--max-bytes", str(max_bytes), "--factor", str(factor), "--iters", str(iters),
+            "--warmup", str(warmup)]
+    if inject_error:
+        args.append("--inject-error")
+    return launch("aichip.rmabench", n_ranks, args, env=env, timeout_s=timeout_s)
 
 
 if __name__ == "__main__":
