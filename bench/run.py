@@ -10,6 +10,7 @@ node.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -54,7 +55,8 @@ def format_table(columns: list[Column], rows: list[tuple]) -> str:
 
     def line(values):
         first, *rest = values
-        return "  ".join([first.ljust(widths[0])] + [v.rjust(w) for v, w in zip(rest, widths[1:])])
+        padded = [v.rjust(w) for v, w in zip(rest, widths[1:], strict=True)]
+        return "  ".join([first.ljust(widths[0])] + padded)
 
     return "\n".join([line([c.header for c in columns])] + [line(r) for r in cells])
 
@@ -85,7 +87,8 @@ def checked(measure, *args, **kwargs):
 
 
 def build_c_triad() -> pathlib.Path | None:
-    """Compile bench/triad.c with the system C compiler and OpenMP; None (with a message) if absent."""
+    """Compile bench/triad.c with the system C compiler and OpenMP; None (with a message) if
+    absent."""
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         print("  no C compiler found (cc, gcc or clang): skipping the C/OpenMP triad reference")
@@ -238,8 +241,9 @@ def bench_systolic(repeats: int) -> dict:
         for rows, cols in SYSTOLIC_ARRAYS:
             for df in systolic.DATAFLOWS:
                 res = systolic.simulate_gemm(A, B, rows, cols, df)
-                t = timing.time_call(lambda: systolic.simulate_gemm(A, B, rows, cols, df),
-                                     repeats=max(1, min(repeats, 3)))
+                t = timing.time_call(
+                    functools.partial(systolic.simulate_gemm, A, B, rows, cols, df),
+                    repeats=max(1, min(repeats, 3)))
                 model = systolic.gemm_cycles(m, n, k, rows, cols, df)
                 correct = bool(np.allclose(res.product, A @ B))
                 ours[(name, rows, cols, df)] = (res.compute_cycles, model.compute_cycles,
@@ -314,7 +318,7 @@ def bench_memory(repeats: int) -> dict:
 
     # NumPy's row from the same run as packed; naive timed once (it takes seconds at n = 1024)
     table = pd.concat([fast, slow[slow["variant"] == "naive"]], ignore_index=True)
-    by = dict(zip(table["variant"], table["GFLOPs"]))
+    by = dict(zip(table["variant"], table["GFLOPs"], strict=True))
     peak, peak_failure = checked(flops.measure_peak_flops, "float64", threads=threads,
                                  repeats=repeats)
     peak_G = peak.best_GFLOPs if peak is not None else float("nan")

@@ -28,9 +28,10 @@ def _synthetic(levels_bytes=(32 * 2**10, 2**20), lat=(1.0, 4.0, 80.0)):
     # an ideal latency curve with a one-step corner after each level
     sizes = memory.default_sizes(4096, 64 * 2**20)
     out = np.full(sizes.shape, lat[-1])
-    for size, value in reversed(list(zip(levels_bytes, lat))):
+    # lat has one entry more than levels_bytes (the memory beyond the last level): strict=False
+    for size, value in reversed(list(zip(levels_bytes, lat, strict=False))):
         out[sizes <= size] = value
-    for size, lo, hi in zip(levels_bytes, lat, lat[1:]):
+    for size, lo, hi in zip(levels_bytes, lat, lat[1:], strict=False):
         out[np.searchsorted(sizes, size, side="right")] = np.sqrt(lo * hi)
     return pd.DataFrame({"working_set_bytes": sizes, "latency_ns": out})
 
@@ -58,7 +59,8 @@ def test_small_sweeps_run():
 
 def test_os_cache_levels_parse(tmp_path):
     for idx, (level, kind, size, shared) in enumerate(
-            [(1, "Data", "48K", "0-1"), (2, "Unified", "2048K", "0"), (3, "Unified", "32M", "0-7,16")]):
+            [(1, "Data", "48K", "0-1"), (2, "Unified", "2048K", "0"),
+             (3, "Unified", "32M", "0-7,16")]):
         d = tmp_path / f"index{idx}"
         d.mkdir()
         for name, value in (("level", level), ("type", kind), ("size", size),
@@ -86,15 +88,16 @@ def test_bad_input(call, match):
 
 def test_recorded_sweep():
     # latency_sweep() as recorded on the 2-core AMD EPYC VM this chapter was written on (sysfs:
-    # L1d 32 KiB, L2 1 MiB, L3 32 MiB shared), 4 KiB to 64 MiB, two sizes per doubling. Its L2 corner
-    # is gradual (TLB misses start before the L2 is full) and its L3 plateau is short.
+    # L1d 32 KiB, L2 1 MiB, L3 32 MiB shared), 4 KiB to 64 MiB, two sizes per doubling. Its L2
+    # corner is gradual (TLB misses start before the L2 is full) and its L3 plateau is short.
     lat = [1.9, 1.9, 1.9, 1.9, 1.9, 1.9, 1.97, 4.61, 4.61, 4.62, 4.66, 4.62, 4.72, 5.12, 5.63, 6.97,
            9.71, 11.87, 14.09, 16.16, 16.62, 18.63, 27.87, 113.71, 124.54, 145.0, 149.78, 155.35,
            155.08]
     sweep = pd.DataFrame({"working_set_bytes": memory.default_sizes(), "latency_ns": lat})
     found = memory.detect_cache_levels(sweep)
     assert [lv.size_bytes for lv in found[:2]] == [32 * 2**10, 512 * 2**10]
-    assert found[0].latency_ns == pytest.approx(1.9) and found[1].latency_ns == pytest.approx(4.64, abs=0.01)
+    assert found[0].latency_ns == pytest.approx(1.9)
+    assert found[1].latency_ns == pytest.approx(4.64, abs=0.01)
 
 
 def test_cache_levels_explorer_draws():

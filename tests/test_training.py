@@ -1,7 +1,8 @@
 """Tests of aichip.training against published figures and an independent NumPy count."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aichip import training as T
 
@@ -16,7 +17,8 @@ def test_zero_figure1(stage, published_GB):
 
 def test_mixed_adam_is_16_bytes_per_parameter():  # Rajbhandari et al.: 2 + 2 + 12
     s = T.model_state_bytes(1000)
-    assert (s.params_bytes, s.grads_bytes, s.optimizer_bytes, s.total_bytes) == (2000, 2000, 12000, 16000)
+    assert ((s.params_bytes, s.grads_bytes, s.optimizer_bytes, s.total_bytes)
+            == (2000, 2000, 12000, 16000))
 
 
 def test_kv_cache_opt13b_vllm():
@@ -50,7 +52,8 @@ def test_formula_equals_numpy_forward_pass(s_mult, b, d, heads_per_gpu, tp, sp, 
 
 
 def test_zero_stage_partitions():
-    s0, s3 = (T.model_state_bytes(1e9, dp=8, zero_stage=z, optimizer="sgd_momentum") for z in (0, 3))
+    s0, s3 = (T.model_state_bytes(1e9, dp=8, zero_stage=z, optimizer="sgd_momentum")
+              for z in (0, 3))
     assert s3.total_bytes * 8 == pytest.approx(s0.total_bytes)
 
 

@@ -18,17 +18,21 @@ variant        what it does                                                    t
 =============  ==============================================================  ==============
 
 The blocking constants of ``packed`` are :data:`PACKED_BLOCKING` (passed to the kernel as
-arguments); the micro-kernel's loops have run-time lengths on purpose: with literal lengths LLVM unrolls them
-fully and then leaves the 16 multiply-adds scalar (it cannot prove the accumulator block and the
-packed panels do not overlap), while a loop of run-time length gets LLVM's loop vectoriser, which
-checks for overlap at run time and emits vector FMAs (``_micro_kernel.inspect_asm()`` shows them).
+arguments); the micro-kernel's loops have run-time lengths on purpose: with literal lengths LLVM
+unrolls them fully and then leaves the 16 multiply-adds scalar (it cannot prove the accumulator
+block and the packed panels do not overlap), while a loop of run-time length gets LLVM's loop
+vectoriser, which checks for overlap at run time and emits vector FMAs
+(``_micro_kernel.inspect_asm()`` shows them).
 
 :func:`traffic_bytes` counts the bytes each variant moves between the cache level that holds its
-blocks and the level below, from the loop structure (not just the compulsory bytes of reading A and B
-and writing C once), which is the operational intensity that places each variant on a roofline.
+blocks and the level below, from the loop structure (not just the compulsory bytes of reading A
+and B and writing C once), which is the operational intensity that places each variant on a
+roofline.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from numba import njit, prange
@@ -94,7 +98,8 @@ def _tiled_kernel(a, b, c, tile):
 
 @njit(cache=True)
 def _pack_b(b, p0, j0, out):
-    # KC x NC panel of B -> out[panel, p, j]: micro-panels of NR columns, each row-major, zero-padded
+    # KC x NC panel of B -> out[panel, p, j]: micro-panels of NR columns, each row-major,
+    # zero-padded
     n_panels, kc, nr = out.shape
     n = b.shape[1]
     for q in range(n_panels):
@@ -215,8 +220,8 @@ def traffic_bytes(n: int, variant: str, bytes_per_elem: int = 8) -> int:
       ``n**3 + 2 n**2`` elements.
     * ``reordered``: for each of the ``n`` rows of C, all of B streams by (B does not fit in
       cache for large ``n``): ``n**3`` elements of B, plus A and C once each.
-    * ``tiled`` with tile ``T``: each of the ``(n/T)**3`` block steps loads a tile of B and reads and
-      writes a tile of C (``3 T**2``), while the tile of A is loaded once per ``(i0, p0)``:
+    * ``tiled`` with tile ``T``: each of the ``(n/T)**3`` block steps loads a tile of B and reads
+      and writes a tile of C (``3 T**2``), while the tile of A is loaded once per ``(i0, p0)``:
       ``3 n**3 / T + n**2`` elements.
     * ``packed`` (Goto's schedule): B is read once (packed once per KC x NC panel, ``n**2``), A once
       per NC-wide column panel (``n**2 * ceil(n / NC)``), and C read and written once per KC-deep
@@ -245,7 +250,8 @@ def intensity(n: int, variant: str, bytes_per_elem: int = 8) -> float:
 
 def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads: int | None = None,
               repeats: int = 3, seed: int = 0):
-    """Time each variant and NumPy's BLAS (``"numpy"``) on the same ``n x n`` operands, side by side.
+    """Time each variant and NumPy's BLAS (``"numpy"``) on the same ``n x n`` operands, side by
+    side.
 
     ``packed`` and NumPy run on ``threads`` threads (numba's and the BLAS library's, default all);
     the other variants on one. Best of ``repeats`` timed calls after one warm-up call.
@@ -280,7 +286,7 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     rows = [("numpy", threads, ref_t.best_s, 0.0, 2 * n**3 / (size * 3 * n**2))]
     for v in variants:
         with numba_threads(threads if v == "packed" else 1):
-            t = time_call(lambda: matmul(A, B, v), repeats=repeats)
+            t = time_call(functools.partial(matmul, A, B, v), repeats=repeats)
             err = float(np.abs(matmul(A, B, v) - ref).max() / scale)
         rows.append((v, threads if v == "packed" else 1, t.best_s, err, intensity(n, v, size)))
     df = pd.DataFrame(rows, columns=["variant", "threads", "best_s", "max_rel_err", "intensity"])
@@ -291,11 +297,13 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
 
 def kernel_source(part: str) -> str:
     """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
-    dedented, for a chapter to show; ``part`` one of ("naive", "reordered", "tiled", "micro", "packed")."""
+    dedented, for a chapter to show; ``part`` one of ("naive", "reordered", "tiled", "micro",
+    "packed")."""
     import inspect
     import textwrap
 
-    kernels = {"naive": _naive_kernel, "reordered": _reordered_kernel, "tiled": _tiled_kernel, "micro": _micro_kernel, "packed": _packed_kernel}
+    kernels = {"naive": _naive_kernel, "reordered": _reordered_kernel, "tiled": _tiled_kernel,
+               "micro": _micro_kernel, "packed": _packed_kernel}
     check_choice("part", part, tuple(kernels))
     func = kernels[part]
     lines = inspect.getsource(getattr(func, "py_func", func)).splitlines()

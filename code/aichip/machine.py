@@ -1,4 +1,5 @@
-"""Describe the machine a measurement ran on, so every measured figure can say where it came from."""
+"""Describe the machine a measurement ran on, so every measured figure can say where it came
+from."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import NamedTuple
 
 
 class MachineInfo(NamedTuple):
-    """What the reader's machine is: CPU model, logical CPUs visible, numba threads, last-level cache."""
+    """What the reader's machine is: CPU model, logical CPUs visible, numba threads, last-level
+    cache."""
 
     cpu_model: str
     logical_cpus: int
@@ -26,10 +28,12 @@ class MachineInfo(NamedTuple):
 
 
 def _cpuinfo_field(*keys: str) -> str | None:
-    """Value of the first line of ``/proc/cpuinfo`` that starts with one of ``keys`` (Linux), or None."""
+    """Value of the first line of ``/proc/cpuinfo`` that starts with one of ``keys`` (Linux), or
+    None."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(keys)), None)
+            values = (line.split(":", 1)[1].strip() for line in f if line.startswith(keys))
+            return next(values, None)
     except OSError:
         return None
 
@@ -42,7 +46,8 @@ def _cpu_model() -> str:
 class CacheInfo(NamedTuple):
     """One cache the OS reports for CPU 0: ``level`` (1, 2, 3), ``kind`` (``"Data"``,
     ``"Instruction"``, ``"Unified"``), ``size_bytes`` (1 KiB = 1024 bytes, as the OS counts), and
-    ``shared_cpus`` (how many logical CPUs share it: a per-core L1 says 1 or 2, a shared L3 says all)."""
+    ``shared_cpus`` (how many logical CPUs share it: a per-core L1 says 1 or 2, a shared L3 says
+    all)."""
 
     level: int
     kind: str
@@ -123,16 +128,19 @@ _CPU_VECTOR_FLAGS = (("avx512f", 512, "AVX-512"), ("avx2", 256, "AVX2"), ("avx",
 #: case, punctuation removed) and the vector instructions their DGEMM kernels use; see OpenBLAS's
 #: ``TargetList.txt``.
 _OPENBLAS_CORE_VECTOR = {
-    "sapphirerapids": (512, "AVX-512"), "cooperlake": (512, "AVX-512"), "skylakex": (512, "AVX-512"),
+    "sapphirerapids": (512, "AVX-512"), "cooperlake": (512, "AVX-512"),
+    "skylakex": (512, "AVX-512"),
     "haswell": (256, "AVX2"), "zen": (256, "AVX2"), "sandybridge": (256, "AVX"),
-    "nehalem": (128, "SSE"), "core2": (128, "SSE"), "penryn": (128, "SSE"), "prescott": (128, "SSE"),
+    "nehalem": (128, "SSE"), "core2": (128, "SSE"), "penryn": (128, "SSE"),
+    "prescott": (128, "SSE"),
     "armv8": (128, "NEON"), "cortexa57": (128, "NEON"), "cortexa72": (128, "NEON"),
     "neoversen1": (128, "NEON"), "neoversen2": (128, "SVE"), "neoversev1": (256, "SVE"),
 }
 
 
 def cpu_vector(flags: str | None = None) -> tuple[int, str] | None:
-    """Widest vector instruction set this CPU announces, as ``(bits, name)``, e.g. ``(512, "AVX-512")``.
+    """Widest vector instruction set this CPU announces, as ``(bits, name)``, e.g.
+    ``(512, "AVX-512")``.
 
     ``flags`` is the ``flags``/``Features`` line of ``/proc/cpuinfo`` (read from the machine when
     None). Returns None when it cannot be told (no ``/proc/cpuinfo``, unknown architecture). Note
@@ -202,7 +210,8 @@ def _numpy_blas_pool() -> dict | None:
 
 
 def blas_info() -> BlasInfo:
-    """Describe NumPy's BLAS and the vector width of its kernels next to the CPU's (see :class:`BlasInfo`).
+    """Describe NumPy's BLAS and the vector width of its kernels next to the CPU's (see
+    :class:`BlasInfo`).
 
     Read with threadpoolctl, which asks the loaded library itself. A BLAS DGEMM can only be as fast
     as the instructions its kernels use: a library that does not recognise a new CPU falls back to

@@ -13,8 +13,8 @@ Two sweeps run the same working-set sizes through two numba kernels:
   prefetchers stream.
 
 :func:`detect_cache_levels` reads the cache sizes off the latency curve: a level is a run of sizes
-whose latencies stay within a factor ``rise`` of each other, ending where the latency leaves it. ``aichip.machine.cache_levels`` gives
-what the OS reports, to compare.
+whose latencies stay within a factor ``rise`` of each other, ending where the latency leaves it.
+``aichip.machine.cache_levels`` gives what the OS reports, to compare.
 
 Sizes are in bytes with binary prefixes (1 KiB = 1024 B, as the OS reports caches); bandwidth in
 GB/s (1e9 bytes/s), latency in ns.
@@ -22,6 +22,7 @@ GB/s (1e9 bytes/s), latency in ns.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import NamedTuple
 
@@ -130,7 +131,7 @@ def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
     for size in sizes:
         n_lines = int(size) // LINE_BYTES
         chain = cyclic_chain(n_lines, seed)
-        best = _best_time(lambda: _chase_kernel(chain, 0, loads), repeats)
+        best = _best_time(functools.partial(_chase_kernel, chain, 0, loads), repeats)
         rows.append((n_lines * LINE_BYTES, best / loads * 1e9))
     return pd.DataFrame(rows, columns=["working_set_bytes", "latency_ns"])
 
@@ -167,14 +168,15 @@ def bandwidth_sweep(sizes_bytes=None, repeats: int = 3, bytes_per_timing: int = 
         passes = max(1, bytes_per_timing // (x.size * 8))
         if _read_kernel(x, passes) != passes * x.size:  # exact: sums of ones below 2**53
             raise ValueError(f"read kernel returned a wrong sum at {size} bytes")
-        best = _best_time(lambda: _read_kernel(x, passes), repeats)
+        best = _best_time(functools.partial(_read_kernel, x, passes), repeats)
         rows.append((x.size * 8, passes * x.size * 8 / best / 1e9))
     return pd.DataFrame(rows, columns=["working_set_bytes", "read_GBps"])
 
 
 class CacheLevel(NamedTuple):
     """A level read off a latency sweep: the largest working set that still ran at this level's
-    latency (``size_bytes``) and that latency (``latency_ns``, the median over the level's plateau)."""
+    latency (``size_bytes``) and that latency (``latency_ns``, the median over the level's
+    plateau)."""
 
     level: int
     size_bytes: int

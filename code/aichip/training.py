@@ -48,7 +48,8 @@ PRECISIONS = ("mixed", "fp32")
 
 
 def optimizer_table():
-    """``data/optimizer_states.csv``: bytes per parameter by optimizer and precision, with sources."""
+    """``data/optimizer_states.csv``: bytes per parameter by optimizer and precision, with
+    sources."""
     return load_table("optimizer_states")
 
 
@@ -177,7 +178,8 @@ def saved_tensors(seq_len, micro_batch, hidden, n_heads, tp=1, sequence_parallel
 
     def layer_norm(x):
         x32 = x.astype(np.float32)
-        return ((x32 - x32.mean(-1, keepdims=True)) / (x32.std(-1, keepdims=True) + 1e-5)).astype(f16)
+        normed = (x32 - x32.mean(-1, keepdims=True)) / (x32.std(-1, keepdims=True) + 1e-5)
+        return normed.astype(f16)
 
     def gathered(x):  # sequence parallel: the all-gather along s (here: the same rows repeated)
         return np.concatenate([x] * t, axis=0) if sequence_parallel else x
@@ -323,5 +325,6 @@ def gpu_capacity_GB(name: str) -> float:
     """Memory capacity (GB) of a device in the chip catalogue."""
     chip = chips.get(name)
     if chip.mem_GB is None or chip.mem_GB != chip.mem_GB:
-        raise ValueError(f"name must be a device with a memory capacity in the catalogue, got {name!r}")
+        raise ValueError("name must be a device with a memory capacity in the catalogue, "
+                         f"got {name!r}")
     return float(chip.mem_GB)

@@ -16,7 +16,8 @@ _PARTS = (("params_bytes", "weights"), ("grads_bytes", "gradients"),
 
 
 def plot_training_memory(mem: T.TrainingMemory, capacity_GB: float, title: str = "", ax=None):
-    """Stacked bar of a :class:`aichip.training.TrainingMemory` (GB) with a line at ``capacity_GB``."""
+    """Stacked bar of a :class:`aichip.training.TrainingMemory` (GB) with a line at
+    ``capacity_GB``."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     bottom = 0.0
@@ -41,7 +42,7 @@ def plot_cache_sweeps(latency, bandwidth=None, levels=(), os_levels=(), axes=Non
     series = [(latency, "latency_ns", "load latency (ns)", "Pointer-chasing latency")]
     if bandwidth is not None:
         series.append((bandwidth, "read_GBps", "read bandwidth (GB/s, 1 thread)", "Read bandwidth"))
-    for ax, (df, col, ylabel, title) in zip(axes, series):
+    for ax, (df, col, ylabel, title) in zip(axes, series, strict=True):
         ax.loglog(df["working_set_bytes"] / 2**10, df[col], "o-", ms=3)
         for lv in levels:
             ax.axvline(lv.size_bytes / 2**10, color="C1", label=f"detected L{lv.level}")
@@ -56,7 +57,8 @@ def plot_cache_sweeps(latency, bandwidth=None, levels=(), os_levels=(), axes=Non
 
 def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 SXM5") -> w.Widget:
     """Training-memory calculator: model shape, sequence, micro-batch, optimizer, precision, ZeRO,
-    TP/SP/PP/DP, recomputation and GPU; a stacked bar per GPU and the largest micro-batch that fits."""
+    TP/SP/PP/DP, recomputation and GPU; a stacked bar per GPU and the largest micro-batch that
+    fits."""
     shapes = {  # layers, hidden, heads, vocab (Brown et al. 2020, Table 2.1)
         "GPT-3 1.3B": (24, 2048, 16, 50257), "GPT-3 6.7B": (32, 4096, 32, 50257),
         "GPT-3 175B": (96, 12288, 96, 50257)}
@@ -88,7 +90,8 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
     return w.VBox([w.HBox([w.VBox(list(c.values())[:6]), w.VBox(list(c.values())[6:])]), out])
 
 
-def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points: int = 3) -> w.Widget:
+def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points: int = 3
+                          ) -> w.Widget:
     """The measured sweep curves with the levels :func:`aichip.memory.detect_cache_levels` finds,
     re-detected as the reader moves its ``rise`` and ``min_points``; the OS's caches dotted."""
     from .. import machine, memory
