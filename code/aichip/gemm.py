@@ -37,6 +37,7 @@ import functools
 import numpy as np
 from numba import njit, prange
 
+from .source import marked_source
 from .validation import check_choice, check_int
 
 VARIANTS = ("naive", "reordered", "tiled", "packed")
@@ -299,14 +300,7 @@ def kernel_source(part: str) -> str:
     """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
     dedented, for a chapter to show; ``part`` one of ("naive", "reordered", "tiled", "micro",
     "packed")."""
-    import inspect
-    import textwrap
-
     kernels = {"naive": _naive_kernel, "reordered": _reordered_kernel, "tiled": _tiled_kernel,
                "micro": _micro_kernel, "packed": _packed_kernel}
     check_choice("part", part, tuple(kernels))
-    func = kernels[part]
-    lines = inspect.getsource(getattr(func, "py_func", func)).splitlines()
-    begin = next(i for i, line in enumerate(lines) if f"magictoken: {part}-begin" in line)
-    end = next(i for i, line in enumerate(lines) if f"magictoken: {part}-end" in line)
-    return textwrap.dedent("\n".join(lines[begin + 1:end]))
+    return marked_source(kernels[part], part)

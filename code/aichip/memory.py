@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .source import marked_source
 from .validation import check_choice, check_float, check_int
 
 LINE_BYTES = 64  # cache line of every x86-64 and most Arm cores
@@ -240,13 +241,6 @@ def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.5,
 def kernel_source(part: str) -> str:
     """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
     dedented, for a chapter to show; ``part`` one of ("chase", "read")."""
-    import inspect
-    import textwrap
-
     kernels = {"chase": _chase_kernel, "read": _read_kernel}
     check_choice("part", part, tuple(kernels))
-    func = kernels[part]
-    lines = inspect.getsource(getattr(func, "py_func", func)).splitlines()
-    begin = next(i for i, line in enumerate(lines) if f"magictoken: {part}-begin" in line)
-    end = next(i for i, line in enumerate(lines) if f"magictoken: {part}-end" in line)
-    return textwrap.dedent("\n".join(lines[begin + 1:end]))
+    return marked_source(kernels[part], part)

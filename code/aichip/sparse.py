@@ -185,7 +185,7 @@ def random_layout(k_blocks: int, n_blocks: int, density: float, seed: int = 0) -
     return layout
 
 
-# magictoken block_sparse_kernel_begin
+# magictoken: block_sparse_kernel-begin
 @njit(parallel=True, cache=True)
 def _block_sparse_kernel(x, blocks, col_ptr, row_block, block_of, b, out):
     M = x.shape[0]
@@ -207,7 +207,7 @@ def _block_sparse_kernel(x, blocks, col_ptr, row_block, block_of, b, out):
             for r in range(r1 - r0):
                 for c in range(b):
                     out[r0 + r, j * b + c] = acc[r, c]
-# magictoken block_sparse_kernel_end
+# magictoken: block_sparse_kernel-end
 
 
 def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:

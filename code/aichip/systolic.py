@@ -79,9 +79,7 @@ steps, or use a stationary value before it has arrived or after it was overwritt
 from __future__ import annotations
 
 import functools
-import inspect
 import math
-import textwrap
 from typing import NamedTuple
 
 import numpy as np
@@ -89,6 +87,7 @@ import pandas as pd
 from numba import njit
 
 from .layers import ConvLayer, GemmLayer, check_layer, to_gemm
+from .source import marked_source
 from .tables import load_table
 from .validation import check_choice, check_int
 
@@ -269,7 +268,7 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                         continue
                     t = h_t[r, c - 1]
                     h_in = h[r, c - 1]
-                # magictoken-pe-begin
+                # magictoken: pe-begin
                 col = fold_c0[f] + c
                 real = fold_r0[f] + r < s_r and col < s_c
                 if output_stationary:
@@ -311,7 +310,7 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
                 h_t[r, c] = t
                 v_f[r, c] = f
                 v_t[r, c] = t
-                # magictoken-pe-end
+                # magictoken: pe-end
                 row_lo[r] = c
                 if row_hi[r] < 0:
                     row_hi[r] = c
@@ -359,13 +358,10 @@ def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, 
 
 
 def kernel_source(part: str = "pe") -> str:
-    """Source lines of the simulator kernel between the ``# magictoken-<part>-begin`` and
-    ``-end`` markers (``part="pe"``: what one PE does with the values that reach it), dedented."""
+    """Source lines of the simulator kernel between its ``# magictoken: <part>-begin`` and ``-end``
+    markers (``part="pe"``: what one PE does with the values that reach it), dedented."""
     check_choice("part", part, ("pe",))
-    lines = inspect.getsource(getattr(_systolic_kernel, "py_func", _systolic_kernel)).splitlines()
-    begin = next(i for i, line in enumerate(lines) if f"magictoken-{part}-begin" in line)
-    end = next(i for i, line in enumerate(lines) if f"magictoken-{part}-end" in line)
-    return textwrap.dedent("\n".join(lines[begin + 1:end]))
+    return marked_source(_systolic_kernel, part)
 
 
 def _arrange(x: np.ndarray, have: tuple[str, str], want: tuple[str, str]) -> np.ndarray:

@@ -11,6 +11,7 @@
 The commonly used names are available here: ``aichip.gpu.occupancy``, ``aichip.gpu.cuda_matmul``...
 """
 
+from ..source import marked_source
 from .hardware import (
     CudaLimits,
     GpuSpec,
@@ -32,7 +33,6 @@ from .kernels import (
     check_kernels,
     cuda_matmul,
     cuda_reduce_sum,
-    marked_source,
     using_simulator,
 )
 from .occupancy import LIMITERS, Occupancy, occupancy, occupancy_sweep

@@ -31,8 +31,7 @@ import numpy as np
 from ..validation import check_choice, check_int
 
 __all__ = ["backend", "using_simulator", "cuda_matmul", "cuda_reduce_sum", "check_kernels",
-           "marked_source", "TILE",
-           "REDUCE_THREADS", "MATMUL_VARIANTS"]
+           "TILE", "REDUCE_THREADS", "MATMUL_VARIANTS"]
 
 
 def _driver_present() -> bool:
@@ -76,7 +75,7 @@ def _require_backend():
                            "importing aichip to use the CUDA simulator")
 
 
-# magictoken naive_matmul_begin
+# magictoken: naive_matmul-begin
 @cuda.jit
 def _matmul_naive(A, B, C):
     row, col = cuda.grid(2)               # one thread per element of C
@@ -85,10 +84,10 @@ def _matmul_naive(A, B, C):
         for k in range(A.shape[1]):       # 2K loads from global memory per thread
             acc += A[row, k] * B[k, col]
         C[row, col] = acc
-# magictoken naive_matmul_end
+# magictoken: naive_matmul-end
 
 
-# magictoken tiled_matmul_begin
+# magictoken: tiled_matmul-begin
 @cuda.jit
 def _matmul_tiled(A, B, C):
     sA = cuda.shared.array(shape=(TILE, TILE), dtype=numba.float32)
@@ -109,10 +108,10 @@ def _matmul_tiled(A, B, C):
         cuda.syncthreads()                # everyone is done before the tiles are overwritten
     if row < C.shape[0] and col < C.shape[1]:
         C[row, col] = acc
-# magictoken tiled_matmul_end
+# magictoken: tiled_matmul-end
 
 
-# magictoken reduce_begin
+# magictoken: reduce-begin
 @cuda.jit
 def _reduce_block_sums(x, partial):
     s = cuda.shared.array(shape=REDUCE_THREADS, dtype=numba.float32)
@@ -132,7 +131,7 @@ def _reduce_block_sums(x, partial):
         step //= 2
     if tid == 0:
         partial[cuda.blockIdx.x] = s[0]
-# magictoken reduce_end
+# magictoken: reduce-end
 
 
 def _as_f32_matrix(name, a) -> np.ndarray:
@@ -200,25 +199,6 @@ def cuda_reduce_sum(x, blocks: int | None = None) -> float:
         if nb == 1:
             return float(partial.copy_to_host()[0])
         data = partial
-
-
-def marked_source(module, token: str) -> str:
-    """Source lines of ``module`` between ``# magictoken <token>_begin`` and ``..._end`` markers.
-
-    The chapter shows kernels through these markers (as numba's documentation does), so the text
-    shown is the code that runs. ``module`` is a module object, e.g. ``aichip.gpu.kernels``.
-    """
-    import inspect
-
-    if not isinstance(token, str) or not token:
-        raise TypeError("token must be a non-empty string")
-    lines = inspect.getsource(module).splitlines()
-    begin, end = f"# magictoken {token}_begin", f"# magictoken {token}_end"
-    starts = [i for i, line in enumerate(lines) if line.strip() == begin]
-    stops = [i for i, line in enumerate(lines) if line.strip() == end]
-    if len(starts) != 1 or len(stops) != 1 or stops[0] < starts[0]:
-        raise ValueError(f"token {token!r} must mark exactly one block in {module.__name__}")
-    return "\n".join(lines[starts[0] + 1:stops[0]])
 
 
 def check_kernels(n: int | None = None, repeats: int = 3, seed: int = 0):
