@@ -20,12 +20,16 @@ from .routing import _routes, _transit_view, concurrent_rate_GBps, hop_matrix
 def link_matrix(topo: Topology) -> np.ndarray:
     """Number of direct links between each pair of GPUs, shape (n_gpus, n_gpus) (0 = none,
     including pairs that talk only through a switch)."""
-    topo = _check_topology(topo)
-    m = np.zeros((topo.n_gpus, topo.n_gpus), dtype=np.int64)
+    return _gpu_pair_matrix(_check_topology(topo), "links", np.int64)
+
+
+def _gpu_pair_matrix(topo: Topology, attribute: str, dtype) -> np.ndarray:
+    """The edge ``attribute`` of the direct edge between each pair of GPUs, 0 where none."""
+    m = np.zeros((topo.n_gpus, topo.n_gpus), dtype=dtype)
     pos = {v: i for i, v in enumerate(topo.gpus)}
-    for a, b, links in topo.graph.edges(data="links"):
+    for a, b, value in topo.graph.edges(data=attribute):
         if a in pos and b in pos:
-            m[pos[a], pos[b]] = m[pos[b], pos[a]] = links
+            m[pos[a], pos[b]] = m[pos[b], pos[a]] = value
     return m
 
 
@@ -33,13 +37,7 @@ def direct_bandwidth_matrix(topo: Topology) -> np.ndarray:
     """Per-direction bandwidth of the direct links between each pair of GPUs (1e9 bytes/s), shape
     (n_gpus, n_gpus); 0 where two GPUs share no link (whatever the paths through switches or the
     host)."""
-    topo = _check_topology(topo)
-    m = np.zeros((topo.n_gpus, topo.n_gpus))
-    pos = {v: i for i, v in enumerate(topo.gpus)}
-    for a, b, bw in topo.graph.edges(data="GBps_per_dir"):
-        if a in pos and b in pos:
-            m[pos[a], pos[b]] = m[pos[b], pos[a]] = bw
-    return m
+    return _gpu_pair_matrix(_check_topology(topo), "GBps_per_dir", np.float64)
 
 
 def connection_labels(topo: Topology) -> np.ndarray:
