@@ -146,6 +146,20 @@ def test_dataflow_constraints_enforced():
         dfm.evaluate_mapping(shape, factors, dataflow="ws")
 
 
+def test_energy_of_each_level_is_its_accesses_times_its_own_cost():
+    """Distinct costs per level (primes, so no two levels can be confused): each level's energy is
+    that level's access count times that level's cost, and the total is their sum."""
+    shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)
+    mapping = dfm.search_mapping(shape, "rs", orders="fixed").mapping
+    costs = {"MAC": 2.0, "RF": 3.0, "PE": 5.0, "GLB": 7.0, "DRAM": 11.0}
+    acc = dfm.evaluate_mapping(shape, mapping.factors, mapping.order, "rs", costs=costs)
+    counts = {"MAC": acc.macs, "RF": acc.rf, "PE": acc.pe, "GLB": acc.glb, "DRAM": acc.dram}
+    assert min(counts.values()) > 0
+    for level, cost in costs.items():
+        assert acc.energy[level] == pytest.approx(cost * counts[level]), level
+    assert acc.total_energy == pytest.approx(sum(c * counts[lv] for lv, c in costs.items()))
+
+
 def test_custom_costs_scale_energy():
     """Absolute energies (e.g. pJ from another table) replace the Eyeriss normalised costs."""
     shape = dfm.conv_shape(K=4, C=2, H=6, W=6, R=3, S=3)

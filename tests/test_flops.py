@@ -67,6 +67,20 @@ def test_measure_peak_flops_real_timing():
     assert r.correct and 0 < r.median_GFLOPs <= r.best_GFLOPs
 
 
+def test_gemm_reports_one_thread_when_the_blas_library_reports_none(monkeypatch):
+    """A BLAS without a thread-count control (threadpoolctl finds none) runs on the calling
+    thread as far as the book can tell: the result says 1, not a guess."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def no_control(threads=None):
+        yield None
+
+    monkeypatch.setattr(flops, "blas_threads", no_control)
+    assert flops.measure_gemm(16, repeats=1).threads == 1
+    assert flops.measure_gemv(16, repeats=1).threads == 1
+
+
 def test_measure_gemm_small():
     r = flops.measure_gemm(64, repeats=2, threads=1)
     assert r.kernel == "gemm" and r.flops_per_call == 2 * 64**3

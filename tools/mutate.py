@@ -247,6 +247,7 @@ def _report(results: list[dict], labels: list[str], cap: int, total_s: float) ->
                    f"{res['killed']} killed, {len(res['survivors'])} survived "
                    f"({res['seconds'] / 60:.1f} min)")
         out.extend(res["survivors"])
+        failed |= bool(res["survivors"])  # a surviving mutant is a bug the tests would miss
     for label in labels[len(results):]:
         out.append(f"## {label}: not run yet")
     return "\n".join(out) + "\n", failed
@@ -285,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy2(ROOT / "chapters" / "references.bib", tree / "chapters" / "references.bib")
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(tree / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir
     os.chdir(tree)
 
-    args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir below
     if args.max_per_module < 0:
         parser.error("--max-per-module: expected 0 or a positive integer, "
                      f"got {args.max_per_module}")
