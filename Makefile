@@ -62,7 +62,8 @@ test-unit: $(STAMP)
 # compiles away (or only shows in Python semantics) and coverage of kernel bodies are seen.
 # Tests marked slow_without_jit (registered in tests/conftest.py) are deselected.
 test-nojit: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser -m "not slow_without_jit"
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser \
+		-m "not slow_without_jit" --durations=5
 
 # One chapter at a time: chapters measure the machine (bandwidth, FLOP/s, MPI), and two at once
 # skew each other's figures. -p _ext.zmq_rearm loads the client-side fix for the stall where

@@ -177,6 +177,7 @@ def test_custom_costs_scale_energy():
                              costs={**doubled, "DRAM": -1.0})
 
 
+@pytest.mark.slow_without_jit  # builds the explorers, which run the mapping search (95 s)
 def test_dataflow_widgets_build():
     import matplotlib
 

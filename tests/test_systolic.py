@@ -102,6 +102,7 @@ def test_float_product_close_to_numpy():
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow_without_jit  # the SCALE-Sim layers are up to 25 million PE updates each
 @pytest.mark.parametrize("row", sy.scalesim_reference().to_dict("records"),
                          ids=lambda r: f"{r['layer']}-{r['rows']}x{r['cols']}-{r['dataflow']}")
 def test_every_scalesim_reference_run(row):
