@@ -312,5 +312,7 @@ def plot(rooflines, kernels=(), ax=None, intensity_range=(1 / 32, 4096), title=N
     ax.set_ylabel("performance (GFLOP/s)")
     ax.set_title(title or "Roofline")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # beside the axes, not inside: a roof's label is long, and a legend in a corner hid the slowest
+    # kernels, which sit low on the plot
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax
