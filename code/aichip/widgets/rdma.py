@@ -69,17 +69,20 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
     """Sliders over the main :class:`~aichip.rdma.HostParams`; redraws all three figures."""
     c = dict(continuous_update=False, style={"description_width": "140px"},
              layout=w.Layout(width="420px"))
+    d = rdma.DEFAULT_HOST  # the sliders start at the model's defaults, whatever they become
+    irq_us = (d.interrupt_s + d.wakeup_s) * 1e6
+    irq_share = d.interrupt_s / (d.interrupt_s + d.wakeup_s)  # kept as the slider moves the sum
     ctl = {"n": w.IntSlider(value=int(np.log2(msg_bytes)), min=0, max=22,
                             description="log2 message (B)", **c),
-           "wire": w.FloatLogSlider(value=12.5, base=10, min=0, max=2.3,
+           "wire": w.FloatLogSlider(value=d.wire_GBps, base=10, min=0, max=2.3,
                                     description="wire (GB/s)", **c),
-           "pcie": w.FloatLogSlider(value=15.75, base=10, min=0.5, max=2.3,
+           "pcie": w.FloatLogSlider(value=d.pcie_GBps, base=10, min=0.5, max=2.3,
                                     description="PCIe (GB/s)", **c),
-           "syscall": w.FloatSlider(value=1.0, min=0, max=10, step=0.1,
+           "syscall": w.FloatSlider(value=d.syscall_s * 1e6, min=0, max=10, step=0.1,
                                     description="system call (µs)", **c),
-           "copy": w.FloatLogSlider(value=10, base=10, min=0, max=2,
+           "copy": w.FloatLogSlider(value=d.copy_GBps, base=10, min=0, max=2,
                                     description="memcpy (GB/s)", **c),
-           "irq": w.FloatSlider(value=5.0, min=0, max=50, step=0.5,
+           "irq": w.FloatSlider(value=irq_us, min=0, max=50, step=0.5,
                                 description="interrupt+wake (µs)", **c),
            "server": w.FloatSlider(value=2.0, min=0, max=50, step=0.5,
                                    description="RPC server CPU (µs)", **c),
@@ -87,7 +90,7 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
 
     def draw(n, wire, pcie, syscall, copy, irq, server, reads):
         hp = _params(wire_GBps=wire, pcie_GBps=pcie, syscall_s=syscall * 1e-6, copy_GBps=copy,
-                     interrupt_s=irq * 0.4e-6, wakeup_s=irq * 0.6e-6)
+                     interrupt_s=irq * irq_share * 1e-6, wakeup_s=irq * (1 - irq_share) * 1e-6)
         fig, axes = plt.subplots(1, 3, figsize=(15, 4))
         plot_breakdown(2 ** n, hp, axes[0])
         plot_bandwidth(hp, axes[1])
