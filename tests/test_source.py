@@ -46,7 +46,7 @@ def test_numba_kernel_is_read_through_its_python_function():
 
 @pytest.mark.parametrize("obj, token, must_contain", [
     (systolic._systolic_kernel, "pe", "v[r, c] = v_in + h_in * s[r, c]"),
-    (gemm._micro_kernel, "micro", "for"),
+    (gemm._emit_micro_kernel, "micro", "for"),
     (memory._chase_kernel, "chase", "for"),
     (gpu.kernels, "tiled_matmul", "cuda.syncthreads()"),
     (sparse, "block_sparse_kernel", "def "),

@@ -12,17 +12,26 @@ variant        what it does                                                    t
                blocks stay in L1/L2 while each is reused ``T`` times
 ``packed``     Goto & van de Geijn / BLIS: panels of ``B`` (``KC x NC``) and    all (numba)
                blocks of ``A`` (``MC x KC``) are copied ("packed") into
-               contiguous micro-panels, and a ``MR x NR`` micro-kernel keeps a
-               block of ``C`` in an L1-resident buffer while it streams them
-               (BLIS keeps it in registers; see below)
+               contiguous micro-panels in the order the micro-kernel reads
+               them, and a ``MR x NR`` micro-kernel keeps a block of ``C`` in
+               vector registers while it streams them
 =============  ==============================================================  ==============
 
-The blocking constants of ``packed`` are :data:`PACKED_BLOCKING` (passed to the kernel as
-arguments); the micro-kernel's loops have run-time lengths on purpose: with literal lengths LLVM
-unrolls them fully and then leaves the 16 multiply-adds scalar (it cannot prove the accumulator
-block and the packed panels do not overlap), while a loop of run-time length gets LLVM's loop
-vectoriser, which checks for overlap at run time and emits vector FMAs
-(``_micro_kernel.inspect_asm()`` shows them).
+The blocking constants of ``packed`` are :data:`PACKED_BLOCKING`, :data:`MR` and
+:data:`NR_VECTORS` (passed to the kernel as arguments, or read by the code generator). The
+micro-kernel is a numba ``@intrinsic`` that emits LLVM IR (:func:`_emit_micro_kernel`): for each
+step ``p`` of the KC-deep panels it loads ``NR_VECTORS`` vectors of a row of packed B, broadcasts
+each of the ``MR`` packed A values of column ``p`` to a vector, and issues ``MR * NR_VECTORS``
+fused multiply-adds into ``MR * NR_VECTORS`` accumulators that LLVM keeps in registers (24 of the
+32 zmm registers of AVX-512); C is loaded, added to and stored once per call, not once per step.
+Plain numba loops did not get there: with literal lengths LLVM unrolled the micro-kernel fully and
+left it scalar (it could not prove the accumulator block and the panels do not overlap), and with
+run-time lengths its loop vectoriser kept the block of C in memory, a load and a store per FMA.
+:func:`micro_kernel_asm` reads the machine code: on an AVX-512 machine the inner loop holds 48
+``vfmadd231pd`` on zmm registers per two steps, 6 vector loads of B, 16 broadcasts of A, no
+stores. A vector is
+``VECTOR_BYTES`` = 64 bytes (a zmm register); on a machine without AVX-512 LLVM splits each into
+narrower registers, which is still correct, but the 24 accumulators no longer fit in registers.
 
 :func:`traffic_bytes` counts the bytes each variant moves between the cache level that holds its
 blocks and the level below, from the loop structure (not just the compulsory bytes of reading A
@@ -35,7 +44,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .source import marked_source
 from .validation import check_choice, check_int
@@ -44,11 +55,25 @@ VARIANTS = ("naive", "reordered", "tiled", "packed")
 
 #: Tile edge of ``tiled`` (elements): three 64 x 64 float64 tiles are 96 KiB, within a 1 MiB L2.
 TILE = 64
-#: ``packed``'s blocks (elements): MC x KC of A (256 KiB in float64, within a 1 MiB L2), KC x NC
-#: of B (8 MiB, in L3), and the MR x NR block of C the micro-kernel accumulates (4 KiB, in L1).
-#: Chosen by measurement at n = 1024 on a 2-core AVX-512 machine (NR = 64 beat 16 and 32: LLVM's
-#: vector loop body covers 32 doubles, so a row of 16 ran in its narrow remainder loop).
-PACKED_BLOCKING = {"MC": 64, "KC": 512, "NC": 2048, "MR": 8, "NR": 64}
+#: ``packed``'s blocks (elements, both dtypes): MC x KC of A (256 KiB in float64, one thread's
+#: block within its 1 MiB L2), KC x NC of B (8 MiB, in L3, shared by the threads), and KC x NR of
+#: a B micro-panel (96 KiB in float64, streamed from L2 by the micro-kernel while an 8 x KC A
+#: micro-panel, 32 KiB, stays in L1). Chosen by measurement at n = 1024, float64, 2 threads on a
+#: 2-core AVX-512 machine (Zen 5), from MC in 32..256 and KC in 128..512, each run side by side
+#: with NumPy's BLAS: KC = 512 beat 256 and 384, and MC = 64 splits 1024 rows into 16 blocks, an
+#: even share per thread.
+PACKED_BLOCKING = {"MC": 64, "KC": 512, "NC": 2048}
+#: The micro-kernel's block of C: MR rows by NR_VECTORS vectors of VECTOR_BYTES (a zmm register:
+#: 8 float64 or 16 float32), so NR = 24 float64 or 48 float32 columns, in 24 accumulator registers.
+MR = 8
+NR_VECTORS = 3
+VECTOR_BYTES = 64
+
+
+def micro_tile(dtype) -> tuple[int, int]:
+    """The micro-kernel's ``(MR, NR)`` block of C for ``dtype`` (float64 or float32), in elements."""
+    size = np.dtype(dtype).itemsize
+    return MR, NR_VECTORS * VECTOR_BYTES // size
 
 
 @njit(cache=True)
@@ -97,10 +122,11 @@ def _tiled_kernel(a, b, c, tile):
     # magictoken: tiled-end
 
 
-@njit(cache=True)
+@njit(cache=True, boundscheck=False)
 def _pack_b(b, p0, j0, out):
-    # KC x NC panel of B -> out[panel, p, j]: micro-panels of NR columns, each row-major,
-    # zero-padded
+    # magictoken: pack-b-begin
+    # KC x NC panel of B -> out[q, p, j] = B[p0 + p, j0 + q*NR + j]: NR-column micro-panels, each
+    # row by row (the order the micro-kernel reads them), zero past B's last column
     n_panels, kc, nr = out.shape
     n = b.shape[1]
     for q in range(n_panels):
@@ -108,36 +134,102 @@ def _pack_b(b, p0, j0, out):
             for j in range(nr):
                 jj = j0 + q * nr + j
                 out[q, p, j] = b[p0 + p, jj] if jj < n else 0.0
+    # magictoken: pack-b-end
 
 
-@njit(cache=True)
+@njit(cache=True, boundscheck=False)
 def _pack_a(a, i0, mc, p0, out):
-    # MC x KC block of A -> out[panel, p, i]: micro-panels of MR rows, column by column, zero-padded
+    # magictoken: pack-a-begin
+    # MC x KC block of A -> out[q, p, i] = A[i0 + q*MR + i, p0 + p]: MR-row micro-panels, each
+    # column by column, zero past the block's last row
     n_panels, kc, mr = out.shape
     for q in range(n_panels):
         for p in range(kc):
             for i in range(mr):
                 r = q * mr + i
                 out[q, p, i] = a[i0 + r, p0 + p] if r < mc else 0.0
+    # magictoken: pack-a-end
 
 
-@njit(cache=True, fastmath=True)
-def _micro_kernel(ap, bp, acc):
+def _emit_micro_kernel(context, builder, dtype, kc, a_ptr, b_ptr, c_ptr, ldc):
+    """LLVM IR of the micro-kernel: ``C[0:MR, 0:NR] += Ap @ Bp`` over ``kc`` steps, with the MR x NR
+    block of C in ``MR * NR_VECTORS`` vector registers (``a_ptr``, ``b_ptr``, ``c_ptr``: element
+    pointers to the packed A micro-panel, the packed B micro-panel and C's top-left element;
+    ``ldc``: C's row stride in elements)."""
+    from llvmlite import ir
+
     # magictoken: micro-begin
-    # ap: (KC, MR) micro-panel of A; bp: (KC, NR) micro-panel of B; acc: the MR x NR block of C.
-    # Every index is a range variable (numba adds no negative-index checks) and the loop lengths
-    # are run-time values, so LLVM's loop vectoriser turns the j loop into vector FMAs.
-    mr, nr = acc.shape
-    acc[:, :] = 0.0
-    for p in range(ap.shape[0]):
-        for i in range(mr):
-            aval = ap[p, i]
-            for j in range(nr):
-                acc[i, j] += aval * bp[p, j]  # one broadcast, NR FMAs
+    elem = context.get_data_type(dtype)                   # double or float
+    size = context.get_abi_sizeof(elem)                   # bytes per element, 8 or 4
+    lanes = VECTOR_BYTES // size                          # 8 doubles or 16 floats per zmm
+    vec = ir.VectorType(elem, lanes)
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    fma = cgutils.get_or_insert_function(               # one vfmadd231 per call
+        builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+        f"llvm.fma.v{lanes}f{8 * size}")
+    nr = NR_VECTORS * lanes
+    undef = ir.Constant(vec, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+
+    def vector_at(ptr, offset):                           # lanes elements from ptr + offset
+        return builder.bitcast(builder.gep(ptr, [offset]), vec.as_pointer())
+
+    # MR x NR_VECTORS accumulators; LLVM's mem2reg turns these slots into registers
+    zero = ir.Constant(vec, [ir.Constant(elem, 0.0)] * lanes)
+    acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(NR_VECTORS)]
+           for _ in range(MR)]
+    with cgutils.for_range(builder, kc) as loop:          # for p in range(kc):
+        p = loop.index
+        b_row = builder.gep(b_ptr, [builder.mul(p, ir.Constant(p.type, nr))])
+        b = [builder.load(vector_at(b_row, ir.Constant(i64, v * lanes)), align=size)
+             for v in range(NR_VECTORS)]                  # NR_VECTORS loads of Bp[p, :]
+        a_col = builder.gep(a_ptr, [builder.mul(p, ir.Constant(p.type, MR))])
+        for i in range(MR):
+            a = builder.load(builder.gep(a_col, [ir.Constant(i64, i)]))  # Ap[p, i] ...
+            a = builder.shuffle_vector(builder.insert_element(undef, a, ir.Constant(i32, 0)),
+                                       undef, splat)     # ... broadcast to every lane
+            for v in range(NR_VECTORS):                   # acc[i, v] += Ap[p, i] * Bp[p, v]
+                builder.store(builder.call(fma, [a, b[v], builder.load(acc[i][v])]), acc[i][v])
+    for i in range(MR):                                   # C[i, :] += acc[i, :], once per call
+        c_row = builder.gep(c_ptr, [builder.mul(ldc, ir.Constant(ldc.type, i))])
+        for v in range(NR_VECTORS):
+            ptr = vector_at(c_row, ir.Constant(i64, v * lanes))
+            total = builder.fadd(builder.load(ptr, align=size), builder.load(acc[i][v]))
+            builder.store(total, ptr, align=size)
     # magictoken: micro-end
 
 
-@njit(cache=True, parallel=True)
+@intrinsic
+def _micro_kernel(typingctx, kc, ap, a_off, bp, b_off, c, c_off, ldc):
+    # C.flat[c_off + i*ldc + j] += sum_p ap.flat[a_off + p*MR + i] * bp.flat[b_off + p*NR + j]
+    # for i < MR, j < NR; all three arrays C-contiguous of one float dtype (no bounds checks:
+    # the caller guarantees the block is inside every array)
+    arrays = (ap, bp, c)
+    if not all(isinstance(x, types.Array) and x.layout == "C" for x in arrays):
+        return None
+    if not ap.dtype == bp.dtype == c.dtype or ap.dtype not in (types.float64, types.float32):
+        return None
+    if not all(isinstance(x, types.Integer) for x in (kc, a_off, b_off, c_off, ldc)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        kc_v, ap_v, a_off_v, bp_v, b_off_v, c_v, c_off_v, ldc_v = args
+        def as_int64(value, ty):
+            return context.cast(builder, value, ty, types.int64)
+
+        def element_ptr(ty, value, offset, offset_ty):
+            data = context.make_array(ty)(context, builder, value).data
+            return builder.gep(data, [as_int64(offset, offset_ty)])
+
+        _emit_micro_kernel(context, builder, ap.dtype, as_int64(kc_v, kc),
+                           element_ptr(ap, ap_v, a_off_v, a_off), element_ptr(bp, bp_v, b_off_v, b_off),
+                           element_ptr(c, c_v, c_off_v, c_off), as_int64(ldc_v, ldc))
+        return context.get_dummy_value()
+
+    return types.void(kc, ap, a_off, bp, b_off, c, c_off, ldc), codegen
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
 def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
     # magictoken: packed-begin
     m, k = a.shape
@@ -147,21 +239,87 @@ def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
         ncb = min(nc, n - j0)
         for p0 in range(0, k, kc):                  # 4th loop: KC-deep slice of A and B
             kcb = min(kc, k - p0)
-            bpack = np.empty(((ncb + nr - 1) // nr, kcb, nr), dtype=a.dtype)
-            _pack_b(b, p0, j0, bpack)               # B panel: shared by all threads
-            for ib in prange(n_iblocks):            # 3rd loop: MC rows of A, one per thread
+            n_bpanels = (ncb + nr - 1) // nr
+            bpack = np.empty((n_bpanels, kcb, nr), dtype=a.dtype)
+            for q in prange(n_bpanels):             # B panel: packed by all threads, shared
+                _pack_b(b, p0, j0 + q * nr, bpack[q:q + 1])
+            for ib in prange(n_iblocks):            # 3rd loop: MC rows of A, one block per thread
                 i0 = ib * mc
                 mcb = min(mc, m - i0)
                 apack = np.empty(((mcb + mr - 1) // mr, kcb, mr), dtype=a.dtype)
-                _pack_a(a, i0, mcb, p0, apack)
-                acc = np.empty((mr, nr), dtype=a.dtype)
-                for jq in range(bpack.shape[0]):    # 2nd loop: NR columns (a B micro-panel)
+                _pack_a(a, i0, mcb, p0, apack)      # A block: this thread's, in its L2
+                edge = np.empty((mr, nr), dtype=a.dtype)
+                for jq in range(n_bpanels):         # 2nd loop: NR columns (a B micro-panel, in L1)
+                    cj = j0 + jq * nr
                     for iq in range(apack.shape[0]):  # 1st loop: MR rows (an A micro-panel)
-                        _micro_kernel(apack[iq], bpack[jq], acc)
-                        for i in range(min(mr, mcb - iq * mr)):
-                            for j in range(min(nr, ncb - jq * nr)):
-                                c[i0 + iq * mr + i, j0 + jq * nr + j] += acc[i, j]
+                        ci = i0 + iq * mr
+                        if iq * mr + mr <= mcb and cj + nr <= n:   # whole tile: straight into C
+                            _micro_kernel(kcb, apack, iq * kcb * mr, bpack, jq * kcb * nr,
+                                          c, ci * n + cj, n)
+                        else:                       # edge tile: via a buffer, keep the part in C
+                            edge[:, :] = 0.0
+                            _micro_kernel(kcb, apack, iq * kcb * mr, bpack, jq * kcb * nr,
+                                          edge, 0, nr)
+                            for i in range(min(mr, mcb - iq * mr)):
+                                for j in range(min(nr, n - cj)):
+                                    c[ci + i, cj + j] += edge[i, j]
     # magictoken: packed-end
+
+
+@njit(cache=True, boundscheck=False)
+def _micro_only(kc, ap, bp, c):
+    # the micro-kernel alone, for reading its machine code (:func:`micro_kernel_asm`)
+    _micro_kernel(kc, ap, 0, bp, 0, c, 0, c.shape[1])
+
+
+def micro_kernel_asm(dtype: str = "float64") -> dict:
+    """The micro-kernel's machine code on this CPU and a count of its inner loop's instructions.
+
+    Compiles the micro-kernel alone (one call on ``kc`` = 64 steps) and finds its main loop: the
+    block of assembly between a label and the backward jump to it that holds the most FMAs.
+
+    Returns
+    -------
+    dict
+        ``asm`` (the whole function's assembly text), ``loop`` (the loop's lines), and counts in
+        the loop: ``fma`` (vector fused multiply-adds, ``vfmadd...p[sd]``), ``fma_zmm`` (those on
+        512-bit registers), ``loads`` (vector loads ``vmovup``/``vmovap`` from memory),
+        ``broadcasts`` (``vbroadcasts*``, plus FMAs with an embedded ``{1toN}`` broadcast),
+        ``stores`` (any instruction writing memory: a move whose last operand is an address),
+        ``steps`` (``fma / (MR * NR_VECTORS)``: how many ``p`` steps LLVM unrolled into one pass).
+    """
+    import re
+
+    check_choice("dtype", dtype, ("float64", "float32"))
+    mr, nr = micro_tile(dtype)
+    kc = 64
+    ap, bp = np.ones((kc, mr), dtype=dtype), np.ones((kc, nr), dtype=dtype)
+    c = np.zeros((mr, nr), dtype=dtype)
+    _micro_only(kc, ap, bp, c)
+    if not (c == kc).all():
+        raise RuntimeError("micro-kernel returned a wrong block")  # all-ones panels: kc per entry
+    asm = _micro_only.inspect_asm(_micro_only.signatures[-1] if len(_micro_only.signatures) == 1
+                                  else next(sg for sg in _micro_only.signatures
+                                            if str(sg[1].dtype) == dtype))
+    lines = asm.splitlines()
+    best: list[str] = []
+    labels = {ln.split(":")[0]: i for i, ln in enumerate(lines) if re.match(r"^\.?L\w+:", ln)}
+    for i, ln in enumerate(lines):
+        jump = re.match(r"\s+j\w+\s+(\.?L\w+)", ln)
+        if jump and jump.group(1) in labels and labels[jump.group(1)] < i:
+            body = lines[labels[jump.group(1)]:i + 1]
+            if sum("vfmadd" in b for b in body) > sum("vfmadd" in b for b in best):
+                best = body
+    fma = [b for b in best if re.search(r"vfmadd\w*p[sd]", b)]
+    code = [b.split("#")[0] for b in best]
+    return {
+        "asm": asm, "loop": best, "fma": len(fma),
+        "fma_zmm": sum("zmm" in b for b in fma),
+        "loads": sum(bool(re.search(r"vmov[ua]p[sd]\s+-?\w*\(", b)) for b in code),
+        "broadcasts": sum("vbroadcasts" in b for b in code) + sum("1to" in b for b in fma),
+        "stores": sum(bool(re.search(r"^\s+v?mov\w*\s+.*,\s*-?\w*\(.*\)\s*$", b)) for b in code),
+        "steps": len(fma) / (MR * NR_VECTORS),
+    }
 
 
 def _check_operands(A, B) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +365,8 @@ def matmul(A: np.ndarray, B: np.ndarray, variant: str = "packed") -> np.ndarray:
         _tiled_kernel(A, B, C, TILE)
     else:
         blk = PACKED_BLOCKING
-        _packed_kernel(A, B, C, blk["MC"], blk["KC"], blk["NC"], blk["MR"], blk["NR"])
+        mr, nr = micro_tile(A.dtype)
+        _packed_kernel(A, B, C, blk["MC"], blk["KC"], blk["NC"], mr, nr)
     return C
 
 
@@ -299,8 +458,9 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
 def kernel_source(part: str) -> str:
     """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
     dedented, for a chapter to show; ``part`` one of ("naive", "reordered", "tiled", "micro",
-    "packed")."""
+    "packed", "pack-a", "pack-b"); ``micro`` is the Python that emits the micro-kernel's LLVM IR."""
     kernels = {"naive": _naive_kernel, "reordered": _reordered_kernel, "tiled": _tiled_kernel,
-               "micro": _micro_kernel, "packed": _packed_kernel}
+               "micro": _emit_micro_kernel, "packed": _packed_kernel, "pack-a": _pack_a,
+               "pack-b": _pack_b}
     check_choice("part", part, tuple(kernels))
     return marked_source(kernels[part], part)
