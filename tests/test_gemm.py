@@ -1,5 +1,8 @@
 """Every GEMM variant against NumPy, on shapes that are and are not multiples of the tiles."""
 
+import os
+import platform
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -56,5 +59,91 @@ def test_traffic_counts():
     (lambda: gemm.traffic_bytes(0, "naive"), "n must"),
 ])
 def test_bad_input(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+@settings(max_examples=15, deadline=None)
+@given(m=st.integers(1, 70), k=st.integers(1, 90), n=st.integers(1, 110),
+       dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16))
+def test_packed_random_shapes_both_dtypes(m, k, n, dtype, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, k)).astype(dtype)
+    B = rng.standard_normal((k, n)).astype(dtype)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    C = gemm.matmul(A, B, "packed")
+    assert C.dtype == dtype
+    np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=tol,
+                               atol=tol * np.sqrt(k))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mc, kc, nc", [(8, 5, 48), (16, 64, 96), (24, 13, 2048), (12, 7, 40)])
+def test_packed_kernel_any_blocking(dtype, mc, kc, nc):
+    # blocks smaller than the operands and not dividing them: every loop of the schedule runs
+    # more than once and every edge case (partial MC, KC, NC blocks, partial micro-tiles) occurs;
+    # nc = 40 is not a multiple of NR (a micro-panel crosses the NC boundary)
+    mr, nr = gemm.micro_tile(dtype)
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((61, 47)).astype(dtype)
+    B = rng.standard_normal((47, 133)).astype(dtype)
+    C = np.zeros((61, 133), dtype=dtype)
+    gemm._packed_kernel(A, B, C, mc, kc, nc, mr, nr)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=tol,
+                               atol=tol * 7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_packing_matches_index_formula(dtype):
+    # out[q, p, i] = A[i0 + q*MR + i, p0 + p] and out[q, p, j] = B[p0 + p, j0 + q*NR + j], zero
+    # outside the block, computed here by NumPy padding, reshaping and transposing
+    mr, nr = gemm.micro_tile(dtype)
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((50, 40)).astype(dtype)
+    i0, mc, p0, kc = 9, 21, 4, 30
+    a_out = np.full((-(-mc // mr), kc, mr), np.nan, dtype=dtype)
+    gemm._pack_a(A, i0, mc, p0, a_out)
+    block = np.zeros((a_out.shape[0] * mr, kc), dtype=dtype)
+    block[:mc] = A[i0:i0 + mc, p0:p0 + kc]
+    np.testing.assert_array_equal(a_out, block.reshape(-1, mr, kc).transpose(0, 2, 1))
+
+    B = rng.standard_normal((40, 2 * nr + 5)).astype(dtype)
+    j0 = 3
+    b_out = np.full((3, kc, nr), np.nan, dtype=dtype)
+    gemm._pack_b(B, p0, j0, b_out)
+    panel = np.zeros((kc, 3 * nr), dtype=dtype)
+    panel[:, :B.shape[1] - j0] = B[p0:p0 + kc, j0:]
+    np.testing.assert_array_equal(b_out, panel.reshape(kc, 3, nr).transpose(1, 0, 2))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_micro_kernel_adds_the_product(dtype):
+    mr, nr = gemm.micro_tile(dtype)
+    rng = np.random.default_rng(4)
+    kc = 37
+    ap = rng.standard_normal((kc, mr)).astype(dtype)
+    bp = rng.standard_normal((kc, nr)).astype(dtype)
+    c = rng.standard_normal((mr, nr)).astype(dtype)
+    expected = c.astype(np.float64) + ap.T.astype(np.float64) @ bp.astype(np.float64)
+    gemm._micro_only(kc, ap, bp, c)
+    np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == "float32" else 1e-13,
+                               atol=1e-5 if dtype == "float32" else 1e-13)
+
+
+def test_micro_kernel_asm_keeps_c_in_registers():
+    info = gemm.micro_kernel_asm("float64")
+    assert info["fma"] >= gemm.MR * gemm.NR_VECTORS and info["steps"] >= 1
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if platform.machine() == "x86_64" and " avx512f" in flags:
+        # the whole MR x NR block of C lives in zmm registers: no store in the loop
+        assert info["fma_zmm"] == info["fma"] and info["stores"] == 0
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: gemm.micro_tile("int8"), "dtype"),
+    (lambda: gemm.micro_kernel_asm("float16"), "dtype"),
+])
+def test_bad_dtype(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()

@@ -16,6 +16,53 @@ def test_cyclic_chain_is_one_cycle():
     assert i == 0 and len(seen) == 1000 and all(x % 8 == 0 for x in seen)
 
 
+def _follow(chain, n_lines):
+    # walk the chain from line 0 in plain Python; return the lines visited, in order
+    i, order = 0, []
+    for _ in range(n_lines):
+        order.append(i // 8)
+        i = int(chain[i])
+    return order, i
+
+
+@pytest.mark.parametrize("n_lines, group_lines, passes", [
+    (1, 64, 1), (2, 64, 2), (97, 8, 3), (1000, 64, 2), (4096, 64, 2), (333, 1, 1), (130, 64, 64)])
+def test_grouped_chain_is_one_cycle_over_every_line(n_lines, group_lines, passes):
+    chain = memory.cyclic_chain(n_lines, seed=7, group_lines=group_lines, passes=passes)
+    assert chain.shape == (n_lines * 8,)
+    order, back = _follow(chain, n_lines)
+    assert back == 0 and sorted(order) == list(range(n_lines))  # every line once, then home
+    # only the first element of each line is used: the other seven stay zero
+    assert not chain.reshape(n_lines, 8)[:, 1:].any()
+
+
+@pytest.mark.parametrize("n_lines, group_lines, passes", [(1000, 64, 2), (97, 8, 3), (640, 64, 1)])
+def test_grouped_chain_finishes_a_group_before_the_next(n_lines, group_lines, passes):
+    # along the cycle, the lines of one (pass, group) pair, group = line // group_lines and
+    # pass = (line mod group_lines) mod passes, form one unbroken run: the number of runs equals
+    # the number of distinct pairs (counted cyclically: the cycle starts mid-run)
+    chain = memory.cyclic_chain(n_lines, seed=11, group_lines=group_lines, passes=passes)
+    order, _ = _follow(chain, n_lines)
+    keys = [((ln % group_lines) % passes, ln // group_lines) for ln in order]
+    changes = sum(keys[t] != keys[t - 1] for t in range(n_lines))  # t = 0 compares with the last
+    assert changes == len(set(keys))
+    # and the passes come one after the other: the pass changes exactly `passes` times (cyclic)
+    pass_changes = sum(keys[t][0] != keys[t - 1][0] for t in range(n_lines))
+    assert pass_changes == (passes if passes > 1 else 0)
+
+
+def test_huge_page_array_is_a_zeroed_writable_int64_array():
+    arr, huge = memory._huge_page_array(3 * 2**18 + 5)
+    assert arr.dtype == np.int64 and arr.shape == (3 * 2**18 + 5,) and not arr.any()
+    arr[:] = 7
+    assert (arr == 7).all() and isinstance(huge, bool)
+
+
+def test_sweep_reports_huge_pages_per_size():
+    lat = memory.latency_sweep([4096, 2**20], repeats=1, loads=2000, huge_pages=False)
+    assert lat.attrs["huge_pages"] == [False, False]
+
+
 def test_chase_kernel_ends_where_python_does():
     chain = memory.cyclic_chain(97, seed=1)
     i = 0
@@ -80,6 +127,10 @@ def test_os_cache_levels_parse(tmp_path):
     (lambda: memory.detect_cache_levels(pd.DataFrame({"x": [1]})), "sweep"),
     (lambda: memory.detect_cache_levels(_synthetic(), rise=1.0), "rise"),
     (lambda: memory.default_sizes(4096, 1024), "max_bytes"),
+    (lambda: memory.cyclic_chain(10, group_lines=0), "group_lines"),
+    (lambda: memory.cyclic_chain(10, group_lines=4, passes=5), "passes"),
+    (lambda: memory.latency_sweep([4096], huge_pages="yes"), "huge_pages"),
+    (lambda: memory.latency_sweep([4096], passes=0), "passes"),
 ])
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -98,6 +149,17 @@ def test_recorded_sweep():
     assert [lv.size_bytes for lv in found[:2]] == [32 * 2**10, 512 * 2**10]
     assert found[0].latency_ns == pytest.approx(1.9)
     assert found[1].latency_ns == pytest.approx(4.64, abs=0.01)
+
+
+def test_recorded_page_grouped_sweep():
+    # latency_sweep() with the page-grouped, two-pass chase on huge pages, recorded on the same VM
+    # (sysfs: L1d 32 KiB, L2 1 MiB): the L2 plateau now runs to the OS's 1 MiB
+    lat = [1.90, 1.90, 1.90, 1.92, 1.90, 1.90, 2.01, 2.98, 2.90, 2.92, 3.07, 3.07, 3.02, 2.95,
+           3.04, 3.82, 3.73, 4.92, 5.34, 6.12, 5.81, 6.43, 6.20, 36.48, 50.04, 46.86, 45.52,
+           42.38, 48.97]
+    sweep = pd.DataFrame({"working_set_bytes": memory.default_sizes(), "latency_ns": lat})
+    found = memory.detect_cache_levels(sweep)
+    assert [lv.size_bytes for lv in found[:2]] == [32 * 2**10, 2**20]
 
 
 def test_cache_levels_explorer_draws():

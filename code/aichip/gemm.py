@@ -71,7 +71,10 @@ VECTOR_BYTES = 64
 
 
 def micro_tile(dtype) -> tuple[int, int]:
-    """The micro-kernel's ``(MR, NR)`` block of C for ``dtype`` (float64 or float32), in elements."""
+    """The micro-kernel's ``(MR, NR)`` block of C for ``dtype`` ("float64" or "float32"), in
+    elements."""
+    check_choice("dtype", str(np.dtype(dtype)) if isinstance(dtype, (str, type, np.dtype)) else
+                 dtype, ("float64", "float32"))
     size = np.dtype(dtype).itemsize
     return MR, NR_VECTORS * VECTOR_BYTES // size
 
@@ -222,7 +225,8 @@ def _micro_kernel(typingctx, kc, ap, a_off, bp, b_off, c, c_off, ldc):
             return builder.gep(data, [as_int64(offset, offset_ty)])
 
         _emit_micro_kernel(context, builder, ap.dtype, as_int64(kc_v, kc),
-                           element_ptr(ap, ap_v, a_off_v, a_off), element_ptr(bp, bp_v, b_off_v, b_off),
+                           element_ptr(ap, ap_v, a_off_v, a_off),
+                           element_ptr(bp, bp_v, b_off_v, b_off),
                            element_ptr(c, c_v, c_off_v, c_off), as_int64(ldc_v, ldc))
         return context.get_dummy_value()
 
@@ -253,7 +257,7 @@ def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
                     cj = j0 + jq * nr
                     for iq in range(apack.shape[0]):  # 1st loop: MR rows (an A micro-panel)
                         ci = i0 + iq * mr
-                        if iq * mr + mr <= mcb and cj + nr <= n:   # whole tile: straight into C
+                        if iq * mr + mr <= mcb and jq * nr + nr <= ncb:  # whole tile: into C
                             _micro_kernel(kcb, apack, iq * kcb * mr, bpack, jq * kcb * nr,
                                           c, ci * n + cj, n)
                         else:                       # edge tile: via a buffer, keep the part in C
@@ -261,7 +265,7 @@ def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
                             _micro_kernel(kcb, apack, iq * kcb * mr, bpack, jq * kcb * nr,
                                           edge, 0, nr)
                             for i in range(min(mr, mcb - iq * mr)):
-                                for j in range(min(nr, n - cj)):
+                                for j in range(min(nr, ncb - jq * nr)):
                                     c[ci + i, cj + j] += edge[i, j]
     # magictoken: packed-end
 
