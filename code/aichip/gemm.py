@@ -299,12 +299,12 @@ def micro_kernel_asm(dtype: str = "float64") -> dict:
     kc = 64
     ap, bp = np.ones((kc, mr), dtype=dtype), np.ones((kc, nr), dtype=dtype)
     c = np.zeros((mr, nr), dtype=dtype)
-    _micro_only(kc, ap, bp, c)
+    # a fresh, uncached compilation: numba cannot show the assembly of code loaded from its cache
+    fresh = njit(cache=False, boundscheck=False)(_micro_only.py_func)
+    fresh(kc, ap, bp, c)
     if not (c == kc).all():
         raise RuntimeError("micro-kernel returned a wrong block")  # all-ones panels: kc per entry
-    asm = _micro_only.inspect_asm(_micro_only.signatures[-1] if len(_micro_only.signatures) == 1
-                                  else next(sg for sg in _micro_only.signatures
-                                            if str(sg[1].dtype) == dtype))
+    asm = fresh.inspect_asm(fresh.signatures[0])
     lines = asm.splitlines()
     best: list[str] = []
     labels = {ln.split(":")[0]: i for i, ln in enumerate(lines) if re.match(r"^\.?L\w+:", ln)}
