@@ -3,6 +3,7 @@
 import os
 import platform
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -131,6 +132,7 @@ def test_micro_kernel_adds_the_product(dtype):
                                atol=1e-5 if dtype == "float32" else 1e-13)
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="no machine code with numba's JIT off")
 def test_micro_kernel_asm_keeps_c_in_registers():
     info = gemm.micro_kernel_asm("float64")
     assert info["fma"] >= gemm.MR * gemm.NR_VECTORS and info["steps"] >= 1

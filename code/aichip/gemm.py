@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 
+import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
@@ -233,6 +234,21 @@ def _micro_kernel(typingctx, kc, ap, a_off, bp, b_off, c, c_off, ldc):
     return types.void(kc, ap, a_off, bp, b_off, c, c_off, ldc), codegen
 
 
+def _micro_kernel_python(kc, ap, a_off, bp, b_off, c, c_off, ldc):
+    """What the intrinsic computes, in NumPy: used when numba's JIT is off (``NUMBA_DISABLE_JIT=1``,
+    ``make test-nojit``), where an intrinsic cannot run."""
+    nr = NR_VECTORS * VECTOR_BYTES // ap.itemsize
+    a = ap.reshape(-1)[a_off:a_off + kc * MR].reshape(kc, MR)
+    b = bp.reshape(-1)[b_off:b_off + kc * nr].reshape(kc, nr)
+    flat = c.reshape(-1)
+    for i in range(MR):
+        flat[c_off + i * ldc:c_off + i * ldc + nr] += a[:, i] @ b
+
+
+if numba.config.DISABLE_JIT:
+    _micro_kernel = _micro_kernel_python  # noqa: F811 - the jitted callers look it up at run time
+
+
 @njit(cache=True, parallel=True, boundscheck=False)
 def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
     # magictoken: packed-begin
@@ -295,6 +311,8 @@ def micro_kernel_asm(dtype: str = "float64") -> dict:
     import re
 
     check_choice("dtype", dtype, ("float64", "float32"))
+    if numba.config.DISABLE_JIT:
+        raise RuntimeError("micro_kernel_asm needs numba's JIT (NUMBA_DISABLE_JIT is set)")
     mr, nr = micro_tile(dtype)
     kc = 64
     ap, bp = np.ones((kc, mr), dtype=dtype), np.ones((kc, nr), dtype=dtype)
