@@ -130,7 +130,7 @@ class GradientSync(NamedTuple):
 
     allreduce_s: float
     backward_s: float
-    exposed_s: float      # all-reduce time not covered by the backward: max(0, allreduce - backward)
+    exposed_s: float      # all-reduce time the backward does not cover: max(0, comm - back)
     hidden: bool          # allreduce_s <= backward_s
 
 
