@@ -161,3 +161,44 @@ def test_plot_draws_roofs_and_points():
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "FLOP/byte" in ax.get_xlabel()
     plt.close(ax.figure)
+
+
+def _intensity_by_counting(b, d_in, d_out, w, a):
+    # bytes counted operand by operand: weights once, activations in and out once per token
+    flops = 2 * b * d_in * d_out
+    moved = w * d_in * d_out + a * b * d_in + a * b * d_out
+    return flops / moved
+
+
+@given(ridge=st.floats(1, 2000), w=st.sampled_from([0.5, 1, 2, 4]),
+       d_in=st.integers(256, 20000), d_out=st.integers(256, 20000))
+def test_critical_batch_is_the_first_batch_past_the_ridge(ridge, w, d_in, d_out):
+    try:
+        b = rl.critical_batch(ridge, w, d_in, d_out)
+    except ValueError:
+        assert _intensity_by_counting(10**9, d_in, d_out, w, w) < ridge
+        return
+    assert _intensity_by_counting(b, d_in, d_out, w, w) >= ridge * (1 - 1e-9)
+    if b > 1:
+        assert _intensity_by_counting(b - 1, d_in, d_out, w, w) < ridge
+
+
+def test_critical_batch_weight_streaming_limit():
+    # 2 FLOP per weight per token and w bytes per weight: I = 2b/w, so b* = w I*/2
+    assert rl.critical_batch(295.4, 2) == 296
+    assert rl.critical_batch(295.4, 1) == 148
+    assert rl.critical_batch(300.0, 2) == 300
+    # a huge layer approaches the limit from above (activations add traffic)
+    assert rl.critical_batch(300.0, 2, 10**6, 10**6) in (300, 301)
+    assert rl.critical_batch(300.0, 2, 4096, 4096) > 300
+
+
+def test_critical_batch_rejects_bad_input():
+    with pytest.raises(ValueError, match="ridge_point"):
+        rl.critical_batch(0)
+    with pytest.raises(ValueError, match="bytes_per_weight"):
+        rl.critical_batch(100, -1)
+    with pytest.raises(ValueError, match="d_in and d_out"):
+        rl.critical_batch(100, 2, d_in=64)
+    with pytest.raises(ValueError, match="no batch reaches ridge_point"):
+        rl.critical_batch(1000, 2, 64, 64)

@@ -278,3 +278,18 @@ def test_systolic_widgets_build_and_draw():
         ws.draw_cycle(trace, 10**6)
     with pytest.raises(ValueError, match="layer must be one of"):
         ws.utilization_explorer({"g": (16, 64, 32)}, layer="h")
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_one_past_a_multiple_of_the_array_costs_a_whole_fold(dataflow):
+    # The padding rule of chapter 5, counted from the trace: with 4 x 4 PEs a mapped dimension of
+    # 9 = 2*4 + 1 needs 3 folds, the third holding one row of work, so the PEs hold 9/12 of the
+    # work a padded 12 would give them; 8 fits exactly. (OS maps M to rows, WS maps K to rows.)
+    rows = cols = 4
+    for dim, folds, efficiency in ((8, 2, 1.0), (9, 3, 9 / 12)):
+        M, K = (dim, 3) if dataflow == "os" else (3, dim)
+        A, B = np.ones((M, K)), np.ones((K, cols))
+        counted = _counted_from_trace(sy.trace_gemm(A, B, rows, cols, dataflow), rows, cols)
+        assert counted == (folds, pytest.approx(efficiency))
+        model = sy.gemm_cycles(M, cols, K, rows, cols, dataflow)
+        assert (model.folds, model.mapping_efficiency) == (folds, pytest.approx(efficiency))

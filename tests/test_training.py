@@ -86,7 +86,16 @@ def test_largest_micro_batch_fits_and_next_does_not():
     (lambda: T.kv_cache_bytes(32, 8, 128, 5, 1, bytes_per_value=0), "bytes_per_value"),
     (lambda: T.decode_tokens_per_s_bound(7e9, 0), "hbm_GBps"),
     (lambda: T.largest_micro_batch(0, 24, 2048, 16, 50257, 2048), "capacity_GB"),
+    (lambda: T.training_flops(0, 1e12), "n_params"),
+    (lambda: T.training_flops(7e9, -1), "n_tokens"),
 ])
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_training_flops_against_gpt3s_published_compute():
+    # Brown et al. 2020, Table D.1: GPT-3 175B (174.6e9 parameters) on 300e9 tokens took
+    # 3.14e23 FLOP ("3.64E+03 petaflop/s-days"), counted as 6 N D
+    assert T.training_flops(174.6e9, 300e9) == pytest.approx(3.14e23, rel=0.01)
+    assert T.training_flops(174.6e9, 300e9) == pytest.approx(3.64e3 * 1e15 * 86400, rel=0.01)

@@ -39,7 +39,7 @@ __all__ = [
     "assess",
     "from_chip", "from_measurements", "plot", "measure_bandwidth", "measure_peak_flops",
     "measure_gemm", "measure_gemv", "gemv_intensity", "BandwidthResult", "FlopsResult",
-    "gemm_intensity", "stream_intensity", "tpu_v1_app_points", "INTENSITY_UNITS",
+    "gemm_intensity", "critical_batch", "stream_intensity", "tpu_v1_app_points", "INTENSITY_UNITS",
 ]
 
 #: what one unit of arithmetic intensity counts, and how many operations that is
@@ -253,6 +253,46 @@ def gemm_intensity(m: int, n: int, k: int, bytes_per_elem: int = 8) -> float:
     m, n, k = (check_int(s, v, minimum=1) for s, v in (("m", m), ("n", n), ("k", k)))
     bytes_per_elem = check_int("bytes_per_elem", bytes_per_elem, minimum=1)
     return 2 * m * n * k / (bytes_per_elem * (m * k + k * n + m * n))
+
+
+def critical_batch(ridge_point: float, bytes_per_weight: float = 2, d_in: int | None = None,
+                   d_out: int | None = None, bytes_per_activation: float | None = None) -> int:
+    """Smallest batch (tokens) at which a linear layer's GEMM reaches ``ridge_point`` FLOP/byte.
+
+    A layer with a ``d_in x d_out`` weight matrix applied to a batch of ``b`` tokens does
+    ``2 b d_in d_out`` FLOP and must move the weights once (``w d_in d_out`` bytes) plus the
+    activations in and out (``a b (d_in + d_out)`` bytes), so its intensity is
+
+        I(b) = 2 b d_in d_out / (w d_in d_out + a b (d_in + d_out)).
+
+    Without ``d_in``/``d_out`` the activations are neglected (the weight-streaming limit of
+    decoding, where the weights dominate the traffic): ``I = 2 b / w`` and the critical batch is
+    ``ceil(w I* / 2)``: at 2 bytes per weight, the ridge point itself. With the layer's shape the
+    answer solves ``I(b) >= I*``: ``b >= w I* d_in d_out / (2 d_in d_out - a I* (d_in + d_out))``;
+    when the denominator is not positive no batch reaches the ridge and ValueError is raised.
+
+    Parameters
+    ----------
+    ridge_point : float > 0, FLOP/byte (:attr:`Roofline.ridge_point`)
+    bytes_per_weight : float > 0, bytes of one weight (2 for bf16, 1 for fp8/int8)
+    d_in, d_out : int >= 1 or None (both or neither), the weight matrix's shape
+    bytes_per_activation : float > 0 or None (then equal to ``bytes_per_weight``)
+    """
+    ridge = check_float("ridge_point", ridge_point, minimum=0, strict_minimum=True)
+    w = check_float("bytes_per_weight", bytes_per_weight, minimum=0, strict_minimum=True)
+    a = w if bytes_per_activation is None else check_float(
+        "bytes_per_activation", bytes_per_activation, minimum=0, strict_minimum=True)
+    if (d_in is None) != (d_out is None):
+        raise ValueError("d_in and d_out must be given together (or neither)")
+    if d_in is None:
+        return max(1, int(np.ceil(w * ridge / 2 - 1e-9)))
+    k = check_int("d_in", d_in, minimum=1)
+    n = check_int("d_out", d_out, minimum=1)
+    denominator = 2 * k * n - a * ridge * (k + n)
+    if denominator <= 0:
+        raise ValueError(f"no batch reaches ridge_point {ridge:g} FLOP/byte with d_in={k}, "
+                         f"d_out={n}: the intensity never exceeds {2 * k * n / (a * (k + n)):g}")
+    return max(1, int(np.ceil(w * ridge * k * n / denominator - 1e-9)))
 
 
 def gemv_intensity(n: int, bytes_per_elem: int = 8) -> float:

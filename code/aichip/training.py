@@ -238,6 +238,15 @@ def transformer_params(n_layers, hidden, vocab, seq_len=0) -> float:
                                         + (vocab + seq_len) / (12 * n_layers * hidden))
 
 
+def training_flops(n_params, n_tokens) -> float:
+    """FLOP to train a dense transformer of ``n_params`` parameters on ``n_tokens`` tokens:
+    ``6 N D`` (Kaplan et al., 2020, Section 2.1: ``2 N`` per token forward, twice that backward;
+    attention's context-dependent term and the embeddings are left out)."""
+    n = check_float("n_params", n_params, minimum=0.0, strict_minimum=True)
+    d = check_float("n_tokens", n_tokens, minimum=0.0, strict_minimum=True)
+    return 6 * n * d
+
+
 def kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, batch, bytes_per_value=2) -> int:
     """Bytes of the key/value cache: ``2 * n_layers * n_kv_heads * head_dim * seq_len * batch *
     bytes_per_value`` (a key and a value vector per layer, KV head and token). Grouped-query
