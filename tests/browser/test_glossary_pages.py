@@ -62,7 +62,7 @@ def test_chapter_term_links_land_on_glossary_terms(book_url):
             if parts.path == "glossary.html" and parts.fragment.startswith("term-"):
                 assert parts.fragment in terms, f"{chapter.name}: {href} names no glossary term"
                 linked.add(parts.fragment)
-    missing = terms - linked - AWAITING_SCALING
+    missing = {t for t in terms - linked if t.lower() not in AWAITING_SCALING}
     assert not missing, f"glossary terms no chapter page links to: {sorted(missing)}"
 
 
