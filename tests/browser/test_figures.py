@@ -57,7 +57,10 @@ _INSPECT = """() => {
                 const borders = parseFloat(cs.borderTopWidth) + parseFloat(cs.borderBottomWidth);
                 const bar = e.offsetHeight - e.clientHeight - borders;
                 const box = e.getBoundingClientRect();
-                return {desc, state: bar > 0 ? 'scrolls' : 'scrolls without a visible bar',
+                const state = bar <= 0 ? 'scrolls without a visible bar'
+                    : box.height > window.innerHeight ? 'scrolls, but its bar is a screen below its top'
+                    : 'scrolls';
+                return {desc, state,
                         bar, overflows: box.right > article.right + 1,
                         hidden: e.scrollWidth - e.clientWidth};
             }
