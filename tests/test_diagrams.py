@@ -87,7 +87,7 @@ def test_wavefront_panels_show_the_output_stationary_wavefront():
     axes = systolic.draw_wavefront(trace, 1, 4)
     assert len(axes) == 4
     r, c = np.indices((3, 4))
-    for ax, t in zip(axes, range(1, 5)):
+    for ax, t in zip(axes, range(1, 5), strict=True):
         shown = np.asarray(ax.images[0].get_array())
         assert np.array_equal(shown.astype(bool), (r + c <= t) & (t < r + c + K)), t
         assert f"cycle {t + 1}/" in ax.get_title()
@@ -122,7 +122,7 @@ def test_collective_pictures_match_numpy():
         "allreduce": [[full % j for j in range(p)]] * p,
         "alltoall": [[f"${'abcd'[i]}_{{{r}}}$" for i in range(p)] for r in range(p)],
     }
-    for (op, rows), (_, after) in zip(expect.items(), axes):
+    for (op, rows), (_, after) in zip(expect.items(), axes, strict=True):
         assert after.get_title().startswith(op.replace("_", "-")), op
         assert _labels(after, p, p) == rows, op
     # and the rows read back agree with numpy's reference on tagged inputs

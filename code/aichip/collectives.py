@@ -27,8 +27,8 @@ from . import topology as tp
 from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost
 from .validation import check_float, check_int
 
-__all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "buffers_by_step", "bus_bandwidth", "cost",
-           "execute",
+__all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "buffers_by_step", "bus_bandwidth",
+           "cost", "execute",
            "reference", "ring_on_systems", "ring_scenarios", "same_results", "schedule",
            "simulate_time", "step_times"]
 

@@ -1,4 +1,4 @@
-"""Every chapter page teaches on its own: numbered figures with captions and alt text, no table cut off.
+"""Chapter pages teach on their own: numbered figures with captions and alt text, no table cut off.
 
 On each chapter page of the built book, in headless Chromium:
 
@@ -31,7 +31,8 @@ PATHLIKE = re.compile(r"(^|/)[^ ]*\.(png|jpe?g|svg|gif|webp)$|^\.{0,2}/|^_images
 
 _INSPECT = """() => {
     const main = document.querySelector('main') || document.body;
-    const inWidget = e => !!e.closest('.jupyter-widgets, .widget-output, .jupyter-widgets-output-area');
+    const inWidget = e => !!e.closest(
+        '.jupyter-widgets, .widget-output, .jupyter-widgets-output-area');
     const visible = e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
     const figures = [...main.querySelectorAll('figure')].filter(f => !inWidget(f)).map(f => {
         const cap = f.querySelector('figcaption');
@@ -43,11 +44,13 @@ _INSPECT = """() => {
     const outputImages = [...main.querySelectorAll('.cell_output img')].filter(i => !inWidget(i))
         .map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt') || '',
                     inFigure: !!i.closest('figure'),
-                    captioned: !!(i.closest('figure') && i.closest('figure').querySelector('figcaption'))}));
+                    captioned: !!(i.closest('figure')
+                                  && i.closest('figure').querySelector('figcaption'))}));
     const images = [...main.querySelectorAll('img')].filter(i => !inWidget(i))
         .map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt') || ''}));
     const article = (main.querySelector('article') || main).getBoundingClientRect();
-    const tables = [...main.querySelectorAll('table')].filter(t => visible(t) && !inWidget(t)).map((t, n) => {
+    const shown = [...main.querySelectorAll('table')].filter(t => visible(t) && !inWidget(t));
+    const tables = shown.map((t, n) => {
         const head = (t.querySelector('th, td') || {}).textContent || '';
         const desc = `table ${n} (${t.rows.length} rows, first cell '${head.trim().slice(0, 30)}')`;
         for (let e = t; e && e !== main.parentElement; e = e.parentElement) {
@@ -58,7 +61,8 @@ _INSPECT = """() => {
                 const bar = e.offsetHeight - e.clientHeight - borders;
                 const box = e.getBoundingClientRect();
                 const state = bar <= 0 ? 'scrolls without a visible bar'
-                    : box.height > window.innerHeight ? 'scrolls, but its bar is a screen below its top'
+                    : box.height > window.innerHeight
+                        ? 'scrolls, but its bar is a screen below its top'
                     : 'scrolls';
                 return {desc, state,
                         bar, overflows: box.right > article.right + 1,
@@ -82,7 +86,8 @@ def reader_browser():
     """Chromium as a reader has it: scroll bars drawn (Playwright hides them by default)."""
     exe = chromium_path()
     if exe is None:
-        skip_or_fail("no Chromium found: install Debian's 'chromium' package or set AICHIP_CHROMIUM")
+        skip_or_fail("no Chromium found: install Debian's 'chromium' package or set "
+                     "AICHIP_CHROMIUM")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True,
                                     ignore_default_args=["--hide-scrollbars"])
@@ -120,7 +125,8 @@ def test_figures_captioned_and_tables_not_cut_off(reader_browser, book_url, page
             problems.append(f"figure without a caption: {img['src']}")
     for fig in seen["figures"]:
         if not re.match(r"Fig\. \d+\.\d+", fig["number"]):
-            problems.append(f"figure {fig['id'] or '?'} has no number (caption: {fig['caption'][:60]!r})")
+            problems.append(f"figure {fig['id'] or '?'} has no number "
+                            f"(caption: {fig['caption'][:60]!r})")
         if len(fig["caption"]) < 20:
             problems.append(f"figure {fig['id'] or '?'}: caption too short to say what to see: "
                             f"{fig['caption']!r}")

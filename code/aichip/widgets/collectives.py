@@ -39,7 +39,7 @@ def decode_cells(who, pos) -> list[str]:
     """Cell labels from tagged values: the contributing ranks as letters (rank 0 = a) with the
     element index as subscript, ``""`` where a rank holds nothing (0 or ``None``)."""
     out = []
-    for w_val, p_val in zip(who, pos):
+    for w_val, p_val in zip(who, pos, strict=True):
         mask = int(round(w_val))
         if mask <= 0:
             out.append("")
@@ -88,7 +88,7 @@ def draw_collectives(n_ranks: int = 4, axes=None):
     axes = np.asarray(axes)
     if axes.shape != (len(PICTURED), 2):
         raise ValueError(f"axes must have shape ({len(PICTURED)}, 2), got {axes.shape}")
-    for (op, alg), (ax_before, ax_after) in zip(PICTURED.items(), axes):
+    for (op, alg), (ax_before, ax_after) in zip(PICTURED.items(), axes, strict=True):
         who, pos = _tagged_inputs(op, n_ranks)
         states, _ = co.buffers_by_step(op, alg, who)
         states_pos, _ = co.buffers_by_step(op, alg, pos)

@@ -147,7 +147,8 @@ def draw_fat_tree(topo: tp.Topology, ax=None):
                         ((x[a] + x[b]) / 2, (y[a] + y[b]) / 2), fontsize=7, color="0.2",
                         xytext=(4, 0), textcoords="offset points",
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
-    style = {"spine switches": ("#999", "s", 160), "leaf switches, one per rail": ("#999", "s", 110),
+    style = {"spine switches": ("#999", "s", 160),
+             "leaf switches, one per rail": ("#999", "s", 110),
              "GPUs": ("#76b900", "o", 70), "NVSwitches inside each node": ("#ccc", "s", 45)}
     for name, ypos in FAT_TREE_TIERS:
         members = tiers[name]

@@ -57,7 +57,8 @@ def draw_wavefront(trace: sy.Trace, first_cycle: int, n_cycles: int = 4, axes=No
     axes = np.atleast_1d(axes)
     if axes.size != n_cycles:
         raise ValueError(f"axes must hold n_cycles={n_cycles} axes, got {axes.size}")
-    for ax, cycle in zip(axes.flat, range(first_cycle, first_cycle + n_cycles)):
+    for ax, cycle in zip(axes.flat, range(first_cycle, first_cycle + n_cycles),
+                         strict=True):
         draw_cycle(trace, cycle, ax)
         ax.title.set_fontsize(8)
     return axes
