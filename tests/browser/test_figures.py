@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from .conftest import CHROMIUM_ARGS, HTML, SCREENSHOTS, book_pages, chromium_path, skip_or_fail
+from .conftest import CHROMIUM_ARGS, HTML, SCREENSHOTS, book_pages, chromium_path
 
 CHAPTERS = [p for p in book_pages() if re.match(r"chapters/\d\d_", p)]
 
@@ -82,17 +81,13 @@ _INSPECT = """() => {
 
 
 @pytest.fixture(scope="module")
-def reader_browser():
-    """Chromium as a reader has it: scroll bars drawn (Playwright hides them by default)."""
-    exe = chromium_path()
-    if exe is None:
-        skip_or_fail("no Chromium found: install Debian's 'chromium' package or set "
-                     "AICHIP_CHROMIUM")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True,
-                                    ignore_default_args=["--hide-scrollbars"])
-        yield browser
-        browser.close()
+def reader_browser(browser):
+    """Chromium as a reader has it: scroll bars drawn (Playwright hides them by default). Launched
+    from the session's Playwright (conftest's ``browser``): one process may run only one."""
+    reader = browser.browser_type.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS,
+                                         headless=True, ignore_default_args=["--hide-scrollbars"])
+    yield reader
+    reader.close()
 
 
 def _inspect(browser, url: str, page_name: str) -> dict:
