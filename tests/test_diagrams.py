@@ -113,14 +113,18 @@ def test_collective_pictures_match_numpy():
     """Each 'after' panel, read back, is what NumPy says each rank must hold."""
     p = 4
     axes = collectives.draw_collectives(p)
-    full = "$abcd_{%d}$"
+    sub = str.maketrans("0123", "₀₁₂₃")
+
+    def full(j):
+        return "abcd" + str(j).translate(sub)
+
     expect = {
-        "broadcast": [[f"$a_{{{j}}}$" for j in range(p)]] * p,
-        "reduce": [[full % j for j in range(p)]] + [[""] * p] * (p - 1),
-        "allgather": [["$a_{0}$", "$b_{0}$", "$c_{0}$", "$d_{0}$"]] * p,
-        "reduce_scatter": [[full % r] + [""] * (p - 1) for r in range(p)],
-        "allreduce": [[full % j for j in range(p)]] * p,
-        "alltoall": [[f"${'abcd'[i]}_{{{r}}}$" for i in range(p)] for r in range(p)],
+        "broadcast": [["a" + str(j).translate(sub) for j in range(p)]] * p,
+        "reduce": [[full(j) for j in range(p)]] + [[""] * p] * (p - 1),
+        "allgather": [["a₀", "b₀", "c₀", "d₀"]] * p,
+        "reduce_scatter": [[full(r)] + [""] * (p - 1) for r in range(p)],
+        "allreduce": [[full(j) for j in range(p)]] * p,
+        "alltoall": [["abcd"[i] + str(r).translate(sub) for i in range(p)] for r in range(p)],
     }
     for (op, rows), (_, after) in zip(expect.items(), axes, strict=True):
         assert after.get_title().startswith(op.replace("_", "-")), op
@@ -140,12 +144,12 @@ def test_ring_steps_follow_the_ring_algorithm():
     for s in range(1, p):
         rows = _labels(panels[s], p, p)
         for row in rows:
-            sizes = sorted(len(label.strip("$").split("_")[0]) for label in row)
+            sizes = sorted(len(label.rstrip("₀₁₂₃")) for label in row)
             assert sizes.count(s + 1) == 1, (s, row)
     who = np.repeat(2.0 ** np.arange(p)[:, None], p, axis=1)
     total = co.reference("allreduce", who)[0]
     assert np.all(total == 2 ** p - 1)
-    assert _labels(panels[2 * (p - 1)], p, p) == [[f"$abcd_{{{j}}}$" for j in range(p)]] * p
+    assert _labels(panels[2 * (p - 1)], p, p) == [["abcd" + "₀₁₂₃"[j] for j in range(p)]] * p
     assert not panels[-1].axison  # the spare panel is blank
     states, sched = co.buffers_by_step("allreduce", "ring", who)
     assert sched.n_steps == 2 * (p - 1) and np.array_equal(states[-1], np.full((p, p), 15.0))

@@ -20,6 +20,7 @@ SIZES = np.logspace(0, 31, 94, base=2.0)   # 1 B .. 2 GiB
 PICTURED = {"broadcast": "binomial_tree", "reduce": "binomial_tree", "allgather": "ring",
             "reduce_scatter": "ring", "allreduce": "ring", "alltoall": "pairwise"}
 _LETTERS = "abcdefgh"
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")  # plain text: no mathtext to parse
 
 
 def _tagged_inputs(op: str, n_ranks: int, root: int = 0):
@@ -37,7 +38,7 @@ def _tagged_inputs(op: str, n_ranks: int, root: int = 0):
 
 def decode_cells(who, pos) -> list[str]:
     """Cell labels from tagged values: the contributing ranks as letters (rank 0 = a) with the
-    element index as subscript, ``""`` where a rank holds nothing (0 or ``None``)."""
+    element index as a subscript digit, ``""`` where a rank holds nothing (0 or ``None``)."""
     out = []
     for w_val, p_val in zip(who, pos, strict=True):
         mask = int(round(w_val))
@@ -46,7 +47,7 @@ def decode_cells(who, pos) -> list[str]:
             continue
         ranks = [r for r in range(mask.bit_length()) if mask >> r & 1]
         index = int(round(p_val / len(ranks)))
-        out.append(f"${''.join(_LETTERS[r] for r in ranks)}_{{{index}}}$")
+        out.append("".join(_LETTERS[r] for r in ranks) + str(index).translate(_SUBSCRIPTS))
     return out
 
 
