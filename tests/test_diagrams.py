@@ -151,6 +151,13 @@ def test_ring_steps_follow_the_ring_algorithm():
     assert np.all(total == 2 ** p - 1)
     assert _labels(panels[2 * (p - 1)], p, p) == [["abcd" + "₀₁₂₃"[j] for j in range(p)]] * p
     assert not panels[-1].axison  # the spare panel is blank
+    # the outlined cells of each step are exactly where that step's messages land
+    messages = co.schedule("allreduce", "ring", p, p).messages()
+    for k in range(1, 2 * (p - 1) + 1):
+        patches = _gids(panels[k], "patch")
+        outlined = {tuple(map(int, g.split(":")[1:])) for g, a in patches.items()
+                    if a.get_linewidth() > 2}
+        assert outlined == {(m["dst"], m["first"]) for m in messages if m["step"] == k - 1}, k
     states, sched = co.buffers_by_step("allreduce", "ring", who)
     assert sched.n_steps == 2 * (p - 1) and np.array_equal(states[-1], np.full((p, p), 15.0))
     plt.close("all")
