@@ -27,7 +27,8 @@ from . import topology as tp
 from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost
 from .validation import check_float, check_int
 
-__all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "bus_bandwidth", "cost", "execute",
+__all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "buffers_by_step", "bus_bandwidth",
+           "cost", "execute",
            "reference", "ring_on_systems", "ring_scenarios", "same_results", "schedule",
            "simulate_time", "step_times"]
 
@@ -165,6 +166,33 @@ def execute(op: str, algorithm: str, inputs, root: int = 0,
     _run_schedule(buf, sched.step_start, sched.src, sched.dst, sched.src_off, sched.dst_off,
                   sched.length, sched.reduce, tmp)
     return ops.result(buf, x, root), sched
+
+
+def buffers_by_step(op: str, algorithm: str, inputs, root: int = 0,
+                    **params) -> tuple[np.ndarray, Schedule]:
+    """Every rank's working buffer before the first step and after each step of ``op``.
+
+    Same arguments as :func:`execute`. Returns ``states`` of shape
+    (n_steps + 1, n_ranks, buf_len), ``states[0]`` holding the inputs at their offsets and
+    ``states[k]`` the buffers after step ``k`` (so ``states[-1]`` is what :func:`execute` ends
+    with), and the schedule. The same kernel runs the steps, one at a time.
+    """
+    x = _check_inputs(inputs)
+    p, count = x.shape
+    sched = schedule(op, algorithm, p, count, root, **params)
+    ops = cs.op_spec(op)
+    dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype
+    states = np.zeros((sched.n_steps + 1, p, sched.buf_len), dtype=dtype)
+    for r in range(p):
+        off = ops.input_offset(r, count)
+        states[0, r, off:off + count] = x[r]
+    tmp = np.empty(max(int(sched.length.sum()), 1), dtype=dtype)
+    for k in range(sched.n_steps):
+        buf = states[k].copy()
+        _run_schedule(buf, sched.step_start[k:k + 2], sched.src, sched.dst, sched.src_off,
+                      sched.dst_off, sched.length, sched.reduce, tmp)
+        states[k + 1] = buf
+    return states, sched
 
 
 def reference(op: str, inputs, root: int = 0) -> list[np.ndarray]:

@@ -72,6 +72,63 @@ def quantization_explorer(x: np.ndarray | None = None, fmt: str = "int8",
     return explorer(draw, {"fmt": fw, "shift": sw}, grid)
 
 
+FIELD_COLORS = {"sign": "#e45756", "exponent": "#4c78a8", "mantissa": "#72b7b2",
+                "integer": "#bab0ac"}
+
+
+def bit_fields(fmt: str) -> list[str]:
+    """The field of every bit of ``fmt``, most significant first: ``"sign"``, ``"exponent"``,
+    ``"mantissa"`` for floats; ``"sign"`` (weight -2**(bits-1)) then ``"integer"`` for integers."""
+    f = arith.get_format(fmt)
+    if f.kind == "int":
+        return ["sign"] + ["integer"] * (f.bits - 1)
+    return ["sign"] + ["exponent"] * f.exp_bits + ["mantissa"] * f.man_bits
+
+
+def plot_bit_layouts(formats=("fp32", "tf32", "bf16", "fp16", "fp8_e5m2", "fp8_e4m3", "int8",
+                              "int4"), value: float = -3.0, ax=None):
+    """One row of boxes per format, one box per bit (most significant on the left), coloured by
+    field (sign | exponent | mantissa), each holding the bit of ``value`` rounded to the format
+    (:func:`aichip.arith.encode`). Boxes and bit labels carry ``gid``s ``"fmt:field:i"`` and
+    ``"fmt:bit:i"`` (i counted from the most significant bit) so that tests can read them back."""
+    formats = list(formats)
+    if not formats:
+        raise ValueError("formats must name at least one format of aichip.arith.FORMATS")
+    for fmt in formats:
+        arith.get_format(fmt)  # raises ValueError naming fmt
+    if not np.isfinite(value):
+        raise ValueError(f"value must be finite, got {value}")
+    widest = max(arith.get_format(f).bits for f in formats)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.3 * widest + 2.5, 0.62 * len(formats) + 0.9))
+    for row, fmt in enumerate(formats):
+        f = arith.get_format(fmt)
+        code = int(arith.encode(value, fmt))
+        fields = bit_fields(fmt)
+        y = -row
+        for i, field in enumerate(fields):
+            bit = (code >> (f.bits - 1 - i)) & 1
+            ax.add_patch(plt.Rectangle((i, y - 0.4), 1, 0.8, facecolor=FIELD_COLORS[field],
+                                       edgecolor="white", lw=1, gid=f"{fmt}:{field}:{i}"))
+            ax.text(i + 0.5, y, str(bit), ha="center", va="center", fontsize=8, color="white",
+                    fontweight="bold", gid=f"{fmt}:bit:{i}")
+        stored = float(arith.quantize(value, fmt))
+        widths = {k: fields.count(k) for k in dict.fromkeys(fields)}
+        detail = " | ".join(f"{k} {n}" for k, n in widths.items())
+        ax.text(-0.4, y, f"{fmt} ({f.bits} bits)", ha="right", va="center", fontsize=9)
+        ax.text(f.bits + 0.4, y, f"{detail}   stores {stored:g}", ha="left", va="center",
+                fontsize=7.5, color="0.25")
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=c) for c in FIELD_COLORS.values()]
+    ax.legend(handles, ["sign", "exponent", "mantissa (fraction)", "integer (two's complement)"],
+              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)
+    ax.set_xlim(-0.2, widest + 0.2)
+    ax.set_ylim(-len(formats) + 0.4, 0.6)
+    ax.set_title(f"Bit fields of each format, filled with the bits of {value:g} "
+                 "(most significant bit on the left)", fontsize=10)
+    ax.axis("off")
+    return ax
+
+
 def plot_reduction_tree(mult: arith.Multiplier, axes=None):
     """Dot diagram of the partial products and of the columns after each reduction stage.
 

@@ -11,9 +11,127 @@ import numpy as np
 
 from .. import alphabeta as ab
 from .. import collectives as co
+from ..validation import check_int
 from .static import explorer
 
 SIZES = np.logspace(0, 31, 94, base=2.0)   # 1 B .. 2 GiB
+
+
+#: ops in the order the chapter introduces them, each with the algorithm its picture runs
+PICTURED = {"broadcast": "binomial_tree", "reduce": "binomial_tree", "allgather": "ring",
+            "reduce_scatter": "ring", "allreduce": "ring", "alltoall": "pairwise"}
+_LETTERS = "abcdefgh"
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")  # plain text: no mathtext to parse
+
+
+def _tagged_inputs(op: str, n_ranks: int, root: int = 0):
+    """Inputs that let a picture read back where every element came from: ``who[r, j] = 2**r``
+    (a sum of them is the set of contributing ranks) and ``pos[r, j] = j`` (the element index);
+    broadcast's non-root ranks hold nothing (zeros)."""
+    count = 1 if op == "allgather" else n_ranks
+    who = np.repeat(2.0 ** np.arange(n_ranks)[:, None], count, axis=1)
+    pos = np.repeat(np.arange(count, dtype=float)[None, :], n_ranks, axis=0)
+    if op == "broadcast":
+        keep = np.arange(n_ranks) == root
+        who, pos = who * keep[:, None], pos * keep[:, None]
+    return who, pos
+
+
+def decode_cells(who, pos) -> list[str]:
+    """Cell labels from tagged values: the contributing ranks as letters (rank 0 = a) with the
+    element index as a subscript digit, ``""`` where a rank holds nothing (0 or ``None``)."""
+    out = []
+    for w_val, p_val in zip(who, pos, strict=True):
+        mask = int(round(w_val))
+        if mask <= 0:
+            out.append("")
+            continue
+        ranks = [r for r in range(mask.bit_length()) if mask >> r & 1]
+        index = int(round(p_val / len(ranks)))
+        out.append("".join(_LETTERS[r] for r in ranks) + str(index).translate(_SUBSCRIPTS))
+    return out
+
+
+def _draw_buffers(ax, rows_who, rows_pos, n_ranks, width, title, changed=None):
+    cmap = plt.get_cmap("tab10")
+    for r in range(n_ranks):
+        who, pos = rows_who[r], rows_pos[r]
+        labels = decode_cells(who, pos) if who is not None else []
+        for j in range(width):
+            label = labels[j] if j < len(labels) else ""
+            if label:
+                mask = int(round(who[j]))
+                ranks = [k for k in range(n_ranks) if mask >> k & 1]
+                color = np.mean([cmap(k)[:3] for k in ranks], axis=0)
+                alpha = 0.45 + 0.55 * len(ranks) / n_ranks
+            else:
+                color, alpha = (1.0, 1.0, 1.0), 1.0
+            edge = "k" if changed is not None and changed[r, j] else "0.7"
+            ax.add_patch(plt.Rectangle((j, -r - 0.45), 0.94, 0.9, facecolor=color, alpha=alpha,
+                                       edgecolor=edge, lw=2.2 if edge == "k" else 0.8,
+                                       gid=f"cell:{r}:{j}"))
+            ax.text(j + 0.47, -r, label, ha="center", va="center", fontsize=8, gid=f"label:{r}:{j}")
+    ax.set_xlim(-0.1, width)
+    ax.set_ylim(-n_ranks + 0.4, 0.6)
+    ax.set_yticks([-r for r in range(n_ranks)], [f"rank {r}" for r in range(n_ranks)], fontsize=8)
+    ax.set_xticks([])
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, fontsize=9)
+
+
+def draw_collectives(n_ranks: int = 4, axes=None):
+    """Before and after each collective of :data:`PICTURED` on ``n_ranks`` ranks, run by
+    :func:`aichip.collectives.execute`: rank r's data is letter r (rank 0 = a), the subscript the
+    element index, a cell with several letters holds their sum. Returns the axes (ops x 2)."""
+    n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=len(_LETTERS))
+    if axes is None:
+        _, axes = plt.subplots(len(PICTURED), 2, figsize=(9, 1.0 + 0.42 * n_ranks * len(PICTURED)))
+    axes = np.asarray(axes)
+    if axes.shape != (len(PICTURED), 2):
+        raise ValueError(f"axes must have shape ({len(PICTURED)}, 2), got {axes.shape}")
+    for (op, alg), (ax_before, ax_after) in zip(PICTURED.items(), axes, strict=True):
+        who, pos = _tagged_inputs(op, n_ranks)
+        states, _ = co.buffers_by_step(op, alg, who)
+        states_pos, _ = co.buffers_by_step(op, alg, pos)
+        got_who, _ = co.execute(op, alg, who)
+        got_pos, _ = co.execute(op, alg, pos)
+        used = int(np.nonzero(states[0].any(axis=0))[0].max()) + 1   # columns the inputs fill
+        width = max(used, max(len(g) for g in got_who if g is not None))
+        _draw_buffers(ax_before, states[0], states_pos[0], n_ranks, width,
+                      f"{op.replace('_', '-')}: before")
+        _draw_buffers(ax_after, got_who, got_pos, n_ranks, width,
+                      f"{op.replace('_', '-')}: after ({alg.replace('_', ' ')})")
+    return axes
+
+
+def draw_ring_steps(n_ranks: int = 4, axes=None):
+    """The ring all-reduce step by step (:func:`aichip.collectives.buffers_by_step`): every rank's
+    buffer before the first step and after each of the 2(p-1) steps, the cells a step wrote
+    outlined, the messages listed under each panel. Returns the axes (2 rows x ``n_ranks``)."""
+    n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=len(_LETTERS))
+    who, pos = _tagged_inputs("allreduce", n_ranks)
+    states, sched = co.buffers_by_step("allreduce", "ring", who)
+    states_pos, _ = co.buffers_by_step("allreduce", "ring", pos)
+    if axes is None:
+        _, axes = plt.subplots(2, n_ranks, figsize=(2.4 * n_ranks, 2.0 + 0.9 * n_ranks))
+    axes = np.asarray(axes)
+    if axes.shape != (2, n_ranks):
+        raise ValueError(f"axes must have shape (2, {n_ranks}), got {axes.shape}")
+    panels = list(axes.flat)
+    messages = sched.messages()
+    _draw_buffers(panels[0], states[0], states_pos[0], n_ranks, states.shape[2], "before step 1")
+    for k in range(1, sched.n_steps + 1):
+        step = [m for m in messages if m["step"] == k - 1]
+        action = "add (reduce-scatter)" if step[0]["action"] == "add" else "copy (all-gather)"
+        changed = states[k] != states[k - 1]
+        _draw_buffers(panels[k], states[k], states_pos[k], n_ranks, states.shape[2],
+                      f"after step {k}: {action}", changed)
+        panels[k].set_xlabel("\n".join(f"{m['src']} -> {m['dst']}: element {m['first']}"
+                                        for m in step), fontsize=7)
+    for ax in panels[sched.n_steps + 1:]:
+        ax.axis("off")
+    return axes
 
 
 def plot_costs(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_GBps=0.0,

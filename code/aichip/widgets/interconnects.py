@@ -76,6 +76,104 @@ def draw_topology(topo: tp.Topology, ax=None, labels: bool | None = None):
     return ax
 
 
+#: tiers of a two-level fat tree, top to bottom: (name, y position)
+FAT_TREE_TIERS = (("spine switches", 3.0), ("leaf switches, one per rail", 2.0),
+                  ("GPUs", 1.0), ("NVSwitches inside each node", 0.0))
+
+
+def fat_tree_tier(topo: tp.Topology, node) -> str:
+    """The tier of ``node`` in a :func:`aichip.topology.fat_tree`: a name of
+    :data:`FAT_TREE_TIERS`."""
+    name = str(node)
+    if node in topo.gpus:
+        return "GPUs"
+    if name.startswith("spine"):
+        return "spine switches"
+    if name.startswith("leaf"):
+        return "leaf switches, one per rail"
+    if topo.graph.nodes[node]["kind"] == "switch":
+        return "NVSwitches inside each node"
+    raise ValueError(f"topo: node {node!r} fits no tier of a fat tree (is it from tp.fat_tree?)")
+
+
+def draw_fat_tree(topo: tp.Topology, ax=None):
+    """A :func:`aichip.topology.fat_tree` drawn in tiers: spines, leaves (one per rail), the nodes'
+    GPUs grouped by node, and the NVSwitches inside each node. GPU-leaf links are coloured by rail;
+    line width grows with the number of parallel links; each tier's link is labelled with its
+    bandwidth. Lines carry ``gid`` ``"edge:a|b"`` and tier markers ``"tier:<name>"``."""
+    if not isinstance(topo, tp.Topology):
+        raise TypeError(f"topo must be a Topology, got {type(topo).__name__}")
+    g = topo.graph
+    tiers = {name: [] for name, _ in FAT_TREE_TIERS}
+    for v in g:
+        tiers[fat_tree_tier(topo, v)].append(v)
+    if not tiers["spine switches"] or not tiers["leaf switches, one per rail"]:
+        raise ValueError(f"topo must be a fat tree with spine and leaf switches, got {topo.name}")
+    ax = ax or plt.gca()
+    node_of = {v: str(v).split("/")[0] for v in g if "/" in str(v)}
+    nodes = list(dict.fromkeys(node_of[v] for v in topo.gpus))
+    per_node = len(topo.gpus) // len(nodes)
+    gap = 1.5
+    x = {}
+    for i, v in enumerate(topo.gpus):
+        x[v] = (i // per_node) * (per_node + gap) + i % per_node
+    width = len(nodes) * (per_node + gap) - gap - 1
+    for name in ("spine switches", "leaf switches, one per rail"):
+        members = tiers[name]
+        for i, v in enumerate(members):
+            x[v] = width * (i + 0.5) / len(members) if name.startswith("spine") else (
+                width * i / max(len(members) - 1, 1))
+    for node in nodes:
+        inner = [v for v in tiers["NVSwitches inside each node"] if node_of.get(v) == node]
+        left = min(x[v] for v in topo.gpus if node_of[v] == node)
+        for i, v in enumerate(inner):
+            x[v] = left + (per_node - 1) * (i + 0.5) / len(inner)
+    y = {v: dict(FAT_TREE_TIERS)[fat_tree_tier(topo, v)] for v in g}
+    rail = {v: topo.gpus.index(v) % per_node for v in topo.gpus}
+    cmap = plt.get_cmap("tab10" if per_node <= 10 else "tab20")
+    max_links = max(e["links"] for _, _, e in g.edges(data=True))
+    labelled = set()
+    for a, b, e in g.edges(data=True):
+        ta, tb = fat_tree_tier(topo, a), fat_tree_tier(topo, b)
+        gpu = a if a in rail else b if b in rail else None
+        leafy = "leaf switches, one per rail" in (ta, tb)
+        color = cmap(rail[gpu]) if gpu is not None and leafy else "0.55"
+        lw = 0.6 + 2.0 * e["links"] / max_links
+        ax.plot([x[a], x[b]], [y[a], y[b]], color=color, lw=lw, alpha=0.75, zorder=1,
+                gid=f"edge:{a}|{b}")
+        pair = tuple(sorted((ta, tb)))
+        if pair not in labelled:
+            labelled.add(pair)
+            ax.annotate(f"{e['links']} x {e['tech']} = {e['GBps_per_dir']:g} GB/s per direction",
+                        ((x[a] + x[b]) / 2, (y[a] + y[b]) / 2), fontsize=7, color="0.2",
+                        xytext=(4, 0), textcoords="offset points",
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    style = {"spine switches": ("#999", "s", 160),
+             "leaf switches, one per rail": ("#999", "s", 110),
+             "GPUs": ("#76b900", "o", 70), "NVSwitches inside each node": ("#ccc", "s", 45)}
+    for name, ypos in FAT_TREE_TIERS:
+        members = tiers[name]
+        if not members:
+            continue
+        color, marker, size = style[name]
+        ax.scatter([x[v] for v in members], [ypos] * len(members), c=color, marker=marker,
+                   s=size, edgecolors="k", linewidths=0.5, zorder=2, gid=f"tier:{name}")
+        ax.text(-1.2, ypos, f"{name} ({len(members)})", ha="right", va="center", fontsize=8)
+    for node in nodes:
+        left = min(x[v] for v in topo.gpus if node_of[v] == node)
+        ax.add_patch(plt.Rectangle((left - 0.5, -0.35), per_node, 1.7, fill=False, ls="--",
+                                   ec="0.5", lw=0.8))
+        ax.text(left + (per_node - 1) / 2, -0.5, f"node {node[1:]}", ha="center", va="top",
+                fontsize=8)
+    ax.set_xlim(-1.3 - 0.2 * width, width + 1)
+    ax.set_ylim(-0.9, 3.4)
+    ax.set_title(f"{topo.name}: {len(nodes)} nodes, {per_node} rails, "
+                 f"{len(tiers['spine switches'])} spines (GPU-leaf links coloured by rail)",
+                 fontsize=10)
+    ax.axis("off")
+    return ax
+
+
 def plot_bandwidth_matrix(topo: tp.Topology, ax=None, kind: str = "max-flow"):
     """Heat map of GPU-to-GPU bandwidth per direction: ``kind="direct"`` counts only direct links,
     ``"max-flow"`` every path at once."""

@@ -45,6 +45,26 @@ def draw_cycle(trace: sy.Trace, cycle: int, ax=None):
     return ax
 
 
+def draw_wavefront(trace: sy.Trace, first_cycle: int, n_cycles: int = 4, axes=None):
+    """:func:`draw_cycle` for ``n_cycles`` consecutive cycles from ``first_cycle``, side by side:
+    the wavefront of busy PEs moving through the array. Returns the axes."""
+    total = trace.busy.shape[0]
+    n_cycles = check_int("n_cycles", n_cycles, minimum=1, maximum=total)
+    first_cycle = check_int("first_cycle", first_cycle, minimum=0, maximum=total - n_cycles)
+    if axes is None:
+        rows, cols = trace.busy.shape[1:]
+        _, axes = plt.subplots(1, n_cycles, figsize=(n_cycles * (1.2 * cols + 0.8),
+                                                      1.1 * rows + 1.4))
+    axes = np.atleast_1d(axes)
+    if axes.size != n_cycles:
+        raise ValueError(f"axes must hold n_cycles={n_cycles} axes, got {axes.size}")
+    for ax, cycle in zip(axes.flat, range(first_cycle, first_cycle + n_cycles),
+                         strict=True):
+        draw_cycle(trace, cycle, ax)
+        ax.title.set_fontsize(8)
+    return axes
+
+
 def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: int = 3,
                      dataflow: str = "os", cycle: int = 4, seed: int = 0) -> w.Widget:
     """Step through the cycles of a small array computing ``A @ B`` (small integer operands)."""
