@@ -29,9 +29,9 @@ update every request is waited for.
 **Timing.** For each step: the step time and the compute time (forward and backward) of the slowest
 rank; the *exposed* communication, the time the last rank to finish its backward pass then waits for
 the all-reduces (the other ranks wait longer, for that rank: load imbalance, reported apart); and,
-after training, the time of the same bucketed all-reduces run blocking and alone (the *whole*
-communication, started all at once as non-blocking calls; the blocking calls one bucket after
-another are reported too). Hidden = whole - exposed. Medians over the steps after the first.
+after training, the time of the same bucketed all-reduces with nothing else running, started all at
+once as non-blocking calls (the *whole* communication; one blocking call per bucket, one after
+another, is reported too). Hidden = whole - exposed. Medians over the steps after the first.
 
 **Check.** Rank 0 then trains the same model from the same seed on the combined batch in one
 process (and times it: the 1-rank step time of the scaling efficiency ``t1 / (p * tp)``), and
