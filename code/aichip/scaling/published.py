@@ -1,0 +1,88 @@
+"""Published training runs and the model's prediction of each: Narayanan et al.'s weak-scaling
+table (SC'21, Table 1, ``data/megatron_weak_scaling.csv``) and Korthikanti et al.'s end-to-end
+iteration times (MLSys 2023, ``data/korthikanti_iterations.csv``).
+
+Each row is predicted with the layout the paper states (``dp = n_gpus / (tp pp)``) on
+``dgx_a100_hdr`` (Selene), sequence 2048, vocabulary 51200, and the model's fixed inputs; nothing is
+fitted to these rows. Where the paper does not state a setting the choice is the simplest one and
+is named here: micro-batch 1 for Table 1, the non-interleaved 1F1B schedule, ZeRO 0.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..tables import load_table
+from .counting import hardware_flops_per_iteration
+from .model import ParallelConfig, TransformerConfig, step_time
+
+__all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
+           "predict_korthikanti", "VALIDATION_CLUSTER"]
+
+#: the cluster both papers ran on
+VALIDATION_CLUSTER = "dgx_a100_hdr"
+
+
+def megatron_table1() -> pd.DataFrame:
+    """Narayanan et al.'s Table 1 as published (``data/megatron_weak_scaling.csv``)."""
+    return load_table("megatron_weak_scaling")
+
+
+def korthikanti_table() -> pd.DataFrame:
+    """Korthikanti et al.'s iteration times as published (``data/korthikanti_iterations.csv``)."""
+    return load_table("korthikanti_iterations")
+
+
+def predict_megatron_table1(micro_batch: int = 1, cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+    """Predict every row of Table 1: full recomputation, no sequence parallelism (2021).
+
+    Returns one row per model with the published and predicted TFLOP/s per GPU (the paper's
+    ``96 B s l h**2`` count divided by the iteration time and the GPU count), their relative error
+    ``predicted / published - 1``, the predicted iteration time and its breakdown, and the
+    published iteration time implied by the paper's throughput.
+    """
+    rows = []
+    for r in megatron_table1().itertuples():
+        model = TransformerConfig(r.n_layers, r.hidden, r.n_heads)
+        dp = r.n_gpus // (r.tp * r.pp)
+        par = ParallelConfig(dp, r.tp, r.pp, micro_batch, r.global_batch, recompute="full",
+                             sequence_parallel=False)
+        st = step_time(model, par, cluster)
+        flops = hardware_flops_per_iteration(r.global_batch, model.seq_len, model.n_layers,
+                                             model.hidden, model.vocab, "full")
+        rows.append({"params_B": r.params_B, "n_gpus": r.n_gpus, "tp": r.tp, "pp": r.pp, "dp": dp,
+                     "micro_batches": st.micro_batches,
+                     "published_tflops": r.tflops_per_gpu, "predicted_tflops": st.tflops_per_gpu,
+                     "error": st.tflops_per_gpu / r.tflops_per_gpu - 1.0,
+                     "published_s": flops / (r.tflops_per_gpu * 1e12 * r.n_gpus),
+                     "predicted_s": st.total_s, "compute_s": st.compute_s,
+                     "tp_comm_s": st.tp_comm_s, "pp_comm_s": st.pp_comm_s,
+                     "dp_exposed_s": st.dp_exposed_s, "bubble_s": st.bubble_s,
+                     "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits})
+    return pd.DataFrame(rows)
+
+
+def predict_korthikanti(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+    """Predict Korthikanti et al.'s iteration times: full recomputation without sequence
+    parallelism, and selective recomputation with sequence parallelism (their "present work").
+
+    Returns one row per (model, recompute) with the published and predicted seconds, the error
+    ``predicted / published - 1`` and the predicted breakdown and MFU.
+    """
+    rows = []
+    for r in korthikanti_table().itertuples():
+        model = TransformerConfig(r.n_layers, r.hidden, r.n_heads)
+        dp = r.n_gpus // (r.tp * r.pp)
+        for recompute, sp, published in (("full", False, r.full_recompute_s),
+                                         ("selective", True, r.selective_sp_s)):
+            par = ParallelConfig(dp, r.tp, r.pp, r.micro_batch, r.global_batch,
+                                 recompute=recompute, sequence_parallel=sp)
+            st = step_time(model, par, cluster)
+            rows.append({"model": r.model, "recompute": recompute, "sequence_parallel": sp,
+                         "published_s": published, "predicted_s": st.total_s,
+                         "error": st.total_s / published - 1.0, "compute_s": st.compute_s,
+                         "tp_comm_s": st.tp_comm_s, "pp_comm_s": st.pp_comm_s,
+                         "dp_exposed_s": st.dp_exposed_s, "bubble_s": st.bubble_s,
+                         "predicted_mfu": st.mfu, "memory_GB": st.memory_bytes_per_gpu / 1e9,
+                         "fits": st.fits})
+    return pd.DataFrame(rows)
