@@ -1,5 +1,7 @@
 """Interactive explorers (ipywidgets), one module per chapter.
 
-Each explorer is a function that returns a widget; its initial values draw a meaningful figure, so
-the executed HTML book shows a useful snapshot and Jupyter users can move the controls.
+Each explorer is a function that returns a widget made by :func:`aichip.widgets.static.explorer`:
+live in Jupyter, precomputed over a small grid of control values in the built HTML book, where it
+still responds to its controls with no kernel (see that module). Its initial values draw a figure
+the page has not already shown.
 """

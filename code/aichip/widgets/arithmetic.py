@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import arith
+from .static import explorer
 
 
 def default_scale(x: np.ndarray, fmt: str, shift: float = 0.0) -> float:
@@ -67,8 +68,8 @@ def quantization_explorer(x: np.ndarray | None = None, fmt: str = "int8",
         print(f"max |error| {stats.max_abs_error:.3g}; clipped {stats.clipped_fraction:.2%}; "
               f"non-zero values flushed to zero {stats.flushed_to_zero_fraction:.2%}")
 
-    out = w.interactive_output(draw, {"fmt": fw, "shift": sw})
-    return w.VBox([fw, sw, out])
+    grid = {"fmt": list(arith.FORMATS), "shift": sorted({-8.0, -4.0, 0.0, 2.0, shift})}
+    return explorer(draw, {"fmt": fw, "shift": sw}, grid)
 
 
 def plot_reduction_tree(mult: arith.Multiplier, axes=None):
@@ -120,5 +121,6 @@ def multiplier_explorer(n_bits: int = 8, tree: str = "dadda") -> w.Widget:
         plt.show()
         print(mult.summary())
 
-    out = w.interactive_output(draw, {"n_bits": nw, "tree": tw})
-    return w.VBox([w.HBox([nw, tw]), out])
+    grid = {"tree": list(arith.TREES), "n_bits": sorted({4, 8, 12, 16, n_bits})}
+    return explorer(draw, {"n_bits": nw, "tree": tw}, grid,
+                    arrange=lambda c: w.HBox([c["n_bits"], c["tree"]]))
