@@ -272,6 +272,20 @@ def test_predictions_cover_every_published_row():
     assert (sel < full).all()
 
 
+def test_implied_efficiency_reproduces_the_published_time():
+    import dataclasses
+
+    ko = sc.predict_korthikanti()
+    for r in ko.itertuples():
+        row = KORTHIKANTI.set_index("model").loc[r.model]
+        model = sc.TransformerConfig(int(row.n_layers), int(row.hidden), int(row.n_heads))
+        par = sc.ParallelConfig(int(row.n_gpus // (row.tp * row.pp)), int(row.tp), int(row.pp),
+                                int(row.micro_batch), int(row.global_batch),
+                                recompute=r.recompute, sequence_parallel=r.sequence_parallel)
+        slow = dataclasses.replace(A100, gemm_efficiency=r.implied_gemm_efficiency)
+        assert sc.step_time(model, par, slow).total_s == pytest.approx(r.published_s, rel=1e-3)
+
+
 def test_search_rows_equal_step_time():
     model = sc.TransformerConfig(24, 2048, 16)
     df = sc.search_layouts(model, 16, "dgx_a100_hdr", 64, zero_stages=(0, 1, 3),

@@ -47,5 +47,5 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
            "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
            "TransformerConfig", "check_layout", "step_time", "VALIDATION_CLUSTER",
-           "korthikanti_table", "megatron_table1", "predict_korthikanti",
+           "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "search_layouts"]
