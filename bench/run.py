@@ -450,7 +450,8 @@ def bench_scaling(repeats: int) -> dict:
         paper = t1.set_index("params_B").loc[params_B]
         top = df.iloc[0]
         searches.append((f"{params_B:g}B", "/".join(recomputes), int(row.n_gpus),
-                         df.attrs["candidates"], len(df), best_s, f"{int(top.tp)} x {int(top.pp)} x {int(top.dp)}, b "
+                         df.attrs["candidates"], len(df), best_s,
+                         f"{int(top.tp)} x {int(top.pp)} x {int(top.dp)}, b "
                          f"{int(top.micro_batch)}, ZeRO {int(top.zero_stage)}, {top.recompute}",
                          top.total_s, f"{int(paper.tp)} x {int(paper.pp)} x {int(paper.dp)}",
                          paper.predicted_s,
