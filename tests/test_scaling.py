@@ -309,6 +309,20 @@ def test_search_keeps_only_what_fits():
     assert not ((df.tp == 8) & (df.pp == 1) & (df.zero_stage == 0)).any()  # 175B on 8 GPUs
 
 
+def test_scaling_efficiency_takes_each_counts_best_layout():
+    big = sc.TransformerConfig(96, 12288, 96)
+    curve = sc.scaling_efficiency(big, "dgx_a100_hdr", [512, 8, 64], 512, max_micro_batch=2,
+                                  recomputes=("selective",))
+    assert list(curve.n_gpus) == [8, 64, 512]
+    assert math.isnan(curve.total_s[0])  # 175B does not fit on one node
+    assert curve.efficiency[1] == 1.0
+    for r in curve.iloc[1:].itertuples():
+        best = sc.search_layouts(big, r.n_gpus, "dgx_a100_hdr", 512, max_micro_batch=2,
+                                 recomputes=("selective",)).iloc[0]
+        assert r.total_s == best.total_s
+        assert r.efficiency == pytest.approx(curve.total_s[1] / r.total_s / (r.n_gpus / 64))
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input
 
@@ -347,6 +361,8 @@ BAD = [
     (sc.search_layouts, (M, 8, "dgx_a100_hdr", 8), {"recomputes": ("most",)}, ValueError,
      "recomputes"),
     (sc.gemm_efficiency, ("NVIDIA T4",), {}, ValueError, "gpu"),
+    (sc.scaling_efficiency, (M, "dgx_a100_hdr", [], 8), {}, ValueError, "gpu_counts"),
+    (sc.scaling_efficiency, (M, "dgx_a100_hdr", [0], 8), {}, ValueError, "gpu_counts"),
     (A100.with_bandwidth, (), {"scaleout_GBps": -1.0}, ValueError, "scaleout_GBps"),
 ]
 
