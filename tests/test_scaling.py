@@ -167,13 +167,15 @@ layouts = st.tuples(st.sampled_from([1, 2, 4]), st.sampled_from([1, 2, 4, 8]),
                     st.sampled_from([1, 2, 3, 4]), st.sampled_from([1, 2]),
                     st.sampled_from([1, 2, 4]), st.sampled_from([0, 1, 2, 3]),
                     st.sampled_from(["none", "selective", "full"]), st.booleans(),
+                    st.sampled_from([1, 2]),
                     st.sampled_from(["dgx_a100_hdr", "dgx_h100_ndr", "gb200_nvl72"]))
 
 
-def _layout(dp, tp, pp, b, m_mult, zero, recompute, sp):
+def _layout(dp, tp, pp, b, m_mult, zero, recompute, sp, v):
+    # GPT_1B has 24 layers: pp in 1..4 times v in 1..2 divides them; m = pp * m_mult
     zero = zero if pp == 1 else min(zero, 1)
-    return sc.ParallelConfig(dp, tp, pp, b, b * dp * pp * m_mult, zero_stage=zero,
-                             recompute=recompute, sequence_parallel=sp)
+    return sc.ParallelConfig(dp, tp, pp, b, b * dp * pp * m_mult, interleave=v if pp > 1 else 1,
+                             zero_stage=zero, recompute=recompute, sequence_parallel=sp)
 
 
 @settings(max_examples=60, deadline=None)

@@ -289,7 +289,8 @@ def _resolve_cluster(cl) -> Cluster:
     raise TypeError(f"cluster must be a cluster name or a Cluster, got {type(cl).__name__}")
 
 
-def _state_bytes_per_param(zero_stage):
+def _state_bytes_per_param():
+    """Bytes per gradient and per weight element exchanged (mixed-precision Adam's 16-bit)."""
     t = training.optimizer_table()
     row = t[(t["optimizer"] == "adam") & (t["precision"] == "mixed")].iloc[0]
     return float(row["grad_bytes"]), float(row["param_bytes"])
@@ -342,7 +343,7 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         return StepTime(nan, nan, nan, nan, mem.total_bytes, False, nan, nan, nan, nan, nan, nan,
                         nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem)
     c = hw_flops / (P.global_batch / P.micro_batch) / (P.tp * P.pp) / cl.effective_FLOPs
-    grad_b, param_b = _state_bytes_per_param(P.zero_stage)
+    grad_b, param_b = _state_bytes_per_param()
     n_local = M.n_params / (P.tp * P.pp)
     msg = ACTIVATION_BYTES * P.micro_batch * M.seq_len * M.hidden
     out = np.empty(7)

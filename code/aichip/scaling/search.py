@@ -86,7 +86,7 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
         if r not in RECOMPUTE:
             raise ValueError(f"recomputes must hold values of {RECOMPUTE}, got {r!r}")
     M = model
-    grad_b, param_b = _state_bytes_per_param(0)
+    grad_b, param_b = _state_bytes_per_param()
     n_params = M.n_params
 
     layouts = []
