@@ -255,6 +255,29 @@ def test_zero_stages_traffic():
     assert t[3].memory_bytes_per_gpu < t[2].memory_bytes_per_gpu < t[1].memory_bytes_per_gpu
 
 
+@pytest.mark.parametrize("recompute, forward_share, b", [("selective", 1 / 3, 1),
+                                                         ("full", 1 / 4, 4)])
+def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
+    # per micro-batch: an all-gather of the 16-bit weights under the forward pass, another one and
+    # a reduce-scatter of the 16-bit gradients under the backward pass (recomputation included)
+    model = sc.TransformerConfig(24, 2048, 16)
+    par = sc.ParallelConfig(64, 1, 1, b, 128 * b, zero_stage=3, recompute=recompute)
+    res = sc.step_time(model, par, A100)
+    beta = 1 / (A100.scaleout_GBps * 1e9)
+    gather = alphabeta.cost("allgather", "ring", 64, 2 * model.n_params, A100.alpha_scaleout_s,
+                            beta)
+    scatter = alphabeta.cost("reduce_scatter", "ring", 64, 2 * model.n_params,
+                             A100.alpha_scaleout_s, beta)
+    c = res.compute_s / res.micro_batches
+    forward, backward = forward_share * c, (1 - forward_share) * c
+    exposed = max(gather - forward, 0) + max(gather + scatter - backward, 0)
+    assert exposed > 0  # the case tests the rule, not a fully hidden transfer
+    if recompute == "full":  # the forward gather is exposed, the backward traffic hidden
+        assert gather > forward and gather + scatter < backward
+    assert res.dp_comm_s == pytest.approx(res.micro_batches * (2 * gather + scatter), rel=1e-12)
+    assert res.dp_exposed_s == pytest.approx(res.micro_batches * exposed, rel=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # the published runs and the search
 
