@@ -244,6 +244,21 @@ def test_communication_terms_equal_alphabeta():
         assert overlapped.dp_hidden_s > 0
 
 
+def test_a_hidden_all_reduce_still_exposes_its_last_bucket():
+    # the gradients' all-reduce is shorter than the last backward pass: only the last 25 MB
+    # bucket, ready when the backward pass ends, is exposed
+    par = sc.ParallelConfig(2, 8, 1, 8, 16)
+    res = sc.step_time(GPT_1B, par, A100)
+    beta = 1 / (A100.scaleout_GBps * 1e9)
+    whole = alphabeta.cost("allreduce", "ring", 2, 2 * GPT_1B.n_params / 8, A100.alpha_scaleout_s,
+                           beta)
+    assert whole < 2 / 3 * res.compute_s / res.micro_batches
+    assert res.dp_comm_s == pytest.approx(whole, rel=1e-12)
+    assert res.dp_exposed_s == pytest.approx(
+        alphabeta.cost("allreduce", "ring", 2, sc.DP_BUCKET_BYTES, A100.alpha_scaleout_s, beta),
+        rel=1e-12)
+
+
 def test_zero_stages_traffic():
     # ZeRO 1 replaces the all-reduce by a reduce-scatter and an all-gather: the same ring time;
     # ZeRO 3 gathers the weights twice per micro-batch as well
