@@ -36,8 +36,9 @@ hidden:
   above, then an all-gather of the updated 16-bit weights, exposed;
 * ZeRO 2: the gradients are kept only as a shard, so they are reduce-scattered after every
   micro-batch (overlapped with that micro-batch's backward pass), and the weights all-gathered once;
-* ZeRO 3: per micro-batch, two all-gathers of the weights (forward and backward, prefetched under
-  that micro-batch's compute) and a reduce-scatter of the gradients.
+* ZeRO 3: per micro-batch, two all-gathers of the weights and a reduce-scatter of the gradients;
+  the forward gather is prefetched under the forward pass, the backward gather and the
+  reduce-scatter under the backward pass (recomputation included), and only the excess is exposed.
 
 Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in mixed precision).
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
@@ -231,10 +232,10 @@ def _step_kernel(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_byte
     else:
         a_dp, b_dp = a_out, beta_out
     backward = c * (0.75 if full else 2.0 / 3.0)  # backward (+ recomputation) share of c
-    end = 0.0
-    after = 0.0
-    per_mb = 0.0
-    window_mb = backward
+    end = 0.0  # after the last backward pass, overlapped with it
+    after = 0.0  # after the optimizer step, exposed
+    per_mb = 0.0  # every micro-batch
+    exposed_mb = 0.0  # what of per_mb its micro-batch's compute cannot hide
     if zero == 0:
         end = _ring(0, dp, grad_bytes, a_dp, b_dp)
     elif zero == 1:
@@ -242,19 +243,21 @@ def _step_kernel(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_byte
         after = _ring(2, dp, param_bytes, a_dp, b_dp)
     elif zero == 2:
         per_mb = _ring(1, dp, grad_bytes, a_dp, b_dp)
+        exposed_mb = max(per_mb - backward, 0.0)
         after = _ring(2, dp, param_bytes, a_dp, b_dp)
     else:
-        per_mb = (_ring(1, dp, grad_bytes, a_dp, b_dp)
-                  + 2.0 * _ring(2, dp, param_bytes, a_dp, b_dp))
-        window_mb = c
+        gather = _ring(2, dp, param_bytes, a_dp, b_dp)
+        scatter = _ring(1, dp, grad_bytes, a_dp, b_dp)
+        per_mb = scatter + 2.0 * gather
+        # the forward gather hides under the forward pass, the backward gather and the gradient
+        # reduce-scatter under the backward pass
+        exposed_mb = max(gather - (c - backward), 0.0) + max(gather + scatter - backward, 0.0)
     dp_total = end + after + m * per_mb
     if overlap:
-        exposed = after
+        exposed = after + m * exposed_mb
         if end > 0.0:
             last = _ring(0 if zero == 0 else 1, dp, min(bucket, grad_bytes), a_dp, b_dp)
             exposed += max(end - backward, last)
-        if per_mb > 0.0:
-            exposed += m * max(per_mb - window_mb, 0.0)
     else:
         exposed = dp_total
     out[0] = m * c
@@ -286,7 +289,8 @@ def _resolve_cluster(cl) -> Cluster:
     raise TypeError(f"cluster must be a cluster name or a Cluster, got {type(cl).__name__}")
 
 
-def _state_bytes_per_param(zero_stage):
+def _state_bytes_per_param():
+    """Bytes per gradient and per weight element exchanged (mixed-precision Adam's 16-bit)."""
     t = training.optimizer_table()
     row = t[(t["optimizer"] == "adam") & (t["precision"] == "mixed")].iloc[0]
     return float(row["grad_bytes"]), float(row["param_bytes"])
@@ -339,7 +343,7 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         return StepTime(nan, nan, nan, nan, mem.total_bytes, False, nan, nan, nan, nan, nan, nan,
                         nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem)
     c = hw_flops / (P.global_batch / P.micro_batch) / (P.tp * P.pp) / cl.effective_FLOPs
-    grad_b, param_b = _state_bytes_per_param(P.zero_stage)
+    grad_b, param_b = _state_bytes_per_param()
     n_local = M.n_params / (P.tp * P.pp)
     msg = ACTIVATION_BYTES * P.micro_batch * M.seq_len * M.hidden
     out = np.empty(7)

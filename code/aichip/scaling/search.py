@@ -28,7 +28,7 @@ from .model import (
     _step_batch,
 )
 
-__all__ = ["search_layouts"]
+__all__ = ["search_layouts", "scaling_efficiency"]
 
 _COLUMNS = ["dp", "tp", "pp", "micro_batch", "interleave", "zero_stage", "recompute", "total_s",
             "compute_s", "tp_comm_s", "pp_comm_s", "bubble_s", "dp_exposed_s", "comm_s",
@@ -86,7 +86,7 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
         if r not in RECOMPUTE:
             raise ValueError(f"recomputes must hold values of {RECOMPUTE}, got {r!r}")
     M = model
-    grad_b, param_b = _state_bytes_per_param(0)
+    grad_b, param_b = _state_bytes_per_param()
     n_params = M.n_params
 
     layouts = []
@@ -163,3 +163,42 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
     frame = frame[_COLUMNS].sort_values("total_s", kind="stable").reset_index(drop=True)
     frame.attrs["candidates"] = candidates
     return frame
+
+
+def scaling_efficiency(model: TransformerConfig, cluster, gpu_counts, global_batch,
+                       **search_kwargs) -> pd.DataFrame:
+    """Strong scaling: the fastest layout (:func:`search_layouts`) of ``model`` with a fixed
+    ``global_batch`` on each GPU count, and how well the GPUs are used as the count grows.
+
+    Returns
+    -------
+    DataFrame
+        One row per count in ``gpu_counts`` (ascending): ``n_gpus``, the best layout (``dp, tp, pp,
+        micro_batch, interleave, zero_stage, recompute``), ``total_s``, ``tokens_per_s``,
+        ``mfu``, ``speedup`` (over the smallest count that fits) and ``efficiency`` (``speedup``
+        divided by the GPU-count ratio). A count with no fitting layout (too few GPUs for the
+        model's memory, or none dividing the batch) has NaN times and no layout.
+    """
+    counts = sorted({check_int("gpu_counts", n, minimum=1) for n in gpu_counts})
+    if not counts:
+        raise ValueError("gpu_counts must hold at least one GPU count")
+    rows = []
+    for n in counts:
+        df = search_layouts(model, n, cluster, global_batch, **search_kwargs)
+        if df.empty:
+            rows.append({"n_gpus": n, "total_s": np.nan, "mfu": np.nan})
+            continue
+        best = df.iloc[0]
+        rows.append({"n_gpus": n, **{k: best[k] for k in _COLUMNS[:7]},
+                     "total_s": float(best.total_s), "mfu": float(best.mfu)})
+    out = pd.DataFrame(rows, columns=["n_gpus", *_COLUMNS[:7], "total_s", "mfu"])
+    out["tokens_per_s"] = global_batch * model.seq_len / out.total_s
+    fitting = out.dropna(subset=["total_s"])
+    if fitting.empty:
+        out["speedup"] = np.nan
+        out["efficiency"] = np.nan
+        return out
+    first = fitting.iloc[0]
+    out["speedup"] = first.total_s / out.total_s
+    out["efficiency"] = out.speedup / (out.n_gpus / first.n_gpus)
+    return out
