@@ -40,13 +40,12 @@ from .published import (
                        predict_korthikanti,
                        predict_megatron_table1,
 )
-from .search import search_layouts
-from .sweeps import explain_miss, weak_scaling
+from .search import scaling_efficiency, search_layouts
 
 __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "RECOMPUTE",
            "flops_per_iteration", "hardware_flops_per_iteration", "palm_flops_per_token",
            "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
            "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
            "TransformerConfig", "check_layout", "step_time", "VALIDATION_CLUSTER",
-           "korthikanti_table", "megatron_table1", "predict_korthikanti",
-           "predict_megatron_table1", "search_layouts", "explain_miss", "weak_scaling"]
+           "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
+           "predict_megatron_table1", "scaling_efficiency", "search_layouts"]
