@@ -42,8 +42,14 @@ hidden:
 
 Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in mixed precision).
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
-the three exposed communication terms. Memory per GPU is :func:`aichip.training.training_memory`;
-a layout that does not fit in the GPU's memory is not timed: its times, MFU and HFU are NaN.
+the three exposed communication terms. Memory per GPU is :func:`aichip.training.training_memory`
+(it leaves out the interleaved schedule's extra micro-batches in flight, ZeRO-3's gathered layer
+and communication buffers); a layout that does not fit in the GPU's memory is not timed: its
+times, MFU and HFU are NaN.
+
+**What the model leaves out** (and why it is faster than every published run, see
+:mod:`aichip.scaling.published`): element-wise kernels, kernel launches, the optimizer step, GEMMs
+slower than the best measured shape, collectives slower than the link rate.
 """
 
 from __future__ import annotations
