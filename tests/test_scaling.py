@@ -134,6 +134,66 @@ def test_bubble_paper_forms():
 # ---------------------------------------------------------------------------------------------
 # step time: invariants and the cost model underneath
 
+def _kernel_bytes(s, b, h, a, t, sp, recompute):
+    """A layer's element-wise traffic listed tensor by tensor (elements, bytes per element), read
+    and written, kernel by kernel: an independent enumeration of what
+    ``elementwise_bytes_per_layer``'s coefficients summarise."""
+    x = s * b * h / (t if sp else 1)         # the sequence-sharded (or replicated) hidden state
+    mlp = s * b * 4 * h / t                  # the MLP's wide activation
+    scores = a // t * s * s * b              # this GPU's attention scores
+    act, mask = 2, 1
+    forward = {
+        "layer norm 1": [(x, act), (x, act)],
+        "softmax": [(scores, act), (scores, act)],
+        "attention dropout": [(scores, act), (scores, act), (scores, mask)],
+        "bias+dropout+add 1": [(x, act), (x, act), (x, act), (x, mask)],
+        "layer norm 2": [(x, act), (x, act)],
+        "bias+gelu": [(mlp, act), (mlp, act)],
+        "bias+dropout+add 2": [(x, act), (x, act), (x, act), (x, mask)],
+    }
+    backward = {
+        "layer norm 1": [(x, act)] * 4,   # x, dy, residual gradient in; dx out
+        "softmax": [(scores, act)] * 3,   # y, dy in; dx out
+        "attention dropout": [(scores, act), (scores, mask), (scores, act)],
+        "bias+dropout+add 1": [(x, act), (x, mask), (x, act)],
+        "layer norm 2": [(x, act)] * 4,
+        "bias+gelu": [(mlp, act)] * 3,
+        "bias+dropout+add 2": [(x, act), (x, mask), (x, act)],
+    }
+
+    def total(kernels):
+        return sum(n * size for tensors in kernels.values() for n, size in tensors)
+
+    extra = {"none": 0,
+             "selective": total({k: forward[k] for k in ("softmax", "attention dropout")}),
+             "full": total(forward)}[recompute]
+    return total(forward) + total(backward) + extra
+
+
+@pytest.mark.parametrize("s,b,h,a,t", [(2048, 1, 2304, 24, 1), (1024, 3, 512, 8, 4),
+                                       (128, 2, 96, 6, 2)])
+@pytest.mark.parametrize("sp", [False, True])
+@pytest.mark.parametrize("recompute", ["none", "selective", "full"])
+def test_elementwise_bytes_equal_a_kernel_by_kernel_count(s, b, h, a, t, sp, recompute):
+    got = sc.elementwise_bytes_per_layer(s, b, h, a, tp=t, sequence_parallel=sp,
+                                         recompute=recompute)
+    assert got == pytest.approx(_kernel_bytes(s, b, h, a, t, sp, recompute), rel=1e-12)
+
+
+def test_elementwise_time_matters_most_for_small_models():
+    # the roofline argument: per layer, element-wise bytes grow as s h (and a s^2), GEMM FLOPs as
+    # s h^2, so the element-wise share falls as the model widens
+    shares = []
+    for n_layers, hidden, heads in [(24, 2304, 24), (48, 8192, 64), (128, 25600, 160)]:
+        model = sc.TransformerConfig(n_layers, hidden, heads)
+        res = sc.step_time(model, sc.ParallelConfig(1, 8, n_layers // 2, 1, 8, recompute="full",
+                                                    sequence_parallel=True), A100)
+        assert res.fits
+        shares.append(res.elementwise_s / res.compute_s)
+    assert shares == sorted(shares, reverse=True)
+    assert shares[0] > 0.1 > shares[-1] > 0
+
+
 GPT_1B = sc.TransformerConfig(24, 2048, 16)
 A100 = sc.cluster("dgx_a100_hdr")
 
@@ -145,12 +205,18 @@ def test_one_gpu_time_is_compute(name, recompute):
     par = sc.ParallelConfig(1, 1, 1, 2, 8, recompute=recompute)
     st_ = sc.step_time(GPT_1B, par, name)
     flops = sc.hardware_flops_per_iteration(8, 2048, 24, 2048, 51200, recompute)
-    expected = flops / (cl.peak_TFLOPs * 1e12 * cl.gemm_efficiency)
+    gemm = flops / (cl.peak_TFLOPs * 1e12 * cl.gemm_efficiency)
+    # 4 micro-batches of 2 sequences, 24 layers of element-wise traffic at the HBM bandwidth
+    elementwise = 4 * 24 * _kernel_bytes(2048, 2, 2048, 16, 1, True, recompute) / (
+        cl.hbm_GBps * 1e9)
+    expected = gemm + elementwise
     assert st_.fits
+    assert st_.gemm_s == pytest.approx(gemm, rel=1e-12)
+    assert st_.elementwise_s == pytest.approx(elementwise, rel=1e-12)
     assert st_.total_s == pytest.approx(expected, rel=1e-12)
     assert st_.compute_s == pytest.approx(expected, rel=1e-12)
     assert st_.comm_s == 0 and st_.bubble_s == 0
-    assert st_.hfu == pytest.approx(cl.gemm_efficiency)
+    assert st_.hfu == pytest.approx(cl.gemm_efficiency * gemm / expected)
 
 
 def test_cluster_numbers_come_from_the_tables():
@@ -271,7 +337,7 @@ def test_zero_stages_traffic():
 
 
 @pytest.mark.parametrize("recompute, forward_share, b", [("selective", 1 / 3, 1),
-                                                         ("full", 1 / 4, 4)])
+                                                         ("full", 1 / 4, 3)])
 def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
     # per micro-batch: an all-gather of the 16-bit weights under the forward pass, another one and
     # a reduce-scatter of the 16-bit gradients under the backward pass (recomputation included)

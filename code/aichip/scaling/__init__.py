@@ -15,6 +15,7 @@ and which parallel layout is best.
 from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency
 from .counting import (
                        RECOMPUTE,
+                       elementwise_bytes_per_layer,
                        flops_per_iteration,
                        hardware_flops_per_iteration,
                        palm_flops_per_token,
@@ -43,7 +44,8 @@ from .published import (
 from .search import scaling_efficiency, search_layouts
 
 __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "RECOMPUTE",
-           "flops_per_iteration", "hardware_flops_per_iteration", "palm_flops_per_token",
+           "elementwise_bytes_per_layer", "flops_per_iteration", "hardware_flops_per_iteration",
+           "palm_flops_per_token",
            "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
            "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
            "TransformerConfig", "check_layout", "step_time", "VALIDATION_CLUSTER",

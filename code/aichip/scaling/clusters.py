@@ -42,6 +42,8 @@ class Cluster:
     peak_TFLOPs : dense BF16 peak per GPU, 1e12 FLOP/s (``chips.csv``).
     gemm_efficiency : fraction of the peak a large GEMM reaches (:func:`gemm_efficiency`).
     memory_bytes : HBM capacity per GPU in bytes (``mem_GB * 1e9``).
+    hbm_GBps : HBM bandwidth per GPU, 1e9 bytes/s (``chips.csv``): the roof of the memory-bound
+        (element-wise) kernels.
     domain_gpus : GPUs in one NVLink domain (a node or a rack).
     scaleup_GBps, scaleout_GBps : per GPU, per direction, 1e9 bytes/s.
     alpha_scaleup_s, alpha_scaleout_s : latency per message (per ring step), seconds.
@@ -53,6 +55,7 @@ class Cluster:
     peak_TFLOPs: float
     gemm_efficiency: float
     memory_bytes: float
+    hbm_GBps: float
     domain_gpus: int
     scaleup_GBps: float
     scaleout_GBps: float
@@ -107,7 +110,8 @@ def cluster(name: str) -> Cluster:
     out = row["nics_per_domain"] * link_GBps_per_dir(row["scaleout_link"]) / row["domain_gpus"]
     return Cluster(name=name, gpu=row["gpu"], peak_TFLOPs=float(chip.peak(PRECISION)),
                    gemm_efficiency=gemm_efficiency(row["gpu"]),
-                   memory_bytes=float(chip.mem_GB) * 1e9, domain_gpus=int(row["domain_gpus"]),
+                   memory_bytes=float(chip.mem_GB) * 1e9,
+                   hbm_GBps=float(chip.mem_bw_GBps), domain_gpus=int(row["domain_gpus"]),
                    scaleup_GBps=float(up), scaleout_GBps=float(out),
                    alpha_scaleup_s=float(row["alpha_scaleup_us"]) * 1e-6,
                    alpha_scaleout_s=float(row["alpha_scaleout_us"]) * 1e-6,

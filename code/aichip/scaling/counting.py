@@ -51,7 +51,8 @@ from ..validation import check_choice, check_float, check_int
 
 __all__ = ["transformer_params", "flops_per_iteration", "hardware_flops_per_iteration",
            "utilization", "palm_flops_per_token", "palm_mfu", "pipeline_bubble_fraction",
-           "pipeline_bubble_overhead", "simulate_1f1b", "RECOMPUTE"]
+           "pipeline_bubble_overhead", "simulate_1f1b", "elementwise_bytes_per_layer",
+           "RECOMPUTE"]
 
 #: activation recomputation strategies (Korthikanti et al.)
 RECOMPUTE = ("none", "selective", "full")
@@ -99,6 +100,72 @@ def flops_per_iteration(global_batch, seq_len, n_layers, hidden, vocab, recomput
     """
     check_choice("recompute", recompute, ("none", "full"))
     return hardware_flops_per_iteration(global_batch, seq_len, n_layers, hidden, vocab, recompute)
+
+
+def elementwise_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, tp=1,
+                                sequence_parallel=False, recompute="none") -> float:
+    """HBM bytes one GPU's memory-bound (element-wise) kernels move in one layer, one micro-batch.
+
+    The FLOP counts above cover the GEMMs only. Between them a layer runs kernels that do a few
+    FLOPs per element and are bound by memory bandwidth (the slanted roof of the roofline chapter):
+    layer norms, softmax, dropout, GeLU, bias additions and residual additions. Counted here with
+    Megatron-LM's fused kernels (Narayanan et al., Section 4.2: scale + mask + softmax, bias + GeLU,
+    bias + dropout + residual add are one kernel each), 2-byte activations and 1-byte dropout
+    masks, as in Korthikanti et al.'s activation count. ``s b h`` is abbreviated ``x``, ``a s**2 b``
+    (the attention scores) ``S``; ``t = tp``.
+
+    ========================================  ======================  =====================
+    kernel (per layer)                        forward bytes           backward bytes
+    ========================================  ======================  =====================
+    2 layer norms (read x, write y; backward  ``2 x 4x``              ``2 x 8x``
+    reads x, dy and the residual gradient,
+    writes dx)
+    2 bias + dropout + residual add (read     ``2 x 7x``              ``2 x 5x``
+    the GEMM output and the residual, write
+    the sum and the mask; backward reads dy
+    and the mask, writes dx)
+    bias + GeLU on the ``4h``-wide MLP        ``16x / t``             ``24x / t``
+    activation (backward reads the input and
+    dy, writes dx)
+    scale + mask + softmax on the scores      ``4S / t``              ``6S / t``
+    dropout on the attention probabilities    ``5S / t``              ``5S / t``
+    ========================================  ======================  =====================
+
+    The layer-norm and dropout/residual rows run on the whole ``x`` on every tensor-parallel GPU,
+    or on ``x / t`` with sequence parallelism. Recomputation adds the forward bytes again
+    (``"full"``) or those of the attention core (softmax and dropout, ``"selective"``).
+
+    Parameters
+    ----------
+    seq_len, micro_batch, hidden, n_heads : int >= 1
+        ``s``, ``b``, ``h``, ``a``.
+    tp : int >= 1
+        Tensor-parallel degree; must divide ``n_heads``.
+    sequence_parallel : bool
+    recompute : {"none", "selective", "full"}
+
+    Returns
+    -------
+    float
+        Bytes read plus bytes written, per GPU, forward + backward (+ recomputation).
+    """
+    s = check_int("seq_len", seq_len, minimum=1)
+    b = check_int("micro_batch", micro_batch, minimum=1)
+    h = check_int("hidden", hidden, minimum=1)
+    a = check_int("n_heads", n_heads, minimum=1)
+    t = check_int("tp", tp, minimum=1)
+    if a % t:
+        raise ValueError(f"tp must divide n_heads ({a}), got {t}")
+    if not isinstance(sequence_parallel, bool):
+        raise TypeError("sequence_parallel must be True or False")
+    check_choice("recompute", recompute, RECOMPUTE)
+    x, scores = float(s) * b * h, float(a) * s * s * b
+    replicated = x / t if sequence_parallel else x   # layer norms, dropout + residual
+    forward_scores = 9 * scores / t                  # softmax 4S, dropout 5S
+    forward = 22 * replicated + 16 * x / t + forward_scores
+    backward = 26 * replicated + 24 * x / t + 11 * scores / t
+    extra = {"none": 0.0, "selective": forward_scores, "full": forward}[recompute]
+    return forward + backward + extra
 
 
 def utilization(flops, iteration_s, n_gpus, peak_TFLOPs_per_gpu) -> float:

@@ -10,10 +10,14 @@ drives its own share of the domain's NICs (rail-optimised, non-blocking fat tree
 **Per micro-batch, per GPU** (``b`` sequences of ``s`` tokens; ``m = global_batch / (b dp)``
 micro-batches per iteration; ``v`` model chunks per GPU with the interleaved schedule):
 
-* compute ``c`` = hardware FLOPs of one micro-batch (:func:`~aichip.scaling.counting.
-  hardware_flops_per_iteration`, recomputation included) ``/ (tp pp)`` ``/ (peak x GEMM
-  efficiency)`` (:class:`~aichip.scaling.clusters.Cluster`). Only GEMM FLOPs are counted:
-  element-wise kernels (layer norm, softmax, dropout, GeLU) and the optimizer step take no time.
+* compute ``c`` = GEMM time + element-wise time. GEMM time: hardware FLOPs of one micro-batch
+  (:func:`~aichip.scaling.counting.hardware_flops_per_iteration`, recomputation included)
+  ``/ (tp pp)`` ``/ (peak x GEMM efficiency)`` (:class:`~aichip.scaling.clusters.Cluster`).
+  Element-wise time: the bytes the memory-bound kernels of the GPU's ``l / pp`` layers move
+  (layer norm, softmax, dropout, GeLU, bias and residual additions;
+  :func:`~aichip.scaling.counting.elementwise_bytes_per_layer`) at the HBM bandwidth, the roofline
+  chapter's slanted roof, reached exactly (a lower bound). The optimizer step and the logit
+  layer's softmax take no time.
 * tensor-parallel communication: per layer, two all-reduces of the ``2 b s h``-byte activation in
   the forward pass, two in the backward pass and, with full recomputation, two more in the
   recomputed forward pass (Narayanan et al., Section 3.2 and Figure 5; Korthikanti et al., Section
@@ -42,8 +46,16 @@ hidden:
 
 Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in mixed precision).
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
-the three exposed communication terms. Memory per GPU is :func:`aichip.training.training_memory`;
-a layout that does not fit in the GPU's memory is not timed: its times, MFU and HFU are NaN.
+the three exposed communication terms. Memory per GPU is :func:`aichip.training.training_memory`
+(it leaves out the interleaved schedule's extra micro-batches in flight, ZeRO-3's gathered layer
+and communication buffers); a layout that does not fit in the GPU's memory is not timed: its
+times, MFU and HFU are NaN.
+
+**What the model leaves out** (and why it is faster than every published run, see
+:mod:`aichip.scaling.published`): element-wise kernels slower than the HBM roof, kernel launches,
+the optimizer step, GEMMs slower than the best measured shape (the largest term at scale: the
+published runs imply 0.6-0.75 of the peak instead of the measured 0.86), collectives slower than
+the link rate.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ from numba import njit
 from .. import training
 from ..validation import check_choice, check_int
 from .clusters import Cluster, cluster
-from .counting import RECOMPUTE, hardware_flops_per_iteration
+from .counting import RECOMPUTE, elementwise_bytes_per_layer, hardware_flops_per_iteration
 
 __all__ = ["TransformerConfig", "ParallelConfig", "StepTime", "step_time", "DP_BUCKET_BYTES",
            "check_layout"]
@@ -166,7 +178,7 @@ class StepTime(NamedTuple):
     """
 
     total_s: float
-    compute_s: float
+    compute_s: float      # gemm_s + elementwise_s
     comm_s: float
     bubble_s: float
     memory_bytes_per_gpu: float
@@ -186,6 +198,8 @@ class StepTime(NamedTuple):
     tflops_per_gpu: float  # hardware FLOPs per GPU per second, as Narayanan et al. report it
     tokens_per_s: float
     memory: training.TrainingMemory
+    gemm_s: float         # GEMMs at peak x GEMM efficiency
+    elementwise_s: float  # memory-bound kernels at the HBM bandwidth
 
 
 # ----------------------------------------------------------------------------------------------
@@ -281,6 +295,15 @@ def _step_batch(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_bytes
     return out
 
 
+def elementwise_s_per_micro_batch(model: TransformerConfig, micro_batch: int, tp: int, pp: int,
+                                  sequence_parallel: bool, recompute: str, cl: Cluster) -> float:
+    """Seconds one GPU's ``n_layers / pp`` layers spend in memory-bound kernels per micro-batch:
+    :func:`~aichip.scaling.counting.elementwise_bytes_per_layer` at the cluster's HBM bandwidth."""
+    per_layer = elementwise_bytes_per_layer(model.seq_len, micro_batch, model.hidden,
+                                            model.n_heads, tp, sequence_parallel, recompute)
+    return model.n_layers / pp * per_layer / (cl.hbm_GBps * 1e9)
+
+
 def _resolve_cluster(cl) -> Cluster:
     if isinstance(cl, Cluster):
         return cl
@@ -341,8 +364,12 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
     nan = math.nan
     if not fits:
         return StepTime(nan, nan, nan, nan, mem.total_bytes, False, nan, nan, nan, nan, nan, nan,
-                        nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem)
-    c = hw_flops / (P.global_batch / P.micro_batch) / (P.tp * P.pp) / cl.effective_FLOPs
+                        nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem,
+                        nan, nan)
+    c_gemm = hw_flops / (P.global_batch / P.micro_batch) / (P.tp * P.pp) / cl.effective_FLOPs
+    c_elem = elementwise_s_per_micro_batch(M, P.micro_batch, P.tp, P.pp, P.sequence_parallel,
+                                           P.recompute, cl)
+    c = c_gemm + c_elem
     grad_b, param_b = _state_bytes_per_param()
     n_local = M.n_params / (P.tp * P.pp)
     msg = ACTIVATION_BYTES * P.micro_batch * M.seq_len * M.hidden
@@ -359,4 +386,5 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         mfu=model_flops / (total * n_gpus * peak), hfu=hw_flops / (total * n_gpus * peak),
         capacity_bytes=cl.memory_bytes, n_gpus=n_gpus, micro_batches=m, model_flops=model_flops,
         hardware_flops=hw_flops, tflops_per_gpu=hw_flops / (total * n_gpus) / 1e12,
-        tokens_per_s=P.global_batch * M.seq_len / total, memory=mem)
+        tokens_per_s=P.global_batch * M.seq_len / total, memory=mem, gemm_s=m * c_gemm,
+        elementwise_s=m * c_elem)

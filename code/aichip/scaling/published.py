@@ -30,16 +30,17 @@ def implied_gemm_efficiency(result: StepTime, parallel: ParallelConfig, publishe
     """The GEMM efficiency that would make ``result`` take ``published_s``, every other term kept:
     a diagnostic of the compute term, not a fit (the model always uses the measured value).
 
-    The pipelined part of the iteration is ``(m + (pp-1)/v) (c + TP + PP)`` with ``c`` inversely
-    proportional to the efficiency; the exposed data-parallel time is kept as predicted.
+    The pipelined part of the iteration is ``(m + (pp-1)/v) (g + e + TP + PP)`` with the GEMM time
+    ``g`` inversely proportional to the efficiency; the element-wise time ``e``, the communication
+    and the exposed data-parallel time are kept as predicted.
     """
     cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
     m = result.micro_batches
     slots = m + (parallel.pp - 1) / parallel.interleave
-    c = result.compute_s / m
+    gemm, elementwise = result.gemm_s / m, result.elementwise_s / m
     comm = (result.tp_comm_s + result.pp_comm_s) / m
-    c_needed = (published_s - result.dp_exposed_s) / slots - comm
-    return cl.gemm_efficiency * c / c_needed
+    gemm_needed = (published_s - result.dp_exposed_s) / slots - comm - elementwise
+    return cl.gemm_efficiency * gemm / gemm_needed
 
 
 def megatron_table1() -> pd.DataFrame:

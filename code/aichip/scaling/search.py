@@ -26,6 +26,7 @@ from .model import (
     _resolve_cluster,
     _state_bytes_per_param,
     _step_batch,
+    elementwise_s_per_micro_batch,
 )
 
 __all__ = ["search_layouts", "scaling_efficiency"]
@@ -140,6 +141,10 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
     b_a = frame.micro_batch.to_numpy(np.int64)
     dp_a = frame.dp.to_numpy(np.int64)
     c = (np.array([hw1[r] for r in frame.recompute]) * b_a / (tp_a * pp_a) / cl.effective_FLOPs)
+    keys = list(zip(frame.micro_batch, frame.tp, frame.pp, frame.recompute, strict=True))
+    elem = {k: elementwise_s_per_micro_batch(M, int(k[0]), int(k[1]), int(k[2]), int(k[1]) > 1,
+                                             k[3], cl) for k in set(keys)}
+    c = c + np.array([elem[k] for k in keys])
     m = global_batch // (b_a * dp_a)
     n_local = n_params / (tp_a * pp_a)
     times = _step_batch(c.astype(np.float64), m.astype(np.int64), dp_a, tp_a, pp_a,
