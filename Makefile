@@ -39,6 +39,8 @@ vendor: $(STAMP)
 SOURCES_ID = $(shell cat requirements.txt constraints.txt \
 	$$(find code/aichip -type f \( -name '*.py' -o -name '*.csv' \) | LC_ALL=C sort) | cksum | tr ' ' -)
 
+# Every build precomputes the explorers over their grids (_ext/static_explorers.py sets
+# AICHIP_STATIC_EXPLORERS=1), so they respond in the HTML with no kernel; `make lab` stays live.
 # Sphinx does not re-copy html_extra_path files when no source changed: after (re-)vendoring, a
 # full rebuild (--all) puts the new files in _build/html. Executed notebooks stay cached unless
 # the fingerprint above changed.

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import alphabeta as ab
 from .. import collectives as co
+from .static import explorer
 
 SIZES = np.logspace(0, 31, 94, base=2.0)   # 1 B .. 2 GiB
 
@@ -66,9 +67,10 @@ def cost_explorer(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_
         plot_costs(op, p, a, b, g, rpn, ax, k)
         plt.show()
 
-    out = w.interactive_output(draw, {"op": wop, "p": wp, "a": wa, "b": wb, "g": wg, "rpn": wn,
-                                      "k": wk})
-    return w.VBox([wop, wp, wa, wb, wg, wn, wk, out])
+    grid = {"op": list(ab.OPS), "p": sorted({4, 64, 256, n_ranks}),
+            "a": sorted({0.5, 5.0, 50.0, alpha_us})}
+    return explorer(draw, {"op": wop, "p": wp, "a": wa, "b": wb, "g": wg, "rpn": wn, "k": wk},
+                    grid)
 
 
 def plot_measured_vs_model(comparison, axes):
@@ -118,4 +120,5 @@ def topology_ring_explorer(alpha_us: float = 5.0) -> w.Widget:
         plot_ring_on_systems(a, ax)
         plt.show()
 
-    return w.VBox([wa, w.interactive_output(draw, {"a": wa})])
+    grid = {"a": sorted({0.1, 0.5, 1.0, 5.0, 20.0, 100.0, alpha_us})}
+    return explorer(draw, {"a": wa}, grid)

@@ -5,11 +5,14 @@ Dataflows compared by energy on real layers.
 
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as w
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .. import dataflow as dfm
+from .static import explorer
 
 LEVEL_COLORS = {"MAC": "0.6", "RF": "C2", "PE": "C4", "GLB": "C1", "DRAM": "C3"}
 
@@ -87,10 +90,13 @@ def dataflow_explorer(network: str = "AlexNet", layer: str = "conv3", dataflow: 
     pick = w.Dropdown(options=keys, value=initial, description="layer")
     flow = w.ToggleButtons(options=list(dfm.DATAFLOWS), value=dataflow, description="dataflow")
 
+    @functools.cache   # the dataflow only changes the highlight
+    def compare(key):
+        shape = dfm.layer_shape(layers.iloc[keys.index(key)])
+        return shape, dfm.compare_dataflows(shape, arch, orders="fixed")
+
     def draw(key, chosen):
-        row = layers.iloc[keys.index(key)]
-        shape = dfm.layer_shape(row)
-        table = dfm.compare_dataflows(shape, arch, orders="fixed")
+        shape, table = compare(key)
         plot_energy_breakdown(table, title=f"{key}: K={shape.K} C={shape.C} P={shape.P} "
                               f"Q={shape.Q} R={shape.R} S={shape.S}", highlight=chosen)
         plt.show()
@@ -98,4 +104,8 @@ def dataflow_explorer(network: str = "AlexNet", layer: str = "conv3", dataflow: 
         print(f"{chosen.upper()}: {best['total']:.2f} MAC-energies per MAC; best mapping found:\n"
               f"  {best['mapping']}")
 
-    return w.VBox([pick, flow, w.interactive_output(draw, {"key": pick, "chosen": flow})])
+    # the static page offers AlexNet's layers and one layer of each kind from the deeper networks
+    offered = [k for k in keys if k.startswith("AlexNet") or k == initial or k in (
+        "VGG-16 conv4_3", "ResNet-50 res3a_branch2a", "ResNet-50 res5a_branch2c")]
+    return explorer(draw, {"key": pick, "chosen": flow},
+                    grid={"key": offered, "chosen": list(dfm.DATAFLOWS)})

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .. import gpu, sparse
 from ..validation import check_choice, check_int
+from .static import explorer
 
 _COLORS = {"warps": "C0", "blocks": "C1", "registers": "C2", "shared": "C3", "invalid": "0.6"}
 
@@ -76,8 +77,11 @@ def occupancy_explorer(compute_capability: str = "8.0", threads_per_block: int =
         except ValueError as err:   # a launch the GPU would refuse: say which limit
             print(f"invalid launch: {err}")
 
-    out = w.interactive_output(draw, {"c": cc, "t": threads, "r": regs, "s": smem})
-    return w.VBox([w.HBox([cc, threads]), w.HBox([regs, smem]), out])
+    grid = {"c": sorted({"7.0", "8.0", "9.0", compute_capability}),
+            "t": sorted({128, 256, 1024, threads_per_block}),
+            "r": sorted({32, 64, 128, registers_per_thread}), "s": sorted({16, 96, shared_KiB})}
+    return explorer(draw, {"c": cc, "t": threads, "r": regs, "s": smem}, grid,
+                    arrange=lambda c: w.VBox([w.HBox([c["c"], c["t"]]), w.HBox([c["r"], c["s"]])]))
 
 
 def plot_sparse_speedup(df: pd.DataFrame, block_size: int | None = None, ax=None):
@@ -105,15 +109,18 @@ def plot_sparse_speedup(df: pd.DataFrame, block_size: int | None = None, ax=None
     return ax
 
 
-def sparse_explorer(df: pd.DataFrame) -> w.Widget:
-    """Pick a block size (or all) and see the measured speed-up curves of :func:`sparse.sweep`."""
+def sparse_explorer(df: pd.DataFrame, block_size: int | None = None) -> w.Widget:
+    """Pick a block size (or all: ``None``) and see the measured speed-up curves of
+    :func:`sparse.sweep`."""
     if not isinstance(df, pd.DataFrame) or df.empty:
         raise TypeError("df must be the non-empty DataFrame aichip.sparse.sweep returns")
     options = [("all", None)] + [(str(b), int(b)) for b in sorted(df["block_size"].unique())]
-    pick = w.ToggleButtons(options=options, value=None, description="block size")
+    if block_size not in [v for _, v in options]:
+        raise ValueError(f"block_size must be one of {[v for _, v in options]}, got {block_size!r}")
+    pick = w.ToggleButtons(options=options, value=block_size, description="block size")
 
     def draw(b):
         plot_sparse_speedup(df, b)
         plt.show()
 
-    return w.VBox([pick, w.interactive_output(draw, {"b": pick})])
+    return explorer(draw, {"b": pick}, grid={"b": [v for _, v in options]})

@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 
 from .. import topology as tp
+from .static import explorer
 
 
 def _layout(topo: tp.Topology) -> dict:
@@ -143,5 +144,6 @@ def interconnect_explorer(system: str = "DGX-1 (V100)", kind: str = "max-flow",
         plt.show()
         print(metrics_text(topo))
 
-    out = w.interactive_output(draw, {"name": pick, "kind": view})
-    return w.VBox([w.HBox([pick, view]), out])
+    return explorer(draw, {"name": pick, "kind": view},
+                    grid={"name": list(systems), "kind": ["max-flow", "direct"]},
+                    arrange=lambda c: w.HBox([c["name"], c["kind"]]))

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import chips
+from .static import explorer
 
 #: fields offered on the axes: catalogue columns plus two derived ones
 FIELDS = {
@@ -114,7 +115,11 @@ def landscape_explorer(df: pd.DataFrame | None = None, x: str = "mem_bw_GBps",
         plt.show()
         print(f"{shown}; kinds: {', '.join(kinds) or 'none'}; years {years[0]}-{years[1]}")
 
-    out = w.interactive_output(draw, {"view": view, "x": xw, "y": yw, "log_x": logx,
-                                      "log_y": logy, "kinds": kinds, "years": years})
-    controls = w.HBox([w.VBox([view, xw, yw, w.HBox([logx, logy])]), w.VBox([kinds, years])])
-    return w.VBox([controls, out])
+    controls = {"view": view, "x": xw, "y": yw, "log_x": logx, "log_y": logy, "kinds": kinds,
+                "years": years}
+    axes = ("mem_bw_GBps", "peak_TOPs", "year", "tdp_W", "efficiency_TOPs_per_W")
+    grid = {"view": list(view.options), "x": sorted({x, *axes[:4]}, key=list(FIELDS).index),
+            "y": sorted({y, *axes[1:]}, key=list(FIELDS).index)}
+    return explorer(draw, controls, grid, arrange=lambda c: w.HBox([
+        w.VBox([c["view"], c["x"], c["y"], w.HBox([c["log_x"], c["log_y"]])]),
+        w.VBox([c["kinds"], c["years"]])]))

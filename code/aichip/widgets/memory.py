@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 
 from .. import chips
 from .. import training as T
+from .static import explorer
 
 _PARTS = (("params_bytes", "weights"), ("grads_bytes", "gradients"),
           ("optimizer_bytes", "optimizer state"), ("activations_bytes", "activations"))
@@ -86,8 +87,10 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
         plot_training_memory(mem, cap, f"{model} on {gpu}: largest micro-batch that fits = {fits}")
         plt.show()
 
-    out = w.interactive_output(show, c)
-    return w.VBox([w.HBox([w.VBox(list(c.values())[:6]), w.VBox(list(c.values())[6:])]), out])
+    grid = {"model": list(shapes), "zero_stage": list(T.ZERO_STAGES),
+            "recompute": list(T.RECOMPUTE), "micro_batch": sorted({1, 8, c["micro_batch"].value})}
+    return explorer(show, c, grid, arrange=lambda c: w.HBox([w.VBox(list(c.values())[:6]),
+                                                              w.VBox(list(c.values())[6:])]))
 
 
 def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points: int = 3
@@ -106,4 +109,6 @@ def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points
         plt.tight_layout()
         plt.show()
 
-    return w.VBox([w.HBox(list(controls.values())), w.interactive_output(show, controls)])
+    grid = {"rise": sorted({1.2, 1.5, 2.0, 2.5, rise}),
+            "min_points": sorted({1, 2, 3, 5, min_points})}
+    return explorer(show, controls, grid, arrange=lambda c: w.HBox(list(c.values())))

@@ -4,11 +4,14 @@ from :mod:`aichip.rdma`; this module only draws and wires controls."""
 
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import rdma
+from .static import explorer
 
 SIZES = np.unique(np.logspace(0, 22, 45, base=2.0).astype(int))          # 1 B .. 4 MiB
 VALUE_SIZES = np.unique(np.logspace(3, 16, 27, base=2.0).astype(int))    # 8 B .. 64 KiB
@@ -38,11 +41,16 @@ def plot_breakdown(msg_bytes=4096, hp: rdma.HostParams = rdma.DEFAULT_HOST, ax=N
     return ax
 
 
+@functools.lru_cache(maxsize=32)   # a static page redraws the same curves for many grid points
+def _bandwidths(path: rdma.Path, sizes: tuple[int, ...]) -> list[float]:
+    return [rdma.bandwidth_GBps(path, n) for n in sizes]
+
+
 def plot_bandwidth(hp: rdma.HostParams = rdma.DEFAULT_HOST, ax=None, sizes=SIZES):
     """Effective bandwidth against message size for both paths, wire rate marked."""
     ax = ax or plt.gca()
     for path in (rdma.tcp_path(hp), rdma.rdma_write_path(hp)):
-        ax.semilogx(sizes, [rdma.bandwidth_GBps(path, int(n)) for n in sizes], label=path.name)
+        ax.semilogx(sizes, _bandwidths(path, tuple(int(n) for n in sizes)), label=path.name)
     ax.axhline(hp.wire_GBps, color="k", ls=":", lw=1, label="wire data rate")
     ax.set_xlabel("message size (bytes)")
     ax.set_ylabel("bandwidth (GB/s)")
@@ -98,5 +106,7 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
         fig.tight_layout()
         plt.show()
 
-    out = w.interactive_output(draw, ctl)
-    return w.VBox([w.HBox([w.VBox(list(ctl.values())[:4]), w.VBox(list(ctl.values())[4:])]), out])
+    grid = {"n": sorted({6, 12, 20, int(np.log2(msg_bytes))}),
+            "irq": sorted({0.0, irq_us, 4 * irq_us}), "server": [0.5, 2.0, 10.0]}
+    return explorer(draw, ctl, grid, arrange=lambda c: w.HBox([w.VBox(list(c.values())[:4]),
+                                                               w.VBox(list(c.values())[4:])]))

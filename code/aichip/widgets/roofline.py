@@ -8,6 +8,7 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 
 from .. import roofline as rl
+from .static import explorer
 
 
 def describe_point(roof: rl.Roofline, intensity: float, achieved_GFLOPs: float) -> str:
@@ -72,5 +73,6 @@ def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = No
         plt.show()
         print(textwrap.fill(describe_point(roof, intensity, point.achieved_GFLOPs), width=90))
 
-    out = w.interactive_output(draw, {"name": pick, "intensity": x, "fraction": frac})
-    return w.VBox([pick, x, frac, out])
+    grid = {"name": list(rooflines), "intensity": sorted({1.0, 64.0, 512.0, intensity}),
+            "fraction": sorted({0.3, 0.6, 1.0, fraction_of_roof})}
+    return explorer(draw, {"name": pick, "intensity": x, "fraction": frac}, grid)

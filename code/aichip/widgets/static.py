@@ -147,9 +147,12 @@ def _labels(name: str, control: w.Widget, values: Sequence) -> list[str]:
         for v in values:
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise ValueError(f"grid[{name!r}] values must be numbers, got {v!r}")
-            if not control.min <= v <= control.max:
+            lo, hi = control.min, control.max
+            if isinstance(control, w.FloatLogSlider):   # its min and max are exponents
+                lo, hi = control.base ** lo, control.base ** hi
+            if not lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12):
                 raise ValueError(f"grid[{name!r}] value {v!r} is outside the control's range "
-                                 f"[{control.min}, {control.max}]")
+                                 f"[{lo:g}, {hi:g}]")
         fmt = getattr(control, "readout_format", "")
         return [format(v, fmt) if fmt else str(v) for v in values]
     raise TypeError(f"control {name!r} is a {type(control).__name__}; a grid can drive only "

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import systolic as sy
 from ..validation import check_choice, check_int
+from .static import explorer
 
 _WHAT = {"os": ("A[m,k] →", "B[k,n] ↓", "acc C[m,n]"),
          "ws": ("A[m,k] →", "psum ↓", "B[k,n]"),
@@ -79,8 +80,13 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
         print(f"A ({M}x{K}) =\n{A}\nB ({K}x{N}) =\n{B}\nproduct correct: "
               f"{np.array_equal(trace.product, A @ B)}")
 
-    out = w.interactive_output(draw, {"df": pick, "cyc": step, "pipelined": overlap})
-    return w.VBox([pick, overlap, step, out])
+    # the static page offers every cycle of the longest trace (shorter ones stop at their last),
+    # without fold overlap: the utilisation explorer below shows what pipelining changes
+    longest = max(sy.trace_gemm(A, B, rows, cols, df).busy.shape[0] for df in sy.DATAFLOWS)
+    step.max = max(longest - 1, cycle)
+    grid = {"df": list(sy.DATAFLOWS), "cyc": sorted(set(range(longest)) | {cycle})}
+    return explorer(draw, {"df": pick, "cyc": step, "pipelined": overlap}, grid,
+                    arrange=lambda c: w.VBox([c["df"], c["pipelined"], c["cyc"]]))
 
 
 def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256),
@@ -125,5 +131,5 @@ def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str =
                          title=f"{name} (M={M}, N={N}, K={K}), {flow.upper()}, {schedule}")
         plt.show()
 
-    return w.VBox([pick, df, overlap, w.interactive_output(
-        draw, {"name": pick, "flow": df, "pipelined": overlap})])
+    grid = {"name": list(layers), "flow": list(sy.DATAFLOWS), "pipelined": [False, True]}
+    return explorer(draw, {"name": pick, "flow": df, "pipelined": overlap}, grid)

@@ -1,0 +1,205 @@
+"""Every explorer on every page of the built book responds to its controls, offline, from file://.
+
+Each chapter page is opened from disk (``file://``) in headless Chromium with every request that is
+not ``file:``, ``data:`` or ``blob:`` aborted and recorded. For each explorer (an
+``aichip-static-explorer`` box, made by :func:`aichip.widgets.static.explorer`), every enabled
+control is moved to another value; the figure or text it shows must change, and come back when the
+control is moved back. No console error, no outside request. Screenshots of each explorer before
+and after each change are kept in ``_build/screenshots/explorers/``, with ``report.json``: the size
+of each page and of its widget state, and each explorer's grid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # a pinned requirement
+
+from .conftest import HTML, SCREENSHOTS, skip_or_fail
+
+CLASS = "aichip-static-explorer"
+STATE = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>',
+                   re.S)
+SHOTS = SCREENSHOTS / "explorers"
+MAX_PAGE_BYTES = 8_000_000
+REPORT: dict[str, dict] = {}
+
+
+def _chapters() -> list[str]:
+    return sorted(p.name for p in (HTML / "chapters").glob("[0-9][0-9]_*.html"))
+
+
+def widget_state(html: str) -> dict:
+    """The widget state embedded in a page: {model id: model}, or {} if none."""
+    match = STATE.search(html)
+    return json.loads(match.group(1))["state"] if match else {}
+
+
+def explorer_models(state: dict) -> list[dict]:
+    return [m for m in state.values() if CLASS in m["state"].get("_dom_classes", ())]
+
+
+# the visible view of an explorer: its shown images and text, summarised in the page
+_SIGNATURE = """el => {
+    const root = el.children[el.children.length - 1];   // the outermost stack of views
+    const seen = x => x.offsetParent !== null;
+    const imgs = [...root.querySelectorAll('img')].filter(seen)
+        .map(i => i.src.length + ':' + i.src.slice(-40));
+    const text = [...root.querySelectorAll('pre')].filter(seen).map(p => p.textContent);
+    return JSON.stringify({imgs, text});
+}"""
+
+# the enabled controls of an explorer, in its first child (the controls' box)
+_CONTROLS = """el => {
+    const box = el.children[0];
+    const out = [];
+    box.querySelectorAll('select').forEach((s, i) => {
+        if (!s.disabled) out.push({kind: 'select', i, n: s.options.length,
+                                   label: s.closest('.widget-inline-hbox, .jupyter-widgets')
+                                          .querySelector('label')?.textContent || 'dropdown'});
+    });
+    box.querySelectorAll('.widget-toggle-buttons').forEach((t, i) => {
+        const b = t.querySelectorAll('button');
+        if (b.length > 1 && ![...b].some(x => x.disabled))
+            out.push({kind: 'toggle', i, n: b.length,
+                      label: t.querySelector('label')?.textContent || 'buttons'});
+    });
+    box.querySelectorAll('.widget-hslider').forEach((s, i) => {
+        if (!s.classList.contains('mod-disabled') && !s.querySelector('[disabled]')
+            && !s.querySelector('.noUi-target[disabled]'))
+            out.push({kind: 'slider', i, label: s.querySelector('label')?.textContent || 'slider'});
+    });
+    return out;
+}"""
+
+
+def _open(browser, path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    seen = {"outside": [], "errors": []}
+
+    def on_request(request):
+        if not request.url.startswith(("file:", "data:", "blob:")):
+            seen["outside"].append(request.url)
+
+    def route(route):
+        if route.request.url.startswith(("file:", "data:", "blob:")):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.on("request", on_request)
+    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
+    page.on("pageerror", lambda e: seen["errors"].append(f"uncaught: {e}"))
+    page.route("**/*", route)
+    page.goto(path.as_uri(), wait_until="load")
+    return context, page, seen
+
+
+def _change(page, explorer, control, forward=True, key=None):
+    """Move one control to another value (forward) or back (not forward; a slider then presses
+    the opposite of ``key``, the key that moved it forward); returns the key pressed."""
+    kind, i = control["kind"], control["i"]
+    box = explorer.locator(":scope > *").first
+    if kind == "select":
+        select = box.locator("select").nth(i)
+        index = select.evaluate("s => s.selectedIndex")
+        step = 1 if forward else -1
+        select.select_option(index=(index + step) % control["n"])
+    elif kind == "toggle":
+        buttons = box.locator(".widget-toggle-buttons").nth(i).locator("button")
+        pressed = [k for k in range(control["n"]) if "mod-active" in (
+            buttons.nth(k).get_attribute("class") or "")]
+        current = pressed[0] if pressed else 0
+        step = 1 if forward else -1
+        buttons.nth((current + step) % control["n"]).click()
+    else:
+        handle = box.locator(".widget-hslider").nth(i).locator(".noUi-handle").first
+        handle.focus()
+        if forward:
+            now, top = (float(handle.get_attribute(a) or 0) for a in ("aria-valuenow",
+                                                                       "aria-valuemax"))
+            key = "ArrowRight" if now < top else "ArrowLeft"
+        else:
+            key = {"ArrowRight": "ArrowLeft", "ArrowLeft": "ArrowRight"}[key]
+        handle.press(key)
+    return key
+
+
+def _wait_for_view(page, explorer, unlike: str | None = None, like: str | None = None) -> str:
+    handle = explorer.element_handle()
+    try:
+        if unlike is not None:
+            page.wait_for_function(f"([el, s]) => ({_SIGNATURE})(el) !== s", arg=[handle, unlike],
+                                   timeout=10_000)
+        else:
+            page.wait_for_function(f"([el, s]) => ({_SIGNATURE})(el) === s", arg=[handle, like],
+                                   timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+    return explorer.evaluate(_SIGNATURE)
+
+
+@pytest.mark.parametrize("chapter", _chapters() or ["(book not built)"])
+def test_every_explorer_responds_offline(browser, chapter):
+    if not (HTML / "chapters" / chapter).exists():
+        skip_or_fail("the book is not built: run 'make book' first (make test does)")
+    path = HTML / "chapters" / chapter
+    html = path.read_text(encoding="utf-8")
+    state = widget_state(html)
+    models = explorer_models(state)
+    report = REPORT.setdefault(chapter, {"page_bytes": path.stat().st_size,
+                                         "widget_state_bytes": len(json.dumps(state)),
+                                         "explorers": []})
+    assert report["page_bytes"] < MAX_PAGE_BYTES, f"{chapter}: {report['page_bytes']:,} bytes"
+    if not models:
+        assert "explorer(" not in html, f"{chapter} calls an explorer but embeds no static one"
+        pytest.skip(f"{chapter} has no explorer")
+    # the state carries the precomputed views: every Output model under an explorer has outputs
+    outputs = [m for m in state.values() if m["model_name"] == "OutputModel"]
+    assert outputs and all(m["state"]["outputs"] for m in outputs), "empty precomputed views"
+
+    context, page, seen = _open(browser, path)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        explorers = page.locator(f".{CLASS}")
+        try:
+            page.wait_for_function(f"n => document.querySelectorAll('.{CLASS}').length >= n",
+                                   arg=len(models), timeout=60_000)
+        except PlaywrightTimeout:
+            pass
+        assert explorers.count() == len(models), (
+            f"{explorers.count()} explorers rendered of {len(models)} in the widget state")
+        for k in range(explorers.count()):
+            explorer = explorers.nth(k)
+            explorer.scroll_into_view_if_needed()
+            note = explorer.locator(".widget-html").first.inner_text()
+            controls = explorer.evaluate(_CONTROLS)
+            entry = {"grid": note, "controls": [c["label"] for c in controls], "changed": []}
+            report["explorers"].append(entry)
+            assert controls, f"explorer {k} of {chapter} has no enabled control"
+            start = explorer.evaluate(_SIGNATURE)
+            assert '"imgs":[]' not in start or '"text":[]' not in start, "explorer shows nothing"
+            for c, control in enumerate(controls):
+                name = f"{chapter[:-5]}-{k}-{c}"
+                before = explorer.evaluate(_SIGNATURE)
+                explorer.screenshot(path=str(SHOTS / f"{name}-before.png"))
+                key = _change(page, explorer, control, forward=True)
+                after = _wait_for_view(page, explorer, unlike=before)
+                explorer.screenshot(path=str(SHOTS / f"{name}-after.png"))
+                assert after != before, (
+                    f"{chapter}: explorer {k}, control {control['label']!r} did not change the "
+                    "view")
+                _change(page, explorer, control, forward=False, key=key)
+                back = _wait_for_view(page, explorer, like=before)
+                assert back == before, (
+                    f"{chapter}: explorer {k}, control {control['label']!r}: moving it back did "
+                    "not restore the view")
+                entry["changed"].append(control["label"])
+        assert not seen["outside"], f"requests outside file://: {seen['outside']}"
+        assert not seen["errors"], f"console errors: {seen['errors']}"
+    finally:
+        context.close()
+        (SHOTS / "report.json").write_text(json.dumps(REPORT, indent=1))

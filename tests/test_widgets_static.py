@@ -1,0 +1,220 @@
+"""The explorer mechanism of aichip.widgets.static: grid, nested stacks, links, and that every
+precomputed view equals what the live explorer draws for the same values."""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+import ipywidgets as w  # noqa: E402
+import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from ipywidgets.widgets.widget import _instances  # noqa: E402
+from ipywidgets.widgets.widget_link import Link  # noqa: E402
+
+from aichip import arith  # noqa: E402
+from aichip.widgets import static  # noqa: E402
+from aichip.widgets.arithmetic import multiplier_explorer  # noqa: E402
+
+
+def _controls():
+    return {"shape": w.Dropdown(options=[("sine", "sin"), ("cosine", "cos")], value="cos",
+                                description="shape"),
+            "freq": w.IntSlider(value=2, min=1, max=9, description="frequency"),
+            "gain": w.FloatLogSlider(value=10.0, base=10, min=-1, max=2, description="gain"),
+            "grid_on": w.Checkbox(value=False, description="grid lines")}
+
+
+def _draw(shape, freq, gain, grid_on):
+    x = np.linspace(0, 1, 50)
+    _, ax = plt.subplots(figsize=(3, 2))
+    ax.plot(x, gain * getattr(np, shape)(2 * np.pi * freq * x))
+    ax.grid(grid_on)
+    plt.show()
+    print(f"{shape} at {freq} Hz, gain {gain:g}")
+
+
+GRID = {"shape": ["sin", "cos"], "freq": [1, 2, 5], "gain": [1.0, 10.0]}
+
+
+def _links():
+    return [m for m in list(_instances.values()) if isinstance(m, Link)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_widgets():
+    yield
+    w.Widget.close_all()
+    plt.close("all")
+
+
+def _png_pixels(output: dict) -> np.ndarray:
+    return mpimg.imread(io.BytesIO(base64.b64decode(output["data"]["image/png"])), format="png")
+
+
+def _own_rendering(shape, freq, gain, grid_on) -> tuple[np.ndarray, str]:
+    """The figure and text of one view, drawn here, independently of static.render."""
+    x = np.linspace(0, 1, 50)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot(x, gain * getattr(np, shape)(2 * np.pi * freq * x))
+    ax.grid(grid_on)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=static.DPI, bbox_inches="tight")
+    plt.close(fig)
+    buf.seek(0)
+    return mpimg.imread(buf, format="png"), f"{shape} at {freq} Hz, gain {gain:g}\n"
+
+
+def test_static_mode_reads_the_environment(monkeypatch):
+    for value, expected in (("1", True), ("yes", True), ("TRUE", True), ("0", False), ("", False)):
+        monkeypatch.setenv(static.ENV, value)
+        assert static.static_mode() is expected
+    monkeypatch.delenv(static.ENV)
+    assert static.static_mode() is False            # live is the default
+    assert static.static_mode(True) is True
+    with pytest.raises(TypeError, match="static"):
+        static.static_mode("yes")
+
+
+def test_live_explorer_recomputes_for_any_value(monkeypatch):
+    monkeypatch.delenv(static.ENV, raising=False)
+    calls = []
+    controls = _controls()
+    box = static.explorer(lambda **kw: calls.append(kw), controls, GRID)
+    assert isinstance(box.children[1], w.Output)          # interactive_output, no stacks
+    assert not any(isinstance(c, w.Stack) for c in box.children)
+    controls["freq"].value = 7                             # a value off the grid
+    controls["gain"].value = 3.3
+    assert calls[-1] == {"shape": "cos", "freq": 7, "gain": 3.3, "grid_on": False}
+
+
+def test_grid_builds_nested_stacks_linked_to_their_control():
+    controls = _controls()
+    box = static.explorer(_draw, controls, GRID, static=True)
+    shown, note, root = box.children
+    names = list(GRID)
+    # one stand-in control per grid entry, offering exactly the grid's values, at the initial one
+    stand_ins = {c.description: c for c in shown.children}
+    assert stand_ins["shape"].options == ("sine", "cosine") and stand_ins["shape"].index == 1
+    assert isinstance(stand_ins["frequency"], w.SelectionSlider)
+    assert stand_ins["frequency"].options == ("1", "2", "5")
+    assert stand_ins["frequency"].index == 1
+    assert stand_ins["gain"].options == ("1", "10") and stand_ins["gain"].index == 1
+    assert stand_ins["grid lines"] is controls["grid_on"] and controls["grid_on"].disabled
+    # level k has prod(sizes before k) stacks of len(grid[k]) children each
+    level, sizes = [root], [len(v) for v in GRID.values()]
+    for depth, size in enumerate(sizes):
+        assert all(isinstance(s, w.Stack) and len(s.children) == size for s in level)
+        assert len(level) == int(np.prod(sizes[:depth]))
+        initial = [list(GRID[names[depth]]).index(controls[names[depth]].value)]
+        assert {s.selected_index for s in level} == set(initial)
+        linked = {id(link.target[0]) for link in _links()
+                  if link.source[0] is stand_ins[controls[names[depth]].description]
+                  and link.source[1] == "index" and link.target[1] == "selected_index"}
+        assert linked == {id(s) for s in level}
+        level = [child for s in level for child in s.children]
+    assert all(isinstance(leaf, w.Output) for leaf in level)
+    assert "12 precomputed views" in note.value
+    assert "frequency: 1, 2, 5" in note.value and "grid lines fixed" in note.value
+
+
+def test_each_precomputed_view_equals_the_live_drawing():
+    box = static.explorer(_draw, _controls(), GRID, static=True)
+    for indices in itertools.product(*(range(len(v)) for v in GRID.values())):
+        values = {k: GRID[k][i] for k, i in zip(GRID, indices, strict=True)}
+        outputs = static.stack_view(box, indices).outputs
+        pixels, text = _own_rendering(**values, grid_on=False)
+        assert [o["output_type"] for o in outputs] == ["display_data", "stream"]
+        assert np.array_equal(_png_pixels(outputs[0]), pixels), values
+        assert outputs[1]["text"] == text
+
+
+def test_a_real_explorer_precomputes_what_its_model_says(monkeypatch):
+    """multiplier_explorer: each view's text is the summary of the multiplier built directly."""
+    monkeypatch.setenv(static.ENV, "1")
+    box = multiplier_explorer(8, "wallace")
+    trees, bits = list(arith.TREES), [4, 8, 12, 16]
+    assert "tree: " + ", ".join(trees) in box.children[1].value
+    for (i, tree), (j, n) in itertools.product(enumerate(trees), enumerate(bits)):
+        outputs = static.stack_view(box, (i, j)).outputs
+        assert outputs[-1]["text"] == arith.build_multiplier(n, tree).summary() + "\n"
+        assert outputs[0]["output_type"] == "display_data"
+
+
+def test_identical_views_are_stored_once():
+    def draw(shape, freq, gain, grid_on):   # ignores gain
+        print(shape, freq)
+
+    box = static.explorer(draw, _controls(), GRID, static=True)
+    assert static.stack_view(box, (0, 1, 0)) is static.stack_view(box, (0, 1, 1))
+    assert static.stack_view(box, (0, 1, 0)) is not static.stack_view(box, (1, 1, 0))
+
+
+def test_render_keeps_order_and_closes_figures():
+    def draw():
+        print("before")
+        plt.subplots()
+        plt.show()
+        print("after")
+        plt.subplots()        # never shown: still captured
+
+    open_before = plt.get_fignums()
+    out = static.render(draw, {})
+    assert [o.get("name", o["output_type"]) for o in out] == [
+        "stdout", "display_data", "stdout", "display_data"]
+    assert [o["text"] for o in out if "text" in o] == ["before\n", "after\n"]
+    assert plt.get_fignums() == open_before
+
+    def broken():
+        plt.subplots()
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        static.render(broken, {})
+    assert plt.get_fignums() == open_before
+    assert plt.show is not None and plt.show.__module__ == "matplotlib.pyplot"
+
+
+@pytest.mark.parametrize("grid, error, match", [
+    ({"colour": [1]}, ValueError, "grid key 'colour'"),
+    ({"shape": ["sin", "tan"]}, ValueError, r"grid\['shape'\] value 'tan'"),
+    ({"freq": [2, 12]}, ValueError, r"grid\['freq'\] value 12 is outside"),
+    ({"gain": [10.0, 1000.0]}, ValueError, r"grid\['gain'\] value 1000.0 is outside"),
+    ({"freq": [1, 3]}, ValueError, r"grid\['freq'\] must contain the control's initial value 2"),
+    ({"freq": [2, 2]}, ValueError, r"grid\['freq'\] has a repeated value"),
+    ({"freq": []}, ValueError, r"grid\['freq'\] must be a non-empty list"),
+    ({"freq": "2"}, ValueError, r"grid\['freq'\] must be a non-empty list"),
+    ({"grid_on": [False, 1]}, ValueError, r"grid\['grid_on'\] values must be True or False"),
+    ({"freq": [2, "3"]}, ValueError, r"grid\['freq'\] values must be numbers"),
+    ({}, TypeError, "grid must be a non-empty dict"),
+    ({"freq": list(range(1, 10)), "gain": [0.1 * 2 ** i for i in range(9)] + [10.0],
+      "shape": ["sin", "cos"]}, ValueError, "grid has 180 points, more than MAX_VIEWS"),
+])
+def test_bad_grid_is_rejected_live_and_static(grid, error, match):
+    for mode in (False, True):
+        with pytest.raises(error, match=match):
+            static.explorer(_draw, _controls(), grid, static=mode)
+
+
+def test_bad_draw_controls_and_indices_are_rejected():
+    with pytest.raises(TypeError, match="draw must be callable"):
+        static.explorer("draw", _controls(), GRID)
+    with pytest.raises(TypeError, match="controls must be a non-empty dict"):
+        static.explorer(_draw, [w.IntSlider()], GRID)
+    with pytest.raises(TypeError, match=r"controls\['x'\] must be an ipywidgets control"):
+        static.explorer(_draw, {"x": w.Button(description="x")}, {"x": [1]})
+    with pytest.raises(TypeError, match="control 'k' is a SelectMultiple"):
+        static.explorer(_draw, {"k": w.SelectMultiple(options=["a"], value=["a"])},
+                        {"k": [("a",)]}, static=True)
+    box = static.explorer(_draw, _controls(), {"freq": [1, 2]}, static=True)
+    with pytest.raises(ValueError, match="indices has more levels"):
+        static.stack_view(box, (0, 0))
+    box = static.explorer(_draw, _controls(), GRID, static=True)
+    with pytest.raises(ValueError, match="indices has fewer levels"):
+        static.stack_view(box, (0,))
