@@ -218,3 +218,21 @@ def test_bad_draw_controls_and_indices_are_rejected():
     box = static.explorer(_draw, _controls(), GRID, static=True)
     with pytest.raises(ValueError, match="indices has fewer levels"):
         static.stack_view(box, (0,))
+
+
+def test_book_build_extension_turns_static_on_unless_told_otherwise(monkeypatch):
+    """_ext/static_explorers.py: every jupyter-book build precomputes; an explicit value wins."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "_ext" / "static_explorers.py"
+    spec = importlib.util.spec_from_file_location("static_explorers", path)
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    assert ext.ENV == static.ENV
+    monkeypatch.delenv(static.ENV, raising=False)
+    ext.setup(None)
+    assert static.static_mode() is True
+    monkeypatch.setenv(static.ENV, "0")
+    ext.setup(None)
+    assert static.static_mode() is False
