@@ -76,7 +76,8 @@ test-notebooks: $(STAMP)
 # The MPI collective benchmark on 2 real processes (MPICH from its wheel): every delivery is checked,
 # a wrong one makes it exit non-zero; then the all-reduce once per algorithm MPICH can be forced to
 # run (its MPIR_CVAR_* variables); then the one-sided (MPI RMA) benchmark on 2 ranks and the
-# key-value store on 3, each checking every result. On a cluster run them under srun (see README).
+# key-value store on 3, each checking every result; then data-parallel training on 2 ranks, whose
+# weights must equal one process's on the combined batch. On a cluster run them under srun (see README).
 test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
 		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
@@ -86,6 +87,7 @@ test-mpi: $(STAMP)
 	done
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.rmabench --max-bytes 64K --iters 5
 	$(VENV)/bin/mpiexec -n 3 $(PY) -m aichip.kvstore --keys 1000 --ops 2000
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.ddp --steps 20
 
 # Every page of the built book in headless Chromium (skips, saying why, without Chromium).
 test-browser: book

@@ -23,7 +23,19 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from aichip import arith, flops, gemm, ladder, machine, membench, memory, sparse, systolic, timing
+from aichip import (
+    arith,
+    flops,
+    gemm,
+    ladder,
+    machine,
+    membench,
+    memory,
+    scaling,
+    sparse,
+    systolic,
+    timing,
+)
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE / "build"
@@ -405,8 +417,79 @@ def bench_sparse(repeats: int) -> dict:
             "beats_numpy_at_eighth": bool(eighth.speedup_vs_numpy > 1)}
 
 
+def bench_scaling(repeats: int) -> dict:
+    print_section("Scaling a training job: predicted vs published, and the layout search")
+    t1 = scaling.predict_megatron_table1()
+    print("Narayanan et al. (SC'21) Table 1 on dgx_a100_hdr: full recomputation, micro-batch 1, "
+          "1F1B, dp = GPUs / (tp pp); error = predicted / published - 1")
+    print()
+    columns = [Column("params (B)"), Column("GPUs", "d"), Column("tp x pp x dp"),
+               Column("published TFLOP/s", ".0f"), Column("predicted TFLOP/s", ".0f"),
+               Column("error", "+.0%"), Column("compute (s)", ".2f"), Column("TP (s)", ".2f"),
+               Column("PP (s)", ".2f"), Column("DP exposed (s)", ".2f"),
+               Column("bubble (s)", ".2f"), Column("implied GEMM eff.", ".2f"), Column("fits")]
+    print(format_table(columns, [
+        (f"{r.params_B:g}", r.n_gpus, f"{r.tp} x {r.pp} x {r.dp}", r.published_tflops,
+         r.predicted_tflops, r.error, r.compute_s, r.tp_comm_s, r.pp_comm_s, r.dp_exposed_s,
+         r.bubble_s, r.implied_gemm_efficiency,
+         note_check(f"scaling: Table 1 {r.params_B}B fits in memory", r.fits))
+        for r in t1.itertuples()]))
+    ko = scaling.predict_korthikanti()
+    print("\nKorthikanti et al. (MLSys 2023) iteration times on dgx_a100_hdr")
+    print()
+    columns = [Column("model"), Column("recompute"), Column("published (s)", ".2f"),
+               Column("predicted (s)", ".2f"), Column("error", "+.0%"),
+               Column("predicted MFU", ".1%"), Column("implied GEMM eff.", ".2f"), Column("fits")]
+    print(format_table(columns, [
+        (r.model, r.recompute + (" + SP" if r.sequence_parallel else ""), r.published_s,
+         r.predicted_s, r.error, r.predicted_mfu, r.implied_gemm_efficiency,
+         note_check(f"scaling: {r.model} {r.recompute} fits in memory", r.fits))
+        for r in ko.itertuples()]))
+    worst = t1.iloc[int(t1.error.abs().idxmax())]
+    eff = scaling.cluster("dgx_a100_hdr").gemm_efficiency
+    print(f"\nlargest error: {worst.params_B:g}B, {worst.error:+.0%}; mean absolute error "
+          f"Table 1 {t1.error.abs().mean():.0%}, Korthikanti {ko.error.abs().mean():.0%}. The "
+          f"model's GEMM efficiency is {eff:.2f} (the best measured A100 matmul); 'implied' is "
+          "the efficiency that would reproduce the published time with every other term kept")
+
+    searches = []
+    for params_B, recomputes in ((145.6, ("full",)), (145.6, scaling.RECOMPUTE),
+                                 (1008.0, ("full",)), (1008.0, scaling.RECOMPUTE)):
+        row = scaling.megatron_table1().set_index("params_B").loc[params_B]
+        model = scaling.TransformerConfig(int(row.n_layers), int(row.hidden), int(row.n_heads))
+        args = (model, int(row.n_gpus), "dgx_a100_hdr", int(row.global_batch))
+        kwargs = {"recomputes": recomputes}
+        best_s = timing.time_call(
+            lambda args=args, kwargs=kwargs: scaling.search_layouts(*args, **kwargs),
+            repeats=max(1, repeats // 5)).best_s  # the warm-up call compiles the kernel
+        df = scaling.search_layouts(*args, **kwargs)
+        paper = t1.set_index("params_B").loc[params_B]
+        top = df.iloc[0]
+        searches.append((f"{params_B:g}B", "/".join(recomputes), int(row.n_gpus),
+                         df.attrs["candidates"], len(df), best_s,
+                         f"{int(top.tp)} x {int(top.pp)} x {int(top.dp)}, b "
+                         f"{int(top.micro_batch)}, ZeRO {int(top.zero_stage)}, {top.recompute}",
+                         top.total_s, f"{int(paper.tp)} x {int(paper.pp)} x {int(paper.dp)}",
+                         paper.predicted_s,
+                         note_check(f"scaling: search for {params_B}B finds the paper's layout "
+                                    "or a faster one",
+                                    top.total_s <= paper.predicted_s * (1 + 1e-9)
+                                    and bool((df.memory_GB <= 80).all()))))
+    print("\nlayout search (tp x pp x dp), each paper's model, GPU count and batch; the paper's "
+          "layout as predicted above (full recomputation, micro-batch 1)")
+    print()
+    columns = [Column("model"), Column("recompute"), Column("GPUs", "d"), Column("layouts", "d"),
+               Column("fit", "d"),
+               Column("search (s)", ".3f"), Column("best layout"), Column("best (s)", ".2f"),
+               Column("paper's layout"), Column("paper's (s)", ".2f"), Column("correct")]
+    print(format_table(columns, searches))
+    return {"table1": t1.to_dict("records"), "korthikanti": ko.to_dict("records"),
+            "search": [dict(zip([c.header for c in columns], r, strict=True)) for r in searches]}
+
+
 SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier,
-            "memory": bench_memory, "systolic": bench_systolic, "sparse": bench_sparse}
+            "memory": bench_memory, "systolic": bench_systolic, "sparse": bench_sparse,
+            "scaling": bench_scaling}
 
 
 def main(argv=None) -> int:

@@ -64,6 +64,36 @@ def int_at_least(minimum: int):
     return convert
 
 
+def int_list(minimum: int):
+    """argparse ``type`` for a comma-separated list of integers, each >= ``minimum`` (``"512,256"``
+    -> ``[512, 256]``)."""
+    def convert(text: str) -> list[int]:
+        items = [t.strip() for t in text.split(",")]
+        try:
+            values = [int(t) for t in items]
+        except ValueError:
+            values = []
+        if not values or min(values) < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a list of whole numbers >= {minimum}; write them "
+                f"comma-separated, for example 512,256")
+        return values
+    convert.__name__ = "comma-separated integers"
+    return convert
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type`` for a finite real number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number; write a real "
+                                         f"number > 0, for example 0.05")
+    return value
+
+
 def comma_list(choices):
     """argparse ``type`` for a comma-separated list drawn from ``choices`` (order kept)."""
     choices = tuple(choices)

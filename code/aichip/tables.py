@@ -130,6 +130,37 @@ SCHEMAS: dict[str, TableSchema] = {
                  "notes"),
         integer=("param_bytes", "grad_bytes", "optimizer_bytes"), key=("optimizer", "precision"),
         description="bytes per parameter of weights, gradients and optimizer state when training"),
+    "clusters": TableSchema(
+        columns=("name", "gpu", "domain_gpus", "scaleup_link", "scaleup_links_per_gpu",
+                 "scaleout_link", "nics_per_domain", "alpha_scaleup_us", "alpha_scaleout_us",
+                 "source", "notes"),
+        numeric=("alpha_scaleup_us", "alpha_scaleout_us"),
+        integer=("domain_gpus", "scaleup_links_per_gpu", "nics_per_domain"), key=("name",),
+        description="a training cluster: its GPU (as in chips), NVLink domain, links (as in "
+                    "links) and per-message latencies"),
+    "gemm_efficiency": TableSchema(
+        columns=("gpu", "measured_on", "precision", "measured_TFLOPs", "best_shape", "source",
+                 "notes"),
+        numeric=("measured_TFLOPs",), key=("gpu", "precision"),
+        description="the best measured GEMM throughput of a GPU (as in chips), the fraction of "
+                    "its peak a large matrix product reaches"),
+    "megatron_weak_scaling": TableSchema(
+        columns=("params_B", "n_heads", "hidden", "n_layers", "tp", "pp", "n_gpus",
+                 "global_batch", "tflops_per_gpu", "percent_peak", "aggregate_pflops", "source",
+                 "notes"),
+        numeric=("params_B", "tflops_per_gpu", "percent_peak", "aggregate_pflops"),
+        integer=("n_heads", "hidden", "n_layers", "tp", "pp", "n_gpus", "global_batch"),
+        key=("params_B",),
+        description="one row of Narayanan et al.'s weak-scaling table (SC'21, Table 1)"),
+    "korthikanti_iterations": TableSchema(
+        columns=("model", "n_heads", "hidden", "n_layers", "tp", "pp", "n_gpus", "global_batch",
+                 "micro_batch", "full_recompute_s", "selective_sp_s", "mfu_percent",
+                 "hfu_percent", "source", "notes"),
+        numeric=("full_recompute_s", "selective_sp_s", "mfu_percent", "hfu_percent"),
+        integer=("n_heads", "hidden", "n_layers", "tp", "pp", "n_gpus", "global_batch",
+                 "micro_batch"),
+        key=("model",),
+        description="one end-to-end iteration time of Korthikanti et al. (MLSys 2023)"),
 }
 
 

@@ -1,0 +1,53 @@
+"""Scaling a training job: how long one iteration of a transformer takes on N GPUs, what bounds it,
+and which parallel layout is best.
+
+* :mod:`~aichip.scaling.counting`: parameters, FLOPs per iteration (with and without
+  recomputation), MFU vs HFU, PaLM's MFU, the pipeline bubble and a 1F1B schedule simulator.
+* :mod:`~aichip.scaling.clusters`: clusters as data (``data/clusters.csv``): DGX A100 with HDR
+  InfiniBand (Selene), DGX H100 with NDR, GB200 NVL72.
+* :mod:`~aichip.scaling.model`: :class:`TransformerConfig`, :class:`ParallelConfig` and
+  :func:`step_time`, the step-time model (compute, tensor/pipeline/data-parallel communication,
+  bubble, memory).
+* :mod:`~aichip.scaling.published`: the Megatron-LM papers' runs, predicted row by row.
+* :mod:`~aichip.scaling.search`: :func:`search_layouts`, every layout that fits, ranked.
+"""
+
+from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency
+from .counting import (
+                       RECOMPUTE,
+                       elementwise_bytes_per_layer,
+                       flops_per_iteration,
+                       hardware_flops_per_iteration,
+                       palm_flops_per_token,
+                       palm_mfu,
+                       pipeline_bubble_fraction,
+                       pipeline_bubble_overhead,
+                       simulate_1f1b,
+                       transformer_params,
+                       utilization,
+)
+from .model import (
+                       DP_BUCKET_BYTES,
+                       ParallelConfig,
+                       StepTime,
+                       TransformerConfig,
+                       check_layout,
+                       step_time,
+)
+from .published import (
+                       VALIDATION_CLUSTER,
+                       korthikanti_table,
+                       megatron_table1,
+                       predict_korthikanti,
+                       predict_megatron_table1,
+)
+from .search import scaling_efficiency, search_layouts
+
+__all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "RECOMPUTE",
+           "elementwise_bytes_per_layer", "flops_per_iteration", "hardware_flops_per_iteration",
+           "palm_flops_per_token",
+           "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
+           "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
+           "TransformerConfig", "check_layout", "step_time", "VALIDATION_CLUSTER",
+           "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
+           "predict_megatron_table1", "scaling_efficiency", "search_layouts"]

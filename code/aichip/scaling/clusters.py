@@ -1,0 +1,118 @@
+"""Training clusters as data: ``data/clusters.csv`` (the wiring) joined with the chip catalogue
+(peak and memory), the link table (rates) and ``data/gemm_efficiency.csv`` (how much of the peak a
+large GEMM reaches).
+
+A cluster is a set of NVLink *domains* (a DGX node of 8 GPUs, or a GB200 NVL72 rack of 72) joined
+by a fat tree of InfiniBand. Per GPU and per direction:
+
+* scale-up bandwidth = ``scaleup_links_per_gpu`` x the NVLink generation's ``GBps_per_dir``
+  (A100: 12 x 25 = 300 GB/s, the "600 GB/s bidirectional" of the datasheet);
+* scale-out bandwidth = ``nics_per_domain / domain_gpus`` x the port's ``GBps_per_dir`` (one HDR
+  port per A100: 25 GB/s). The fat tree is taken as non-blocking (full bisection), as Selene's is.
+
+The GEMM efficiency is one number per GPU type: the best measured BF16 matrix-product throughput
+(Bekman's maximum achievable matmul FLOPS) divided by the peak of the GPU it was measured on. It is
+not fitted to any training run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from .. import chips
+from ..links import link_GBps_per_dir
+from ..tables import load_table
+from ..validation import check_choice, check_float
+
+__all__ = ["Cluster", "cluster", "cluster_names", "gemm_efficiency", "PRECISION"]
+
+#: the training precision whose peak and GEMM efficiency the model uses
+PRECISION = "bf16"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """One training cluster, every number derived from the data tables.
+
+    Attributes
+    ----------
+    name : the ``clusters.csv`` name (or a variant's, see :meth:`with_bandwidth`).
+    gpu : chip catalogue name.
+    peak_TFLOPs : dense BF16 peak per GPU, 1e12 FLOP/s (``chips.csv``).
+    gemm_efficiency : fraction of the peak a large GEMM reaches (:func:`gemm_efficiency`).
+    memory_bytes : HBM capacity per GPU in bytes (``mem_GB * 1e9``).
+    hbm_GBps : HBM bandwidth per GPU, 1e9 bytes/s (``chips.csv``): the roof of the memory-bound
+        (element-wise) kernels.
+    domain_gpus : GPUs in one NVLink domain (a node or a rack).
+    scaleup_GBps, scaleout_GBps : per GPU, per direction, 1e9 bytes/s.
+    alpha_scaleup_s, alpha_scaleout_s : latency per message (per ring step), seconds.
+    source : BibTeX key of the cluster's row.
+    """
+
+    name: str
+    gpu: str
+    peak_TFLOPs: float
+    gemm_efficiency: float
+    memory_bytes: float
+    hbm_GBps: float
+    domain_gpus: int
+    scaleup_GBps: float
+    scaleout_GBps: float
+    alpha_scaleup_s: float
+    alpha_scaleout_s: float
+    source: str
+
+    @property
+    def effective_FLOPs(self) -> float:
+        """FLOP/s one GPU sustains on the model's GEMMs: ``peak * gemm_efficiency``."""
+        return self.peak_TFLOPs * 1e12 * self.gemm_efficiency
+
+    def with_bandwidth(self, scaleup_GBps=None, scaleout_GBps=None) -> Cluster:
+        """The same cluster with other link rates (per GPU, per direction, GB/s)."""
+        up = self.scaleup_GBps if scaleup_GBps is None else check_float(
+            "scaleup_GBps", scaleup_GBps, minimum=0.0, strict_minimum=True)
+        out = self.scaleout_GBps if scaleout_GBps is None else check_float(
+            "scaleout_GBps", scaleout_GBps, minimum=0.0, strict_minimum=True)
+        return dataclasses.replace(self, scaleup_GBps=up, scaleout_GBps=out)
+
+
+@functools.lru_cache(maxsize=1)
+def _clusters():
+    return load_table("clusters")
+
+
+def cluster_names() -> tuple[str, ...]:
+    """Names of the clusters in ``data/clusters.csv``."""
+    return tuple(_clusters()["name"])
+
+
+def gemm_efficiency(gpu: str, precision: str = PRECISION) -> float:
+    """Best measured GEMM throughput of ``gpu`` as a fraction of the peak of the GPU it was
+    measured on (``data/gemm_efficiency.csv``; both peaks from ``chips.csv``)."""
+    table = load_table("gemm_efficiency")
+    check_choice("gpu", gpu, list(table["gpu"]))
+    rows = table[(table["gpu"] == gpu) & (table["precision"] == precision)]
+    if rows.empty:
+        raise ValueError(f"precision must be one measured for {gpu}, got {precision!r}")
+    row = rows.iloc[0]
+    return float(row["measured_TFLOPs"] / chips.get(row["measured_on"]).peak(precision))
+
+
+@functools.cache
+def cluster(name: str) -> Cluster:
+    """The :class:`Cluster` called ``name`` (one of :func:`cluster_names`)."""
+    table = _clusters()
+    check_choice("name", name, list(table["name"]))
+    row = table[table["name"] == name].iloc[0]
+    chip = chips.get(row["gpu"])
+    up = row["scaleup_links_per_gpu"] * link_GBps_per_dir(row["scaleup_link"])
+    out = row["nics_per_domain"] * link_GBps_per_dir(row["scaleout_link"]) / row["domain_gpus"]
+    return Cluster(name=name, gpu=row["gpu"], peak_TFLOPs=float(chip.peak(PRECISION)),
+                   gemm_efficiency=gemm_efficiency(row["gpu"]),
+                   memory_bytes=float(chip.mem_GB) * 1e9,
+                   hbm_GBps=float(chip.mem_bw_GBps), domain_gpus=int(row["domain_gpus"]),
+                   scaleup_GBps=float(up), scaleout_GBps=float(out),
+                   alpha_scaleup_s=float(row["alpha_scaleup_us"]) * 1e-6,
+                   alpha_scaleout_s=float(row["alpha_scaleout_us"]) * 1e-6,
+                   source=row["source"])

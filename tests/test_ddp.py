@@ -1,0 +1,185 @@
+"""The data-parallel trainer: its gradient against central finite differences of the loss, the
+bucket partition, the shards, bad input, and real 2-rank runs through the shared launcher (one that
+must pass, one with a planted wrong reduction that must fail)."""
+
+import numpy as np
+import pytest
+
+from aichip import cli, ddp
+
+
+def _numeric_grad(params, x, y, total_rows, h=1e-6):
+    """Central differences of ddp.loss, one parameter element at a time (no backward pass)."""
+    out = []
+    for w, b in params:
+        pair = []
+        for arr in (w, b):
+            g = np.zeros_like(arr)
+            for idx in np.ndindex(arr.shape):
+                old = arr[idx]
+                arr[idx] = old + h
+                up = ddp.loss(params, x, y, total_rows)
+                arr[idx] = old - h
+                down = ddp.loss(params, x, y, total_rows)
+                arr[idx] = old
+                g[idx] = (up - down) / (2 * h)
+            pair.append(g)
+        out.append(tuple(pair))
+    return out
+
+
+def test_backward_matches_finite_differences():
+    sizes = [5, 7, 6, 3]
+    params = ddp.init_params(sizes, seed=3)
+    for _, b in params:                        # nonzero biases exercise the bias gradient
+        b += 0.1
+    x, y = ddp.global_batch(0, 9, ddp.teacher(5, 3, seed=3), seed=3)
+    grads = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+    done = []
+    ddp.backward(params, ddp.forward(params, x), y, 12, grads, done.append)
+    assert done == [2, 1, 0]                   # last layer first
+    for (dw, db), (nw, nb) in zip(grads, _numeric_grad(params, x, y, 12), strict=True):
+        np.testing.assert_allclose(dw, nw, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(db, nb, rtol=1e-6, atol=1e-8)
+
+
+def test_forward_is_relu_mlp():
+    params = ddp.init_params([4, 5, 2], seed=1)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    (w1, b1), (w2, b2) = params
+    b1 += np.linspace(-1, 1, 5)
+    expected = np.maximum(x @ w1 + b1, 0) @ w2 + b2
+    np.testing.assert_allclose(ddp.forward(params, x)[-1], expected, rtol=1e-14)
+
+
+def test_shard_gradients_sum_to_the_full_batch_gradient():
+    """The decomposition the data-parallel run relies on, without MPI: shares of rows with the
+    residual divided by the global batch add up to the full-batch gradient."""
+    sizes = [6, 8, 4]
+    params = ddp.init_params(sizes, seed=0)
+    x, y = ddp.global_batch(1, 11, ddp.teacher(6, 4), seed=0)
+    full = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+    ddp.backward(params, ddp.forward(params, x), y, 11, full)
+    total = [(np.zeros_like(w), np.zeros_like(b)) for w, b in params]
+    for r in range(3):
+        s = ddp.shard(11, 3, r)
+        part = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+        ddp.backward(params, ddp.forward(params, x[s]), y[s], 11, part)
+        for (tw, tb), (pw, pb) in zip(total, part, strict=True):
+            tw += pw
+            tb += pb
+    for (tw, tb), (fw, fb) in zip(total, full, strict=True):
+        np.testing.assert_allclose(tw, fw, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(tb, fb, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("batch, p", [(11, 3), (8, 4), (5, 5), (100, 7)])
+def test_shards_are_array_split(batch, p):
+    rows = np.arange(batch)
+    for r, part in enumerate(np.array_split(rows, p)):
+        np.testing.assert_array_equal(rows[ddp.shard(batch, p, r)], part)
+
+
+@pytest.mark.parametrize("sizes, limit, expected", [
+    ([4, 4, 4, 4], 8, [(0, 2), (2, 4)]),
+    ([4, 4, 4, 4], 9, [(0, 2), (2, 4)]),
+    ([4, 4, 4, 4], 12, [(0, 3), (3, 4)]),
+    ([10, 1, 1, 10], 4, [(0, 1), (1, 3), (3, 4)]),     # a parameter larger than a bucket is alone
+    ([3], 1, [(0, 1)]),
+    ([1, 2, 3], 100, [(0, 3)]),
+])
+def test_bucket_partition_examples(sizes, limit, expected):
+    assert ddp.bucket_partition(sizes, limit) == expected
+
+
+def test_bucket_partition_properties():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        sizes = [int(s) for s in rng.integers(0, 50, size=rng.integers(1, 12))]
+        limit = int(rng.integers(1, 120))
+        buckets = ddp.bucket_partition(sizes, limit)
+        assert buckets[0][0] == 0 and buckets[-1][1] == len(sizes)
+        assert all(a[1] == b[0] for a, b in zip(buckets[:-1], buckets[1:], strict=True))
+        for i, (lo, hi) in enumerate(buckets):
+            assert hi > lo
+            total = sum(sizes[lo:hi])
+            assert total <= limit or hi - lo == 1
+            if i + 1 < len(buckets):           # greedy: the next parameter did not fit
+                assert total + sizes[hi] > limit
+
+
+def test_flat_grads_views_and_readiness():
+    params = ddp.init_params([3, 4, 5, 2], seed=0)
+    fg = ddp.FlatGrads(params, bucket_bytes=8 * 22)
+    assert fg.flat.size == sum(w.size + b.size for w, b in params)
+    for (dw, db), (w, b) in zip(fg.grads(), params, strict=True):
+        assert dw.shape == w.shape and db.shape == b.shape
+        assert np.shares_memory(dw, fg.flat) and np.shares_memory(db, fg.flat)
+    # backward order: W2 (10) b2 (2) | W1 (20) | b1 (5) W0 (12) b0 (4), 22 elements per bucket;
+    # the last bucket mixes layers 1 and 0, so it is ready only after layer 0
+    assert fg.buckets == [(0, 2), (2, 3), (3, 6)]
+    assert fg.bounds == [(0, 12), (12, 32), (32, 53)]
+    assert fg.ready_after_layer == {2: [0], 1: [1], 0: [2]}
+    fg = ddp.FlatGrads(params, bucket_bytes=8 * 12)      # W2 b2 | W1 | b1 | W0 | b0
+    assert fg.bounds == [(0, 12), (12, 32), (32, 37), (37, 49), (49, 53)]
+    assert fg.ready_after_layer == {2: [0], 1: [1, 2], 0: [3, 4]}
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ddp.bucket_partition([4, 4], 0), "bucket_bytes"),
+    (lambda: ddp.bucket_partition([], 4), "param_bytes"),
+    (lambda: ddp.bucket_partition([4, -1], 4), "param_bytes"),
+    (lambda: ddp.layer_sizes(4, [], 2), "hidden"),
+    (lambda: ddp.layer_sizes(4, [0], 2), "hidden"),
+    (lambda: ddp.layer_sizes(0, [3], 2), "n_inputs"),
+    (lambda: ddp.run(n_ranks=0), "n_ranks"),
+    (lambda: ddp.run(n_ranks=4, batch=3), "batch"),
+    (lambda: ddp.run(lr=0), "lr"),
+    (lambda: ddp.run(steps=0), "steps"),
+    (lambda: ddp.run(bucket_bytes=0), "bucket_bytes"),
+])
+def test_bad_input_names_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_bad_types():
+    with pytest.raises(TypeError, match="hidden"):
+        ddp.layer_sizes(4, "512", 2)
+    with pytest.raises(TypeError, match="n_ranks"):
+        ddp.run(n_ranks=2.0)
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["--hidden", "64,x"], "--hidden"), (["--hidden", "0"], "--hidden"),
+    (["--steps", "0"], "--steps"), (["--batch", "-3"], "--batch"),
+    (["--bucket-bytes", "banana"], "--bucket-bytes"), (["--lr", "-1"], "--lr"),
+    (["--lr", "nan"], "--lr")])
+def test_bad_arguments_are_usage_errors(argv, name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        ddp.parse_args(argv)
+    assert exc.value.code == 2 and f"argument {name}" in capsys.readouterr().err
+
+
+def test_cli_int_list():
+    assert cli.int_list(1)("512, 256") == [512, 256]
+
+
+pytest.importorskip("mpi4py")
+
+
+def test_two_rank_run_equals_one_process():
+    res = ddp.run(2, hidden=(64, 64), inputs=16, outputs=4, batch=64, steps=6,
+                  bucket_bytes=8 * 1024)
+    assert res["returncode"] == 0 and res["ok"], res["stdout"]
+    assert res["max_rel_diff"] <= ddp.TOLERANCE
+    assert res["n_buckets"] == len(ddp.FlatGrads(ddp.init_params([16, 64, 64, 4]),
+                                                 8 * 1024).buckets)
+    assert res["loss_last"] < res["loss_first"]
+    assert res["n_params"] == 16 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4
+
+
+def test_planted_wrong_reduction_fails_the_run():
+    res = ddp.run(2, hidden=(32,), inputs=8, outputs=2, batch=16, steps=3, inject_error=True)
+    assert res["returncode"] == 1 and not res["ok"]
+    assert res["max_rel_diff"] > 1e3 * ddp.TOLERANCE
