@@ -108,6 +108,9 @@ def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points
         plot_cache_sweeps(latency, bandwidth, levels, os_levels)
         plt.tight_layout()
         plt.show()
+        found = ", ".join(f"L{lv.level} {lv.size_bytes / 2**10:,.0f} KiB" for lv in levels)
+        print(f"A level is a plateau of at least {min_points} sizes whose latency stays within "
+              f"{rise:g}x of its lowest: found {found or 'none'}.")
 
     grid = {"rise": sorted({1.2, 1.5, 2.0, 2.5, rise}),
             "min_points": sorted({1, 2, 3, 5, min_points})}
