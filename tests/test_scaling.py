@@ -435,6 +435,12 @@ def test_scaling_efficiency_takes_each_counts_best_layout():
 M = GPT_1B
 P = sc.ParallelConfig(2, 2, 2, 1, 8)
 BAD = [
+    (sc.elementwise_bytes_per_layer, (2048, 1, 2048, 16), {"tp": 3}, ValueError, "tp"),
+    (sc.elementwise_bytes_per_layer, (0, 1, 2048, 16), {}, ValueError, "seq_len"),
+    (sc.elementwise_bytes_per_layer, (2048, 1, 2048, 16), {"sequence_parallel": 1}, TypeError,
+     "sequence_parallel"),
+    (sc.elementwise_bytes_per_layer, (2048, 1, 2048, 16), {"recompute": "some"}, ValueError,
+     "recompute"),
     (sc.transformer_params, (0, 512, 1000, 128), {}, ValueError, "n_layers"),
     (sc.flops_per_iteration, (8, 2048, 24, 2048, 51200), {"recompute": "selective"}, ValueError,
      "recompute"),

@@ -107,7 +107,8 @@ def model_state_bytes(n_params, dp: int = 1, zero_stage: int = 0, optimizer: str
     return ModelStates(float(params), float(grads), float(opt))
 
 
-def _check_shape(seq_len, micro_batch, hidden, n_heads, tp):
+def check_layer_shape(seq_len, micro_batch, hidden, n_heads, tp):
+    """Validate a transformer layer's shape and tensor-parallel degree; return them as ints."""
     seq_len = check_int("seq_len", seq_len, minimum=1)
     micro_batch = check_int("micro_batch", micro_batch, minimum=1)
     hidden = check_int("hidden", hidden, minimum=1)
@@ -140,7 +141,7 @@ def activation_bytes(seq_len, micro_batch, hidden, n_heads, n_layers=1, tp=1,
         ``"selective"`` recomputes the attention's softmax, dropout mask and dropout output (the
         ``5 a s**2 b`` term); ``"full"`` keeps only each layer's input (``2 s b h``).
     """
-    s, b, h, a, t = _check_shape(seq_len, micro_batch, hidden, n_heads, tp)
+    s, b, h, a, t = check_layer_shape(seq_len, micro_batch, hidden, n_heads, tp)
     n_layers = check_int("n_layers", n_layers, minimum=1)
     if not isinstance(sequence_parallel, bool):
         raise TypeError("sequence_parallel must be True or False")
@@ -166,7 +167,7 @@ def saved_tensors(seq_len, micro_batch, hidden, n_heads, tp=1, sequence_parallel
     on this GPU; sequence parallelism keeps ``seq_len / tp`` rows of the tensors outside them
     (``tp`` must then divide ``seq_len``). Intended for small shapes (it allocates the tensors).
     """
-    s, b, h, a, t = _check_shape(seq_len, micro_batch, hidden, n_heads, tp)
+    s, b, h, a, t = check_layer_shape(seq_len, micro_batch, hidden, n_heads, tp)
     check_choice("recompute", recompute, RECOMPUTE)
     if sequence_parallel and s % t:
         raise ValueError(f"tp must divide seq_len with sequence_parallel, got {s} and {t}")

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..training import transformer_params
+from ..training import check_layer_shape, transformer_params
 from ..validation import check_choice, check_float, check_int
 
 __all__ = ["transformer_params", "flops_per_iteration", "hardware_flops_per_iteration",
@@ -149,13 +149,7 @@ def elementwise_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, tp=1,
     float
         Bytes read plus bytes written, per GPU, forward + backward (+ recomputation).
     """
-    s = check_int("seq_len", seq_len, minimum=1)
-    b = check_int("micro_batch", micro_batch, minimum=1)
-    h = check_int("hidden", hidden, minimum=1)
-    a = check_int("n_heads", n_heads, minimum=1)
-    t = check_int("tp", tp, minimum=1)
-    if a % t:
-        raise ValueError(f"tp must divide n_heads ({a}), got {t}")
+    s, b, h, a, t = check_layer_shape(seq_len, micro_batch, hidden, n_heads, tp)
     if not isinstance(sequence_parallel, bool):
         raise TypeError("sequence_parallel must be True or False")
     check_choice("recompute", recompute, RECOMPUTE)
