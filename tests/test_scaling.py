@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aichip import alphabeta, training
+from aichip import alphabeta, parallelism, training
 from aichip import scaling as sc
 from aichip.tables import load_table
 
@@ -269,8 +269,10 @@ def test_memory_is_chapter4s_and_times_add_up(case):
                                    zero_stage=par.zero_stage, dp=par.dp, tp=par.tp, pp=par.pp,
                                    sequence_parallel=par.sequence_parallel,
                                    recompute=par.recompute)
-    assert res.memory_bytes_per_gpu == mem.total_bytes
-    assert res.fits == (mem.total_bytes <= sc.cluster(name).memory_bytes)
+    # ZeRO 3 also holds the 16-bit weights of two whole layers (computed, prefetched) per GPU
+    gathered = 2 * 12 * 2048**2 / par.tp * 2 if par.zero_stage == 3 else 0
+    assert res.memory_bytes_per_gpu == mem.total_bytes + gathered
+    assert res.fits == (mem.total_bytes + gathered <= sc.cluster(name).memory_bytes)
     assert res.total_s == pytest.approx(res.compute_s + res.comm_s + res.bubble_s)
     assert res.comm_s == pytest.approx(res.tp_comm_s + res.pp_comm_s + res.dp_exposed_s)
     assert 0 <= res.dp_exposed_s <= res.dp_comm_s * (1 + 1e-12)
@@ -336,6 +338,29 @@ def test_zero_stages_traffic():
     assert t[3].memory_bytes_per_gpu < t[2].memory_bytes_per_gpu < t[1].memory_bytes_per_gpu
 
 
+def _two_level(op, n_bytes, g, n, cl=A100):
+    """``op`` over ``g`` GPUs per node and ``n`` nodes: ring inside the node, then a ring across
+    the nodes of each GPU's 1/g share, from alphabeta's closed forms."""
+    up = (cl.alpha_scaleup_s, 1 / (cl.scaleup_GBps * 1e9))
+    out = (cl.alpha_scaleout_s, 1 / (cl.scaleout_GBps * 1e9))
+    return (alphabeta.cost(op, "ring", g, n_bytes, *up)
+            + alphabeta.cost(op, "ring", n, n_bytes / g, *out))
+
+
+@pytest.mark.parametrize("tp, pp, dp, g", [(1, 1, 32, 8), (2, 2, 16, 2), (4, 1, 8, 2),
+                                          (8, 1, 4, 1), (2, 1, 4, 4)])
+def test_data_parallel_all_reduce_is_two_level(tp, pp, dp, g):
+    # chapter 9's two-level all-reduce (aichip.parallelism, checked there against the schedule
+    # simulator on a fat tree): g replicas per DGX node over NVLink, dp / g nodes over InfiniBand
+    model = sc.TransformerConfig(24, 2048, 16)
+    res = sc.step_time(model, sc.ParallelConfig(dp, tp, pp, 1, 4 * dp), A100, overlap_dp=False)
+    grads = 2 * model.n_params / (tp * pp)
+    want = parallelism.two_level_allreduce_s(grads, dp // g, g, A100.scaleup_GBps,
+                                             A100.scaleout_GBps, A100.alpha_scaleup_s,
+                                             A100.alpha_scaleout_s)
+    assert res.dp_comm_s == pytest.approx(want, rel=1e-12)
+
+
 @pytest.mark.parametrize("recompute, forward_share, b", [("selective", 1 / 3, 1),
                                                          ("full", 1 / 4, 3)])
 def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
@@ -343,12 +368,11 @@ def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
     # a reduce-scatter of the 16-bit gradients under the backward pass (recomputation included)
     model = sc.TransformerConfig(24, 2048, 16)
     par = sc.ParallelConfig(64, 1, 1, b, 128 * b, zero_stage=3, recompute=recompute)
-    res = sc.step_time(model, par, A100)
-    beta = 1 / (A100.scaleout_GBps * 1e9)
-    gather = alphabeta.cost("allgather", "ring", 64, 2 * model.n_params, A100.alpha_scaleout_s,
-                            beta)
-    scatter = alphabeta.cost("reduce_scatter", "ring", 64, 2 * model.n_params,
-                             A100.alpha_scaleout_s, beta)
+    slow = A100.with_bandwidth(scaleout_GBps=3.0)  # a network slow enough for ZeRO-3 to show
+    res = sc.step_time(model, par, slow)
+    # 64 replicas of one GPU: 8 in each of 8 DGX nodes, so each collective runs in two levels
+    gather = _two_level("allgather", 2 * model.n_params, 8, 8, slow)
+    scatter = _two_level("reduce_scatter", 2 * model.n_params, 8, 8, slow)
     c = res.compute_s / res.micro_batches
     forward, backward = forward_share * c, (1 - forward_share) * c
     exposed = max(gather - forward, 0) + max(gather + scatter - backward, 0)

@@ -3,9 +3,11 @@
 
 **Placement.** Ranks are numbered tensor-parallel first, then pipeline, then data parallel (as in
 Megatron-LM). A tensor-parallel group runs over NVLink when ``tp <= domain_gpus``; two neighbouring
-pipeline stages talk over NVLink when ``tp * pp <= domain_gpus`` and over InfiniBand otherwise; a
-data-parallel group uses NVLink only when the whole job fits in one domain. Every GPU of a domain
-drives its own share of the domain's NICs (rail-optimised, non-blocking fat tree).
+pipeline stages talk over NVLink when ``tp * pp <= domain_gpus`` and over InfiniBand otherwise. A
+data-parallel group has ``g = domain_gpus / (tp pp)`` members in each domain it spans (1 when a
+model replica fills a domain): its collectives run in two levels, a ring over NVLink among the ``g``
+and a ring over the network among the domains, each GPU on its own port (``_dp_coll``). Every GPU
+of a domain drives its own share of the domain's NICs (rail-optimised, non-blocking fat tree).
 
 **Per micro-batch, per GPU** (``b`` sequences of ``s`` tokens; ``m = global_batch / (b dp)``
 micro-batches per iteration; ``v`` model chunks per GPU with the interleaved schedule):
@@ -47,8 +49,8 @@ hidden:
 Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in mixed precision).
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
 the three exposed communication terms. Memory per GPU is :func:`aichip.training.training_memory`
-(it leaves out the interleaved schedule's extra micro-batches in flight, ZeRO-3's gathered layer
-and communication buffers); a layout that does not fit in the GPU's memory is not timed: its
+plus ZeRO-3's two gathered layers (:func:`zero3_buffer_bytes`); it leaves out the interleaved
+schedule's extra micro-batches in flight and communication buffers. A layout that does not fit in the GPU's memory is not timed: its
 times, MFU and HFU are NaN.
 
 **What the model leaves out** (and why it is faster than every published run, see
@@ -73,6 +75,7 @@ from .clusters import Cluster, cluster
 from .counting import RECOMPUTE, elementwise_bytes_per_layer, hardware_flops_per_iteration
 
 __all__ = ["TransformerConfig", "ParallelConfig", "StepTime", "step_time", "DP_BUCKET_BYTES",
+           "zero3_buffer_bytes",
            "check_layout"]
 
 #: gradient bucket size for the overlapped data-parallel reduction (PyTorch DDP's bucket_cap_mb)
@@ -173,7 +176,8 @@ class StepTime(NamedTuple):
     ``total_s = compute_s + comm_s + bubble_s`` and ``comm_s = tp_comm_s + pp_comm_s +
     dp_exposed_s``. ``dp_comm_s`` is the data-parallel traffic's whole time, ``dp_hidden_s`` the
     part under compute. ``mfu``/``hfu``: model/hardware FLOPs utilisation of the BF16 peak.
-    ``memory_bytes_per_gpu`` is :func:`aichip.training.training_memory`'s total, ``capacity_bytes``
+    ``memory_bytes_per_gpu`` is :func:`aichip.training.training_memory`'s total plus, for ZeRO
+    stage 3, its gathered layers (:func:`zero3_buffer_bytes`); ``capacity_bytes``
     the GPU's memory; when ``fits`` is False every time, rate and utilisation is NaN.
     """
 
@@ -220,6 +224,21 @@ def _ring(kind, ranks, n_bytes, alpha, beta):
 
 
 @njit(cache=True)
+def _dp_coll(kind, n_bytes, dpc):
+    """A data-parallel collective (0 all-reduce, 1 reduce-scatter, 2 all-gather) of ``n_bytes`` per
+    GPU over ``g`` replicas in each of ``n`` NVLink domains, two-level as NCCL runs it on a
+    rail-optimised cluster: a ring inside each domain over NVLink, then a ring across the domains of
+    each GPU's ``1/g`` share on its own network port (all ``g`` rails at once). For the all-reduce:
+    reduce-scatter in the domain, all-reduce across, all-gather in the domain. With ``g = 1`` it is
+    one ring over the network, with ``n = 1`` one ring over NVLink."""
+    g, n, a_up, beta_up, a_out, beta_out = dpc
+    if kind == 0:
+        return (_ring(1, g, n_bytes, a_up, beta_up) + _ring(0, n, n_bytes / g, a_out, beta_out)
+                + _ring(2, g, n_bytes, a_up, beta_up))
+    return _ring(kind, g, n_bytes, a_up, beta_up) + _ring(kind, n, n_bytes / g, a_out, beta_out)
+
+
+@njit(cache=True)
 def _step_kernel(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_bytes, param_bytes,
                  domain, a_up, beta_up, a_out, beta_out, bucket, overlap, out):
     """One layout's times into ``out``: compute, tp, pp, bubble, dp total, dp exposed, total."""
@@ -240,28 +259,32 @@ def _step_kernel(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_byte
         pp_mb = 2.0 * v * _ring(3, 2, msg_bytes / tp, a_pp, b_pp)
     slot = c + tp_mb + pp_mb
     bubble = (pp - 1.0) / v * slot
-    # data parallel
+    # data parallel: the replicas of one domain (g of them) and the n domains they span
     if dp * tp * pp <= domain:
-        a_dp, b_dp = a_up, beta_up
+        g, n = dp, 1
+    elif domain % (tp * pp) == 0 and dp % (domain // (tp * pp)) == 0:
+        g = domain // (tp * pp)
+        n = dp // g
     else:
-        a_dp, b_dp = a_out, beta_out
+        g, n = 1, dp
+    dpc = (g, n, a_up, beta_up, a_out, beta_out)
     backward = c * (0.75 if full else 2.0 / 3.0)  # backward (+ recomputation) share of c
     end = 0.0  # after the last backward pass, overlapped with it
     after = 0.0  # after the optimizer step, exposed
     per_mb = 0.0  # every micro-batch
     exposed_mb = 0.0  # what of per_mb its micro-batch's compute cannot hide
     if zero == 0:
-        end = _ring(0, dp, grad_bytes, a_dp, b_dp)
+        end = _dp_coll(0, grad_bytes, dpc)
     elif zero == 1:
-        end = _ring(1, dp, grad_bytes, a_dp, b_dp)
-        after = _ring(2, dp, param_bytes, a_dp, b_dp)
+        end = _dp_coll(1, grad_bytes, dpc)
+        after = _dp_coll(2, param_bytes, dpc)
     elif zero == 2:
-        per_mb = _ring(1, dp, grad_bytes, a_dp, b_dp)
+        per_mb = _dp_coll(1, grad_bytes, dpc)
         exposed_mb = max(per_mb - backward, 0.0)
-        after = _ring(2, dp, param_bytes, a_dp, b_dp)
+        after = _dp_coll(2, param_bytes, dpc)
     else:
-        gather = _ring(2, dp, param_bytes, a_dp, b_dp)
-        scatter = _ring(1, dp, grad_bytes, a_dp, b_dp)
+        gather = _dp_coll(2, param_bytes, dpc)
+        scatter = _dp_coll(1, grad_bytes, dpc)
         per_mb = scatter + 2.0 * gather
         # the forward gather hides under the forward pass, the backward gather and the gradient
         # reduce-scatter under the backward pass
@@ -270,7 +293,7 @@ def _step_kernel(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_byte
     if overlap:
         exposed = after + m * exposed_mb
         if end > 0.0:
-            last = _ring(0 if zero == 0 else 1, dp, min(bucket, grad_bytes), a_dp, b_dp)
+            last = _dp_coll(0 if zero == 0 else 1, min(bucket, grad_bytes), dpc)
             exposed += max(end - backward, last)
     else:
         exposed = dp_total
@@ -293,6 +316,16 @@ def _step_batch(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_bytes
                      n_layers, grad_bytes[i], param_bytes[i], domain, a_up, beta_up, a_out,
                      beta_out, bucket, overlap, out[i])
     return out
+
+
+def zero3_buffer_bytes(model: TransformerConfig, tp: int, zero_stage: int) -> float:
+    """Bytes ZeRO stage 3 needs beyond its sharded model states: the gathered 16-bit weights of the
+    layer being computed and of the next one, prefetched while it computes (Rajbhandari et al.,
+    Section 7: parameters are all-gathered layer by layer before use). A layer holds ``12 h**2 /
+    tp`` weights per GPU. 0 for the other stages."""
+    if zero_stage != 3:
+        return 0.0
+    return 2 * 12.0 * model.hidden**2 / tp * ACTIVATION_BYTES
 
 
 def elementwise_s_per_micro_batch(model: TransformerConfig, micro_batch: int, tp: int, pp: int,
@@ -356,14 +389,15 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         zero_stage=P.zero_stage, dp=P.dp, tp=P.tp, pp=P.pp,
         sequence_parallel=P.sequence_parallel, recompute=P.recompute)
     n_gpus, m = P.n_gpus, P.micro_batches
-    fits = mem.total_bytes <= cl.memory_bytes
+    memory = mem.total_bytes + zero3_buffer_bytes(M, P.tp, P.zero_stage)
+    fits = memory <= cl.memory_bytes
     model_flops = hardware_flops_per_iteration(P.global_batch, M.seq_len, M.n_layers, M.hidden,
                                                M.vocab, "none")
     hw_flops = hardware_flops_per_iteration(P.global_batch, M.seq_len, M.n_layers, M.hidden,
                                             M.vocab, P.recompute)
     nan = math.nan
     if not fits:
-        return StepTime(nan, nan, nan, nan, mem.total_bytes, False, nan, nan, nan, nan, nan, nan,
+        return StepTime(nan, nan, nan, nan, memory, False, nan, nan, nan, nan, nan, nan,
                         nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem,
                         nan, nan)
     c_gemm = hw_flops / (P.global_batch / P.micro_batch) / (P.tp * P.pp) / cl.effective_FLOPs
@@ -381,7 +415,7 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
     peak = cl.peak_TFLOPs * 1e12
     return StepTime(
         total_s=total, compute_s=compute, comm_s=tp_s + pp_s + dp_exposed, bubble_s=bubble,
-        memory_bytes_per_gpu=mem.total_bytes, fits=True, tp_comm_s=tp_s, pp_comm_s=pp_s,
+        memory_bytes_per_gpu=memory, fits=True, tp_comm_s=tp_s, pp_comm_s=pp_s,
         dp_comm_s=dp_total, dp_exposed_s=dp_exposed, dp_hidden_s=dp_total - dp_exposed,
         mfu=model_flops / (total * n_gpus * peak), hfu=hw_flops / (total * n_gpus * peak),
         capacity_bytes=cl.memory_bytes, n_gpus=n_gpus, micro_batches=m, model_flops=model_flops,

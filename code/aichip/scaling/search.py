@@ -27,6 +27,7 @@ from .model import (
     _state_bytes_per_param,
     _step_batch,
     elementwise_s_per_micro_batch,
+    zero3_buffer_bytes,
 )
 
 __all__ = ["search_layouts", "scaling_efficiency"]
@@ -122,7 +123,7 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
         dp, tp, pp, z = (int(x) for x in key)
         mem = training.training_memory(M.n_layers, M.hidden, M.n_heads, M.vocab, M.seq_len, 1,
                                        zero_stage=z, dp=dp, tp=tp, pp=pp)
-        states[key] = mem.total_bytes - mem.activations_bytes
+        states[key] = mem.total_bytes - mem.activations_bytes + zero3_buffer_bytes(M, tp, z)
     for key in set(zip(frame.tp, frame.recompute, strict=True)):
         tp, r = int(key[0]), key[1]
         acts[key] = training.activation_bytes(M.seq_len, 1, M.hidden, M.n_heads, M.n_layers,
