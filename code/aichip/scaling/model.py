@@ -50,8 +50,8 @@ Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
 the three exposed communication terms. Memory per GPU is :func:`aichip.training.training_memory`
 plus ZeRO-3's two gathered layers (:func:`zero3_buffer_bytes`); it leaves out the interleaved
-schedule's extra micro-batches in flight and communication buffers. A layout that does not fit in the GPU's memory is not timed: its
-times, MFU and HFU are NaN.
+schedule's extra micro-batches in flight and communication buffers. A layout that does not fit in
+the GPU's memory is not timed: its times, MFU and HFU are NaN.
 
 **What the model leaves out** (and why it is faster than every published run, see
 :mod:`aichip.scaling.published`): element-wise kernels slower than the HBM roof, kernel launches,
