@@ -52,17 +52,21 @@ deliberately wrong reduction that the check must catch.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from numba import njit
 
 from . import cli
 from .mpibench import launch
+from .threads import blas_threads, numba_threads
 from .validation import check_float, check_int
 
 #: allowed ``max |w_dist - w_ref| / max |w_ref|`` (see the module docstring)
@@ -360,6 +364,20 @@ def main(argv=None) -> int:
             print(f"error: argument --batch: {args.batch} rows cannot be shared by {p} ranks; "
                   f"write at least {p}", file=sys.stderr)
         return 2
+    # the ranks of one node share its cores: each gets its share for BLAS and numba, else two
+    # ranks' spinning thread pools fight over the same cores (mpiexec does not pin them)
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED).size
+    threads = max(1, (os.cpu_count() or 1) // local)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(blas_threads(threads))
+        stack.enter_context(numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS)))
+        return _run(comm, args, describe)
+
+
+def _run(comm, args, describe) -> int:
+    from mpi4py import MPI
+
+    p, rank = comm.size, comm.rank
     sizes = [args.inputs, *args.hidden, args.outputs]
     _bias_relu(np.zeros((1, 1)), np.zeros(1))            # compile (or load from cache) first
     _relu_backward(np.zeros((1, 1)), np.zeros((1, 1)))
