@@ -52,7 +52,6 @@ deliberately wrong reduction that the check must catch.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import statistics
@@ -355,8 +354,6 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mpi4py import MPI
 
-    from .machine import describe
-
     comm = MPI.COMM_WORLD
     p, rank = comm.size, comm.rank
     if args.batch < p:
@@ -368,14 +365,15 @@ def main(argv=None) -> int:
     # ranks' spinning thread pools fight over the same cores (mpiexec does not pin them)
     local = comm.Split_type(MPI.COMM_TYPE_SHARED).size
     threads = max(1, (os.cpu_count() or 1) // local)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(blas_threads(threads))
-        stack.enter_context(numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS)))
-        return _run(comm, args, describe)
+    with blas_threads(threads), numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS)):
+        return _run(comm, args)
 
 
-def _run(comm, args, describe) -> int:
+def _run(comm, args) -> int:
+    """Train, time and check (``main``'s body, inside the per-rank thread limits)."""
     from mpi4py import MPI
+
+    from .machine import describe
 
     p, rank = comm.size, comm.rank
     sizes = [args.inputs, *args.hidden, args.outputs]
@@ -416,6 +414,7 @@ def _run(comm, args, describe) -> int:
     hidden_s = max(0.0, comm_s - exposed_s)
     result = {
         "n_ranks": p, "host": MPI.Get_processor_name(), "machine": str(describe()),
+        "threads_per_rank": numba.get_num_threads(),
         "mpi": MPI.Get_library_version().splitlines()[0].strip(),
         "sizes": sizes, "n_params": int(ref_flat.size), "batch": args.batch,
         "steps": args.steps, "lr": args.lr, "bucket_bytes": args.bucket_bytes,
@@ -448,7 +447,8 @@ def format_report(r: dict) -> str:
     lines = [
         f"# data-parallel MLP {'-'.join(map(str, r['sizes']))} ({r['n_params']} parameters, "
         f"float64), global batch {r['batch']}, {r['steps']} steps, {r['n_ranks']} ranks, "
-        f"{r['n_buckets']} buckets of <= {r['bucket_bytes']} B",
+        f"{r['n_buckets']} buckets of <= {r['bucket_bytes']} B, "
+        f"{r['threads_per_rank']} thread(s) per rank (the 1-rank baseline too)",
         f"# {r['mpi']} on {r['host']}: {r['machine'].splitlines()[0]}",
         f"{'step (ms)':>10} {'compute (ms)':>13} {'comm (ms)':>10} {'exposed (ms)':>13} "
         f"{'hidden':>7} {'1 rank (ms)':>12} {'speedup':>8} {'efficiency':>11}",
