@@ -48,6 +48,55 @@ def test_tcp_slower_than_rdma_and_bandwidth_tends_to_wire_rate():
     assert bw == pytest.approx(hp.wire_GBps * 4096 / (4096 + hp.header_bytes), rel=0.01)
 
 
+@pytest.mark.parametrize("n", [3 * 1448, 100 * 1448 + 7])
+def test_offloaded_tcp_simulation_equals_its_recurrence(n):
+    # batches make packets unequal: SimPy and the hand-free recurrence must still agree
+    path = r.tcp_path()
+    assert r.message_time(path, n) == pytest.approx(sum(r.latency_breakdown(path, n).values()),
+                                                    rel=1e-12)
+
+
+# every cost but the kernel's protocol work made negligible, so times can be counted by hand
+IDEAL = dict(pcie_GBps=1e12, wire_GBps=1e12, copy_GBps=1e12, nic_s=0.0, cable_s=0.0,
+             switch_s=0.0, pcie_latency_s=0.0, syscall_s=0.0, interrupt_s=0.0, wakeup_s=0.0,
+             stack_s=1e-6)
+
+
+@pytest.mark.parametrize("frames, with_offloads, without", [
+    (1, 2.0, 2.0),     # one segment: the protocol runs once on each side either way
+    (3, 2.0, 4.0),     # without: 3 runs on send, the receiver's last run 1 us after the third
+    (45, 2.0, 46.0),   # 45 x 1448 = 65160 B, the largest super-segment in 64 KiB: one run a side
+    (46, 3.0, 47.0),   # a second super-segment: send runs at 0-1 and 1-2 us, receive ends at 3
+])
+def test_tcp_segmentation_offloads_by_hand(frames, with_offloads, without):
+    n = frames * 1448
+    on, off = r.HostParams(**IDEAL), r.HostParams(**IDEAL, offloads=False)
+    assert on.tcp_batch_segments == 45 and off.tcp_batch_segments == 1
+    assert r.message_time(r.tcp_path(on), n) == pytest.approx(with_offloads * 1e-6, rel=1e-6)
+    assert r.message_time(r.tcp_path(off), n) == pytest.approx(without * 1e-6, rel=1e-6)
+
+
+def test_tcp_bandwidth_with_and_without_offloads():
+    # protocol-bound: 65160 B per us with offloads, 1448 B per us (11.6 Gb/s) without
+    n = 1000 * 65160
+    assert r.bandwidth_GBps(r.tcp_path(r.HostParams(**IDEAL)), n) == pytest.approx(65.16, rel=1e-3)
+    off = r.HostParams(offloads=False)
+    assert r.bandwidth_GBps(r.tcp_path(off), 1 << 22) * 8 == pytest.approx(11.58, rel=0.01)
+    # with the defaults and offloads the copies (10 GB/s each, on two CPUs) limit TCP: 4 MiB
+    # is 2897 frames of 1448/10e9 s behind about 13 us of one-off costs
+    hp = r.HostParams()
+    assert r.bandwidth_GBps(r.tcp_path(hp), 1 << 22) == pytest.approx(
+        (1 << 22) / ((1 << 22) / 10e9 + 13e-6) / 1e9, rel=0.01)
+    assert r.bandwidth_GBps(r.tcp_path(hp), 1 << 22) < r.bandwidth_GBps(r.rdma_write_path(hp),
+                                                                        1 << 22)
+
+
+def test_headers_come_from_the_network_table():
+    assert r.HostParams().header_bytes == r.header_bytes("RoCE v2") == 82
+    assert r.HostParams(transport="InfiniBand").header_bytes == 26
+    assert r.HostParams().tcp_header_bytes == 20 + 14 + 4 + 20 + 32
+
+
 @pytest.mark.parametrize("packets", [1, 4])
 def test_verbs_write_completion_time_closed_form(packets):
     hp = r.HostParams()
@@ -288,6 +337,9 @@ def test_qp_state_machine():
     (lambda n, pd, q, mr: n.create_qp(pd, "XRC"), "transport"),
     (lambda n, pd, q, mr: q.modify("READY"), "state"),
     (lambda n, pd, q, mr: r.HostParams(wire_GBps=0), "wire_GBps"),
+    (lambda n, pd, q, mr: r.HostParams(offloads="yes"), "offloads"),
+    (lambda n, pd, q, mr: r.HostParams(transport="Myrinet"), "transport"),
+    (lambda n, pd, q, mr: r.Stage("s", batch_packets=0), "batch_packets"),
     (lambda n, pd, q, mr: r.message_time(r.rdma_write_path(), -1), "msg_bytes"),
     (lambda n, pd, q, mr: r.wire_efficiency("Myrinet", 64), "transport"),
     (lambda n, pd, q, mr: r.Fabric(adaptive_routing_jitter_s=-1), "adaptive_routing_jitter_s"),

@@ -64,6 +64,30 @@ def test_decode_bound():
     assert bound.intensity == pytest.approx(1.0)  # 2 flops per 2-byte weight
 
 
+def test_gpt3_stage_parameters_by_hand():
+    # GPT-3 175B (96 layers, h = 12288, V = 51200 padded, s = 2048) at tp = pp = 8. A layer:
+    # 12 * 12288**2 + 13 * 12288 = 1,812,099,072 parameters; a stage: 12 layers / 8 GPUs =
+    # 2,718,148,608. The word table 51200 * 12288 / 8 = 78,643,200 sits on the first stage (input)
+    # and the last (output layer); the position table 2048 * 12288 = 25,165,824 is not split.
+    kw = dict(n_layers=96, hidden=12288, vocab=51200, seq_len=2048, tp=8, pp=8)
+    assert T.stage_params(**kw, stage="middle") == 2_718_148_608
+    assert T.stage_params(**kw, stage="first") == 2_718_148_608 + 78_643_200 + 25_165_824
+    assert T.stage_params(**kw, stage="last") == 2_718_148_608 + 78_643_200
+    assert T.stage_params(**kw, stage="last", tied_embeddings=False) == 2_718_148_608 + 78_643_200
+    # training_memory describes a first-stage GPU: 16 bytes per parameter of mixed Adam, which is
+    # 93,585,408 * 16 = 1.497 GB more than spreading all parameters evenly over the 64 GPUs
+    mem = T.training_memory(96, 12288, 96, 51200, 2048, 1, tp=8, pp=8)
+    states = mem.params_bytes + mem.grads_bytes + mem.optimizer_bytes
+    assert states == pytest.approx(16 * 2_821_957_632, rel=1e-12)
+    even = 16 * T.transformer_params(96, 12288, 51200, 2048) / 64
+    assert states - even == pytest.approx(16 * 93_585_408)
+    # one stage holds everything; an untied output layer is a second word table
+    one = dict(n_layers=2, hidden=64, vocab=1000, seq_len=16)
+    assert T.stage_params(**one) == 2 * (12 * 64**2 + 13 * 64) + 1000 * 64 + 16 * 64
+    assert T.stage_params(**one) == pytest.approx(T.transformer_params(**one), rel=1e-12)
+    assert T.stage_params(**one, tied_embeddings=False) == T.stage_params(**one) + 1000 * 64
+
+
 def test_largest_micro_batch_fits_and_next_does_not():
     kw = dict(n_layers=24, hidden=2048, n_heads=16, vocab=50257, seq_len=2048, zero_stage=1, dp=8)
     b = T.largest_micro_batch(80, **kw)
@@ -87,6 +111,9 @@ def test_largest_micro_batch_fits_and_next_does_not():
     (lambda: T.decode_tokens_per_s_bound(7e9, 0), "hbm_GBps"),
     (lambda: T.largest_micro_batch(0, 24, 2048, 16, 50257, 2048), "capacity_GB"),
     (lambda: T.training_flops(0, 1e12), "n_params"),
+    (lambda: T.stage_params(96, 12288, 51200, stage="centre"), "stage"),
+    (lambda: T.stage_params(96, 12288, 51200, pp=2, stage="middle"), "stage"),
+    (lambda: T.stage_params(96, 12288, 51200, tied_embeddings="yes"), "tied_embeddings"),
     (lambda: T.training_flops(7e9, -1), "n_tokens"),
 ])
 def test_bad_input(call, match):

@@ -45,6 +45,13 @@ from .validation import check_choice, check_float, check_int
 ZERO_STAGES = (0, 1, 2, 3)
 RECOMPUTE = ("none", "selective", "full")
 PRECISIONS = ("mixed", "fp32")
+STAGES = ("first", "middle", "last")
+
+__all__ = ["PRECISIONS", "RECOMPUTE", "STAGES", "ZERO_STAGES", "DecodeBound", "ModelStates",
+           "TrainingMemory", "activation_bytes", "check_layer_shape", "decode_tokens_per_s_bound",
+           "gpu_capacity_GB", "kv_cache_bytes", "largest_micro_batch", "model_state_bytes",
+           "optimizer_table", "optimizers", "saved_tensors", "stage_params", "training_flops",
+           "training_memory", "transformer_params"]
 
 
 def optimizer_table():
@@ -285,6 +292,44 @@ def decode_tokens_per_s_bound(n_params, hbm_GBps, kv_bytes=0.0, batch=1,
     return DecodeBound(step, steps, steps * batch, 2 * n_params * batch / step)
 
 
+def stage_params(n_layers, hidden, vocab, seq_len=0, *, tp=1, pp=1, stage="first",
+                 tied_embeddings=True) -> float:
+    """Parameters held by one GPU of a pipeline ``stage`` (``"first"``, ``"middle"``, ``"last"``)
+    of a GPT-style model split over ``tp`` tensor-parallel and ``pp`` pipeline-parallel GPUs.
+
+    Every stage holds ``n_layers / pp`` transformer layers of ``12 h**2 + 13 h`` parameters each
+    (Narayanan et al., SC'21, eq. 2), split over ``tp``. The **first** stage also holds the input
+    embeddings: the word table ``V h`` split over ``tp`` by vocabulary and the position table
+    ``s h`` whole on every tensor-parallel GPU (Megatron-LM's vocabulary-parallel word embedding
+    and plain position embedding). The **last** stage holds the output layer, ``V h / tp`` either
+    way: with ``tied_embeddings`` a copy of the word table whose gradient is summed with the first
+    stage's, untied its own matrix. With ``pp = 1`` the one stage holds all of it (the output layer
+    adds nothing when tied). The final layer norm (``2 h``) is left out, as eq. 2 leaves it out.
+    Middle stages (``pp >= 3``) hold the layers only.
+    """
+    n_layers = check_int("n_layers", n_layers, minimum=1)
+    hidden = check_int("hidden", hidden, minimum=1)
+    vocab = check_int("vocab", vocab, minimum=0)
+    seq_len = check_int("seq_len", seq_len, minimum=0)
+    tp = check_int("tp", tp, minimum=1)
+    pp = check_int("pp", pp, minimum=1)
+    check_choice("stage", stage, STAGES)
+    if not isinstance(tied_embeddings, bool):
+        raise TypeError(f"tied_embeddings must be True or False, got {tied_embeddings!r}")
+    if stage == "middle" and pp < 3:
+        raise ValueError(f"stage='middle' needs pp >= 3, got pp={pp}")
+    if stage == "last" and pp < 2:
+        stage = "first"                      # one stage is first and last at once
+    layers = n_layers * (12 * hidden**2 + 13 * hidden) / (tp * pp)
+    word = vocab * hidden / tp
+    if stage == "middle":
+        return layers
+    if stage == "last":
+        return layers + word
+    output = word if pp == 1 and not tied_embeddings else 0.0
+    return layers + word + seq_len * hidden + output
+
+
 class TrainingMemory(NamedTuple):
     """Where a training job's bytes go on one GPU (the busiest: the first pipeline stage)."""
 
@@ -300,18 +345,21 @@ class TrainingMemory(NamedTuple):
 
 def training_memory(n_layers, hidden, n_heads, vocab, seq_len, micro_batch, *, optimizer="adam",
                     precision="mixed", zero_stage=0, dp=1, tp=1, pp=1, sequence_parallel=False,
-                    recompute="none") -> TrainingMemory:
+                    recompute="none", tied_embeddings=True) -> TrainingMemory:
     """Bytes per GPU of a GPT-style model trained with tensor (``tp``), pipeline (``pp``) and data
     (``dp``, with ZeRO) parallelism.
 
-    Model states: :func:`transformer_params` divided by ``tp * pp``, then :func:`model_state_bytes`.
-    Activations: :func:`activation_bytes` for all ``n_layers``: with the 1F1B pipeline schedule the
-    first stage holds ``pp`` micro-batches in flight of ``n_layers / pp`` layers each, the same
-    total as one micro-batch through every layer (Korthikanti et al., Section 4.2.3); embeddings
-    and the output layer's activations are left out.
+    The GPU is one of the first pipeline stage, the busiest. Model states: the parameters of
+    :func:`stage_params` for the first stage (its layers and the input embeddings), then
+    :func:`model_state_bytes`. Activations: :func:`activation_bytes` for all ``n_layers``: with the
+    1F1B pipeline schedule the first stage holds ``pp`` micro-batches in flight of
+    ``n_layers / pp`` layers each, the same total as one micro-batch through every layer
+    (Korthikanti et al., Section 4.2.3); embeddings and the output layer's activations are left
+    out.
     """
     pp = check_int("pp", pp, minimum=1)
-    n_params = transformer_params(n_layers, hidden, vocab, seq_len) / (tp * pp)
+    n_params = stage_params(n_layers, hidden, vocab, seq_len, tp=tp, pp=pp, stage="first",
+                            tied_embeddings=tied_embeddings)
     states = model_state_bytes(n_params, dp=dp, zero_stage=zero_stage, optimizer=optimizer,
                                precision=precision)
     acts = activation_bytes(seq_len, micro_batch, hidden, n_heads, n_layers=n_layers, tp=tp,

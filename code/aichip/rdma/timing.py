@@ -15,9 +15,16 @@ an idle path the simulation must equal the closed form of a linear pipeline::
     S_k(p) = s_per_packet_k + (p + h_k) * s_per_byte_k
 
 where ``h_k`` is the header size when the stage moves whole packets (``wire=True``) and 0 when it
-moves only the payload. :func:`message_time` runs the simulation, :func:`latency_breakdown` gives
-the terms of the closed form (the explorer stacks them), and the tests check one against the other
-and both against a hand-written formula.
+moves only the payload. A stage with ``batch_packets = b > 1`` pays its ``s_per_packet`` once per
+``b`` consecutive packets (on the first of each batch): that is how segmentation offloads work, the
+kernel running its protocol once per super-segment of up to 64 KiB and the adapter cutting it into
+frames (TSO/GSO on send) or merging frames before the kernel sees them (GRO/LRO on receive)
+(Linux ``Documentation/networking/segmentation-offloads.rst``). Packets are then no longer equal,
+so :func:`latency_breakdown` takes its ``pipeline`` term from the recurrence of a line of
+first-come first-served stages (packet ``i`` starts stage ``k`` when it has arrived there and packet
+``i - 1`` has left), which is the closed form above for equal packets. :func:`message_time` runs
+the simulation, :func:`latency_breakdown` gives the terms (the explorer stacks them), and the tests
+check one against the other and both against hand-worked numbers.
 """
 
 from __future__ import annotations
@@ -27,22 +34,42 @@ from dataclasses import dataclass
 import simpy
 
 from ..validation import check_choice, check_float, check_int
+from .networks import HEADERS
+from .networks import header_bytes as transport_header_bytes
+
+__all__ = ["DEFAULT_HOST", "KV_DESIGNS", "HostParams", "Path", "Stage", "bandwidth_GBps",
+           "latency_breakdown", "lookup_time_s", "message_time", "packet_sizes", "rdma_write_path",
+           "sweep", "tcp_path", "traverse"]
+
+#: bytes a TCP segment carries on Ethernet beyond its payload: preamble and gap, Ethernet and FCS,
+#: IPv4, TCP with the timestamp option (the same fields as iWARP's, from one table)
+TCP_FRAME_HEADER_BYTES = sum(HEADERS["iWARP"][k] for k in ("preamble+gap", "Ethernet+FCS", "IPv4",
+                                                             "TCP"))
+#: largest super-segment the kernel hands to a segmentation offload (GSO_MAX_SIZE, 64 KiB)
+OFFLOAD_BYTES = 65536
 
 
 @dataclass(frozen=True)
 class Stage:
     """One pipeline stage: service ``s_per_packet + bytes * s_per_byte`` (held), then
-    ``delay_s``."""
+    ``delay_s``; with ``batch_packets = b`` the ``s_per_packet`` is paid by packets ``0, b, 2b,
+    ...`` only (work done once per batch, as the kernel's per super-segment protocol work)."""
 
     name: str
     s_per_byte: float = 0.0
     s_per_packet: float = 0.0
     delay_s: float = 0.0
     wire: bool = False          # True: the stage moves headers too (serialisation onto a link)
+    batch_packets: int = 1
 
-    def service_s(self, payload_bytes: int, header_bytes: int) -> float:
+    def __post_init__(self):
+        check_int("batch_packets", self.batch_packets, minimum=1)
+
+    def service_s(self, payload_bytes: int, header_bytes: int, index: int = 0) -> float:
+        """Service time (s) of packet number ``index`` (0-based) of a message."""
         moved = payload_bytes + (header_bytes if self.wire else 0)
-        return self.s_per_packet + moved * self.s_per_byte
+        per_packet = self.s_per_packet if index % self.batch_packets == 0 else 0.0
+        return per_packet + moved * self.s_per_byte
 
 
 @dataclass(frozen=True)
@@ -67,12 +94,13 @@ def packet_sizes(msg_bytes: int, mtu_bytes: int) -> list[int]:
     return [mtu_bytes] * full + ([rest] if rest else [])
 
 
-def traverse(env: simpy.Environment, hops, payload_bytes: int, header_bytes: int):
-    """SimPy process body: one packet through ``hops``, a sequence of ``(resource or None, Stage)``.
+def traverse(env: simpy.Environment, hops, payload_bytes: int, header_bytes: int, index: int = 0):
+    """SimPy process body: packet number ``index`` through ``hops``, a sequence of
+    ``(resource or None, Stage)``.
 
     Shared by :func:`message_time` and the verbs model, so both use one engine."""
     for resource, stage in hops:
-        service = stage.service_s(payload_bytes, header_bytes)
+        service = stage.service_s(payload_bytes, header_bytes, index)
         if resource is None:
             yield env.timeout(service)
         else:
@@ -99,7 +127,8 @@ def message_time(path: Path, msg_bytes: int) -> float:
 
     def message():
         yield env.timeout(sum(s for _, s in path.start))
-        packets = [env.process(traverse(env, hops, p, path.header_bytes)) for p in sizes]
+        packets = [env.process(traverse(env, hops, p, path.header_bytes, i))
+                   for i, p in enumerate(sizes)]
         yield simpy.AllOf(env, packets)
         yield env.timeout(sum(s for _, s in path.end))
         done.append(env.now)
@@ -109,17 +138,31 @@ def message_time(path: Path, msg_bytes: int) -> float:
     return done[0]
 
 
+def _last_departure_s(path: Path, sizes: list[int]) -> float:
+    """Time (s, from the first packet's start) at which the last packet leaves the last stage and
+    its delay: the first-come first-served recurrence ``D_k(i) = max(D_{k-1}(i) + d_{k-1},
+    D_k(i-1)) + S_k(i)``, written without the simulator."""
+    arrive = [0.0] * len(sizes)
+    for st in path.stages:
+        free = 0.0
+        for i, p in enumerate(sizes):
+            free = max(arrive[i], free) + st.service_s(p, path.header_bytes, i)
+            arrive[i] = free + st.delay_s
+    return max(arrive)
+
+
 def latency_breakdown(path: Path, msg_bytes: int) -> dict:
-    """The closed form's terms (s), in path order: each start item, each stage's service of the
-    first packet plus its delay, ``pipeline`` (the other packets behind the slowest stage, exact for
-    equal packets) and each end item. Their sum is the message time."""
+    """The message time's terms (s), in path order: each start item, each stage's service of the
+    first packet plus its delay, ``pipeline`` (what the other packets add behind the first; for
+    ``N`` equal packets ``(N - 1) max_k S_k``) and each end item. Their sum is the message time."""
     path = _check_path(path)
     sizes = packet_sizes(msg_bytes, path.mtu_bytes)
     out = {label: s for label, s in path.start}
+    first = 0.0
     for st in path.stages:
         out[st.name] = st.service_s(sizes[0], path.header_bytes) + st.delay_s
-    out["pipeline"] = sum(max(st.service_s(p, path.header_bytes) for st in path.stages)
-                          for p in sizes[1:])
+        first += out[st.name]
+    out["pipeline"] = max(_last_departure_s(path, sizes) - first, 0.0)
     for label, s in path.end:
         out[label] = out.get(label, 0.0) + s
     return out
@@ -128,10 +171,16 @@ def latency_breakdown(path: Path, msg_bytes: int) -> dict:
 @dataclass(frozen=True)
 class HostParams:
     """Parameters of the two paths compared in the chapter (seconds, 1e9 bytes/s). Defaults are a
-    plausible server with a 100 Gb/s adapter; the explorer lets the reader change every one.
+    plausible server with one 100 Gb/s Ethernet adapter that carries both TCP and RDMA (RoCE v2);
+    the explorer lets the reader change every one.
 
-    ``pcie_GBps`` and ``wire_GBps`` are data rates after the line code (PCIe 3.0 x16, 4x EDR rows
-    of :mod:`aichip.links`)."""
+    ``pcie_GBps`` and ``wire_GBps`` are data rates after the line code (the PCIe 3.0 x16 and
+    Ethernet 100G rows of :mod:`aichip.links`). ``transport`` names the RDMA transport whose headers
+    (:data:`aichip.rdma.networks.HEADERS`) every RDMA packet carries: :attr:`header_bytes`.
+    ``offloads`` turns on the segmentation offloads of the TCP path: the kernel runs its protocol
+    (``stack_s``) once per super-segment of up to ``offload_bytes`` (whole MSS segments) on send
+    (TSO/GSO: the adapter cuts it into frames) and on receive (GRO/LRO: frames merged before the
+    protocol runs); with ``offloads=False`` it runs once per ``tcp_mss_bytes`` segment."""
 
     pcie_GBps: float = 15.75
     pcie_latency_s: float = 0.5e-6
@@ -141,14 +190,16 @@ class HostParams:
     switch_s: float = 0.1e-6        # cut-through switch latency
     switch_hops: int = 1
     mtu_bytes: int = 4096
-    header_bytes: int = 58          # RoCE v2 data packet (see aichip.rdma.networks.HEADERS)
+    transport: str = "RoCE v2"      # a key of aichip.rdma.networks.HEADERS
     syscall_s: float = 1.0e-6       # kernel path: system call entry and exit
     copy_GBps: float = 10.0         # memcpy between user and kernel buffers
     stack_s: float = 1.0e-6         # kernel protocol processing per packet (TCP/IP)
     tcp_mss_bytes: int = 1448       # TCP payload per 1500-byte Ethernet frame with timestamps
-    tcp_header_bytes: int = 90      # Ethernet 14+4 FCS + IP 20 + TCP 32 + preamble/gap 20
+    tcp_header_bytes: int = TCP_FRAME_HEADER_BYTES   # 20 + 18 + 20 + 32 = 90
     interrupt_s: float = 2.0e-6     # interrupt and softirq at the receiver
     wakeup_s: float = 3.0e-6        # context switch to wake the receiving process
+    offloads: bool = True           # TSO/GSO and GRO, on by default in Linux
+    offload_bytes: int = OFFLOAD_BYTES
 
     def __post_init__(self):
         for name in ("pcie_GBps", "wire_GBps", "copy_GBps"):
@@ -159,8 +210,23 @@ class HostParams:
         check_int("switch_hops", self.switch_hops, minimum=0, maximum=64)
         check_int("mtu_bytes", self.mtu_bytes, minimum=1)
         check_int("tcp_mss_bytes", self.tcp_mss_bytes, minimum=1)
-        check_int("header_bytes", self.header_bytes, minimum=0)
         check_int("tcp_header_bytes", self.tcp_header_bytes, minimum=0)
+        check_choice("transport", self.transport, HEADERS)
+        if not isinstance(self.offloads, bool):
+            raise TypeError(f"offloads must be True or False, got {self.offloads!r}")
+        check_int("offload_bytes", self.offload_bytes, minimum=1)
+
+    @property
+    def header_bytes(self) -> int:
+        """Bytes of headers on every RDMA packet: :func:`aichip.rdma.header_bytes` of
+        ``transport``."""
+        return transport_header_bytes(self.transport)
+
+    @property
+    def tcp_batch_segments(self) -> int:
+        """MSS segments per protocol run on the TCP path: whole segments in ``offload_bytes``
+        with offloads (at least one), else 1."""
+        return max(1, self.offload_bytes // self.tcp_mss_bytes) if self.offloads else 1
 
     @property
     def flight_s(self) -> float:
@@ -191,17 +257,21 @@ def rdma_write_path(hp: HostParams = DEFAULT_HOST) -> Path:
 
 
 def tcp_path(hp: HostParams = DEFAULT_HOST) -> Path:
-    """Kernel TCP: system call, copy into kernel buffers, protocol processing per segment, DMA,
-    wire, DMA, interrupt, protocol processing, copy to the user buffer, wake the receiver."""
+    """Kernel TCP: system call, copy into kernel buffers, protocol processing, DMA, wire, DMA,
+    interrupt, protocol processing, copy to the user buffer, wake the receiver. Packets are wire
+    frames of ``tcp_mss_bytes``; the protocol runs once per ``hp.tcp_batch_segments`` of them (one
+    super-segment with offloads, each segment without)."""
     pcie, copy = 1 / (hp.pcie_GBps * 1e9), 1 / (hp.copy_GBps * 1e9)
+    batch = hp.tcp_batch_segments
     stages = [Stage("copy to kernel", s_per_byte=copy),
-              Stage("TCP/IP send", s_per_packet=hp.stack_s),
+              Stage("TCP/IP send", s_per_packet=hp.stack_s, batch_packets=batch),
               Stage("PCIe DMA read", s_per_byte=pcie, delay_s=2 * hp.pcie_latency_s),
               *_wire_stages(hp),
               Stage("PCIe DMA write", s_per_byte=pcie, delay_s=hp.pcie_latency_s),
-              Stage("TCP/IP receive", s_per_packet=hp.stack_s),
+              Stage("TCP/IP receive", s_per_packet=hp.stack_s, batch_packets=batch),
               Stage("copy to user", s_per_byte=copy)]
-    return Path("TCP (kernel, two copies)", tuple(stages),
+    name = "TCP (kernel, two copies" + (")" if hp.offloads else ", no offloads)")
+    return Path(name, tuple(stages),
                 start=(("system call", hp.syscall_s),),
                 end=(("interrupt", hp.interrupt_s), ("wake-up", hp.wakeup_s),
                      ("system call", hp.syscall_s)),

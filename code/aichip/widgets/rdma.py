@@ -4,6 +4,7 @@ from :mod:`aichip.rdma`; this module only draws and wires controls."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import ipywidgets as w
@@ -12,6 +13,9 @@ import numpy as np
 
 from .. import rdma
 from .static import explorer
+
+__all__ = ["SIZES", "VALUE_SIZES", "path_explorer", "plot_bandwidth", "plot_breakdown",
+           "plot_lookups"]
 
 SIZES = np.unique(np.logspace(0, 22, 45, base=2.0).astype(int))          # 1 B .. 4 MiB
 VALUE_SIZES = np.unique(np.logspace(3, 16, 27, base=2.0).astype(int))    # 8 B .. 64 KiB
@@ -47,10 +51,14 @@ def _bandwidths(path: rdma.Path, sizes: tuple[int, ...]) -> list[float]:
 
 
 def plot_bandwidth(hp: rdma.HostParams = rdma.DEFAULT_HOST, ax=None, sizes=SIZES):
-    """Effective bandwidth against message size for both paths, wire rate marked."""
+    """Effective bandwidth against message size: TCP with and without segmentation offloads (the
+    one ``hp`` does not select dashed) and RDMA, wire rate marked."""
     ax = ax or plt.gca()
-    for path in (rdma.tcp_path(hp), rdma.rdma_write_path(hp)):
-        ax.semilogx(sizes, _bandwidths(path, tuple(int(n) for n in sizes)), label=path.name)
+    other = dataclasses.replace(hp, offloads=not hp.offloads)
+    for path, style in ((rdma.tcp_path(hp), "-"), (rdma.tcp_path(other), "--"),
+                        (rdma.rdma_write_path(hp), "-")):
+        ax.semilogx(sizes, _bandwidths(path, tuple(int(n) for n in sizes)), style,
+                    label=path.name)
     ax.axhline(hp.wire_GBps, color="k", ls=":", lw=1, label="wire data rate")
     ax.set_xlabel("message size (bytes)")
     ax.set_ylabel("bandwidth (GB/s)")
@@ -92,13 +100,16 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
                                     description="memcpy (GB/s)", **c),
            "irq": w.FloatSlider(value=irq_us, min=0, max=50, step=0.5,
                                 description="interrupt+wake (µs)", **c),
+           "offloads": w.Checkbox(value=d.offloads, description="TCP segmentation offloads",
+                                  indent=False),
            "server": w.FloatSlider(value=2.0, min=0, max=50, step=0.5,
                                    description="RPC server CPU (µs)", **c),
            "reads": w.IntSlider(value=2, min=1, max=4, description="one-sided reads", **c)}
 
-    def draw(n, wire, pcie, syscall, copy, irq, server, reads):
+    def draw(n, wire, pcie, syscall, copy, irq, offloads, server, reads):
         hp = _params(wire_GBps=wire, pcie_GBps=pcie, syscall_s=syscall * 1e-6, copy_GBps=copy,
-                     interrupt_s=irq * irq_share * 1e-6, wakeup_s=irq * (1 - irq_share) * 1e-6)
+                     interrupt_s=irq * irq_share * 1e-6, wakeup_s=irq * (1 - irq_share) * 1e-6,
+                     offloads=offloads)
         fig, axes = plt.subplots(1, 3, figsize=(15, 4))
         plot_breakdown(2 ** n, hp, axes[0])
         plot_bandwidth(hp, axes[1])
@@ -107,6 +118,7 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
         plt.show()
 
     grid = {"n": sorted({6, 12, 20, int(np.log2(msg_bytes))}),
-            "irq": sorted({0.0, irq_us, 4 * irq_us}), "server": [0.5, 2.0, 10.0]}
+            "irq": sorted({0.0, irq_us, 4 * irq_us}), "offloads": [True, False],
+            "server": [0.5, 2.0]}
     return explorer(draw, ctl, grid, arrange=lambda c: w.HBox([w.VBox(list(c.values())[:4]),
                                                                w.VBox(list(c.values())[4:])]))
