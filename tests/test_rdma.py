@@ -91,6 +91,17 @@ def test_tcp_bandwidth_with_and_without_offloads():
                                                                         1 << 22)
 
 
+def test_slowest_stage_by_hand():
+    # defaults: a copy moves 1448 B at 10 GB/s in 0.1448 us; the wire 1448 + 90 B at 12.5 GB/s in
+    # 0.12304 us; the protocol 1 us per 45 segments is 0.0222 us; without offloads 1 us each
+    name, s = r.slowest_stage(r.tcp_path())
+    assert name == "copy to kernel" and s == pytest.approx(0.1448e-6)
+    name, s = r.slowest_stage(r.tcp_path(r.HostParams(offloads=False)))
+    assert name == "TCP/IP send" and s == pytest.approx(1e-6)
+    name, s = r.slowest_stage(r.tcp_path(r.HostParams(copy_GBps=100.0)))
+    assert name == "wire" and s == pytest.approx(1538 / 12.5e9)
+
+
 def test_headers_come_from_the_network_table():
     assert r.HostParams().header_bytes == r.header_bytes("RoCE v2") == 82
     assert r.HostParams(transport="InfiniBand").header_bytes == 26

@@ -30,6 +30,7 @@ from .timing import (
     message_time,
     packet_sizes,
     rdma_write_path,
+    slowest_stage,
     sweep,
     tcp_path,
 )
@@ -61,5 +62,6 @@ __all__ = [
     "Path", "QP_STATES", "QueuePair", "SGE", "STATUSES", "SendWR", "Stage", "TRANSPORTS",
     "TRANSPORT_OPCODES", "bandwidth_GBps", "connected_pair", "dgx1_with_nics", "gpu_nic_path",
     "header_bytes", "infiniband_generations", "latency_breakdown", "lookup_time_s", "message_time",
-    "packet_sizes", "rdma_write_path", "read_then_write", "sweep", "tcp_path", "wire_efficiency",
+    "packet_sizes", "rdma_write_path", "read_then_write", "slowest_stage", "sweep", "tcp_path",
+    "wire_efficiency",
 ]

@@ -39,7 +39,7 @@ from .networks import header_bytes as transport_header_bytes
 
 __all__ = ["DEFAULT_HOST", "KV_DESIGNS", "HostParams", "Path", "Stage", "bandwidth_GBps",
            "latency_breakdown", "lookup_time_s", "message_time", "packet_sizes", "rdma_write_path",
-           "sweep", "tcp_path", "traverse"]
+           "slowest_stage", "sweep", "tcp_path", "traverse"]
 
 #: bytes a TCP segment carries on Ethernet beyond its payload: preamble and gap, Ethernet and FCS,
 #: IPv4, TCP with the timestamp option (the same fields as iWARP's, from one table)
@@ -276,6 +276,20 @@ def tcp_path(hp: HostParams = DEFAULT_HOST) -> Path:
                 end=(("interrupt", hp.interrupt_s), ("wake-up", hp.wakeup_s),
                      ("system call", hp.syscall_s)),
                 mtu_bytes=hp.tcp_mss_bytes, header_bytes=hp.tcp_header_bytes)
+
+
+def slowest_stage(path: Path) -> tuple[str, float]:
+    """The stage that limits a long message, and its mean service (s) per full packet: a stage
+    with ``batch_packets = b`` spends ``s_per_packet / b + (mtu + h) * s_per_byte`` per packet on
+    average. A long message's bandwidth tends to ``mtu_bytes`` over that time."""
+    path = _check_path(path)
+
+    def mean_s(st: Stage) -> float:
+        return sum(st.service_s(path.mtu_bytes, path.header_bytes, i)
+                   for i in range(st.batch_packets)) / st.batch_packets
+
+    worst = max(path.stages, key=mean_s)
+    return worst.name, mean_s(worst)
 
 
 def bandwidth_GBps(path: Path, msg_bytes: int) -> float:

@@ -12,6 +12,9 @@ from .. import chips
 from .. import training as T
 from .static import explorer
 
+__all__ = ["cache_levels_explorer", "plot_cache_sweeps", "plot_training_memory",
+           "training_memory_explorer"]
+
 _PARTS = (("params_bytes", "weights"), ("grads_bytes", "gradients"),
           ("optimizer_bytes", "optimizer state"), ("activations_bytes", "activations"))
 
@@ -60,7 +63,10 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
     """Training-memory calculator: model shape, sequence, micro-batch, optimizer, precision, ZeRO,
     TP/SP/PP/DP, recomputation and GPU; a stacked bar per GPU and the largest micro-batch that
     fits."""
-    shapes = {  # layers, hidden, heads, vocab (Brown et al. 2020, Table 2.1)
+    # layers, hidden, heads, vocab (Brown et al. 2020, Table 2.1). For GPT-3 XL (1.3B) the table
+    # prints 24 heads of d_head = 128, but 24 * 128 = 3072 is not its d_model of 2048 (and 2048
+    # does not split into 24 equal heads); 16 heads keep the printed d_head: 16 * 128 = 2048.
+    shapes = {
         "GPT-3 1.3B": (24, 2048, 16, 50257), "GPT-3 6.7B": (32, 4096, 32, 50257),
         "GPT-3 175B": (96, 12288, 96, 50257)}
     gpus = [n for n in chips.names() if chips.get(n).kind == "GPU" and chips.get(n).mem_GB]
@@ -84,7 +90,8 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
         mem = T.training_memory(layers, hidden, heads, vocab, micro_batch=micro_batch, **kw)
         cap = T.gpu_capacity_GB(gpu)
         fits = T.largest_micro_batch(cap, layers, hidden, heads, vocab, **kw)
-        plot_training_memory(mem, cap, f"{model} on {gpu}: largest micro-batch that fits = {fits}")
+        plot_training_memory(mem, cap, f"{model} on {gpu}, first pipeline stage:\n"
+                             f"largest micro-batch that fits = {fits}")
         plt.show()
 
     grid = {"model": list(shapes), "zero_stage": list(T.ZERO_STAGES),
