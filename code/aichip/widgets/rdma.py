@@ -1,6 +1,7 @@
 """Explorers for the RDMA chapter: where a message's time goes on the kernel TCP path and on the
-RDMA path, bandwidth against message size, and one-sided against RPC lookups. Every number comes
-from :mod:`aichip.rdma`; this module only draws and wires controls."""
+RDMA path, bandwidth against message size (TCP with and without segmentation offloads), and
+one-sided against RPC lookups. Every number comes from :mod:`aichip.rdma`; this module only
+draws and wires controls."""
 
 from __future__ import annotations
 
