@@ -28,6 +28,12 @@ import simpy
 
 from ..validation import check_choice, check_float, check_int
 
+__all__ = [
+    "Stage", "Path", "packet_sizes", "traverse", "message_time", "latency_breakdown", "HostParams",
+    "DEFAULT_HOST", "rdma_write_path", "tcp_path", "bandwidth_GBps", "sweep", "KV_DESIGNS",
+    "lookup_time_s",
+]
+
 
 @dataclass(frozen=True)
 class Stage:

@@ -12,6 +12,11 @@ from .. import chips
 from .. import training as T
 from .static import explorer
 
+__all__ = [
+    "plot_training_memory", "plot_cache_sweeps", "training_memory_explorer",
+    "cache_levels_explorer",
+]
+
 _PARTS = (("params_bytes", "weights"), ("grads_bytes", "gradients"),
           ("optimizer_bytes", "optimizer state"), ("activations_bytes", "activations"))
 

@@ -13,6 +13,10 @@ import numpy as np
 from .. import rdma
 from .static import explorer
 
+__all__ = [
+    "SIZES", "VALUE_SIZES", "plot_breakdown", "plot_bandwidth", "plot_lookups", "path_explorer",
+]
+
 SIZES = np.unique(np.logspace(0, 22, 45, base=2.0).astype(int))          # 1 B .. 4 MiB
 VALUE_SIZES = np.unique(np.logspace(3, 16, 27, base=2.0).astype(int))    # 8 B .. 64 KiB
 
