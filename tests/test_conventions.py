@@ -138,7 +138,7 @@ def private_use(source: str, module: str | None, package: str | None) -> list[st
                     out.append(f"line {node.lineno}: {why}")
             elif is_private(node.attr) and base != module:
                 out.append(f"line {node.lineno}: uses private name {full}")
-    return sorted(set(out), key=lambda s: int(s.split(":")[0].split()[1]))
+    return sorted(set(out), key=lambda s: (int(s.split(":")[0].split()[1]), s))
 
 
 @pytest.mark.parametrize("path", FILES, ids=rel)
