@@ -6,10 +6,10 @@ from aichip import flops
 
 @pytest.mark.parametrize("n_iter", [1, 7, 50])
 def test_fma_kernel_matches_closed_form(n_iter):
-    x0 = np.linspace(-1, 1, 2 * flops._LANES).reshape(2, flops._LANES)
+    x0 = np.linspace(-1, 1, 2 * flops.LANES).reshape(2, flops.LANES)
     acc = x0.copy()
     flops._fma_kernel(acc, n_iter, 0.97, 0.01)
-    expected = flops.fma_recurrence(x0, n_iter * flops._CHAIN, 0.97, 0.01)
+    expected = flops.fma_recurrence(x0, n_iter * flops.CHAIN, 0.97, 0.01)
     np.testing.assert_allclose(acc, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -26,7 +26,7 @@ def test_fma_flops_counts_two_per_fma_the_kernel_executes(n_iter, threads):
     # Count the FMAs by running the kernel itself with x <- 1*x + 1 from zero: each FMA adds
     # exactly 1 to its value, so the values sum to the number of FMAs done. One FMA is two flops
     # (a multiply and an add); odd and even iteration counts both, so no factor hides in a parity.
-    acc = np.zeros((threads, flops._LANES))
+    acc = np.zeros((threads, flops.LANES))
     flops._fma_kernel(acc, n_iter, 1.0, 1.0)
     fmas = int(acc.sum())
     assert fmas > 0
@@ -56,7 +56,7 @@ def test_measure_peak_flops(dtype, monkeypatch):
     assert r.dtype == dtype and r.threads == 1 and r.correct
     n_iter = seen[-1]
     per_call = 2 * 8 * n_iter * 256  # two flops per FMA, 8 FMAs per round, 256 values per thread
-    assert (flops._CHAIN, flops._LANES) == (8, 256)
+    assert (flops.CHAIN, flops.LANES) == (8, 256)
     assert r.flops_per_call == per_call
     assert r.best_GFLOPs == pytest.approx(per_call / 0.001 / 1e9)
     assert r.median_GFLOPs == pytest.approx(per_call / 0.004 / 1e9)

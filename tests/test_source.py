@@ -1,11 +1,13 @@
 """aichip.source.marked_source: the lines between two marker comments, on a module, a function
 and a numba kernel; every kernel a chapter shows through its markers is found."""
 
+import inspect
+
 import numpy as np
 import pytest
 from numba import njit
 
-from aichip import gemm, gpu, memory, sparse, systolic
+from aichip import flops, gemm, gpu, membench, memory, sparse, systolic
 from aichip.source import marked_source
 
 SAMPLE = '''
@@ -64,3 +66,32 @@ def test_every_shown_kernel_is_marked_once(obj, token, must_contain):
 def test_bad_token(token, exc, match):
     with pytest.raises(exc, match=match):
         marked_source(systolic._systolic_kernel, token)
+
+
+@pytest.mark.parametrize("accessor, part, kernel", [
+    *[(membench.kernel_source, k, getattr(membench, f"_{k}_kernel")) for k in membench.KERNELS],
+    (flops.kernel_source, "fma", flops._fma_rows_serial),
+])
+def test_whole_kernel_accessors_show_the_function_that_runs(accessor, part, kernel):
+    # the markers wrap a whole kernel, decorator included: what inspect reads from the function
+    # the package calls (its Python function under numba)
+    expected = inspect.getsource(getattr(kernel, "py_func", kernel)).rstrip()
+    assert accessor(part) == expected
+
+
+@pytest.mark.parametrize("part, kernel", [("naive_matmul", "_matmul_naive"),
+                                          ("tiled_matmul", "_matmul_tiled"),
+                                          ("reduce", "_reduce_block_sums")])
+def test_gpu_kernel_source_shows_each_cuda_kernel_whole(part, kernel):
+    src = gpu.kernel_source(part)
+    assert src.startswith("@cuda.jit") and f"def {kernel}(" in src and "magictoken" not in src
+    assert set(gpu.KERNEL_PARTS) == {"naive_matmul", "tiled_matmul", "reduce"}
+
+
+@pytest.mark.parametrize("accessor, arg", [(membench.kernel_source, "kernel"),
+                                           (flops.kernel_source, "part"),
+                                           (gpu.kernel_source, "part")])
+def test_kernel_accessor_names_its_argument(accessor, arg):
+    with pytest.raises(ValueError, match=arg):
+        accessor("no such kernel")
+

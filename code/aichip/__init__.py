@@ -18,3 +18,6 @@ if "NUMBA_THREADING_LAYER" not in _os.environ:
     _numba.config.THREADING_LAYER = "threadsafe"
 
 __version__ = "0.1.0"
+
+# the package's name space holds no model of its own: import the modules explicitly
+__all__ = ["__version__"]

@@ -56,6 +56,12 @@ from . import collective_specs as cs
 from .collective_specs import binary_tree_rounds  # noqa: F401  (public here since chapter 9)
 from .validation import check_float, check_int
 
+__all__ = [
+    "OPS", "ALGORITHMS", "check_op_algorithm", "cost", "bus_bandwidth", "crossover_bytes",
+    "usable_algorithms", "best_algorithm", "best_algorithm_changes", "best_chunks",
+    "compare_algorithms", "fastest_table",
+]
+
 
 class _OpNames(Sequence):
     """The registered operations, in registration order (a live view of the registry)."""

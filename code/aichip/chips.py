@@ -40,6 +40,12 @@ import pandas as pd
 
 from .tables import load_table
 
+__all__ = [
+    "KINDS", "PRECISIONS", "NUMERIC_COLUMNS", "Chip", "load", "names", "get", "peak_TOPs",
+    "efficiency_TOPs_per_W", "best_precision", "DERIVED_FIELDS", "with_derived_fields", "select",
+    "best_so_far", "most", "peak_precisions",
+]
+
 KINDS = ("CPU", "GPU", "FPGA", "ASIC", "NPU", "Dataflow", "Neuromorphic", "In-memory", "Photonic")
 
 #: precision -> column holding its peak throughput (1e12 ops/s)

@@ -20,6 +20,11 @@ from __future__ import annotations
 import argparse
 import re
 
+__all__ = [
+    "SIZE_FORM", "SIZE_HELP", "parse_size", "size_bytes", "int_at_least", "int_list",
+    "positive_float", "comma_list", "parser", "parse",
+]
+
 SIZE_FORM = ("a positive whole number of bytes with an optional binary suffix K, M or G "
              "(K = 1024), for example 512, 64K or 32M")
 SIZE_HELP = f"message size: {SIZE_FORM}"

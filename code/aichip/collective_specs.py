@@ -25,6 +25,16 @@ import numpy as np
 
 from .validation import check_choice, check_int
 
+__all__ = [
+    "OpSpec", "Param", "AlgorithmSpec", "OPERATIONS", "REGISTRY", "register_operation",
+    "register_algorithm", "op_spec", "algorithm_spec", "check_params", "bounds", "merge",
+    "tree_pipeline_period", "pipeline", "build_binomial", "build_binary_tree",
+    "build_pipelined_tree", "build_reduce_rabenseifner", "build_alltoall_pairwise",
+    "build_allreduce_recursive_doubling", "build_allreduce_double_binary_tree",
+    "build_allreduce_pipelined_double_binary_tree", "build_allreduce_hierarchical",
+    "binary_tree_rounds", "CHUNKS", "RANKS_PER_NODE",
+]
+
 # ----------------------------------------------------------------------------------------------
 # records
 

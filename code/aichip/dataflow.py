@@ -45,6 +45,12 @@ from .layers import ConvLayer, conv_layer, layer_table
 from .tables import load_table
 from .validation import check_choice, check_float, check_int
 
+__all__ = [
+    "DIMS", "LEVELS", "DATAFLOWS", "loop_bounds", "conv_shape", "Architecture", "Accesses",
+    "Mapping", "eyeriss_costs", "COST_LEVELS", "load_layers", "layer_shape", "evaluate_mapping",
+    "brute_force_accesses", "SearchResult", "search_mapping", "compare_dataflows",
+]
+
 DIMS = ("N", "K", "C", "P", "Q", "R", "S")
 LEVELS = ("DRAM", "GLB", "PE", "RF")
 

@@ -68,6 +68,13 @@ from .mpibench import launch
 from .threads import blas_threads, numba_threads
 from .validation import check_float, check_int
 
+__all__ = [
+    "TOLERANCE", "ITEM", "layer_sizes", "init_params", "teacher", "global_batch", "forward", "loss",
+    "param_order", "bucket_partition", "FlatGrads", "backward", "sgd", "flat_weights",
+    "train_single", "shard", "train_distributed", "allreduce_alone_s", "parse_args", "main",
+    "format_report", "run",
+]
+
 #: allowed ``max |w_dist - w_ref| / max |w_ref|`` (see the module docstring)
 TOLERANCE = 1e-9
 ITEM = 8  # float64

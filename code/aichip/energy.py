@@ -24,6 +24,11 @@ import pandas as pd
 from .tables import load_table
 from .validation import check_choice, check_int
 
+__all__ = [
+    "MEMORY_LEVELS", "ACCUMULATOR", "DOT_PRECISIONS", "load", "op_energy_pJ", "DotEnergy",
+    "dot_product_energy", "dot_energy_table",
+]
+
 #: memory levels of the table, smallest (cheapest) first; one entry is a 64-bit (8-byte) read
 MEMORY_LEVELS = ("sram_8KB", "sram_32KB", "sram_1MB", "dram")
 

@@ -6,7 +6,7 @@ Why the peak kernel looks the way it does
 A fused multiply-add (FMA) unit finishes one FMA per cycle but each takes several cycles (4 on
 AMD Zen 3 and Intel Skylake); two FMA units therefore need at least eight *independent* chains of
 FMAs in flight to stay busy. The kernel updates ``lanes`` independent accumulators (a row of 256
-values, many SIMD vectors), and applies ``x = a*x + b`` ``_CHAIN`` times to each value before
+values, many SIMD vectors), and applies ``x = a*x + b`` ``CHAIN`` times to each value before
 storing it back, so each load and store is amortised over eight FMAs and the loop is limited by
 arithmetic, not by the load/store ports. ``fastmath=True`` lets LLVM contract ``a*x + b`` into one
 FMA instruction and vectorise across the row.
@@ -17,38 +17,47 @@ which is how :func:`measure_peak_flops` checks that the kernel really did the wo
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from . import machine
+from .source import marked_source
 from .threads import blas_threads, numba_threads
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
+
+__all__ = [
+    "CHAIN", "DTYPES", "LANES", "FlopsResult", "fma_flops", "fma_recurrence", "kernel_source",
+    "measure_gemm", "measure_gemv", "measure_peak_flops",
+]
 
 DTYPES = ("float64", "float32")
 
 #: FMAs applied to a value between its load and its store; a compile-time constant so that LLVM
 #: unrolls the chain and vectorises across the row.
-_CHAIN = 8
+CHAIN = 8
 #: accumulators per thread (independent FMA chains); 256 float64 = 64 AVX2 vectors, in L1
-_LANES = 256
+LANES = 256
 
 
+# magictoken: fma-begin
 @njit(fastmath=True, cache=True)
 def _fma_rows_serial(acc, n_iter, a, b):
     for _it in range(n_iter):
         for j in range(acc.shape[0]):
             x = acc[j]
-            for _ in range(_CHAIN):
+            for _ in range(CHAIN):
                 x = x * a + b
             acc[j] = x
+# magictoken: fma-end
 
 
 @njit(fastmath=True, parallel=True, cache=True)
 def _fma_kernel(acc, n_iter, a, b):
-    """Apply ``x <- a*x + b`` ``n_iter * _CHAIN`` times to each element of ``acc`` (threads, lanes).
+    """Apply ``x <- a*x + b`` ``n_iter * CHAIN`` times to each element of ``acc`` (threads, lanes).
     """
     for t in prange(acc.shape[0]):
         row = acc[t].copy()  # thread-private copy: no false sharing, no aliasing for LLVM
@@ -112,7 +121,7 @@ def measure_peak_flops(dtype: str = "float64", threads: int | None = None, repea
 
     np_dtype = np.dtype(dtype)
     a, b = np_dtype.type(0.999), np_dtype.type(0.001)
-    x0 = np.linspace(0.0, 1.0, threads * _LANES).reshape(threads, _LANES)
+    x0 = np.linspace(0.0, 1.0, threads * LANES).reshape(threads, LANES)
     acc = x0.astype(np_dtype)
 
     with numba_threads(threads):
@@ -124,7 +133,7 @@ def measure_peak_flops(dtype: str = "float64", threads: int | None = None, repea
         timing = time_call(lambda: _fma_kernel(acc, n_iter, a, b), repeats=repeats, warmup=1)
 
     calls = repeats + 1
-    expected = fma_recurrence(x0, calls * n_iter * _CHAIN, float(a), float(b))
+    expected = fma_recurrence(x0, calls * n_iter * CHAIN, float(a), float(b))
     rtol = 1e-9 if dtype == "float64" else 1e-3
     error = float(np.max(np.abs(acc - expected) / np.maximum(np.abs(expected), 1.0)))
     if not error <= rtol:
@@ -136,11 +145,11 @@ def measure_peak_flops(dtype: str = "float64", threads: int | None = None, repea
 
 
 def fma_flops(n_iter: int, threads: int) -> int:
-    """Flops of one call of the peak kernel: ``n_iter`` rounds of ``_CHAIN`` FMAs on each of
-    ``_LANES`` values per thread, two flops (a multiply and an add) per FMA."""
+    """Flops of one call of the peak kernel: ``n_iter`` rounds of ``CHAIN`` FMAs on each of
+    ``LANES`` values per thread, two flops (a multiply and an add) per FMA."""
     n_iter = check_int("n_iter", n_iter, minimum=1)
     threads = check_int("threads", threads, minimum=1)
-    return 2 * _CHAIN * n_iter * threads * _LANES
+    return 2 * CHAIN * n_iter * threads * LANES
 
 
 def _freivalds_error(a: np.ndarray, b: np.ndarray, product: np.ndarray, seed: int) -> float:
@@ -214,3 +223,11 @@ def measure_gemv(n: int = 4000, dtype: str = "float64", repeats: int = 10, seed:
     flops = 2 * n**2
     return FlopsResult("gemv", dtype, used or 1, flops / timing.best_s / 1e9,
                        flops / timing.median_s / 1e9, flops, machine.describe(), error, rtol)
+
+
+def kernel_source(part: str = "fma") -> str:
+    """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
+    dedented, for a chapter to show; ``part`` one of ("fma",): the serial FMA chains over one row of
+    :data:`LANES` accumulators that each thread of the peak kernel runs."""
+    check_choice("part", part, ("fma",))
+    return marked_source(sys.modules[__name__], part)

@@ -52,6 +52,11 @@ from numba.extending import intrinsic
 from .source import marked_source
 from .validation import check_choice, check_int
 
+__all__ = [
+    "VARIANTS", "TILE", "PACKED_BLOCKING", "MR", "NR_VECTORS", "VECTOR_BYTES", "micro_tile",
+    "micro_kernel_asm", "matmul", "traffic_bytes", "intensity", "benchmark", "kernel_source",
+]
+
 VARIANTS = ("naive", "reordered", "tiled", "packed")
 
 #: Tile edge of ``tiled`` (elements): three 64 x 64 float64 tiles are 96 KiB, within a 1 MiB L2.

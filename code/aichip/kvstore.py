@@ -42,6 +42,11 @@ from . import cli
 from .mpibench import launch
 from .validation import check_float, check_int
 
+__all__ = [
+    "WORDS", "EMPTY", "TAG_REQ", "TAG_REP", "TAG_DONE", "LOOKUP", "UPDATE", "key_home",
+    "initial_value", "build_local_table", "run_design", "main", "run",
+]
+
 WORDS = 4                     # version, key, value, check
 EMPTY = -1
 TAG_REQ, TAG_REP, TAG_DONE = 11, 12, 13

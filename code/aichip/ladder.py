@@ -39,6 +39,8 @@ from .threads import numba_threads
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
 
+__all__ = ["STEPS", "MAX_K", "DESCRIPTIONS", "make_operands", "matmul", "LadderStep", "run_ladder"]
+
 STEPS = ("python", "scalar", "simd", "threads", "int8")
 
 #: largest inner dimension for which float32 sums of int8-range products are exact (< 2**24)

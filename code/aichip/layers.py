@@ -22,6 +22,10 @@ import pandas as pd
 from .tables import load_table
 from .validation import check_choice, check_int
 
+__all__ = [
+    "GemmLayer", "ConvLayer", "conv_layer", "check_layer", "to_gemm", "layer_table", "conv_layers",
+]
+
 
 class GemmLayer(NamedTuple):
     """A matrix product ``(M x K) @ (K x N)``."""

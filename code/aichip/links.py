@@ -22,6 +22,8 @@ import pandas as pd
 from .tables import load_table
 from .validation import check_choice
 
+__all__ = ["load_links", "link", "link_GBps_per_dir"]
+
 
 @functools.lru_cache(maxsize=1)
 def _links_cached() -> pd.DataFrame:

@@ -8,6 +8,10 @@ import platform
 import re
 from typing import NamedTuple
 
+__all__ = [
+    "MachineInfo", "CacheInfo", "cache_levels", "describe", "cpu_vector", "BlasInfo", "blas_info",
+]
+
 
 class MachineInfo(NamedTuple):
     """What the reader's machine is: CPU model, logical CPUs visible, numba threads, last-level

@@ -21,15 +21,22 @@ comparable with STREAM and with the compiled C reference in ``bench/``;
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from . import machine
+from .source import marked_source
 from .threads import numba_threads
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
+
+__all__ = [
+    "KERNELS", "BandwidthResult", "default_n_bytes", "kernel_source", "measure_bandwidth",
+    "reference", "run_kernel",
+]
 
 #: bytes moved and flops done per array element, by kernel (STREAM conventions)
 KERNELS = {
@@ -51,28 +58,36 @@ def _fill_kernel(x, value):
         x[i] = value
 
 
+# magictoken: copy-begin
 @njit(parallel=True, cache=True)
 def _copy_kernel(a, b, c, s):
     for i in prange(a.shape[0]):
         c[i] = a[i]
+# magictoken: copy-end
 
 
+# magictoken: scale-begin
 @njit(parallel=True, cache=True)
 def _scale_kernel(a, b, c, s):
     for i in prange(a.shape[0]):
         b[i] = s * c[i]
+# magictoken: scale-end
 
 
+# magictoken: add-begin
 @njit(parallel=True, cache=True)
 def _add_kernel(a, b, c, s):
     for i in prange(a.shape[0]):
         c[i] = a[i] + b[i]
+# magictoken: add-end
 
 
+# magictoken: triad-begin
 @njit(parallel=True, cache=True)
 def _triad_kernel(a, b, c, s):
     for i in prange(a.shape[0]):
         a[i] = b[i] + s * c[i]
+# magictoken: triad-end
 
 
 _KERNEL_FUNCS = {"copy": _copy_kernel, "scale": _scale_kernel, "add": _add_kernel,
@@ -198,3 +213,11 @@ def measure_bandwidth(kernel: str = "triad", n_bytes: int | None = None, threads
     return BandwidthResult(kernel, n * 8 * spec["arrays"], n, threads, moved / timing.best_s / 1e9,
                            moved / timing.median_s / 1e9, timing.best_s, timing.median_s,
                            machine.describe(), n_wrong)
+
+
+def kernel_source(kernel: str = "triad") -> str:
+    """Source of the numba kernel that runs STREAM ``kernel`` (a key of :data:`KERNELS`), between
+    its ``# magictoken: <kernel>-begin`` and ``-end`` markers, decorator included, for a chapter to
+    show."""
+    check_choice("kernel", kernel, KERNELS)
+    return marked_source(sys.modules[__name__], kernel)

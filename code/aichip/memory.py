@@ -35,6 +35,11 @@ from numba import njit
 from .source import marked_source
 from .validation import check_choice, check_float, check_int
 
+__all__ = [
+    "LINE_BYTES", "PAGE_BYTES", "HUGE_PAGE_BYTES", "default_sizes", "cyclic_chain", "latency_sweep",
+    "bandwidth_sweep", "CacheLevel", "detect_cache_levels", "kernel_source",
+]
+
 LINE_BYTES = 64  # cache line of every x86-64 and most Arm cores
 PAGE_BYTES = 4096  # the base page of x86-64 and of most Arm Linux systems
 HUGE_PAGE_BYTES = 2 * 2**20  # an x86-64 / Arm64 transparent huge page

@@ -50,6 +50,12 @@ from . import collective_specs as cs
 from .cli import parse_size  # noqa: F401  (was defined here; kept for callers)
 from .validation import check_choice, check_float, check_int
 
+__all__ = [
+    "BENCH_OPS", "ITEM", "TREE_CHUNK_BYTES", "fit_alpha_beta", "MPICH_MIN_COUNT", "forceable",
+    "mpich_environment", "inputs", "bench_op", "predicted_times", "model_comparison",
+    "summarize_comparison", "parse_args", "main", "mpiexec_path", "launch", "run",
+]
+
 BENCH_OPS = ("pingpong", "allreduce", "allgather", "reduce_scatter", "broadcast", "reduce",
              "alltoall")
 ITEM = 8  # float64

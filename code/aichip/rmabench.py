@@ -35,6 +35,11 @@ from . import cli
 from .mpibench import fit_alpha_beta, launch
 from .validation import check_float, check_int
 
+__all__ = [
+    "RMA_OPS", "SYNCS", "ATOMIC_OPS", "ITEM", "bench_rma", "bench_sendrecv", "loggp", "table",
+    "main", "TCP_ENV", "compare_paths", "run",
+]
+
 RMA_OPS = ("put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap",
            "sendrecv")
 SYNCS = ("fence", "pscw", "lock")

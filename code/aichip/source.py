@@ -16,6 +16,8 @@ from __future__ import annotations
 import inspect
 import textwrap
 
+__all__ = ["marked_source"]
+
 
 def marked_source(obj, token: str) -> str:
     """Source lines of ``obj`` between ``# magictoken: <token>-begin`` and ``-end``, dedented.

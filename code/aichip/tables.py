@@ -26,6 +26,8 @@ import pandas as pd
 
 from .validation import check_choice
 
+__all__ = ["TableSchema", "SCHEMAS", "table_names", "load_table"]
+
 
 @dataclass(frozen=True)
 class TableSchema:

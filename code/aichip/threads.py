@@ -19,6 +19,8 @@ import numba
 
 from .validation import check_int, check_threads
 
+__all__ = ["numba_threads", "blas_threads"]
+
 
 @contextmanager
 def numba_threads(threads: int | None = None) -> Iterator[int]:

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 from .validation import check_int
 
+__all__ = ["Timing", "time_call"]
+
 
 class Timing(NamedTuple):
     """Wall-clock times of repeated calls, in seconds."""

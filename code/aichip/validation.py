@@ -9,6 +9,8 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 
+__all__ = ["check_int", "check_float", "check_choice", "check_threads"]
+
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as ``int`` after checking that it is an integer in ``[minimum, maximum]``.

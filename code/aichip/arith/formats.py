@@ -40,6 +40,12 @@ from numba import njit
 
 from ..validation import check_choice, check_float, check_int
 
+__all__ = [
+    "Format", "FORMATS", "get_format", "quantize", "encode", "decode", "representable_values",
+    "QuantStats", "quantization_error", "dot_with_accumulator", "absmax_scale", "spacing",
+    "format_table", "compare_formats", "accumulation_error",
+]
+
 
 class Format(NamedTuple):
     """A number format. Floats: sign + ``exp_bits`` + ``man_bits``; integers: ``int_bits``."""

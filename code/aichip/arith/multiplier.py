@@ -40,6 +40,12 @@ from numba import njit, prange
 
 from ..validation import check_choice, check_int
 
+__all__ = [
+    "TREES", "MAX_EVAL_BITS", "dadda_sequence", "wallace_stages", "dadda_stages", "Stage",
+    "Multiplier", "build_multiplier", "evaluate", "SimResult", "simulate", "compare_trees",
+    "wallace_early_widths",
+]
+
 TREES = ("wallace", "dadda")
 
 # netlist opcodes

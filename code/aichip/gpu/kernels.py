@@ -28,10 +28,11 @@ import sys
 import numba
 import numpy as np
 
+from ..source import marked_source
 from ..validation import check_choice, check_int
 
 __all__ = ["backend", "using_simulator", "cuda_matmul", "cuda_reduce_sum", "check_kernels",
-           "TILE", "REDUCE_THREADS", "MATMUL_VARIANTS"]
+           "kernel_source", "KERNEL_PARTS", "TILE", "REDUCE_THREADS", "MATMUL_VARIANTS"]
 
 
 def _driver_present() -> bool:
@@ -246,3 +247,14 @@ def check_kernels(n: int | None = None, repeats: int = 3, seed: int = 0):
         rows.append(dict(kernel=name, n=n, backend=backend(), max_abs_error=err,
                          correct=err == 0.0, time_s=best, GFLOPs=flops / best / 1e9))
     return pd.DataFrame(rows)
+
+
+#: the kernels :func:`kernel_source` shows, by their marker's name
+KERNEL_PARTS = ("naive_matmul", "tiled_matmul", "reduce")
+
+
+def kernel_source(part: str) -> str:
+    """Source lines of a CUDA kernel between its ``# magictoken: <part>-begin`` and ``-end``
+    markers, decorator included, for a chapter to show; ``part`` one of :data:`KERNEL_PARTS`."""
+    check_choice("part", part, KERNEL_PARTS)
+    return marked_source(sys.modules[__name__], part)

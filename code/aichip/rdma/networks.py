@@ -12,8 +12,13 @@ import pandas as pd
 
 from ..links import load_links
 from ..topology import dgx1_v100
-from ..topology.graph import Topology, _add_links
+from ..topology.graph import Topology, add_links
 from ..validation import check_choice, check_int
+
+__all__ = [
+    "HEADERS", "MAX_PAYLOAD", "header_bytes", "wire_efficiency", "infiniband_generations",
+    "dgx1_with_nics", "gpu_nic_path",
+]
 
 #: Bytes each transport adds to one RDMA WRITE data packet (middle packet, no RETH) beyond the
 #: payload, field by field. InfiniBand: LRH 8, BTH 12, ICRC 4, VCRC 2 (IBTA Vol. 1, ch. 5 and 7).
@@ -72,7 +77,7 @@ def dgx1_with_nics(topo: Topology | None = None) -> Topology:
         if f"PCIe{s}" not in g:
             raise ValueError("topo must have the DGX-1 host path (PCIe0..PCIe3)")
         g.add_node(f"NIC{s}", kind="host", forwards=False, network_GBps=ib)
-        _add_links(g, f"NIC{s}", f"PCIe{s}", "PCIe 3.0 x16", 1)
+        add_links(g, f"NIC{s}", f"PCIe{s}", "PCIe 3.0 x16", 1)
     for c in range(2):
         g.add_node(f"DRAM{c}", kind="host", forwards=False)
         g.add_edge(f"DRAM{c}", f"CPU{c}", links=1, tech="DDR4", link_GBps_per_dir=76.8,

@@ -49,6 +49,12 @@ import simpy
 from ..validation import check_choice, check_float, check_int
 from .timing import DEFAULT_HOST, HostParams, Stage, packet_sizes, traverse
 
+__all__ = [
+    "Access", "OPCODES", "TRANSPORTS", "TRANSPORT_OPCODES", "STATUSES", "QP_STATES",
+    "ATOMIC_REQUEST_BYTES", "MemoryRegion", "SGE", "SendWR", "Completion", "CompletionQueue",
+    "Fabric", "Node", "QueuePair", "Pair", "connected_pair", "read_then_write",
+]
+
 
 class Access(enum.IntFlag):
     """Memory-region access flags (values as ``enum ibv_access_flags``)."""

@@ -1,5 +1,5 @@
-"""The topology container (:class:`Topology`), the helpers that wire its graph, and the checks every
-metric applies to its arguments.
+"""The topology container (:class:`Topology`), the rule of which nodes forward traffic, and
+:func:`add_links`, which wires its graph.
 
 A :class:`Topology` is an undirected :class:`networkx.Graph` whose nodes are GPUs (``kind="gpu"``),
 switches (``kind="switch"``: NVSwitch chips, network leaf and spine switches) and the host's PCIe
@@ -32,10 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
-import numpy as np
 
 from ..links import link_GBps_per_dir
-from ..validation import check_int
+
+__all__ = ["NODE_KINDS", "Topology", "add_links", "forwards"]
 
 #: node kinds a topology may hold
 NODE_KINDS = ("gpu", "switch", "host")
@@ -71,8 +71,23 @@ def forwards(g: nx.Graph, v) -> bool:
     return bool(g.nodes[v].get("forwards", True))
 
 
-def _add_links(g: nx.Graph, a, b, tech: str, links: int = 1, per_link_GBps: float | None = None):
-    """Add ``links`` parallel links of ``tech`` between ``a`` and ``b`` (accumulating)."""
+def add_links(g: nx.Graph, a, b, tech: str, links: int = 1, per_link_GBps: float | None = None):
+    """Add ``links`` parallel links of ``tech`` between nodes ``a`` and ``b`` of ``g``, accumulating
+    onto an edge already there.
+
+    Parameters
+    ----------
+    g : the graph to wire (modified in place); missing nodes are added without attributes
+    a, b : node names
+    tech : a row name of ``aichip/data/links.csv`` (the edge's ``tech``); it sets the per-link
+        bandwidth unless ``per_link_GBps`` is given
+    links : number of parallel links added
+    per_link_GBps : data rate of one link in one direction, 1e9 bytes/s (for ``tech="custom"``)
+
+    Raises
+    ------
+    ValueError when the edge already holds links of another bandwidth, or ``tech`` is unknown.
+    """
     bw = link_GBps_per_dir(tech) if per_link_GBps is None else per_link_GBps
     if g.has_edge(a, b):
         e = g.edges[a, b]
@@ -82,30 +97,3 @@ def _add_links(g: nx.Graph, a, b, tech: str, links: int = 1, per_link_GBps: floa
         e["GBps_per_dir"] = e["links"] * bw
     else:
         g.add_edge(a, b, links=links, tech=tech, link_GBps_per_dir=bw, GBps_per_dir=links * bw)
-
-
-def _gpu_graph(n: int, prefix: str = "GPU", gpus_forward: bool = False) -> tuple[nx.Graph, tuple]:
-    g = nx.Graph()
-    gpus = tuple(f"{prefix}{i}" for i in range(n))
-    g.add_nodes_from(gpus, kind="gpu", forwards=gpus_forward)
-    return g, gpus
-
-
-def _check_topology(topo) -> Topology:
-    if not isinstance(topo, Topology):
-        raise TypeError(f"topo must be a Topology, got {type(topo).__name__}")
-    return topo
-
-
-def _gpu_name(topo: Topology, x, name: str):
-    """A GPU node name from a node name or a GPU index (ValueError naming ``name`` otherwise)."""
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        check_int(name, x, minimum=0, maximum=topo.n_gpus - 1)
-        return topo.gpus[x]
-    if x not in topo.gpus:
-        raise ValueError(f"{name} must be a GPU index or one of {topo.gpus[:4]}..., got {x!r}")
-    return x
-
-
-def _is_host_edge(g: nx.Graph, a, b) -> bool:
-    return g.nodes[a].get("kind") == "host" or g.nodes[b].get("kind") == "host"

@@ -12,15 +12,29 @@ import networkx as nx
 import numpy as np
 
 from ..validation import check_int
-from .graph import Topology, _check_topology, _gpu_name, _is_host_edge
-from .maxflow import _bisection_kernel, _capacity_matrix, _pairwise_max_flow
-from .routing import _routes, _transit_view, concurrent_rate_GBps, hop_matrix
+from ._checks import check_topology, gpu_name
+from ._maxflow import bisection_kernel, capacity_matrix, pairwise_max_flow
+from ._paths import routes, transit_view
+from .graph import Topology
+from .routing import concurrent_rate_GBps, hop_matrix
+
+__all__ = [
+    "Bisection", "PairBandwidth", "Ring", "all_to_all_throughput", "bandwidth_matrix",
+    "bisection_bandwidth", "connection_labels", "diameter", "direct_bandwidth_matrix",
+    "embedded_rings", "gpu_bandwidth_GBps", "gpu_link_count", "gpu_links", "link_matrix",
+    "max_flow", "ring_bandwidth", "summary",
+]
 
 
 def link_matrix(topo: Topology) -> np.ndarray:
     """Number of direct links between each pair of GPUs, shape (n_gpus, n_gpus) (0 = none,
     including pairs that talk only through a switch)."""
-    return _gpu_pair_matrix(_check_topology(topo), "links", np.int64)
+    return _gpu_pair_matrix(check_topology(topo), "links", np.int64)
+
+
+def _is_host_edge(g: nx.Graph, a, b) -> bool:
+    """Whether the edge ``a``-``b`` touches a host node (PCIe switch or CPU): not a GPU link."""
+    return g.nodes[a].get("kind") == "host" or g.nodes[b].get("kind") == "host"
 
 
 def _gpu_pair_matrix(topo: Topology, attribute: str, dtype) -> np.ndarray:
@@ -37,7 +51,7 @@ def direct_bandwidth_matrix(topo: Topology) -> np.ndarray:
     """Per-direction bandwidth of the direct links between each pair of GPUs (1e9 bytes/s), shape
     (n_gpus, n_gpus); 0 where two GPUs share no link (whatever the paths through switches or the
     host)."""
-    return _gpu_pair_matrix(_check_topology(topo), "GBps_per_dir", np.float64)
+    return _gpu_pair_matrix(check_topology(topo), "GBps_per_dir", np.float64)
 
 
 def connection_labels(topo: Topology) -> np.ndarray:
@@ -50,7 +64,7 @@ def connection_labels(topo: Topology) -> np.ndarray:
     the switches); ``GPU`` when other GPUs relay the traffic (a ring or torus, or
     ``gpu_relay=True``).
     """
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     m = link_matrix(topo)
     g = topo.graph
     out = np.full((topo.n_gpus, topo.n_gpus), "X", dtype=object)
@@ -58,7 +72,7 @@ def connection_labels(topo: Topology) -> np.ndarray:
         if m[i, j]:
             out[i, j] = f"NV{m[i, j]}"
             continue
-        path = _routes(topo, topo.gpus[i], topo.gpus[j])[0][0]
+        path = routes(topo, topo.gpus[i], topo.gpus[j])[0][0]
         cpus = sum(1 for v in path if g.nodes[v].get("kind") == "host" and str(v).startswith("CPU"))
         hosts = sum(1 for v in path if g.nodes[v].get("kind") == "host")
         if any(g.nodes[v].get("kind") == "switch" for v in path):
@@ -73,7 +87,7 @@ def connection_labels(topo: Topology) -> np.ndarray:
 def gpu_bandwidth_GBps(topo: Topology, gpu=None) -> PairBandwidth:
     """Total NVLink/network bandwidth of one GPU (default the first), per direction and both. The
     GPU's PCIe link to the host, where the model includes it, is not counted."""
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     gpu = topo.gpus[0] if gpu is None else gpu
     if gpu not in topo.gpus:
         raise ValueError(f"gpu must be one of the topology's GPUs, got {gpu!r}")
@@ -86,8 +100,8 @@ def gpu_bandwidth_GBps(topo: Topology, gpu=None) -> PairBandwidth:
 def gpu_links(topo: Topology, gpu=None) -> dict:
     """NVLink/network links of one GPU (default the first) by technology, e.g. ``{"NVLink 2": 6}``;
     the PCIe link to the host, where modelled, is not counted."""
-    topo = _check_topology(topo)
-    gpu = topo.gpus[0] if gpu is None else _gpu_name(topo, gpu, "gpu")
+    topo = check_topology(topo)
+    gpu = topo.gpus[0] if gpu is None else gpu_name(topo, gpu, "gpu")
     g = topo.graph
     out: dict = {}
     for a, b, e in g.edges(gpu, data=True):
@@ -107,11 +121,11 @@ def max_flow(topo: Topology, a, b) -> PairBandwidth:
     """Largest rate GPU ``a`` can send to GPU ``b`` using every path at once through nodes that
     forward (networkx max-flow on the graph without the other, non-forwarding GPUs; capacities are
     the per-direction edge bandwidths). ``a``, ``b``: node names or GPU indices."""
-    topo = _check_topology(topo)
-    a, b = (_gpu_name(topo, x, name) for x, name in ((a, "a"), (b, "b")))
+    topo = check_topology(topo)
+    a, b = (gpu_name(topo, x, name) for x, name in ((a, "a"), (b, "b")))
     if a == b:
         raise ValueError("a and b must be different GPUs")
-    flow = nx.maximum_flow_value(_transit_view(topo, a, b), a, b, capacity="GBps_per_dir")
+    flow = nx.maximum_flow_value(transit_view(topo, a, b), a, b, capacity="GBps_per_dir")
     return PairBandwidth(float(flow), 2 * float(flow))
 
 
@@ -120,9 +134,9 @@ def bandwidth_matrix(topo: Topology) -> np.ndarray:
     diagonal. Pairs with no direct link still get the bandwidth of multi-hop paths through nodes
     that forward (switches, the host; GPUs only where they relay). (The numba Edmonds-Karp kernel;
     :func:`max_flow` is the networkx reference it is tested against.)"""
-    topo = _check_topology(topo)
-    cap, _, transit = _capacity_matrix(topo)
-    return _pairwise_max_flow(cap, transit, topo.n_gpus)
+    topo = check_topology(topo)
+    cap, _, transit = capacity_matrix(topo)
+    return pairwise_max_flow(cap, transit, topo.n_gpus)
 
 
 def diameter(topo: Topology) -> int:
@@ -152,7 +166,7 @@ def bisection_bandwidth(topo: Topology, max_exact_splits: int = 20_000, n_random
     Whether GPUs forward does not change the result: every GPU is a source or a sink of the split,
     so a flow that would pass through a GPU can start or end there instead.
     """
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     max_exact_splits = check_int("max_exact_splits", max_exact_splits, minimum=1)
     n_random = check_int("n_random", n_random, minimum=0)
     n = topo.n_gpus
@@ -172,9 +186,9 @@ def bisection_bandwidth(topo: Topology, max_exact_splits: int = 20_000, n_random
         for _ in range(n_random):
             rows.append(rng.permutation(np.repeat([0, 1], n // 2)))
     halves = np.array(rows, dtype=np.int64)
-    cap, _, _ = _capacity_matrix(topo)
+    cap, _, _ = capacity_matrix(topo)
     big = float(cap.sum()) + 1.0
-    flow, r = _bisection_kernel(cap, halves, big)
+    flow, r = bisection_kernel(cap, halves, big)
     half = tuple(int(i) for i in np.flatnonzero(halves[r] == 0))
     return Bisection(float(flow), 2 * float(flow), half, exact)
 
@@ -183,7 +197,7 @@ def all_to_all_throughput(topo: Topology) -> PairBandwidth:
     """Per-GPU send rate of a uniform all-to-all (every GPU sends equally to every other) routed
     over ECMP shortest paths through forwarding nodes (on a DGX-1, pairs without NVLink use the
     PCIe/QPI host path): the sum over a GPU's n-1 destinations, each direction (and both)."""
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     n = topo.n_gpus
     pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
     per_pair = concurrent_rate_GBps(topo, pairs)
@@ -199,7 +213,7 @@ class Ring(NamedTuple):
 
 def ring_bandwidth(topo: Topology, order) -> Ring:
     """Rate of every hop of the ring ``order`` (GPU indices) when all hops send at once."""
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     order = tuple(int(check_int("order[i]", i, minimum=0, maximum=topo.n_gpus - 1)) for i in order)
     if sorted(order) != list(range(topo.n_gpus)):
         raise ValueError(f"order must visit each of the {topo.n_gpus} GPUs once, got {order}")
@@ -215,7 +229,7 @@ def embedded_rings(topo: Topology, max_gpus: int = 10) -> list[Ring]:
     (or with more than ``max_gpus`` GPUs, where enumeration explodes) there is one ring, in GPU
     order, through the switches.
     """
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     n = topo.n_gpus
     m = link_matrix(topo)
     if topo.switches or n > max_gpus:
@@ -242,7 +256,7 @@ def embedded_rings(topo: Topology, max_gpus: int = 10) -> list[Ring]:
 def gpu_link_count(topo: Topology) -> int:
     """Number of NVLink/network links with a GPU at one end (GPU-GPU links counted once; PCIe
     links to the host not counted)."""
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     gpus, g = set(topo.gpus), topo.graph
     return int(sum(e["links"] for a, b, e in g.edges(data=True)
                    if (a in gpus or b in gpus) and not _is_host_edge(g, a, b)))
@@ -250,7 +264,7 @@ def gpu_link_count(topo: Topology) -> int:
 
 def summary(topo: Topology) -> dict:
     """The chapter's table row for one system: every metric, each direction stated."""
-    topo = _check_topology(topo)
+    topo = check_topology(topo)
     per_gpu = gpu_bandwidth_GBps(topo)
     bis = bisection_bandwidth(topo)
     a2a = all_to_all_throughput(topo)

@@ -5,42 +5,14 @@ the middle of a path; and the load that concurrent flows put on each directed li
 from __future__ import annotations
 
 import itertools
-from collections import deque
 
-import networkx as nx
 import numpy as np
 
-from .graph import Topology, _check_topology, _gpu_name, forwards
+from ._checks import check_topology, gpu_name
+from ._paths import bfs, paths_back, relays, routes, weighted
+from .graph import Topology
 
-
-def _transit_view(topo: Topology, a, b) -> nx.Graph:
-    """The graph as seen by traffic from ``a`` to ``b``: nodes that do not forward are hidden,
-    except ``a`` and ``b`` themselves (what the networkx references of the tests search)."""
-    g = topo.graph
-    return nx.subgraph_view(g, filter_node=lambda v: v == a or v == b or forwards(g, v))
-
-
-def _bfs(g: nx.Graph, relay: frozenset, a) -> tuple[dict, dict]:
-    """Breadth-first search from ``a`` that passes only through the nodes in ``relay``: hop count
-    and the list of shortest-path predecessors of every node reached."""
-    dist, preds = {a: 0}, {a: []}
-    queue = deque([a])
-    while queue:
-        u = queue.popleft()
-        if u != a and u not in relay:
-            continue                                  # reached, but not a way through
-        for v in g.neighbors(u):
-            if v not in dist:
-                dist[v] = dist[u] + 1
-                preds[v] = [u]
-                queue.append(v)
-            elif dist[v] == dist[u] + 1:
-                preds[v].append(u)
-    return dist, preds
-
-
-def _relays(g: nx.Graph) -> frozenset:
-    return frozenset(v for v in g if forwards(g, v))
+__all__ = ["Router", "concurrent_rate_GBps", "hop_matrix", "path_kinds"]
 
 
 def hop_matrix(topo: Topology) -> np.ndarray:
@@ -50,11 +22,11 @@ def hop_matrix(topo: Topology) -> np.ndarray:
     passed through (a breadth-first search that does not expand a non-forwarding node other than
     its start). ValueError if some pair has no path.
     """
-    topo = _check_topology(topo)
-    g, relay = topo.graph, _relays(topo.graph)
+    topo = check_topology(topo)
+    g, relay = topo.graph, relays(topo.graph)
     out = np.full((topo.n_gpus, topo.n_gpus), -1, dtype=np.int64)
     for i, a in enumerate(topo.gpus):
-        dist, _ = _bfs(g, relay, a)
+        dist, _ = bfs(g, relay, a)
         for j, b in enumerate(topo.gpus):
             out[i, j] = dist.get(b, -1)
     if (out < 0).any():
@@ -63,40 +35,14 @@ def hop_matrix(topo: Topology) -> np.ndarray:
     return out
 
 
-def _paths_back(preds: dict, a, b) -> list[list]:
-    """Every shortest path from ``a`` to ``b``, out of the predecessor lists of a search from ``a``.
-    """
-    if b == a:
-        return [[a]]
-    return [p + [b] for u in preds[b] for p in _paths_back(preds, a, u)]
-
-
-def _weighted(g: nx.Graph, paths: list) -> list[tuple[list, float]]:
-    """Each path with the share of the traffic it carries: proportional to its narrowest edge, so a
-    GPU with 5 links to one switch and 4 to another loads them 5:4 (equal shares when all paths are
-    alike)."""
-    widths = [min(g.edges[u, v]["GBps_per_dir"] for u, v in itertools.pairwise(p)) for p in paths]
-    total = sum(widths)
-    return [(p, w / total) for p, w in zip(paths, widths, strict=True)]
-
-
-def _routes(topo: Topology, a, b) -> list[tuple[list, float]]:
-    """Shortest (hop-count) paths from a to b through forwarding nodes, each with its share of the
-    traffic (:func:`_weighted`)."""
-    dist, preds = _bfs(topo.graph, _relays(topo.graph), a)
-    if b not in dist:
-        raise ValueError(f"{topo.name}: no path from {a} to {b} through forwarding nodes")
-    return _weighted(topo.graph, _paths_back(preds, a, b))
-
-
 class Router:
     """Multipath routing over all shortest paths (ECMP, weighted by path width), cached per pair.
     Paths pass only through nodes that forward (switches, host nodes; GPUs only where the topology
     says they relay)."""
 
     def __init__(self, topo: Topology):
-        self.topo = _check_topology(topo)
-        self._relay = _relays(topo.graph)
+        self.topo = check_topology(topo)
+        self._relay = relays(topo.graph)
         self._searches: dict = {}
         self._cache: dict = {}
 
@@ -105,12 +51,12 @@ class Router:
         key = (a, b)
         if key not in self._cache:
             if a not in self._searches:
-                self._searches[a] = _bfs(self.topo.graph, self._relay, a)
+                self._searches[a] = bfs(self.topo.graph, self._relay, a)
             dist, preds = self._searches[a]
             if b not in dist:
                 raise ValueError(f"{self.topo.name}: no path from {a} to {b} through forwarding "
                                  "nodes")
-            self._cache[key] = _weighted(self.topo.graph, _paths_back(preds, a, b))
+            self._cache[key] = weighted(self.topo.graph, paths_back(preds, a, b))
         return self._cache[key]
 
     def edge_loads(self, flows) -> dict:
@@ -134,8 +80,8 @@ class Router:
 def concurrent_rate_GBps(topo: Topology, pairs) -> float:
     """Rate each of the flows ``pairs`` = [(src_gpu, dst_gpu), ...] gets when all run at once at
     the same rate over ECMP shortest paths, 1e9 bytes/s per flow."""
-    topo = _check_topology(topo)
-    flows = [(_gpu_name(topo, a, "src"), _gpu_name(topo, b, "dst"), 1.0) for a, b in pairs]
+    topo = check_topology(topo)
+    flows = [(gpu_name(topo, a, "src"), gpu_name(topo, b, "dst"), 1.0) for a, b in pairs]
     if not flows:
         raise ValueError("pairs must hold at least one (src, dst) pair")
     return 1.0 / (Router(topo).drain_time_s(flows) * 1e9)
@@ -144,9 +90,9 @@ def concurrent_rate_GBps(topo: Topology, pairs) -> float:
 def path_kinds(topo: Topology, a, b) -> tuple:
     """The kinds of the nodes on the first shortest path from GPU ``a`` to GPU ``b`` (indices or
     names), ends included: ``("gpu", "switch", "switch", "gpu")`` across DGX-2's baseboards."""
-    topo = _check_topology(topo)
-    a, b = _gpu_name(topo, a, "a"), _gpu_name(topo, b, "b")
+    topo = check_topology(topo)
+    a, b = gpu_name(topo, a, "a"), gpu_name(topo, b, "b")
     if a == b:
         raise ValueError("a and b must be different GPUs")
-    path = _routes(topo, a, b)[0][0]
+    path = routes(topo, a, b)[0][0]
     return tuple(topo.graph.nodes[v].get("kind") for v in path)

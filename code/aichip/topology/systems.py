@@ -10,16 +10,30 @@ import math
 import networkx as nx
 import numpy as np
 
-from ..links import _links_cached, link
+from ..links import link, load_links
 from ..validation import check_choice, check_float, check_int
-from .graph import Topology, _add_links, _gpu_graph
+from .graph import Topology, add_links
+
+__all__ = [
+    "DGX1_V100_LINKS", "SYSTEMS", "crossbar", "dgx1_p100", "dgx1_v100", "dgx2", "dgx_a100",
+    "dgx_h100", "example_systems", "fat_tree", "nvl72", "ring", "switched", "torus",
+]
+
+
+def _gpu_graph(n: int, prefix: str = "GPU", gpus_forward: bool = False) -> tuple[nx.Graph, tuple]:
+    """A graph of ``n`` GPU nodes ``<prefix>0``... and no edges; the GPUs forward other GPUs'
+    traffic only if ``gpus_forward``. Returns the graph and the GPU names in rank order."""
+    g = nx.Graph()
+    gpus = tuple(f"{prefix}{i}" for i in range(n))
+    g.add_nodes_from(gpus, kind="gpu", forwards=gpus_forward)
+    return g, gpus
 
 
 def _from_link_counts(name, counts, tech, source, description, gpus_forward=False) -> Topology:
     counts = np.asarray(counts)
     g, gpus = _gpu_graph(len(counts), gpus_forward=gpus_forward)
     for i, j in zip(*np.nonzero(np.triu(counts, 1)), strict=True):
-        _add_links(g, gpus[i], gpus[j], tech, int(counts[i, j]))
+        add_links(g, gpus[i], gpus[j], tech, int(counts[i, j]))
     return Topology(name, g, gpus, source, description)
 
 
@@ -31,7 +45,7 @@ def _switched(name, n_gpus, n_switches, links_per_switch, tech, source, descript
         sw = f"{switch_prefix}{s}"
         g.add_node(sw, kind="switch", forwards=True)
         for gpu in gpus:
-            _add_links(g, gpu, sw, tech, links_per_switch[s], per_link_GBps)
+            add_links(g, gpu, sw, tech, links_per_switch[s], per_link_GBps)
     return Topology(name, g, gpus, source, description)
 
 
@@ -64,13 +78,13 @@ def _add_dgx1_host_path(g: nx.Graph, gpus: tuple) -> None:
     """
     for cpu in range(2):
         g.add_node(f"CPU{cpu}", kind="host", forwards=True)
-    _add_links(g, "CPU0", "CPU1", "QPI 9.6 GT/s", 2)
+    add_links(g, "CPU0", "CPU1", "QPI 9.6 GT/s", 2)
     for s in range(4):
         sw = f"PCIe{s}"
         g.add_node(sw, kind="host", forwards=True)
-        _add_links(g, sw, f"CPU{s // 2}", "PCIe 3.0 x16", 1)
+        add_links(g, sw, f"CPU{s // 2}", "PCIe 3.0 x16", 1)
         for gpu in gpus[2 * s: 2 * s + 2]:
-            _add_links(g, gpu, sw, "PCIe 3.0 x16", 1)
+            add_links(g, gpu, sw, "PCIe 3.0 x16", 1)
 
 
 def _dgx1(name, counts, tech, description, gpu_relay) -> Topology:
@@ -128,9 +142,9 @@ def dgx2() -> Topology:
             sw = f"NVSwitch{6 * board + s}"
             g.add_node(sw, kind="switch", forwards=True)
             for gpu in gpus[8 * board: 8 * board + 8]:
-                _add_links(g, gpu, sw, "NVLink 2", 1)
+                add_links(g, gpu, sw, "NVLink 2", 1)
     for s in range(6):
-        _add_links(g, f"NVSwitch{s}", f"NVSwitch{6 + s}", "NVLink 2", 8)
+        add_links(g, f"NVSwitch{s}", f"NVSwitch{6 + s}", "NVLink 2", 8)
     return Topology("DGX-2", g, gpus, "ishii2018nvswitch",
                     "16 V100, 12 NVSwitch (gen 1) on two baseboards")
 
@@ -209,7 +223,7 @@ def torus(dims, link_GBps_per_dir: float = 25.0) -> Topology:
         for axis, d in enumerate(dims):
             nb = list(c)
             nb[axis] = (c[axis] + 1) % d
-            _add_links(g, gpus[index[c]], gpus[index[tuple(nb)]], "custom", 1, bw)
+            add_links(g, gpus[index[c]], gpus[index[tuple(nb)]], "custom", 1, bw)
     name = "ring" if len(dims) == 1 else "torus"
     return Topology(f"{name}{dims if len(dims) > 1 else f'({n})'}", g, gpus, "",
                     f"{'x'.join(map(str, dims))} {name}")
@@ -228,7 +242,7 @@ def fat_tree(n_nodes: int = 4, node=dgx_h100, n_spines: int = 2,
     n_nodes = check_int("n_nodes", n_nodes, minimum=1)
     n_spines = check_int("n_spines", n_spines, minimum=1)
     over = check_float("oversubscription", oversubscription, minimum=1.0)
-    check_choice("network", network, [n for n in _links_cached()["name"]
+    check_choice("network", network, [n for n in load_links()["name"]
                                       if n.startswith(("InfiniBand", "Ethernet"))])
     template = node()
     if not isinstance(template, Topology):
@@ -244,10 +258,10 @@ def fat_tree(n_nodes: int = 4, node=dgx_h100, n_spines: int = 2,
     for r in range(rails):
         g.add_node(f"leaf{r}", kind="switch", forwards=True)
         for k in range(n_nodes):
-            _add_links(g, f"n{k}/{template.gpus[r]}", f"leaf{r}", network, 1)
+            add_links(g, f"n{k}/{template.gpus[r]}", f"leaf{r}", network, 1)
         for s in range(n_spines):
             g.add_node(f"spine{s}", kind="switch", forwards=True)
-            _add_links(g, f"leaf{r}", f"spine{s}", network, up)
+            add_links(g, f"leaf{r}", f"spine{s}", network, up)
     return Topology(f"fat tree: {n_nodes} x {template.name}", g, tuple(gpus), template.source,
                     f"{n_nodes} nodes, {rails} rails, {n_spines} spines over {network}")
 

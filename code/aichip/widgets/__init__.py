@@ -5,3 +5,6 @@ live in Jupyter, precomputed over a small grid of control values in the built HT
 still responds to its controls with no kernel (see that module). Its initial values draw a figure
 the page has not already shown.
 """
+
+# import the chapter's module explicitly: from aichip.widgets.roofline import roofline_explorer
+__all__ = []

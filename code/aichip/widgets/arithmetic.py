@@ -9,6 +9,11 @@ import numpy as np
 from .. import arith
 from .static import explorer
 
+__all__ = [
+    "default_scale", "plot_quantization", "quantization_explorer", "FIELD_COLORS", "bit_fields",
+    "plot_bit_layouts", "plot_reduction_tree", "multiplier_explorer",
+]
+
 
 def default_scale(x: np.ndarray, fmt: str, shift: float = 0.0) -> float:
     """The exact absmax scale times ``2**shift``: :func:`aichip.arith.absmax_scale` without the

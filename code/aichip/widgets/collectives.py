@@ -14,6 +14,11 @@ from .. import collectives as co
 from ..validation import check_int
 from .static import explorer
 
+__all__ = [
+    "SIZES", "PICTURED", "decode_cells", "draw_collectives", "draw_ring_steps", "plot_costs",
+    "cost_explorer", "plot_measured_vs_model", "plot_ring_on_systems", "topology_ring_explorer",
+]
+
 SIZES = np.logspace(0, 31, 94, base=2.0)   # 1 B .. 2 GiB
 
 

@@ -14,6 +14,8 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from .. import dataflow as dfm
 from .static import explorer
 
+__all__ = ["LEVEL_COLORS", "plot_taxonomy", "plot_energy_breakdown", "dataflow_explorer"]
+
 LEVEL_COLORS = {"MAC": "0.6", "RF": "C2", "PE": "C4", "GLB": "C1", "DRAM": "C3"}
 
 _PICTURES = {  # dataflow -> (label inside each PE, arrows: (direction, label))

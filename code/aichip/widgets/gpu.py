@@ -11,6 +11,8 @@ from .. import gpu, sparse
 from ..validation import check_choice, check_int
 from .static import explorer
 
+__all__ = ["plot_occupancy", "occupancy_explorer", "plot_sparse_speedup", "sparse_explorer"]
+
 _COLORS = {"warps": "C0", "blocks": "C1", "registers": "C2", "shared": "C3", "invalid": "0.6"}
 
 

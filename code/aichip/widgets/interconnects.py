@@ -12,6 +12,11 @@ import numpy as np
 from .. import topology as tp
 from .static import explorer
 
+__all__ = [
+    "draw_topology", "FAT_TREE_TIERS", "fat_tree_tier", "draw_fat_tree", "plot_bandwidth_matrix",
+    "metrics_text", "default_systems", "interconnect_explorer",
+]
+
 
 def _layout(topo: tp.Topology) -> dict:
     """Positions: the DGX-1 cube mesh as two squares (its PCIe switches and CPUs in rows below),

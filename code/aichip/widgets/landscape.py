@@ -10,6 +10,8 @@ import pandas as pd
 from .. import chips
 from .static import explorer
 
+__all__ = ["FIELDS", "catalogue_scatter", "efficiency_over_time", "landscape_explorer"]
+
 #: fields offered on the axes: catalogue columns plus two derived ones
 FIELDS = {
     "year": "year",

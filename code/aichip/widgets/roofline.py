@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 from .. import roofline as rl
 from .static import explorer
 
+__all__ = ["describe_point", "roofline_explorer"]
+
 
 def describe_point(roof: rl.Roofline, intensity: float, achieved_GFLOPs: float) -> str:
     """One-paragraph verdict on a kernel at ``intensity`` achieving ``achieved_GFLOPs`` on ``roof``:

@@ -18,6 +18,11 @@ from .. import scaling
 from .memory import plot_training_memory
 from .static import explorer
 
+__all__ = [
+    "GPU_COUNTS", "SCALING_GPUS", "SEARCH", "model_presets", "plot_breakdown",
+    "plot_pipeline_schedule", "plot_scaling_efficiency", "draw_scaling", "scaling_explorer",
+]
+
 #: the parts of a step, in the order they are stacked, and their StepTime fields
 _TERMS = (("compute", "compute_s"), ("TP comm.", "tp_comm_s"), ("PP comm.", "pp_comm_s"),
           ("DP comm. (exposed)", "dp_exposed_s"), ("bubble", "bubble_s"))

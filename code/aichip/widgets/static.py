@@ -53,6 +53,11 @@ from collections.abc import Callable, Mapping, Sequence
 import ipywidgets as w
 import matplotlib.pyplot as plt
 
+__all__ = [
+    "ENV", "MAX_VIEWS", "DPI", "static_mode", "render", "check_grid", "precompute", "describe_grid",
+    "explorer", "stack_view",
+]
+
 #: environment variable that turns precomputed (static) explorers on: "1", "true" or "yes"
 ENV = "AICHIP_STATIC_EXPLORERS"
 #: the most views (grid points) one explorer may precompute: keeps each page small

@@ -13,6 +13,10 @@ from .. import systolic as sy
 from ..validation import check_choice, check_int
 from .static import explorer
 
+__all__ = [
+    "draw_cycle", "draw_wavefront", "systolic_stepper", "plot_utilization", "utilization_explorer",
+]
+
 _WHAT = {"os": ("A[m,k] →", "B[k,n] ↓", "acc C[m,n]"),
          "ws": ("A[m,k] →", "psum ↓", "B[k,n]"),
          "is": ("B[k,n] →", "psum ↓", "A[m,k]")}

@@ -1,6 +1,7 @@
-"""Max-flow kernels (numba) on a dense capacity matrix: one pair, every GPU pair, and the minimum
-over balanced bisections. The networkx max-flow and minimum cut are the references they are tested
-against (``tests/test_topology.py``)."""
+"""Max-flow kernels (numba) on a dense capacity matrix: every GPU pair, and the minimum over
+balanced bisections (private to :mod:`aichip.topology`; :mod:`~aichip.topology.metrics` calls them).
+The networkx max-flow and minimum cut are the references the metrics are tested against
+(``tests/test_topology.py``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from numba import njit
 
 from .graph import Topology, forwards
 
+__all__ = ["bisection_kernel", "capacity_matrix", "pairwise_max_flow"]
 
-def _capacity_matrix(topo: Topology) -> tuple[np.ndarray, list, np.ndarray]:
+
+def capacity_matrix(topo: Topology) -> tuple[np.ndarray, list, np.ndarray]:
     """Per-direction capacities, shape (n_nodes + 2, n_nodes + 2): GPUs first in rank order, then
     the other nodes, then two spare rows (super source and sink). Also the node order and a boolean
     array, True where a node may carry other nodes' traffic."""
@@ -75,7 +78,9 @@ def _pair_max_flow(cap, transit, s, t):
 
 
 @njit(cache=True)
-def _pairwise_max_flow(cap, transit, n_gpu):
+def pairwise_max_flow(cap, transit, n_gpu):
+    """Max-flow between every pair of the first ``n_gpu`` nodes, shape (n_gpu, n_gpu), symmetric
+    with a zero diagonal (``cap`` and ``transit`` as :func:`capacity_matrix` returns them)."""
     out = np.zeros((n_gpu, n_gpu))
     for i in range(n_gpu):
         for j in range(i + 1, n_gpu):
@@ -84,7 +89,7 @@ def _pairwise_max_flow(cap, transit, n_gpu):
 
 
 @njit(cache=True)
-def _bisection_kernel(cap, halves, big):
+def bisection_kernel(cap, halves, big):
     """Min over the rows of ``halves`` (0/1 side of each GPU) of the max-flow between the sides.
 
     ``cap`` has the GPUs first and two spare rows at the end for the super source and sink.
