@@ -32,10 +32,12 @@ from .model import (
                        StepTime,
                        TransformerConfig,
                        check_layout,
+                       layout_error,
                        step_time,
 )
 from .published import (
                        VALIDATION_CLUSTER,
+                       implied_gemm_efficiency,
                        korthikanti_table,
                        megatron_table1,
                        predict_korthikanti,
@@ -48,6 +50,6 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "palm_flops_per_token",
            "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
            "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
-           "TransformerConfig", "check_layout", "step_time", "VALIDATION_CLUSTER",
+           "TransformerConfig", "check_layout", "layout_error", "step_time", "VALIDATION_CLUSTER",
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts"]
