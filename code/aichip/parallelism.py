@@ -8,8 +8,13 @@ Rajbhandari et al. 2020 for ZeRO, Lepikhin et al. 2021 for expert parallelism):
 parallelism     collective                      message (bytes, ``v`` bytes per value)  calls
 ==============  ==============================  =====================================  =========
 data            all-reduce of the gradients     ``v N``                                 1 a step
+data (ZeRO-1)   reduce-scatter of gradients,    ``v N`` each                            1 + 1 a step
+                all-gather of updated weights
+data (ZeRO-2)   as ZeRO-1 (the gradients are    ``v N`` each                            1 + 1 a step
+                kept only as a shard)
 data (ZeRO-3)   reduce-scatter of gradients,    ``v N`` each                            1 + 2 a step
                 all-gather of the weights
+                (forward and backward)
 tensor          all-reduce of activations       ``v b s h``                             4 a layer
 pipeline        send/receive of activations     ``v b s h``                             2 a stage
 expert          all-to-all of routed tokens     ``v b s h k``                           4 a layer
@@ -90,6 +95,8 @@ def parallelism_messages(n_params, n_layers: int, hidden: int, seq_len: int, mic
     act = v * b * s * h
     rows = [
         ("data", "all-reduce", "gradients", v * n, 1),
+        ("data, ZeRO-1", "reduce-scatter + all-gather", "gradients; updated weights", v * n, 2),
+        ("data, ZeRO-2", "reduce-scatter + all-gather", "gradients; updated weights", v * n, 2),
         ("data, ZeRO-3", "reduce-scatter + all-gather", "gradients; weights (fwd and bwd)",
          v * n, 3),
         ("tensor", "all-reduce", "activations of attention and MLP", act, 4 * n_layers),

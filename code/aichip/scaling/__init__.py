@@ -12,7 +12,7 @@ and which parallel layout is best.
 * :mod:`~aichip.scaling.search`: :func:`search_layouts`, every layout that fits, ranked.
 """
 
-from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency
+from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency, scaleup_domain
 from .counting import (
                        RECOMPUTE,
                        elementwise_bytes_per_layer,
@@ -45,7 +45,8 @@ from .published import (
 )
 from .search import scaling_efficiency, search_layouts
 
-__all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "RECOMPUTE",
+__all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "scaleup_domain",
+           "RECOMPUTE",
            "elementwise_bytes_per_layer", "flops_per_iteration", "hardware_flops_per_iteration",
            "palm_flops_per_token",
            "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
