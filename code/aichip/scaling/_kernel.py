@@ -13,6 +13,10 @@ The kernel reads two arrays through named indices, not positional arguments:
 Adding a kind of parallelism or a cluster property is one more member of :class:`Layout` or
 :class:`System`, filled in :func:`kernel_inputs` and read in :func:`step_kernel`. The result has the
 columns of :class:`Out` (seconds per iteration).
+
+The collective costs are :mod:`aichip.parallelism`'s compiled functions. numba's on-disk cache
+checks only this file's timestamp, not that of functions it calls in other files: after editing
+them, touch this file (or clear ``__pycache__``) so the kernels recompile.
 """
 
 from __future__ import annotations
