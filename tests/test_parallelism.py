@@ -1,8 +1,11 @@
 """Parallelism messages, the two-level all-reduce and the overlap rule against independent
 references: hand-computed closed forms and the schedule simulator on a two-node fat tree."""
 
+import itertools
+
 import pytest
 
+from aichip import alphabeta as ab
 from aichip import collectives as co
 from aichip import parallelism as par
 from aichip import topology as tp
@@ -17,6 +20,57 @@ def test_messages_of_llama2_7b_by_hand():
     assert df.loc["expert", "msg_bytes"] == 2 * 2 * 4096 * 4096      # top-2 routing
     assert df.loc["data", "collective"] == "all-reduce"
     assert df.loc["expert", "collective"] == "all-to-all"
+
+
+def test_calls_per_zero_stage_by_hand():
+    # Rajbhandari et al. (SC'20), one step with one micro-batch: plain data parallelism
+    # all-reduces the gradients once; ZeRO 1 and 2 reduce-scatter the gradients and all-gather
+    # the updated weights (1 + 1); ZeRO 3 also gathers the weights before the forward and again
+    # before the backward pass (1 + 2). Each message is the whole 16-bit vector, 2 N bytes.
+    df = par.parallelism_messages(1e9, 24, 2048, 2048, 1).set_index("parallelism")
+    calls = {"data": 1, "data, ZeRO-1": 1 + 1, "data, ZeRO-2": 1 + 1, "data, ZeRO-3": 1 + 2}
+    for row, n in calls.items():
+        assert df.loc[row, "calls_per_step"] == n, row
+        assert df.loc[row, "msg_bytes"] == 2e9
+    assert df.loc["pipeline", "calls_per_step"] == 2                  # one send each way
+    assert df.loc["expert", "calls_per_step"] == 4 * 24               # dispatch, combine, x2
+
+
+def test_compiled_costs_equal_alphabeta():
+    # every kind of compiled cost against alphabeta.cost's closed forms (a send is a broadcast to
+    # one other rank: alpha + n beta)
+    for p, n, a, b in itertools.product((1, 2, 3, 8, 72), (1.0, 3e6, 7.3e9), (0.0, 5e-6),
+                                        (1 / 25e9, 1 / 450e9)):
+        assert par.ring_allreduce_s(p, n, a, b) == pytest.approx(
+            ab.cost("allreduce", "ring", p, n, a, b), rel=1e-12)
+        assert par.ring_reduce_scatter_s(p, n, a, b) == pytest.approx(
+            ab.cost("reduce_scatter", "ring", p, n, a, b), rel=1e-12)
+        assert par.ring_allgather_s(p, n, a, b) == pytest.approx(
+            ab.cost("allgather", "ring", p, n, a, b), rel=1e-12)
+        assert par.send_s(n, a, b) == pytest.approx(
+            ab.cost("broadcast", "binomial_tree", 2, n, a, b), rel=1e-12)
+
+
+@pytest.mark.parametrize("g, m", [(1, 1), (8, 1), (1, 4), (8, 4), (2, 3), (72, 2)])
+def test_compiled_two_level_costs_equal_alphabeta(g, m):
+    # ring inside each node of g GPUs (NVLink), ring across the m nodes of each GPU's 1/g share
+    n, inside, across = 5e8, (3.4e-6, 1 / 300e9), (14e-6, 1 / 25e9)
+    args = (g, m, n, *inside, *across)
+
+    def ring(op, ranks, size, link):
+        return ab.cost(op, "ring", ranks, size, *link)
+
+    assert par.two_level_allreduce_time(*args) == pytest.approx(
+        ring("reduce_scatter", g, n, inside) + ring("allreduce", m, n / g, across)
+        + ring("allgather", g, n, inside), rel=1e-12)
+    assert par.two_level_reduce_scatter_time(*args) == pytest.approx(
+        ring("reduce_scatter", g, n, inside) + ring("reduce_scatter", m, n / g, across),
+        rel=1e-12)
+    assert par.two_level_allgather_time(*args) == pytest.approx(
+        ring("allgather", m, n / g, across) + ring("allgather", g, n, inside), rel=1e-12)
+    # the validated chapter-9 form (checked against the schedule simulator below) agrees
+    assert par.two_level_allreduce_time(*args) == pytest.approx(
+        par.two_level_allreduce_s(n, m, g, 300, 25, 3.4e-6, 14e-6), rel=1e-12)
 
 
 def test_one_node_is_a_ring_by_hand():

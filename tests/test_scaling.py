@@ -1,6 +1,8 @@
 """The step-time model of the scaling chapter against the Megatron-LM papers' tables, PaLM's MFU,
 an event-by-event pipeline schedule, the collective cost model and its own invariants."""
 
+import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -8,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aichip import alphabeta, parallelism, training
+from aichip import alphabeta, parallelism, topology, training
 from aichip import scaling as sc
 from aichip.tables import load_table
 
@@ -227,6 +229,20 @@ def test_cluster_numbers_come_from_the_tables():
     nvl = sc.cluster("gb200_nvl72")
     assert (nvl.domain_gpus, nvl.scaleup_GBps, nvl.scaleout_GBps) == (72, 900.0, 50.0)
     assert nvl.gemm_efficiency == pytest.approx(1745.0 / 2250)
+    h100 = sc.cluster("dgx_h100_ndr")  # 18 NVLink 4 links of 25 GB/s, one NDR port (50 GB/s)
+    assert (h100.domain_gpus, h100.scaleup_GBps, h100.scaleout_GBps) == (8, 450.0, 50.0)
+
+
+@pytest.mark.parametrize("name, system", [("dgx_a100_hdr", topology.dgx_a100),
+                                          ("dgx_h100_ndr", topology.dgx_h100),
+                                          ("gb200_nvl72", topology.nvl72)])
+def test_cluster_domain_is_the_topology_graph(name, system):
+    # one description of a machine: the NVLink domain is chapter 8's graph; every GPU of it
+    # reaches every other over NVLink switches at the GPU's whole NVLink rate
+    cl, graph = sc.cluster(name), system()
+    assert cl.domain_gpus == graph.n_gpus
+    assert cl.scaleup_GBps == topology.gpu_bandwidth_GBps(graph).GBps_per_dir
+    assert topology.max_flow(graph, 0, graph.n_gpus - 1).GBps_per_dir == cl.scaleup_GBps
 
 
 layouts = st.tuples(st.sampled_from([1, 2, 4]), st.sampled_from([1, 2, 4, 8]),
@@ -269,8 +285,11 @@ def test_memory_is_chapter4s_and_times_add_up(case):
                                    zero_stage=par.zero_stage, dp=par.dp, tp=par.tp, pp=par.pp,
                                    sequence_parallel=par.sequence_parallel,
                                    recompute=par.recompute)
-    # ZeRO 3 also holds the 16-bit weights of two whole layers (computed, prefetched) per GPU
-    gathered = 2 * 12 * 2048**2 / par.tp * 2 if par.zero_stage == 3 else 0
+    # ZeRO 3 also holds the 16-bit weights of two whole layers (computed, prefetched) per GPU:
+    # a layer's weight matrices listed one by one (QKV, output, MLP up, MLP down)
+    layer_weights = sum(k * n for k, n in [(2048, 3 * 2048), (2048, 2048), (2048, 4 * 2048),
+                                           (4 * 2048, 2048)])
+    gathered = 2 * layer_weights / par.tp * 2 if par.zero_stage == 3 else 0
     assert res.memory_bytes_per_gpu == mem.total_bytes + gathered
     assert res.fits == (mem.total_bytes + gathered <= sc.cluster(name).memory_bytes)
     assert res.total_s == pytest.approx(res.compute_s + res.comm_s + res.bubble_s)
@@ -313,8 +332,9 @@ def test_communication_terms_equal_alphabeta():
 
 
 def test_a_hidden_all_reduce_still_exposes_its_last_bucket():
-    # the gradients' all-reduce is shorter than the last backward pass: only the last 25 MB
-    # bucket, ready when the backward pass ends, is exposed
+    # the gradients' all-reduce is shorter than the last backward pass: only the last bucket,
+    # ready when the backward pass ends, is exposed: PyTorch DDP's bucket_cap_mb = 25, which it
+    # turns into bytes as 25 * 1024 * 1024
     par = sc.ParallelConfig(2, 8, 1, 8, 16)
     res = sc.step_time(GPT_1B, par, A100)
     beta = 1 / (A100.scaleout_GBps * 1e9)
@@ -323,19 +343,52 @@ def test_a_hidden_all_reduce_still_exposes_its_last_bucket():
     assert whole < 2 / 3 * res.compute_s / res.micro_batches
     assert res.dp_comm_s == pytest.approx(whole, rel=1e-12)
     assert res.dp_exposed_s == pytest.approx(
-        alphabeta.cost("allreduce", "ring", 2, sc.DP_BUCKET_BYTES, A100.alpha_scaleout_s, beta),
+        alphabeta.cost("allreduce", "ring", 2, 25 * 2**20, A100.alpha_scaleout_s, beta),
         rel=1e-12)
+    assert sc.DP_BUCKET_BYTES == 26_214_400
 
 
-def test_zero_stages_traffic():
-    # ZeRO 1 replaces the all-reduce by a reduce-scatter and an all-gather: the same ring time;
-    # ZeRO 3 gathers the weights twice per micro-batch as well
+def test_zero_stages_traffic_by_hand():
+    # bytes each GPU sends per iteration, per Rajbhandari et al. (SC'20, Section 7): plain data
+    # parallelism all-reduces the 16-bit gradients (2 psi bytes: a reduce-scatter and an
+    # all-gather, 2 (p-1)/p x 2 psi on the wire); ZeRO 1 and 2 replace it by a reduce-scatter of
+    # the gradients and an all-gather of the updated weights (the same volume); ZeRO 3 gathers the
+    # weights twice (forward and backward), 1.5 x. ZeRO 2 reduce-scatters and ZeRO 3 does all
+    # three per micro-batch. One replica fills a DGX node (tp = 8): a ring over 4 nodes, one port
+    # per GPU. Without latency the time is the bytes on the wire over the port's rate.
     model = sc.TransformerConfig(24, 2048, 16)
-    t = {z: sc.step_time(model, sc.ParallelConfig(16, 1, 1, 1, 64, zero_stage=z), A100,
-                         overlap_dp=False) for z in range(4)}
-    assert t[1].dp_comm_s == pytest.approx(t[0].dp_comm_s, rel=1e-9)
-    assert t[3].dp_comm_s > t[2].dp_comm_s > t[1].dp_comm_s
-    assert t[3].memory_bytes_per_gpu < t[2].memory_bytes_per_gpu < t[1].memory_bytes_per_gpu
+    no_latency = dataclasses.replace(A100, alpha_scaleup_s=0.0, alpha_scaleout_s=0.0)
+    psi = 1_317_650_432 / 8  # Megatron's parameter count (test_parameter_count_...), 1/8 per GPU
+    ring = 3 / 4  # (p - 1)/p of the vector crosses each GPU's port in a ring of 4
+    for m in (1, 4):
+        wire = {0: 2 * ring * 2 * psi, 1: ring * 2 * psi + ring * 2 * psi,
+                2: m * ring * 2 * psi + ring * 2 * psi, 3: m * 3 * ring * 2 * psi}
+        for z, want in wire.items():
+            par = sc.ParallelConfig(4, 8, 1, 1, 4 * m, zero_stage=z)
+            res = sc.step_time(model, par, no_latency, overlap_dp=False)
+            assert res.dp_comm_s * A100.scaleout_GBps * 1e9 == pytest.approx(want, rel=1e-12)
+    assert wire[3] / wire[0] == 4 * 1.5  # ZeRO 3: 1.5 x per micro-batch
+
+
+def test_memory_per_zero_stage_by_hand():
+    # 1.3B model on tp = 2 (psi = 658,825,216 parameters per GPU), dp = 4; mixed-precision Adam
+    # keeps 2 (bf16 weights) + 2 (bf16 gradients) + 12 (fp32 master weights, m, v) bytes per
+    # parameter; ZeRO 1 shards the 12, ZeRO 2 also the gradients, ZeRO 3 everything (Rajbhandari
+    # et al., Figure 1). Full recomputation keeps one 2 s b h-byte input per layer (24 x 2 x 2048
+    # x 2048 = 201,326,592 bytes). ZeRO 3 adds two gathered layers of 12 h^2 / tp bf16 weights:
+    # 2 x 12 x 2048^2 / 2 x 2 = 100,663,296 bytes.
+    model = sc.TransformerConfig(24, 2048, 16)
+    psi = 658_825_216
+    acts = 201_326_592
+    want = {0: 16 * psi, 1: 4 * psi + 12 * psi / 4, 2: 2 * psi + 14 * psi / 4,
+            3: 16 * psi / 4 + 100_663_296}
+    for z, states in want.items():
+        par = sc.ParallelConfig(4, 2, 1, 1, 8, zero_stage=z, recompute="full",
+                                sequence_parallel=False)
+        res = sc.step_time(model, par, A100)
+        assert res.memory_bytes_per_gpu == pytest.approx(states + acts, rel=1e-12)
+    assert sc.model.zero3_buffer_bytes(model, 2, 3) == 100_663_296
+    assert sc.model.zero3_buffer_bytes(model, 2, 2) == 0
 
 
 def _two_level(op, n_bytes, g, n, cl=A100):
@@ -391,11 +444,28 @@ def test_predictions_cover_every_published_row():
     t1 = sc.predict_megatron_table1()
     assert len(t1) == len(TABLE1) and t1.fits.all()
     assert (t1.dp * t1.tp * t1.pp == t1.n_gpus).all()
+    assert (t1.published_tflops.to_numpy() == TABLE1.tflops_per_gpu.to_numpy()).all()
     ko = sc.predict_korthikanti()
     assert len(ko) == 2 * len(KORTHIKANTI) and ko.fits.all()
-    # the model counts GEMMs at their best measured rate and nothing else: it is an optimistic
-    # bound, faster than every published run
-    assert (t1.error > 0).all() and (ko.error < 0).all()
+    # the model counts GEMMs at their best measured rate (0.86 of the A100's peak) and leaves out
+    # the slower kernels, launches and the optimizer step, so it is an optimistic bound, and by a
+    # bounded amount: Table 1's published 135-163 TFLOP/s per GPU are 44-52 % of the peak,
+    # Korthikanti et al.'s MFU 42-56 %, while the model's GEMM rate alone is 86 %. Its rates are
+    # 20-45 % above Table 1's and its times 10-30 % below Korthikanti et al.'s:
+    assert (1.20 * t1.published_tflops < t1.predicted_tflops).all()
+    assert (t1.predicted_tflops < 1.45 * t1.published_tflops).all()
+    assert (0.70 * ko.published_s < ko.predicted_s).all()
+    assert (ko.predicted_s < 0.90 * ko.published_s).all()
+    # the GEMM efficiency that would close each gap lies between half the peak and the measured
+    # 0.86: the missing time is of the size of the GEMMs' shortfall, not of another order
+    for frame in (t1, ko):
+        assert (frame.implied_gemm_efficiency > 0.5).all()
+        assert (frame.implied_gemm_efficiency < 0.8).all()
+    # the schedules the papers ran: Table 1 interleaved where Megatron-LM allows it (pp > 2),
+    # Korthikanti et al. 3 chunks per GPU for 175B and 530B (1T's 2 layers per stage cannot)
+    assert list(t1.interleave) == [1, 1, 1, 1, 1, 3, 2, 2, 3, 2]
+    assert dict(zip(ko.model, ko.interleave, strict=True)) == {"22B": 1, "175B": 3, "530B": 3,
+                                                                "1T": 1}
     # and it ranks the two recomputation strategies as the paper measured them
     full = ko[ko.recompute == "full"].set_index("model").predicted_s
     sel = ko[ko.recompute == "selective"].set_index("model").predicted_s
@@ -403,14 +473,12 @@ def test_predictions_cover_every_published_row():
 
 
 def test_implied_efficiency_reproduces_the_published_time():
-    import dataclasses
-
     ko = sc.predict_korthikanti()
     for r in ko.itertuples():
         row = KORTHIKANTI.set_index("model").loc[r.model]
         model = sc.TransformerConfig(int(row.n_layers), int(row.hidden), int(row.n_heads))
         par = sc.ParallelConfig(int(row.n_gpus // (row.tp * row.pp)), int(row.tp), int(row.pp),
-                                int(row.micro_batch), int(row.global_batch),
+                                int(row.micro_batch), int(row.global_batch), r.interleave,
                                 recompute=r.recompute, sequence_parallel=r.sequence_parallel)
         slow = dataclasses.replace(A100, gemm_efficiency=r.implied_gemm_efficiency)
         assert sc.step_time(model, par, slow).total_s == pytest.approx(r.published_s, rel=1e-3)
@@ -430,6 +498,113 @@ def test_search_rows_equal_step_time():
         assert r.total_s == pytest.approx(res.total_s, rel=1e-9)
         assert r.memory_GB == pytest.approx(res.memory_bytes_per_gpu / 1e9, rel=1e-9)
         assert r.mfu == pytest.approx(res.mfu, rel=1e-9)
+
+
+def _valid_by_hand(model, dp, tp, pp, b, gb, v, z):
+    """The six layout rules, restated from the papers rather than imported: whole micro-batches
+    per replica; the interleaved schedule needs a pipeline and a multiple of pp micro-batches
+    (Narayanan et al., Section 2.2.2); ZeRO 2/3 shard gradients a pipeline accumulates; heads
+    split over tp, layers over pp x v."""
+    if gb % (b * dp):
+        return False
+    m = gb // (b * dp)
+    return ((v == 1 or (pp > 1 and m % pp == 0)) and (z < 2 or pp == 1)
+            and model.n_heads % tp == 0 and model.n_layers % (pp * v) == 0)
+
+
+def test_search_evaluates_exactly_the_valid_layouts():
+    # brute force over every (dp, tp, pp) triple up to n_gpus and every setting, judged by the
+    # rules restated above; the search, given unlimited memory, must evaluate that set, no more
+    # and no fewer (a layout it wrongly skips shows here, not only a wrong row)
+    model = sc.TransformerConfig(12, 768, 12)
+    n_gpus, gb, max_tp, max_b = 12, 24, 6, 4
+    inter, zeros, recs = (1, 2, 3), (0, 1, 2, 3), ("none", "full")
+    want = set()
+    for dp, tp, pp, b, v, z, r in itertools.product(range(1, n_gpus + 1), range(1, n_gpus + 1),
+                                                    range(1, n_gpus + 1), range(1, max_b + 1),
+                                                    inter, zeros, recs):
+        if dp * tp * pp != n_gpus or tp > max_tp:
+            continue
+        ok = _valid_by_hand(model, dp, tp, pp, b, gb, v, z)
+        try:  # ParallelConfig and check_layout apply the same rules
+            sc.check_layout(model, sc.ParallelConfig(dp, tp, pp, b, gb, v, z, r))
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == ok, (dp, tp, pp, b, v, z)
+        if ok:
+            want.add((dp, tp, pp, b, v, z, r))
+    roomy = dataclasses.replace(A100, memory_bytes=math.inf)
+    df = sc.search_layouts(model, n_gpus, roomy, gb, max_tp=max_tp, max_micro_batch=max_b,
+                           interleaves=inter, zero_stages=zeros, recomputes=recs)
+    got = set(df[["dp", "tp", "pp", "micro_batch", "interleave", "zero_stage",
+                  "recompute"]].itertuples(index=False, name=None))
+    assert len(want) > 100 and df.attrs["candidates"] == len(df) == len(want)
+    assert got == want
+
+
+def _reference_total_s(model, dp, tp, pp, b, gb, v, z, recompute, cl):
+    """One iteration in plain Python from the module docstring's rules, every collective from
+    alphabeta.cost and the placement counted rank by rank: an evaluation independent of the
+    numba kernel and of the code that builds its inputs."""
+    s, h, n_layers, d = model.seq_len, model.hidden, model.n_layers, cl.domain_gpus
+    m = gb // (b * dp)
+    up = (cl.alpha_scaleup_s, 1 / (cl.scaleup_GBps * 1e9))
+    net = (cl.alpha_scaleout_s, 1 / (cl.scaleout_GBps * 1e9))
+    gemm = (sc.hardware_flops_per_iteration(b, s, n_layers, h, model.vocab, recompute)
+            / (tp * pp) / (cl.peak_TFLOPs * 1e12 * cl.gemm_efficiency))
+    elem = n_layers / pp * _kernel_bytes(s, b, h, model.n_heads, tp, tp > 1, recompute) / (
+        cl.hbm_GBps * 1e9)
+    c = gemm + elem
+    act = 2 * b * s * h
+    tp_mb = 0.0
+    if tp > 1:  # ranks 0..tp-1 share a node when tp <= d
+        tp_mb = (n_layers / pp * (6 if recompute == "full" else 4)
+                 * alphabeta.cost("allreduce", "ring", tp, act, *(up if tp <= d else net)))
+    pp_mb = 0.0
+    if pp > 1:  # stage k and k + 1 of replica 0: ranks k tp and (k + 1) tp
+        alpha, beta = up if tp * pp <= d else net
+        pp_mb = 2 * v * (alpha + act / tp * beta)
+    # data parallel: the replicas of rank 0 in its node (rank of replica k: k tp pp)
+    g = sum(1 for k in range(dp) if k * tp * pp // d == 0)
+    n = dp // g
+    grads = params = 2 * model.n_params / (tp * pp)
+
+    def two(op, n_bytes):
+        if op == "allreduce":
+            return two("reduce_scatter", n_bytes) + two("allgather", n_bytes)
+        return (alphabeta.cost(op, "ring", g, n_bytes, *up)
+                + alphabeta.cost(op, "ring", n, n_bytes / g, *net))
+
+    backward = c * (3 / 4 if recompute == "full" else 2 / 3)
+    bucket = min(25 * 2**20, grads)
+    if z == 0:
+        exposed = max(two("allreduce", grads) - backward, two("allreduce", bucket))
+    elif z == 1:
+        exposed = (max(two("reduce_scatter", grads) - backward, two("reduce_scatter", bucket))
+                   + two("allgather", params))
+    else:  # ZeRO 3
+        gather, scatter = two("allgather", params), two("reduce_scatter", grads)
+        exposed = m * (max(gather - (c - backward), 0) + max(gather + scatter - backward, 0))
+    return m * (c + tp_mb + pp_mb) + (pp - 1) / v * (c + tp_mb + pp_mb) + exposed
+
+
+@pytest.mark.parametrize("name", ["dgx_a100_hdr", "gb200_nvl72"])
+def test_search_rows_equal_a_plain_python_evaluation(name):
+    model = sc.TransformerConfig(24, 2048, 16)
+    cl = sc.cluster(name)
+    df = sc.search_layouts(model, 32, name, 64, zero_stages=(0, 1, 3), interleaves=(1, 2),
+                           max_micro_batch=2).set_index(["dp", "tp", "pp", "micro_batch",
+                                                         "interleave", "zero_stage", "recompute"])
+    cases = [(32, 1, 1, 1, 1, 0, "selective"),   # two-level data parallel, 8 per node
+             (4, 8, 1, 2, 1, 0, "none"),         # tensor parallel in a node, bucket-bound DP
+             (2, 4, 4, 1, 2, 1, "full"),         # pipeline across nodes, interleaved, ZeRO 1
+             (8, 2, 2, 2, 1, 1, "selective"),    # g = 2 replicas per node
+             (16, 2, 1, 2, 1, 3, "full")]        # ZeRO 3
+    for case in cases:
+        assert df.loc[case, "total_s"] == pytest.approx(_reference_total_s(model, *case[:4], 64,
+                                                                           *case[4:], cl),
+                                                        rel=1e-12), case
 
 
 def test_search_keeps_only_what_fits():

@@ -8,8 +8,13 @@ Rajbhandari et al. 2020 for ZeRO, Lepikhin et al. 2021 for expert parallelism):
 parallelism     collective                      message (bytes, ``v`` bytes per value)  calls
 ==============  ==============================  =====================================  =========
 data            all-reduce of the gradients     ``v N``                                 1 a step
+data (ZeRO-1)   reduce-scatter of gradients,    ``v N`` each                            1 + 1 a step
+                all-gather of updated weights
+data (ZeRO-2)   as ZeRO-1 (the gradients are    ``v N`` each                            1 + 1 a step
+                kept only as a shard)
 data (ZeRO-3)   reduce-scatter of gradients,    ``v N`` each                            1 + 2 a step
                 all-gather of the weights
+                (forward and backward)
 tensor          all-reduce of activations       ``v b s h``                             4 a layer
 pipeline        send/receive of activations     ``v b s h``                             2 a stage
 expert          all-to-all of routed tokens     ``v b s h k``                           4 a layer
@@ -27,6 +32,14 @@ two-level algorithm NCCL uses on rail-optimised clusters: ring reduce-scatter in
 port (all ``g`` rails at once), ring all-gather inside the node. Each part is
 :func:`aichip.alphabeta.cost` with its own ``alpha`` and ``beta``.
 
+**Compiled costs.** The step-time model of the scaling chapter (:mod:`aichip.scaling`) evaluates
+these costs for thousands of layouts inside a numba kernel, so the ring and two-level costs are also
+here as ``@njit`` functions of plain numbers, unvalidated: :func:`ring_allreduce_s`,
+:func:`ring_reduce_scatter_s`, :func:`ring_allgather_s`, :func:`send_s` and their two-level forms
+:func:`two_level_allreduce_time`, :func:`two_level_reduce_scatter_time`,
+:func:`two_level_allgather_time`. ``tests/test_parallelism.py`` checks each against
+:func:`aichip.alphabeta.cost`.
+
 The backward pass of a dense transformer costs about ``4 N`` FLOP per token (twice the forward's
 ``2 N``; Kaplan et al. 2020's ``6 N`` per token for the whole step). Bucketed all-reduces run while
 the backward computes, so the communication hides when it takes less time than the backward; as
@@ -39,12 +52,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pandas as pd
+from numba import njit
 
 from . import alphabeta as ab
 from .validation import check_float, check_int
 
 __all__ = ["parallelism_messages", "two_level_allreduce_s", "backward_time_s", "GradientSync",
-           "gradient_sync", "min_tokens_to_hide", "BACKWARD_FLOP_PER_PARAM_TOKEN"]
+           "gradient_sync", "min_tokens_to_hide", "BACKWARD_FLOP_PER_PARAM_TOKEN",
+           "ring_allreduce_s", "ring_reduce_scatter_s", "ring_allgather_s", "send_s",
+           "two_level_allreduce_time", "two_level_reduce_scatter_time",
+           "two_level_allgather_time"]
 
 #: FLOP per parameter and token of a dense transformer's backward pass (twice the forward's 2)
 BACKWARD_FLOP_PER_PARAM_TOKEN = 4
@@ -78,6 +95,8 @@ def parallelism_messages(n_params, n_layers: int, hidden: int, seq_len: int, mic
     act = v * b * s * h
     rows = [
         ("data", "all-reduce", "gradients", v * n, 1),
+        ("data, ZeRO-1", "reduce-scatter + all-gather", "gradients; updated weights", v * n, 2),
+        ("data, ZeRO-2", "reduce-scatter + all-gather", "gradients; updated weights", v * n, 2),
         ("data, ZeRO-3", "reduce-scatter + all-gather", "gradients; weights (fwd and bwd)",
          v * n, 3),
         ("tensor", "all-reduce", "activations of attention and MLP", act, 4 * n_layers),
@@ -166,3 +185,70 @@ def min_tokens_to_hide(n_nodes: int, gpus_per_node: int, intra_GBps: float, inte
     e = check_float("efficiency", efficiency, minimum=0, maximum=1, strict_minimum=True)
     per_param = two_level_allreduce_s(v, n_nodes, gpus_per_node, intra_GBps, inter_GBps)
     return per_param * p * 1e12 * e / BACKWARD_FLOP_PER_PARAM_TOKEN
+
+
+# ----------------------------------------------------------------------------------------------
+# compiled costs (plain numbers in, seconds out; no validation: callers validate)
+
+
+@njit(cache=True)
+def ring_allreduce_s(n_ranks, msg_bytes, alpha_s, beta_s_per_byte):
+    """Ring all-reduce of ``msg_bytes`` per rank over ``n_ranks`` (seconds):
+    ``2 (p-1) alpha + 2 (p-1)/p n beta``, 0 for one rank."""
+    if n_ranks <= 1:
+        return 0.0
+    steps = n_ranks - 1.0
+    return 2.0 * steps * alpha_s + 2.0 * steps / n_ranks * msg_bytes * beta_s_per_byte
+
+
+@njit(cache=True)
+def ring_reduce_scatter_s(n_ranks, msg_bytes, alpha_s, beta_s_per_byte):
+    """Ring reduce-scatter of a ``msg_bytes`` vector over ``n_ranks`` (seconds):
+    ``(p-1) alpha + (p-1)/p n beta``, 0 for one rank."""
+    if n_ranks <= 1:
+        return 0.0
+    steps = n_ranks - 1.0
+    return steps * alpha_s + steps / n_ranks * msg_bytes * beta_s_per_byte
+
+
+@njit(cache=True)
+def ring_allgather_s(n_ranks, msg_bytes, alpha_s, beta_s_per_byte):
+    """Ring all-gather of a ``msg_bytes`` result over ``n_ranks`` (seconds): the same time as the
+    reduce-scatter (:func:`ring_reduce_scatter_s`) without reduction cost."""
+    return ring_reduce_scatter_s(n_ranks, msg_bytes, alpha_s, beta_s_per_byte)
+
+
+@njit(cache=True)
+def send_s(msg_bytes, alpha_s, beta_s_per_byte):
+    """One point-to-point message (seconds): ``alpha + n beta``."""
+    return alpha_s + msg_bytes * beta_s_per_byte
+
+
+@njit(cache=True)
+def two_level_allreduce_time(per_node, n_nodes, msg_bytes, alpha_in_s, beta_in, alpha_out_s,
+                             beta_out):
+    """All-reduce of ``msg_bytes`` per GPU over ``n_nodes`` nodes of ``per_node`` GPUs each: ring
+    reduce-scatter inside the node, ring all-reduce of each GPU's ``1/per_node`` share across the
+    nodes (every GPU on its own port), ring all-gather inside the node. With ``per_node = 1`` it is
+    one ring over the network, with ``n_nodes = 1`` one ring inside the node."""
+    return (ring_reduce_scatter_s(per_node, msg_bytes, alpha_in_s, beta_in)
+            + ring_allreduce_s(n_nodes, msg_bytes / per_node, alpha_out_s, beta_out)
+            + ring_allgather_s(per_node, msg_bytes, alpha_in_s, beta_in))
+
+
+@njit(cache=True)
+def two_level_reduce_scatter_time(per_node, n_nodes, msg_bytes, alpha_in_s, beta_in, alpha_out_s,
+                                  beta_out):
+    """Reduce-scatter of a ``msg_bytes`` vector in two levels: inside the node, then each GPU's
+    ``1/per_node`` share across the nodes (arguments as :func:`two_level_allreduce_time`)."""
+    return (ring_reduce_scatter_s(per_node, msg_bytes, alpha_in_s, beta_in)
+            + ring_reduce_scatter_s(n_nodes, msg_bytes / per_node, alpha_out_s, beta_out))
+
+
+@njit(cache=True)
+def two_level_allgather_time(per_node, n_nodes, msg_bytes, alpha_in_s, beta_in, alpha_out_s,
+                             beta_out):
+    """All-gather of a ``msg_bytes`` result in two levels: each GPU's ``1/per_node`` share across
+    the nodes, then inside the node (arguments as :func:`two_level_allreduce_time`)."""
+    return (ring_allgather_s(n_nodes, msg_bytes / per_node, alpha_out_s, beta_out)
+            + ring_allgather_s(per_node, msg_bytes, alpha_in_s, beta_in))

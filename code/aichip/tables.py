@@ -133,13 +133,12 @@ SCHEMAS: dict[str, TableSchema] = {
         integer=("param_bytes", "grad_bytes", "optimizer_bytes"), key=("optimizer", "precision"),
         description="bytes per parameter of weights, gradients and optimizer state when training"),
     "clusters": TableSchema(
-        columns=("name", "gpu", "domain_gpus", "scaleup_link", "scaleup_links_per_gpu",
-                 "scaleout_link", "nics_per_domain", "alpha_scaleup_us", "alpha_scaleout_us",
-                 "source", "notes"),
+        columns=("name", "gpu", "scaleup_system", "scaleout_link", "nics_per_domain",
+                 "alpha_scaleup_us", "alpha_scaleout_us", "source", "notes"),
         numeric=("alpha_scaleup_us", "alpha_scaleout_us"),
-        integer=("domain_gpus", "scaleup_links_per_gpu", "nics_per_domain"), key=("name",),
-        description="a training cluster: its GPU (as in chips), NVLink domain, links (as in "
-                    "links) and per-message latencies"),
+        integer=("nics_per_domain",), key=("name",),
+        description="a training cluster: its GPU (as in chips), NVLink domain (a system of "
+                    "aichip.topology), network links (as in links) and per-message latencies"),
     "gemm_efficiency": TableSchema(
         columns=("gpu", "measured_on", "precision", "measured_TFLOPs", "best_shape", "source",
                  "notes"),

@@ -12,7 +12,7 @@ and which parallel layout is best.
 * :mod:`~aichip.scaling.search`: :func:`search_layouts`, every layout that fits, ranked.
 """
 
-from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency
+from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency, scaleup_domain
 from .counting import (
                        RECOMPUTE,
                        elementwise_bytes_per_layer,
@@ -32,10 +32,12 @@ from .model import (
                        StepTime,
                        TransformerConfig,
                        check_layout,
+                       layout_error,
                        step_time,
 )
 from .published import (
                        VALIDATION_CLUSTER,
+                       implied_gemm_efficiency,
                        korthikanti_table,
                        megatron_table1,
                        predict_korthikanti,
@@ -43,11 +45,12 @@ from .published import (
 )
 from .search import scaling_efficiency, search_layouts
 
-__all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "RECOMPUTE",
+__all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "scaleup_domain",
+           "RECOMPUTE",
            "elementwise_bytes_per_layer", "flops_per_iteration", "hardware_flops_per_iteration",
            "palm_flops_per_token",
            "palm_mfu", "pipeline_bubble_fraction", "pipeline_bubble_overhead", "simulate_1f1b",
            "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
-           "TransformerConfig", "check_layout", "step_time", "VALIDATION_CLUSTER",
+           "TransformerConfig", "check_layout", "layout_error", "step_time", "VALIDATION_CLUSTER",
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts"]

@@ -5,8 +5,11 @@ large GEMM reaches).
 A cluster is a set of NVLink *domains* (a DGX node of 8 GPUs, or a GB200 NVL72 rack of 72) joined
 by a fat tree of InfiniBand. Per GPU and per direction:
 
-* scale-up bandwidth = ``scaleup_links_per_gpu`` x the NVLink generation's ``GBps_per_dir``
-  (A100: 12 x 25 = 300 GB/s, the "600 GB/s bidirectional" of the datasheet);
+* the NVLink domain is the graph of :mod:`aichip.topology` that ``scaleup_system`` names (a key of
+  :data:`aichip.topology.SYSTEMS`): its GPU count is ``domain_gpus`` and a GPU's NVLink bandwidth
+  (:func:`aichip.topology.gpu_bandwidth_GBps`) the scale-up bandwidth (A100: 12 NVLink 3 links of
+  25 GB/s = 300 GB/s, the "600 GB/s bidirectional" of the datasheet). The machine is described
+  once, by the topology, and the cluster reads its figures from there;
 * scale-out bandwidth = ``nics_per_domain / domain_gpus`` x the port's ``GBps_per_dir`` (one HDR
   port per A100: 25 GB/s). The fat tree is taken as non-blocking (full bisection), as Selene's is.
 
@@ -20,12 +23,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from .. import chips
+from .. import chips, topology
 from ..links import link_GBps_per_dir
 from ..tables import load_table
 from ..validation import check_choice, check_float
 
-__all__ = ["Cluster", "cluster", "cluster_names", "gemm_efficiency", "PRECISION"]
+__all__ = ["Cluster", "cluster", "cluster_names", "gemm_efficiency", "scaleup_domain",
+           "PRECISION"]
 
 #: the training precision whose peak and GEMM efficiency the model uses
 PRECISION = "bf16"
@@ -99,6 +103,12 @@ def gemm_efficiency(gpu: str, precision: str = PRECISION) -> float:
     return float(row["measured_TFLOPs"] / chips.get(row["measured_on"]).peak(precision))
 
 
+def scaleup_domain(system: str) -> topology.Topology:
+    """The NVLink domain ``system`` (a key of :data:`aichip.topology.SYSTEMS`) as a graph."""
+    check_choice("scaleup_system", system, list(topology.SYSTEMS))
+    return topology.SYSTEMS[system]()
+
+
 @functools.cache
 def cluster(name: str) -> Cluster:
     """The :class:`Cluster` called ``name`` (one of :func:`cluster_names`)."""
@@ -106,12 +116,14 @@ def cluster(name: str) -> Cluster:
     check_choice("name", name, list(table["name"]))
     row = table[table["name"] == name].iloc[0]
     chip = chips.get(row["gpu"])
-    up = row["scaleup_links_per_gpu"] * link_GBps_per_dir(row["scaleup_link"])
-    out = row["nics_per_domain"] * link_GBps_per_dir(row["scaleout_link"]) / row["domain_gpus"]
+    domain = scaleup_domain(row["scaleup_system"])
+    domain_gpus = domain.n_gpus
+    up = topology.gpu_bandwidth_GBps(domain).GBps_per_dir
+    out = row["nics_per_domain"] * link_GBps_per_dir(row["scaleout_link"]) / domain_gpus
     return Cluster(name=name, gpu=row["gpu"], peak_TFLOPs=float(chip.peak(PRECISION)),
                    gemm_efficiency=gemm_efficiency(row["gpu"]),
                    memory_bytes=float(chip.mem_GB) * 1e9,
-                   hbm_GBps=float(chip.mem_bw_GBps), domain_gpus=int(row["domain_gpus"]),
+                   hbm_GBps=float(chip.mem_bw_GBps), domain_gpus=int(domain_gpus),
                    scaleup_GBps=float(up), scaleout_GBps=float(out),
                    alpha_scaleup_s=float(row["alpha_scaleup_us"]) * 1e-6,
                    alpha_scaleout_s=float(row["alpha_scaleout_us"]) * 1e-6,

@@ -6,7 +6,8 @@ Megatron-LM). A tensor-parallel group runs over NVLink when ``tp <= domain_gpus`
 pipeline stages talk over NVLink when ``tp * pp <= domain_gpus`` and over InfiniBand otherwise. A
 data-parallel group has ``g = domain_gpus / (tp pp)`` members in each domain it spans (1 when a
 model replica fills a domain): its collectives run in two levels, a ring over NVLink among the ``g``
-and a ring over the network among the domains, each GPU on its own port (``_dp_coll``). Every GPU
+and a ring over the network among the domains, each GPU on its own port (the two-level costs of
+:mod:`aichip.parallelism`, e.g. :func:`~aichip.parallelism.two_level_allreduce_time`). Every GPU
 of a domain drives its own share of the domain's NICs (rail-optimised, non-blocking fat tree).
 
 **Per micro-batch, per GPU** (``b`` sequences of ``s`` tokens; ``m = global_batch / (b dp)``
@@ -25,7 +26,8 @@ micro-batches per iteration; ``v`` model chunks per GPU with the interleaved sch
   recomputed forward pass (Narayanan et al., Section 3.2 and Figure 5; Korthikanti et al., Section
   4.2). With sequence parallelism each all-reduce becomes a reduce-scatter and an all-gather, the
   same bytes and the same ring steps, so the same time. Ring algorithm (the closed form of
-  :func:`aichip.alphabeta.cost`); not overlapped with compute (as in those papers).
+  :func:`aichip.alphabeta.cost`, compiled as :func:`aichip.parallelism.ring_allreduce_s`); not
+  overlapped with compute (as in those papers).
 * pipeline communication: a send of ``2 b s h / tp`` bytes per GPU (the scatter/gather
   optimisation of Narayanan et al., Section 4.1, or sequence parallelism) forward and one backward,
   per model chunk: ``2 v (alpha + bytes / bandwidth)``.
@@ -36,8 +38,8 @@ micro-batches per iteration; ``v`` model chunks per GPU with the interleaved sch
 hidden:
 
 * ZeRO 0: gradient all-reduce after the last micro-batch's backward pass, overlapped with it in
-  buckets (PyTorch DDP's default 25 MB): what exceeds that backward pass is exposed, and at least
-  the last bucket always is;
+  buckets (PyTorch DDP's default ``bucket_cap_mb = 25``, 25 MiB, :data:`DP_BUCKET_BYTES`): what
+  exceeds that backward pass is exposed, and at least the last bucket always is;
 * ZeRO 1 (Megatron's distributed optimizer): reduce-scatter of the gradients, overlapped as
   above, then an all-gather of the updated 16-bit weights, exposed;
 * ZeRO 2: the gradients are kept only as a shard, so they are reduce-scattered after every
@@ -55,33 +57,41 @@ the GPU's memory is not timed: its times, MFU and HFU are NaN.
 
 **What the model leaves out** (and why it is faster than every published run, see
 :mod:`aichip.scaling.published`): element-wise kernels slower than the HBM roof, kernel launches,
-the optimizer step, GEMMs slower than the best measured shape (the largest term at scale: the
-published runs imply 0.6-0.75 of the peak instead of the measured 0.86), collectives slower than
-the link rate.
+the optimizer step, GEMMs slower than the best measured shape (the largest term at scale: the GEMM
+efficiency each published run implies, :func:`~aichip.scaling.published.implied_gemm_efficiency`,
+is well below the measured one; the chapter tabulates it), collectives slower than the link rate.
+
+**Code.** :func:`layout_error` holds the validity rules of a layout (for :class:`ParallelConfig`,
+:func:`check_layout` and the search). The arithmetic runs in one numba kernel,
+:mod:`aichip.scaling._kernel`, whose inputs (layouts as an array with named columns, the cluster as
+a small array with named entries) one function builds; :func:`step_time` evaluates one layout
+through it, :func:`~aichip.scaling.search.search_layouts` many.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-from numba import njit
+import pandas as pd
 
 from .. import training
 from ..validation import check_choice, check_int
-from .clusters import Cluster, cluster
-from .counting import RECOMPUTE, elementwise_bytes_per_layer, hardware_flops_per_iteration
+from ._kernel import (
+    ACTIVATION_BYTES,
+    DP_BUCKET_BYTES,
+    Layout,
+    Out,
+    elementwise_s_per_micro_batch,
+    evaluate,
+    resolve_cluster,
+)
+from .counting import RECOMPUTE, hardware_flops_per_iteration
 
 __all__ = ["TransformerConfig", "ParallelConfig", "StepTime", "step_time", "DP_BUCKET_BYTES",
-           "zero3_buffer_bytes",
-           "check_layout"]
-
-#: gradient bucket size for the overlapped data-parallel reduction (PyTorch DDP's bucket_cap_mb)
-DP_BUCKET_BYTES = 25e6
-#: bytes per activation element (16-bit training)
-ACTIVATION_BYTES = 2
+           "zero3_buffer_bytes", "check_layout", "layout_error", "elementwise_s_per_micro_batch"]
 
 
 @dataclass(frozen=True)
@@ -134,17 +144,10 @@ class ParallelConfig:
         check_choice("recompute", self.recompute, RECOMPUTE)
         if not isinstance(self.sequence_parallel, bool):
             raise TypeError("sequence_parallel must be True or False")
-        if self.global_batch % (self.micro_batch * self.dp):
-            raise ValueError(f"global_batch must be a multiple of micro_batch * dp = "
-                             f"{self.micro_batch * self.dp}, got {self.global_batch}")
-        if self.interleave > 1 and self.pp == 1:
-            raise ValueError("interleave must be 1 when pp == 1 (no pipeline to interleave)")
-        if self.interleave > 1 and self.micro_batches % self.pp:
-            raise ValueError(f"interleave > 1 needs micro-batches ({self.micro_batches}) to be a "
-                             f"multiple of pp ({self.pp})")
-        if self.zero_stage >= 2 and self.pp > 1:
-            raise ValueError("zero_stage must be 0 or 1 when pp > 1 (ZeRO 2 and 3 shard the "
-                             "gradients that pipeline micro-batches accumulate)")
+        problem = layout_error(self.dp, self.tp, self.pp, self.micro_batch, self.global_batch,
+                               self.interleave, self.zero_stage)
+        if problem:
+            raise ValueError(problem)
 
     @property
     def n_gpus(self) -> int:
@@ -156,18 +159,57 @@ class ParallelConfig:
         return self.global_batch // (self.micro_batch * self.dp)
 
 
+def layout_error(dp: int, tp: int, pp: int, micro_batch: int, global_batch: int,
+                 interleave: int = 1, zero_stage: int = 0, model: TransformerConfig | None = None
+                 ) -> str:
+    """The validity rules of a parallel layout, in one place: ``""`` when ``dp x tp x pp`` GPUs
+    with these settings can run (``model``, when given, too), else a message naming the first rule
+    broken. :class:`ParallelConfig`, :func:`check_layout` and
+    :func:`~aichip.scaling.search.search_layouts` all decide validity here.
+
+    1. ``global_batch`` is a multiple of ``micro_batch * dp`` (whole micro-batches per replica);
+    2. ``interleave > 1`` needs ``pp > 1`` (a pipeline to interleave);
+    3. ``interleave > 1`` needs the micro-batches per replica to be a multiple of ``pp``
+       (Megatron-LM's interleaved schedule);
+    4. ZeRO 2 and 3 need ``pp == 1`` (they shard the gradients that pipeline micro-batches
+       accumulate);
+    5. ``tp`` divides the model's ``n_heads``;
+    6. ``pp * interleave`` divides the model's ``n_layers``.
+
+    The arguments are whole numbers >= 1 (``zero_stage`` in 0..3), unchecked here.
+    """
+    if global_batch % (micro_batch * dp):
+        return (f"global_batch must be a multiple of micro_batch * dp = {micro_batch * dp}, got "
+                f"{global_batch}")
+    if interleave > 1 and pp == 1:
+        return "interleave must be 1 when pp == 1 (no pipeline to interleave)"
+    micro_batches = global_batch // (micro_batch * dp)
+    if interleave > 1 and micro_batches % pp:
+        return (f"interleave > 1 needs micro-batches ({micro_batches}) to be a multiple of pp "
+                f"({pp})")
+    if zero_stage >= 2 and pp > 1:
+        return ("zero_stage must be 0 or 1 when pp > 1 (ZeRO 2 and 3 shard the gradients that "
+                "pipeline micro-batches accumulate)")
+    if model is not None and model.n_heads % tp:
+        return f"tp must divide n_heads ({model.n_heads}), got {tp}"
+    if model is not None and model.n_layers % (pp * interleave):
+        return (f"pp * interleave must divide n_layers ({model.n_layers}), got pp={pp}, "
+                f"interleave={interleave}")
+    return ""
+
+
 def check_layout(model: TransformerConfig, parallel: ParallelConfig) -> None:
-    """Raise ValueError when ``parallel`` cannot split ``model``: ``tp`` must divide ``n_heads``,
-    ``pp * interleave`` must divide ``n_layers``."""
+    """Raise ValueError when ``parallel`` cannot split ``model`` (:func:`layout_error`): ``tp``
+    must divide ``n_heads``, ``pp * interleave`` must divide ``n_layers``."""
     if not isinstance(model, TransformerConfig):
         raise TypeError(f"model must be a TransformerConfig, got {type(model).__name__}")
     if not isinstance(parallel, ParallelConfig):
         raise TypeError(f"parallel must be a ParallelConfig, got {type(parallel).__name__}")
-    if model.n_heads % parallel.tp:
-        raise ValueError(f"tp must divide n_heads ({model.n_heads}), got {parallel.tp}")
-    if model.n_layers % (parallel.pp * parallel.interleave):
-        raise ValueError(f"pp * interleave must divide n_layers ({model.n_layers}), got "
-                         f"pp={parallel.pp}, interleave={parallel.interleave}")
+    P = parallel
+    problem = layout_error(P.dp, P.tp, P.pp, P.micro_batch, P.global_batch, P.interleave,
+                           P.zero_stage, model)
+    if problem:
+        raise ValueError(problem)
 
 
 class StepTime(NamedTuple):
@@ -206,118 +248,6 @@ class StepTime(NamedTuple):
     elementwise_s: float  # memory-bound kernels at the HBM bandwidth
 
 
-# ----------------------------------------------------------------------------------------------
-# the numba core (shared by step_time and search_layouts)
-
-@njit(cache=True)
-def _ring(kind, ranks, n_bytes, alpha, beta):
-    """Ring collective time (alphabeta's table): 0 all-reduce, 1 reduce-scatter, 2 all-gather,
-    3 point-to-point send."""
-    if kind == 3:
-        return alpha + n_bytes * beta
-    if ranks <= 1:
-        return 0.0
-    steps = ranks - 1.0
-    if kind == 0:
-        return 2.0 * steps * alpha + 2.0 * steps / ranks * n_bytes * beta
-    return steps * alpha + steps / ranks * n_bytes * beta
-
-
-@njit(cache=True)
-def _dp_coll(kind, n_bytes, dpc):
-    """A data-parallel collective (0 all-reduce, 1 reduce-scatter, 2 all-gather) of ``n_bytes`` per
-    GPU over ``g`` replicas in each of ``n`` NVLink domains, two-level as NCCL runs it on a
-    rail-optimised cluster: a ring inside each domain over NVLink, then a ring across the domains of
-    each GPU's ``1/g`` share on its own network port (all ``g`` rails at once). For the all-reduce:
-    reduce-scatter in the domain, all-reduce across, all-gather in the domain. With ``g = 1`` it is
-    one ring over the network, with ``n = 1`` one ring over NVLink."""
-    g, n, a_up, beta_up, a_out, beta_out = dpc
-    if kind == 0:
-        return (_ring(1, g, n_bytes, a_up, beta_up) + _ring(0, n, n_bytes / g, a_out, beta_out)
-                + _ring(2, g, n_bytes, a_up, beta_up))
-    return _ring(kind, g, n_bytes, a_up, beta_up) + _ring(kind, n, n_bytes / g, a_out, beta_out)
-
-
-@njit(cache=True)
-def _step_kernel(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_bytes, param_bytes,
-                 domain, a_up, beta_up, a_out, beta_out, bucket, overlap, out):
-    """One layout's times into ``out``: compute, tp, pp, bubble, dp total, dp exposed, total."""
-    # tensor parallel: 4 all-reduces per layer (6 with full recomputation)
-    if tp <= domain:
-        a_tp, b_tp = a_up, beta_up
-    else:
-        a_tp, b_tp = a_out, beta_out
-    per_layer = 6.0 if full else 4.0
-    tp_mb = (n_layers / pp) * per_layer * _ring(0, tp, msg_bytes, a_tp, b_tp)
-    # pipeline: a send forward and one backward per chunk
-    pp_mb = 0.0
-    if pp > 1:
-        if tp * pp <= domain:
-            a_pp, b_pp = a_up, beta_up
-        else:
-            a_pp, b_pp = a_out, beta_out
-        pp_mb = 2.0 * v * _ring(3, 2, msg_bytes / tp, a_pp, b_pp)
-    slot = c + tp_mb + pp_mb
-    bubble = (pp - 1.0) / v * slot
-    # data parallel: the replicas of one domain (g of them) and the n domains they span
-    if dp * tp * pp <= domain:
-        g, n = dp, 1
-    elif domain % (tp * pp) == 0 and dp % (domain // (tp * pp)) == 0:
-        g = domain // (tp * pp)
-        n = dp // g
-    else:
-        g, n = 1, dp
-    dpc = (g, n, a_up, beta_up, a_out, beta_out)
-    backward = c * (0.75 if full else 2.0 / 3.0)  # backward (+ recomputation) share of c
-    end = 0.0  # after the last backward pass, overlapped with it
-    after = 0.0  # after the optimizer step, exposed
-    per_mb = 0.0  # every micro-batch
-    exposed_mb = 0.0  # what of per_mb its micro-batch's compute cannot hide
-    if zero == 0:
-        end = _dp_coll(0, grad_bytes, dpc)
-    elif zero == 1:
-        end = _dp_coll(1, grad_bytes, dpc)
-        after = _dp_coll(2, param_bytes, dpc)
-    elif zero == 2:
-        per_mb = _dp_coll(1, grad_bytes, dpc)
-        exposed_mb = max(per_mb - backward, 0.0)
-        after = _dp_coll(2, param_bytes, dpc)
-    else:
-        gather = _dp_coll(2, param_bytes, dpc)
-        scatter = _dp_coll(1, grad_bytes, dpc)
-        per_mb = scatter + 2.0 * gather
-        # the forward gather hides under the forward pass, the backward gather and the gradient
-        # reduce-scatter under the backward pass
-        exposed_mb = max(gather - (c - backward), 0.0) + max(gather + scatter - backward, 0.0)
-    dp_total = end + after + m * per_mb
-    if overlap:
-        exposed = after + m * exposed_mb
-        if end > 0.0:
-            last = _dp_coll(0 if zero == 0 else 1, min(bucket, grad_bytes), dpc)
-            exposed += max(end - backward, last)
-    else:
-        exposed = dp_total
-    out[0] = m * c
-    out[1] = m * tp_mb
-    out[2] = m * pp_mb
-    out[3] = bubble
-    out[4] = dp_total
-    out[5] = exposed
-    out[6] = m * slot + bubble + exposed
-
-
-@njit(cache=True)
-def _step_batch(c, m, dp, tp, pp, v, zero, full, msg_bytes, n_layers, grad_bytes, param_bytes,
-                domain, a_up, beta_up, a_out, beta_out, bucket, overlap):
-    n = c.shape[0]
-    out = np.empty((n, 7))
-    for i in range(n):
-        _step_kernel(c[i], m[i], dp[i], tp[i], pp[i], v[i], zero[i], full[i], msg_bytes[i],
-                     n_layers, grad_bytes[i], param_bytes[i], domain, a_up, beta_up, a_out,
-                     beta_out, bucket, overlap, out[i])
-    return out
-
-
 def zero3_buffer_bytes(model: TransformerConfig, tp: int, zero_stage: int) -> float:
     """Bytes ZeRO stage 3 needs beyond its sharded model states: the gathered 16-bit weights of the
     layer being computed and of the next one, prefetched while it computes (Rajbhandari et al.,
@@ -326,35 +256,6 @@ def zero3_buffer_bytes(model: TransformerConfig, tp: int, zero_stage: int) -> fl
     if zero_stage != 3:
         return 0.0
     return 2 * 12.0 * model.hidden**2 / tp * ACTIVATION_BYTES
-
-
-def elementwise_s_per_micro_batch(model: TransformerConfig, micro_batch: int, tp: int, pp: int,
-                                  sequence_parallel: bool, recompute: str, cl: Cluster) -> float:
-    """Seconds one GPU's ``n_layers / pp`` layers spend in memory-bound kernels per micro-batch:
-    :func:`~aichip.scaling.counting.elementwise_bytes_per_layer` at the cluster's HBM bandwidth."""
-    per_layer = elementwise_bytes_per_layer(model.seq_len, micro_batch, model.hidden,
-                                            model.n_heads, tp, sequence_parallel, recompute)
-    return model.n_layers / pp * per_layer / (cl.hbm_GBps * 1e9)
-
-
-def _resolve_cluster(cl) -> Cluster:
-    if isinstance(cl, Cluster):
-        return cl
-    if isinstance(cl, str):
-        return cluster(cl)
-    raise TypeError(f"cluster must be a cluster name or a Cluster, got {type(cl).__name__}")
-
-
-def _state_bytes_per_param():
-    """Bytes per gradient and per weight element exchanged (mixed-precision Adam's 16-bit)."""
-    t = training.optimizer_table()
-    row = t[(t["optimizer"] == "adam") & (t["precision"] == "mixed")].iloc[0]
-    return float(row["grad_bytes"]), float(row["param_bytes"])
-
-
-def _cluster_args(cl: Cluster):
-    return (cl.domain_gpus, cl.alpha_scaleup_s, 1.0 / (cl.scaleup_GBps * 1e9), cl.alpha_scaleout_s,
-            1.0 / (cl.scaleout_GBps * 1e9), DP_BUCKET_BYTES)
 
 
 def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
@@ -380,7 +281,7 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         Times in seconds; a layout that does not fit in memory has ``fits=False`` and NaN times.
     """
     check_layout(model, parallel)
-    cl = _resolve_cluster(cluster)
+    cl = resolve_cluster(cluster)
     if not isinstance(overlap_dp, bool):
         raise TypeError("overlap_dp must be True or False")
     M, P = model, parallel
@@ -390,35 +291,27 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         sequence_parallel=P.sequence_parallel, recompute=P.recompute)
     n_gpus, m = P.n_gpus, P.micro_batches
     memory = mem.total_bytes + zero3_buffer_bytes(M, P.tp, P.zero_stage)
-    fits = memory <= cl.memory_bytes
     model_flops = hardware_flops_per_iteration(P.global_batch, M.seq_len, M.n_layers, M.hidden,
                                                M.vocab, "none")
     hw_flops = hardware_flops_per_iteration(P.global_batch, M.seq_len, M.n_layers, M.hidden,
                                             M.vocab, P.recompute)
-    nan = math.nan
-    if not fits:
+    if memory > cl.memory_bytes:
+        nan = math.nan
         return StepTime(nan, nan, nan, nan, memory, False, nan, nan, nan, nan, nan, nan,
                         nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem,
                         nan, nan)
-    c_gemm = hw_flops / (P.global_batch / P.micro_batch) / (P.tp * P.pp) / cl.effective_FLOPs
-    c_elem = elementwise_s_per_micro_batch(M, P.micro_batch, P.tp, P.pp, P.sequence_parallel,
-                                           P.recompute, cl)
-    c = c_gemm + c_elem
-    grad_b, param_b = _state_bytes_per_param()
-    n_local = M.n_params / (P.tp * P.pp)
-    msg = ACTIVATION_BYTES * P.micro_batch * M.seq_len * M.hidden
-    out = np.empty(7)
-    _step_kernel(c, m, P.dp, P.tp, P.pp, P.interleave, P.zero_stage, P.recompute == "full", msg,
-                 M.n_layers, n_local * grad_b, n_local * param_b, *_cluster_args(cl), overlap_dp,
-                 out)
-    compute, tp_s, pp_s, bubble, dp_total, dp_exposed, total = (float(x) for x in out)
+    lay, out = evaluate(M, pd.DataFrame([dataclasses.asdict(P)]), cl, overlap_dp)
+    lay, out = lay[0], [float(x) for x in out[0]]
+    total, dp_total, dp_exposed = out[Out.TOTAL], out[Out.DP_TOTAL], out[Out.DP_EXPOSED]
+    tp_s, pp_s = out[Out.TP_COMM], out[Out.PP_COMM]
     peak = cl.peak_TFLOPs * 1e12
     return StepTime(
-        total_s=total, compute_s=compute, comm_s=tp_s + pp_s + dp_exposed, bubble_s=bubble,
-        memory_bytes_per_gpu=memory, fits=True, tp_comm_s=tp_s, pp_comm_s=pp_s,
-        dp_comm_s=dp_total, dp_exposed_s=dp_exposed, dp_hidden_s=dp_total - dp_exposed,
+        total_s=total, compute_s=out[Out.COMPUTE], comm_s=tp_s + pp_s + dp_exposed,
+        bubble_s=out[Out.BUBBLE], memory_bytes_per_gpu=memory, fits=True, tp_comm_s=tp_s,
+        pp_comm_s=pp_s, dp_comm_s=dp_total, dp_exposed_s=dp_exposed,
+        dp_hidden_s=dp_total - dp_exposed,
         mfu=model_flops / (total * n_gpus * peak), hfu=hw_flops / (total * n_gpus * peak),
         capacity_bytes=cl.memory_bytes, n_gpus=n_gpus, micro_batches=m, model_flops=model_flops,
         hardware_flops=hw_flops, tflops_per_gpu=hw_flops / (total * n_gpus) / 1e12,
-        tokens_per_s=P.global_batch * M.seq_len / total, memory=mem, gemm_s=m * c_gemm,
-        elementwise_s=m * c_elem)
+        tokens_per_s=P.global_batch * M.seq_len / total, memory=mem,
+        gemm_s=m * float(lay[Layout.GEMM_S]), elementwise_s=m * float(lay[Layout.ELEMENTWISE_S]))

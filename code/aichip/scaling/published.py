@@ -4,8 +4,19 @@ iteration times (MLSys 2023, ``data/korthikanti_iterations.csv``).
 
 Each row is predicted with the layout the paper states (``dp = n_gpus / (tp pp)``) on
 ``dgx_a100_hdr`` (Selene), sequence 2048, vocabulary 51200, and the model's fixed inputs; nothing is
-fitted to these rows. Where the paper does not state a setting the choice is the simplest one and
-is named here: micro-batch 1 for Table 1, the non-interleaved 1F1B schedule, ZeRO 0.
+fitted to these rows. The pipeline schedule is the one each paper ran:
+
+* Table 1: Narayanan et al. (Section 5.1) ran the interleaved schedule with the scatter/gather
+  optimisation (which the model's pipeline sends always assume) but do not state the number of
+  model chunks per GPU; the model takes the smallest ``v > 1`` Megatron-LM accepts
+  (:func:`table1_interleave`), and the non-interleaved 1F1B schedule for ``pp <= 2`` (Megatron-LM's
+  interleaved schedule needs more than 2 stages);
+* Korthikanti et al. (Section 6) interleave 3 stages per GPU for 175B and 530B
+  (:data:`KORTHIKANTI_INTERLEAVE`); 22B has no pipeline and 1T's two layers per stage cannot be
+  split in three, so it runs 1F1B.
+
+Where the paper does not state a setting the choice is the simplest one and is named here:
+micro-batch 1 for Table 1, ZeRO 0.
 """
 
 from __future__ import annotations
@@ -16,13 +27,30 @@ from ..tables import load_table
 from .clusters import Cluster
 from .clusters import cluster as get_cluster
 from .counting import hardware_flops_per_iteration
-from .model import ParallelConfig, StepTime, TransformerConfig, step_time
+from .model import ParallelConfig, StepTime, TransformerConfig, layout_error, step_time
 
 __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
-           "predict_korthikanti", "implied_gemm_efficiency", "VALIDATION_CLUSTER"]
+           "predict_korthikanti", "implied_gemm_efficiency", "table1_interleave",
+           "VALIDATION_CLUSTER", "KORTHIKANTI_INTERLEAVE"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
+#: model chunks per GPU of Korthikanti et al.'s runs (Section 6: "3 interleaving stages" for the
+#: 175B and 530B models); the others run the non-interleaved 1F1B schedule
+KORTHIKANTI_INTERLEAVE = {"175B": 3, "530B": 3}
+
+
+def table1_interleave(model: TransformerConfig, dp: int, tp: int, pp: int, micro_batch: int,
+                      global_batch: int) -> int:
+    """Model chunks per GPU for a Table 1 run: the smallest ``v > 1`` that
+    :func:`~aichip.scaling.model.layout_error` accepts (``pp v`` divides the layers, ``pp`` the
+    micro-batches), when ``pp > 2`` (Megatron-LM's interleaved schedule needs more than two
+    stages); 1 otherwise."""
+    if pp > 2:
+        for v in range(2, model.n_layers // pp + 1):
+            if not layout_error(dp, tp, pp, micro_batch, global_batch, v, 0, model):
+                return v
+    return 1
 
 
 def implied_gemm_efficiency(result: StepTime, parallel: ParallelConfig, published_s: float,
@@ -54,7 +82,8 @@ def korthikanti_table() -> pd.DataFrame:
 
 
 def predict_megatron_table1(micro_batch: int = 1, cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
-    """Predict every row of Table 1: full recomputation, no sequence parallelism (2021).
+    """Predict every row of Table 1: full recomputation, no sequence parallelism (2021), the
+    interleaved schedule (:func:`table1_interleave`).
 
     Returns one row per model with the published and predicted TFLOP/s per GPU (the paper's
     ``96 B s l h**2`` count divided by the iteration time and the GPU count), their relative error
@@ -65,14 +94,15 @@ def predict_megatron_table1(micro_batch: int = 1, cluster=VALIDATION_CLUSTER) ->
     for r in megatron_table1().itertuples():
         model = TransformerConfig(r.n_layers, r.hidden, r.n_heads)
         dp = r.n_gpus // (r.tp * r.pp)
-        par = ParallelConfig(dp, r.tp, r.pp, micro_batch, r.global_batch, recompute="full",
-                             sequence_parallel=False)
+        v = table1_interleave(model, dp, r.tp, r.pp, micro_batch, r.global_batch)
+        par = ParallelConfig(dp, r.tp, r.pp, micro_batch, r.global_batch, interleave=v,
+                             recompute="full", sequence_parallel=False)
         st = step_time(model, par, cluster)
         flops = hardware_flops_per_iteration(r.global_batch, model.seq_len, model.n_layers,
                                              model.hidden, model.vocab, "full")
         published_s = flops / (r.tflops_per_gpu * 1e12 * r.n_gpus)
         rows.append({"params_B": r.params_B, "n_gpus": r.n_gpus, "tp": r.tp, "pp": r.pp, "dp": dp,
-                     "micro_batches": st.micro_batches,
+                     "interleave": v, "micro_batches": st.micro_batches,
                      "published_tflops": r.tflops_per_gpu, "predicted_tflops": st.tflops_per_gpu,
                      "error": st.tflops_per_gpu / r.tflops_per_gpu - 1.0,
                      "published_s": published_s, "predicted_s": st.total_s,
@@ -87,7 +117,8 @@ def predict_megatron_table1(micro_batch: int = 1, cluster=VALIDATION_CLUSTER) ->
 
 def predict_korthikanti(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
     """Predict Korthikanti et al.'s iteration times: full recomputation without sequence
-    parallelism, and selective recomputation with sequence parallelism (their "present work").
+    parallelism, and selective recomputation with sequence parallelism (their "present work"),
+    with the paper's interleaving (:data:`KORTHIKANTI_INTERLEAVE`).
 
     Returns one row per (model, recompute) with the published and predicted seconds, the error
     ``predicted / published - 1``, the predicted breakdown and MFU, and
@@ -100,9 +131,11 @@ def predict_korthikanti(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
         for recompute, sp, published in (("full", False, r.full_recompute_s),
                                          ("selective", True, r.selective_sp_s)):
             par = ParallelConfig(dp, r.tp, r.pp, r.micro_batch, r.global_batch,
+                                 interleave=KORTHIKANTI_INTERLEAVE.get(r.model, 1),
                                  recompute=recompute, sequence_parallel=sp)
             st = step_time(model, par, cluster)
             rows.append({"model": r.model, "recompute": recompute, "sequence_parallel": sp,
+                         "interleave": par.interleave,
                          "published_s": published, "predicted_s": st.total_s,
                          "error": st.total_s / published - 1.0, "compute_s": st.compute_s,
                          "tp_comm_s": st.tp_comm_s, "pp_comm_s": st.pp_comm_s,

@@ -1,12 +1,13 @@
 """Search the parallel layouts of a training job: every ``(dp, tp, pp, micro_batch, interleave,
 zero_stage, recompute)`` that splits the model, fits in memory, and its predicted step time.
 
-The enumeration builds flat arrays of candidate layouts; memory uses that
-:func:`aichip.training.training_memory` is its model states (which depend on ``tp, pp, dp`` and the
-ZeRO stage) plus activations proportional to the micro-batch (which depend on ``tp`` and the
-recomputation), each computed once per distinct combination by that function; the times come from
-the same numba kernel as :func:`~aichip.scaling.model.step_time`, run over all fitting layouts at
-once. ``tests/test_scaling.py`` checks every row against :func:`step_time`.
+The enumeration keeps the layouts that :func:`~aichip.scaling.model.layout_error` accepts (the one
+home of the validity rules); memory uses that :func:`aichip.training.training_memory` is its model
+states plus activations proportional to the micro-batch; the times come from the kernel of
+:func:`~aichip.scaling.model.step_time` (:mod:`aichip.scaling._kernel`, whose inputs one function
+builds), run over all fitting layouts at once. ``tests/test_scaling.py`` checks the enumerated set
+against a brute-force one, every row against :func:`step_time`, and a few layouts against a
+pure-Python evaluation.
 """
 
 from __future__ import annotations
@@ -18,27 +19,73 @@ import pandas as pd
 
 from .. import training
 from ..validation import check_int
+from ._kernel import Out, evaluate, resolve_cluster
 from .counting import RECOMPUTE, hardware_flops_per_iteration
-from .model import (
-    ACTIVATION_BYTES,
-    TransformerConfig,
-    _cluster_args,
-    _resolve_cluster,
-    _state_bytes_per_param,
-    _step_batch,
-    elementwise_s_per_micro_batch,
-    zero3_buffer_bytes,
-)
+from .model import TransformerConfig, layout_error, zero3_buffer_bytes
 
 __all__ = ["search_layouts", "scaling_efficiency"]
 
-_COLUMNS = ["dp", "tp", "pp", "micro_batch", "interleave", "zero_stage", "recompute", "total_s",
-            "compute_s", "tp_comm_s", "pp_comm_s", "bubble_s", "dp_exposed_s", "comm_s",
-            "memory_GB", "mfu", "hfu"]
+_LAYOUT = ["dp", "tp", "pp", "micro_batch", "interleave", "zero_stage", "recompute"]
+_TIMES = {"compute_s": Out.COMPUTE, "tp_comm_s": Out.TP_COMM, "pp_comm_s": Out.PP_COMM,
+          "bubble_s": Out.BUBBLE, "dp_exposed_s": Out.DP_EXPOSED, "total_s": Out.TOTAL}
+_COLUMNS = [*_LAYOUT, "total_s", "compute_s", "tp_comm_s", "pp_comm_s", "bubble_s",
+            "dp_exposed_s", "comm_s", "memory_GB", "mfu", "hfu"]
 
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _candidates(model, n_gpus, global_batch, max_tp, max_micro_batch, interleaves, zero_stages,
+                recomputes) -> pd.DataFrame:
+    """Every layout of ``n_gpus`` GPUs within the search's bounds that :func:`layout_error`
+    accepts, in the order tp, pp, micro-batch, interleave, ZeRO stage, recomputation."""
+    rows = []
+    for tp in _divisors(n_gpus):
+        for pp in _divisors(n_gpus // tp):
+            dp = n_gpus // (tp * pp)
+            for b, v, z in itertools.product(range(1, max_micro_batch + 1), interleaves,
+                                             zero_stages):
+                if tp <= max_tp and not layout_error(dp, tp, pp, b, global_batch, v, z, model):
+                    rows.extend((dp, tp, pp, b, v, z, r) for r in recomputes)
+    return pd.DataFrame(rows, columns=_LAYOUT)
+
+
+def _memory_bytes(model, frame: pd.DataFrame) -> np.ndarray:
+    """Bytes per GPU of every layout: :func:`aichip.training.training_memory` is its model states
+    (which depend on ``dp, tp, pp`` and the ZeRO stage) plus activations proportional to the
+    micro-batch (which depend on ``tp`` and the recomputation), each computed once per distinct
+    combination; ZeRO 3 adds :func:`~aichip.scaling.model.zero3_buffer_bytes`."""
+    M = model
+    states, acts = {}, {}
+    state_keys = list(zip(frame.dp, frame.tp, frame.pp, frame.zero_stage, strict=True))
+    act_keys = list(zip(frame.tp, frame.recompute, strict=True))
+    for key in set(state_keys):
+        dp, tp, pp, z = (int(x) for x in key)
+        mem = training.training_memory(M.n_layers, M.hidden, M.n_heads, M.vocab, M.seq_len, 1,
+                                       zero_stage=z, dp=dp, tp=tp, pp=pp)
+        states[key] = mem.total_bytes - mem.activations_bytes + zero3_buffer_bytes(M, tp, z)
+    for key in set(act_keys):
+        tp, r = int(key[0]), key[1]
+        acts[key] = training.activation_bytes(M.seq_len, 1, M.hidden, M.n_heads, M.n_layers,
+                                              tp=tp, sequence_parallel=tp > 1, recompute=r)
+    return (np.array([states[k] for k in state_keys])
+            + frame.micro_batch.to_numpy() * np.array([acts[k] for k in act_keys]))
+
+
+def _check_search(n_gpus, global_batch, max_tp, max_micro_batch, interleaves, zero_stages,
+                  recomputes, cl):
+    n_gpus = check_int("n_gpus", n_gpus, minimum=1)
+    global_batch = check_int("global_batch", global_batch, minimum=1)
+    max_tp = cl.domain_gpus if max_tp is None else check_int("max_tp", max_tp, minimum=1)
+    max_micro_batch = check_int("max_micro_batch", max_micro_batch, minimum=1)
+    interleaves = tuple(check_int("interleaves", v, minimum=1) for v in interleaves)
+    zero_stages = tuple(check_int("zero_stages", z, minimum=0, maximum=3) for z in zero_stages)
+    recomputes = tuple(recomputes)
+    for r in recomputes:
+        if r not in RECOMPUTE:
+            raise ValueError(f"recomputes must hold values of {RECOMPUTE}, got {r!r}")
+    return n_gpus, global_batch, max_tp, max_micro_batch, interleaves, zero_stages, recomputes
 
 
 def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, max_tp=None,
@@ -58,9 +105,11 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
     max_tp : int or None
         Largest tensor-parallel degree tried (default: the cluster's NVLink domain size).
     max_micro_batch : int, >= 1
-        Largest micro-batch tried (every divisor of ``global_batch / dp`` up to it).
+        Largest micro-batch tried.
     interleaves, zero_stages, recomputes : sequences
-        Values tried (interleave > 1 only with ``pp > 1``; ZeRO 2/3 only with ``pp == 1``).
+        Values tried. A layout is kept when :func:`~aichip.scaling.model.layout_error` accepts it
+        (the rules of :class:`~aichip.scaling.model.ParallelConfig` and
+        :func:`~aichip.scaling.model.check_layout`).
     overlap_dp : bool
         As for :func:`~aichip.scaling.model.step_time`.
 
@@ -70,102 +119,36 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
         One row per fitting layout (columns ``dp, tp, pp, micro_batch, interleave, zero_stage,
         recompute``, the times of :class:`~aichip.scaling.model.StepTime` in seconds, ``memory_GB``
         (1e9 bytes), ``mfu``, ``hfu``), sorted by ``total_s``. Sequence parallelism is on whenever
-        ``tp > 1``. ``attrs["candidates"]`` holds the number of layouts enumerated.
+        ``tp > 1``. ``attrs["candidates"]`` holds the number of valid layouts enumerated (before
+        the memory check). The times come from the kernel of
+        :func:`~aichip.scaling.model.step_time`, run over all fitting layouts at once.
     """
     if not isinstance(model, TransformerConfig):
         raise TypeError(f"model must be a TransformerConfig, got {type(model).__name__}")
-    n_gpus = check_int("n_gpus", n_gpus, minimum=1)
-    global_batch = check_int("global_batch", global_batch, minimum=1)
-    cl = _resolve_cluster(cluster)
-    max_tp = cl.domain_gpus if max_tp is None else check_int("max_tp", max_tp, minimum=1)
-    max_micro_batch = check_int("max_micro_batch", max_micro_batch, minimum=1)
-    for v in interleaves:
-        check_int("interleaves", v, minimum=1)
-    for z in zero_stages:
-        check_int("zero_stages", z, minimum=0, maximum=3)
-    recomputes = tuple(recomputes)
-    for r in recomputes:
-        if r not in RECOMPUTE:
-            raise ValueError(f"recomputes must hold values of {RECOMPUTE}, got {r!r}")
-    M = model
-    grad_b, param_b = _state_bytes_per_param()
-    n_params = M.n_params
-
-    layouts = []
-    for tp in _divisors(M.n_heads):
-        if tp > max_tp or n_gpus % tp:
-            continue
-        for pp in _divisors(M.n_layers):
-            if (n_gpus // tp) % pp:
-                continue
-            dp = n_gpus // (tp * pp)
-            if global_batch % dp:
-                continue
-            per_replica = global_batch // dp
-            for b, v, z, r in itertools.product(_divisors(per_replica), interleaves, zero_stages,
-                                                recomputes):
-                if b > max_micro_batch or (v > 1 and (pp == 1 or M.n_layers % (pp * v)
-                                                      or (per_replica // b) % pp)):
-                    continue
-                if z >= 2 and pp > 1:
-                    continue
-                layouts.append((dp, tp, pp, b, v, z, r))
-    frame = pd.DataFrame(layouts, columns=_COLUMNS[:7])
+    cl = resolve_cluster(cluster)
+    n_gpus, global_batch, *bounds = _check_search(n_gpus, global_batch, max_tp, max_micro_batch,
+                                                  interleaves, zero_stages, recomputes, cl)
+    frame = _candidates(model, n_gpus, global_batch, *bounds)
     candidates = len(frame)
-    if candidates == 0:
-        out = pd.DataFrame(columns=_COLUMNS)
-        out.attrs["candidates"] = 0
-        return out
-
-    # memory: model states per (dp, tp, pp, zero) plus activations per (tp, recompute) x b
-    states, acts = {}, {}
-    for key in set(zip(frame.dp, frame.tp, frame.pp, frame.zero_stage, strict=True)):
-        dp, tp, pp, z = (int(x) for x in key)
-        mem = training.training_memory(M.n_layers, M.hidden, M.n_heads, M.vocab, M.seq_len, 1,
-                                       zero_stage=z, dp=dp, tp=tp, pp=pp)
-        states[key] = mem.total_bytes - mem.activations_bytes + zero3_buffer_bytes(M, tp, z)
-    for key in set(zip(frame.tp, frame.recompute, strict=True)):
-        tp, r = int(key[0]), key[1]
-        acts[key] = training.activation_bytes(M.seq_len, 1, M.hidden, M.n_heads, M.n_layers,
-                                              tp=tp, sequence_parallel=tp > 1, recompute=r)
-    memory = (np.array([states[k] for k in zip(frame.dp, frame.tp, frame.pp, frame.zero_stage,
-                                                strict=True)])
-              + frame.micro_batch.to_numpy()
-              * np.array([acts[k] for k in zip(frame.tp, frame.recompute, strict=True)]))
+    memory = _memory_bytes(model, frame) if candidates else np.empty(0)
     frame["memory_GB"] = memory / 1e9
     frame = frame[memory <= cl.memory_bytes].reset_index(drop=True)
-
-    hw1 = {r: hardware_flops_per_iteration(1, M.seq_len, M.n_layers, M.hidden, M.vocab, r)
-           for r in RECOMPUTE}
-    tp_a = frame.tp.to_numpy(np.int64)
-    pp_a = frame.pp.to_numpy(np.int64)
-    b_a = frame.micro_batch.to_numpy(np.int64)
-    dp_a = frame.dp.to_numpy(np.int64)
-    c = (np.array([hw1[r] for r in frame.recompute]) * b_a / (tp_a * pp_a) / cl.effective_FLOPs)
-    keys = list(zip(frame.micro_batch, frame.tp, frame.pp, frame.recompute, strict=True))
-    elem = {k: elementwise_s_per_micro_batch(M, int(k[0]), int(k[1]), int(k[2]), int(k[1]) > 1,
-                                             k[3], cl) for k in set(keys)}
-    c = c + np.array([elem[k] for k in keys])
-    m = global_batch // (b_a * dp_a)
-    n_local = n_params / (tp_a * pp_a)
-    times = _step_batch(c.astype(np.float64), m.astype(np.int64), dp_a, tp_a, pp_a,
-                        frame.interleave.to_numpy(np.int64),
-                        frame.zero_stage.to_numpy(np.int64),
-                        (frame.recompute == "full").to_numpy(),
-                        (ACTIVATION_BYTES * M.seq_len * M.hidden * b_a).astype(np.float64),
-                        M.n_layers, n_local * grad_b, n_local * param_b, *_cluster_args(cl),
-                        bool(overlap_dp))
-    for j, name in enumerate(["compute_s", "tp_comm_s", "pp_comm_s", "bubble_s", "dp_comm",
-                              "dp_exposed_s", "total_s"]):
-        if name != "dp_comm":
-            frame[name] = times[:, j]
+    frame["global_batch"] = global_batch
+    frame["sequence_parallel"] = frame.tp > 1
+    if frame.empty:
+        out = pd.DataFrame(columns=_COLUMNS)
+        out.attrs["candidates"] = candidates
+        return out
+    _, times = evaluate(model, frame, cl, bool(overlap_dp))
+    for name, j in _TIMES.items():
+        frame[name] = times[:, j]
     frame["comm_s"] = frame.tp_comm_s + frame.pp_comm_s + frame.dp_exposed_s
     peak = cl.peak_TFLOPs * 1e12
-    model_flops = hardware_flops_per_iteration(global_batch, M.seq_len, M.n_layers, M.hidden,
-                                               M.vocab, "none")
-    frame["mfu"] = model_flops / (frame.total_s * n_gpus * peak)
-    frame["hfu"] = (np.array([hw1[r] for r in frame.recompute]) * global_batch
-                    / (frame.total_s * n_gpus * peak))
+    M = model
+    flops = {r: hardware_flops_per_iteration(global_batch, M.seq_len, M.n_layers, M.hidden,
+                                             M.vocab, r) for r in RECOMPUTE}
+    frame["mfu"] = flops["none"] / (frame.total_s * n_gpus * peak)
+    frame["hfu"] = frame.recompute.map(flops) / (frame.total_s * n_gpus * peak)
     frame = frame[_COLUMNS].sort_values("total_s", kind="stable").reset_index(drop=True)
     frame.attrs["candidates"] = candidates
     return frame
@@ -195,9 +178,9 @@ def scaling_efficiency(model: TransformerConfig, cluster, gpu_counts, global_bat
             rows.append({"n_gpus": n, "total_s": np.nan, "mfu": np.nan})
             continue
         best = df.iloc[0]
-        rows.append({"n_gpus": n, **{k: best[k] for k in _COLUMNS[:7]},
+        rows.append({"n_gpus": n, **{k: best[k] for k in _LAYOUT},
                      "total_s": float(best.total_s), "mfu": float(best.mfu)})
-    out = pd.DataFrame(rows, columns=["n_gpus", *_COLUMNS[:7], "total_s", "mfu"])
+    out = pd.DataFrame(rows, columns=["n_gpus", *_LAYOUT, "total_s", "mfu"])
     out["tokens_per_s"] = global_batch * model.seq_len / out.total_s
     fitting = out.dropna(subset=["total_s"])
     if fitting.empty:
