@@ -42,14 +42,6 @@ from . import chips
 from .tables import load_table
 from .validation import check_choice, check_float, check_int
 
-__all__ = [
-    "ZERO_STAGES", "RECOMPUTE", "PRECISIONS", "optimizer_table", "optimizers", "ModelStates",
-    "model_state_bytes", "check_layer_shape", "activation_bytes", "saved_tensors",
-    "transformer_params", "training_flops", "kv_cache_bytes", "DecodeBound",
-    "decode_tokens_per_s_bound", "TrainingMemory", "training_memory", "largest_micro_batch",
-    "gpu_capacity_GB",
-]
-
 ZERO_STAGES = (0, 1, 2, 3)
 RECOMPUTE = ("none", "selective", "full")
 PRECISIONS = ("mixed", "fp32")

@@ -48,13 +48,6 @@ TCP_FRAME_HEADER_BYTES = sum(HEADERS["iWARP"][k] for k in ("preamble+gap", "Ethe
 #: largest super-segment the kernel hands to a segmentation offload (GSO_MAX_SIZE, 64 KiB)
 OFFLOAD_BYTES = 65536
 
-__all__ = [
-    "Stage", "Path", "packet_sizes", "traverse", "message_time", "latency_breakdown", "HostParams",
-    "DEFAULT_HOST", "rdma_write_path", "tcp_path", "bandwidth_GBps", "sweep", "KV_DESIGNS",
-    "lookup_time_s",
-]
-
-
 @dataclass(frozen=True)
 class Stage:
     """One pipeline stage: service ``s_per_packet + bytes * s_per_byte`` (held), then

@@ -40,7 +40,7 @@ from .counting import elementwise_bytes_per_layer, hardware_flops_per_iteration
 
 __all__ = ["Layout", "System", "Out", "DP_BUCKET_BYTES", "ACTIVATION_BYTES", "kernel_inputs",
            "evaluate", "step_kernel", "step_batch", "resolve_cluster", "state_bytes_per_param",
-           "elementwise_s_per_micro_batch", "LAYOUT_COLUMNS"]
+           "elementwise_s_per_micro_batch", "LAYOUT_COLUMNS", "system_vector"]
 
 #: gradient bucket of the overlapped data-parallel reduction: PyTorch DDP's default
 #: ``bucket_cap_mb = 25``, which DDP turns into bytes as ``25 * 1024 * 1024`` (25 MiB)
