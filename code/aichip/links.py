@@ -40,14 +40,24 @@ def load_links() -> pd.DataFrame:
     return _links_cached().copy()
 
 
+@functools.lru_cache(maxsize=1)
+def _rows_by_name() -> dict[str, pd.Series]:
+    # the topology builders look links up thousands of times (NVL72: 1296 calls); filtering the
+    # table on each call took seconds, a dictionary of its rows takes microseconds
+    return {row["name"]: row for _, row in _links_cached().iterrows()}
+
+
 def link(name: str) -> pd.Series:
-    """One row of :func:`load_links` by exact name; ValueError listing the names otherwise."""
-    df = _links_cached()
-    check_choice("name", name, list(df["name"]))
-    return df[df["name"] == name].iloc[0]
+    """One row of :func:`load_links` by exact name (a copy); ValueError listing the names
+    otherwise."""
+    rows = _rows_by_name()
+    check_choice("name", name, list(rows))
+    return rows[name].copy()
 
 
 def link_GBps_per_dir(name: str) -> float:
     """Data rate of one link of technology ``name`` in one direction after the line code, 1e9
     bytes/s."""
-    return float(link(name)["GBps_per_dir"])
+    rows = _rows_by_name()
+    check_choice("name", name, list(rows))
+    return float(rows[name]["GBps_per_dir"])
