@@ -243,8 +243,11 @@ def test_registry_is_extensible():
         return [[(r, (r + k) % p, r * count, r * count, count, 0) for r in range(p)]
                 for k in range(1, p)]
 
-    spec = cs.AlgorithmSpec("allgather", "test_direct", build,
-                            lambda p, n, a, b, c: (p - 1) * (a + n / p * b), "(p-1)(a + n/p b)")
+    def direct_cost(p, n, alpha, beta, gamma):
+        return (p - 1) * (alpha + n / p * beta)
+
+    spec = cs.AlgorithmSpec(op="allgather", name="test_direct", builder=build, cost=direct_cost,
+                            formula="(p-1)*(alpha + n/p*beta)")
     cs.register_algorithm(spec)
     try:
         assert "test_direct" in ab.ALGORITHMS["allgather"]
@@ -367,7 +370,8 @@ def test_more_bad_input():
     with pytest.raises(ValueError, match="op must be one of"):
         ab.usable_algorithms("gather", 4)
     with pytest.raises(ValueError, match="is not registered"):
-        cs.register_algorithm(cs.AlgorithmSpec("gather", "x", None, None, ""))
+        cs.register_algorithm(cs.AlgorithmSpec(op="gather", name="x", builder=None, cost=None,
+                                               formula=""))
 
 
 def test_cost_explorer_builds_and_rejects_bad_input():
