@@ -285,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     for part in ("code", "tests"):
         shutil.copytree(ROOT / part, tree / part, ignore=skip)
     (tree / "chapters").mkdir()
-    shutil.copy2(ROOT / "chapters" / "references.bib", tree / "chapters" / "references.bib")
+    # the bibliography, and chapter 9, whose formula table tests/test_collectives.py reads
+    for name in ("references.bib", "09_collectives.ipynb"):
+        shutil.copy2(ROOT / "chapters" / name, tree / "chapters" / name)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(tree / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir
