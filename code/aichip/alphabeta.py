@@ -257,5 +257,5 @@ def formula_table() -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {t}" for a, b, t in rows]
     rule = "-" * max(len(line) for line in lines)
-    legend = [f"{name:>5} = {meaning}" for name, meaning in cs.costs.SYMBOLS.items()]
+    legend = [f"{name:>5} = {meaning}" for name, meaning in cs.SYMBOLS.items()]
     return "\n".join([lines[0], rule, *lines[1:], rule, *legend])
