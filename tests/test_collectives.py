@@ -4,6 +4,12 @@ forms against hand-derived values from Thakur, Rabenseifner and Gropp (2005).
 Every (operation, algorithm) pair comes from the registry (aichip.collective_specs), so a new
 record is tested by every parametrised test here without touching this file."""
 
+import ast
+import json
+import math
+import pathlib
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -160,6 +166,163 @@ def test_closed_forms_by_hand():
         6 * a + 1.5 * n * b + 0.75 * n * c + 2 * (a + n / 8 * b) + n / 8 * c)
 
 
+def test_closed_forms_by_hand_trees_and_halving():
+    """The algorithms the test above leaves out, worked by hand from their schedules."""
+    a, b, c, n = 1e-6, 1e-9, 1e-10, 1e6
+    # binary tree on 4 ranks: root to 1, root to 2, 1 to 3: S = 3 rounds; on 7 ranks S = 4
+    assert ab.cost("broadcast", "binary_tree", 4, n, a, b) == pytest.approx(3 * (a + n * b))
+    assert ab.cost("reduce", "binary_tree", 7, n, a, b, c) == pytest.approx(
+        4 * (a + n * b + n * c))
+    # binomial on 5 ranks: 0->1; 0->2, 1->3; 0->4: 3 rounds, each adding on the way back
+    assert ab.cost("reduce", "binomial_tree", 5, n, a, b, c) == pytest.approx(
+        3 * (a + n * b + n * c))
+    # pipelined, 4 ranks: 2 chunks -> 3 + 2 = 5 steps of n/2; 4 chunks -> 9 steps of n/4
+    assert ab.cost("broadcast", "pipelined_tree", 4, n, a, b, chunks=2) == pytest.approx(
+        5 * (a + n / 2 * b))
+    assert ab.cost("reduce", "pipelined_tree", 4, n, a, b, c, chunks=4) == pytest.approx(
+        9 * (a + n / 4 * (b + c)))
+    # 8 ranks: 3 doubling (halving) steps move 1/8 + 2/8 + 4/8 of n (4/8 + 2/8 + 1/8)
+    assert ab.cost("allgather", "recursive_doubling", 8, n, a, b) == pytest.approx(
+        3 * a + 0.875 * n * b)
+    assert ab.cost("reduce_scatter", "recursive_halving", 8, n, a, b, c) == pytest.approx(
+        3 * a + 0.875 * n * (b + c))
+    assert ab.cost("reduce_scatter", "ring", 4, n, a, b, c) == pytest.approx(
+        3 * a + 0.75 * n * (b + c))
+    # all-reduce up and down the 4-rank tree: 3 rounds each way, adding on the way up; two trees
+    # each carry half the vector
+    assert ab.cost("allreduce", "binary_tree", 4, n, a, b, c) == pytest.approx(
+        6 * (a + n * b) + 3 * n * c)
+    assert ab.cost("allreduce", "double_binary_tree", 4, n, a, b, c) == pytest.approx(
+        6 * (a + n / 2 * b) + 3 * n / 2 * c)
+
+
+def schedule_symbols(p, chunks=1, ranks_per_node=1):
+    """Values of the formulas' symbols, counted from schedules the simulator builds (S: rounds of
+    the binary-tree broadcast, T: steps of the pipelined-tree broadcast), not from the package's
+    helpers."""
+    return {"p": p, "k": chunks, "g": ranks_per_node, "m": p / ranks_per_node,
+            "L": math.log2(p), "C": math.ceil(math.log2(p)),
+            "S": co.schedule("broadcast", "binary_tree", p, 1).n_steps,
+            "T": co.schedule("broadcast", "pipelined_tree", p, chunks, chunks=chunks).n_steps}
+
+
+def evaluate(formula, symbols, n, alpha, beta, gamma):
+    return eval(formula, {"__builtins__": {}},  # the records' own formulas
+                {**symbols, "n": n, "alpha": alpha, "beta": beta, "gamma": gamma})
+
+
+def params_grid(op, alg, p):
+    """Every extra-parameter combination worth trying at p ranks."""
+    spec = cs.REGISTRY[op][alg]
+    names = [q.name for q in spec.params]
+    if names == ["chunks"]:
+        return [{"chunks": k} for k in (1, 2, 3, 8)]
+    if names == ["ranks_per_node"]:
+        return [{"ranks_per_node": g} for g in range(1, p + 1) if p % g == 0]
+    assert not names, f"test does not know parameters {names}: add them here"
+    return [{}]
+
+
+@pytest.mark.parametrize("op,alg", PAIRS, ids=IDS)
+def test_displayed_formula_is_the_cost_function(op, alg):
+    """A record's ``formula`` (what formula_table shows) evaluated with symbols counted from the
+    schedules equals its ``cost`` over a grid of rank counts, sizes, rates and parameters; it
+    uses only the symbols the table explains."""
+    spec = cs.REGISTRY[op][alg]
+    used = {node.id for node in ast.walk(ast.parse(spec.formula)) if isinstance(node, ast.Name)}
+    assert used <= set(cs.SYMBOLS), used - set(cs.SYMBOLS)
+    assert ab.formula_table().count(cs.formula_text(spec.formula)) >= 1
+    rng = np.random.default_rng(3)
+    for p in sorted({allowed_ranks(op, alg, q) for q in (1, 2, 3, 5, 6, 8, 12, 16, 64)}):
+        for kw in params_grid(op, alg, p):
+            sym = schedule_symbols(p, kw.get("chunks", 1), kw.get("ranks_per_node", 1))
+            for n in (1.0, 4096.0, 3e8):
+                a, b, c = rng.uniform(0, 1e-5), rng.uniform(0, 1e-9), rng.uniform(0, 1e-9)
+                assert evaluate(spec.formula, sym, n, a, b, c) == pytest.approx(
+                    ab.cost(op, alg, p, n, a, b, c, **kw), rel=1e-12, abs=1e-300), (p, kw, n)
+
+
+@pytest.mark.parametrize("op,alg", PAIRS, ids=IDS)
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 6, 8, 16])
+def test_each_term_counted_from_the_schedule(op, alg, p):
+    """The three terms of every cost against the executed schedule, counted without the topology
+    code: alpha once per step, beta once per byte of each step's largest message (a rank sends
+    one message and receives one per step), gamma once per byte of each step's largest reduced
+    message."""
+    p = allowed_ranks(op, alg, p)
+    count = 2 * p * 840                        # halves, p chunks and 1..8 pipeline chunks divide
+    item = 4
+    n = item * count * cs.OPERATIONS[op].size_blocks(p)
+    for kw in params_grid(op, alg, p):
+        sched = co.schedule(op, alg, p, count, **kw)
+        per_step = [slice(sched.step_start[k], sched.step_start[k + 1])
+                    for k in range(sched.n_steps)]
+        sent = sum(int(sched.length[sl].max()) for sl in per_step) * item
+        reduced = sum(int((sched.length[sl] * sched.reduce[sl]).max()) for sl in per_step) * item
+        assert ab.cost(op, alg, p, n, 1.0, 0.0, 0.0, **kw) == pytest.approx(sched.n_steps), kw
+        assert ab.cost(op, alg, p, n, 0.0, 1.0, 0.0, **kw) == pytest.approx(sent), kw
+        assert ab.cost(op, alg, p, n, 0.0, 0.0, 1.0, **kw) == pytest.approx(reduced), kw
+
+
+CHAPTER_9 = pathlib.Path(__file__).resolve().parents[1] / "chapters" / "09_collectives.ipynb"
+#: the rows of chapter 9's all-reduce table, by their label there
+CHAPTER_ROWS = {"ring": "ring", "recursive doubling": "recursive_doubling",
+                "Rabenseifner (halving, then doubling)": "rabenseifner",
+                "binary tree, unpipelined (reduce, then broadcast)": "binary_tree",
+                "double binary tree, unpipelined": "double_binary_tree",
+                "pipelined binary tree, $k$ chunks": "pipelined_tree",
+                "pipelined double binary tree, $k$ chunks": "pipelined_double_binary_tree"}
+
+
+def latex_to_python(tex):
+    r"""The LaTeX of the chapter's table as a Python expression in the formulas' symbols:
+    fractions divide, ``\log_2 p`` is L, ``S(p)`` is S, juxtaposition multiplies."""
+    s = tex.replace(r"\log_2 p", " L ").replace("S(p)", " S ").replace(r"\,", " ")
+    s = re.sub(r"\\t?frac\{([^{}]*)\}\{([^{}]*)\}", r"((\1)/(\2))", s)
+    s = re.sub(r"\\(alpha|beta|gamma)", r" \1 ", s)
+    tokens = re.findall(r"\d+|[A-Za-z]+|[-()+*/]", s)
+    assert "".join(tokens) == re.sub(r"\s", "", s), f"cannot read {tex!r}"
+    out = []
+    for tok in tokens:
+        if out and (out[-1] == ")" or out[-1][0].isalnum()) and (tok == "(" or tok[0].isalnum()):
+            out.append("*")
+        out.append(tok)
+    return "".join(out)
+
+
+def test_chapter_table_is_the_cost_functions():
+    """Chapter 9's all-reduce table, read from the notebook: each row's time (its LaTeX) equals
+    the algorithm's cost and its step count the schedule's, so the book cannot show a formula
+    the code does not compute."""
+    cells = ["".join(c["source"]) for c in json.loads(CHAPTER_9.read_text())["cells"]]
+    rows = {}
+    for line in "\n".join(cells).splitlines():
+        parts = [x.strip() for x in line.strip().strip("|").split("|")]
+        if len(parts) == 3 and parts[0] in CHAPTER_ROWS:
+            rows[CHAPTER_ROWS[parts[0]]] = (parts[1].strip("$"), parts[2].strip("$"))
+    assert set(rows) == set(CHAPTER_ROWS.values())
+    for alg, (steps, time) in rows.items():
+        for p in (2, 4, 8, 16):
+            for k in (1, 4):
+                kw = {"chunks": k} if "pipelined" in alg else {}
+                sym = schedule_symbols(p, k)
+                got = evaluate(latex_to_python(time), sym, 1e6, 3e-6, 2e-10, 1e-10)
+                assert got == pytest.approx(ab.cost("allreduce", alg, p, 1e6, 3e-6, 2e-10, 1e-10,
+                                                    **kw), rel=1e-12), (alg, p, k, time)
+                n_steps = co.schedule("allreduce", alg, p, 64 * p, **kw).n_steps
+                assert evaluate(latex_to_python(steps), sym, 0, 0, 0, 0) == n_steps, (alg, p)
+
+
+def test_formula_text_and_old_argument_order():
+    """The rendering tables use, and the MPI receive length under its old name and order."""
+    assert cs.formula_text("2*L*alpha + 2*(p-1)/p*n*beta") == "2L alpha + 2(p-1)/p n beta"
+    assert cs.formula_text("S*n/2*gamma + n/(2*k)*beta") == "S n/2 gamma + n/(2k) beta"
+    gather = cs.op_spec("allgather")
+    assert gather.mpi_recv_elements(4, 3) == 12 == gather.mpi_recv_len(3, 4)
+    scatter = cs.op_spec("reduce_scatter")
+    assert scatter.mpi_recv_elements(4, 8) == 2 == scatter.mpi_recv_len(8, 4)
+
+
 def test_pipelined_steps_counted_from_the_schedule():
     """The step counts the closed form assumes, S(p) + P(k-1) per phase, against the schedule
     actually built (p = 7: S = 4, P = 2; 5 chunks -> 12 steps per phase)."""
@@ -243,8 +406,11 @@ def test_registry_is_extensible():
         return [[(r, (r + k) % p, r * count, r * count, count, 0) for r in range(p)]
                 for k in range(1, p)]
 
-    spec = cs.AlgorithmSpec("allgather", "test_direct", build,
-                            lambda p, n, a, b, c: (p - 1) * (a + n / p * b), "(p-1)(a + n/p b)")
+    def direct_cost(p, n, alpha, beta, gamma):
+        return (p - 1) * (alpha + n / p * beta)
+
+    spec = cs.AlgorithmSpec(op="allgather", name="test_direct", builder=build, cost=direct_cost,
+                            formula="(p-1)*(alpha + n/p*beta)")
     cs.register_algorithm(spec)
     try:
         assert "test_direct" in ab.ALGORITHMS["allgather"]
@@ -367,7 +533,8 @@ def test_more_bad_input():
     with pytest.raises(ValueError, match="op must be one of"):
         ab.usable_algorithms("gather", 4)
     with pytest.raises(ValueError, match="is not registered"):
-        cs.register_algorithm(cs.AlgorithmSpec("gather", "x", None, None, ""))
+        cs.register_algorithm(cs.AlgorithmSpec(op="gather", name="x", builder=None, cost=None,
+                                               formula=""))
 
 
 def test_cost_explorer_builds_and_rejects_bad_input():

@@ -52,7 +52,7 @@ class Target(NamedTuple):
 #: Where the plausible bugs of issue 11, part 2 live (folds and mapping efficiency, layer shapes,
 #: STREAM bytes and flops, FMA and GEMM operation counts, collective cost terms and chunking, conv
 #: access counts, the collectives' reference results), at their places after issue 12's
-#: restructuring (layer types in ``layers``, collective formulas in ``collective_specs``).
+#: restructuring (layer types in ``layers``, collective formulas in ``collective_specs.costs``).
 #: Argument checks (``check_*``) are never mutated.
 SCOPE = {
     "systolic": Target("systolic.py", ("tests/test_systolic.py",), ("_dims", "gemm_cycles"),
@@ -70,10 +70,12 @@ SCOPE = {
                     r"flops = |x = |return "),
     "alphabeta": Target("alphabeta.py", ("tests/test_collectives.py",), ("cost", "bus_bandwidth"),
                         r"return|f = |L = |C = "),
-    "collective_specs": Target("collective_specs.py", ("tests/test_collectives.py",),
-                               ("bounds", "binary_tree_rounds", "_f", "_ring_rs_cost",
-                                "_pipelined_tree_steps", "_pipelined_tree_cost",
-                                "_hierarchical_cost")),
+    "collective_specs": Target("collective_specs/costs.py", ("tests/test_collectives.py",),
+                               ("binary_tree_rounds", "tree_phase_steps", "rabenseifner_cost",
+                                "reduce_scatter_ring_cost", "allreduce_ring_cost",
+                                "allreduce_pipelined_tree_cost", "allreduce_hierarchical_cost")),
+    "collective_schedules": Target("collective_specs/schedules.py", ("tests/test_collectives.py",),
+                                   ("bounds",)),
     "dataflow": Target("dataflow.py", ("tests/test_dataflow.py",), ("_size", "_loads",
                                                                      "_accesses")),
     "collectives": Target("collectives.py", ("tests/test_collectives.py",), ("reference",)),
@@ -283,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     for part in ("code", "tests"):
         shutil.copytree(ROOT / part, tree / part, ignore=skip)
     (tree / "chapters").mkdir()
-    shutil.copy2(ROOT / "chapters" / "references.bib", tree / "chapters" / "references.bib")
+    # the bibliography, and chapter 9, whose formula table tests/test_collectives.py reads
+    for name in ("references.bib", "09_collectives.ipynb"):
+        shutil.copy2(ROOT / "chapters" / name, tree / "chapters" / name)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(tree / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir

@@ -3,32 +3,11 @@
 Sending a message of ``m`` bytes between two ranks costs ``alpha + m * beta`` seconds (latency plus
 inverse bandwidth, Hockney's model); reducing ``m`` bytes costs ``m * gamma``. Every rank can send
 one message and receive one message at the same time (full duplex), the assumption of Thakur,
-Rabenseifner and Gropp (2005). With ``p`` ranks and a collective on ``n`` bytes, the classic
-algorithms cost (``L = log2 p``, ``C = ceil(log2 p)``):
-
-===============  ==================  ============================================================
-op               algorithm           time
-===============  ==================  ============================================================
-broadcast        binomial_tree       ``C (alpha + n beta)``
-broadcast        binary_tree         ``S(p) (alpha + n beta)``
-broadcast        pipelined_tree      ``T (alpha + n/k beta)``
-reduce           binomial_tree       ``C (alpha + n beta + n gamma)``
-reduce           binary_tree         ``S(p) (alpha + n beta + n gamma)``
-reduce           pipelined_tree      ``T (alpha + n/k (beta + gamma))``
-reduce           rabenseifner        ``2 L alpha + 2 (p-1)/p n beta + (p-1)/p n gamma``
-allgather        ring                ``(p-1) alpha + (p-1)/p n beta``
-allgather        recursive_doubling  ``L alpha + (p-1)/p n beta``
-reduce_scatter   ring                ``(p-1) alpha + (p-1)/p n (beta + gamma)``
-reduce_scatter   recursive_halving   ``L alpha + (p-1)/p n (beta + gamma)``
-allreduce        ring                ``2 (p-1) alpha + 2 (p-1)/p n beta + (p-1)/p n gamma``
-allreduce        recursive_doubling  ``L (alpha + n beta + n gamma)``
-allreduce        rabenseifner        ``2 L alpha + 2 (p-1)/p n beta + (p-1)/p n gamma``
-allreduce        binary_tree         ``2 S(p) (alpha + n beta) + S(p) n gamma``
-allreduce        pipelined_tree      ``2 T (alpha + n/k beta) + T n/k gamma``, ``T = S(p) + P(k-1)``
-allreduce        double_binary_tree  ``2 S(p) (alpha + n/2 beta) + S(p) n/2 gamma``
-allreduce        hierarchical        ring inside nodes of ``g`` ranks, ring across ``p/g`` nodes
-alltoall         pairwise            ``(p-1) (alpha + n/p beta)``
-===============  ==================  ============================================================
+Rabenseifner and Gropp (2005). With ``p`` ranks and a collective on ``n`` bytes, every algorithm's
+time is the ``formula`` of its record (``aichip.collective_specs.algorithm_spec(op,
+algorithm).formula``, computed by that record's ``cost``); :func:`formula_table` lists them all,
+with their symbols (``L = log2 p``, ``S`` the rounds of a binary tree, ``T`` the steps of a
+pipelined tree phase, ...).
 
 ``n`` is the whole vector a rank ends up with or starts from: the gathered result for allgather,
 the vector being reduced for reduce_scatter, a rank's send buffer for alltoall (the nccl-tests
@@ -42,7 +21,7 @@ tree it is modelled here unpipelined (the book's model, not one of Thakur et al.
 tree cuts the vector into ``k`` chunks (the ``chunks`` parameter) that follow each other up the tree
 ``P`` steps apart (``P = 2``: an inner node takes one child's chunk per step; ``P = 1`` for two
 ranks), so a phase takes ``T = S(p) + P(k-1)`` steps of ``n/k`` bytes instead of ``S(p)`` steps of
-``n`` bytes. The formulas live in :mod:`aichip.collective_specs`, one record per algorithm.
+``n`` bytes.
 """
 
 from __future__ import annotations
@@ -53,14 +32,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import collective_specs as cs
-from .collective_specs import binary_tree_rounds  # noqa: F401  (public here since chapter 9)
+from .collective_specs import binary_tree_rounds, formula_text
 from .validation import check_float, check_int
 
-__all__ = [
-    "OPS", "ALGORITHMS", "check_op_algorithm", "cost", "bus_bandwidth", "crossover_bytes",
-    "usable_algorithms", "best_algorithm", "best_algorithm_changes", "best_chunks",
-    "compare_algorithms", "fastest_table",
-]
+__all__ = ["ALGORITHMS", "OPS", "best_algorithm", "best_algorithm_changes", "best_chunks",
+           "binary_tree_rounds", "bus_bandwidth", "check_op_algorithm", "compare_algorithms",
+           "cost", "crossover_bytes", "fastest_table", "formula_table", "usable_algorithms"]
 
 
 class _OpNames(Sequence):
@@ -107,7 +84,8 @@ def check_op_algorithm(op: str, algorithm: str, n_ranks: int,
 
 def cost(op: str, algorithm: str, n_ranks: int, msg_bytes: float, alpha_s: float,
          beta_s_per_byte: float, gamma_s_per_byte: float = 0.0, **params) -> float:
-    """Closed-form time (seconds) of collective ``op`` with ``algorithm`` (see the module table).
+    """Closed-form time (seconds) of collective ``op`` with ``algorithm``: its record's ``cost``
+    (the formula is the record's ``formula``; :func:`formula_table` lists them).
 
     Parameters
     ----------
@@ -115,7 +93,7 @@ def cost(op: str, algorithm: str, n_ranks: int, msg_bytes: float, alpha_s: float
     algorithm : one of ``ALGORITHMS[op]``
     n_ranks : int >= 1 (a power of two for recursive doubling/halving and Rabenseifner, even for
         the double binary tree)
-    msg_bytes : float > 0, the ``n`` of the table
+    msg_bytes : float > 0, the ``n`` of the formulas
     alpha_s, beta_s_per_byte, gamma_s_per_byte : float >= 0
         latency per message, time per byte sent, time per byte reduced
     **params : the algorithm's extra parameters: ``ranks_per_node`` (hierarchical, must divide
@@ -268,3 +246,16 @@ def fastest_table(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s_per_
         index=["n_ranks", "msg_bytes"], columns="algorithm", values="chunks")
     wide.attrs["chunks"] = chunks.astype(int)
     return wide
+
+
+def formula_table() -> str:
+    """Every registered algorithm's closed form as a plain-text table (op, algorithm, time), read
+    from the records' ``formula``, followed by what each symbol stands for."""
+    rows = [("op", "algorithm", "time")] + [
+        (op, name, formula_text(spec.formula))
+        for op, algs in cs.REGISTRY.items() for name, spec in algs.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {t}" for a, b, t in rows]
+    rule = "-" * max(len(line) for line in lines)
+    legend = [f"{name:>5} = {meaning}" for name, meaning in cs.SYMBOLS.items()]
+    return "\n".join([lines[0], rule, *lines[1:], rule, *legend])

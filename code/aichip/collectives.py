@@ -160,7 +160,7 @@ def execute(op: str, algorithm: str, inputs, root: int = 0,
     dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype
     buf = np.zeros((p, sched.buf_len), dtype=dtype)
     for r in range(p):
-        off = ops.input_offset(r, count)
+        off = ops.input_offset(p, count, r)
         buf[r, off:off + count] = x[r]
     tmp = np.empty(max(int(sched.length.sum()), 1), dtype=dtype)
     _run_schedule(buf, sched.step_start, sched.src, sched.dst, sched.src_off, sched.dst_off,
@@ -184,7 +184,7 @@ def buffers_by_step(op: str, algorithm: str, inputs, root: int = 0,
     dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype
     states = np.zeros((sched.n_steps + 1, p, sched.buf_len), dtype=dtype)
     for r in range(p):
-        off = ops.input_offset(r, count)
+        off = ops.input_offset(p, count, r)
         states[0, r, off:off + count] = x[r]
     tmp = np.empty(max(int(sched.length.sum()), 1), dtype=dtype)
     for k in range(sched.n_steps):
