@@ -239,6 +239,8 @@ def facade_violations(source: str, package: str, public_of) -> list[str]:
                 out += [f"line {node.lineno}: re-exports {a.name!r} from {base}"
                         for a in node.names if not is_private(a.asname or a.name)]
                 continue
+            if base == package and all(f"{base}.{a.name}" in MODULES for a in node.names):
+                continue                                     # `from . import submodule`
             if not base.startswith(package + "."):
                 out += [f"line {node.lineno}: re-exports {a.name!r} from {base}, which is not "
                         f"a submodule of {package}" for a in node.names]
@@ -247,6 +249,11 @@ def facade_violations(source: str, package: str, public_of) -> list[str]:
             for alias in node.names:
                 if f"{base}.{alias.name}" in MODULES:
                     continue                                 # a submodule, not a name
+                if alias.name == "*":
+                    if listed is None:
+                        out.append(f"line {node.lineno}: star-imports {base}, which declares "
+                                   "no __all__")
+                    continue                                 # exactly the submodule's __all__
                 if is_private(alias.name) or is_private(alias.asname or ""):
                     out.append(f"line {node.lineno}: re-exports private name "
                                f"{base}.{alias.name}")
@@ -340,3 +347,23 @@ def test_facade_check_catches(source, expected):
 def test_facade_check_allows_its_submodules_public_names():
     src = "import os as _os\nfrom __future__ import annotations\nfrom .graph import Topology"
     assert facade_violations(src, "aichip.topology", lambda m: ["Topology"]) == []
+
+
+def test_facade_check_allows_submodules_and_star_imports():
+    src = "from . import graph\nfrom .graph import *"
+    assert facade_violations(src, "aichip.topology", lambda m: ["Topology"]) == []
+    assert "declares no __all__" in facade_violations(
+        "from .graph import *", "aichip.topology", lambda m: None)[0]
+
+
+@pytest.mark.parametrize("path", FACADES, ids=rel)
+def test_facade_all_lists_what_it_star_imports(path):
+    """A facade that re-exports a submodule with ``*`` lists every one of those names itself."""
+    package = module_name(path)
+    listed = set(declared_all(ast.parse(path.read_text()))[0] or ())
+    missing = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            base = _absolute(package, node.level, node.module)
+            missing += [f"{base}.{n}" for n in (_public_of(base) or ()) if n not in listed]
+    assert not missing, f"{rel(path)} does not list: {missing}"
