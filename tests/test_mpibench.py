@@ -1,5 +1,5 @@
-"""The MPI benchmark launched for real (2 ranks, MPICH from its wheel), its checker (through stand-
-in communicators, no MPI needed), the ping-pong record timed on a fake clock, its fit, its
+"""The MPI benchmark launched for real (2 ranks, MPICH from its wheel), its checker (through
+stand-in communicators, no MPI needed), the ping-pong record timed on a fake clock, its fit, its
 command line (shared with later tools through aichip.cli) and the MPICH algorithm forcing."""
 
 import importlib.util
