@@ -1,6 +1,7 @@
 """The one-sided key-value store on 3 real processes: concurrent updates of shared keys, no update
 lost and no read torn in either design, the owner's CPU idle in the one-sided design, a planted
-corruption caught, bad arguments rejected by name."""
+corruption caught (in the harness's footer and exit status), bad arguments rejected by name. Only
+the real runs need mpi4py."""
 
 import importlib.util
 

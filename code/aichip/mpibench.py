@@ -25,8 +25,9 @@ ping-pong, the one-way time of a message of ``n`` bytes between ranks 0 and 1).
 ``--algorithm NAME`` forces MPICH to run the book's algorithm ``NAME`` (``ring``,
 ``recursive_doubling``, ``rabenseifner``, ``pipelined_tree`` for all-reduce; see
 :func:`mpich_environment`) through its ``MPIR_CVAR_*`` control variables, with device collectives
-off and fallback to another algorithm made an error, so a measurement can be compared with the model
-of the algorithm that actually ran. Other MPI libraries ignore these variables.
+off and any fallback to another algorithm reported on stderr, so a measurement can be compared with
+the model of the algorithm that actually ran (the header lists every ``MPIR_CVAR_*`` in force).
+Other MPI libraries ignore these variables.
 
 The launcher, the thread policy, the header, the tables, the ``#wrong`` footer, ``--json`` and the
 exit status are :mod:`aichip.mpiharness`'s, shared with the book's other MPI programs. :func:`run`
