@@ -377,7 +377,7 @@ def _bench_all(comm, args, share) -> int:
     result = {**info, "algorithm": args.algorithm, "tree_chunk_bytes": args.tree_chunk_bytes,
               "ops": {}}
     if comm.rank == 0:
-        print(header_line(info) + "\n")
+        print(header_line(info))
     sizes = size_sweep(args.min_bytes, args.max_bytes, args.factor)
     wrong = 0
     for op in args.ops:

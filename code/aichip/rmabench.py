@@ -248,7 +248,7 @@ def _bench_all(comm, args, share) -> int:
     info = header(comm, share)
     result = {**info, "env": info["mpich_cvars"], "ops": {}}
     if comm.rank == 0:
-        print(header_line(info) + "\n")
+        print(header_line(info))
     sizes = size_sweep(args.min_bytes, args.max_bytes, args.factor)
     wrong = 0
     for op in args.ops:
