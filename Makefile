@@ -77,7 +77,9 @@ test-notebooks: $(STAMP)
 # a wrong one makes it exit non-zero; then the all-reduce once per algorithm MPICH can be forced to
 # run (its MPIR_CVAR_* variables); then the one-sided (MPI RMA) benchmark on 2 ranks and the
 # key-value store on 3, each checking every result; then data-parallel training on 2 ranks, whose
-# weights must equal one process's on the combined batch. On a cluster run them under srun (see README).
+# weights must equal one process's on the combined batch; last, a planted wrong result must end the
+# run with exit status 1. All of them run in aichip.mpiharness (one thread policy: a node's cores
+# shared among its ranks). On a cluster run them under srun (see README).
 test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
 		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
@@ -88,6 +90,8 @@ test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.rmabench --max-bytes 64K --iters 5
 	$(VENV)/bin/mpiexec -n 3 $(PY) -m aichip.kvstore --keys 1000 --ops 2000
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.ddp --steps 20
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 1K --iters 1 --ops allreduce \
+		--inject-error > /dev/null; test $$? -eq 1
 
 # Every page of the built book in headless Chromium (skips, saying why, without Chromium).
 test-browser: book

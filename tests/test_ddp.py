@@ -1,11 +1,18 @@
 """The data-parallel trainer: its gradient against central finite differences of the loss, the
-bucket partition, the shards, bad input, and real 2-rank runs through the shared launcher (one that
-must pass, one with a planted wrong reduction that must fail)."""
+bucket partition, the shards, bad input, its timing figures against numbers worked by hand, and
+real 2-rank runs through the shared launcher (one that must pass, with every timing figure present
+and consistent, one with a planted wrong reduction that must fail). Only the real runs need
+mpi4py."""
+
+import importlib.util
 
 import numpy as np
 import pytest
 
-from aichip import cli, ddp
+from aichip import cli, ddp, mpiharness
+
+needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
+                               reason="needs mpi4py (and an MPI library)")
 
 
 def _numeric_grad(params, x, y, total_rows, h=1e-6):
@@ -165,9 +172,34 @@ def test_cli_int_list():
     assert cli.int_list(1)("512, 256") == [512, 256]
 
 
-pytest.importorskip("mpi4py")
+def _timings(step, single, n_ranks=2, exposed=(0.002, 0.003, 0.001)):
+    """A run of 4 steps (the first, dropped, absurdly slow): per step (step, compute, largest wait)
+    of the slowest rank, each step's smallest wait, the all-reduce alone 4-6 ms, blocking 7-9 ms."""
+    rows = [[9.0, 9.0, 9.0]] + [[s, c, w] for s, c, w in zip(step, (0.015, 0.016, 0.017),
+                                                              (0.004, 0.005, 0.003), strict=True)]
+    return ddp.timing_summary(rows, [9.0, *exposed], [0.004, 0.005, 0.006],
+                              [0.007, 0.008, 0.009], [1.0, *single], n_ranks)
 
 
+def test_timing_summary_by_hand():
+    """Medians over steps 1-3: step 20 ms, compute 16 ms, comm 5 ms, exposed 2 ms; one rank 30 ms
+    a step: speedup 1.5, and on 2 ranks an efficiency of 0.75 (3 ranks: 0.5)."""
+    t = _timings((0.019, 0.020, 0.021), (0.029, 0.030, 0.031))
+    expected = {"step_s": 0.020, "step_best_s": 0.019, "compute_s": 0.016, "comm_s": 0.005,
+                "comm_blocking_s": 0.008, "exposed_comm_s": 0.002, "hidden_comm_s": 0.003,
+                "imbalance_s": 0.002, "hidden_fraction": 0.6, "single_step_s": 0.030,
+                "speedup": 1.5, "efficiency": 0.75}
+    assert t == pytest.approx(expected, rel=1e-12)
+    t3 = _timings((0.019, 0.020, 0.021), (0.029, 0.030, 0.031), n_ranks=3)
+    assert t3["speedup"] == pytest.approx(1.5) and t3["efficiency"] == pytest.approx(0.5)
+    # communication longer exposed than alone: nothing hidden (not a negative share)
+    slow = _timings((0.019, 0.020, 0.021), (0.029, 0.030, 0.031), exposed=(0.008,) * 3)
+    assert slow["hidden_comm_s"] == 0.0 and slow["hidden_fraction"] == 0.0
+    with pytest.raises(ValueError, match="n_ranks"):
+        _timings((0.019, 0.020, 0.021), (0.029, 0.030, 0.031), n_ranks=0)
+
+
+@needs_mpi
 def test_two_rank_run_equals_one_process():
     res = ddp.run(2, hidden=(64, 64), inputs=16, outputs=4, batch=64, steps=6,
                   bucket_bytes=8 * 1024)
@@ -177,8 +209,29 @@ def test_two_rank_run_equals_one_process():
                                                  8 * 1024).buckets)
     assert res["loss_last"] < res["loss_first"]
     assert res["n_params"] == 16 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4
+    # the same thread policy as every MPI program, however started
+    assert res["threads_per_rank"] == mpiharness.thread_share(2).threads
+    assert res["stdout"].rstrip().endswith("# #wrong 0: every rank's weights equal the 1-rank run")
+    _check_timings(res)
 
 
+def _check_timings(res):
+    """Every timing field present, with its sign, and the relations that hold for any run."""
+    for key in ("step_s", "step_best_s", "compute_s", "comm_s", "comm_blocking_s",
+                "single_step_s", "speedup", "efficiency"):
+        assert res[key] > 0, key
+    for key in ("exposed_comm_s", "hidden_comm_s", "imbalance_s"):
+        assert res[key] >= 0, key
+    assert 0 <= res["hidden_fraction"] <= 1
+    # each rank's step contains its compute: the slowest step is at least the slowest compute
+    assert res["step_best_s"] <= res["step_s"] and res["compute_s"] <= res["step_s"]
+    assert res["hidden_comm_s"] == pytest.approx(max(0.0, res["comm_s"] - res["exposed_comm_s"]))
+    assert res["hidden_fraction"] == pytest.approx(res["hidden_comm_s"] / res["comm_s"])
+    assert res["speedup"] == pytest.approx(res["single_step_s"] / res["step_s"])
+    assert res["efficiency"] == pytest.approx(res["speedup"] / res["n_ranks"])
+
+
+@needs_mpi
 def test_planted_wrong_reduction_fails_the_run():
     res = ddp.run(2, hidden=(32,), inputs=8, outputs=2, batch=16, steps=3, inject_error=True)
     assert res["returncode"] == 1 and not res["ok"]

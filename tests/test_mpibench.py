@@ -1,13 +1,20 @@
-"""The MPI benchmark launched for real (2 ranks, MPICH from its wheel), its checker, its fit, its
+"""The MPI benchmark launched for real (2 ranks, MPICH from its wheel), its checker (through
+stand-in communicators, no MPI needed), the ping-pong record timed on a fake clock, its fit, its
 command line (shared with later tools through aichip.cli) and the MPICH algorithm forcing."""
 
+import importlib.util
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from aichip import cli, mpibench
+from aichip import cli, mpibench, mpiharness
+from aichip import collective_specs as cs
+
+needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
+                               reason="needs mpi4py (and an MPI library)")
 
 
 def test_fit_recovers_alpha_beta():
@@ -109,6 +116,87 @@ def test_every_delivery_is_checked():
     assert rows[0]["wrong"] == 2 * 8          # calls 2 and 3 delivered nothing
 
 
+class _LazyBcast(_LazyComm):
+    """Rank 1 of 2 whose broadcast delivers only on its first call (into the send buffer)."""
+
+    size, rank = 2, 1
+
+    def Bcast(self, buf, root=0):
+        if self.calls == 0:
+            buf[:] = 1000.0 + np.arange(buf.size) % 997        # rank 0's input
+        self.calls += 1
+
+
+def test_in_place_delivery_is_checked_too():
+    """A broadcast delivers into the send buffer: it is cleared before each call on the ranks
+    whose result is not their input, so a stale first delivery does not pass twice more."""
+    rows = mpibench.bench_op(_LazyBcast(), "broadcast", [64], iters=3, warmup=0)
+    assert rows[0]["wrong"] == 2 * 8
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def perf_counter(self):
+        return self.t
+
+
+class _PingPeer:
+    """Rank 0 or 1 of 2: Send takes 3 us, Recv 5 us and delivers plus ``error`` what rank 0 sent
+    (rank 0's input, or on rank 0 what it sent itself); a known round trip of 8 us, 4 us one way."""
+
+    size = 2
+
+    def __init__(self, clock, rank, error=0.0):
+        self.clock, self.rank, self.error = clock, rank, error
+        self.sent = None
+
+    def Barrier(self):
+        pass
+
+    def Send(self, buf, dest, tag=0):
+        self.clock.t += 3e-6
+        self.sent = np.array(buf, copy=True)
+
+    def Recv(self, buf, source, tag=0):
+        self.clock.t += 5e-6
+        rank0 = self.sent if self.rank == 0 else 1000.0 + np.arange(buf.size) % 997
+        buf[:] = rank0 + self.error
+
+    def allgather(self, value):
+        return [value, value]
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_pingpong_record_one_way_time_on_a_fake_clock(monkeypatch, rank):
+    """The ping-pong is a record like the collectives: its call is a round trip of two one-way
+    messages, so a measured 8 us round trip is a 4 us row; every delivery is checked."""
+    clock = _Clock()
+    monkeypatch.setattr(mpibench, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    rows = mpibench.bench_op(_PingPeer(clock, rank), "pingpong", [8, 64], iters=3, warmup=1)
+    assert [r["size_B"] for r in rows] == [8, 64] and [r["count"] for r in rows] == [1, 8]
+    for r in rows:
+        assert r["time_us"] == pytest.approx(4.0) and r["median_us"] == pytest.approx(4.0)
+        assert r["algbw_GBps"] == pytest.approx(r["size_B"] / 4e-6 / 1e9)
+        assert r["busbw_GBps"] == r["algbw_GBps"] and r["wrong"] == 0
+    bad = mpibench.bench_op(_PingPeer(clock, rank, error=1.0), "pingpong", [64], iters=3, warmup=1)
+    assert bad[0]["wrong"] == 2 * 3 * 8       # 2 ranks (the same stand-in) x 3 calls x 8
+
+
+def test_every_collective_and_pingpong_is_a_record():
+    assert set(mpibench.BENCH_OPS) == {"pingpong", *cs.OPERATIONS}
+    assert mpibench.BENCH_OPS[:3] == ("pingpong", "allreduce", "allgather")
+    pp = mpibench.benchmark("pingpong")
+    assert (pp.messages, pp.min_ranks, pp.collective) == (2, 2, False)
+    assert mpibench.forceable("pingpong") == ()
+    ar = mpibench.benchmark("allreduce")
+    assert ar.bus_factor(4) == cs.OPERATIONS["allreduce"].bus_factor(4) == 1.5
+    with pytest.raises(ValueError, match="op must be one of"):
+        mpibench.benchmark("gather")
+
+
+@needs_mpi
 def test_two_ranks_every_op_correct():
     ops = "pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall"
     res = mpibench.run(2, ops=ops, max_bytes=4096, iters=2, warmup=1)
@@ -117,8 +205,14 @@ def test_two_ranks_every_op_correct():
         assert data["rows"] and all(r["wrong"] == 0 for r in data["rows"]), op
         assert all(r["time_us"] > 0 and r["busbw_GBps"] > 0 for r in data["rows"])
     assert "algbw (GB/s)" in res["stdout"] and "busbw (GB/s)" in res["stdout"]
+    # the harness's header (the one thread policy) and footer
+    assert res["threads_per_rank"] == mpiharness.thread_share(2).threads
+    assert res["thread_policy"] == mpiharness.thread_share(2).policy
+    assert res["mpi"] in res["stdout"] and "MPIR_CVAR_*: none" in res["stdout"]
+    assert res["stdout"].rstrip().endswith("# #wrong 0: all results correct")
 
 
+@needs_mpi
 def test_forced_algorithm_runs_and_is_recorded():
     res = mpibench.run(2, ops="allreduce", max_bytes=4096, iters=2, warmup=1,
                        algorithm="rabenseifner")
@@ -127,13 +221,15 @@ def test_forced_algorithm_runs_and_is_recorded():
     # MPICH's reduce_scatter_allgather needs count >= 2 on 2 ranks: the 8-byte size is not timed
     assert min(r["count"] for r in res["ops"]["allreduce"]["rows"]) >= 2
     assert "MPICH forced to rabenseifner" in res["stdout"]
+    assert "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=reduce_scatter_allgather" in res["stdout"]
 
 
+@needs_mpi
 def test_wrong_result_is_reported_and_exit_code_nonzero():
     res = mpibench.run(2, ops="allreduce", max_bytes=1024, iters=1, warmup=0, inject_error=True)
     assert res["returncode"] == 1 and not res["ok"]
     assert res["ops"]["allreduce"]["rows"][-1]["wrong"] == 1
-    assert "WRONG RESULTS" in res["stdout"]
+    assert res["stdout"].rstrip().endswith("# #wrong 1: WRONG RESULTS")
 
 
 def test_run_bad_input():

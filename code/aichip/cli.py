@@ -1,9 +1,9 @@
 """Command-line argument parsing shared by the book's command-line tools.
 
-``python -m aichip.mpibench`` uses it today; the tools of later chapters (an RMA benchmark, a
-key-value store, a data-parallel trainer) are meant to build their parsers the same way, so that a
-bad argument always ends in a usage message that names the argument and the form it accepts (exit
-status 2), never in a traceback::
+The MPI programs (``python -m aichip.mpibench``, ``aichip.rmabench``, ``aichip.kvstore``,
+``aichip.ddp``; :mod:`aichip.mpiharness` adds the flags they share) build their parsers with it, so
+that a bad argument always ends in a usage message that names the argument and the form it accepts
+(exit status 2), never in a traceback::
 
     parser = cli.parser("python -m aichip.mytool", "What it does.")
     parser.add_argument("--max-bytes", type=cli.size_bytes, default="1M", help=cli.SIZE_HELP)
@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import re
 
-__all__ = [
-    "SIZE_FORM", "SIZE_HELP", "parse_size", "size_bytes", "int_at_least", "int_list",
-    "positive_float", "comma_list", "parser", "parse",
-]
+__all__ = ["SIZE_FORM", "SIZE_HELP", "parse_size", "size_bytes", "int_at_least", "int_list",
+           "positive_float", "fraction", "comma_list", "parser", "parse"]
 
 SIZE_FORM = ("a positive whole number of bytes with an optional binary suffix K, M or G "
              "(K = 1024), for example 512, 64K or 32M")
@@ -96,6 +94,17 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number; write a real "
                                          f"number > 0, for example 0.05")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse ``type`` for a real number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction; write a number from 0 to 1")
     return value
 
 

@@ -47,37 +47,46 @@ a wrong reduction (a missing or doubled share of one gradient moves weights by `
 ``--inject-error`` (for the tests only) reduces the first bucket with MAX instead of SUM, a
 deliberately wrong reduction that the check must catch.
 
-:func:`run` launches it from Python through :func:`aichip.mpibench.launch` and returns its JSON.
+The launcher, the thread policy (each rank limits BLAS and numba to its share of its node's cores,
+:func:`aichip.mpiharness.rank_threads`; the 1-rank reference on rank 0 runs with the same share),
+the header, the ``#wrong`` footer (ranks whose weights differ), ``--json`` and the exit status are
+:mod:`aichip.mpiharness`'s. :func:`run` launches it from Python through
+:func:`aichip.mpiharness.launch` and returns its JSON.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-import numba
 import numpy as np
 from numba import njit
 
 from . import cli
-from .mpibench import launch
-from .threads import blas_threads, numba_threads
+from .mpiharness import (
+    ITEM,
+    Column,
+    add_output_arguments,
+    check_launch,
+    finish,
+    flags,
+    header,
+    header_line,
+    launch,
+    run_main,
+    table,
+    usage_error,
+)
 from .validation import check_float, check_int
 
-__all__ = [
-    "TOLERANCE", "ITEM", "layer_sizes", "init_params", "teacher", "global_batch", "forward", "loss",
-    "param_order", "bucket_partition", "FlatGrads", "backward", "sgd", "flat_weights",
-    "train_single", "shard", "train_distributed", "allreduce_alone_s", "parse_args", "main",
-    "format_report", "run",
-]
+__all__ = ["TOLERANCE", "ITEM", "COLUMNS", "layer_sizes", "init_params", "teacher", "global_batch",
+           "forward", "loss", "param_order", "bucket_partition", "FlatGrads", "backward", "sgd",
+           "flat_weights", "train_single", "shard", "train_distributed", "allreduce_alone_s",
+           "timing_summary", "parse_args", "main", "format_report", "run"]
 
 #: allowed ``max |w_dist - w_ref| / max |w_ref|`` (see the module docstring)
 TOLERANCE = 1e-9
-ITEM = 8  # float64
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,123 +359,147 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=cli.int_at_least(0), default=0)
     p.add_argument("--comm-iters", type=cli.int_at_least(1), default=10,
                    help="repetitions of the blocking all-reduce timing")
-    p.add_argument("--json", default=None, help="also write the results here (rank 0)")
-    p.add_argument("--inject-error", action="store_true",
-                   help="reduce the first bucket with MAX instead of SUM (checks the checker)")
+    add_output_arguments(p, "reduce the first bucket with MAX instead of SUM")
     return cli.parse(p, argv)
 
 
 def main(argv=None) -> int:
     """Entry point of ``python -m aichip.ddp`` (every rank runs it)."""
-    args = parse_args(argv)
-    from mpi4py import MPI
+    return run_main(_run, parse_args(argv))
 
-    comm = MPI.COMM_WORLD
-    p, rank = comm.size, comm.rank
+
+def _run(comm, args, share) -> int:
+    """Train, time and check (inside the harness's per-rank thread limits)."""
+    p = comm.size
     if args.batch < p:
-        if rank == 0:
-            print(f"error: argument --batch: {args.batch} rows cannot be shared by {p} ranks; "
-                  f"write at least {p}", file=sys.stderr)
-        return 2
-    # the ranks of one node share its cores: each gets its share for BLAS and numba, else two
-    # ranks' spinning thread pools fight over the same cores (mpiexec does not pin them)
-    local = comm.Split_type(MPI.COMM_TYPE_SHARED).size
-    threads = max(1, (os.cpu_count() or 1) // local)
-    with blas_threads(threads), numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS)):
-        return _run(comm, args)
-
-
-def _run(comm, args) -> int:
-    """Train, time and check (``main``'s body, inside the per-rank thread limits)."""
-    from mpi4py import MPI
-
-    from .machine import describe
-
-    p, rank = comm.size, comm.rank
+        return usage_error(comm, f"argument --batch: {args.batch} rows cannot be shared by {p} "
+                                 f"ranks; write at least {p}")
     sizes = [args.inputs, *args.hidden, args.outputs]
     _bias_relu(np.zeros((1, 1)), np.zeros(1))            # compile (or load from cache) first
     _relu_backward(np.zeros((1, 1)), np.zeros((1, 1)))
     params, rows = train_distributed(comm, sizes, args.batch, args.steps, args.lr,
                                      args.bucket_bytes, args.seed, args.inject_error)
     fg = FlatGrads(params, args.bucket_bytes)
-    comm_times = np.array(allreduce_alone_s(comm, fg, args.comm_iters, blocking=False))
-    blocking_times = np.array(allreduce_alone_s(comm, fg, args.comm_iters, blocking=True))
-    rows_max = np.empty_like(rows)
-    comm.Allreduce(rows, rows_max, op=MPI.MAX)               # each step's slowest rank
-    # the rank that finishes its backward pass last waits only for communication still under way;
-    # the others wait for it too (load imbalance), which is not communication
-    wait_min = np.empty_like(rows[:, 2])
-    comm.Allreduce(np.ascontiguousarray(rows[:, 2]), wait_min, op=MPI.MIN)
-    comm_max = np.empty_like(comm_times)
-    comm.Allreduce(comm_times, comm_max, op=MPI.MAX)
-    blocking_max = np.empty_like(blocking_times)
-    comm.Allreduce(blocking_times, blocking_max, op=MPI.MAX)
-    mine = flat_weights(params)
-    everyone = comm.gather(mine, root=0)
-    if rank != 0:
+    timings = _slowest(comm, rows, allreduce_alone_s(comm, fg, args.comm_iters, blocking=False),
+                       allreduce_alone_s(comm, fg, args.comm_iters, blocking=True))
+    info = header(comm, share)
+    everyone = comm.gather(flat_weights(params), root=0)
+    if comm.rank != 0:
         _idle_wait(comm)
-        return int(comm.bcast(None, root=0))
+        return finish(comm, None, None, 0)
     ref, t_single = train_single(sizes, args.batch, args.steps, args.lr, args.seed)
     _idle_wait(comm)
     ref_flat = flat_weights(ref)
     scale = float(np.max(np.abs(ref_flat)))
     diffs = [float(np.max(np.abs(w - ref_flat))) / scale for w in everyone]
-    ok = all(d <= TOLERANCE for d in diffs)
-    first = 1 if len(rows_max) > 1 else 0                    # step 0 warms the caches
+    wrong = sum(d > TOLERANCE for d in diffs)
+    t_w = teacher(sizes[0], sizes[-1], args.seed)
+    result = {
+        **info, "machine": str(_describe()),
+        "sizes": sizes, "n_params": int(ref_flat.size), "batch": args.batch,
+        "steps": args.steps, "lr": args.lr, "bucket_bytes": args.bucket_bytes,
+        "n_buckets": len(fg.buckets), "gradient_bytes": int(fg.flat.nbytes),
+        **timing_summary(*timings, t_single, p),
+        "max_rel_diff": max(diffs), "rel_diff_per_rank": diffs, "tolerance": TOLERANCE,
+        "loss_first": loss(init_params(sizes, args.seed), *global_batch(0, args.batch, t_w,
+                                                                         args.seed)),
+        "loss_last": loss(ref, *global_batch(args.steps - 1, args.batch, t_w, args.seed)),
+        "injected_error": bool(args.inject_error), "ok": not wrong,
+    }
+    print(format_report(result))
+    return finish(comm, result, args.json, wrong, good="every rank's weights equal the 1-rank run",
+                  bad="WEIGHTS DIFFER FROM THE 1-RANK RUN")
+
+
+def _describe():
+    from .machine import describe
+
+    return describe()
+
+
+def _slowest(comm, rows, comm_times, blocking_times):
+    """Each step's slowest rank (``rows``: step, compute, wait seconds per step), each step's
+    smallest wait, and the slowest rank's time of each all-reduce repetition (alone, blocking)."""
+    from mpi4py import MPI
+
+    def reduce(values, op):
+        values = np.ascontiguousarray(values, dtype=float)
+        out = np.empty_like(values)
+        comm.Allreduce(values, out, op=op)
+        return out
+
+    # the rank that finishes its backward pass last waits only for communication still under way;
+    # the others wait for it too (load imbalance), which is not communication
+    return (reduce(rows, MPI.MAX), reduce(rows[:, 2], MPI.MIN), reduce(comm_times, MPI.MAX),
+            reduce(blocking_times, MPI.MAX))
+
+
+def timing_summary(rows_max, wait_min, comm_max, blocking_max, single_times, n_ranks: int) -> dict:
+    """The timing figures of a run, medians over the steps after the first (which warms the caches).
+
+    Parameters
+    ----------
+    rows_max : array, shape (steps, 3)
+        Per step, the slowest rank's step, compute (forward + backward) and wait times (s).
+    wait_min : array, shape (steps,)
+        Per step, the smallest wait of any rank (s): the exposed communication.
+    comm_max, blocking_max : array, shape (iters,)
+        The bucketed all-reduces alone, started at once and one after another (s).
+    single_times : sequence of float
+        The 1-rank reference's step times (s).
+    n_ranks : int
+
+    Returns
+    -------
+    dict with ``step_s``, ``step_best_s``, ``compute_s``, ``comm_s``, ``comm_blocking_s``,
+    ``exposed_comm_s``, ``hidden_comm_s = max(0, comm_s - exposed_comm_s)``, ``imbalance_s``
+    (median largest wait - exposed), ``hidden_fraction = hidden / comm``, ``single_step_s``,
+    ``speedup = single / step`` and ``efficiency = speedup / n_ranks`` (all times in seconds).
+    """
+    n_ranks = check_int("n_ranks", n_ranks, minimum=1)
+    rows_max, wait_min = np.asarray(rows_max, dtype=float), np.asarray(wait_min, dtype=float)
+    first = 1 if len(rows_max) > 1 else 0
     timed, wait_min = rows_max[first:], wait_min[first:]
     step_s = float(np.median(timed[:, 0]))
     comm_s = float(np.median(comm_max))
     exposed_s = float(np.median(wait_min))
-    single_s = float(statistics.median(t_single[1:] if len(t_single) > 1 else t_single))
+    single_s = float(statistics.median(single_times[1:] if len(single_times) > 1
+                                       else single_times))
     hidden_s = max(0.0, comm_s - exposed_s)
-    result = {
-        "n_ranks": p, "host": MPI.Get_processor_name(), "machine": str(describe()),
-        "threads_per_rank": numba.get_num_threads(),
-        "mpi": MPI.Get_library_version().splitlines()[0].strip(),
-        "sizes": sizes, "n_params": int(ref_flat.size), "batch": args.batch,
-        "steps": args.steps, "lr": args.lr, "bucket_bytes": args.bucket_bytes,
-        "n_buckets": len(fg.buckets), "gradient_bytes": int(fg.flat.nbytes),
-        "step_s": step_s, "step_best_s": float(np.min(timed[:, 0])),
-        "compute_s": float(np.median(timed[:, 1])), "comm_s": comm_s,
-        "comm_blocking_s": float(np.median(blocking_max)),
-        "exposed_comm_s": exposed_s, "hidden_comm_s": hidden_s,
-        "imbalance_s": float(np.median(timed[:, 2]) - exposed_s),
-        "hidden_fraction": hidden_s / comm_s if comm_s > 0 else 0.0,
-        "single_step_s": single_s, "speedup": single_s / step_s,
-        "efficiency": single_s / (p * step_s),
-        "max_rel_diff": max(diffs), "rel_diff_per_rank": diffs, "tolerance": TOLERANCE,
-        "loss_first": loss(init_params(sizes, args.seed),
-                           *global_batch(0, args.batch, teacher(sizes[0], sizes[-1], args.seed),
-                                         args.seed)),
-        "loss_last": loss(ref, *global_batch(args.steps - 1, args.batch,
-                                             teacher(sizes[0], sizes[-1], args.seed), args.seed)),
-        "injected_error": bool(args.inject_error), "ok": ok,
-    }
-    print(format_report(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    comm.bcast(0 if ok else 1, root=0)
-    return 0 if ok else 1
+    return {"step_s": step_s, "step_best_s": float(np.min(timed[:, 0])),
+            "compute_s": float(np.median(timed[:, 1])), "comm_s": comm_s,
+            "comm_blocking_s": float(np.median(blocking_max)),
+            "exposed_comm_s": exposed_s, "hidden_comm_s": hidden_s,
+            "imbalance_s": float(np.median(timed[:, 2]) - exposed_s),
+            "hidden_fraction": hidden_s / comm_s if comm_s > 0 else 0.0,
+            "single_step_s": single_s, "speedup": single_s / step_s,
+            "efficiency": single_s / (n_ranks * step_s)}
+
+
+#: the report's one-row table
+COLUMNS = (Column("step (ms)", 10, lambda r: r["step_s"] * 1e3, ".2f"),
+           Column("compute (ms)", 13, lambda r: r["compute_s"] * 1e3, ".2f"),
+           Column("comm (ms)", 10, lambda r: r["comm_s"] * 1e3, ".2f"),
+           Column("exposed (ms)", 13, lambda r: r["exposed_comm_s"] * 1e3, ".2f"),
+           Column("hidden", 7, "hidden_fraction", ".0%"),
+           Column("1 rank (ms)", 12, lambda r: r["single_step_s"] * 1e3, ".2f"),
+           Column("speedup", 8, "speedup", ".2f"), Column("efficiency", 11, "efficiency", ".0%"))
 
 
 def format_report(r: dict) -> str:
     """The printed summary of a run's JSON."""
-    lines = [
+    return "\n".join([
+        header_line(r),
         f"# data-parallel MLP {'-'.join(map(str, r['sizes']))} ({r['n_params']} parameters, "
         f"float64), global batch {r['batch']}, {r['steps']} steps, {r['n_ranks']} ranks, "
         f"{r['n_buckets']} buckets of <= {r['bucket_bytes']} B, "
         f"{r['threads_per_rank']} thread(s) per rank (the 1-rank baseline too)",
-        f"# {r['mpi']} on {r['host']}: {r['machine'].splitlines()[0]}",
-        f"{'step (ms)':>10} {'compute (ms)':>13} {'comm (ms)':>10} {'exposed (ms)':>13} "
-        f"{'hidden':>7} {'1 rank (ms)':>12} {'speedup':>8} {'efficiency':>11}",
-        f"{r['step_s'] * 1e3:>10.2f} {r['compute_s'] * 1e3:>13.2f} {r['comm_s'] * 1e3:>10.2f} "
-        f"{r['exposed_comm_s'] * 1e3:>13.2f} {r['hidden_fraction']:>7.0%} "
-        f"{r['single_step_s'] * 1e3:>12.2f} {r['speedup']:>8.2f} {r['efficiency']:>11.0%}",
+        f"# machine: {r['machine'].splitlines()[0]}",
+        table([r], COLUMNS),
         f"# loss {r['loss_first']:.4f} -> {r['loss_last']:.4f}; weights vs one process on the "
         f"combined batch: max relative difference {r['max_rel_diff']:.1e} "
         f"(tolerance {r['tolerance']:.0e}): " + ("SAME" if r["ok"] else "DIFFERENT"),
-    ]
-    return "\n".join(lines)
+    ])
 
 
 def run(n_ranks: int = 2, hidden=(512, 512, 512), inputs: int = 64, outputs: int = 16,
@@ -474,21 +507,15 @@ def run(n_ranks: int = 2, hidden=(512, 512, 512), inputs: int = 64, outputs: int
         seed: int = 0, inject_error: bool = False, timeout_s: float = 300.0) -> dict:
     """Launch ``python -m aichip.ddp`` with ``n_ranks`` MPI processes; return its JSON plus
     ``stdout`` (the printed report) and ``returncode`` (1 when the weights differ)."""
-    n_ranks = check_int("n_ranks", n_ranks, minimum=1, maximum=256)
+    n_ranks, timeout_s = check_launch(n_ranks, timeout_s)
     sizes = layer_sizes(inputs, hidden, outputs)
-    batch = check_int("batch", batch, minimum=n_ranks)
-    steps = check_int("steps", steps, minimum=1)
-    bucket_bytes = check_int("bucket_bytes", bucket_bytes, minimum=1)
-    lr = check_float("lr", lr, minimum=0, strict_minimum=True)
-    seed = check_int("seed", seed, minimum=0)
-    timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
-    args = ["--hidden", ",".join(map(str, sizes[1:-1])), "--inputs", str(inputs),
-            "--outputs", str(outputs), "--batch", str(batch), "--steps", str(steps),
-            "--bucket-bytes", str(bucket_bytes), "--lr", repr(lr), "--seed", str(seed)]
-    if inject_error:
-        args.append("--inject-error")
+    args = flags(hidden=sizes[1:-1], inputs=sizes[0], outputs=sizes[-1],
+                 batch=check_int("batch", batch, minimum=n_ranks),
+                 steps=check_int("steps", steps, minimum=1),
+                 bucket_bytes=check_int("bucket_bytes", bucket_bytes, minimum=1),
+                 lr=check_float("lr", lr, minimum=0, strict_minimum=True),
+                 seed=check_int("seed", seed, minimum=0), inject_error=inject_error)
     return launch("aichip.ddp", n_ranks, args, timeout_s=timeout_s)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,27 +25,35 @@ Every rank does ``--ops`` operations per design, a fraction ``--update-fraction`
 of one of ``--hot-keys`` keys that all ranks update at once, the rest lookups of random keys. At the
 end the table is checked against the initial values plus the sum of every rank's increments (a
 **lost update** is a mismatch), and every lookup's value against its check word. Exit status 1 if
-any update is lost or any read torn.
+any update is lost or any read torn. The launcher, the thread policy, the header, the table, the
+``#wrong`` footer (lost plus torn) and ``--json`` are :mod:`aichip.mpiharness`'s.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from . import cli
-from .mpibench import launch
+from .mpiharness import (
+    Column,
+    add_output_arguments,
+    check_launch,
+    finish,
+    flags,
+    header,
+    header_line,
+    launch,
+    run_main,
+    table,
+)
 from .validation import check_float, check_int
 
-__all__ = [
-    "WORDS", "EMPTY", "TAG_REQ", "TAG_REP", "TAG_DONE", "LOOKUP", "UPDATE", "key_home",
-    "initial_value", "build_local_table", "run_design", "main", "run",
-]
+__all__ = ["WORDS", "EMPTY", "TAG_REQ", "TAG_REP", "TAG_DONE", "LOOKUP", "UPDATE", "COLUMNS",
+           "key_home", "initial_value", "build_local_table", "run_design", "main", "run"]
 
 WORDS = 4                     # version, key, value, check
 EMPTY = -1
@@ -273,6 +281,17 @@ def run_design(comm, design, n_keys, n_ops, buckets, hot_keys, update_fraction, 
             "hot_updates": int(total_added.sum()), "elapsed_s": wall}
 
 
+#: the table's columns, one row per design
+COLUMNS = (Column("design", 10, "design"), Column("lookups/s", 10, "lookups_per_s", ".0f"),
+           Column("lookup (us)", 12, "lookup_median_us", ".1f"),
+           Column("updates/s", 10, "updates_per_s", ".0f"),
+           Column("update (us)", 12, "update_median_us", ".1f"),
+           Column("owner reqs", 11, "owner_requests_served", "d"),
+           Column("owner CPU (ms)", 15, lambda r: r["owner_serve_s"] * 1e3, ".2f"),
+           Column("retries", 8, "retries", "d"), Column("lost", 5, "lost", "d"),
+           Column("torn", 5, "torn", "d"))
+
+
 def main(argv=None) -> int:
     """Entry point of ``python -m aichip.kvstore`` (every rank runs it)."""
     p = cli.parser("python -m aichip.kvstore", __doc__.split("\n\n")[0])
@@ -281,67 +300,45 @@ def main(argv=None) -> int:
                    help="operations per rank and design")
     p.add_argument("--hot-keys", type=cli.int_at_least(1), default=4,
                    help="number of keys that every rank updates")
-    p.add_argument("--update-fraction", type=_fraction, default=0.2)
+    p.add_argument("--update-fraction", type=cli.fraction, default=0.2)
     p.add_argument("--designs", type=cli.comma_list(("one-sided", "rpc")),
                    default=["one-sided", "rpc"])
     p.add_argument("--seed", type=cli.int_at_least(0), default=0)
-    p.add_argument("--json", default=None)
-    p.add_argument("--inject-error", action="store_true",
-                   help="corrupt one stored value (checks the checker)")
+    add_output_arguments(p, "corrupt one stored value")
     args = cli.parse(p, argv, checks=[
         ("--hot-keys", lambda a: a.hot_keys <= a.keys, "must not exceed --keys")])
-    from mpi4py import MPI
-    comm = MPI.COMM_WORLD
+    return run_main(_run_designs, args)
+
+
+def _run_designs(comm, args, share) -> int:
+    """Every design of ``--designs`` in turn, with the harness's report."""
     buckets = 2 * (-(-args.keys // comm.size)) + 8        # load factor about one half
-    results = []
-    for d in args.designs:
-        results.append(run_design(comm, d, args.keys, args.ops, buckets, args.hot_keys,
-                                  args.update_fraction, args.seed, args.inject_error))
-    bad = any(r["lost"] or r["torn"] for r in results)
+    results = [run_design(comm, d, args.keys, args.ops, buckets, args.hot_keys,
+                          args.update_fraction, args.seed, args.inject_error)
+               for d in args.designs]
+    info = header(comm, share)
     if comm.rank == 0:
+        print(header_line(info))
         print(f"# key-value store: {comm.size} ranks, {args.keys} keys, {args.ops} ops per rank, "
               f"{args.update_fraction:.0%} updates of {args.hot_keys} shared keys")
-        print(f"{'design':>10} {'lookups/s':>10} {'lookup (us)':>12} {'updates/s':>10} "
-              f"{'update (us)':>12} {'owner reqs':>11} {'owner CPU (ms)':>15} {'retries':>8} "
-              f"{'lost':>5} {'torn':>5}")
-        for r in results:
-            print(f"{r['design']:>10} {r['lookups_per_s']:>10.0f} {r['lookup_median_us']:>12.1f} "
-                  f"{r['updates_per_s']:>10.0f} {r['update_median_us']:>12.1f} "
-                  f"{r['owner_requests_served']:>11d} {r['owner_serve_s'] * 1e3:>15.2f} "
-                  f"{r['retries']:>8d} {r['lost']:>5d} {r['torn']:>5d}")
-        print("# " + ("every update kept, no torn read" if not bad else "LOST OR TORN UPDATES"))
-        if args.json:
-            Path(args.json).write_text(json.dumps({"results": results, "ok": not bad}, indent=1))
-    return 1 if bad else 0
-
-
-def _fraction(text):
-    import argparse
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1.0
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction; write a number from 0 to 1")
-    return x
+        print(table(results, COLUMNS))
+    wrong = sum(r["lost"] + r["torn"] for r in results)
+    return finish(comm, {**info, "results": results}, args.json, wrong,
+                  good="every update kept, no torn read", bad="LOST OR TORN UPDATES")
 
 
 def run(n_ranks: int = 3, keys: int = 1000, ops: int = 2000, hot_keys: int = 4,
         update_fraction: float = 0.2, inject_error: bool = False, timeout_s: float = 180.0) -> dict:
     """Launch the store with ``n_ranks`` processes; return its JSON plus ``stdout`` and
     ``returncode``."""
-    n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=64)
+    n_ranks, timeout_s = check_launch(n_ranks, timeout_s, minimum=2, maximum=64)
     keys = check_int("keys", keys, minimum=1)
-    ops = check_int("ops", ops, minimum=1)
-    hot_keys = check_int("hot_keys", hot_keys, minimum=1, maximum=keys)
-    update_fraction = check_float("update_fraction", update_fraction, minimum=0, maximum=1)
-    timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
-    args = ["--keys", str(keys), "--ops", str(ops), "--hot-keys", str(hot_keys),
-            "--update-fraction", str(update_fraction)]
-    if inject_error:
-        args.append("--inject-error")
+    args = flags(keys=keys, ops=check_int("ops", ops, minimum=1),
+                 hot_keys=check_int("hot_keys", hot_keys, minimum=1, maximum=keys),
+                 update_fraction=check_float("update_fraction", update_fraction, minimum=0,
+                                             maximum=1),
+                 inject_error=inject_error)
     return launch("aichip.kvstore", n_ranks, args, timeout_s=timeout_s)
-
 
 if __name__ == "__main__":
     sys.exit(main())

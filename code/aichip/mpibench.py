@@ -1,108 +1,179 @@
-"""MPI collective benchmark in the style of nccl-tests, and a launcher for it.
+"""MPI collective benchmark in the style of nccl-tests.
 
 Run it under any MPI launcher, on one machine or a cluster::
 
     mpiexec -n 4 python -m aichip.mpibench --ops pingpong,allreduce --max-bytes 4M
     srun -N 2 --ntasks-per-node 4 python -m aichip.mpibench --json results.json
 
-For every operation and message size it warms up, times ``--iters`` calls (each rank's time of a
-call is taken after a barrier; a call's time is the slowest rank's), checks every element of every
-rank's result after every call against the operation's NumPy reference
-(:mod:`aichip.collective_specs`; the receive buffer is filled with NaN before each call, so a call
-that delivers nothing cannot pass on the previous call's data), and prints a table like
-nccl-tests::
+Every benchmark is a :class:`Benchmark` record: the collectives are built from the records of
+:mod:`aichip.collective_specs`, the point-to-point ping-pong is a record of
+:data:`POINT_TO_POINT`, and one loop runs them all. For every operation and message size it warms
+up, times ``--iters`` calls (each rank's time of a call is taken after a barrier; a call's time is
+the slowest rank's, divided by the messages on its path: a ping-pong's round trip is two one-way
+messages), checks every element of every rank's result after every call against the record's
+NumPy reference (the buffer a result lands in is filled with NaN before each call, so a call that
+delivers nothing cannot pass on the previous call's data), and prints a table like nccl-tests::
 
     size (B)  count  time (us)  median (us)  algbw (GB/s)  busbw (GB/s)  #wrong
 
 Rank r's element i is ``1000 (r + 1) + i mod 997`` in float64: every sum is exact, so a correct
 result is bit-equal to the expected one, and every (rank, position) holds a different value.
 ``#wrong`` counts wrong elements over all ranks; the program exits with status 1 if any result is
-wrong. It then fits the alpha-beta model ``time = alpha + n * beta`` to the
-ping-pong sweep (one-way time of a message of ``n`` bytes between ranks 0 and 1) and, for each
-collective, reports the line fitted to its sweep.
+wrong. Each sweep gets the alpha-beta line ``time = alpha + n * beta`` fitted to it (for the
+ping-pong, the one-way time of a message of ``n`` bytes between ranks 0 and 1).
 
 ``--algorithm NAME`` forces MPICH to run the book's algorithm ``NAME`` (``ring``,
 ``recursive_doubling``, ``rabenseifner``, ``pipelined_tree`` for all-reduce; see
 :func:`mpich_environment`) through its ``MPIR_CVAR_*`` control variables, with device collectives
-off and fallback to another algorithm made an error, so a measurement can be compared with the model
-of the algorithm that actually ran. Other MPI libraries ignore these variables.
+off and any fallback to another algorithm reported on stderr, so a measurement can be compared with
+the model of the algorithm that actually ran (the header lists every ``MPIR_CVAR_*`` in force).
+Other MPI libraries ignore these variables.
 
-:func:`run` launches the benchmark from Python with ``mpiexec`` from the same environment (the one
-the ``mpich`` wheel installs next to ``sys.executable``) and returns the parsed results.
+The launcher, the thread policy, the header, the tables, the ``#wrong`` footer, ``--json`` and the
+exit status are :mod:`aichip.mpiharness`'s, shared with the book's other MPI programs. :func:`run`
+launches the benchmark from Python and returns the parsed results.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from . import cli
 from . import collective_specs as cs
-from .cli import parse_size  # noqa: F401  (was defined here; kept for callers)
-from .validation import check_choice, check_float, check_int
+from .cli import parse_size
+from .mpiharness import (
+    ITEM,
+    WRONG_COLUMN,
+    Column,
+    add_output_arguments,
+    add_sweep_arguments,
+    check_launch,
+    check_sweep,
+    finish,
+    fit_alpha_beta,
+    fit_rows,
+    flags,
+    header,
+    header_line,
+    launch,
+    mpiexec_path,
+    run_main,
+    size_sweep,
+    sweep_checks,
+)
+from .mpiharness import table as _harness_table
+from .validation import check_choice, check_int
 
-__all__ = [
-    "BENCH_OPS", "ITEM", "TREE_CHUNK_BYTES", "fit_alpha_beta", "MPICH_MIN_COUNT", "forceable",
-    "mpich_environment", "inputs", "bench_op", "predicted_times", "model_comparison",
-    "summarize_comparison", "parse_args", "main", "mpiexec_path", "launch", "run",
-]
-
-BENCH_OPS = ("pingpong", "allreduce", "allgather", "reduce_scatter", "broadcast", "reduce",
-             "alltoall")
-ITEM = 8  # float64
+__all__ = ["Benchmark", "POINT_TO_POINT", "BENCHMARKS", "BENCH_OPS", "TREE_CHUNK_BYTES",
+           "MPICH_MIN_COUNT", "COLUMNS", "benchmark", "collective_benchmark", "forceable",
+           "mpich_environment", "inputs", "buffers", "bench_op", "table", "predicted_times",
+           "model_comparison", "summarize_comparison", "parse_args", "main", "run",
+           # kept for callers: they lived here before aichip.mpiharness and aichip.cli
+           "ITEM", "fit_alpha_beta", "launch", "mpiexec_path", "parse_size"]
 
 #: chunk size given to MPICH's pipelined tree all-reduce
 #: (MPIR_CVAR_ALLREDUCE_TREE_PIPELINE_CHUNK_SIZE)
 TREE_CHUNK_BYTES = 64 * 2**10
-
-
-def fit_alpha_beta(sizes_bytes, times_s) -> tuple[float, float]:
-    """Least-squares fit of ``time = alpha + n * beta`` weighted by ``1/time`` (so that a sweep
-    spanning decades fits small and large messages alike). Returns ``(alpha_s, beta_s_per_byte)``,
-    both clipped at zero."""
-    n = np.asarray(sizes_bytes, dtype=float)
-    t = np.asarray(times_s, dtype=float)
-    if n.shape != t.shape or n.ndim != 1 or len(n) < 2:
-        raise ValueError("sizes_bytes and times_s must be 1-D of the same length >= 2")
-    if np.any(n <= 0) or np.any(t <= 0) or not np.all(np.isfinite(t)):
-        raise ValueError("sizes_bytes and times_s must be positive and finite")
-    w = 1.0 / t
-    a = np.column_stack([np.ones_like(n), n]) * w[:, None]
-    (alpha, beta), *_ = np.linalg.lstsq(a, t * w, rcond=None)
-    return max(float(alpha), 0.0), max(float(beta), 0.0)
-
 
 #: the smallest element count MPICH accepts for a forced algorithm (its reduce_scatter_allgather
 #: all-reduce needs count >= the largest power of two <= p); smaller sizes are not timed
 MPICH_MIN_COUNT = {"rabenseifner": lambda p: 1 << (p.bit_length() - 1)}
 
 
+class Benchmark(NamedTuple):
+    """One benchmarked operation, collective or point-to-point, as the benchmark loop reads it.
+
+    ``count`` is each rank's send-buffer length in float64 elements; the reported size is
+    ``count * size_blocks(p) * 8`` bytes (nccl-tests' convention: all-gather's size is the gathered
+    result).
+    """
+
+    name: str
+    layout: Callable[[int], str]                # p -> who takes part, for the table's title
+    reference: Callable                         # (x (p, count), root) -> per-rank results or None
+    mpi_call: Callable                          # (comm, send, recv) -> None
+    mpi_recv_len: Callable[[int, int], int]     # (count, p) -> receive buffer length (0: none)
+    size_blocks: Callable[[int], int]           # p -> size in bytes / (count * 8)
+    bus_factor: Callable[[int], float]          # p -> busbw / algbw
+    count_multiple_of_ranks: bool = False       # the call needs count to be a multiple of p
+    messages: int = 1                           # one-way messages one timed call is made of
+    min_ranks: int = 1
+    collective: bool = True                     # MPICH's algorithm choice applies to it
+
+
+# ----------------------------------------------------------------------------------------------
+# the point-to-point benchmarks
+
+
+def _pingpong_reference(x, root):
+    """Ranks 0 and 1 both end up with rank 0's vector; the others take no part."""
+    return [x[0].copy() if r < 2 else None for r in range(x.shape[0])]
+
+
+def _pingpong_call(comm, send, recv):
+    """Rank 0 sends its vector to rank 1, which sends back what it received."""
+    if comm.rank == 0:
+        comm.Send(send, dest=1, tag=7)
+        comm.Recv(recv, source=1, tag=8)
+    elif comm.rank == 1:
+        comm.Recv(recv, source=0, tag=7)
+        comm.Send(recv, dest=0, tag=8)
+
+
+#: the point-to-point benchmarks, records shaped like the collectives'
+POINT_TO_POINT = {
+    "pingpong": Benchmark("pingpong", lambda p: "one-way, ranks 0 -> 1", _pingpong_reference,
+                          _pingpong_call, lambda count, p: count, lambda p: 1, lambda p: 1.0,
+                          messages=2, min_ranks=2, collective=False),
+}
+
+
+def collective_benchmark(spec: cs.OpSpec) -> Benchmark:
+    """The :class:`Benchmark` of a collective operation's record."""
+    return Benchmark(spec.name, lambda p: f"{p} ranks", spec.reference, spec.mpi_call,
+                     spec.mpi_recv_len, spec.size_blocks, spec.bus_factor,
+                     spec.mpi_count_multiple_of_ranks)
+
+
+_ORDER = ("allreduce", "allgather", "reduce_scatter", "broadcast", "reduce", "alltoall")
+#: every benchmark by name: the point-to-point ones, then every registered collective
+BENCHMARKS = {**POINT_TO_POINT,
+              **{op: collective_benchmark(cs.OPERATIONS[op])
+                 for op in dict.fromkeys((*_ORDER, *cs.OPERATIONS)) if op in cs.OPERATIONS}}
+BENCH_OPS = tuple(BENCHMARKS)
+
+
+def benchmark(op: str) -> Benchmark:
+    """The record of ``op``; ValueError naming the allowed ones otherwise."""
+    return BENCHMARKS[check_choice("op", op, BENCH_OPS)]
+
+
 def forceable(op: str) -> tuple[str, ...]:
-    """The book's algorithms of ``op`` that MPICH can be forced to run."""
-    return tuple(name for name, spec in cs.REGISTRY[cs.op_spec(op).name].items() if spec.mpich)
+    """The book's algorithms of ``op`` that MPICH can be forced to run (none for point-to-point)."""
+    if not benchmark(op).collective:
+        return ()
+    return tuple(name for name, spec in cs.REGISTRY[op].items() if spec.mpich)
 
 
 def mpich_environment(ops, algorithm: str, tree_chunk_bytes: int = TREE_CHUNK_BYTES) -> dict:
     """Environment variables that make MPICH run ``algorithm`` for every collective in ``ops``
-    (pingpong is not a collective and is skipped): the algorithm's ``MPIR_CVAR_*`` settings from
-    its record, device-level collectives off (``MPIR_CVAR_DEVICE_COLLECTIVES=none``, else the
-    ch4 device may pick its own) and a message on stderr instead of a silent fallback
+    (point-to-point benchmarks have no algorithm and are skipped): the algorithm's ``MPIR_CVAR_*``
+    settings from its record, device-level collectives off (``MPIR_CVAR_DEVICE_COLLECTIVES=none``,
+    else the ch4 device may pick its own) and a message on stderr instead of a silent fallback
     (``MPIR_CVAR_COLLECTIVE_FALLBACK=print``; ``error`` would stop MPI_Init, whose own one-integer
     all-reduce Rabenseifner's algorithm cannot take). The benchmark itself only times sizes the
     algorithm accepts (:data:`MPICH_MIN_COUNT`) and keeps its bookkeeping off all-reduce."""
     tree_chunk_bytes = check_int("tree_chunk_bytes", tree_chunk_bytes, minimum=ITEM)
     env = {"MPIR_CVAR_DEVICE_COLLECTIVES": "none", "MPIR_CVAR_COLLECTIVE_FALLBACK": "print"}
     for op in ops:
-        if op == "pingpong":
+        if not benchmark(op).collective:
             continue
         check_choice("algorithm", algorithm, forceable(op))
         env.update(cs.REGISTRY[op][algorithm].mpich)
@@ -121,110 +192,88 @@ def inputs(count: int, p: int) -> np.ndarray:
             + (np.arange(count) % 997).astype(np.float64)[None, :])
 
 
-def _buffers(op: str, count: int, rank: int, p: int):
-    """Send buffer, receive buffer and the expected result (None: nothing to check) of ``rank``;
-    the expectation is the operation's NumPy reference on every rank's input."""
+def buffers(bench: Benchmark, count: int, rank: int, p: int):
+    """``rank``'s send buffer (its input), receive buffer (NaN; None when the call takes none)
+    and expected result (None: nothing to check), the record's reference on every rank's input."""
     x = inputs(count, p)
-    if op == "pingpong":
-        return x[0].copy(), np.full(count, np.nan), (x[0].copy() if rank in (0, 1) else None)
-    spec = cs.op_spec(op)
-    expect = spec.reference(x, 0)[rank]
-    send = x[rank].copy()
-    n_recv = spec.mpi_recv_len(count, p)
-    return send, (np.full(n_recv, np.nan) if n_recv else None), expect
+    n_recv = bench.mpi_recv_len(count, p)
+    return (x[rank].copy(), np.full(n_recv, np.nan) if n_recv else None,
+            bench.reference(x, 0)[rank])
 
 
-def _call(comm, op, send, recv):
-    if op != "pingpong":
-        cs.OPERATIONS[op].mpi_call(comm, send, recv)
-    elif comm.rank == 0:                              # rank 0 sends to rank 1, which sends it back
-        comm.Send(send, dest=1, tag=7)
-        comm.Recv(recv, source=1, tag=8)
-    elif comm.rank == 1:
-        comm.Recv(recv, source=0, tag=7)
-        comm.Send(recv, dest=0, tag=8)
-
-
-def _delivered(op, rank, send, recv):
-    """The buffer that holds ``rank``'s result after the call."""
-    return send if op == "broadcast" else recv
-
-
-def _clear(op, rank, send, recv):
-    """Fill what the next call must deliver with NaN (a broadcast's non-root ranks receive into
-    their send buffer)."""
-    if op == "broadcast":
-        if rank != 0:
-            send.fill(np.nan)
-    elif recv is not None:
-        recv.fill(np.nan)
-
-
-def _counts(op: str, sizes, p: int) -> tuple[list[int], int]:
-    """Element counts (per the op's record) for the requested sizes in bytes: allgather's size is
-    the gathered result; reduce-scatter and all-to-all need a multiple of ``p``."""
-    if op == "pingpong":
-        blocks, unit = 1, 1
-    else:
-        spec = cs.OPERATIONS[op]
-        blocks = spec.size_blocks(p)
-        unit = p if spec.mpi_count_multiple_of_ranks else 1
+def _counts(bench: Benchmark, sizes, p: int) -> tuple[list[int], int]:
+    """Element counts for the requested sizes in bytes (all-gather's size is the gathered result;
+    some calls need a multiple of ``p``) and the record's ``size_blocks(p)``."""
+    blocks = bench.size_blocks(p)
+    unit = p if bench.count_multiple_of_ranks else 1
     return sorted({max(size // (ITEM * blocks * unit), 1) * unit for size in sizes}), blocks
+
+
+def _time_size(comm, bench: Benchmark, count: int, iters: int, warmup: int, corrupt: bool):
+    """This rank's times of ``iters`` calls (seconds, shape ``(iters,)``) and its wrong elements.
+
+    The result lands in the receive buffer, or in place in the send buffer when there is none (a
+    broadcast); it is set to NaN before each call unless it already holds the rank's result (the
+    broadcast's root). ``corrupt`` changes one element of rank 0's last result."""
+    send, recv, expect = buffers(bench, count, comm.rank, comm.size)
+    got = send if recv is None else recv
+    clear = recv is not None or (expect is not None and not np.array_equal(send, expect))
+    for _ in range(warmup):
+        bench.mpi_call(comm, send, recv)
+    samples, wrong = np.empty(iters), 0
+    for i in range(iters):
+        if clear:
+            got.fill(np.nan)
+        comm.Barrier()
+        t0 = time.perf_counter()
+        bench.mpi_call(comm, send, recv)
+        samples[i] = time.perf_counter() - t0
+        if expect is not None:
+            if corrupt and comm.rank == 0 and i == iters - 1:
+                got[0] += 1.0                       # deliberately wrong (tests the checker)
+            wrong += int(np.count_nonzero(got != expect))
+    return samples, wrong
 
 
 def bench_op(comm, op: str, sizes, iters: int, warmup: int, corrupt: bool = False,
              algorithm: str | None = None) -> list[dict]:
     """Time and check ``op`` for every size in ``sizes`` (bytes); rows are valid on every rank.
 
-    ``corrupt`` changes one element of rank 0's last result of the largest size after the call
-    (to show that the checker catches it). ``algorithm`` (the one MPICH was forced to run) drops
-    sizes it cannot take."""
-    p, rank = comm.size, comm.rank
-    rows = []
-    counts, blocks = _counts(op, sizes, p)
-    if algorithm in MPICH_MIN_COUNT and op != "pingpong":
+    A row: ``size_B``, ``count``, ``time_us`` (best) and ``median_us`` of the slowest rank's time
+    per one-way message, ``algbw_GBps`` (size / best time), ``busbw_GBps`` (algbw times the
+    record's bus factor) and ``wrong`` (elements, all ranks). ``corrupt`` changes one element of
+    rank 0's last result of the largest size (to show that the checker catches it).
+    ``algorithm`` (the one MPICH was forced to run) drops sizes it cannot take."""
+    bench, p = benchmark(op), comm.size
+    counts, blocks = _counts(bench, sizes, p)
+    if algorithm in MPICH_MIN_COUNT and bench.collective:
         counts = [c for c in counts if c >= MPICH_MIN_COUNT[algorithm](p)]
+    rows = []
     for count in counts:
-        send, recv, expect = _buffers(op, count, rank, p)
-        for _ in range(warmup):
-            _call(comm, op, send, recv)
-        samples = np.empty(iters)
-        wrong = 0
-        for i in range(iters):
-            _clear(op, rank, send, recv)
-            comm.Barrier()
-            t0 = time.perf_counter()
-            _call(comm, op, send, recv)
-            samples[i] = time.perf_counter() - t0
-            if expect is not None:
-                got = _delivered(op, rank, send, recv)
-                if corrupt and rank == 0 and count == counts[-1] and i == iters - 1:
-                    got[0] += 1.0                       # deliberately wrong (tests the checker)
-                wrong += int(np.count_nonzero(got != expect))
+        samples, wrong = _time_size(comm, bench, count, iters, warmup,
+                                    corrupt and count == counts[-1])
         # bookkeeping by allgather, not all-reduce, whose algorithm may be forced
-        slowest = np.max(comm.allgather(samples), axis=0)
-        if op == "pingpong":
-            slowest /= 2                                # one-way time
+        slowest = np.max(comm.allgather(samples), axis=0) / bench.messages
         wrong = int(sum(comm.allgather(wrong)))
         nbytes = count * blocks * ITEM
         best, median = float(slowest.min()), float(statistics.median(slowest))
         algbw = nbytes / best / 1e9
-        busbw = algbw * (cs.OPERATIONS[op].bus_factor(p) if op != "pingpong" else 1.0)
         rows.append({"op": op, "size_B": nbytes, "count": count, "time_us": best * 1e6,
-                     "median_us": median * 1e6, "algbw_GBps": algbw, "busbw_GBps": busbw,
-                     "wrong": wrong})
+                     "median_us": median * 1e6, "algbw_GBps": algbw,
+                     "busbw_GBps": algbw * bench.bus_factor(p), "wrong": wrong})
     return rows
 
 
-def _table(rows) -> str:
-    head = (f"{'size (B)':>12} {'count':>10} {'time (us)':>11} {'median (us)':>12} "
-            f"{'algbw (GB/s)':>13} {'busbw (GB/s)':>13} {'#wrong':>7}")
-    lines = [head]
-    for r in rows:
-        lines.append(f"{r['size_B']:>12d} {r['count']:>10d} {r['time_us']:>11.2f} "
-                     f"{r['median_us']:>12.2f} {r['algbw_GBps']:>13.3f} {r['busbw_GBps']:>13.3f} "
-                     f"{r['wrong'] if r['wrong'] else 'OK':>7}")
-    return "\n".join(lines)
+#: the table's columns (nccl-tests')
+COLUMNS = (Column("size (B)", 12, "size_B", "d"), Column("count", 10, "count", "d"),
+           Column("time (us)", 11, "time_us", ".2f"), Column("median (us)", 12, "median_us", ".2f"),
+           Column("algbw (GB/s)", 13, "algbw_GBps", ".3f"),
+           Column("busbw (GB/s)", 13, "busbw_GBps", ".3f"), WRONG_COLUMN)
+
+
+def table(rows) -> str:
+    """The rows of :func:`bench_op` as an nccl-tests table."""
+    return _harness_table(rows, COLUMNS)
 
 
 def predicted_times(rows, n_ranks: int, algorithm: str, alpha_s: float, beta_s_per_byte: float,
@@ -298,27 +347,17 @@ def parse_args(argv=None):
     p = cli.parser("python -m aichip.mpibench", __doc__.split("\n\n")[0])
     p.add_argument("--ops", type=cli.comma_list(BENCH_OPS), default="pingpong,allreduce",
                    help=f"comma-separated, from {','.join(BENCH_OPS)}")
-    p.add_argument("--min-bytes", type=cli.size_bytes, default="8", help=cli.SIZE_HELP)
-    p.add_argument("--max-bytes", type=cli.size_bytes, default="1M", help=cli.SIZE_HELP)
-    p.add_argument("--factor", type=cli.int_at_least(2), default=4,
-                   help="size multiplier between rows (integer >= 2)")
-    p.add_argument("--iters", type=cli.int_at_least(1), default=20)
-    p.add_argument("--warmup", type=cli.int_at_least(0), default=3)
+    add_sweep_arguments(p, factor=4, warmup=3)
     p.add_argument("--algorithm", default=None,
                    help="force MPICH to run this algorithm of the book for every collective in "
                         "--ops (all-reduce: " + ", ".join(forceable("allreduce")) + ")")
     p.add_argument("--tree-chunk-bytes", type=cli.size_bytes, default=str(TREE_CHUNK_BYTES),
                    help="chunk size of MPICH's pipelined tree (with --algorithm pipelined_tree)")
-    p.add_argument("--json", default=None, help="also write the results here (rank 0)")
-    p.add_argument("--inject-error", action="store_true",
-                   help="corrupt one element of the last result (checks the checker)")
-    args = cli.parse(p, argv, checks=[
-        ("--min-bytes", lambda a: a.min_bytes <= a.max_bytes,
-         "must not exceed --max-bytes"),
-    ])
+    add_output_arguments(p, "corrupt one element of the last result")
+    args = cli.parse(p, argv, checks=sweep_checks())
     if args.algorithm is not None:
         for op in args.ops:
-            if op != "pingpong" and args.algorithm not in forceable(op):
+            if benchmark(op).collective and args.algorithm not in forceable(op):
                 p.error(f"argument --algorithm: {args.algorithm!r} cannot be forced for {op}; "
                         f"choose from {', '.join(forceable(op)) or 'nothing (drop this op)'}")
     return args
@@ -327,96 +366,48 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     """Entry point of ``python -m aichip.mpibench`` (every rank runs it)."""
     args = parse_args(argv)
-    ops = list(args.ops)
-    sizes = []
-    s = args.min_bytes
-    while s <= args.max_bytes:
-        sizes.append(s)
-        s *= args.factor
-    forced = {}
-    if args.algorithm:
-        forced = mpich_environment(ops, args.algorithm, args.tree_chunk_bytes)
-        os.environ.update(forced)                    # read by MPICH at MPI_Init (the import below)
+    if args.algorithm:                  # read by MPICH at MPI_Init (in run_main)
+        os.environ.update(mpich_environment(args.ops, args.algorithm, args.tree_chunk_bytes))
+    return run_main(_bench_all, args)
 
-    from mpi4py import MPI
 
-    comm = MPI.COMM_WORLD
-    if "pingpong" in ops and comm.size < 2:
-        ops.remove("pingpong")
-    result = {"n_ranks": comm.size, "host": MPI.Get_processor_name(),
-              "mpi": MPI.Get_library_version().splitlines()[0].strip(),
-              "algorithm": args.algorithm, "tree_chunk_bytes": args.tree_chunk_bytes,
-              "mpich_cvars": forced, "ops": {}}
-    any_wrong = False
-    for op in ops:
+def _bench_all(comm, args, share) -> int:
+    """Every benchmark of ``--ops`` in turn, with the harness's header, tables and footer."""
+    info = header(comm, share)
+    result = {**info, "algorithm": args.algorithm, "tree_chunk_bytes": args.tree_chunk_bytes,
+              "ops": {}}
+    if comm.rank == 0:
+        print(header_line(info))
+    sizes = size_sweep(args.min_bytes, args.max_bytes, args.factor)
+    wrong = 0
+    for op in args.ops:
+        bench = BENCHMARKS[op]
+        if comm.size < bench.min_ranks:
+            if comm.rank == 0:
+                print(f"# {op} skipped: it needs {bench.min_ranks} ranks\n")
+            continue
         rows = bench_op(comm, op, sizes, args.iters, args.warmup, args.inject_error,
                         args.algorithm)
-        alpha, beta = fit_alpha_beta([r["size_B"] for r in rows],
-                                     [r["time_us"] / 1e6 for r in rows])
-        result["ops"][op] = {"rows": rows, "fit_alpha_s": alpha, "fit_beta_s_per_byte": beta}
-        any_wrong |= any(r["wrong"] for r in rows)
+        result["ops"][op] = {"rows": rows, **fit_rows(rows)}
+        wrong += sum(r["wrong"] for r in rows)
         if comm.rank == 0:
-            what = "one-way, ranks 0 -> 1" if op == "pingpong" else f"{comm.size} ranks"
-            if args.algorithm and op != "pingpong":
+            what = bench.layout(comm.size)
+            if args.algorithm and bench.collective:
                 what += f", MPICH forced to {args.algorithm}"
             print(f"# {op} ({what}), float64, {args.iters} iterations after {args.warmup} warm-up,"
                   f" every delivery checked")
-            print(_table(rows))
-            bw_GBps = 1 / beta / 1e9 if beta else float("inf")
-            print(f"# fit time = alpha + n*beta: alpha = {alpha * 1e6:.2f} us, "
-                  f"beta = {beta * 1e9:.4f} ns/B (1/beta = {bw_GBps:.2f} GB/s)\n")
-    result["ok"] = not any_wrong
-    if comm.rank == 0:
-        print(f"# {result['mpi']} on {result['host']}: "
-              f"{'all results correct' if not any_wrong else 'WRONG RESULTS'}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=1))
-    return 1 if any_wrong else 0
+            print(table(rows))
+            print(_fit_line(result["ops"][op]) + "\n")
+    return finish(comm, result, args.json, wrong)
 
 
-# ----------------------------------------------------------------------------------------------
-# launcher
-
-
-def mpiexec_path() -> str:
-    """The ``mpiexec`` of this Python environment (the mpich wheel puts it next to the
-    interpreter), else the first one on ``PATH``."""
-    here = Path(sys.executable).parent / "mpiexec"
-    if here.exists():
-        return str(here)
-    found = shutil.which("mpiexec")
-    if found is None:
-        raise FileNotFoundError("no mpiexec next to sys.executable or on PATH; "
-                                "pip install mpich (or load your cluster's MPI)")
-    return found
-
-
-def launch(module: str, n_ranks: int, args: list[str], env: dict | None = None,
-           timeout_s: float = 120.0) -> dict:
-    """Run ``python -m <module> <args> --json FILE`` as ``n_ranks`` MPI processes
-    (:func:`mpiexec_path`) and return the JSON the program wrote, plus ``stdout`` (its printed
-    tables) and ``returncode``.
-
-    Every MPI tool of the book (``mpibench``, ``rmabench``, ``kvstore``) is launched this way: one
-    thread per rank for OpenMP and numba (the ranks share the cores), ``env`` added to the
-    environment (e.g. MPICH's ``MPIR_CVAR_*`` controls). RuntimeError with the program's output when
-    it wrote no JSON (it crashed or could not start).
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [mpiexec_path(), "-n", str(n_ranks), sys.executable, "-m", module, *args,
-               "--json", str(out)]
-        full_env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-                        UCX_LOG_LEVEL="error")
-        full_env.update(env or {})
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              env=full_env, check=False)
-        if not out.exists():
-            raise RuntimeError(f"{module} failed (exit {proc.returncode}):\n{proc.stdout}\n"
-                               f"{proc.stderr}")
-        result = json.loads(out.read_text())
-    result["stdout"], result["returncode"] = proc.stdout, proc.returncode
-    return result
+def _fit_line(entry: dict) -> str:
+    if "fit_beta_s_per_byte" not in entry:
+        return "# (one size: no fit)"
+    alpha, beta = entry["fit_alpha_s"], entry["fit_beta_s_per_byte"]
+    bw_GBps = 1 / beta / 1e9 if beta else float("inf")
+    return (f"# fit time = alpha + n*beta: alpha = {alpha * 1e6:.2f} us, "
+            f"beta = {beta * 1e9:.4f} ns/B (1/beta = {bw_GBps:.2f} GB/s)")
 
 
 def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
@@ -428,29 +419,21 @@ def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
     ``algorithm`` forces MPICH to run that algorithm of the book for every collective in ``ops``
     (see :func:`mpich_environment`); None leaves the choice to MPICH.
 
-    Returns the JSON the benchmark writes (``ops`` -> rows and fits, ``ok``) plus ``stdout``
-    (the printed tables) and ``returncode`` (1 when a result was wrong).
+    Returns the JSON the benchmark writes (the header's fields, ``ops`` -> rows and fits, ``ok``)
+    plus ``stdout`` (the printed tables) and ``returncode`` (1 when a result was wrong).
     """
-    n_ranks = check_int("n_ranks", n_ranks, minimum=1, maximum=256)
-    min_bytes = check_int("min_bytes", min_bytes, minimum=1)
-    max_bytes = check_int("max_bytes", max_bytes, minimum=min_bytes)
-    factor = check_int("factor", factor, minimum=2)
-    iters = check_int("iters", iters, minimum=1)
-    warmup = check_int("warmup", warmup, minimum=0)
-    timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
+    n_ranks, timeout_s = check_launch(n_ranks, timeout_s)
+    sweep = check_sweep(min_bytes, max_bytes, factor, iters, warmup)
     if not isinstance(ops, str):
         raise TypeError(f"ops must be a comma-separated string, got {type(ops).__name__}")
-    for op in ops.split(","):
-        check_choice("ops", op.strip(), BENCH_OPS)
+    names = [check_choice("ops", op.strip(), BENCH_OPS) for op in ops.split(",")]
+    forced = {}
     if algorithm is not None:
-        mpich_environment([o.strip() for o in ops.split(",")], algorithm, tree_chunk_bytes)
-    args = ["--ops", ops, "--min-bytes", str(min_bytes), "--max-bytes", str(max_bytes),
-            "--factor", str(factor), "--iters", str(iters), "--warmup", str(warmup)]
-    if inject_error:
-        args.append("--inject-error")
-    if algorithm is not None:
-        args += ["--algorithm", algorithm, "--tree-chunk-bytes", str(tree_chunk_bytes)]
-    return launch("aichip.mpibench", n_ranks, args, timeout_s=timeout_s)
+        mpich_environment(names, algorithm, tree_chunk_bytes)
+        forced = {"algorithm": algorithm, "tree_chunk_bytes": tree_chunk_bytes}
+    return launch("aichip.mpibench", n_ranks,
+                  flags(ops=names, **sweep, inject_error=inject_error, **forced),
+                  timeout_s=timeout_s)
 
 
 if __name__ == "__main__":

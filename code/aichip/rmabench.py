@@ -14,26 +14,47 @@ and its synchronisation, and checks the result of every epoch exactly (int64 dat
     size (B)  time (us)  median (us)  bw (GB/s)  #wrong
 
 ``fetch_and_op`` and ``compare_and_swap`` work on one 8-byte element (as RDMA atomics do) and
-have one row. ``sendrecv`` is a ping-pong (one-way time = half the round trip). The program exits
-with status 1 if any result is wrong. :func:`run` launches it from Python with this environment's
-``mpiexec``; its ``env`` argument passes MPICH control variables (for example
-``MPIR_CVAR_NOLOCAL=1`` to keep local ranks off shared memory).
+have one row. ``sendrecv`` is a ping-pong (one-way time = half the round trip). The launcher, the
+thread policy, the header, the tables, the ``#wrong`` footer, ``--json`` and the exit status (1 if
+any result is wrong) are :mod:`aichip.mpiharness`'s. :func:`run` launches it from Python; its
+``env`` argument passes MPICH control variables (for example ``MPIR_CVAR_NOLOCAL=1`` to keep local
+ranks off shared memory).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from . import cli
-from .mpibench import fit_alpha_beta, launch
-from .validation import check_float, check_int
+from .mpiharness import (
+    ITEM,
+    WRONG_COLUMN,
+    Column,
+    add_output_arguments,
+    add_sweep_arguments,
+    check_env,
+    check_launch,
+    check_sweep,
+    finish,
+    fit_alpha_beta,
+    fit_rows,
+    flags,
+    header,
+    header_line,
+    launch,
+    run_main,
+    size_sweep,
+    sweep_checks,
+    usage_error,
+)
+from .mpiharness import table as _harness_table
+
+__all__ = ["RMA_OPS", "SYNCS", "ATOMIC_OPS", "ITEM", "TCP_ENV", "COLUMNS", "bench_rma",
+           "bench_sendrecv", "loggp", "table", "main", "compare_paths", "run"]
 
 __all__ = [
     "RMA_OPS", "SYNCS", "ATOMIC_OPS", "ITEM", "bench_rma", "bench_sendrecv", "loggp", "table",
@@ -44,15 +65,6 @@ RMA_OPS = ("put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compar
            "sendrecv")
 SYNCS = ("fence", "pscw", "lock")
 ATOMIC_OPS = ("fetch_and_op", "compare_and_swap")
-ITEM = 8   # int64
-
-
-def _sizes(lo, hi, factor):
-    out, s = [], lo
-    while s <= hi:
-        out.append(s)
-        s *= factor
-    return out
 
 
 class _Epoch:
@@ -183,9 +195,9 @@ def bench_sendrecv(comm, sizes, iters: int, warmup: int, corrupt=False) -> list[
                 if corrupt and it == warmup + iters - 1:
                     buf[-1] += 7
                 comm.Send(buf + 1, 0)
-            dt = (time.perf_counter() - t0) / 2
+            one_way = (time.perf_counter() - t0) / 2         # half the round trip
             if it >= warmup and rank == 0:
-                times.append(dt)
+                times.append(one_way)
         row = _row(comm, size, times, comm.allreduce(wrong))
         row["send_call_us"] = min(comm.bcast(sends, root=0)) * 1e6
         rows.append(row)
@@ -212,14 +224,15 @@ def _row(comm, size, times, wrong):
             "bw_GBps": size / best / 1e9, "wrong": int(wrong)}
 
 
+#: the table's columns
+COLUMNS = (Column("size (B)", 12, "size_B", "d"), Column("time (us)", 11, "time_us", ".2f"),
+           Column("median (us)", 12, "median_us", ".2f"), Column("bw (GB/s)", 10, "bw_GBps", ".3f"),
+           WRONG_COLUMN)
+
+
 def table(rows) -> str:
     """The rows as an nccl-tests-style table."""
-    lines = [f"{'size (B)':>12} {'time (us)':>11} {'median (us)':>12} {'bw (GB/s)':>10} "
-             f"{'#wrong':>7}"]
-    for r in rows:
-        lines.append(f"{r['size_B']:>12d} {r['time_us']:>11.2f} {r['median_us']:>12.2f} "
-                     f"{r['bw_GBps']:>10.3f} {r['wrong'] if r['wrong'] else 'OK':>7}")
-    return "\n".join(lines)
+    return _harness_table(rows, COLUMNS)
 
 
 def main(argv=None) -> int:
@@ -228,52 +241,33 @@ def main(argv=None) -> int:
     p.add_argument("--ops", type=cli.comma_list(RMA_OPS), default=list(RMA_OPS))
     p.add_argument("--sync", type=cli.comma_list(SYNCS), default=list(SYNCS),
                    help="synchronisation modes: fence, pscw, lock")
-    p.add_argument("--min-bytes", type=cli.size_bytes, default="8", help=cli.SIZE_HELP)
-    p.add_argument("--max-bytes", type=cli.size_bytes, default="1M", help=cli.SIZE_HELP)
-    p.add_argument("--factor", type=cli.int_at_least(2), default=8)
-    p.add_argument("--iters", type=cli.int_at_least(1), default=20)
-    p.add_argument("--warmup", type=cli.int_at_least(0), default=2)
-    p.add_argument("--json", default=None, help="also write the results here (rank 0)")
-    p.add_argument("--inject-error", action="store_true",
-                   help="corrupt one element of each last result (checks the checker)")
-    args = cli.parse(p, argv, checks=[
-        ("--min-bytes", lambda a: a.min_bytes <= a.max_bytes, "must not exceed --max-bytes"),
-        ("--min-bytes", lambda a: a.min_bytes % ITEM == 0, f"must be a multiple of {ITEM} (int64)"),
-    ])
-    from mpi4py import MPI
-    comm = MPI.COMM_WORLD
+    add_sweep_arguments(p, factor=8, warmup=2)
+    add_output_arguments(p, "corrupt one element of each last result")
+    return run_main(_bench_all, cli.parse(p, argv, checks=sweep_checks(ITEM)))
+
+
+def _bench_all(comm, args, share) -> int:
+    """Every operation of ``--ops`` under every mode of ``--sync``, with the harness's report."""
     if comm.size < 2:
-        if comm.rank == 0:
-            print("rmabench needs at least 2 ranks (origin and target)", file=sys.stderr)
-        return 2
-    sizes = _sizes(args.min_bytes, args.max_bytes, args.factor)
-    result = {"n_ranks": comm.size, "host": MPI.Get_processor_name(),
-              "mpi": MPI.Get_library_version().splitlines()[0].strip(),
-              "env": {k: v for k, v in os.environ.items() if k.startswith("MPIR_CVAR")}, "ops": {}}
-    bad = False
+        return usage_error(comm, "rmabench needs at least 2 ranks (origin and target)")
+    info = header(comm, share)
+    result = {**info, "env": info["mpich_cvars"], "ops": {}}
+    if comm.rank == 0:
+        print(header_line(info))
+    sizes = size_sweep(args.min_bytes, args.max_bytes, args.factor)
+    wrong = 0
     for op in args.ops:
         for sync in (["two-sided"] if op == "sendrecv" else args.sync):
             rows = (bench_sendrecv(comm, sizes, args.iters, args.warmup, args.inject_error)
                     if op == "sendrecv" else
                     bench_rma(comm, op, sync, sizes, args.iters, args.warmup, args.inject_error))
-            key = f"{op}/{sync}"
-            entry = {"rows": rows}
-            if len(rows) >= 2:
-                entry["fit_alpha_s"], entry["fit_beta_s_per_byte"] = fit_alpha_beta(
-                    [r["size_B"] for r in rows], [r["time_us"] / 1e6 for r in rows])
-            result["ops"][key] = entry
-            bad |= any(r["wrong"] for r in rows)
+            result["ops"][f"{op}/{sync}"] = {"rows": rows, **fit_rows(rows)}
+            wrong += sum(r["wrong"] for r in rows)
             if comm.rank == 0:
                 print(f"# {op} ({sync}), int64, rank 0 -> rank 1, {args.iters} epochs after "
                       f"{args.warmup} warm-up")
                 print(table(rows) + "\n")
-    result["ok"] = not bad
-    if comm.rank == 0:
-        print(f"# {result['mpi']} on {result['host']}: "
-              f"{'all results correct' if not bad else 'WRONG RESULTS'}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=1))
-    return 1 if bad else 0
+    return finish(comm, result, args.json, wrong)
 
 
 #: Environment that keeps two ranks on one machine off shared memory. ``MPIR_CVAR_NOLOCAL=1``
@@ -300,30 +294,15 @@ def run(n_ranks: int = 2, ops=("put", "get", "sendrecv"), syncs=("lock",), min_b
         env: dict | None = None, inject_error: bool = False, timeout_s: float = 120.0) -> dict:
     """Launch the benchmark with ``n_ranks`` processes; return its JSON plus ``stdout`` and
     ``returncode``. ``env``: extra environment variables (MPICH ``MPIR_CVAR_*`` controls)."""
-    n_ranks = check_int("n_ranks", n_ranks, minimum=2, maximum=64)
-    for name, val in (("ops", ops), ("syncs", syncs)):
-        allowed = RMA_OPS if name == "ops" else SYNCS
+    n_ranks, timeout_s = check_launch(n_ranks, timeout_s, minimum=2, maximum=64)
+    for name, val, allowed in (("ops", ops, RMA_OPS), ("syncs", syncs, SYNCS)):
         if isinstance(val, str) or not set(val) <= set(allowed) or not val:
             raise ValueError(f"{name} must be a non-empty sequence drawn from {allowed}, "
                              f"got {val!r}")
-    min_bytes = check_int("min_bytes", min_bytes, minimum=ITEM)
-    if min_bytes % ITEM:
-        raise ValueError(f"min_bytes must be a multiple of {ITEM}, got {min_bytes}")
-    max_bytes = check_int("max_bytes", max_bytes, minimum=min_bytes)
-    factor = check_int("factor", factor, minimum=2)
-    iters = check_int("iters", iters, minimum=1)
-    warmup = check_int("warmup", warmup, minimum=0)
-    timeout_s = check_float("timeout_s", timeout_s, minimum=0, strict_minimum=True)
-    if env is not None and not all(isinstance(k, str) and isinstance(v, str)
-                                   for k, v in env.items()):
-        raise TypeError("env must map strings to strings")
-    args = ["--ops", ",".join(ops), "--sync", ",".join(syncs), "--min-bytes", str(min_bytes),
-            "--max-bytes", str(max_bytes), "--factor", str(factor), "--iters", str(iters),
-            "--warmup", str(warmup)]
-    if inject_error:
-        args.append("--inject-error")
-    return launch("aichip.rmabench", n_ranks, args, env=env, timeout_s=timeout_s)
-
+    sweep = check_sweep(min_bytes, max_bytes, factor, iters, warmup, multiple=ITEM)
+    return launch("aichip.rmabench", n_ranks,
+                  flags(ops=ops, sync=syncs, **sweep, inject_error=inject_error),
+                  env=check_env(env), timeout_s=timeout_s)
 
 if __name__ == "__main__":
     sys.exit(main())

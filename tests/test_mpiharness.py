@@ -1,0 +1,135 @@
+"""The harness of the MPI programs without MPI: the thread policy worked by hand, the size sweep,
+the table and footer against strings written out, the JSON and exit status through a one-rank
+stand-in communicator, the flags of run(), and the launcher leaving the thread counts to the
+programs."""
+
+import json
+import os
+
+import pytest
+
+from aichip import mpiharness as mh
+
+
+@pytest.mark.parametrize("local, cpus, allowed, threads, bound", [
+    (2, 2, 2, 1, False),          # this machine under `make test-mpi`: one core each
+    (3, 8, 8, 2, False),          # 8 cores, 3 ranks: 2 each (the 2 left over stay free)
+    (1, 8, 8, 8, False),          # one rank alone takes the node
+    (16, 8, 8, 1, False),         # more ranks than cores: still one thread each
+    (4, 64, 8, 8, True),          # srun --cpus-per-task 8: the rank already has its share
+])
+def test_thread_share_by_hand(local, cpus, allowed, threads, bound):
+    share = mh.thread_share(local, cpus=cpus, allowed=allowed)
+    assert (share.threads, share.bound) == (threads, bound)
+    assert (f"{cpus} cores shared among its {local} ranks" in share.policy) != bound
+
+
+def test_thread_share_bad_input():
+    with pytest.raises(ValueError, match="local_ranks must be >= 1"):
+        mh.thread_share(0)
+    with pytest.raises(TypeError, match="cpus"):
+        mh.thread_share(2, cpus=2.0)
+
+
+def test_size_sweep():
+    assert mh.size_sweep(8, 65536, 8) == [8, 64, 512, 4096, 32768]
+    assert mh.size_sweep(8, 8, 2) == [8]
+    assert mh.size_sweep(3, 100, 3) == [3, 9, 27, 81]
+    with pytest.raises(ValueError, match="max_bytes must be >= 64"):
+        mh.size_sweep(64, 8, 2)
+    with pytest.raises(ValueError, match="factor must be >= 2"):
+        mh.size_sweep(8, 64, 1)
+
+
+def test_fit_rows():
+    rows = [{"size_B": n, "time_us": 2.0 + n * 1e-3} for n in (8, 64, 512, 4096)]
+    fit = mh.fit_rows(rows)
+    assert fit["fit_alpha_s"] == pytest.approx(2e-6) and fit["fit_beta_s_per_byte"] == (
+        pytest.approx(1e-9))
+    assert mh.fit_rows(rows[:1]) == {}                     # one size: nothing to fit
+
+
+def test_table_and_footer_written_out():
+    cols = (mh.Column("size (B)", 9, "size_B", "d"),
+            mh.Column("t (ms)", 7, lambda r: r["t_s"] * 1e3, ".1f"), mh.WRONG_COLUMN)
+    text = mh.table([{"size_B": 8, "t_s": 0.0125, "wrong": 0},
+                     {"size_B": 64, "t_s": 1.0, "wrong": 3}], cols)
+    assert text.splitlines() == [" size (B)  t (ms)  #wrong",
+                                 "        8    12.5      OK",
+                                 "       64  1000.0       3"]
+    assert mh.footer(0) == "# #wrong 0: all results correct"
+    assert mh.footer(2, bad="LOST") == "# #wrong 2: LOST"
+
+
+def test_header_line():
+    info = {"mpi": "MPICH 5", "host": "n1", "n_ranks": 4, "threads_per_rank": 2,
+            "thread_policy": "the node's 8 cores shared among its 4 ranks",
+            "mpich_cvars": {"MPIR_CVAR_A": "1", "MPIR_CVAR_B": "x"}}
+    assert mh.header_line(info).splitlines() == [
+        "# MPICH 5 on n1: 4 ranks, 2 thread(s) per rank (the node's 8 cores shared among its 4 "
+        "ranks)", "# MPIR_CVAR_*: MPIR_CVAR_A=1 MPIR_CVAR_B=x"]
+
+
+class _OneRank:
+    rank, size = 0, 1
+
+    def bcast(self, value, root=0):
+        return value
+
+
+def test_finish_writes_json_and_returns_the_exit_status(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert mh.finish(_OneRank(), {"x": 1}, str(path), 0) == mh.EXIT_OK
+    assert json.loads(path.read_text()) == {"x": 1, "ok": True}
+    assert mh.finish(_OneRank(), {"x": 2}, str(path), 5, bad="BAD") == mh.EXIT_WRONG
+    assert json.loads(path.read_text()) == {"x": 2, "ok": False}
+    assert capsys.readouterr().out.splitlines() == ["# #wrong 0: all results correct",
+                                                    "# #wrong 5: BAD"]
+    assert mh.usage_error(_OneRank(), "needs 2 ranks") == mh.EXIT_USAGE == 2
+    assert capsys.readouterr().err == "error: needs 2 ranks\n"
+
+
+def test_flags():
+    assert mh.flags(max_bytes=64, ops=("put", "get"), inject_error=False, lr=0.1,
+                    algorithm=None, verbose=True) == [
+        "--max-bytes", "64", "--ops", "put,get", "--lr", "0.1", "--verbose"]
+
+
+def test_run_argument_checks():
+    assert mh.check_sweep(8, 64, 2, 1, 0, multiple=8) == {
+        "min_bytes": 8, "max_bytes": 64, "factor": 2, "iters": 1, "warmup": 0}
+    with pytest.raises(ValueError, match="min_bytes must be a multiple of 8"):
+        mh.check_sweep(12, 64, 2, 1, 0, multiple=8)
+    with pytest.raises(ValueError, match="iters must be >= 1"):
+        mh.check_sweep(8, 64, 2, 0, 0)
+    with pytest.raises(ValueError, match="n_ranks must be >= 2"):
+        mh.check_launch(1, 10.0, minimum=2)
+    with pytest.raises(ValueError, match="timeout_s must be > 0"):
+        mh.check_launch(2, 0.0)
+    with pytest.raises(TypeError, match="env must map strings to strings"):
+        mh.check_env({"A": 1})
+    assert mh.check_env(None) == {}
+
+
+def test_launch_leaves_the_thread_counts_to_the_programs(monkeypatch, tmp_path):
+    """One thread policy: the launcher must not pin thread counts in the environment (it did:
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1, so ddp.run() and `make test-mpi` differed)."""
+    seen = {}
+
+    def fake_run(cmd, env, **kw):
+        seen.update(env)
+        out = cmd[cmd.index("--json") + 1]
+        with open(out, "w") as f:
+            f.write('{"ok": true}')
+
+        class Done:
+            stdout, returncode = "", 0
+        return Done()
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(mh.subprocess, "run", fake_run)
+    res = mh.launch("aichip.x", 2, ["--a", "1"], env={"MPIR_CVAR_X": "1"})
+    assert res == {"ok": True, "stdout": "", "returncode": 0}
+    assert "NUMBA_NUM_THREADS" not in seen and "OMP_NUM_THREADS" not in seen
+    assert seen["MPIR_CVAR_X"] == "1" and seen["PATH"] == os.environ["PATH"]
