@@ -56,11 +56,6 @@ from .mpiharness import table as _harness_table
 __all__ = ["RMA_OPS", "SYNCS", "ATOMIC_OPS", "ITEM", "TCP_ENV", "COLUMNS", "bench_rma",
            "bench_sendrecv", "loggp", "table", "main", "compare_paths", "run"]
 
-__all__ = [
-    "RMA_OPS", "SYNCS", "ATOMIC_OPS", "ITEM", "bench_rma", "bench_sendrecv", "loggp", "table",
-    "main", "TCP_ENV", "compare_paths", "run",
-]
-
 RMA_OPS = ("put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap",
            "sendrecv")
 SYNCS = ("fence", "pscw", "lock")
