@@ -371,14 +371,18 @@ def test_zero_stages_traffic_by_hand():
 
 
 def test_memory_per_zero_stage_by_hand():
-    # 1.3B model on tp = 2 (psi = 658,825,216 parameters per GPU), dp = 4; mixed-precision Adam
+    # 1.3B model on tp = 2, dp = 4: Megatron splits every matrix and the word embedding over the
+    # two GPUs but keeps the 2048 x 2048 position table whole on each (a plain nn.Embedding), so
+    # psi = (1,317,650,432 - 2048^2) / 2 + 2048^2 = 660,922,368 parameters per GPU; mixed-precision
+    # Adam
     # keeps 2 (bf16 weights) + 2 (bf16 gradients) + 12 (fp32 master weights, m, v) bytes per
     # parameter; ZeRO 1 shards the 12, ZeRO 2 also the gradients, ZeRO 3 everything (Rajbhandari
     # et al., Figure 1). Full recomputation keeps one 2 s b h-byte input per layer (24 x 2 x 2048
     # x 2048 = 201,326,592 bytes). ZeRO 3 adds two gathered layers of 12 h^2 / tp bf16 weights:
     # 2 x 12 x 2048^2 / 2 x 2 = 100,663,296 bytes.
     model = sc.TransformerConfig(24, 2048, 16)
-    psi = 658_825_216
+    psi = (1_317_650_432 - 2048 * 2048) // 2 + 2048 * 2048
+    assert psi == 660_922_368
     acts = 201_326_592
     want = {0: 16 * psi, 1: 4 * psi + 12 * psi / 4, 2: 2 * psi + 14 * psi / 4,
             3: 16 * psi / 4 + 100_663_296}
