@@ -374,8 +374,7 @@ def test_memory_per_zero_stage_by_hand():
     # 1.3B model on tp = 2, dp = 4: Megatron splits every matrix and the word embedding over the
     # two GPUs but keeps the 2048 x 2048 position table whole on each (a plain nn.Embedding), so
     # psi = (1,317,650,432 - 2048^2) / 2 + 2048^2 = 660,922,368 parameters per GPU; mixed-precision
-    # Adam
-    # keeps 2 (bf16 weights) + 2 (bf16 gradients) + 12 (fp32 master weights, m, v) bytes per
+    # Adam keeps 2 (bf16 weights) + 2 (bf16 gradients) + 12 (fp32 master weights, m, v) bytes per
     # parameter; ZeRO 1 shards the 12, ZeRO 2 also the gradients, ZeRO 3 everything (Rajbhandari
     # et al., Figure 1). Full recomputation keeps one 2 s b h-byte input per layer (24 x 2 x 2048
     # x 2048 = 201,326,592 bytes). ZeRO 3 adds two gathered layers of 12 h^2 / tp bf16 weights:
