@@ -97,9 +97,12 @@ test-mpi: $(STAMP)
 test-browser: book
 	$(PY) -m pytest tests/browser -rs
 
-# ruff over the package, tests, benchmarks, tools and build helpers (configuration: ruff.toml).
+# ruff over the package, tests, benchmarks, tools and build helpers (configuration: ruff.toml),
+# then the size report: no aichip function over 80 lines of code (docstrings and comments not
+# counted), no module over 600 lines, except the entries of tools/sizes_allow.txt (see tools/sizes.py).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(PY) tools/sizes.py
 
 test: lint test-unit test-nojit test-mpi test-notebooks book test-browser
 

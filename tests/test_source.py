@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from aichip import flops, gemm, gpu, membench, memory, sparse, systolic
+from aichip import flops, gemm, gpu, membench, memory, sparse, systolic_engine
 from aichip.source import marked_source
 
 SAMPLE = '''
@@ -47,7 +47,7 @@ def test_numba_kernel_is_read_through_its_python_function():
 
 
 @pytest.mark.parametrize("obj, token, must_contain", [
-    (systolic._systolic_kernel, "pe", "v[r, c] = v_in + h_in * s[r, c]"),
+    (systolic_engine.systolic_kernel, "pe", "v[r, c] = v_in + h_in * s[r, c]"),
     (gemm._emit_micro_kernel, "micro", "for"),
     (memory._chase_kernel, "chase", "for"),
     (gpu.kernels, "tiled_matmul", "cuda.syncthreads()"),
@@ -65,7 +65,7 @@ def test_every_shown_kernel_is_marked_once(obj, token, must_contain):
 ])
 def test_bad_token(token, exc, match):
     with pytest.raises(exc, match=match):
-        marked_source(systolic._systolic_kernel, token)
+        marked_source(systolic_engine.systolic_kernel, token)
 
 
 @pytest.mark.parametrize("accessor, part, kernel", [

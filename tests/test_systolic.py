@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from aichip import systolic as sy
 from aichip.layers import ConvLayer, GemmLayer, conv_layer, conv_layers, layer_table, to_gemm
+from aichip.systolic_engine import no_trace, run_engine
 
 shapes = st.tuples(st.integers(1, 13), st.integers(1, 13), st.integers(1, 13),
                    st.integers(1, 6), st.integers(1, 6),
@@ -86,12 +87,11 @@ def test_pipelined_schedule_cannot_start_a_cycle_earlier(dataflow):
                 early = [x.copy() for x in sched]
                 (early[2] if which is start else early[3])[f:] -= 1
                 n = int(early[2][-1]) + left.shape[1] + rows + cols
-                e3 = np.zeros((0, 0, 0))
-                cycles = sy._systolic_kernel(
-                    left, second, np.zeros_like(out), rows, cols, False, *early,
-                    np.zeros(n, dtype=np.int64), False, e3, e3, e3,
-                    np.zeros((0, 0, 0), dtype=np.bool_), np.zeros((0, 0, 0), dtype=np.int64))
-                assert cycles < 0, (f, "start" if which is start else "load")
+                with pytest.raises(sy.ScheduleConflict, match="schedule conflict in cycle") as err:
+                    run_engine(left, second, np.zeros_like(out), rows, cols, False, early, n,
+                               no_trace())
+                assert err.value.cycle >= 0 and 0 <= err.value.pe[0] < rows, (
+                    f, "start" if which is start else "load")
 
 
 def test_float_product_close_to_numpy():

@@ -27,8 +27,26 @@ def test_time_call_median_of_an_even_count(monkeypatch):
     assert timing.time_call(lambda: None, repeats=4, warmup=0).median_s == 3
 
 
+def test_time_call_times_until_min_time(monkeypatch):
+    # every call lasts 2 s on a scripted clock: 7 s need 4 calls; 2 repeats alone would give 2
+    clock = iter(range(0, 1000, 2))
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
+    assert len(timing.time_call(lambda: None, repeats=2, warmup=0, min_time_s=7).samples_s) == 4
+    clock = iter(range(0, 1000, 2))
+    assert len(timing.time_call(lambda: None, repeats=2, warmup=0).samples_s) == 2
+    # the cap stops a long minimum; repeats above the cap still all run
+    clock = iter(range(0, 1000, 2))
+    t = timing.time_call(lambda: None, repeats=2, warmup=0, min_time_s=100, max_repeats=3)
+    assert len(t.samples_s) == 3
+    clock = iter(range(0, 1000, 2))
+    t = timing.time_call(lambda: None, repeats=5, warmup=0, min_time_s=100, max_repeats=3)
+    assert len(t.samples_s) == 5
+
+
 @pytest.mark.parametrize("call, exc, text", [
     (lambda: timing.time_call(3), TypeError, "fn must be callable"),
+    (lambda: timing.time_call(lambda: 0, min_time_s=-1), ValueError, "min_time_s must be >= 0"),
+    (lambda: timing.time_call(lambda: 0, max_repeats=0), ValueError, "max_repeats must be >= 1"),
     (lambda: timing.time_call(lambda: 0, repeats=0), ValueError, "repeats must be >= 1"),
     (lambda: timing.time_call(lambda: 0, warmup=-1), ValueError, "warmup must be >= 0"),
     (lambda: validation.check_int("size", True), TypeError, "size must be an integer"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .tables import load_table
@@ -127,3 +128,33 @@ def conv_layers(network: str | None = None, batch: int = 1) -> list[ConvLayer]:
     return [conv_layer(f"{r.network} {r.layer}", H=r.H, W=r.W, R=r.R, S=r.S, C=r.C, K=r.K,
                        stride=r.stride, N=batch)
             for r in layer_table(network).itertuples()]
+
+
+def im2col(x: np.ndarray, R: int, S: int, stride: int = 1) -> np.ndarray:
+    """Lower an input ``x`` of shape ``(C, H, W)`` to the ``(Ho*Wo, R*S*C)`` im2col matrix.
+
+    Column order is ``(r, s, c)`` with ``c`` fastest, matching filters reshaped by
+    :func:`filters_to_matrix`; row ``p = i*Wo + j`` is the window of output pixel ``(i, j)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (C, H, W), got {x.shape}")
+    C, H, W = x.shape
+    R = check_int("R", R, minimum=1, maximum=H)
+    S = check_int("S", S, minimum=1, maximum=W)
+    stride = check_int("stride", stride, minimum=1)
+    ho, wo = (H - R) // stride + 1, (W - S) // stride + 1
+    cols = np.empty((ho * wo, R * S * C))
+    for i in range(ho):
+        for j in range(wo):
+            window = x[:, i * stride:i * stride + R, j * stride:j * stride + S]  # (C, R, S)
+            cols[i * wo + j] = window.transpose(1, 2, 0).ravel()
+    return cols
+
+
+def filters_to_matrix(w: np.ndarray) -> np.ndarray:
+    """Filters ``(K, C, R, S)`` as the ``(R*S*C, K)`` GEMM operand matching :func:`im2col`."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"w must have shape (K, C, R, S), got {w.shape}")
+    return w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])

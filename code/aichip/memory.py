@@ -25,7 +25,6 @@ GB/s (1e9 bytes/s), latency in ns.
 from __future__ import annotations
 
 import functools
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +32,7 @@ import pandas as pd
 from numba import njit
 
 from .source import marked_source
+from .timing import time_call
 from .validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -175,16 +175,6 @@ def _read_kernel(x, passes):
     return total
 
 
-def _best_time(fn, repeats: int) -> float:
-    fn()  # warm-up: compiles, faults the pages in and fills the caches
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
                   seed: int = 0, huge_pages: bool = True,
                   group_lines: int = PAGE_BYTES // LINE_BYTES, passes: int = 2) -> pd.DataFrame:
@@ -258,7 +248,7 @@ def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
         else:
             chain, on_huge = cyclic_chain(n_lines, seed, group_lines, passes), False
         backed.append(on_huge)
-        best = _best_time(functools.partial(_chase_kernel, chain, 0, loads), repeats)
+        best = time_call(functools.partial(_chase_kernel, chain, 0, loads), repeats).best_s
         rows.append((n_lines * LINE_BYTES, best / loads * 1e9))
         del chain
     out = pd.DataFrame(rows, columns=["working_set_bytes", "latency_ns"])
@@ -298,7 +288,7 @@ def bandwidth_sweep(sizes_bytes=None, repeats: int = 3, bytes_per_timing: int = 
         passes = max(1, bytes_per_timing // (x.size * 8))
         if _read_kernel(x, passes) != passes * x.size:  # exact: sums of ones below 2**53
             raise ValueError(f"read kernel returned a wrong sum at {size} bytes")
-        best = _best_time(functools.partial(_read_kernel, x, passes), repeats)
+        best = time_call(functools.partial(_read_kernel, x, passes), repeats).best_s
         rows.append((x.size * 8, passes * x.size * 8 / best / 1e9))
     return pd.DataFrame(rows, columns=["working_set_bytes", "read_GBps"])
 

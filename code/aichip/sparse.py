@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from numba import njit, prange
 
+from .timing import time_call
 from .validation import check_int
 
 __all__ = ["prune_2_4", "decompress_2_4", "pack_metadata_2_4", "unpack_metadata_2_4",
@@ -246,20 +247,6 @@ def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
     return out
 
 
-def _best_time(fn, repeats: int, min_time_s: float):
-    """Warm up, then time at least ``repeats`` calls and at least ``min_time_s`` seconds of them."""
-    import time
-
-    from .timing import time_call
-
-    fn()                                  # warm-up: compilation, first touch
-    start = time.perf_counter()
-    fn()
-    probe = time.perf_counter() - start
-    count = max(repeats, min(200, int(min_time_s / max(probe, 1e-9)) + 1))
-    return time_call(fn, repeats=count, warmup=0)
-
-
 def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.125),
               repeats: int = 5, dtype=np.float32, seed: int = 0,
               min_time_s: float = 1.0) -> pd.DataFrame:
@@ -291,7 +278,7 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, n)).astype(dtype)
     W = rng.standard_normal((n, n)).astype(dtype)
-    numpy_t = _best_time(lambda: x @ W, repeats, min_time_s)
+    numpy_t = time_call(lambda: x @ W, repeats, min_time_s=min_time_s)
     rows, dense_s = [], None
     for d in sorted(densities, reverse=True):
         layout = random_layout(n // b, n // b, d, seed=seed)
@@ -299,7 +286,7 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
         Wd = np.where(mask, W, 0).astype(dtype)
         blocks, lay = to_block_sparse(Wd, b)
         run = functools.partial(block_sparse_matmul, x, blocks, lay, b)
-        t = _best_time(run, repeats, min_time_s)
+        t = time_call(run, repeats, min_time_s=min_time_s)
         ref = x.astype(np.float64) @ Wd.astype(np.float64)
         got = block_sparse_matmul(x, blocks, lay, b)
         err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))

@@ -70,31 +70,31 @@ equal to the no-overlap count for one fold. With ``T >= rows`` the weight loads 
 This is still compute only: it assumes the operands arrive from memory as fast as the array takes
 them, so it bounds what the array can do from above.
 
-One engine (:func:`_systolic_kernel`) runs both schedules: the wrapper computes when each fold's
-operands enter and when its stationary operand starts to shift in, and the kernel moves tagged
-values register by register and fails if any PE would combine values of different folds or time
-steps, or use a stationary value before it has arrived or after it was overwritten.
+One engine (:mod:`aichip.systolic_engine`) runs both schedules: the wrapper computes when each
+fold's operands enter and when its stationary operand starts to shift in, and the engine moves
+tagged values register by register and raises :class:`ScheduleConflict` if any PE would combine
+values of different folds or time steps, or use a stationary value before it has arrived or after
+it was overwritten.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
-from .layers import ConvLayer, GemmLayer, check_layer, to_gemm
+from .layers import ConvLayer, GemmLayer, check_layer, filters_to_matrix, im2col, to_gemm
+from .scalesim import compare_with_scalesim, scalesim_reference
 from .source import marked_source
-from .tables import load_table
+from .systolic_engine import ScheduleConflict, no_trace, run_engine, systolic_kernel
 from .validation import check_choice, check_int
 
 __all__ = ["DATAFLOWS", "MAPPINGS", "ConvLayer", "GemmLayer", "GemmCycles", "SimulationResult",
-           "Trace", "gemm_cycles", "simulate_gemm", "trace_gemm", "im2col", "filters_to_matrix",
-           "run_layers", "utilization_grid", "scalesim_reference", "compare_with_scalesim",
-           "kernel_source"]
+           "Trace", "ScheduleConflict", "gemm_cycles", "simulate_gemm", "trace_gemm", "im2col",
+           "filters_to_matrix", "run_layers", "utilization_grid", "scalesim_reference",
+           "compare_with_scalesim", "kernel_source"]
 
 DATAFLOWS = ("os", "ws", "is")
 
@@ -205,163 +205,11 @@ def gemm_cycles(M: int, N: int, K: int, rows: int, cols: int, dataflow: str = "o
                       s_r * s_c / (folds * rows * cols))
 
 
-@njit(cache=True)
-def _systolic_kernel(left, second, out, rows, cols, output_stationary, fold_r0, fold_c0,
-                     start, load, activity, record, tr_h, tr_v, tr_s, tr_busy, tr_fold):
-    """Move one GEMM's operands through the array cycle by cycle; return the cycle count.
-
-    ``left`` is ``(S_R, T)``: row ``r`` of fold ``f`` is fed ``left[fold_r0[f] + r, t]`` at the left
-    edge in cycle ``start[f] + r + t``. ``output_stationary``: ``second`` is ``(T, S_C)``, fed at
-    the top edge (column ``c`` in cycle ``start[f] + c + t``) and ``out`` is ``(S_R, S_C)``.
-    Otherwise ``second`` is ``(S_R, S_C)``: fold ``f``'s tile shifts down column ``c``'s shadow
-    registers in cycles ``load[f] + c + p``, ``p < rows``, and ``out`` is ``(T, S_C)``, collected at
-    the bottom edge. Every value carries its fold and step; a mismatch returns ``-1 - cycle``.
-    """
-    s_r, t_len = left.shape
-    s_c = out.shape[1]
-    n_folds = start.shape[0]
-    h = np.zeros((rows, cols))
-    h_f = np.full((rows, cols), -1)  # fold of the value in the register (-1: empty)
-    h_t = np.zeros((rows, cols), dtype=np.int64)
-    v = np.zeros((rows, cols))
-    v_f = np.full((rows, cols), -1)
-    v_t = np.zeros((rows, cols), dtype=np.int64)
-    s = np.zeros((rows, cols))       # accumulator (os) or active stationary operand (ws, is)
-    s_f = np.full((rows, cols), -1)
-    sh = np.zeros((rows, cols))      # shadow register of the stationary operand (ws, is)
-    sh_f = np.full((rows, cols), -1)  # fold whose tile the shadow holds, -1 once swapped in
-    next_in = np.zeros(max(rows, cols), dtype=np.int64)  # per edge port: first fold not yet done
-    next_load = np.zeros(cols, dtype=np.int64)
-    row_lo = np.full(rows, cols, dtype=np.int64)  # columns holding values in each row
-    row_hi = np.full(rows, -1, dtype=np.int64)
-    last_busy = -1
-    end = start[n_folds - 1] + t_len + rows + cols
-    for cycle in range(end):
-        newest = -1
-        for r in range(rows - 1, -1, -1):
-            # the fold (if any) whose step enters row r at the left edge in this cycle
-            while next_in[r] < n_folds and cycle - start[next_in[r]] - r >= t_len:
-                next_in[r] += 1
-            f_edge = next_in[r]
-            t_edge = cycle - start[f_edge] - r if f_edge < n_folds else -1
-            edge = 0 <= t_edge < t_len
-            # only columns next to last cycle's values can change (values move one PE a cycle)
-            if row_hi[r] < 0 and not edge:
-                continue
-            c_hi = min(row_hi[r] + 1, cols - 1) if row_hi[r] >= 0 else 0
-            c_lo = 0 if edge else row_lo[r]
-            row_lo[r] = cols
-            row_hi[r] = -1
-            for c in range(c_hi, c_lo - 1, -1):
-                if c == 0:
-                    if not edge:
-                        h_f[r, 0] = -1
-                        continue
-                    f = f_edge
-                    t = t_edge
-                    real = fold_r0[f] + r < s_r
-                    h_in = left[fold_r0[f] + r, t] if real else 0.0
-                else:
-                    f = h_f[r, c - 1]
-                    if f < 0:
-                        h_f[r, c] = -1
-                        continue
-                    t = h_t[r, c - 1]
-                    h_in = h[r, c - 1]
-                # magictoken: pe-begin
-                col = fold_c0[f] + c
-                real = fold_r0[f] + r < s_r and col < s_c
-                if output_stationary:
-                    if r == 0:
-                        v_in = second[t, col] if col < s_c else 0.0
-                    else:
-                        if v_f[r - 1, c] != f or v_t[r - 1, c] != t:
-                            return -1 - cycle
-                        v_in = v[r - 1, c]
-                    if t == 0:
-                        s[r, c] = 0.0
-                        s_f[r, c] = f
-                    if s_f[r, c] != f:
-                        return -1 - cycle
-                    s[r, c] += h_in * v_in
-                    v[r, c] = v_in
-                    if t == t_len - 1 and real:
-                        out[fold_r0[f] + r, col] = s[r, c]
-                else:
-                    if t == 0:  # the fold's first operand arrives: swap in its stationary value
-                        if sh_f[r, c] != f:
-                            return -1 - cycle
-                        s[r, c] = sh[r, c]
-                        s_f[r, c] = f
-                        sh_f[r, c] = -1
-                    if s_f[r, c] != f:
-                        return -1 - cycle
-                    if r == 0:
-                        v_in = 0.0
-                    else:
-                        if v_f[r - 1, c] != f or v_t[r - 1, c] != t:
-                            return -1 - cycle
-                        v_in = v[r - 1, c]
-                    v[r, c] = v_in + h_in * s[r, c]
-                    if r == rows - 1 and col < s_c:
-                        out[t, col] += v[r, c]
-                h[r, c] = h_in
-                h_f[r, c] = f
-                h_t[r, c] = t
-                v_f[r, c] = f
-                v_t[r, c] = t
-                # magictoken: pe-end
-                row_lo[r] = c
-                if row_hi[r] < 0:
-                    row_hi[r] = c
-                if f > newest:
-                    newest = f
-                last_busy = cycle
-                if real:
-                    activity[cycle] += 1
-                    if record:
-                        tr_busy[cycle, r, c] = True
-                        tr_fold[cycle, r, c] = f
-        if not output_stationary:
-            # the next folds' stationary tiles shift down the shadow registers, behind a data front
-            for c in range(cols):
-                while next_load[c] < n_folds and cycle - load[next_load[c]] - c >= rows:
-                    next_load[c] += 1
-                f = next_load[c]
-                if f >= n_folds or cycle - load[f] - c < 0:
-                    continue
-                p = cycle - load[f] - c
-                for r in range(min(p, rows - 1), 0, -1):
-                    if r == p and sh_f[r, c] != -1:  # the front would overwrite unused weights
-                        return -1 - cycle
-                    sh[r, c] = sh[r - 1, c]
-                if p == 0 and sh_f[0, c] != -1:
-                    return -1 - cycle
-                src = fold_r0[f] + rows - 1 - p
-                col = fold_c0[f] + c
-                sh[0, c] = second[src, col] if src < s_r and col < s_c else 0.0
-                sh_f[0, c] = -2  # loading
-                for r in range(1, min(p, rows - 1) + 1):
-                    sh_f[r, c] = -2
-                if p == rows - 1:
-                    for r in range(rows):
-                        sh_f[r, c] = f
-        if record:
-            for r in range(rows):
-                for c in range(cols):
-                    if h_f[r, c] >= 0:
-                        tr_h[cycle, r, c] = h[r, c]
-                        tr_v[cycle, r, c] = v[r, c]
-                    if s_f[r, c] >= 0:
-                        tr_s[cycle, r, c] = s[r, c]
-    return last_busy + 1
-
-
 def kernel_source(part: str = "pe") -> str:
     """Source lines of the simulator kernel between its ``# magictoken: <part>-begin`` and ``-end``
     markers (``part="pe"``: what one PE does with the values that reach it), dedented."""
     check_choice("part", part, ("pe",))
-    return marked_source(_systolic_kernel, part)
+    return marked_source(systolic_kernel, part)
 
 
 def _arrange(x: np.ndarray, have: tuple[str, str], want: tuple[str, str]) -> np.ndarray:
@@ -440,16 +288,6 @@ def _finish(out, out_dims):
     return out if out_dims == ("M", "N") else np.ascontiguousarray(out.T)
 
 
-def _run(left, second, out, rows, cols, dataflow, sched, record, n_max, traces):
-    fold_r0, fold_c0, start, load = sched
-    activity = np.zeros(n_max, dtype=np.int64)
-    cycles = _systolic_kernel(left, second, out, rows, cols, dataflow == "os", fold_r0, fold_c0,
-                              start, load, activity, record, *traces)
-    if cycles < 0:  # the engine checks the schedule it is given
-        raise RuntimeError(f"systolic schedule conflict in cycle {-1 - cycles}")
-    return int(cycles), activity[:cycles]
-
-
 def simulate_gemm(A, B, rows: int, cols: int, dataflow: str = "os",
                   record_activity: bool = False, pipelined: bool = False) -> SimulationResult:
     """Compute ``A @ B`` by moving its operands through a ``rows x cols`` systolic array.
@@ -481,10 +319,8 @@ def simulate_gemm(A, B, rows: int, cols: int, dataflow: str = "os",
     N = B.shape[1]
     model = gemm_cycles(M, N, K, rows, cols, dataflow, pipelined)
     n_max = int(sched[2][-1]) + left.shape[1] + rows + cols
-    empty3 = np.zeros((0, 0, 0))
-    cycles, activity = _run(left, second, out, rows, cols, dataflow, sched, False, n_max,
-                            (empty3, empty3, empty3, np.zeros((0, 0, 0), dtype=np.bool_),
-                             np.zeros((0, 0, 0), dtype=np.int64)))
+    cycles, activity = run_engine(left, second, out, rows, cols, dataflow == "os", sched, n_max,
+                                  no_trace())
     macs = int(activity.sum())
     if macs != M * N * K:  # every real MAC done exactly once
         raise RuntimeError(f"simulator inconsistency: {macs} MACs, expected {M * N * K}")
@@ -511,44 +347,14 @@ def trace_gemm(A, B, rows: int, cols: int, dataflow: str = "os",
     tr_h, tr_v, tr_s = (np.full((n, rows, cols), np.nan) for _ in range(3))
     busy = np.zeros((n, rows, cols), dtype=np.bool_)
     fold = np.full((n, rows, cols), -1, dtype=np.int64)
-    cycles, _ = _run(left, second, out, rows, cols, dataflow, sched, True, n,
-                     (tr_h, tr_v, tr_s, busy, fold))
+    cycles, _ = run_engine(left, second, out, rows, cols, dataflow == "os", sched, n,
+                           (tr_h, tr_v, tr_s, busy, fold))
     started = np.searchsorted(sched[2], np.arange(cycles), side="right") - 1
     return Trace(dataflow, tr_h[:cycles], tr_v[:cycles], tr_s[:cycles], busy[:cycles],
                  fold[:cycles], np.maximum(started, 0), _finish(out, out_dims))
 
 
 # ----------------------------------------------------------------------------------- layer lists
-
-def im2col(x: np.ndarray, R: int, S: int, stride: int = 1) -> np.ndarray:
-    """Lower an input ``x`` of shape ``(C, H, W)`` to the ``(Ho*Wo, R*S*C)`` im2col matrix.
-
-    Column order is ``(r, s, c)`` with ``c`` fastest, matching filters reshaped by
-    :func:`filters_to_matrix`; row ``p = i*Wo + j`` is the window of output pixel ``(i, j)``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 3:
-        raise ValueError(f"x must have shape (C, H, W), got {x.shape}")
-    C, H, W = x.shape
-    R = check_int("R", R, minimum=1, maximum=H)
-    S = check_int("S", S, minimum=1, maximum=W)
-    stride = check_int("stride", stride, minimum=1)
-    ho, wo = (H - R) // stride + 1, (W - S) // stride + 1
-    cols = np.empty((ho * wo, R * S * C))
-    for i in range(ho):
-        for j in range(wo):
-            window = x[:, i * stride:i * stride + R, j * stride:j * stride + S]  # (C, R, S)
-            cols[i * wo + j] = window.transpose(1, 2, 0).ravel()
-    return cols
-
-
-def filters_to_matrix(w: np.ndarray) -> np.ndarray:
-    """Filters ``(K, C, R, S)`` as the ``(R*S*C, K)`` GEMM operand matching :func:`im2col`."""
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 4:
-        raise ValueError(f"w must have shape (K, C, R, S), got {w.shape}")
-    return w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])
-
 
 def run_layers(layers, rows: int, cols: int, dataflow: str = "os",
                pipelined: bool = False) -> pd.DataFrame:
@@ -588,45 +394,3 @@ def utilization_grid(M: int, N: int, K: int, dataflow: str,
         for j, c in enumerate(sizes):
             grid[i, j] = gemm_cycles(M, N, K, r, c, dataflow, pipelined).utilization
     return grid
-
-
-def scalesim_reference() -> pd.DataFrame:
-    """SCALE-Sim 3.0.0's compute cycles, mapping efficiency and run time on GEMM layers.
-
-    Recorded by ``bench/scalesim_runner.py`` (``data/scalesim_reference.csv``, one row per layer,
-    array and dataflow, with its source); ``make bench`` re-measures them when SCALE-Sim is
-    installed.
-    """
-    return load_table("scalesim_reference")
-
-
-def compare_with_scalesim(repeats: int = 3, seed: int = 0) -> pd.DataFrame:
-    """Simulate every run of :func:`scalesim_reference` with random operands and compare.
-
-    Returns one row per run: ``layer, M, N, K, rows, cols, dataflow``, our ``cycles`` and
-    ``mapping_efficiency`` beside SCALE-Sim's, ``cycle_difference`` (ours minus SCALE-Sim's),
-    ``product_correct`` (``allclose`` to NumPy's ``A @ B``), our best and median run time over
-    ``repeats`` timed calls after the checked one (:func:`aichip.timing.time_call`) and SCALE-Sim's
-    recorded time, all in seconds. SCALE-Sim's schedule is the one with no fold overlap.
-    """
-    from .timing import time_call
-
-    repeats = check_int("repeats", repeats, minimum=1)
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
-    records = []
-    for row in scalesim_reference().itertuples():
-        A = rng.standard_normal((row.M, row.K))
-        B = rng.standard_normal((row.K, row.N))
-        sim = simulate_gemm(A, B, row.rows, row.cols, row.dataflow)  # also the warm-up
-        run = functools.partial(simulate_gemm, A, B, row.rows, row.cols, row.dataflow)
-        t = time_call(run, repeats, warmup=0)
-        records.append({
-            "layer": row.layer, "M": row.M, "N": row.N, "K": row.K, "rows": row.rows,
-            "cols": row.cols, "dataflow": row.dataflow, "cycles": sim.compute_cycles,
-            "scalesim_cycles": row.scalesim_cycles,
-            "cycle_difference": sim.compute_cycles - row.scalesim_cycles,
-            "mapping_efficiency": sim.mapping_efficiency,
-            "scalesim_mapping_efficiency": row.scalesim_mapping_efficiency,
-            "product_correct": bool(np.allclose(sim.product, A @ B)),
-            "best_s": t.best_s, "median_s": t.median_s, "scalesim_s": row.scalesim_s})
-    return pd.DataFrame.from_records(records)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from .validation import check_int
+from .validation import check_float, check_int
 
 __all__ = ["Timing", "time_call"]
 
@@ -24,14 +24,21 @@ class Timing(NamedTuple):
     samples_s: tuple[float, ...]
 
 
-def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 1) -> Timing:
-    """Call ``fn()`` ``warmup`` times untimed, then ``repeats`` times timed.
+def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 1,
+              min_time_s: float = 0.0, max_repeats: int = 200) -> Timing:
+    """Call ``fn()`` ``warmup`` times untimed, then at least ``repeats`` times timed.
 
     Parameters
     ----------
     fn : callable taking no arguments
     repeats : int, >= 1
+        Timed calls, at least.
     warmup : int, >= 0
+    min_time_s : float, >= 0
+        Keep timing calls until they add up to this many seconds (a call of microseconds is
+        timed many times, so the best is not one lucky sample), but stop at ``max_repeats``
+        calls (or ``repeats``, if larger). 0: exactly ``repeats`` calls.
+    max_repeats : int, >= 1
 
     Returns
     -------
@@ -42,10 +49,12 @@ def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 1) -> T
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     repeats = check_int("repeats", repeats, minimum=1)
     warmup = check_int("warmup", warmup, minimum=0)
+    min_time_s = check_float("min_time_s", min_time_s, minimum=0.0)
+    limit = max(repeats, check_int("max_repeats", max_repeats, minimum=1))
     for _ in range(warmup):
         fn()
     samples = []
-    for _ in range(repeats):
+    while len(samples) < repeats or (sum(samples) < min_time_s and len(samples) < limit):
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
