@@ -95,3 +95,10 @@ def test_kernel_accessor_names_its_argument(accessor, arg):
     with pytest.raises(ValueError, match=arg):
         accessor("no such kernel")
 
+
+
+def test_sparse_kernel_source_shows_the_block_sparse_kernel():
+    src = sparse.kernel_source()
+    assert "def _block_sparse_kernel(" in src and "magictoken" not in src
+    with pytest.raises(ValueError, match="part"):
+        sparse.kernel_source("no such kernel")

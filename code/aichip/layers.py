@@ -25,6 +25,7 @@ from .validation import check_choice, check_int
 
 __all__ = [
     "GemmLayer", "ConvLayer", "conv_layer", "check_layer", "to_gemm", "layer_table", "conv_layers",
+    "im2col", "filters_to_matrix",
 ]
 
 

@@ -26,17 +26,20 @@ holds the stored blocks, shape ``(nnz, block_size, block_size)``, in row-major o
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 import pandas as pd
 from numba import njit, prange
 
+from .source import marked_source
 from .timing import time_call
-from .validation import check_int
+from .validation import check_choice, check_int
 
 __all__ = ["prune_2_4", "decompress_2_4", "pack_metadata_2_4", "unpack_metadata_2_4",
            "to_block_sparse", "from_block_sparse", "random_layout", "block_sparse_matmul",
-           "benchmark", "sweep", "crossover_density", "BLOCK_SIZES"]
+           "benchmark", "sweep", "crossover_density", "BLOCK_SIZES", "KERNEL_PARTS",
+           "kernel_source"]
 
 #: block sizes OpenAI's kernels support (Gray, Radford and Kingma 2017)
 BLOCK_SIZES = (8, 16, 32)
@@ -340,3 +343,14 @@ def crossover_density(df: pd.DataFrame, block_size: int) -> float | None:
         if s[i] >= 0 > s[i + 1]:
             return float(np.exp(d[i] + (d[i + 1] - d[i]) * s[i] / (s[i] - s[i + 1])))
     return None
+
+
+#: the kernel parts a chapter can show (``# magictoken:`` markers in this file)
+KERNEL_PARTS = ("block_sparse_kernel",)
+
+
+def kernel_source(part: str = "block_sparse_kernel") -> str:
+    """Source lines of this module between ``# magictoken: <part>-begin`` and ``-end``, for a
+    chapter to show; ``part`` one of :data:`KERNEL_PARTS`."""
+    check_choice("part", part, KERNEL_PARTS)
+    return marked_source(sys.modules[__name__], part)

@@ -94,7 +94,7 @@ from .validation import check_choice, check_int
 __all__ = ["DATAFLOWS", "MAPPINGS", "ConvLayer", "GemmLayer", "GemmCycles", "SimulationResult",
            "Trace", "ScheduleConflict", "gemm_cycles", "simulate_gemm", "trace_gemm", "im2col",
            "filters_to_matrix", "run_layers", "utilization_grid", "scalesim_reference",
-           "compare_with_scalesim", "kernel_source"]
+           "compare_with_scalesim", "kernel_source", "DataflowMapping"]
 
 DATAFLOWS = ("os", "ws", "is")
 

@@ -12,9 +12,6 @@ The commonly used names are available here: ``aichip.gpu.occupancy``, ``aichip.g
 ``aichip.gpu.kernel_source("tiled_matmul")`` (a kernel's source, for a chapter to show)...
 """
 
-# chapter 7 still calls gpu.marked_source(gpu.kernels, ...); it is aichip.source's name, kept here
-# only until the chapter calls gpu.kernel_source(...) (tests/test_conventions.py flags this line)
-from ..source import marked_source  # noqa: F401
 from .hardware import (
     CudaLimits,
     GpuSpec,
