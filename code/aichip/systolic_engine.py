@@ -12,7 +12,7 @@ from the cycle count; :func:`run_engine` raises it as a :class:`ScheduleConflict
 
 The kernel is split into the parts a reader can take one at a time: the PE update (between its
 ``magictoken: pe`` markers, which the chapter shows), the operands entering at the left edge
-(:func:`_edge_input`), the shadow-register load of the next folds' stationary tiles
+(:func:`_entering`), the shadow-register load of the next folds' stationary tiles
 (:func:`_shift_tiles`) and the trace recording (:func:`_record_cycle`).
 """
 
@@ -53,22 +53,19 @@ def _conflict(status, code, cycle, r, c):
     return 0
 
 
-@njit(cache=True, inline="always")
-def _edge_input(left, fold_r0, start, next_in, r, cycle):
-    """The fold and step entering row ``r`` at the left edge in ``cycle``, with its value.
+@njit(cache=True)
+def _entering(next_in, start, r, cycle, t_len):
+    """The fold and time step whose operand enters row ``r`` at the left edge in ``cycle``.
 
-    Returns ``(fold, step, value)``, ``(-1, -1, 0.0)`` when no operand enters in this cycle.
-    ``next_in[r]`` (the first fold whose operands have not all entered row ``r``) moves on.
+    Returns ``(fold, step)``, ``(-1, -1)`` when none does. ``next_in[r]`` (the first fold whose
+    ``t_len`` operands have not all entered row ``r``) moves on.
     """
-    s_r, t_len = left.shape
     n_folds = start.shape[0]
     while next_in[r] < n_folds and cycle - start[next_in[r]] - r >= t_len:
         next_in[r] += 1
     f = next_in[r]
     t = cycle - start[f] - r if f < n_folds else -1
-    if not 0 <= t < t_len:
-        return -1, -1, 0.0
-    return f, t, left[fold_r0[f] + r, t] if fold_r0[f] + r < s_r else 0.0
+    return (f, t) if 0 <= t < t_len else (-1, -1)
 
 
 @njit(cache=True)
@@ -191,11 +188,12 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
     last_busy = -1
     for cycle in range(start[-1] + t_len + rows + cols):
         for r in range(rows - 1, -1, -1):
-            f_edge, t_edge, h_edge = _edge_input(left, fold_r0, start, next_in, r, cycle)
+            f_edge, t_edge = _entering(next_in, start, r, cycle, t_len)
             c_lo, c_hi = _row_window(row_lo, row_hi, r, t_edge >= 0, cols)
             for c in range(c_hi, c_lo - 1, -1):
                 if c == 0:
-                    f, t, h_in = f_edge, t_edge, h_edge
+                    f, t = f_edge, t_edge
+                    h_in = left[fold_r0[f] + r, t] if f >= 0 and fold_r0[f] + r < s_r else 0.0
                 else:
                     f, t, h_in = h_f[r, c - 1], h_t[r, c - 1], h[r, c - 1]
                 if f < 0:  # nothing arrives from the left
