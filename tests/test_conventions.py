@@ -367,3 +367,59 @@ def test_facade_all_lists_what_it_star_imports(path):
             base = _absolute(package, node.level, node.module)
             missing += [f"{base}.{n}" for n in (_public_of(base) or ()) if n not in listed]
     assert not missing, f"{rel(path)} does not list: {missing}"
+
+
+# --- floors: the package's import graph has no cycle -------------------------------------------
+
+
+def imported_modules(path: pathlib.Path) -> set[str]:
+    """The aichip modules ``path`` imports at any depth of its code (a function-level import
+    counts: it is a dependency all the same). ``from . import sub`` names the submodule, not
+    the package; ``from .mod import name`` names ``mod`` (or ``mod.name`` where that is a
+    module)."""
+    package = package_of(path)
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            base = _absolute(package, node.level, node.module)
+            if not _in_aichip(base):
+                continue
+            subs = {f"{base}.{a.name}" for a in node.names} & MODULES.keys()
+            out |= subs if subs and len(subs) == len(node.names) else {base} | subs
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if _in_aichip(a.name)}
+    return (out & MODULES.keys()) - {module_name(path)}
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of ``graph`` (module -> modules it imports) as a list of modules, or []."""
+    state: dict[str, int] = {}                       # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(m: str) -> list[str]:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == 1:
+                return path[path.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        state[m] = 2
+        path.pop()
+        return []
+
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return []
+
+
+def test_import_graph_has_no_cycle():
+    graph = {module_name(p): imported_modules(p) for p in FILES}
+    cycle = import_cycle(graph)
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_import_cycle_is_found():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aichip import scalesim
 from aichip import systolic as sy
 from aichip.layers import ConvLayer, GemmLayer, conv_layer, conv_layers, layer_table, to_gemm
 from aichip.systolic_engine import no_trace, run_engine
@@ -103,7 +104,7 @@ def test_float_product_close_to_numpy():
 
 
 @pytest.mark.slow_without_jit  # the SCALE-Sim layers are up to 25 million PE updates each
-@pytest.mark.parametrize("row", sy.scalesim_reference().to_dict("records"),
+@pytest.mark.parametrize("row", scalesim.scalesim_reference().to_dict("records"),
                          ids=lambda r: f"{r['layer']}-{r['rows']}x{r['cols']}-{r['dataflow']}")
 def test_every_scalesim_reference_run(row):
     """Golden values from SCALE-Sim 3.0.0 (Samajdar et al., ISPASS 2020).
@@ -250,7 +251,7 @@ def test_conv_layer_table():
     (lambda: conv_layer("c", H=2, W=2, R=3), ValueError, "c: filter R x S = 3 x 1 does not fit"),
     (lambda: conv_layer("c", H=4, W=4, stride=0), ValueError, "stride must be >= 1"),
     (lambda: conv_layer(3, H=4, W=4), TypeError, "name must be a string"),
-    (lambda: sy.compare_with_scalesim(repeats=0), ValueError, "repeats must be >= 1"),
+    (lambda: scalesim.compare_with_scalesim(repeats=0), ValueError, "repeats must be >= 1"),
     (lambda: sy.kernel_source("all"), ValueError, "part must be one of"),
 ])
 def test_layer_and_helper_bad_input(call, exc, match):

@@ -2,8 +2,8 @@
 
 SCALE-Sim (Samajdar et al., ISPASS 2020) is the reference simulator for systolic arrays; its
 3.0.0 release was run by ``bench/scalesim_runner.py`` on GEMM layers, arrays and dataflows, and
-its results are kept in ``data/scalesim_reference.csv`` with their source. :mod:`aichip.systolic`
-re-exports both functions, as the chapter on systolic arrays calls them.
+its results are kept in ``data/scalesim_reference.csv`` with their source. The chapter on
+systolic arrays calls both.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import functools
 import numpy as np
 import pandas as pd
 
+from .systolic import simulate_gemm
 from .tables import load_table
 from .timing import time_call
 from .validation import check_int
@@ -39,8 +40,6 @@ def compare_with_scalesim(repeats: int = 3, seed: int = 0) -> pd.DataFrame:
     ``repeats`` timed calls after the checked one (:func:`aichip.timing.time_call`) and SCALE-Sim's
     recorded time, all in seconds. SCALE-Sim's schedule is the one with no fold overlap.
     """
-    from .systolic import simulate_gemm  # not at the top: systolic imports this module
-
     repeats = check_int("repeats", repeats, minimum=1)
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     records = []

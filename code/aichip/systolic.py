@@ -86,15 +86,14 @@ import numpy as np
 import pandas as pd
 
 from .layers import ConvLayer, GemmLayer, check_layer, filters_to_matrix, im2col, to_gemm
-from .scalesim import compare_with_scalesim, scalesim_reference
 from .source import marked_source
 from .systolic_engine import ScheduleConflict, no_trace, run_engine, systolic_kernel
 from .validation import check_choice, check_int
 
 __all__ = ["DATAFLOWS", "MAPPINGS", "ConvLayer", "GemmLayer", "GemmCycles", "SimulationResult",
            "Trace", "ScheduleConflict", "gemm_cycles", "simulate_gemm", "trace_gemm", "im2col",
-           "filters_to_matrix", "run_layers", "utilization_grid", "scalesim_reference",
-           "compare_with_scalesim", "kernel_source", "DataflowMapping"]
+           "filters_to_matrix", "run_layers", "utilization_grid",
+           "kernel_source", "DataflowMapping"]
 
 DATAFLOWS = ("os", "ws", "is")
 
