@@ -178,3 +178,13 @@ def test_bad_arguments_name_themselves():
         tp.torus_allreduce_s(tp.tpu_torus((4, 4)), (4, 8), 1e6)
     with pytest.raises(ValueError, match="cut_bandwidth"):
         tp.cut_bandwidth(tp.rail_fat_tree(2, nodes_per_unit=2, radix=4, gpus_per_node=1), [0])
+
+
+def test_fat_tree_at_a_given_port_rate_rings_and_halves_at_that_rate():
+    f = tp.rail_fat_tree(16, gpus_per_node=1, nodes_per_unit=4, radix=8, link_GBps_per_dir=300.0)
+    assert tp.switch_counts(f) == {1: 4, 2: 2}
+    assert tp.ring_bandwidth(f, range(16)).GBps_per_dir == pytest.approx(300.0)
+    bis = tp.bisection_bandwidth(f)
+    assert bis.exact and bis.GBps_per_dir == pytest.approx(8 * 300.0)   # non-blocking
+    with pytest.raises(ValueError, match="link_GBps_per_dir"):
+        tp.rail_fat_tree(link_GBps_per_dir=0)

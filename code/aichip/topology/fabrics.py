@@ -200,16 +200,18 @@ def _tier_switches(g: nx.Graph, tier: int, count: int, prefix: str) -> list:
     return names
 
 
-def _spread(g, lower, upper, per_lower: int, network: str) -> None:
-    """Each switch of ``lower`` sends ``per_lower`` links round-robin over ``upper``."""
+def _spread(g, lower, upper, per_lower: int, link: tuple) -> None:
+    """Each switch of ``lower`` sends ``per_lower`` links of ``link`` (technology, rate or None)
+    round-robin over ``upper``."""
     for i, sw in enumerate(lower):
         for u in range(per_lower):
-            add_links(g, sw, upper[(i * per_lower + u) % len(upper)], network, 1)
+            add_links(g, sw, upper[(i * per_lower + u) % len(upper)], link[0], 1, link[1])
 
 
 def rail_fat_tree(n_nodes: int = 32, gpus_per_node: int = 8, nodes_per_unit: int = 32,
                   radix: int = 64, oversubscription: float = 1.0,
-                  network: str = "InfiniBand NDR 4x", tiers: int | None = None) -> Topology:
+                  network: str = "InfiniBand NDR 4x", tiers: int | None = None,
+                  link_GBps_per_dir: float | None = None) -> Topology:
     """A rail-optimised fat tree: the compute fabric of a DGX SuperPOD.
 
     Nodes are grouped in scalable units (SU) of ``nodes_per_unit``; in each SU, GPU ``r`` of every
@@ -231,6 +233,8 @@ def rail_fat_tree(n_nodes: int = 32, gpus_per_node: int = 8, nodes_per_unit: int
     oversubscription : float >= 1, leaf down-ports over up-ports
     network : an InfiniBand or Ethernet row of ``aichip/data/links.csv``
     tiers : 2 or 3, default the fewest that fit
+    link_GBps_per_dir : float > 0, optional: every port at this rate (1e9 bytes/s each way)
+        instead of ``network``'s, to compare with another fabric at equal bandwidth per GPU
     """
     n_nodes = check_int("n_nodes", n_nodes, minimum=1)
     rails = check_int("gpus_per_node", gpus_per_node, minimum=1)
@@ -239,6 +243,9 @@ def rail_fat_tree(n_nodes: int = 32, gpus_per_node: int = 8, nodes_per_unit: int
     over = check_float("oversubscription", oversubscription, minimum=1.0)
     check_choice("network", network, [n for n in load_links()["name"]
                                       if n.startswith(("InfiniBand", "Ethernet"))])
+    rate = None if link_GBps_per_dir is None else check_float(
+        "link_GBps_per_dir", link_GBps_per_dir, minimum=0, strict_minimum=True)
+    tech = network if rate is None else "custom"
     up = math.ceil(per_unit / over)
     if per_unit + up > radix:
         raise ValueError(f"a leaf needs nodes_per_unit + uplinks = {per_unit + up} ports, more "
@@ -251,33 +258,33 @@ def rail_fat_tree(n_nodes: int = 32, gpus_per_node: int = 8, nodes_per_unit: int
         for r in range(rails):
             gpu = f"n{k}/GPU{r}"
             g.add_node(gpu, kind="gpu", forwards=False)
-            add_links(g, gpu, leaves[(k // per_unit) * rails + r], network, 1)
+            add_links(g, gpu, leaves[(k // per_unit) * rails + r], tech, 1, rate)
             gpus.append(gpu)
     fit = 2 if len(leaves) <= radix else 3
     tiers = fit if tiers is None else check_int("tiers", tiers, minimum=fit, maximum=3)
-    _upper_tiers(g, leaves, up, radix, tiers, network)
+    _upper_tiers(g, leaves, up, radix, tiers, (tech, rate))
     return Topology(f"rail fat tree: {n_nodes} x {rails} GPUs, {tiers} tiers", g, tuple(gpus),
                     "nvidia2023superpodh100",
                     f"{units} SU of {per_unit} nodes, {len(leaves)} leaves, {up} uplinks per leaf, "
                     f"{network}")
 
 
-def _upper_tiers(g, leaves, up, radix, tiers, network) -> None:
+def _upper_tiers(g, leaves, up, radix, tiers, link) -> None:
     if tiers == 2:
         spines = _tier_switches(g, 2, math.ceil(len(leaves) * up / radix), "spine")
-        _spread(g, leaves, spines, up, network)
+        _spread(g, leaves, spines, up, link)
         return
     pod = radix // 2
     spines = []
     for p in range(math.ceil(len(leaves) / pod)):
         pod_spines = _tier_switches(g, 2, up, f"pod{p}/spine")
-        _spread(g, leaves[p * pod:(p + 1) * pod], pod_spines, up, network)
+        _spread(g, leaves[p * pod:(p + 1) * pod], pod_spines, up, link)
         spines += pod_spines
     cores = _tier_switches(g, 3, math.ceil(len(spines) * pod / radix), "core")
     for i, sw in enumerate(spines):
         j = i % up                                   # the spine's place in its pod
         for u in range(pod):
-            add_links(g, sw, cores[(j * pod + u) % len(cores)], network, 1)
+            add_links(g, sw, cores[(j * pod + u) % len(cores)], link[0], 1, link[1])
 
 
 def switch_counts(topo: Topology) -> dict:
