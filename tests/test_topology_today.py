@@ -37,6 +37,7 @@ def test_every_torus_chip_has_two_links_per_axis():
     assert tp.gpu_link_count(m) == 3 * 3 * 16           # 3 links per line of 4, 16 lines per axis
 
 
+@pytest.mark.slow_without_jit
 def test_bisection_of_a_4x4_torus_is_2k_links_by_every_split():
     """k-ary n-cube, k even: bisection 2 k^(n-1) links; 16 chips are split every possible way."""
     t = tp.tpu_torus((4, 4))
@@ -141,6 +142,7 @@ def test_rail_fat_tree_hops_by_hand():
     assert tp.switch_counts(big)[3] > 0 and tp.diameter(big) == 6
 
 
+@pytest.mark.slow_without_jit
 def test_oversubscribed_leaves_halve_the_bisection_between_units():
     kw = dict(n_nodes=8, gpus_per_node=2, nodes_per_unit=4, radix=8)
     full, half = tp.rail_fat_tree(**kw), tp.rail_fat_tree(**kw, oversubscription=2)
@@ -180,6 +182,7 @@ def test_bad_arguments_name_themselves():
         tp.cut_bandwidth(tp.rail_fat_tree(2, nodes_per_unit=2, radix=4, gpus_per_node=1), [0])
 
 
+@pytest.mark.slow_without_jit
 def test_fat_tree_at_a_given_port_rate_rings_and_halves_at_that_rate():
     f = tp.rail_fat_tree(16, gpus_per_node=1, nodes_per_unit=4, radix=8, link_GBps_per_dir=300.0)
     assert tp.switch_counts(f) == {1: 4, 2: 2}
