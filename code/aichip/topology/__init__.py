@@ -12,6 +12,9 @@ module                          what it holds
 :mod:`.routing`                 hop counts, shortest routes through forwarding nodes, link loads
 :mod:`.metrics`                 per-GPU bandwidth, link and max-flow matrices, diameter, bisection,
                                 all-to-all throughput, embedded rings, the chapter's summary row
+:mod:`.fabrics`                 TPU 3D torus (plain, twisted) and mesh, axis cuts, the torus
+                                all-reduce; rail-optimised multi-tier fat trees (SuperPOD), switch
+                                counts and oversubscription per tier; in-switch reduction traffic
 ==============================  ==================================================================
 
 Helpers the modules share are private to the package: ``_checks`` (argument checks), ``_paths``
@@ -22,6 +25,17 @@ See :mod:`aichip.topology.graph` for the graph's attributes and the forwarding r
 route: GPUs do not carry other GPUs' traffic unless software relays it).
 """
 
+from .fabrics import (
+    allreduce_bytes_per_gpu,
+    axis_halves,
+    cut_bandwidth,
+    mesh,
+    rail_fat_tree,
+    switch_counts,
+    tier_oversubscription,
+    torus_allreduce_s,
+    tpu_torus,
+)
 from .graph import NODE_KINDS, Topology, add_links, forwards
 from .metrics import (
     Bisection,
@@ -69,4 +83,6 @@ __all__ = [
     "Router", "concurrent_rate_GBps", "hop_matrix", "path_kinds",
     "DGX1_V100_LINKS", "SYSTEMS", "crossbar", "dgx1_p100", "dgx1_v100", "dgx2", "dgx_a100",
     "dgx_h100", "example_systems", "fat_tree", "nvl72", "ring", "switched", "torus",
+    "allreduce_bytes_per_gpu", "axis_halves", "cut_bandwidth", "mesh", "rail_fat_tree",
+    "switch_counts", "tier_oversubscription", "torus_allreduce_s", "tpu_torus",
 ]
