@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import alphabeta as ab
 from . import collective_specs as cs
 from . import topology as tp
 from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost
@@ -30,7 +31,7 @@ from .validation import check_float, check_int
 __all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "buffers_by_step", "bus_bandwidth",
            "cost", "execute",
            "reference", "ring_on_systems", "ring_scenarios", "same_results", "schedule",
-           "simulate_time", "step_times", "switch_ports"]
+           "simulate_time", "step_times", "switch_ports", "nvls_vs_ring"]
 
 
 class Schedule(NamedTuple):
@@ -353,4 +354,23 @@ def ring_on_systems(msg_bytes: int, alpha_s: float = 5e-6) -> dict[str, tuple[fl
     for name, topo in ring_scenarios().items():
         t = simulate_time("allreduce", "ring", topo, 8, msg_bytes, alpha_s)
         out[name] = (t, bus_bandwidth("allreduce", msg_bytes / t / 1e9, 8))
+    return out
+
+
+def nvls_vs_ring(msg_bytes: int, alpha_s: float = 5e-6,
+                 max_chunks: int = 256) -> dict[str, tuple[float, float, float]]:
+    """Simulated all-reduce of ``msg_bytes`` on the 8 GPUs of a DGX H100, as a ring and with
+    NVLink SHARP (``nvls``, at the chunk count in ``1..max_chunks`` that minimises its closed
+    form at the GPU's NVLink bandwidth): ``name -> (time in s, algbw in GB/s, busbw in GB/s)``,
+    busbw by the nccl-tests convention (``2(p-1)/p`` algbw for every all-reduce algorithm)."""
+    msg_bytes = check_int("msg_bytes", msg_bytes, minimum=4)
+    topo = tp.dgx_h100()
+    gpu = topo.gpus[0]
+    link = sum(topo.graph.edges[gpu, v]["GBps_per_dir"] for v in topo.graph.neighbors(gpu))
+    k = ab.best_chunks("allreduce", 8, msg_bytes, alpha_s, 1 / (link * 1e9),
+                       max_chunks=min(max_chunks, msg_bytes // 4), algorithm="nvls")
+    out = {}
+    for name, kw in (("ring", {}), ("nvls", {"chunks": k})):
+        t = simulate_time("allreduce", name, topo, 8, msg_bytes // 4 * 4, alpha_s, **kw)
+        out[name] = (t, msg_bytes / t / 1e9, bus_bandwidth("allreduce", msg_bytes / t / 1e9, 8))
     return out
