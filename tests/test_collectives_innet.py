@@ -148,3 +148,36 @@ def test_protocol_bad_input():
         ab.protocol_cost("allreduce", "nvls", 8, 1e6, 370.0, "Simple", chunks=0)
     with pytest.raises(ValueError, match="ranks_per_node"):
         co.schedule("allreduce", "ib_sharp", 8, 64, ranks_per_node=3)
+
+
+def test_nvls_vs_ring_reports_algbw_and_busbw():
+    """Without latency the best chunk count is the largest allowed; by hand: the ring's algbw is
+    450 / (2 * 7/8) GB/s and its busbw the link's 450; NVLS's algbw is 450 k/(k+1) and its busbw
+    2 * 7/8 times that (the nccl-tests factor, whatever the algorithm)."""
+    out = co.nvls_vs_ring(2**30, 0.0, max_chunks=64)
+    assert out["ring"][1] == pytest.approx(450 / 1.75, rel=1e-12)
+    assert out["ring"][2] == pytest.approx(450, rel=1e-12)
+    assert out["nvls"][1] == pytest.approx(450 * 64 / 65, rel=1e-12)
+    assert out["nvls"][2] == pytest.approx(1.75 * 450 * 64 / 65, rel=1e-12)
+    assert out["nvls"][0] == pytest.approx(2**30 / out["nvls"][1] / 1e9)
+    with pytest.raises(ValueError, match="msg_bytes"):
+        co.nvls_vs_ring(2)
+
+
+def test_chapter_plots_draw_the_package_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from aichip.widgets.collectives import plot_nvls_vs_ring, plot_protocols
+
+    fig, (left, right) = plt.subplots(1, 2)
+    plot_nvls_vs_ring(alpha_us=0.0, ax=left, sizes=[2**20, 2**30])
+    nvls_bus = [ln for ln in left.get_lines() if ln.get_label() == "nvls busbw"][0]
+    assert nvls_bus.get_ydata()[1] == pytest.approx(co.nvls_vs_ring(2**30, 0.0)["nvls"][2])
+    plot_protocols("allreduce", "ring", 8, 370.0, ax=right, sizes=[1e3, 1e9])
+    simple = [ln for ln in right.get_lines() if ln.get_label() == "Simple"][0]
+    t = ab.protocol_cost("allreduce", "ring", 8, 1e9, 370.0, "Simple")
+    assert simple.get_ydata()[1] == pytest.approx(1.75 * 1e9 / t / 1e9)
+    plt.close(fig)
