@@ -22,6 +22,13 @@ tree cuts the vector into ``k`` chunks (the ``chunks`` parameter) that follow ea
 ``P`` steps apart (``P = 2``: an inner node takes one child's chunk per step; ``P = 1`` for two
 ranks), so a phase takes ``T = S(p) + P(k-1)`` steps of ``n/k`` bytes instead of ``S(p)`` steps of
 ``n`` bytes.
+
+In-network algorithms (``nvls``: NVLink SHARP, the NVSwitch adds and multicasts; ``ib_sharp``: the
+InfiniBand switch does it across nodes) send each rank's vector to a reducing switch once and
+receive the sum once; they need switch hardware, so :func:`usable_algorithms` and
+:func:`best_algorithm` offer them only with ``in_network=True``. NCCL's protocols (LL, LL128,
+Simple) are the same algorithm with another ``alpha`` and a share of the bandwidth:
+:data:`PROTOCOLS`, :func:`protocol_cost`, :func:`best_protocol`, :func:`protocol_changes`.
 """
 
 from __future__ import annotations

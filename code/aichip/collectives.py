@@ -7,7 +7,9 @@ working buffer into rank ``dst``'s (adding them when ``reduce``). Messages of on
 concurrently: every payload is read before any is written, as on a real network. One numba kernel
 (:func:`_run_schedule`) executes any schedule, so each algorithm is just the function that builds
 its messages; the builders, buffer layouts and NumPy references are records in
-:mod:`aichip.collective_specs`.
+:mod:`aichip.collective_specs`. An in-network algorithm (NVLink SHARP, InfiniBand SHARP) has one
+more participant, number ``n_ranks``: a switch whose buffer starts at zero, adds the messages sent
+to it and multicasts the ones it sends (:attr:`Schedule.switch`).
 
 Timing (:func:`simulate_time`) charges each step ``alpha`` plus the time the most loaded link needs
 to drain the step's bytes (:mod:`aichip.topology` routes them), plus ``gamma`` per reduced byte on
