@@ -314,10 +314,11 @@ class Protocol:
 
 
 #: NCCL's protocols for the ring algorithm over NVLink. Latencies: the ``baseLat`` and
-#: ``hwLat[NVLINK]`` ring rows of NCCL's tuning model (src/graph/tuning.cc, releases 2.18-2.19,
-#: microseconds); payload shares: the protocols' formats (Hu et al. 2025, section 4): LL stores 8
-#: bytes, 4 of data and a 4-byte flag; LL128 stores 128-byte lines, 120 of data and an 8-byte flag;
-#: Simple moves plain data and synchronises with memory fences once per chunk.
+#: ``hwLat[NVLINK]`` ring rows of NCCL's tuning model (src/graph/tuning.cc as of the releases that
+#: added NVLS, microseconds; the tables change between releases). Payload shares: the protocols'
+#: formats (Hu et al. 2025): LL stores 8 bytes, 4 of data and a 4-byte flag; LL128 stores 128-byte
+#: lines, 120 of data and an 8-byte flag; Simple moves plain data and synchronises with memory
+#: fences once per chunk.
 PROTOCOLS = {
     "LL": Protocol(name="LL", base_latency_s=6.6e-6, hop_latency_s=0.6e-6, efficiency=4 / 8,
                    how="8-byte stores: 4 bytes of data, a 4-byte flag"),
