@@ -101,14 +101,14 @@ def test_float32_sums_close_to_numpy():
 @pytest.mark.parametrize("p", [2, 3, 4, 8, 16, 32])
 def test_one_send_and_one_receive_per_rank_per_step(op, alg, p):
     """The model's assumption (Thakur et al. 2005): in each step a rank sends at most one message
-    and receives at most one; the pipelined trees rely on it to overlap their chunks."""
+    and receives at most one (the switch of nvls, participant p, has a port per rank)."""
     p = allowed_ranks(op, alg, p)
     count = 16 * p
     sched = co.schedule(op, alg, p, count, **extra(op, alg, p, count, 5))
     for k in range(sched.n_steps):
         sl = slice(sched.step_start[k], sched.step_start[k + 1])
-        assert np.bincount(sched.src[sl], minlength=p).max() <= 1, (k, "sends")
-        assert np.bincount(sched.dst[sl], minlength=p).max() <= 1, (k, "receives")
+        assert np.bincount(sched.src[sl], minlength=p)[:p].max() <= 1, (k, "sends")
+        assert np.bincount(sched.dst[sl], minlength=p)[:p].max() <= 1, (k, "receives")
 
 
 # realistic magnitudes: alpha 0.1-100 us, links 1-1000 GB/s, reduction 1-1000 GB/s (or free)

@@ -22,22 +22,32 @@ tree cuts the vector into ``k`` chunks (the ``chunks`` parameter) that follow ea
 ``P`` steps apart (``P = 2``: an inner node takes one child's chunk per step; ``P = 1`` for two
 ranks), so a phase takes ``T = S(p) + P(k-1)`` steps of ``n/k`` bytes instead of ``S(p)`` steps of
 ``n`` bytes.
+
+In-network algorithms (``nvls``: NVLink SHARP, the NVSwitch adds and multicasts; ``ib_sharp``: the
+InfiniBand switch does it across nodes) send each rank's vector to a reducing switch once and
+receive the sum once; they need switch hardware, so :func:`usable_algorithms` and
+:func:`best_algorithm` offer them only with ``in_network=True``. NCCL's protocols (LL, LL128,
+Simple) are the same algorithm with another ``alpha`` and a share of the bandwidth:
+:data:`PROTOCOLS`, :func:`protocol_cost`, :func:`best_protocol`, :func:`protocol_changes`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import collective_specs as cs
 from .collective_specs import binary_tree_rounds, formula_text
-from .validation import check_float, check_int
+from .validation import check_choice, check_float, check_int
 
-__all__ = ["ALGORITHMS", "OPS", "best_algorithm", "best_algorithm_changes", "best_chunks",
-           "binary_tree_rounds", "bus_bandwidth", "check_op_algorithm", "compare_algorithms",
-           "cost", "crossover_bytes", "fastest_table", "formula_table", "usable_algorithms"]
+__all__ = ["ALGORITHMS", "OPS", "PROTOCOLS", "Protocol", "best_algorithm",
+           "best_algorithm_changes", "best_chunks", "best_protocol", "binary_tree_rounds",
+           "bus_bandwidth", "check_op_algorithm", "compare_algorithms", "cost", "crossover_bytes",
+           "equal_time_bytes", "fastest_table", "formula_table", "protocol_changes",
+           "protocol_cost", "usable_algorithms"]
 
 
 class _OpNames(Sequence):
@@ -135,6 +145,12 @@ def crossover_bytes(op: str, algo_a: str, algo_b: str, n_ranks: int, alpha_s: fl
         return (cost(op, algo_a, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte, **pa)
                 - cost(op, algo_b, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte, **pb))
 
+    return equal_time_bytes(diff, lo, hi)
+
+
+def equal_time_bytes(diff, lo: float, hi: float) -> float | None:
+    """The size in ``[lo, hi]`` where ``diff(n)`` (one time minus another) changes sign, by
+    bisection on a log scale; ``None`` when it keeps its sign over the whole range."""
     d_lo, d_hi = diff(lo), diff(hi)
     if d_lo == 0:
         return lo
@@ -151,14 +167,20 @@ def crossover_bytes(op: str, algo_a: str, algo_b: str, n_ranks: int, alpha_s: fl
     return math.sqrt(lo * hi)
 
 
-def usable_algorithms(op: str, n_ranks: int, **params) -> dict:
+def usable_algorithms(op: str, n_ranks: int, *, in_network: bool = False, **params) -> dict:
     """Algorithms of ``op`` that accept ``n_ranks``, each with the extra parameters it takes
     (picked from ``params``, e.g. ``ranks_per_node=4``, ``chunks=16``; an algorithm that needs a
-    parameter not given, or refuses the one given, is left out)."""
+    parameter not given, or refuses the one given, is left out). In-network algorithms (NVLink
+    SHARP, InfiniBand SHARP) need reducing switches, so they are offered only with
+    ``in_network=True``."""
     spec_op = cs.op_spec(op)
     n_ranks = check_int("n_ranks", n_ranks, minimum=1)
+    if not isinstance(in_network, bool):
+        raise TypeError(f"in_network must be True or False, got {in_network!r}")
     out = {}
     for name, spec in cs.REGISTRY[spec_op.name].items():
+        if spec.in_network and not in_network:
+            continue
         mine = {q.name: params[q.name] for q in spec.params if q.name in params}
         try:
             out[name] = cs.check_params(spec, n_ranks, mine)
@@ -168,9 +190,11 @@ def usable_algorithms(op: str, n_ranks: int, **params) -> dict:
 
 
 def best_algorithm(op: str, n_ranks: int, msg_bytes, alpha_s: float, beta_s_per_byte: float,
-                   gamma_s_per_byte: float = 0.0, **params) -> np.ndarray:
-    """Name of the fastest usable algorithm (closed form) for each size in ``msg_bytes``."""
-    algs = usable_algorithms(op, n_ranks, **params)
+                   gamma_s_per_byte: float = 0.0, *, in_network: bool = False,
+                   **params) -> np.ndarray:
+    """Name of the fastest usable algorithm (closed form) for each size in ``msg_bytes``
+    (in-network ones included with ``in_network=True``)."""
+    algs = usable_algorithms(op, n_ranks, in_network=in_network, **params)
     sizes = np.atleast_1d(np.asarray(msg_bytes, dtype=float))
     names = list(algs)
     times = np.array([[cost(op, a, n_ranks, n, alpha_s, beta_s_per_byte, gamma_s_per_byte,
@@ -179,13 +203,14 @@ def best_algorithm(op: str, n_ranks: int, msg_bytes, alpha_s: float, beta_s_per_
 
 
 def best_algorithm_changes(op: str, n_ranks: int, alpha_s: float, beta_s_per_byte: float,
-                           gamma_s_per_byte: float = 0.0, sizes=None,
+                           gamma_s_per_byte: float = 0.0, sizes=None, *, in_network: bool = False,
                            **params) -> list[tuple[float, str, str]]:
     """Message sizes where the fastest algorithm changes: ``(bytes, fastest before, fastest
     after)``, each size found by bisection between the two (default sizes 1 B .. 2 GiB)."""
     sizes = np.logspace(0, 31, 94, base=2.0) if sizes is None else np.asarray(sizes, dtype=float)
-    algs = usable_algorithms(op, n_ranks, **params)
-    best = best_algorithm(op, n_ranks, sizes, alpha_s, beta_s_per_byte, gamma_s_per_byte, **params)
+    algs = usable_algorithms(op, n_ranks, in_network=in_network, **params)
+    best = best_algorithm(op, n_ranks, sizes, alpha_s, beta_s_per_byte, gamma_s_per_byte,
+                          in_network=in_network, **params)
     changes = []
     for k in range(1, len(sizes)):
         if best[k] != best[k - 1]:
@@ -259,3 +284,98 @@ def formula_table() -> str:
     rule = "-" * max(len(line) for line in lines)
     legend = [f"{name:>5} = {meaning}" for name, meaning in cs.SYMBOLS.items()]
     return "\n".join([lines[0], rule, *lines[1:], rule, *legend])
+
+
+# ----------------------------------------------------------------------------------------------
+# NCCL's protocols: the same algorithm run with a different alpha and a different share of the
+# link's bandwidth
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocol:
+    """One of NCCL's three ways of moving a buffer between two GPUs.
+
+    Attributes
+    ----------
+    name : str
+    base_latency_s : float, seconds once per collective (launch, setup): NCCL's ``baseLat``
+    hop_latency_s : float, seconds per step over NVLink (the model's ``alpha``): NCCL's
+        ``hwLat[NVLINK]``
+    efficiency : float in (0, 1], the share of every transferred byte that is payload; the
+        bandwidth term is divided by it
+    how : str, what each store carries
+    """
+
+    name: str
+    base_latency_s: float
+    hop_latency_s: float
+    efficiency: float
+    how: str
+
+
+#: NCCL's protocols for the ring algorithm over NVLink. Latencies: the ``baseLat`` and
+#: ``hwLat[NVLINK]`` ring rows of NCCL's tuning model (src/graph/tuning.cc as of the releases that
+#: added NVLS, microseconds; the tables change between releases). Payload shares: the protocols'
+#: formats (Hu et al. 2025): LL stores 8 bytes, 4 of data and a 4-byte flag; LL128 stores 128-byte
+#: lines, 120 of data and an 8-byte flag; Simple moves plain data and synchronises with memory
+#: fences once per chunk.
+PROTOCOLS = {
+    "LL": Protocol(name="LL", base_latency_s=6.6e-6, hop_latency_s=0.6e-6, efficiency=4 / 8,
+                   how="8-byte stores: 4 bytes of data, a 4-byte flag"),
+    "LL128": Protocol(name="LL128", base_latency_s=14.0e-6, hop_latency_s=1.9e-6,
+                      efficiency=120 / 128,
+                      how="128-byte lines: 120 bytes of data, an 8-byte flag"),
+    "Simple": Protocol(name="Simple", base_latency_s=8.4e-6, hop_latency_s=3.4e-6,
+                       efficiency=1.0, how="plain data, a memory fence and flag per chunk"),
+}
+
+
+def protocol_cost(op: str, algorithm: str, n_ranks: int, msg_bytes: float, link_GBps: float,
+                  protocol: str, gamma_s_per_byte: float = 0.0, **params) -> float:
+    """Time (seconds) of ``op`` with ``algorithm`` run with one of NCCL's :data:`PROTOCOLS`:
+    ``base_latency_s`` plus :func:`cost` with ``alpha = hop_latency_s`` and
+    ``beta = 1 / (efficiency * link_GBps)``, the form of NCCL's own estimate (a latency plus the
+    size over a bandwidth).
+
+    Parameters
+    ----------
+    link_GBps : float > 0, the link's bandwidth per direction that Simple reaches (GB/s)
+    protocol : "LL", "LL128" or "Simple"
+    The others as :func:`cost`.
+    """
+    check_choice("protocol", protocol, tuple(PROTOCOLS))
+    bw = check_float("link_GBps", link_GBps, minimum=0, strict_minimum=True)
+    pr = PROTOCOLS[protocol]
+    return pr.base_latency_s + cost(op, algorithm, n_ranks, msg_bytes, pr.hop_latency_s,
+                                    1 / (pr.efficiency * bw * 1e9), gamma_s_per_byte, **params)
+
+
+def best_protocol(op: str, algorithm: str, n_ranks: int, msg_bytes, link_GBps: float,
+                  gamma_s_per_byte: float = 0.0, **params) -> np.ndarray:
+    """The fastest protocol (:func:`protocol_cost`) for each size in ``msg_bytes``, as NCCL's
+    tuner picks one per call (the first of LL, LL128, Simple wins a tie)."""
+    sizes = np.atleast_1d(np.asarray(msg_bytes, dtype=float))
+    names = list(PROTOCOLS)
+    times = np.array([[protocol_cost(op, algorithm, n_ranks, n, link_GBps, pr, gamma_s_per_byte,
+                                     **params) for n in sizes] for pr in names])
+    return np.array(names, dtype=object)[np.argmin(times, axis=0)]
+
+
+def protocol_changes(op: str, algorithm: str, n_ranks: int, link_GBps: float,
+                     gamma_s_per_byte: float = 0.0, sizes=None,
+                     **params) -> list[tuple[float, str, str]]:
+    """Message sizes where the fastest protocol changes: ``(bytes, fastest before, fastest
+    after)``, each found by bisection (default sizes 1 B .. 2 GiB)."""
+    sizes = np.logspace(0, 31, 94, base=2.0) if sizes is None else np.asarray(sizes, dtype=float)
+    best = best_protocol(op, algorithm, n_ranks, sizes, link_GBps, gamma_s_per_byte, **params)
+    changes = []
+    for k in range(1, len(sizes)):
+        if best[k] != best[k - 1]:
+            def diff(n, a=best[k - 1], b=best[k]):
+                return (protocol_cost(op, algorithm, n_ranks, n, link_GBps, a, gamma_s_per_byte,
+                                      **params)
+                        - protocol_cost(op, algorithm, n_ranks, n, link_GBps, b,
+                                        gamma_s_per_byte, **params))
+            x = equal_time_bytes(diff, sizes[k - 1], sizes[k])
+            changes.append((float(sizes[k]) if x is None else x, best[k - 1], best[k]))
+    return changes

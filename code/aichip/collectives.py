@@ -7,7 +7,9 @@ working buffer into rank ``dst``'s (adding them when ``reduce``). Messages of on
 concurrently: every payload is read before any is written, as on a real network. One numba kernel
 (:func:`_run_schedule`) executes any schedule, so each algorithm is just the function that builds
 its messages; the builders, buffer layouts and NumPy references are records in
-:mod:`aichip.collective_specs`.
+:mod:`aichip.collective_specs`. An in-network algorithm (NVLink SHARP, InfiniBand SHARP) has one
+more participant, number ``n_ranks``: a switch whose buffer starts at zero, adds the messages sent
+to it and multicasts the ones it sends (:attr:`Schedule.switch`).
 
 Timing (:func:`simulate_time`) charges each step ``alpha`` plus the time the most loaded link needs
 to drain the step's bytes (:mod:`aichip.topology` routes them), plus ``gamma`` per reduced byte on
@@ -22,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import alphabeta as ab
 from . import collective_specs as cs
 from . import topology as tp
 from .alphabeta import ALGORITHMS, OPS, bus_bandwidth, check_op_algorithm, cost
@@ -30,14 +33,17 @@ from .validation import check_float, check_int
 __all__ = ["ALGORITHMS", "OPS", "Schedule", "along_ring", "buffers_by_step", "bus_bandwidth",
            "cost", "execute",
            "reference", "ring_on_systems", "ring_scenarios", "same_results", "schedule",
-           "simulate_time", "step_times"]
+           "simulate_time", "step_times", "switch_ports", "nvls_vs_ring"]
 
 
 class Schedule(NamedTuple):
     """Messages of a collective, step by step (all arrays int64, one entry per message).
 
     ``step_start[k]:step_start[k+1]`` are the messages of step ``k``. ``buf_len`` is the length of
-    every rank's working buffer in elements.
+    every rank's working buffer in elements. ``switch`` is True for an in-network algorithm:
+    participant ``n_ranks`` is then a reducing switch with a working buffer of its own (messages
+    to it are added there, messages from it are its multicast), so the buffers have
+    ``n_participants = n_ranks + 1`` rows.
     """
 
     op: str
@@ -52,10 +58,16 @@ class Schedule(NamedTuple):
     dst_off: np.ndarray
     length: np.ndarray
     reduce: np.ndarray
+    switch: bool = False
 
     @property
     def n_steps(self) -> int:
         return len(self.step_start) - 1
+
+    @property
+    def n_participants(self) -> int:
+        """Rows of the working buffers: the ranks, and the switch of an in-network algorithm."""
+        return self.n_ranks + int(self.switch)
 
     def messages(self) -> list[dict]:
         """One row per message: step, source and destination rank, the destination's element
@@ -101,7 +113,7 @@ def schedule(op: str, algorithm: str, n_ranks: int, count: int, root: int = 0,
     cols = np.array(flat, dtype=np.int64).reshape(-1, 6)
     starts = np.cumsum([0] + [len(s) for s in steps]).astype(np.int64)
     return Schedule(op, algorithm, p, count, ops.buf_len(p, count), starts,
-                    *(cols[:, i].copy() for i in range(6)))
+                    *(cols[:, i].copy() for i in range(6)), switch=spec.in_network)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,14 +170,14 @@ def execute(op: str, algorithm: str, inputs, root: int = 0,
     sched = schedule(op, algorithm, p, count, root, **params)
     ops = cs.op_spec(op)
     dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype
-    buf = np.zeros((p, sched.buf_len), dtype=dtype)
+    buf = np.zeros((sched.n_participants, sched.buf_len), dtype=dtype)
     for r in range(p):
         off = ops.input_offset(p, count, r)
         buf[r, off:off + count] = x[r]
     tmp = np.empty(max(int(sched.length.sum()), 1), dtype=dtype)
     _run_schedule(buf, sched.step_start, sched.src, sched.dst, sched.src_off, sched.dst_off,
                   sched.length, sched.reduce, tmp)
-    return ops.result(buf, x, root), sched
+    return ops.result(buf[:p], x, root), sched
 
 
 def buffers_by_step(op: str, algorithm: str, inputs, root: int = 0,
@@ -173,7 +185,8 @@ def buffers_by_step(op: str, algorithm: str, inputs, root: int = 0,
     """Every rank's working buffer before the first step and after each step of ``op``.
 
     Same arguments as :func:`execute`. Returns ``states`` of shape
-    (n_steps + 1, n_ranks, buf_len), ``states[0]`` holding the inputs at their offsets and
+    (n_steps + 1, n_participants, buf_len) (the switch's buffer last for an in-network
+    algorithm), ``states[0]`` holding the inputs at their offsets and
     ``states[k]`` the buffers after step ``k`` (so ``states[-1]`` is what :func:`execute` ends
     with), and the schedule. The same kernel runs the steps, one at a time.
     """
@@ -182,7 +195,7 @@ def buffers_by_step(op: str, algorithm: str, inputs, root: int = 0,
     sched = schedule(op, algorithm, p, count, root, **params)
     ops = cs.op_spec(op)
     dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype
-    states = np.zeros((sched.n_steps + 1, p, sched.buf_len), dtype=dtype)
+    states = np.zeros((sched.n_steps + 1, sched.n_participants, sched.buf_len), dtype=dtype)
     for r in range(p):
         off = ops.input_offset(p, count, r)
         states[0, r, off:off + count] = x[r]
@@ -220,13 +233,52 @@ def same_results(got, want) -> bool:
 # timing
 
 
+def switch_ports(topo: tp.Topology, gpu) -> list[tuple]:
+    """The links from ``gpu`` to the switches next to it, as ``(switch node, share)``: the share
+    of the GPU's traffic with "the switch" (the reducing switch of an in-network algorithm) each
+    link carries, in proportion to its bandwidth, since NVLink SHARP spreads a GPU's traffic over
+    all its NVSwitch links. ValueError if the GPU has no switch next to it."""
+    g = topo.graph
+    near = [(v, g.edges[gpu, v]["GBps_per_dir"]) for v in g.neighbors(gpu)
+            if g.nodes[v].get("kind") == "switch"]
+    if not near:
+        raise ValueError(f"topo: {gpu} of {topo.name} has no switch next to it, so an "
+                         "in-network algorithm cannot run there (use a switched topology)")
+    total = sum(bw for _, bw in near)
+    return [(v, bw / total) for v, bw in near]
+
+
+def _step_drain_s(router, topo, sched, sl, nbytes) -> float:
+    """Time the step's bytes need on the most loaded directed link: rank-to-rank messages routed
+    by ``router``, messages to or from the switch over each GPU's own switch links."""
+    p, gpus = sched.n_ranks, topo.gpus
+    flows, loads = [], {}
+    for s, d, b in zip(sched.src[sl], sched.dst[sl], nbytes, strict=True):
+        if b <= 0:
+            continue
+        if s < p and d < p:
+            flows.append((gpus[s], gpus[d], float(b)))
+            continue
+        gpu = gpus[d] if s == p else gpus[s]
+        for sw, share in switch_ports(topo, gpu):
+            edge = (sw, gpu) if s == p else (gpu, sw)
+            loads[edge] = loads.get(edge, 0.0) + b * share
+    for edge, load in router.edge_loads(flows).items():
+        loads[edge] = loads.get(edge, 0.0) + load
+    return max((load / (topo.graph.edges[e]["GBps_per_dir"] * 1e9) for e, load in loads.items()),
+               default=0.0)
+
+
 def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_bytes: int = 4,
                gamma_s_per_byte: float = 0.0) -> np.ndarray:
     """Time of each step (seconds) of ``sched`` with rank r on ``topo.gpus[r]``.
 
     A step costs ``alpha_s`` + the time its most loaded directed link needs to carry the step's
     bytes (messages routed over all shortest paths, so concurrent messages share links) +
-    ``gamma_s_per_byte`` times the bytes reduced by the busiest rank.
+    ``gamma_s_per_byte`` times the bytes reduced by the busiest rank. The switch of an in-network
+    algorithm talks to each GPU over the GPU's own switch links (:func:`switch_ports`) and reduces
+    its ports' streams side by side, ``gamma_s_per_byte`` per byte of its largest incoming
+    message, as a rank adding one message.
     """
     if not isinstance(sched, Schedule):
         raise TypeError(f"sched must be a Schedule, got {type(sched).__name__}")
@@ -239,16 +291,17 @@ def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_byte
     gamma = check_float("gamma_s_per_byte", gamma_s_per_byte, minimum=0)
     item = check_int("itemsize_bytes", itemsize_bytes, minimum=1)
     router = tp.Router(topo)
-    gpus = topo.gpus
+    p = sched.n_ranks
     times = np.empty(sched.n_steps)
     for k in range(sched.n_steps):
         sl = slice(sched.step_start[k], sched.step_start[k + 1])
         nbytes = sched.length[sl] * item
-        flows = [(gpus[s], gpus[d], float(b))
-                 for s, d, b in zip(sched.src[sl], sched.dst[sl], nbytes, strict=True) if b > 0]
-        reduced = np.bincount(sched.dst[sl], weights=nbytes * sched.reduce[sl],
-                              minlength=sched.n_ranks)
-        times[k] = alpha + router.drain_time_s(flows) + gamma * reduced.max()
+        added = nbytes * sched.reduce[sl]
+        to_rank = sched.dst[sl] < p
+        reduced = np.bincount(sched.dst[sl][to_rank], weights=added[to_rank], minlength=p).max()
+        at_switch = added[~to_rank].max(initial=0)
+        times[k] = (alpha + _step_drain_s(router, topo, sched, sl, nbytes)
+                    + gamma * max(reduced, at_switch))
     return times
 
 
@@ -303,4 +356,23 @@ def ring_on_systems(msg_bytes: int, alpha_s: float = 5e-6) -> dict[str, tuple[fl
     for name, topo in ring_scenarios().items():
         t = simulate_time("allreduce", "ring", topo, 8, msg_bytes, alpha_s)
         out[name] = (t, bus_bandwidth("allreduce", msg_bytes / t / 1e9, 8))
+    return out
+
+
+def nvls_vs_ring(msg_bytes: int, alpha_s: float = 5e-6,
+                 max_chunks: int = 256) -> dict[str, tuple[float, float, float]]:
+    """Simulated all-reduce of ``msg_bytes`` on the 8 GPUs of a DGX H100, as a ring and with
+    NVLink SHARP (``nvls``, at the chunk count in ``1..max_chunks`` that minimises its closed
+    form at the GPU's NVLink bandwidth): ``name -> (time in s, algbw in GB/s, busbw in GB/s)``,
+    busbw by the nccl-tests convention (``2(p-1)/p`` algbw for every all-reduce algorithm)."""
+    msg_bytes = check_int("msg_bytes", msg_bytes, minimum=4)
+    topo = tp.dgx_h100()
+    gpu = topo.gpus[0]
+    link = sum(topo.graph.edges[gpu, v]["GBps_per_dir"] for v in topo.graph.neighbors(gpu))
+    k = ab.best_chunks("allreduce", 8, msg_bytes, alpha_s, 1 / (link * 1e9),
+                       max_chunks=min(max_chunks, msg_bytes // 4), algorithm="nvls")
+    out = {}
+    for name, kw in (("ring", {}), ("nvls", {"chunks": k})):
+        t = simulate_time("allreduce", name, topo, 8, msg_bytes // 4 * 4, alpha_s, **kw)
+        out[name] = (t, msg_bytes / t / 1e9, bus_bandwidth("allreduce", msg_bytes / t / 1e9, 8))
     return out

@@ -106,6 +106,15 @@ for _spec in (
                   formula=("2*(g-1)*alpha + 2*(g-1)/g*n*beta + (g-1)/g*n*gamma"
                            " + 2*(m-1)*(alpha + n/p*beta) + (m-1)*n/p*gamma"),
                   params=(RANKS_PER_NODE,)),
+    # in-network reduction: participant p of the schedule is the switch
+    AlgorithmSpec(op="allreduce", name="nvls", builder=s.build_allreduce_nvls,
+                  cost=c.allreduce_nvls_cost, formula="(k+1)*(alpha + n/k*beta) + n*gamma",
+                  params=(CHUNKS,), in_network=True),
+    AlgorithmSpec(op="allreduce", name="ib_sharp", builder=s.build_allreduce_ib_sharp,
+                  cost=c.allreduce_ib_sharp_cost,
+                  formula=("2*(g-1)*alpha + 2*(g-1)/g*n*beta + (g-1)/g*n*gamma"
+                           " + 2*(alpha + n/g*beta) + n/g*gamma"),
+                  params=(RANKS_PER_NODE,), in_network=True),
     AlgorithmSpec(op="alltoall", name="pairwise", builder=s.build_alltoall_pairwise,
                   cost=c.alltoall_pairwise_cost, formula="(p-1)*(alpha + n/p*beta)",
                   mpich={_CVAR["alltoall"]: "pairwise"}),

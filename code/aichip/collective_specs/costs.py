@@ -18,7 +18,8 @@ from .schedules import tree_pipeline_period
 
 __all__ = ["SYMBOLS", "allgather_recursive_doubling_cost", "allgather_ring_cost",
            "allreduce_binary_tree_cost", "allreduce_double_binary_tree_cost",
-           "allreduce_hierarchical_cost", "allreduce_pipelined_double_binary_tree_cost",
+           "allreduce_hierarchical_cost", "allreduce_ib_sharp_cost", "allreduce_nvls_cost",
+           "allreduce_pipelined_double_binary_tree_cost",
            "allreduce_pipelined_tree_cost", "allreduce_recursive_doubling_cost",
            "allreduce_ring_cost", "alltoall_pairwise_cost", "binary_tree_rounds",
            "broadcast_binary_tree_cost", "broadcast_binomial_tree_cost",
@@ -164,6 +165,21 @@ def allreduce_hierarchical_cost(p, n, alpha, beta, gamma, ranks_per_node):
     inside = 2 * (g - 1) * alpha + 2 * (g - 1) / g * n * beta + (g - 1) / g * n * gamma
     across = 2 * (m - 1) * (alpha + n / p * beta) + (m - 1) * n / p * gamma
     return inside + across
+
+
+def allreduce_nvls_cost(p, n, alpha, beta, gamma, chunks):
+    """In the switch: ``k + 1`` steps of ``n/k`` bytes each way (a piece goes up while the one
+    before comes down); the switch adds each piece as a rank adds a message, ``gamma`` per byte
+    of the result. Independent of ``p``: the switch's ports work in parallel."""
+    return (chunks + 1) * (alpha + n / chunks * beta) + n * gamma
+
+
+def allreduce_ib_sharp_cost(p, n, alpha, beta, gamma, ranks_per_node):
+    """A ring reduce-scatter and all-gather inside each node of ``g`` ranks, and between them one
+    trip up to the switch and one down on each rank's ``n/g`` bytes, whatever the node count."""
+    g = ranks_per_node
+    inside = 2 * (g - 1) * alpha + 2 * (g - 1) / g * n * beta + (g - 1) / g * n * gamma
+    return inside + 2 * (alpha + n / g * beta) + n / g * gamma
 
 
 def alltoall_pairwise_cost(p, n, alpha, beta, gamma):

@@ -106,6 +106,10 @@ class AlgorithmSpec:
     mpich : MPICH CVARs that force this algorithm (None: MPICH cannot be made to run it)
     roots : bool, accepts any root (rooted ops)
     vector_parts : int, parts the vector is split into before chunking
+    in_network : bool, the builder's participant ``p`` (one past the last rank) is a switch that
+        reduces what the ranks send it and multicasts what it sends (NVLink SHARP, InfiniBand
+        SHARP); its working buffer starts at zero. Such an algorithm needs switch hardware, so
+        :func:`aichip.alphabeta.usable_algorithms` offers it only when asked
     """
 
     op: str
@@ -118,6 +122,7 @@ class AlgorithmSpec:
     mpich: dict | None = None
     roots: bool = True
     vector_parts: int = 1
+    in_network: bool = False
 
 
 OPERATIONS: dict[str, OpSpec] = {}

@@ -22,8 +22,10 @@ __all__ = ["binary_tree", "binomial", "bounds", "build_allgather_recursive_doubl
            "build_reduce_binary_tree", "build_reduce_binomial_tree",
            "build_reduce_pipelined_tree", "build_reduce_rabenseifner",
            "build_reduce_scatter_recursive_halving", "build_reduce_scatter_ring",
-           "doubling_allgather", "halving_reduce_scatter", "merge", "mirrored", "pipeline",
-           "pipelined_trees", "ring", "rooted_at", "tree_pipeline_period", "two_trees"]
+           "build_allreduce_ib_sharp", "build_allreduce_nvls", "doubling_allgather",
+           "halving_reduce_scatter", "merge", "mirrored", "pipeline",
+           "pipelined_trees", "ring", "rooted_at", "switch_allreduce", "tree_pipeline_period",
+           "two_trees"]
 
 # ----------------------------------------------------------------------------------------------
 # building blocks
@@ -183,6 +185,24 @@ def pipelined_trees(p, count, chunks, phases, trees):
     return steps
 
 
+def switch_allreduce(group, switch, start, length, chunks):
+    """All-reduce of ``[start, start+length)`` over the ranks ``group`` through a reducing switch.
+
+    ``switch`` is the switch's participant number (one past the last rank): a message to it is
+    added into its buffer (which starts at zero), a message from it is a copy out of that buffer,
+    sent to every member at once (multicast). The region is cut into ``chunks`` pieces: at step j
+    every member sends piece j up to the switch while the switch sends the sum of piece j-1 down
+    to every member, so each member sends the region once and receives it once, in
+    ``chunks + 1`` steps."""
+    b = bounds(start, length, chunks)
+    steps = [[] for _ in range(chunks + 1)]
+    for j in range(chunks):
+        n = b[j + 1] - b[j]
+        steps[j] += [(r, switch, b[j], b[j], n, 1) for r in group]
+        steps[j + 1] += [(switch, r, b[j], b[j], n, 0) for r in group]
+    return steps
+
+
 # ----------------------------------------------------------------------------------------------
 # builders: (p, count, root, **params) -> steps, one per (operation, algorithm)
 
@@ -284,6 +304,25 @@ def build_allreduce_hierarchical(p, count, root, ranks_per_node):
     return (merge(*(ring(nd, 0, count, 1) for nd in nodes))
             + merge(*(ring(rails[i], b[i], b[i + 1] - b[i], 1)
                       + ring(rails[i], b[i], b[i + 1] - b[i], 0) for i in range(g)))
+            + merge(*(ring(nd, 0, count, 0) for nd in nodes)))
+
+
+def build_allreduce_nvls(p, count, root, chunks):
+    """NVLink SHARP: every rank's vector reduced in the NVSwitch and multicast back, pipelined in
+    ``chunks`` pieces (participant ``p`` is the switch)."""
+    return switch_allreduce(list(range(p)), p, 0, count, chunks)
+
+
+def build_allreduce_ib_sharp(p, count, root, ranks_per_node):
+    """Ring reduce-scatter inside each node; each rank's chunk all-reduced across the nodes by the
+    InfiniBand switch (one rail per local rank, each on its own region of the switch's buffer,
+    unpipelined); ring all-gather inside each node."""
+    g, m = ranks_per_node, p // ranks_per_node
+    nodes = [list(range(k * g, (k + 1) * g)) for k in range(m)]
+    b = bounds(0, count, g)
+    rails = [[k * g + i for k in range(m)] for i in range(g)]
+    return (merge(*(ring(nd, 0, count, 1) for nd in nodes))
+            + merge(*(switch_allreduce(rails[i], p, b[i], b[i + 1] - b[i], 1) for i in range(g)))
             + merge(*(ring(nd, 0, count, 0) for nd in nodes)))
 
 

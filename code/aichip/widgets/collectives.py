@@ -17,6 +17,7 @@ from .static import explorer
 __all__ = [
     "SIZES", "PICTURED", "decode_cells", "draw_collectives", "draw_ring_steps", "plot_costs",
     "cost_explorer", "plot_measured_vs_model", "plot_ring_on_systems", "topology_ring_explorer",
+    "plot_nvls_vs_ring", "plot_protocols",
 ]
 
 SIZES = np.logspace(0, 31, 94, base=2.0)   # 1 B .. 2 GiB
@@ -245,3 +246,46 @@ def topology_ring_explorer(alpha_us: float = 5.0) -> w.Widget:
 
     grid = {"a": sorted({0.1, 0.5, 1.0, 5.0, 20.0, 100.0, alpha_us})}
     return explorer(draw, {"a": wa}, grid)
+
+
+def plot_nvls_vs_ring(alpha_us: float = 5.0, ax=None, sizes=None):
+    """Algorithm and bus bandwidth of the simulated 8-GPU all-reduce on a DGX H100, ring against
+    NVLink SHARP (:func:`aichip.collectives.nvls_vs_ring`), against message size."""
+    ax = ax or plt.gca()
+    sizes = np.logspace(16, 32, 9, base=2.0).astype(int) if sizes is None else sizes
+    runs = [co.nvls_vs_ring(int(n), alpha_us * 1e-6) for n in sizes]
+    for name, color in (("ring", "C0"), ("nvls", "C3")):
+        ax.semilogx(sizes, [r[name][2] for r in runs], color=color, marker="o", ms=3,
+                    label=f"{name} busbw")
+        ax.semilogx(sizes, [r[name][1] for r in runs], color=color, ls="--", marker="s", ms=3,
+                    label=f"{name} algbw")
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("bandwidth (GB/s)")
+    ax.set_title(f"All-reduce on a DGX H100, simulated (alpha = {alpha_us:g} us per step)")
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_protocols(op: str = "allreduce", algorithm: str = "ring", n_ranks: int = 8,
+                   link_GBps: float = 370.0, ax=None, sizes=None, **params):
+    """Bus bandwidth of ``op`` with ``algorithm`` under each of NCCL's protocols
+    (:func:`aichip.alphabeta.protocol_cost`) against message size; dotted lines where the fastest
+    protocol changes (:func:`aichip.alphabeta.protocol_changes`)."""
+    ax = ax or plt.gca()
+    sizes = np.logspace(10, 32, 45, base=2.0) if sizes is None else np.asarray(sizes, dtype=float)
+    for pr in ab.PROTOCOLS:
+        times = [ab.protocol_cost(op, algorithm, n_ranks, n, link_GBps, pr, **params)
+                 for n in sizes]
+        ax.semilogx(sizes, [ab.bus_bandwidth(op, n / t / 1e9, n_ranks)
+                            for n, t in zip(sizes, times, strict=True)], label=pr)
+    for x, _, now in ab.protocol_changes(op, algorithm, n_ranks, link_GBps, sizes=sizes,
+                                         **params):
+        ax.axvline(x, color="gray", ls=":", lw=1)
+        ax.annotate(now, (x, ax.get_ylim()[1]), fontsize=8, rotation=90, va="top", ha="right")
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("bus bandwidth (GB/s)")
+    ax.set_title(f"{algorithm} {op} on {n_ranks} ranks, {link_GBps:g} GB/s: NCCL's protocols")
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return ax
