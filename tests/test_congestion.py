@@ -154,3 +154,17 @@ def test_copy_kernel_copies_and_costs():
     with pytest.raises(ValueError, match="measured_GBps"):
         rdma.copy_cost(10, 0.0)
     assert math.isnan(congestion.incast_des(1, "none", False, duration_s=1e-4).victim_GBps)
+
+
+@pytest.mark.slow_without_jit
+def test_incast_explorer_shows_the_kernels_numbers(monkeypatch, capsys):
+    from aichip.widgets import rdma as wr
+    from aichip.widgets import static
+
+    monkeypatch.setenv(static.ENV, "0")
+    box = wr.incast_explorer(senders=4, cc="none", pfc=False, buffer_MB=3)
+    assert box is not None
+    assert 4 * 2 * 2 * 2 <= static.MAX_VIEWS
+    out = capsys.readouterr().out
+    r = rdma.incast(4, "none", False, buffer_bytes=3_000_000, duration_s=0.02, victim_Gbps=10.0)
+    assert f"drops {r.drops:,}" in out and "PAUSE frames 0" in out
