@@ -55,7 +55,8 @@ class DCQCNParams:
     marking from ``kmin`` = 5 KB to ``kmax`` = 200 KB with ``pmax`` = 1%, ``g`` = 1/256, a CNP at
     most every 50 µs per flow, alpha and rate-increase timers of 55 µs, a byte counter of 10 MB,
     ``F`` = 5 steps of fast recovery and additive increase ``R_AI`` = 40 Mb/s. The hyper-increase
-    step ``rhai_Gbps`` is 10 times ``R_AI`` (model choice), and ``min_rate_Gbps`` is a floor so a rate never reaches zero (model choice)."""
+    step ``rhai_Gbps`` is 10 times ``R_AI`` (model choice), and ``min_rate_Gbps`` is a floor so a
+    rate never reaches zero (model choice)."""
 
     kmin_bytes: int = 5_000
     kmax_bytes: int = 200_000
