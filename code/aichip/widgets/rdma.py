@@ -1,7 +1,7 @@
 """Explorers for the RDMA chapter: where a message's time goes on the kernel TCP path and on the
 RDMA path, bandwidth against message size (TCP with and without segmentation offloads), and
-one-sided against RPC lookups. Every number comes from :mod:`aichip.rdma`; this module only
-draws and wires controls."""
+one-sided against RPC lookups, and N-to-1 incast with PFC and DCQCN. Every number comes from
+:mod:`aichip.rdma`; this module only draws and wires controls."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import numpy as np
 from .. import rdma
 from .static import explorer
 
-__all__ = ["SIZES", "VALUE_SIZES", "path_explorer", "plot_bandwidth", "plot_breakdown",
-           "plot_lookups"]
+__all__ = ["INCAST_SENDERS", "SIZES", "VALUE_SIZES", "incast_explorer", "path_explorer",
+           "plot_bandwidth", "plot_breakdown", "plot_incast", "plot_lookups"]
 
 SIZES = np.unique(np.logspace(0, 22, 45, base=2.0).astype(int))          # 1 B .. 4 MiB
 VALUE_SIZES = np.unique(np.logspace(3, 16, 27, base=2.0).astype(int))    # 8 B .. 64 KiB
+INCAST_SENDERS = (4, 16, 64, 128)                                         # the explorer's grid
 
 
 def _params(**kw) -> rdma.HostParams:
@@ -123,3 +124,56 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
             "server": [0.5, 2.0]}
     return explorer(draw, ctl, grid, arrange=lambda c: w.HBox([w.VBox(list(c.values())[:4]),
                                                                w.VBox(list(c.values())[4:])]))
+
+
+def plot_incast(r: rdma.IncastResult, axes, label: str = "") -> None:
+    """Three panels of one :class:`~aichip.rdma.IncastResult`: the congested queue over time,
+    each sender's goodput (and the victim's), and the senders' rates over time (up to 8)."""
+    t_ms = r.queue_t_s * 1e3
+    axes[0].plot(t_ms, r.queue_bytes / 1e3, label=label)
+    axes[0].set_xlabel("time (ms)")
+    axes[0].set_ylabel("congested queue (KB)")
+    axes[0].set_title("Switch queue")
+    bars = list(r.per_flow_GBps) + ([] if np.isnan(r.victim_GBps) else [r.victim_GBps])
+    colors = ["C0"] * len(r.per_flow_GBps) + ["C3"] * (len(bars) - len(r.per_flow_GBps))
+    axes[1].bar(range(len(bars)), bars, color=colors)
+    axes[1].set_xlabel("sender (red: victim flow)")
+    axes[1].set_ylabel("goodput, second half (GB/s)")
+    axes[1].set_title("Per-flow goodput")
+    for f in range(min(8, r.rate_Gbps.shape[0])):
+        axes[2].plot(t_ms, r.rate_Gbps[f], lw=1)
+    axes[2].set_xlabel("time (ms)")
+    axes[2].set_ylabel("sending rate (Gb/s)")
+    axes[2].set_title("Senders' rates (up to 8)")
+
+
+def incast_explorer(senders=16, cc="dcqcn", pfc=True, buffer_MB=3) -> w.Widget:
+    """Senders, congestion control, PFC and switch buffer of :func:`aichip.rdma.incast` (the numba
+    kernel, 20 ms, a 10 Gb/s victim flow sharing sender 0's link)."""
+    c = dict(style={"description_width": "120px"})
+    ctl = {"senders": w.SelectionSlider(options=list(INCAST_SENDERS), value=senders,
+                                        description="senders", continuous_update=False, **c),
+           "cc": w.Dropdown(options=list(rdma.CC_MODES), value=cc,
+                            description="congestion control", **c),
+           "pfc": w.Checkbox(value=pfc, description="PFC (lossless)", indent=False),
+           "buffer_MB": w.Dropdown(options=[3, 12], value=buffer_MB,
+                                   description="buffer (MB)", **c)}
+
+    def draw(senders, cc, pfc, buffer_MB):
+        try:
+            r = rdma.incast(senders, cc, pfc, buffer_bytes=int(buffer_MB * 1e6),
+                            duration_s=0.02, victim_Gbps=10.0)
+        except ValueError as e:
+            print(e)
+            return
+        fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+        plot_incast(r, axes)
+        fig.tight_layout()
+        plt.show()
+        print(f"goodput {r.per_flow_GBps.sum():.2f} GB/s, Jain's index "
+              f"{rdma.jain_index(r.per_flow_GBps):.3f}, victim {r.victim_GBps:.2f} GB/s, "
+              f"drops {r.drops:,}, PAUSE frames {r.pause_frames:,}")
+
+    grid = {"senders": list(INCAST_SENDERS), "cc": list(rdma.CC_MODES), "pfc": [True, False],
+            "buffer_MB": [3, 12]}
+    return explorer(draw, ctl, grid)
