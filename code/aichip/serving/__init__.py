@@ -58,7 +58,9 @@ from .roofline import (
     ttft_s,
 )
 from .speculative import (
+    acceptance_rate,
     speculative_expected_tokens,
+    speculative_sampling,
     speculative_speedup,
     speculative_step_speedup,
     speculative_tokens_monte_carlo,
@@ -75,13 +77,13 @@ from .traces import (
 __all__ = [
     "DecoderShape", "FORMAT_ALIASES", "Hardware", "KV_POLICIES", "LENGTH_PROFILES", "LENGTH_SIGMA",
     "OutOfBlocksError", "POLICIES", "PagedKVCache", "SCHEMES", "Scheme", "SimConfig", "StepTime",
-    "StepWork", "Trace", "admitted_batch", "constant_trace", "critical_batch", "critical_context",
-    "decode_intensity",
-    "decode_work", "disaggregation_table", "format_bytes", "hardware", "kv_budget_bytes",
-    "kv_transfer_path", "kv_transfer_s", "kv_waste", "kv_waste_table", "llama3_405b", "llama3_70b",
-    "llama3_8b", "lognormal_lengths", "max_batch_that_fits", "max_decode_intensity", "md1_check",
-    "prefill_intensity", "prefill_interference", "prefill_work", "quantisation_table",
-    "request_trace", "reserved_tokens", "simulate", "simulate_requests",
-    "speculative_expected_tokens", "speculative_speedup", "speculative_step_speedup",
+    "StepWork", "Trace", "acceptance_rate", "admitted_batch", "constant_trace", "critical_batch",
+    "critical_context", "decode_intensity", "decode_work", "disaggregation_table", "format_bytes",
+    "hardware", "kv_budget_bytes", "kv_transfer_path", "kv_transfer_s", "kv_waste",
+    "kv_waste_table", "llama3_405b", "llama3_70b", "llama3_8b", "lognormal_lengths",
+    "max_batch_that_fits", "max_decode_intensity", "md1_check", "prefill_intensity",
+    "prefill_interference", "prefill_work", "quantisation_table", "request_trace",
+    "reserved_tokens", "simulate", "simulate_requests", "speculative_expected_tokens",
+    "speculative_sampling", "speculative_speedup", "speculative_step_speedup",
     "speculative_tokens_monte_carlo", "step_time", "step_work", "summarize", "tpot_s", "ttft_s",
 ]

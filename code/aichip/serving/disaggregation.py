@@ -57,9 +57,9 @@ def kv_transfer_s(msg_bytes, path: rdma.Path | None = None) -> float:
         return rdma.message_time(path, msg_bytes)
     full, rest = divmod(msg_bytes, mtu)
     _, per_packet = rdma.slowest_stage(path)
-    # simulate the first full packet and the remainder; the other full packets each add one
-    # service of the slowest stage behind them
-    head = full - 1 if rest else full - 2
+    # simulate the last full packet and the remainder; every earlier full packet adds one
+    # service of the slowest stage ahead of them
+    head = full - 1
     return rdma.message_time(path, msg_bytes - head * mtu) + head * per_packet
 
 
