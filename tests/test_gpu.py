@@ -229,8 +229,8 @@ def test_occupancy_widgets_build():
         wg.sparse_explorer([1, 2])
 
 
-def test_marked_source_shows_the_kernel():
-    src = gpu.marked_source(gpu.kernels, "tiled_matmul")
+def test_kernel_source_shows_the_kernel():
+    src = gpu.kernel_source("tiled_matmul")
     assert src.startswith("@cuda.jit") and "syncthreads" in src and "magictoken" not in src
-    with pytest.raises(ValueError, match="token"):
-        gpu.marked_source(gpu.kernels, "no_such_kernel")
+    with pytest.raises(ValueError, match="part"):
+        gpu.kernel_source("no_such_kernel")
