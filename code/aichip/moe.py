@@ -198,14 +198,13 @@ def rail_send_matrix(experts, layout: ExpertLayout, token_bytes: float = 1.0) ->
     dst = layout.expert_rank()[experts]
     rail = dst // rpn * rpn + src % rpn                # the receiving GPU of a node crossing
     remote = src // rpn != dst // rpn
-    out = np.zeros(p * p)
     # network: one copy per (token, remote node), i.e. per distinct (token, rail rank)
     token = np.broadcast_to(np.arange(experts.shape[0])[:, None], experts.shape)
     crossing = np.unique(token[remote] * p + rail[remote])
-    np.add.at(out, owner[crossing // p] * p + crossing % p, 1.0)
+    out = np.bincount(owner[crossing // p] * p + crossing % p, minlength=p * p).astype(float)
     # NVLink: from the token's rank (own node) or from the rail rank (other nodes) to the expert
     hop = np.where(remote, rail, src)
-    np.add.at(out, (hop * p + dst).ravel(), 1.0)
+    out += np.bincount((hop * p + dst).ravel(), minlength=p * p)
     return out.reshape(p, p) * float(token_bytes)
 
 
