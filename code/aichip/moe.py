@@ -42,7 +42,8 @@ __all__ = ["DEEPSEEK_V3", "ExpertLayout", "popularity", "router_affinities", "to
 
 #: DeepSeek-V3's MoE layer and its expert parallelism (DeepSeek-AI, arXiv 2412.19437: §4.2, 256
 #: routed experts + 1 shared, 8 routed per token, at most 4 nodes per token, hidden size 7168;
-#: §3.2, 64-way expert parallelism over 8 nodes of 8 GPUs; §3.2.2, dispatch in FP8, one byte per
+#: §2.1.2, node-limited routing; §3.2, 64-way expert parallelism over 8 nodes of 8 GPUs, and
+#: §3.2.2, the two-hop dispatch (InfiniBand, then NVLink); §3.3, dispatch in FP8, one byte per
 #: element). The shared expert runs on every GPU and sends nothing.
 DEEPSEEK_V3 = {"n_experts": 256, "k": 8, "max_nodes": 4, "n_ranks": 64, "ranks_per_node": 8,
                "hidden": 7168, "dispatch_bytes_per_element": 1}
