@@ -2,8 +2,6 @@
 the send matrices, the Gumbel-max law for the router, conservation of bytes, the node limit, and
 the pairwise all-to-all's closed form (aichip.alphabeta) for an even matrix."""
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -193,9 +191,3 @@ def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
-
-def test_itertools_reference_of_the_node_score():
-    """The node score is the best k // M experts' sum: the maximum over all subsets of that size."""
-    a = moe.router_affinities(1, 12, 0.3, seed=9)[0]
-    best = max(sum(c) for c in itertools.combinations(a[:4], 2))
-    assert best == pytest.approx(np.sort(a[:4])[-2:].sum())
