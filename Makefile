@@ -77,9 +77,11 @@ test-notebooks: $(STAMP)
 # a wrong one makes it exit non-zero; then the all-reduce once per algorithm MPICH can be forced to
 # run (its MPIR_CVAR_* variables); then the one-sided (MPI RMA) benchmark on 2 ranks and the
 # key-value store on 3, each checking every result; then data-parallel training on 2 ranks, whose
-# weights must equal one process's on the combined batch; last, a planted wrong result must end the
-# run with exit status 1. All of them run in aichip.mpiharness (one thread policy: a node's cores
-# shared among its ranks). On a cluster run them under srun (see README).
+# weights must equal one process's on the combined batch; then a planted wrong result must end the
+# run with exit status 1; last, the skewed all-to-all-v of a mixture-of-experts dispatch (counts
+# from aichip.moe's seeded router, every delivered element checked against its sender and offset,
+# the model's time beside it), and a planted wrong delivery in it must also exit 1. All of them
+# run in aichip.mpiharness (one thread policy: a node's cores shared among its ranks). On a cluster run them under srun (see README).
 test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
 		--ops pingpong,allreduce,allgather,reduce_scatter,broadcast,reduce,alltoall
@@ -92,6 +94,10 @@ test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.ddp --steps 20
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 1K --iters 1 --ops allreduce \
 		--inject-error > /dev/null; test $$? -eq 1
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 64K --iters 5 \
+		--ops pingpong,alltoallv --skew 1.5
+	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 1K --iters 1 --ops alltoallv \
+		--skew 1.5 --inject-error > /dev/null; test $$? -eq 1
 
 # Every page of the built book in headless Chromium (skips, saying why, without Chromium).
 test-browser: book

@@ -60,6 +60,9 @@ def test_command_line_bad_size_is_a_usage_error_not_a_traceback():
      "argument --algorithm: 'hierarchical' cannot be forced for allreduce"),
     (["--ops", "reduce_scatter", "--algorithm", "ring"],
      "argument --algorithm: 'ring' cannot be forced for reduce_scatter"),
+    (["--ops", "alltoallv", "--skew", "-1"], "argument --skew: '-1' is not a skew"),
+    (["--ops", "alltoallv", "--algorithm", "pairwise"],
+     "argument --algorithm: 'pairwise' cannot be forced for alltoallv"),
 ])
 def test_command_line_errors_name_the_argument(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -185,7 +188,7 @@ def test_pingpong_record_one_way_time_on_a_fake_clock(monkeypatch, rank):
 
 
 def test_every_collective_and_pingpong_is_a_record():
-    assert set(mpibench.BENCH_OPS) == {"pingpong", *cs.OPERATIONS}
+    assert set(mpibench.BENCH_OPS) == {"pingpong", *cs.OPERATIONS, "alltoallv"}
     assert mpibench.BENCH_OPS[:3] == ("pingpong", "allreduce", "allgather")
     pp = mpibench.benchmark("pingpong")
     assert (pp.messages, pp.min_ranks, pp.collective) == (2, 2, False)
@@ -290,3 +293,67 @@ def test_summarize_comparison():
     assert s["tree_vs_ring_model"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="largest_ranks"):
         mpibench.summarize_comparison(pd.DataFrame(rows), largest_ranks=8)
+
+
+# ----------------------------------------------------------------------------------------------
+# the skewed all-to-all-v (mixture-of-experts dispatch)
+
+
+@pytest.mark.parametrize("p,count,skew", [(2, 64, 1.5), (3, 40, 0.0), (4, 200, 2.0)])
+def test_alltoallv_reference_is_numpy_delivery_element_by_element(p, count, skew):
+    """Independent of the record's displacements: rank i's elements are sent in order, the first
+    c[i, 0] to rank 0, the next c[i, 1] to rank 1, ...; rank j keeps what it gets in rank order."""
+    bench = mpibench.benchmark("alltoallv", skew)
+    x = mpibench.inputs(count, p)
+    c = mpibench.alltoallv_counts(count, p, skew)
+    assert np.all(c.sum(axis=1) == count)                      # every element sent once
+    dest = [np.repeat(np.arange(p), c[i]) for i in range(p)]
+    got = bench.reference(x, 0)
+    for j in range(p):
+        want = np.concatenate([x[i][dest[i] == j] for i in range(p)])
+        assert np.array_equal(got[j], want) and len(want) == bench.mpi_recv_len(count, p)[j]
+    assert sum(len(g) for g in got) == p * count               # received = sent
+
+
+def test_alltoallv_counts_come_from_the_router():
+    from aichip import moe
+
+    c = mpibench.alltoallv_counts(1000, 2, 1.0)
+    assert np.array_equal(c, moe.alltoallv_counts(500, 2, 1.0, k=2, experts_per_rank=2))
+    with pytest.raises(ValueError, match="skew must be >= 0"):
+        mpibench.alltoallv_benchmark(-0.5)
+
+
+def test_alltoallv_model_by_hand():
+    """2 ranks: alpha plus the larger of what a rank sends and receives across, times beta."""
+    count, p, a, b = 4096, 2, 5e-6, 1e-9
+    c = mpibench.alltoallv_counts(count, p, 1.0)
+    busiest = max(c[0, 1], c[1, 0]) * 8
+    got = mpibench.alltoallv_model_us([{"count": count}], p, a, b, 1.0)
+    assert got[0] == pytest.approx(1e6 * (a + busiest * b))
+    even = mpibench.alltoallv_model_us([{"count": count}], p, a, b, 0.0)[0]
+    assert even == pytest.approx(1e6 * ab_pairwise(p, count * 8, a, b), rel=0.1)
+
+
+def ab_pairwise(p, n, a, b):
+    from aichip import alphabeta
+
+    return alphabeta.cost("alltoall", "pairwise", p, n, a, b)
+
+
+@needs_mpi
+def test_two_ranks_skewed_alltoallv_checked_with_the_model_beside():
+    res = mpibench.run(2, ops="pingpong,alltoallv", max_bytes=16384, iters=2, warmup=1, skew=1.5)
+    assert res["returncode"] == 0 and res["ok"]
+    rows = res["ops"]["alltoallv"]["rows"]
+    assert rows and all(r["wrong"] == 0 and r["model_us"] > 0 for r in rows)
+    assert all(r["busiest_over_even"] >= 1.0 for r in rows if r["count"] >= 8)
+    assert "skew 1.5" in res["stdout"] and "busiest/even" in res["stdout"]
+
+
+@needs_mpi
+def test_alltoallv_wrong_delivery_fails_the_run():
+    res = mpibench.run(2, ops="alltoallv", max_bytes=1024, iters=1, warmup=0, inject_error=True,
+                       skew=1.0)
+    assert res["returncode"] == 1 and not res["ok"]
+    assert res["ops"]["alltoallv"]["rows"][-1]["wrong"] == 1

@@ -22,6 +22,16 @@ result is bit-equal to the expected one, and every (rank, position) holds a diff
 wrong. Each sweep gets the alpha-beta line ``time = alpha + n * beta`` fitted to it (for the
 ping-pong, the one-way time of a message of ``n`` bytes between ranks 0 and 1).
 
+``alltoallv`` is the mixture-of-experts dispatch: ``count / 2`` tokens per rank, each routed to
+its top 2 of ``2 p`` experts (2 per rank) by :mod:`aichip.moe`'s seeded router with Zipf skew
+``--skew`` (0: every expert equally likely), each token copy one element; the send counts are
+the same on every rank (same seed), so each rank knows what every other rank must deliver, and
+every received element is checked against the sender and offset it must come from. Its table adds
+the busiest rank's bytes (sent to or received from other ranks) over an even all-to-all's
+(``busiest/even``) and, when ``pingpong`` ran first in the same command, the model's time: the
+busiest rank's ``(p - 1) alpha + bytes * beta`` with the ping-pong's fitted alpha and beta
+(:func:`alltoallv_model_us`).
+
 ``--algorithm NAME`` forces MPICH to run the book's algorithm ``NAME`` (``ring``,
 ``recursive_doubling``, ``rabenseifner``, ``pipelined_tree`` for all-reduce; see
 :func:`mpich_environment`) through its ``MPIR_CVAR_*`` control variables, with device collectives
@@ -36,6 +46,7 @@ launches the benchmark from Python and returns the parsed results.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import sys
@@ -45,7 +56,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import cli
+from . import cli, moe
 from . import collective_specs as cs
 from .cli import parse_size
 from .mpiharness import (
@@ -69,12 +80,14 @@ from .mpiharness import (
     sweep_checks,
 )
 from .mpiharness import table as _harness_table
-from .validation import check_choice, check_int
+from .validation import check_choice, check_float, check_int
 
 __all__ = ["Benchmark", "POINT_TO_POINT", "BENCHMARKS", "BENCH_OPS", "TREE_CHUNK_BYTES",
            "MPICH_MIN_COUNT", "COLUMNS", "benchmark", "collective_benchmark", "forceable",
            "mpich_environment", "inputs", "buffers", "bench_op", "table", "predicted_times",
            "model_comparison", "summarize_comparison", "parse_args", "main", "run",
+           "ALLTOALLV_K", "ALLTOALLV_SKEW", "ALLTOALLV_COLUMNS", "MODEL_COLUMN",
+           "alltoallv_benchmark", "alltoallv_counts", "alltoallv_model_us",
            # kept for callers: they lived here before aichip.mpiharness and aichip.cli
            "ITEM", "fit_alpha_beta", "launch", "mpiexec_path", "parse_size"]
 
@@ -106,6 +119,7 @@ class Benchmark(NamedTuple):
     messages: int = 1                           # one-way messages one timed call is made of
     min_ranks: int = 1
     collective: bool = True                     # MPICH's algorithm choice applies to it
+    count_multiple: int = 1                     # the count must also be a multiple of this
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,22 +156,103 @@ def collective_benchmark(spec: cs.OpSpec) -> Benchmark:
                      spec.mpi_count_multiple_of_ranks)
 
 
+# ----------------------------------------------------------------------------------------------
+# the mixture-of-experts all-to-all-v
+
+#: experts each token goes to in the alltoallv benchmark (top-k), and experts per rank
+ALLTOALLV_K, _EXPERTS_PER_RANK = 2, 2
+#: the alltoallv's router skew when none is given (``--skew``)
+ALLTOALLV_SKEW = 1.0
+
+
+@functools.lru_cache(maxsize=64)
+def alltoallv_counts(count: int, p: int, skew: float, seed: int = 0) -> np.ndarray:
+    """Elements rank ``i`` sends rank ``j`` (``(p, p)``, rows summing to ``count``): ``count / 2``
+    tokens per rank routed top-2 by :func:`aichip.moe.alltoallv_counts`, one element a copy."""
+    c = moe.alltoallv_counts(count // ALLTOALLV_K, p, skew, ALLTOALLV_K, _EXPERTS_PER_RANK, seed)
+    c.setflags(write=False)
+    return c
+
+
+def _displacements(counts: np.ndarray) -> np.ndarray:
+    """Offsets of each block in a row-major packing, same shape as ``counts``."""
+    return np.cumsum(counts, axis=-1) - counts
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(count: int, p: int, skew: float, seed: int, rank: int) -> tuple:
+    """``rank``'s send counts and displacements, then its receive counts and displacements (made
+    once per size, not on every timed call)."""
+    c = alltoallv_counts(count, p, skew, seed)
+    return c[rank], _displacements(c[rank]), c[:, rank].copy(), _displacements(c[:, rank])
+
+
+def alltoallv_benchmark(skew: float = ALLTOALLV_SKEW, seed: int = 0) -> Benchmark:
+    """The :class:`Benchmark` of the skewed all-to-all-v (counts :func:`alltoallv_counts`): rank
+    ``i`` sends its elements ``sdispl[i, j] ...`` to rank ``j``, which stores the blocks in rank
+    order; its reference is those slices of every rank's input, concatenated."""
+    skew = check_float("skew", skew, minimum=0.0)
+
+    def counts(count, p):
+        return alltoallv_counts(count, p, skew, seed)
+
+    def reference(x, root):
+        c = counts(x.shape[1], x.shape[0])
+        d = _displacements(c)
+        return [np.concatenate([x[i, d[i, j]:d[i, j] + c[i, j]] for i in range(x.shape[0])])
+                for j in range(x.shape[0])]
+
+    def mpi_call(comm, send, recv):
+        from mpi4py import MPI
+
+        plan = _plan(send.size, comm.size, skew, seed, comm.rank)
+        comm.Alltoallv([send, plan[:2], MPI.DOUBLE], [recv, plan[2:], MPI.DOUBLE])
+
+    return Benchmark("alltoallv", lambda p: f"{p} ranks, top-{ALLTOALLV_K} routing, skew {skew:g}",
+                     reference, mpi_call, lambda count, p: counts(count, p).sum(axis=0),
+                     lambda p: 1, lambda p: (p - 1) / p, count_multiple=ALLTOALLV_K)
+
+
+def alltoallv_model_us(rows, n_ranks: int, alpha_s: float, beta_s_per_byte: float,
+                       skew: float = ALLTOALLV_SKEW, seed: int = 0) -> np.ndarray:
+    """The model's time (microseconds) of each alltoallv row (its ``count``) on ``n_ranks`` ranks
+    of one machine: the busiest rank's ``(p - 1) alpha`` plus its larger direction's bytes times
+    ``beta`` (:func:`aichip.moe.alltoallv_time` with one node); with ``skew = 0`` and an even
+    matrix it is the pairwise all-to-all's closed form."""
+    if beta_s_per_byte <= 0:
+        raise ValueError(f"beta_s_per_byte must be > 0, got {beta_s_per_byte}")
+    return np.array([1e6 * moe.alltoallv_time(alltoallv_counts(r["count"], n_ranks, skew, seed)
+                                              * ITEM, n_ranks, 1e-9 / beta_s_per_byte, 1.0,
+                                              alpha_s) for r in rows])
+
+
+def _busiest_bytes(counts: np.ndarray) -> int:
+    """The most bytes one rank sends to or receives from the other ranks."""
+    off = counts * (1 - np.eye(len(counts), dtype=np.int64))
+    return int(max(off.sum(axis=0).max(), off.sum(axis=1).max())) * ITEM
+
+
 _ORDER = ("allreduce", "allgather", "reduce_scatter", "broadcast", "reduce", "alltoall")
-#: every benchmark by name: the point-to-point ones, then every registered collective
+#: every benchmark by name: the point-to-point ones, every registered collective, then the
+#: skewed all-to-all-v (at the default skew; ``--skew`` sets another)
 BENCHMARKS = {**POINT_TO_POINT,
               **{op: collective_benchmark(cs.OPERATIONS[op])
-                 for op in dict.fromkeys((*_ORDER, *cs.OPERATIONS)) if op in cs.OPERATIONS}}
+                 for op in dict.fromkeys((*_ORDER, *cs.OPERATIONS)) if op in cs.OPERATIONS},
+              "alltoallv": alltoallv_benchmark()}
 BENCH_OPS = tuple(BENCHMARKS)
 
 
-def benchmark(op: str) -> Benchmark:
-    """The record of ``op``; ValueError naming the allowed ones otherwise."""
+def benchmark(op: str, skew: float | None = None) -> Benchmark:
+    """The record of ``op``; ValueError naming the allowed ones otherwise. ``skew`` (None: the
+    default) sets the alltoallv's router skew and is ignored by the other operations."""
+    if op == "alltoallv" and skew is not None:
+        return alltoallv_benchmark(skew)
     return BENCHMARKS[check_choice("op", op, BENCH_OPS)]
 
 
 def forceable(op: str) -> tuple[str, ...]:
     """The book's algorithms of ``op`` that MPICH can be forced to run (none for point-to-point)."""
-    if not benchmark(op).collective:
+    if not benchmark(op).collective or op not in cs.REGISTRY:
         return ()
     return tuple(name for name, spec in cs.REGISTRY[op].items() if spec.mpich)
 
@@ -197,15 +292,18 @@ def buffers(bench: Benchmark, count: int, rank: int, p: int):
     and expected result (None: nothing to check), the record's reference on every rank's input."""
     x = inputs(count, p)
     n_recv = bench.mpi_recv_len(count, p)
-    return (x[rank].copy(), np.full(n_recv, np.nan) if n_recv else None,
-            bench.reference(x, 0)[rank])
+    if np.ndim(n_recv):                # one length per rank (an all-to-all-v), 0 included
+        recv = np.full(int(n_recv[rank]), np.nan)
+    else:
+        recv = np.full(n_recv, np.nan) if n_recv else None
+    return x[rank].copy(), recv, bench.reference(x, 0)[rank]
 
 
 def _counts(bench: Benchmark, sizes, p: int) -> tuple[list[int], int]:
     """Element counts for the requested sizes in bytes (all-gather's size is the gathered result;
     some calls need a multiple of ``p``) and the record's ``size_blocks(p)``."""
     blocks = bench.size_blocks(p)
-    unit = p if bench.count_multiple_of_ranks else 1
+    unit = (p if bench.count_multiple_of_ranks else 1) * bench.count_multiple
     return sorted({max(size // (ITEM * blocks * unit), 1) * unit for size in sizes}), blocks
 
 
@@ -229,22 +327,24 @@ def _time_size(comm, bench: Benchmark, count: int, iters: int, warmup: int, corr
         bench.mpi_call(comm, send, recv)
         samples[i] = time.perf_counter() - t0
         if expect is not None:
-            if corrupt and comm.rank == 0 and i == iters - 1:
+            if corrupt and comm.rank == 0 and i == iters - 1 and got.size:
                 got[0] += 1.0                       # deliberately wrong (tests the checker)
             wrong += int(np.count_nonzero(got != expect))
     return samples, wrong
 
 
 def bench_op(comm, op: str, sizes, iters: int, warmup: int, corrupt: bool = False,
-             algorithm: str | None = None) -> list[dict]:
+             algorithm: str | None = None, skew: float | None = None) -> list[dict]:
     """Time and check ``op`` for every size in ``sizes`` (bytes); rows are valid on every rank.
 
     A row: ``size_B``, ``count``, ``time_us`` (best) and ``median_us`` of the slowest rank's time
     per one-way message, ``algbw_GBps`` (size / best time), ``busbw_GBps`` (algbw times the
     record's bus factor) and ``wrong`` (elements, all ranks). ``corrupt`` changes one element of
     rank 0's last result of the largest size (to show that the checker catches it).
-    ``algorithm`` (the one MPICH was forced to run) drops sizes it cannot take."""
-    bench, p = benchmark(op), comm.size
+    ``algorithm`` (the one MPICH was forced to run) drops sizes it cannot take. An alltoallv
+    (router skew ``skew``) row adds ``busiest_B`` (the most bytes a rank sends to or receives
+    from the others) and ``busiest_over_even`` (over an even all-to-all's ``(p-1)/p`` of them)."""
+    bench, p = benchmark(op, skew), comm.size
     counts, blocks = _counts(bench, sizes, p)
     if algorithm in MPICH_MIN_COUNT and bench.collective:
         counts = [c for c in counts if c >= MPICH_MIN_COUNT[algorithm](p)]
@@ -261,6 +361,10 @@ def bench_op(comm, op: str, sizes, iters: int, warmup: int, corrupt: bool = Fals
         rows.append({"op": op, "size_B": nbytes, "count": count, "time_us": best * 1e6,
                      "median_us": median * 1e6, "algbw_GBps": algbw,
                      "busbw_GBps": algbw * bench.bus_factor(p), "wrong": wrong})
+        if op == "alltoallv" and p > 1:
+            skew_used = ALLTOALLV_SKEW if skew is None else skew
+            busiest = _busiest_bytes(alltoallv_counts(count, p, skew_used))
+            rows[-1].update(busiest_B=busiest, busiest_over_even=busiest / (nbytes * (p - 1) / p))
     return rows
 
 
@@ -271,9 +375,19 @@ COLUMNS = (Column("size (B)", 12, "size_B", "d"), Column("count", 10, "count", "
            Column("busbw (GB/s)", 13, "busbw_GBps", ".3f"), WRONG_COLUMN)
 
 
+#: the alltoallv's extra columns (the model's only when a ping-pong fit gave it)
+ALLTOALLV_COLUMNS = (Column("busiest (B)", 12, "busiest_B", "d"),
+                     Column("busiest/even", 13, "busiest_over_even", ".3f"))
+MODEL_COLUMN = Column("model (us)", 11, "model_us", ".2f")
+
+
 def table(rows) -> str:
-    """The rows of :func:`bench_op` as an nccl-tests table."""
-    return _harness_table(rows, COLUMNS)
+    """The rows of :func:`bench_op` as an nccl-tests table (an alltoallv's with its busiest
+    rank's bytes, and the model's time when the rows have it)."""
+    rows = list(rows)
+    extra = ALLTOALLV_COLUMNS if rows and "busiest_B" in rows[0] else ()
+    extra += (MODEL_COLUMN,) if rows and "model_us" in rows[0] else ()
+    return _harness_table(rows, COLUMNS[:-1] + extra + COLUMNS[-1:])
 
 
 def predicted_times(rows, n_ranks: int, algorithm: str, alpha_s: float, beta_s_per_byte: float,
@@ -348,6 +462,9 @@ def parse_args(argv=None):
     p.add_argument("--ops", type=cli.comma_list(BENCH_OPS), default="pingpong,allreduce",
                    help=f"comma-separated, from {','.join(BENCH_OPS)}")
     add_sweep_arguments(p, factor=4, warmup=3)
+    p.add_argument("--skew", type=_skew, default=ALLTOALLV_SKEW,
+                   help="alltoallv: Zipf skew of the router's expert popularity (real >= 0; "
+                        "0: every expert equally likely)")
     p.add_argument("--algorithm", default=None,
                    help="force MPICH to run this algorithm of the book for every collective in "
                         "--ops (all-reduce: " + ", ".join(forceable("allreduce")) + ")")
@@ -361,6 +478,19 @@ def parse_args(argv=None):
                 p.error(f"argument --algorithm: {args.algorithm!r} cannot be forced for {op}; "
                         f"choose from {', '.join(forceable(op)) or 'nothing (drop this op)'}")
     return args
+
+
+def _skew(text: str) -> float:
+    """argparse ``type`` of ``--skew``: a finite real number >= 0."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a skew; write a real number >= 0")
+    return value
 
 
 def main(argv=None) -> int:
@@ -381,13 +511,19 @@ def _bench_all(comm, args, share) -> int:
     sizes = size_sweep(args.min_bytes, args.max_bytes, args.factor)
     wrong = 0
     for op in args.ops:
-        bench = BENCHMARKS[op]
+        bench = benchmark(op, args.skew)
         if comm.size < bench.min_ranks:
             if comm.rank == 0:
                 print(f"# {op} skipped: it needs {bench.min_ranks} ranks\n")
             continue
         rows = bench_op(comm, op, sizes, args.iters, args.warmup, args.inject_error,
-                        args.algorithm)
+                        args.algorithm, args.skew)
+        fit = result["ops"].get("pingpong", {})
+        if op == "alltoallv" and fit.get("fit_beta_s_per_byte", 0) > 0 and comm.size > 1:
+            for r, m in zip(rows, alltoallv_model_us(rows, comm.size, fit["fit_alpha_s"],
+                                                     fit["fit_beta_s_per_byte"], args.skew),
+                            strict=True):
+                r["model_us"] = float(m)
         result["ops"][op] = {"rows": rows, **fit_rows(rows)}
         wrong += sum(r["wrong"] for r in rows)
         if comm.rank == 0:
@@ -413,8 +549,10 @@ def _fit_line(entry: dict) -> str:
 def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
         max_bytes: int = 2**20, factor: int = 4, iters: int = 20, warmup: int = 3,
         inject_error: bool = False, timeout_s: float = 120.0, algorithm: str | None = None,
-        tree_chunk_bytes: int = TREE_CHUNK_BYTES) -> dict:
+        tree_chunk_bytes: int = TREE_CHUNK_BYTES, skew: float = ALLTOALLV_SKEW) -> dict:
     """Run the benchmark with ``n_ranks`` MPI processes and return its results.
+
+    ``skew`` is the alltoallv's router skew (ignored by the other operations).
 
     ``algorithm`` forces MPICH to run that algorithm of the book for every collective in ``ops``
     (see :func:`mpich_environment`); None leaves the choice to MPICH.
@@ -431,8 +569,9 @@ def run(n_ranks: int = 2, ops: str = "pingpong,allreduce", min_bytes: int = 8,
     if algorithm is not None:
         mpich_environment(names, algorithm, tree_chunk_bytes)
         forced = {"algorithm": algorithm, "tree_chunk_bytes": tree_chunk_bytes}
+    skew = check_float("skew", skew, minimum=0.0)
     return launch("aichip.mpibench", n_ranks,
-                  flags(ops=names, **sweep, inject_error=inject_error, **forced),
+                  flags(ops=names, **sweep, inject_error=inject_error, skew=skew, **forced),
                   timeout_s=timeout_s)
 
 
