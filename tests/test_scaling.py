@@ -420,23 +420,26 @@ def test_data_parallel_all_reduce_is_two_level(tp, pp, dp, g):
 @pytest.mark.parametrize("recompute, forward_share, b", [("selective", 1 / 3, 1),
                                                          ("full", 1 / 4, 3)])
 def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
-    # per micro-batch: an all-gather of the 16-bit weights under the forward pass, another one and
-    # a reduce-scatter of the 16-bit gradients under the backward pass (recomputation included)
+    # per micro-batch and layer: an all-gather of the layer's 16-bit weights under the previous
+    # layer's forward compute, another one and a reduce-scatter of its 16-bit gradients under one
+    # layer's backward compute (recomputation included)
     model = sc.TransformerConfig(24, 2048, 16)
     par = sc.ParallelConfig(64, 1, 1, b, 128 * b, zero_stage=3, recompute=recompute)
     slow = A100.with_bandwidth(scaleout_GBps=3.0)  # a network slow enough for ZeRO-3 to show
     res = sc.step_time(model, par, slow)
     # 64 replicas of one GPU: 8 in each of 8 DGX nodes, so each collective runs in two levels
-    gather = _two_level("allgather", 2 * model.n_params, 8, 8, slow)
-    scatter = _two_level("reduce_scatter", 2 * model.n_params, 8, 8, slow)
+    L = model.n_layers
+    gather = _two_level("allgather", 2 * model.n_params / L, 8, 8, slow)
+    scatter = _two_level("reduce_scatter", 2 * model.n_params / L, 8, 8, slow)
     c = res.compute_s / res.micro_batches
-    forward, backward = forward_share * c, (1 - forward_share) * c
+    forward, backward = forward_share * c / L, (1 - forward_share) * c / L
     exposed = max(gather - forward, 0) + max(gather + scatter - backward, 0)
     assert exposed > 0  # the case tests the rule, not a fully hidden transfer
     if recompute == "full":  # the forward gather is exposed, the backward traffic hidden
         assert gather > forward and gather + scatter < backward
-    assert res.dp_comm_s == pytest.approx(res.micro_batches * (2 * gather + scatter), rel=1e-12)
-    assert res.dp_exposed_s == pytest.approx(res.micro_batches * exposed, rel=1e-12)
+    assert res.dp_comm_s == pytest.approx(res.micro_batches * L * (2 * gather + scatter),
+                                          rel=1e-12)
+    assert res.dp_exposed_s == pytest.approx(res.micro_batches * L * exposed, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,9 +589,11 @@ def _reference_total_s(model, dp, tp, pp, b, gb, v, z, recompute, cl):
     elif z == 1:
         exposed = (max(two("reduce_scatter", grads) - backward, two("reduce_scatter", bucket))
                    + two("allgather", params))
-    else:  # ZeRO 3
-        gather, scatter = two("allgather", params), two("reduce_scatter", grads)
-        exposed = m * (max(gather - (c - backward), 0) + max(gather + scatter - backward, 0))
+    else:  # ZeRO 3, layer by layer: each layer's own collectives behind one layer's compute
+        L = n_layers / pp
+        gather, scatter = two("allgather", params / L), two("reduce_scatter", grads / L)
+        exposed = m * L * (max(gather - (c - backward) / L, 0)
+                           + max(gather + scatter - backward / L, 0))
     return m * (c + tp_mb + pp_mb) + (pp - 1) / v * (c + tp_mb + pp_mb) + exposed
 
 

@@ -141,12 +141,16 @@ def _data_parallel(lay, sy, c, backward):
         exposed_mb = max(per_mb - backward, 0.0)
         after = two_level_allgather_time(g, n, params, *links)
     else:
-        gather = two_level_allgather_time(g, n, params, *links)
-        scatter = two_level_reduce_scatter_time(g, n, grads, *links)
-        per_mb = scatter + 2.0 * gather
-        # the forward gather hides under the forward pass, the backward gather and the gradient
-        # reduce-scatter under the backward pass
-        exposed_mb = max(gather - (c - backward), 0.0) + max(gather + scatter - backward, 0.0)
+        # layer by layer (as DeepSpeed and FSDP run it): each of the GPU's layers gathers its own
+        # weights and reduce-scatters its own gradients, one collective each with its own
+        # latency; a layer's forward gather is prefetched under the previous layer's forward
+        # compute, its backward gather and reduce-scatter under one layer's backward compute
+        layers = lay[Layout.LAYERS_PER_STAGE]
+        gather = two_level_allgather_time(g, n, params / layers, *links)
+        scatter = two_level_reduce_scatter_time(g, n, grads / layers, *links)
+        per_mb = layers * (scatter + 2.0 * gather)
+        exposed_mb = layers * (max(gather - (c - backward) / layers, 0.0)
+                               + max(gather + scatter - backward / layers, 0.0))
     total = end + after + m * per_mb
     if sy[System.OVERLAP_DP] == 0.0:
         return total, total

@@ -44,9 +44,11 @@ hidden:
   above, then an all-gather of the updated 16-bit weights, exposed;
 * ZeRO 2: the gradients are kept only as a shard, so they are reduce-scattered after every
   micro-batch (overlapped with that micro-batch's backward pass), and the weights all-gathered once;
-* ZeRO 3: per micro-batch, two all-gathers of the weights and a reduce-scatter of the gradients;
-  the forward gather is prefetched under the forward pass, the backward gather and the
-  reduce-scatter under the backward pass (recomputation included), and only the excess is exposed.
+* ZeRO 3: per micro-batch and layer, two all-gathers of that layer's weights and a reduce-scatter
+  of its gradients (so every micro-batch regathers, and each collective pays its own latency); a
+  layer's forward gather is prefetched under the previous layer's forward compute, its backward
+  gather and reduce-scatter under one layer's backward compute (recomputation included), and only
+  the excess is exposed, layer by layer.
 
 Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in mixed precision).
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
