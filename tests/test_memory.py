@@ -101,7 +101,11 @@ def test_small_sweeps_run():
     lat = memory.latency_sweep(sizes, repeats=1, loads=10_000)
     bw = memory.bandwidth_sweep(sizes, repeats=1, bytes_per_timing=2**20)
     assert list(lat["working_set_bytes"]) == sizes == list(bw["working_set_bytes"])
-    assert (lat["latency_ns"] > 0).all() and (bw["read_GBps"] > 0).all()
+    # a real run on any machine: a load takes between a clock cycle's fraction (0.1 ns) and a
+    # far DRAM miss with a page walk (10 us); one core reads between 0.1 GB/s and 2 TB/s. The
+    # arithmetic itself is checked with a fake clock below.
+    assert lat["latency_ns"].between(0.1, 1e4).all()
+    assert bw["read_GBps"].between(0.1, 2e3).all()
 
 
 def test_os_cache_levels_parse(tmp_path):
@@ -168,3 +172,59 @@ def test_cache_levels_explorer_draws():
     sweep = _synthetic()
     assert cache_levels_explorer(sweep).children
     assert training_memory_explorer().children
+
+
+class _FakeClock:
+    """Stands in for the ``time`` module: each timed call (two perf_counter readings) takes the
+    next interval of ``intervals`` seconds, in turn, so the sweeps' arithmetic is checked against
+    hand-worked numbers instead of ``> 0``."""
+
+    def __init__(self, intervals):
+        self.intervals, self.calls, self.now = list(intervals), 0, 100.0
+
+    def perf_counter(self):
+        if self.calls % 2:  # a stop reading
+            self.now += self.intervals[(self.calls // 2) % len(self.intervals)]
+        self.calls += 1
+        return self.now
+
+
+def test_bandwidth_sweep_divides_every_pass_by_the_best_time(monkeypatch):
+    # timed runs of 3 ms, 1 ms, 2 ms: the best is 1 ms. bytes_per_timing = 1 MiB:
+    #  4 KiB working set -> 256 passes -> 1 MiB read in 1 ms = 1.048576 GB/s
+    #  1 MiB            -> 1 pass     -> 1 MiB in 1 ms      = 1.048576 GB/s
+    #  3 MiB            -> 1 pass     -> 3 MiB in 1 ms      = 3.145728 GB/s
+    monkeypatch.setattr(memory, "time", _FakeClock([3e-3, 1e-3, 2e-3]))
+    out = memory.bandwidth_sweep([4096, 2**20, 3 * 2**20], repeats=3, bytes_per_timing=2**20)
+    assert list(out["working_set_bytes"]) == [4096, 2**20, 3 * 2**20]
+    np.testing.assert_allclose(out["read_GBps"], [1.048576, 1.048576, 3.145728], rtol=1e-9)
+
+
+def test_latency_sweep_is_best_time_per_load(monkeypatch):
+    # best timed chase 2 ms over 10 000 loads = 200 ns per load, at every size
+    monkeypatch.setattr(memory, "time", _FakeClock([5e-3, 2e-3]))
+    out = memory.latency_sweep([4096, 8192 + 100], repeats=2, loads=10_000, huge_pages=False)
+    assert list(out["working_set_bytes"]) == [4096, 8256]  # whole 64-byte lines, rounded down
+    np.testing.assert_allclose(out["latency_ns"], [200.0, 200.0], rtol=1e-9)
+
+
+def test_plateau_of_exactly_min_points_is_a_level():
+    """The docstring: a plateau of *at least* min_points sizes is a level."""
+    sweep = pd.DataFrame({"working_set_bytes": [1, 2, 3, 4, 5, 6, 7, 8],
+                          "latency_ns": [1.0, 1.0, 1.2, 10.0, 11.0, 10.0, 100.0, 100.0]})
+    found = memory.detect_cache_levels(sweep, rise=1.5, min_points=3)
+    assert found == [memory.CacheLevel(1, 3, 1.0), memory.CacheLevel(2, 6, 10.0)]
+    # one size short of min_points: not a level
+    assert memory.detect_cache_levels(sweep, min_points=4) == []
+    short = sweep.drop(index=1)  # the first plateau has 2 sizes left
+    assert memory.detect_cache_levels(short, min_points=3) == [memory.CacheLevel(1, 6, 10.0)]
+    assert memory.detect_cache_levels(sweep, min_points=3, max_levels=1) == [
+        memory.CacheLevel(1, 3, 1.0)]
+
+
+def test_plateau_uses_rise_over_its_lowest_latency():
+    # 1.0 -> 1.5 stays (at most rise x 1.0), 1.6 leaves it; the plateau's floor is its lowest point
+    sweep = pd.DataFrame({"working_set_bytes": [1, 2, 3, 4, 5, 6, 7],
+                          "latency_ns": [2.0, 1.0, 1.5, 1.6, 1.6, 1.6, 50.0]})
+    assert memory.detect_cache_levels(sweep, rise=1.5, min_points=3) == [
+        memory.CacheLevel(1, 3, 1.5), memory.CacheLevel(2, 6, 1.6)]
