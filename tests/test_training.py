@@ -99,3 +99,18 @@ def test_training_flops_against_gpt3s_published_compute():
     # 3.14e23 FLOP ("3.64E+03 petaflop/s-days"), counted as 6 N D
     assert T.training_flops(174.6e9, 300e9) == pytest.approx(3.14e23, rel=0.01)
     assert T.training_flops(174.6e9, 300e9) == pytest.approx(3.64e3 * 1e15 * 86400, rel=0.01)
+
+
+def test_decode_bound_scales_with_the_batch():
+    """Hand numbers: 7e9 weights x 2 bytes + a 2 GB KV cache (all 8 sequences) = 16 GB per step;
+    3200 GB/s / 16 GB = 200 steps/s, each a token for each of 8 sequences = 1600 tokens/s; the
+    step does 2 x 7e9 x 8 = 112e9 flops over 16e9 bytes = 7 FLOP/byte."""
+    bound = T.decode_tokens_per_s_bound(7e9, 3200, kv_bytes=2e9, batch=8)
+    assert bound.bytes_per_step == pytest.approx(16e9)
+    assert bound.steps_per_s == pytest.approx(200.0)
+    assert bound.tokens_per_s == pytest.approx(1600.0)
+    assert bound.intensity == pytest.approx(7.0)
+    one = T.decode_tokens_per_s_bound(7e9, 3200, kv_bytes=2e9, batch=1)
+    assert bound.tokens_per_s == pytest.approx(8 * one.tokens_per_s)  # same bytes, 8x the tokens
+    fp8 = T.decode_tokens_per_s_bound(7e9, 3200, batch=4, bytes_per_param=1)
+    assert fp8.tokens_per_s == pytest.approx(4 * 3200 / 7)  # 7 GB per step, 4 tokens per step
