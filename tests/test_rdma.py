@@ -357,3 +357,21 @@ def test_public_api_and_shared_default_host():
         r.message_time(r.rdma_write_path(fresh), 10_000)
     assert r.lookup_time_s("rpc-tcp") == r.lookup_time_s("rpc-tcp", fresh)
     assert r.Fabric().params == fresh and r.connected_pair().fabric.params == fresh
+
+
+@pytest.mark.parametrize("opcode", ["ATOMIC_FETCH_ADD", "ATOMIC_CMP_SWAP"])
+@pytest.mark.parametrize("fence, expect_old", [(False, 0), (True, 5)])
+def test_write_after_an_atomic_needs_a_fence_too(opcode, fence, expect_old):
+    """The IB spec's fence waits for every prior READ *and atomic*: the atomic's old value (5)
+    lands in a[0:8] only when its response returns, so an unfenced WRITE of a[0:8] sends 0."""
+    fab, a, b, ma, mb, qa, qb = pair()
+    b.write_u64(0, 5)                  # atomic on b[0:8] (old value -> a[0:8]), then WRITE a -> b
+    qa.post_send(r.SendWR(1, opcode, r.SGE(0, 8, ma.lkey), remote_addr=0, rkey=mb.rkey,
+                          compare_add=5 if opcode == "ATOMIC_CMP_SWAP" else 1, swap=9))
+    qa.post_send(r.SendWR(2, "RDMA_WRITE", r.SGE(0, 8, ma.lkey), remote_addr=104, rkey=mb.rkey,
+                          fence=fence))
+    fab.run()
+    assert [w.status for w in qa.send_cq.poll()] == ["SUCCESS", "SUCCESS"]
+    assert a.read_u64(0) == 5                                       # the old value came back
+    assert b.read_u64(0) == (6 if opcode == "ATOMIC_FETCH_ADD" else 9)
+    assert b.read_u64(104) == expect_old
