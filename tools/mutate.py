@@ -11,24 +11,35 @@ that picks the mutant at run time from an environment variable, which numba coul
 (``*args``/``**kwargs`` dispatch, ``os.environ``); it leaves decorated functions unmutated
 altogether (boxed/mutmut issues 336 and 387), so no ``@njit`` kernel would get a mutant.
 
-Scope (``SCOPE``): the functions where the plausible bugs of issue 11 live, each module tested
-by the test files that cover it only, with a reduced set of operators (``OPERATORS``: constants
-off by one, + - * / swapped, comparison boundaries). cosmic-ray runs one mutant at a time,
-since the mutants share the file on disk.
+Scope (``SCOPE``, issue 22): every module that models, measures or computes, each tested by
+the test files that cover it only (``-x``), with a reduced set of operators (``OPERATORS``:
+constants off by one, + - * / swapped, comparison boundaries); issue 11's eight entries keep their
+narrower function and line filters. A package (gpu, rdma, scaling, topology, arith, ``_ext``) is
+one label whose mutants are sampled together. Each label runs a seeded random sample of
+``--sample`` mutants (default 20; 0 runs them all). cosmic-ray runs one mutant at a time, since
+the mutants share the file on disk.
 
-    make mutate                                        # writes tests/mutation/after.txt
-    .venv/bin/python tools/mutate.py --out tests/mutation/before.txt
-    .venv/bin/python tools/mutate.py --modules alphabeta --out /tmp/ab.txt
+Data tables (``--data``, or ``--modules data/<table>.csv``): for each table of
+``code/aichip/data``, a seeded sample of its numeric cells (the schema's numeric and integer
+columns), one at a time made a quarter larger (``mutate_cell``), against the test files that load
+that table (``DATA_TESTS``). A surviving cell is a number no test checks.
 
-The report lists every surviving mutant (module:line, function, operator, the changed line)
-and, given ``--compare`` (default ``tests/mutation/before.txt``), which earlier survivors are
-now killed.
+    make mutate                                        # everything, to tests/mutation/after.txt
+    .venv/bin/python tools/mutate.py --modules gemm,memory --out /tmp/m.txt
+    .venv/bin/python tools/mutate.py --modules data/cuda_limits.csv --sample 0 --out /tmp/c.txt
+    .venv/bin/python tools/mutate.py --modules gpu,data --rerun /tmp/m.txt --out /tmp/again.txt
+
+The report lists every surviving mutant (path:line:col, function, operator, the changed line;
+for a table, path:line:column, the row's key, the value and the changed value) and, given
+``--compare`` (default ``tests/mutation/before.txt``), which earlier survivors are now killed.
+``--rerun REPORT`` runs only the survivors an earlier report lists, to see them killed.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import atexit
 import csv
 import io
 import os
@@ -39,6 +50,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from typing import NamedTuple
 
@@ -57,7 +69,7 @@ def _path(module: str) -> str:
     return module if module.startswith("_ext/") else f"code/aichip/{module}"
 
 
-_GPU_TESTS = ("tests/test_gpu.py", "tests/test_gpu_occupancy.py", "tests/test_gpu_kernels.py")
+_GPU_TESTS = ("tests/test_gpu_occupancy.py", "tests/test_gpu.py", "tests/test_gpu_kernels.py")
 
 
 def _package(folder: str, tests: tuple[str, ...], files: tuple[str, ...]) -> tuple[Target, ...]:
@@ -187,16 +199,38 @@ def test_command(tests: tuple[str, ...]) -> str:
                        "-p", "no:randomly", *tests])
 
 
+_BASELINES: dict[tuple[str, ...], tuple[float, str]] = {}
+
+
 def _baseline(tests: tuple[str, ...], tree: pathlib.Path, dry_run: bool) -> tuple[float, str]:
-    """Seconds the tests take unmutated, and their failure ('' when they pass)."""
+    """Seconds the tests take unmutated, and their failure ('' when they pass); once per run
+    for each selection of test files (a package's modules share theirs)."""
     if dry_run:
         return 0.0, ""
-    start = time.perf_counter()
-    run = subprocess.run(shlex.split(test_command(tests)), cwd=tree, capture_output=True,
-                         text=True)
-    tail = "\n".join(run.stdout.strip().splitlines()[-3:])
-    return time.perf_counter() - start, (f"tests fail without mutation:\n{tail}"
-                                         if run.returncode else "")
+    if tests not in _BASELINES:
+        start = time.perf_counter()
+        run = subprocess.run(shlex.split(test_command(tests)), cwd=tree, capture_output=True,
+                             text=True)
+        tail = "\n".join(run.stdout.strip().splitlines()[-3:])
+        _BASELINES[tests] = (time.perf_counter() - start,
+                             f"tests fail without mutation:\n{tail}" if run.returncode else "")
+    return _BASELINES[tests]
+
+
+def survivors_of(report: pathlib.Path | None) -> set[tuple]:
+    """The survivors a report lists, as ``(path, line, column, operator#occurrence)`` for a
+    module's mutant and ``(path, line, column)`` for a table cell (``--rerun``)."""
+    if report is None:
+        return set()
+    found = set()
+    for line in report.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        words = line.split()
+        path, row, col = words[0].rsplit(":", 2)
+        found.add((path, int(row), col) if path.startswith("data/")
+                  else (path, int(row), int(col), words[2]))
+    return found
 
 
 def _pick(candidates: list, label: str, max_mutants: int, sample: int, seed: int) -> list:
@@ -211,8 +245,9 @@ def _pick(candidates: list, label: str, max_mutants: int, sample: int, seed: int
 
 def run_label(label: str, targets: tuple[Target, ...], workdir: pathlib.Path,
               tree: pathlib.Path, dry_run: bool = False, max_mutants: int = 0,
-              sample: int = SAMPLE, seed: int = SEED) -> dict:
-    """Mutants of one label's modules, each module's run against its own tests."""
+              sample: int = SAMPLE, seed: int = SEED, rerun: set | None = None) -> dict:
+    """Mutants of one label's modules, each module's run against its own tests (only those in
+    ``rerun``, from :func:`survivors_of`, when given)."""
     from cosmic_ray.commands import init
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -259,7 +294,11 @@ def run_label(label: str, targets: tuple[Target, ...], workdir: pathlib.Path,
                                        mutation.occurrence, item.job_id, name))
         files.append((target, module, session, source))
     candidates.sort()
-    keep = _pick(candidates, label, max_mutants, sample, seed)
+    if rerun is not None:
+        keep = [c for c in candidates if (targets[c[0]].module, *c[1],
+                                          f"{c[2].removeprefix('core/')}#{c[3]}") in rerun]
+    else:
+        keep = _pick(candidates, label, max_mutants, sample, seed)
     print(f"{label}: {len(keep)} of {len(candidates)} mutants in scope "
           f"({', '.join(t.module for t in targets)})", flush=True)
     result = {"label": label, "mutants": len(keep), "in_scope": len(candidates), "killed": 0,
@@ -342,7 +381,7 @@ def mutate_cell(text: str) -> str:
 
 
 def run_table(name: str, tree: pathlib.Path, sample: int = SAMPLE, seed: int = SEED,
-              dry_run: bool = False) -> dict:
+              dry_run: bool = False, rerun: set | None = None) -> dict:
     """Change one numeric cell of ``data/<name>.csv`` at a time (a seeded sample of the cells
     of its numeric and integer columns) and run the tests that load the table."""
     sys.path.insert(0, str(tree / "code"))
@@ -358,11 +397,12 @@ def run_table(name: str, tree: pathlib.Path, sample: int = SAMPLE, seed: int = S
     columns = [header.index(c) for c in (*schema.numeric, *schema.integer)]
     cells = [(r, c) for r in range(1, len(rows)) for c in sorted(columns)
              if rows[r][c].strip() and rows[r][c].strip().lower() != "nan"]
-    keep = _pick(cells, label, 0, sample, seed)
+    keep = (_pick(cells, label, 0, sample, seed) if rerun is None else
+            [(r, c) for r, c in cells if (label, r + 1, header[c]) in rerun])
     print(f"{label}: {len(keep)} of {len(cells)} numeric cells ({', '.join(tests)})", flush=True)
     result = {"label": label, "mutants": len(keep), "in_scope": len(cells), "killed": 0,
               "survivors": [], "seconds": 0.0}
-    if dry_run:
+    if dry_run or not keep:
         return result
     start = time.perf_counter()
     baseline_s, error = _baseline(tests, tree, False)
@@ -458,6 +498,21 @@ def _copy_tree(tree: pathlib.Path) -> None:
     shutil.copy2(ROOT / "chapters" / "references.bib", tree / "chapters" / "references.bib")
 
 
+def _lock(workdir: pathlib.Path) -> None:
+    """One run at a time per work directory: a second would replace the first's copy."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    pid_file = workdir / "running.pid"
+    if pid_file.is_file():
+        try:
+            os.kill(int(pid_file.read_text()), 0)
+        except (ValueError, ProcessLookupError):
+            pass  # a run that ended without cleaning up
+        else:
+            raise SystemExit(f"mutate.py: another run (pid {pid_file.read_text()}) uses {workdir}")
+    pid_file.write_text(str(os.getpid()))
+    atexit.register(pid_file.unlink, missing_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", default=",".join(SCOPE),
@@ -475,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED, help=f"the sample's seed ({SEED})")
     parser.add_argument("--max-per-module", type=int, default=0,
                         help="with --sample 0: at most this many, evenly spread (0: all)")
+    parser.add_argument("--rerun", type=pathlib.Path, default=None,
+                        help="run only the survivors this earlier report lists (no sampling): "
+                             "are they killed now?")
     parser.add_argument("--dry-run", action="store_true",
                         help="only count the mutants in scope (runs no tests, writes no report)")
     args = parser.parse_args(argv)
@@ -487,12 +545,19 @@ def main(argv: list[str] | None = None) -> int:
     how = (f"a sample of {args.sample} per module (seed {args.seed})" if args.sample else
            f"at most {args.max_per_module or 'all'} mutants per module")
 
-    workdir = ROOT / "_build" / "mutation"
-    tree = workdir / "tree"
-    _copy_tree(tree)
+    if args.dry_run:  # counting only reads the modules: the working tree itself, no copy
+        workdir, tree = pathlib.Path(tempfile.mkdtemp(prefix="mutate-")), ROOT
+    else:
+        workdir = ROOT / "_build" / "mutation"
+        _lock(workdir)
+        tree = workdir / "tree"
+        _copy_tree(tree)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(tree / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     args.out, args.compare = args.out.resolve(), args.compare.resolve()  # before the chdir
+    rerun = survivors_of(args.rerun.resolve()) if args.rerun else None
+    if rerun is not None:
+        how = f"the survivors of {args.rerun.name} only"
     os.chdir(tree)
 
     start = time.perf_counter()
@@ -501,10 +566,11 @@ def main(argv: list[str] | None = None) -> int:
     # the report is rewritten after each label: an interrupted run keeps its part
     for label in labels:
         if label.startswith("data/"):
-            results.append(run_table(label[5:-4], tree, args.sample, args.seed, args.dry_run))
+            results.append(run_table(label[5:-4], tree, args.sample, args.seed, args.dry_run,
+                                     rerun))
         else:
             results.append(run_label(label, SCOPE[label], workdir, tree, args.dry_run,
-                                     args.max_per_module, args.sample, args.seed))
+                                     args.max_per_module, args.sample, args.seed, rerun))
         if not args.dry_run:
             text, failed = _report(results, labels, how, time.perf_counter() - start)
             args.out.parent.mkdir(parents=True, exist_ok=True)
