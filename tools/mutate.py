@@ -224,7 +224,7 @@ def survivors_of(report: pathlib.Path | None) -> set[tuple]:
         return set()
     found = set()
     for line in report.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
+        if not line.strip() or line.startswith(("#", " ")):
             continue
         words = line.split()
         path, row, col = words[0].rsplit(":", 2)
@@ -449,22 +449,53 @@ def _ids(report: pathlib.Path, labels: list[str]) -> set[str]:
             if line.startswith(prefixes)}
 
 
+#: Survivors judged equivalent (no test can tell them from the original), each with its reason:
+#: a survivor's report line, then an indented line ``equivalent: <reason>``.
+EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.txt"
+
+
+def _survivor_id(line: str) -> str:
+    """A survivor's identity without its line and column (which move as the file is edited)."""
+    words = line.split()
+    return " ".join([words[0].rsplit(":", 2)[0], *words[1:]])
+
+
+def equivalents(path: pathlib.Path = EQUIVALENT) -> dict[str, str]:
+    """Survivor id -> the reason it is equivalent, from ``tests/mutation/equivalent.txt``."""
+    if not path.is_file():
+        return {}
+    found, last = {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith("    equivalent:") and last:
+            found[last] = line.split(":", 1)[1].strip()
+        elif line.strip() and not line.startswith("#"):
+            last = _survivor_id(line)
+    return found
+
+
 def _report(results: list[dict], labels: list[str], how: str, total_s: float) -> tuple[str, bool]:
     out = [f"# Surviving mutants: tools/mutate.py (cosmic-ray), {time.strftime('%Y-%m-%d')}, "
            f"{os.cpu_count()} CPUs, {total_s / 60:.1f} min, {how}",
            "# module:line:col  function  operator#occurrence  original line  ->  mutated line",
-           "# data/<table>.csv:line:column  key  value  ->  changed value"]
+           "# data/<table>.csv:line:column  key  value  ->  changed value",
+           "# a survivor listed in tests/mutation/equivalent.txt is followed by its reason"]
+    known = equivalents()
     failed = False
     for res in results:
         if "error" in res:
             failed = True
             out.append(f"## {res['label']}: NOT RUN, {res['error']}")
             continue
+        real = [s for s in res["survivors"] if _survivor_id(s) not in known]
         out.append(f"## {res['label']}: {res['mutants']} mutants (of {res['in_scope']} in scope), "
                    f"{res['killed']} killed, {len(res['survivors'])} survived "
+                   f"({len(res['survivors']) - len(real)} equivalent) "
                    f"({res['seconds'] / 60:.1f} min)")
-        out.extend(res["survivors"])
-        failed |= bool(res["survivors"])  # a surviving mutant is a bug the tests would miss
+        for survivor in res["survivors"]:
+            out.append(survivor)
+            if _survivor_id(survivor) in known:
+                out.append(f"    equivalent: {known[_survivor_id(survivor)]}")
+        failed |= bool(real)  # a surviving mutant is a bug the tests would miss
     for label in labels[len(results):]:
         out.append(f"## {label}: not run yet")
     return "\n".join(out) + "\n", failed
