@@ -228,3 +228,19 @@ def test_plateau_uses_rise_over_its_lowest_latency():
                           "latency_ns": [2.0, 1.0, 1.5, 1.6, 1.6, 1.6, 50.0]})
     assert memory.detect_cache_levels(sweep, rise=1.5, min_points=3) == [
         memory.CacheLevel(1, 3, 1.5), memory.CacheLevel(2, 6, 1.6)]
+
+
+def test_bandwidth_sweep_default_reads_64_mib_per_timing(monkeypatch):
+    # default bytes_per_timing = 64 MiB: a 4 KiB working set is read 16384 times per timing;
+    # 64 MiB in the fake clock's 1 ms = 67.108864 GB/s
+    monkeypatch.setattr(memory, "time", _FakeClock([1e-3]))
+    out = memory.bandwidth_sweep([4096], repeats=1)
+    assert out["read_GBps"].tolist() == pytest.approx([64 * 2**20 / 1e-3 / 1e9], rel=1e-9)
+
+
+def test_a_jump_right_after_the_first_size_ends_a_level():
+    # the first plateau is the first size alone (1 ns, then 10 ns > 1.5 x 1 ns)
+    sweep = pd.DataFrame({"working_set_bytes": [1, 2, 3, 4, 5, 6],
+                          "latency_ns": [1.0, 10.0, 10.0, 10.0, 100.0, 100.0]})
+    assert memory.detect_cache_levels(sweep, min_points=1) == [
+        memory.CacheLevel(1, 1, 1.0), memory.CacheLevel(2, 4, 10.0)]
