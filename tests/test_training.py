@@ -114,3 +114,28 @@ def test_decode_bound_scales_with_the_batch():
     assert bound.tokens_per_s == pytest.approx(8 * one.tokens_per_s)  # same bytes, 8x the tokens
     fp8 = T.decode_tokens_per_s_bound(7e9, 3200, batch=4, bytes_per_param=1)
     assert fp8.tokens_per_s == pytest.approx(4 * 3200 / 7)  # 7 GB per step, 4 tokens per step
+
+
+#: Bytes per parameter (weights, gradients, optimizer state), worked out from each optimizer's
+#: state as its paper defines it: Adam keeps momentum and variance (Kingma and Ba, Algorithm 1);
+#: mixed precision adds an fp32 master copy to 16-bit weights and gradients (Micikevicius et al.,
+#: 2018; ZeRO's K = 4 + 4 + 4 = 12, Rajbhandari et al. 2020); SGD with momentum keeps one fp32
+#: buffer; Adafactor keeps no momentum and factored second moments (counted as 0 per parameter,
+#: Shazeer and Stern 2018); 8-bit Adam keeps both moments in one byte each (Dettmers et al. 2022).
+OPTIMIZER_BYTES = {
+    ("adam", "mixed"): (2, 2, 4 + 4 + 4), ("adam", "fp32"): (4, 4, 4 + 4),
+    ("sgd_momentum", "mixed"): (2, 2, 4 + 4), ("sgd_momentum", "fp32"): (4, 4, 4),
+    ("adafactor", "mixed"): (2, 2, 4), ("adafactor", "fp32"): (4, 4, 0),
+    ("adam8bit", "mixed"): (2, 2, 4 + 1 + 1), ("adam8bit", "fp32"): (4, 4, 1 + 1),
+}
+
+
+@pytest.mark.parametrize("optimizer, precision", sorted(OPTIMIZER_BYTES))
+def test_optimizer_state_bytes_per_parameter(optimizer, precision):
+    s = T.model_state_bytes(1, optimizer=optimizer, precision=precision)
+    assert (s.params_bytes, s.grads_bytes, s.optimizer_bytes) == OPTIMIZER_BYTES[
+        optimizer, precision]
+
+
+def test_every_optimizer_of_the_table_is_checked():
+    assert {(o, p) for o in T.optimizers() for p in ("mixed", "fp32")} == set(OPTIMIZER_BYTES)
