@@ -180,7 +180,7 @@ class _FakeClock:
     hand-worked numbers instead of ``> 0``."""
 
     def __init__(self, intervals):
-        self.intervals, self.calls, self.now = list(intervals), 0, 100.0
+        self.intervals, self.calls, self.now = list(intervals), 0, 0.0
 
     def perf_counter(self):
         if self.calls % 2:  # a stop reading
@@ -190,22 +190,23 @@ class _FakeClock:
 
 
 def test_bandwidth_sweep_divides_every_pass_by_the_best_time(monkeypatch):
-    # timed runs of 3 ms, 1 ms, 2 ms: the best is 1 ms. bytes_per_timing = 1 MiB:
-    #  4 KiB working set -> 256 passes -> 1 MiB read in 1 ms = 1.048576 GB/s
-    #  1 MiB            -> 1 pass     -> 1 MiB in 1 ms      = 1.048576 GB/s
-    #  3 MiB            -> 1 pass     -> 3 MiB in 1 ms      = 3.145728 GB/s
-    monkeypatch.setattr(memory, "time", _FakeClock([3e-3, 1e-3, 2e-3]))
+    # timed runs of 2^-8, 2^-10, 2^-9 s (exact in binary): the best is 2^-10 s. bytes_per_timing
+    # = 1 MiB:  4 KiB working set -> 256 passes -> 2^20 bytes in 2^-10 s = 1.073741824 GB/s
+    #           1 MiB             -> 1 pass     -> 2^20 bytes             = 1.073741824 GB/s
+    #           3 MiB             -> 1 pass     -> 3 x 2^20 bytes         = 3.221225472 GB/s
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-8, 2**-10, 2**-9]))
     out = memory.bandwidth_sweep([4096, 2**20, 3 * 2**20], repeats=3, bytes_per_timing=2**20)
     assert list(out["working_set_bytes"]) == [4096, 2**20, 3 * 2**20]
-    np.testing.assert_allclose(out["read_GBps"], [1.048576, 1.048576, 3.145728], rtol=1e-9)
+    np.testing.assert_allclose(out["read_GBps"], [1.073741824, 1.073741824, 3.221225472],
+                               rtol=1e-14)
 
 
 def test_latency_sweep_is_best_time_per_load(monkeypatch):
-    # best timed chase 2 ms over 10 000 loads = 200 ns per load, at every size
-    monkeypatch.setattr(memory, "time", _FakeClock([5e-3, 2e-3]))
-    out = memory.latency_sweep([4096, 8192 + 100], repeats=2, loads=10_000, huge_pages=False)
+    # best timed chase 2^-9 s over 2^14 loads = 2^-23 s = 119.20928955078125 ns per load
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-7, 2**-9]))
+    out = memory.latency_sweep([4096, 8192 + 100], repeats=2, loads=2**14, huge_pages=False)
     assert list(out["working_set_bytes"]) == [4096, 8256]  # whole 64-byte lines, rounded down
-    np.testing.assert_allclose(out["latency_ns"], [200.0, 200.0], rtol=1e-9)
+    np.testing.assert_allclose(out["latency_ns"], [119.20928955078125] * 2, rtol=1e-14)
 
 
 def test_plateau_of_exactly_min_points_is_a_level():
@@ -232,10 +233,10 @@ def test_plateau_uses_rise_over_its_lowest_latency():
 
 def test_bandwidth_sweep_default_reads_64_mib_per_timing(monkeypatch):
     # default bytes_per_timing = 64 MiB: a 4 KiB working set is read 16384 times per timing;
-    # 64 MiB in the fake clock's 1 ms = 67.108864 GB/s
-    monkeypatch.setattr(memory, "time", _FakeClock([1e-3]))
+    # 2^26 bytes in the fake clock's 2^-10 s = 2^36 / 1e9 = 68.719476736 GB/s
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-10]))
     out = memory.bandwidth_sweep([4096], repeats=1)
-    assert out["read_GBps"].tolist() == pytest.approx([64 * 2**20 / 1e-3 / 1e9], rel=1e-9)
+    assert out["read_GBps"].tolist() == pytest.approx([68.719476736], rel=1e-14)
 
 
 def test_a_jump_right_after_the_first_size_ends_a_level():
@@ -244,3 +245,26 @@ def test_a_jump_right_after_the_first_size_ends_a_level():
                           "latency_ns": [1.0, 10.0, 10.0, 10.0, 100.0, 100.0]})
     assert memory.detect_cache_levels(sweep, min_points=1) == [
         memory.CacheLevel(1, 1, 1.0), memory.CacheLevel(2, 4, 10.0)]
+
+
+def test_latency_sweep_defaults_chase_page_groups_in_two_passes(monkeypatch):
+    """The documented defaults: groups of a 4 KiB page (64 lines), 2 passes, seed 0."""
+    calls = []
+    real = memory.cyclic_chain
+    monkeypatch.setattr(memory, "cyclic_chain", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-10]))
+    memory.latency_sweep([8192], repeats=1, loads=1000, huge_pages=False)
+    assert calls == [(128, 0, 64, 2)]
+    np.testing.assert_array_equal(memory.cyclic_chain(256), real(256, 0, 64, 2))
+
+
+def test_no_huge_pages_where_no_mapping_holds_the_address():
+    assert memory._anon_huge_kib(0) == 0  # address 0 is never mapped
+
+
+def test_no_huge_pages_where_smaps_cannot_be_read(monkeypatch):
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("/proc/self/smaps")
+
+    monkeypatch.setattr(memory, "open", missing, raising=False)  # shadows the builtin there
+    assert memory._anon_huge_kib(12345) == 0
