@@ -268,3 +268,11 @@ def test_no_huge_pages_where_smaps_cannot_be_read(monkeypatch):
 
     monkeypatch.setattr(memory, "open", missing, raising=False)  # shadows the builtin there
     assert memory._anon_huge_kib(12345) == 0
+
+
+def test_huge_page_array_starts_on_a_2_mib_boundary():
+    # x86-64 and Arm64 (4 KiB granule) transparent huge pages are 2 MiB; the array must start on
+    # one's boundary for the first of them to be backed by a huge page at all
+    assert memory.HUGE_PAGE_BYTES == 2 * 1024 * 1024
+    arr, _ = memory._huge_page_array(2**18)
+    assert arr.ctypes.data % (2 * 1024 * 1024) == 0
