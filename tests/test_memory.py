@@ -273,6 +273,10 @@ def test_no_huge_pages_where_smaps_cannot_be_read(monkeypatch):
 def test_huge_page_array_starts_on_a_2_mib_boundary():
     # x86-64 and Arm64 (4 KiB granule) transparent huge pages are 2 MiB; the array must start on
     # one's boundary for the first of them to be backed by a huge page at all
+    import mmap
+
     assert memory.HUGE_PAGE_BYTES == 2 * 1024 * 1024
+    if not hasattr(mmap, "MAP_PRIVATE"):
+        pytest.skip("no private anonymous maps here (Windows): an ordinary array")
     arr, _ = memory._huge_page_array(2**18)
     assert arr.ctypes.data % (2 * 1024 * 1024) == 0
