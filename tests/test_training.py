@@ -106,10 +106,10 @@ def test_decode_bound_scales_with_the_batch():
     3200 GB/s / 16 GB = 200 steps/s, each a token for each of 8 sequences = 1600 tokens/s; the
     step does 2 x 7e9 x 8 = 112e9 flops over 16e9 bytes = 7 FLOP/byte."""
     bound = T.decode_tokens_per_s_bound(7e9, 3200, kv_bytes=2e9, batch=8)
-    assert bound.bytes_per_step == pytest.approx(16e9)
-    assert bound.steps_per_s == pytest.approx(200.0)
-    assert bound.tokens_per_s == pytest.approx(1600.0)
-    assert bound.intensity == pytest.approx(7.0)
+    assert bound.bytes_per_step == pytest.approx(16e9, rel=1e-12)
+    assert bound.steps_per_s == pytest.approx(200.0, rel=1e-12)   # GB/s are 1e9 bytes/s
+    assert bound.tokens_per_s == pytest.approx(1600.0, rel=1e-12)
+    assert bound.intensity == pytest.approx(7.0, rel=1e-12)
     one = T.decode_tokens_per_s_bound(7e9, 3200, kv_bytes=2e9, batch=1)
     assert bound.tokens_per_s == pytest.approx(8 * one.tokens_per_s)  # same bytes, 8x the tokens
     fp8 = T.decode_tokens_per_s_bound(7e9, 3200, batch=4, bytes_per_param=1)
@@ -139,3 +139,12 @@ def test_optimizer_state_bytes_per_parameter(optimizer, precision):
 
 def test_every_optimizer_of_the_table_is_checked():
     assert {(o, p) for o in T.optimizers() for p in ("mixed", "fp32")} == set(OPTIMIZER_BYTES)
+
+
+def test_full_recompute_keeps_the_layer_input_alone():
+    """Korthikanti et al., Table 2: full recomputation keeps 2sbh bytes per layer (the fp16
+    input). s = 8, b = 2, h = 16: 512 bytes, with or without tensor and sequence parallelism."""
+    assert T.saved_tensors(8, 2, 16, 4, recompute="full") == {"layer input": 512}
+    assert T.saved_tensors(8, 2, 16, 4, tp=2, recompute="full") == {"layer input": 512}
+    assert T.saved_tensors(8, 2, 16, 4, tp=2, sequence_parallel=True,
+                           recompute="full") == {"layer input": 512}
