@@ -1,4 +1,4 @@
-"""Mutation testing of the core model code with cosmic-ray (issue 11, part 2): ``make mutate``.
+"""Mutation testing of the models and data tables with cosmic-ray (issues 11, 22): ``make mutate``.
 
 cosmic-ray changes one thing in a module *on disk* (an operator, a constant, a comparison),
 runs the tests that cover that module, and calls the mutant *killed* when they fail and
