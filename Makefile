@@ -16,7 +16,7 @@ help:
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
 	@echo "make stress - execute every chapter ROUNDS times under load; fails if any execution stalls"
-	@echo "make mutate - mutation testing (cosmic-ray) of the core models; survivors in tests/mutation/"
+	@echo "make mutate - mutation testing (cosmic-ray) of every model module and data table; survivors in tests/mutation/"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
 
 # (Re)create the environment when it is missing or requirements changed.
@@ -123,11 +123,17 @@ stress: $(STAMP)
 	mkdir -p _build
 	$(PY) tools/stress_notebooks.py --load --rounds $(ROUNDS) --json _build/stress.json
 
-# Mutation testing (cosmic-ray, tools/mutate.py) of the core model functions, each module against
-# only the tests that cover it: the surviving mutants go to tests/mutation/after.txt, compared with
-# tests/mutation/before.txt. Not part of `make test`: about a quarter of an hour on 2 cores.
+# Mutation testing (cosmic-ray, tools/mutate.py) of every module that models, measures or computes
+# (the SCOPE table of tools/mutate.py: module -> the test files that cover it, the only ones run),
+# a seeded sample of 20 mutants per module, and of the data tables (one numeric cell of a CSV
+# changed at a time, 20 cells per table, against the tests that load it). Survivors go to
+# tests/mutation/after.txt, compared with tests/mutation/before.txt. Not part of `make test`: it
+# takes hours on 2 cores; narrow it with MUTATE_ARGS, e.g.
+#   make mutate MUTATE_ARGS="--modules gemm,data/cuda_limits.csv --out /tmp/m.txt"
+MUTATE_ARGS ?= --data
 mutate: $(STAMP)
-	$(PY) tools/mutate.py --out tests/mutation/after.txt --compare tests/mutation/before.txt
+	$(PY) tools/mutate.py --out tests/mutation/after.txt --compare tests/mutation/before.txt \
+		$(MUTATE_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters

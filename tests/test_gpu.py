@@ -234,3 +234,61 @@ def test_kernel_source_shows_the_kernel():
     assert src.startswith("@cuda.jit") and "syncthreads" in src and "magictoken" not in src
     with pytest.raises(ValueError, match="part"):
         gpu.kernel_source("no_such_kernel")
+
+
+# --- gpus.csv cell by cell, typed from each GPU's whitepaper (not read from the CSV) -------------
+
+#: SMs, FP32 and FP64 cores per SM, Tensor Cores per SM, boost clock (MHz), Tensor Core clock
+#: (MHz, None without Tensor Cores), L2 (KiB), shared memory per SM (KiB, the largest carve-out),
+#: 32-bit registers per SM. P100 whitepaper Table 1; V100 whitepaper Table 1; Turing whitepaper
+#: (TU104 SM: 64 FP32, 2 FP64, 8 Tensor Cores; T4 datasheet: 40 SMs, 1590 MHz boost); A100
+#: whitepaper Table 3 (40 MB L2, 164 KB shared); H100 whitepaper Table 3 (SXM5: 132 SMs, 50 MB
+#: L2, 228 KB shared, FP64 quoted at 1980 MHz and the Tensor Core rates at 1830 MHz).
+WHITEPAPER = {
+    "NVIDIA P100 SXM2": ("6.0", 56, 64, 32, 0, 1480, None, 4096, 64, 65536),
+    "NVIDIA V100 SXM2": ("7.0", 80, 64, 32, 8, 1530, 1530, 6144, 96, 65536),
+    "NVIDIA T4": ("7.5", 40, 64, 2, 8, 1590, 1590, 4096, 64, 65536),
+    "NVIDIA A100 SXM4 80GB": ("8.0", 108, 64, 32, 4, 1410, 1410, 40960, 164, 65536),
+    "NVIDIA H100 SXM5": ("9.0", 132, 128, 64, 4, 1980, 1830, 51200, 228, 65536),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WHITEPAPER))
+def test_gpu_spec_matches_the_whitepaper(name):
+    s = gpu.gpu_spec(name)
+    assert (s.compute_capability, s.sm_count, s.fp32_cores_per_sm, s.fp64_cores_per_sm,
+            s.tensor_cores_per_sm, s.boost_clock_MHz, s.tensor_clock_MHz, s.l2_KiB,
+            s.shared_KiB_per_sm, s.registers_per_sm) == WHITEPAPER[name]
+    # the per-SM limits of its compute capability agree with its own figures
+    lim = gpu.cuda_limits(s.compute_capability)
+    assert lim.registers_per_sm == s.registers_per_sm
+    assert lim.shared_bytes_per_sm == 1024 * s.shared_KiB_per_sm
+
+
+def test_every_gpu_of_the_table_is_checked():
+    assert set(gpu.gpu_names()) == set(WHITEPAPER)
+
+
+#: dense Tensor Core FMA per clock per Tensor Core: V100 whitepaper, "each Tensor Core performs
+#: 64 floating point FMA operations per clock" (8 per SM: 512 per SM); Turing whitepaper, the same
+#: FP16 rate with INT8 at twice and INT4 at four times it; A100 whitepaper, 256 FP16 FMA per clock
+#: per Tensor Core (1024 per SM), TF32 at half, INT8 twice, INT4 four times, FP64 64 per SM over
+#: 4 Tensor Cores = 16; H100 whitepaper, twice A100's rate per SM per clock, FP8 twice FP16.
+TENSOR_FMA = {
+    ("Volta", "fp16"): 64, ("Turing", "fp16"): 64, ("Turing", "int8"): 128,
+    ("Turing", "int4"): 256, ("Ampere", "fp16"): 256, ("Ampere", "bf16"): 256,
+    ("Ampere", "tf32"): 128, ("Ampere", "int8"): 512, ("Ampere", "int4"): 1024,
+    ("Ampere", "fp64"): 16, ("Hopper", "fp16"): 512, ("Hopper", "bf16"): 512,
+    ("Hopper", "tf32"): 256, ("Hopper", "fp8"): 1024, ("Hopper", "int8"): 1024,
+    ("Hopper", "fp64"): 32,
+}
+
+
+@pytest.mark.parametrize("arch, precision", sorted(TENSOR_FMA))
+def test_tensor_core_rate_per_clock_from_the_whitepapers(arch, precision):
+    name = {"Volta": "NVIDIA V100 SXM2", "Turing": "NVIDIA T4", "Ampere": "NVIDIA A100 SXM4 80GB",
+            "Hopper": "NVIDIA H100 SXM5"}[arch]
+    s = gpu.gpu_spec(name)
+    clock = s.boost_clock_MHz if precision == "fp64" else s.tensor_clock_MHz
+    expect = s.sm_count * s.tensor_cores_per_sm * TENSOR_FMA[arch, precision] * 2 * clock / 1e6
+    assert gpu.tensor_core_peak_TFLOPs(name, precision) == pytest.approx(expect, rel=1e-12)

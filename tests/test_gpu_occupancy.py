@@ -154,3 +154,63 @@ def test_occupancy_equals_block_by_block_placement(cc, threads, regs, smem):
 def test_occupancy_rejects_invalid_launches(args, exc, match):
     with pytest.raises(exc, match=match):
         gpu.occupancy(*args)
+
+
+# --- the limits table itself, cell by cell, typed from the sources (not read from the CSV)
+
+#: NVIDIA, CUDA C++ Programming Guide (12.x), "Technical Specifications per Compute Capability"
+#: table: threads per block, resident warps per SM, resident blocks per SM, 32-bit registers per
+#: SM, registers per block, registers per thread, shared memory per SM, shared memory per block
+#: (the opt-in maximum; 48 KB on 6.0), all in the table's units (K = 1024).
+GUIDE = {
+    "6.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 64 * 1024, 48 * 1024),
+    "7.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 96 * 1024, 96 * 1024),
+    "7.5": (1024, 32, 16, 64 * 1024, 64 * 1024, 255, 64 * 1024, 64 * 1024),
+    "8.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 164 * 1024, 163 * 1024),
+    "8.6": (1024, 48, 16, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
+    "8.9": (1024, 48, 24, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
+    "9.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
+}
+#: Allocation granularities, from CUDA's occupancy calculator header (cuda_occupancy.h) and, for
+#: the 1 KB reserved per block from 8.0 on, the Programming Guide's compute capability 8.x
+#: section: register unit (per warp), warp granularity, shared unit (bytes), reserved (bytes).
+GRANULARITY = {
+    "6.0": (256, 2, 256, 0), "7.0": (256, 4, 256, 0), "7.5": (256, 4, 256, 0),
+    "8.0": (256, 4, 128, 1024), "8.6": (256, 4, 128, 1024), "8.9": (256, 4, 128, 1024),
+    "9.0": (256, 4, 128, 1024),
+}
+ARCHITECTURE = {"6.0": "Pascal", "7.0": "Volta", "7.5": "Turing", "8.0": "Ampere",
+                "8.6": "Ampere", "8.9": "Ada Lovelace", "9.0": "Hopper"}
+
+
+@pytest.mark.parametrize("cc", sorted(GUIDE))
+def test_cuda_limits_match_the_programming_guide(cc):
+    lim = gpu.cuda_limits(cc)
+    assert lim.architecture == ARCHITECTURE[cc]
+    assert (lim.max_threads_per_block, lim.max_warps_per_sm, lim.max_blocks_per_sm,
+            lim.registers_per_sm, lim.max_registers_per_block, lim.max_registers_per_thread,
+            lim.shared_bytes_per_sm, lim.max_shared_bytes_per_block) == GUIDE[cc]
+    assert (lim.register_allocation_unit, lim.warp_allocation_granularity,
+            lim.shared_allocation_unit, lim.shared_reserved_per_block) == GRANULARITY[cc]
+    assert lim.max_threads_per_sm == 32 * GUIDE[cc][1]  # 2048 on 6.0, 1024 on 7.5, 1536 on 8.6
+
+
+def test_every_compute_capability_of_the_table_is_checked():
+    assert set(gpu.compute_capabilities()) == set(GUIDE)
+
+
+@pytest.mark.parametrize("cc,threads,regs,smem,blocks,occ,limiter", [
+    # 8-warp blocks: 64 warps / 8 = 8 blocks; 32 regs = 1024 per warp, 64 warps fit -> 100%
+    ("6.0", 256, 32, 0, 8, 1.0, "warps"),
+    # 48 regs: 1536 per warp; 65536 / 1536 = 42.7 -> 42 warps (a multiple of the granularity 2;
+    # with 4 it would be 40) -> 21 two-warp blocks = 42 of 64 warps
+    ("6.0", 64, 48, 0, 21, 42 / 64, "registers"),
+    # 1-warp blocks: the 32-block limit -> 32 of 64 warps
+    ("6.0", 32, 16, 0, 32, 0.5, "blocks"),
+    # shared: 64 KB / 40 KB = 1 block of 4 warps
+    ("6.0", 128, 16, 40960, 1, 4 / 64, "shared"),
+])
+def test_occupancy_on_pascal(cc, threads, regs, smem, blocks, occ, limiter):
+    res = gpu.occupancy(cc, threads, regs, smem)
+    assert (res.blocks_per_sm, res.limiter) == (blocks, limiter)
+    assert res.occupancy == pytest.approx(occ)

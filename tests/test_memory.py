@@ -101,7 +101,11 @@ def test_small_sweeps_run():
     lat = memory.latency_sweep(sizes, repeats=1, loads=10_000)
     bw = memory.bandwidth_sweep(sizes, repeats=1, bytes_per_timing=2**20)
     assert list(lat["working_set_bytes"]) == sizes == list(bw["working_set_bytes"])
-    assert (lat["latency_ns"] > 0).all() and (bw["read_GBps"] > 0).all()
+    # a real run on any machine: a load takes between a clock cycle's fraction (0.1 ns) and a
+    # far DRAM miss with a page walk (10 us); one core reads between 0.1 GB/s and 2 TB/s. The
+    # arithmetic itself is checked with a fake clock below.
+    assert lat["latency_ns"].between(0.1, 1e4).all()
+    assert bw["read_GBps"].between(0.1, 2e3).all()
 
 
 def test_os_cache_levels_parse(tmp_path):
@@ -168,3 +172,111 @@ def test_cache_levels_explorer_draws():
     sweep = _synthetic()
     assert cache_levels_explorer(sweep).children
     assert training_memory_explorer().children
+
+
+class _FakeClock:
+    """Stands in for the ``time`` module: each timed call (two perf_counter readings) takes the
+    next interval of ``intervals`` seconds, in turn, so the sweeps' arithmetic is checked against
+    hand-worked numbers instead of ``> 0``."""
+
+    def __init__(self, intervals):
+        self.intervals, self.calls, self.now = list(intervals), 0, 0.0
+
+    def perf_counter(self):
+        if self.calls % 2:  # a stop reading
+            self.now += self.intervals[(self.calls // 2) % len(self.intervals)]
+        self.calls += 1
+        return self.now
+
+
+def test_bandwidth_sweep_divides_every_pass_by_the_best_time(monkeypatch):
+    # timed runs of 2^-8, 2^-10, 2^-9 s (exact in binary): the best is 2^-10 s. bytes_per_timing
+    # = 1 MiB:  4 KiB working set -> 256 passes -> 2^20 bytes in 2^-10 s = 1.073741824 GB/s
+    #           1 MiB             -> 1 pass     -> 2^20 bytes             = 1.073741824 GB/s
+    #           3 MiB             -> 1 pass     -> 3 x 2^20 bytes         = 3.221225472 GB/s
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-8, 2**-10, 2**-9]))
+    out = memory.bandwidth_sweep([4096, 2**20, 3 * 2**20], repeats=3, bytes_per_timing=2**20)
+    assert list(out["working_set_bytes"]) == [4096, 2**20, 3 * 2**20]
+    np.testing.assert_allclose(out["read_GBps"], [1.073741824, 1.073741824, 3.221225472],
+                               rtol=1e-14)
+
+
+def test_latency_sweep_is_best_time_per_load(monkeypatch):
+    # best timed chase 2^-9 s over 2^14 loads = 2^-23 s = 119.20928955078125 ns per load
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-7, 2**-9]))
+    out = memory.latency_sweep([4096, 8192 + 100], repeats=2, loads=2**14, huge_pages=False)
+    assert list(out["working_set_bytes"]) == [4096, 8256]  # whole 64-byte lines, rounded down
+    np.testing.assert_allclose(out["latency_ns"], [119.20928955078125] * 2, rtol=1e-14)
+
+
+def test_plateau_of_exactly_min_points_is_a_level():
+    """The docstring: a plateau of *at least* min_points sizes is a level."""
+    sweep = pd.DataFrame({"working_set_bytes": [1, 2, 3, 4, 5, 6, 7, 8],
+                          "latency_ns": [1.0, 1.0, 1.2, 10.0, 11.0, 10.0, 100.0, 100.0]})
+    found = memory.detect_cache_levels(sweep, rise=1.5, min_points=3)
+    assert found == [memory.CacheLevel(1, 3, 1.0), memory.CacheLevel(2, 6, 10.0)]
+    # one size short of min_points: not a level
+    assert memory.detect_cache_levels(sweep, min_points=4) == []
+    short = sweep.drop(index=1)  # the first plateau has 2 sizes left
+    assert memory.detect_cache_levels(short, min_points=3) == [memory.CacheLevel(1, 6, 10.0)]
+    assert memory.detect_cache_levels(sweep, min_points=3, max_levels=1) == [
+        memory.CacheLevel(1, 3, 1.0)]
+
+
+def test_plateau_uses_rise_over_its_lowest_latency():
+    # 1.0 -> 1.5 stays (at most rise x 1.0), 1.6 leaves it; the plateau's floor is its lowest point
+    sweep = pd.DataFrame({"working_set_bytes": [1, 2, 3, 4, 5, 6, 7],
+                          "latency_ns": [2.0, 1.0, 1.5, 1.6, 1.6, 1.6, 50.0]})
+    assert memory.detect_cache_levels(sweep, rise=1.5, min_points=3) == [
+        memory.CacheLevel(1, 3, 1.5), memory.CacheLevel(2, 6, 1.6)]
+
+
+def test_bandwidth_sweep_default_reads_64_mib_per_timing(monkeypatch):
+    # default bytes_per_timing = 64 MiB: a 4 KiB working set is read 16384 times per timing;
+    # 2^26 bytes in the fake clock's 2^-10 s = 2^36 / 1e9 = 68.719476736 GB/s
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-10]))
+    out = memory.bandwidth_sweep([4096], repeats=1)
+    assert out["read_GBps"].tolist() == pytest.approx([68.719476736], rel=1e-14)
+
+
+def test_a_jump_right_after_the_first_size_ends_a_level():
+    # the first plateau is the first size alone (1 ns, then 10 ns > 1.5 x 1 ns)
+    sweep = pd.DataFrame({"working_set_bytes": [1, 2, 3, 4, 5, 6],
+                          "latency_ns": [1.0, 10.0, 10.0, 10.0, 100.0, 100.0]})
+    assert memory.detect_cache_levels(sweep, min_points=1) == [
+        memory.CacheLevel(1, 1, 1.0), memory.CacheLevel(2, 4, 10.0)]
+
+
+def test_latency_sweep_defaults_chase_page_groups_in_two_passes(monkeypatch):
+    """The documented defaults: groups of a 4 KiB page (64 lines), 2 passes, seed 0."""
+    calls = []
+    real = memory.cyclic_chain
+    monkeypatch.setattr(memory, "cyclic_chain", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(memory, "time", _FakeClock([2**-10]))
+    memory.latency_sweep([8192], repeats=1, loads=1000, huge_pages=False)
+    assert calls == [(128, 0, 64, 2)]
+    np.testing.assert_array_equal(memory.cyclic_chain(256), real(256, 0, 64, 2))
+
+
+def test_no_huge_pages_where_no_mapping_holds_the_address():
+    assert memory._anon_huge_kib(0) == 0  # address 0 is never mapped
+
+
+def test_no_huge_pages_where_smaps_cannot_be_read(monkeypatch):
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("/proc/self/smaps")
+
+    monkeypatch.setattr(memory, "open", missing, raising=False)  # shadows the builtin there
+    assert memory._anon_huge_kib(12345) == 0
+
+
+def test_huge_page_array_starts_on_a_2_mib_boundary():
+    # x86-64 and Arm64 (4 KiB granule) transparent huge pages are 2 MiB; the array must start on
+    # one's boundary for the first of them to be backed by a huge page at all
+    import mmap
+
+    assert memory.HUGE_PAGE_BYTES == 2 * 1024 * 1024
+    if not hasattr(mmap, "MAP_PRIVATE"):
+        pytest.skip("no private anonymous maps here (Windows): an ordinary array")
+    arr, _ = memory._huge_page_array(2**18)
+    assert arr.ctypes.data % (2 * 1024 * 1024) == 0

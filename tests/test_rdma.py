@@ -420,3 +420,50 @@ def test_public_api_and_shared_default_host():
         r.message_time(r.rdma_write_path(fresh), 10_000)
     assert r.lookup_time_s("rpc-tcp") == r.lookup_time_s("rpc-tcp", fresh)
     assert r.Fabric().params == fresh and r.connected_pair().fabric.params == fresh
+
+
+@pytest.mark.parametrize("opcode", ["ATOMIC_FETCH_ADD", "ATOMIC_CMP_SWAP"])
+@pytest.mark.parametrize("fence, expect_old", [(False, 0), (True, 5)])
+def test_write_after_an_atomic_needs_a_fence_too(opcode, fence, expect_old):
+    """The IB spec's fence waits for every prior READ *and atomic*: the atomic's old value (5)
+    lands in a[0:8] only when its response returns, so an unfenced WRITE of a[0:8] sends 0."""
+    fab, a, b, ma, mb, qa, qb = pair()
+    b.write_u64(0, 5)                  # atomic on b[0:8] (old value -> a[0:8]), then WRITE a -> b
+    qa.post_send(r.SendWR(1, opcode, r.SGE(0, 8, ma.lkey), remote_addr=0, rkey=mb.rkey,
+                          compare_add=5 if opcode == "ATOMIC_CMP_SWAP" else 1, swap=9))
+    qa.post_send(r.SendWR(2, "RDMA_WRITE", r.SGE(0, 8, ma.lkey), remote_addr=104, rkey=mb.rkey,
+                          fence=fence))
+    fab.run()
+    assert [w.status for w in qa.send_cq.poll()] == ["SUCCESS", "SUCCESS"]
+    assert a.read_u64(0) == 5                                       # the old value came back
+    assert b.read_u64(0) == (6 if opcode == "ATOMIC_FETCH_ADD" else 9)
+    assert b.read_u64(104) == expect_old
+
+
+@pytest.mark.parametrize("transport, msg, mtu, expect", [
+    # packets = ceil(msg / MTU), each with the transport's header bytes (IB 26, RoCE v2 82 with
+    # preamble and gap, iWARP 110: 20 + 18 + 20 + 32 + 6 + 14)
+    ("InfiniBand", 100, None, 100 / 126),                # a short message is still one packet
+    ("InfiniBand", 4097, None, 4097 / (4097 + 2 * 26)),  # one byte over the MTU: two packets
+    ("InfiniBand", 2500, 1000, 2500 / (2500 + 3 * 26)),
+    ("RoCE v2", 10_000, None, 10_000 / (10_000 + 3 * 82)),
+    ("iWARP", 8928, None, 8928 / (8928 + 110)),          # 9000 - 20 - 32 - 6 - 14 per segment
+    ("iWARP", 9000, None, 9000 / (9000 + 2 * 110)),
+])
+def test_wire_efficiency_counts_a_partial_packet(transport, msg, mtu, expect):
+    assert r.wire_efficiency(transport, msg, mtu) == pytest.approx(expect, rel=1e-12)
+
+
+@pytest.mark.parametrize("gpu, nic, legs", [
+    # the staging buffer is in the DRAM of the *adapter's* socket (NIC0, NIC1 on CPU0; NIC2,
+    # NIC3 on CPU1, DGX-1 whitepaper figure 4), so a copy to the far socket's NIC crosses QPI
+    # on its way into that DRAM, and the adapter reads it locally
+    (0, 3, [["GPU0", "PCIe0", "CPU0", "CPU1", "DRAM1"], ["DRAM1", "CPU1", "PCIe3", "NIC3"]]),
+    (6, 0, [["GPU6", "PCIe3", "CPU1", "CPU0", "DRAM0"], ["DRAM0", "CPU0", "PCIe0", "NIC0"]]),
+    (0, 1, [["GPU0", "PCIe0", "CPU0", "DRAM0"], ["DRAM0", "CPU0", "PCIe1", "NIC1"]]),
+])
+def test_staging_buffer_is_next_to_the_adapter(gpu, nic, legs):
+    path = r.gpu_nic_path(r.dgx1_with_nics(), gpu, nic, staged=True)
+    assert path["nodes"] == legs
+    assert path["hops"] == sum(len(leg) - 1 for leg in legs)
+    assert path["bottleneck_GBps"] == pytest.approx(15.7538)   # PCIe 3.0 x16, once each way

@@ -202,3 +202,31 @@ def test_critical_batch_rejects_bad_input():
         rl.critical_batch(100, 2, d_in=64)
     with pytest.raises(ValueError, match="no batch reaches ridge_point"):
         rl.critical_batch(1000, 2, 64, 64)
+
+
+def test_gemv_intensity_by_hand():
+    # n = 4, float64: 2 x 16 flops over 8 x (16 + 2 x 4) bytes = 32 / 192
+    assert rl.gemv_intensity(4) == pytest.approx(1 / 6, rel=1e-12)
+    # n = 1000, float32: 2e6 / (4 x 1 002 000)
+    assert rl.gemv_intensity(1000, 4) == pytest.approx(2e6 / 4_008_000, rel=1e-12)
+
+
+def test_plot_marks_a_ridge_on_the_range_edge_and_styles_points():
+    import matplotlib.pyplot as plt
+
+    roof = rl.Roofline("x", 1000.0, 100.0, intensity_unit="mac")   # ridge at 10 / 2 = 5 MAC/byte
+    assert roof.ridge_point == pytest.approx(5.0)
+    ax = rl.plot(roof, [rl.KernelPoint("k", 2.0, 100.0)], intensity_range=(5.0, 64.0))
+    assert ax.get_xlabel() == "arithmetic intensity (MAC/byte)"   # one roofline: its unit
+    vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1
+                and len(ln.get_xdata()) == 2]
+    assert [ln.get_xdata()[0] for ln in vertical] == [5.0]        # the ridge, at the range's low
+    point = [ln for ln in ax.get_lines() if ln.get_label() == "k"][0]
+    assert point.get_markersize() == 8 and point.get_marker() == "o"
+    legend = ax.get_legend()
+    anchor = legend.get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert 1.0 < anchor.x0 < 1.1                                  # just beside the axes
+    plt.close(ax.figure)
+    ax = rl.plot(roof, intensity_range=(5.5, 64.0))               # ridge outside: no line
+    assert not [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1]
+    plt.close(ax.figure)

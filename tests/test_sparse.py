@@ -124,3 +124,22 @@ def test_crossover_density_interpolates_in_log_density():
     assert sparse.crossover_density(never, 32) is None
     with pytest.raises(ValueError, match="block_size"):
         sparse.crossover_density(df, 16)
+
+
+def test_all_negative_groups_and_blocks_are_kept():
+    """Deterministic cases for what random tests catch only sometimes: magnitude, not sign,
+    decides. 2:4 groups [-1, -5, -3, -0.5] -> -5, -3 at positions 1, 2; [0, -2, 0, -1] -> 1, 3."""
+    W = np.array([[-1.0, -5.0, -3.0, -0.5, 0.0, -2.0, 0.0, -1.0]])
+    values, meta = sparse.prune_2_4(W)
+    np.testing.assert_array_equal(values, [[-5.0, -3.0, -2.0, -1.0]])
+    np.testing.assert_array_equal(meta, [[1, 2, 1, 3]])
+    # block sparsity: a 2 x 2 block whose only non-zeros are negative is a non-zero block
+    W = np.zeros((4, 4))
+    W[0:2, 2:4] = [[-1.0, 0.0], [0.0, -7.0]]
+    W[2:4, 0:2] = [[-0.25, -0.5], [-1.0, -2.0]]
+    blocks, layout = sparse.to_block_sparse(W, 2)
+    np.testing.assert_array_equal(layout, [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(blocks, [W[0:2, 2:4], W[2:4, 0:2]])
+    np.testing.assert_array_equal(sparse.from_block_sparse(blocks, layout, 2), W)
+    x = np.arange(8.0).reshape(2, 4)
+    np.testing.assert_allclose(sparse.block_sparse_matmul(x, blocks, layout, 2), x @ W)

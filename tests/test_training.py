@@ -126,3 +126,52 @@ def test_training_flops_against_gpt3s_published_compute():
     # 3.14e23 FLOP ("3.64E+03 petaflop/s-days"), counted as 6 N D
     assert T.training_flops(174.6e9, 300e9) == pytest.approx(3.14e23, rel=0.01)
     assert T.training_flops(174.6e9, 300e9) == pytest.approx(3.64e3 * 1e15 * 86400, rel=0.01)
+
+
+def test_decode_bound_scales_with_the_batch():
+    """Hand numbers: 7e9 weights x 2 bytes + a 2 GB KV cache (all 8 sequences) = 16 GB per step;
+    3200 GB/s / 16 GB = 200 steps/s, each a token for each of 8 sequences = 1600 tokens/s; the
+    step does 2 x 7e9 x 8 = 112e9 flops over 16e9 bytes = 7 FLOP/byte."""
+    bound = T.decode_tokens_per_s_bound(7e9, 3200, kv_bytes=2e9, batch=8)
+    assert bound.bytes_per_step == pytest.approx(16e9, rel=1e-12)
+    assert bound.steps_per_s == pytest.approx(200.0, rel=1e-12)   # GB/s are 1e9 bytes/s
+    assert bound.tokens_per_s == pytest.approx(1600.0, rel=1e-12)
+    assert bound.intensity == pytest.approx(7.0, rel=1e-12)
+    one = T.decode_tokens_per_s_bound(7e9, 3200, kv_bytes=2e9, batch=1)
+    assert bound.tokens_per_s == pytest.approx(8 * one.tokens_per_s)  # same bytes, 8x the tokens
+    fp8 = T.decode_tokens_per_s_bound(7e9, 3200, batch=4, bytes_per_param=1)
+    assert fp8.tokens_per_s == pytest.approx(4 * 3200 / 7)  # 7 GB per step, 4 tokens per step
+
+
+#: Bytes per parameter (weights, gradients, optimizer state), worked out from each optimizer's
+#: state as its paper defines it: Adam keeps momentum and variance (Kingma and Ba, Algorithm 1);
+#: mixed precision adds an fp32 master copy to 16-bit weights and gradients (Micikevicius et al.,
+#: 2018; ZeRO's K = 4 + 4 + 4 = 12, Rajbhandari et al. 2020); SGD with momentum keeps one fp32
+#: buffer; Adafactor keeps no momentum and factored second moments (counted as 0 per parameter,
+#: Shazeer and Stern 2018); 8-bit Adam keeps both moments in one byte each (Dettmers et al. 2022).
+OPTIMIZER_BYTES = {
+    ("adam", "mixed"): (2, 2, 4 + 4 + 4), ("adam", "fp32"): (4, 4, 4 + 4),
+    ("sgd_momentum", "mixed"): (2, 2, 4 + 4), ("sgd_momentum", "fp32"): (4, 4, 4),
+    ("adafactor", "mixed"): (2, 2, 4), ("adafactor", "fp32"): (4, 4, 0),
+    ("adam8bit", "mixed"): (2, 2, 4 + 1 + 1), ("adam8bit", "fp32"): (4, 4, 1 + 1),
+}
+
+
+@pytest.mark.parametrize("optimizer, precision", sorted(OPTIMIZER_BYTES))
+def test_optimizer_state_bytes_per_parameter(optimizer, precision):
+    s = T.model_state_bytes(1, optimizer=optimizer, precision=precision)
+    assert (s.params_bytes, s.grads_bytes, s.optimizer_bytes) == OPTIMIZER_BYTES[
+        optimizer, precision]
+
+
+def test_every_optimizer_of_the_table_is_checked():
+    assert {(o, p) for o in T.optimizers() for p in ("mixed", "fp32")} == set(OPTIMIZER_BYTES)
+
+
+def test_full_recompute_keeps_the_layer_input_alone():
+    """Korthikanti et al., Table 2: full recomputation keeps 2sbh bytes per layer (the fp16
+    input). s = 8, b = 2, h = 16: 512 bytes, with or without tensor and sequence parallelism."""
+    assert T.saved_tensors(8, 2, 16, 4, recompute="full") == {"layer input": 512}
+    assert T.saved_tensors(8, 2, 16, 4, tp=2, recompute="full") == {"layer input": 512}
+    assert T.saved_tensors(8, 2, 16, 4, tp=2, sequence_parallel=True,
+                           recompute="full") == {"layer input": 512}
