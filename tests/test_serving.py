@@ -147,3 +147,21 @@ def test_speculative_bad_input():
         serving.speculative_expected_tokens(0.5, 2.5)
     with pytest.raises(ValueError, match="cost_ratio"):
         serving.speculative_speedup(0.5, 2, 0)
+
+
+def test_speculative_sampling_keeps_the_target_distribution_and_the_formula():
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    q = np.array([0.25, 0.25, 0.25, 0.25])
+    alpha = serving.acceptance_rate(p, q)
+    assert alpha == pytest.approx(0.25 + 0.25 + 0.15 + 0.05)      # sum of min(p, q) by hand
+    per_step, emitted = serving.speculative_sampling(p, q, 4, n_steps=20_000, seed=1)
+    stderr = per_step.std() / math.sqrt(per_step.size)
+    assert abs(per_step.mean() - serving.speculative_expected_tokens(alpha, 4)) < 4 * stderr
+    # chi-square goodness of fit against p: 3 degrees of freedom, 0.1% critical value 16.27
+    counts = np.bincount(emitted, minlength=4)
+    chi2 = float(((counts - p * emitted.size) ** 2 / (p * emitted.size)).sum())
+    assert chi2 < 16.27
+    with pytest.raises(ValueError, match="q must be"):
+        serving.speculative_sampling(p, [0.5, 0.6], 2)
+    with pytest.raises(ValueError, match="same length"):
+        serving.acceptance_rate(p, [0.5, 0.5])

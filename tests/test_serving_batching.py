@@ -84,14 +84,16 @@ def test_kv_capacity_limits_the_batch():
 
 
 def test_summarize_by_hand():
-    frame = pd.DataFrame({"arrival_s": [0.0, 1.0], "first_token_s": [0.5, 3.0],
-                          "finish_s": [1.5, 4.0], "output_tokens": [11, 1]})
+    frame = pd.DataFrame({"arrival_s": [0.0, 1.0, 1.0], "first_token_s": [0.5, 3.0, 1.2],
+                          "finish_s": [1.5, 4.0, 2.2], "output_tokens": [11, 1, 3]})
     frame["ttft_s"] = frame["first_token_s"] - frame["arrival_s"]
-    frame["tpot_s"] = [0.1, np.nan]
+    frame["tpot_s"] = [0.1, np.nan, 0.5]
     row = serving.summarize(frame, ttft_slo_s=1.0, tpot_slo_s=0.2)
-    assert row["throughput_tok_s"] == pytest.approx(12 / 4.0)
-    assert row["goodput_req_s"] == pytest.approx(1 / 4.0)     # the second misses its TTFT
-    assert row["slo_attainment"] == 0.5
+    assert row["throughput_tok_s"] == pytest.approx(15 / 4.0)
+    # the second misses its TTFT, the third its TPOT
+    assert row["goodput_req_s"] == pytest.approx(1 / 4.0)
+    assert row["slo_attainment"] == pytest.approx(1 / 3)
+    assert row["ttft_p50_s"] == pytest.approx(0.5)
 
 
 def test_traces():

@@ -109,3 +109,41 @@ def test_kv_waste_bad_input():
         serving.kv_waste([1.5], 10, 4, "paged")
     with pytest.raises(ValueError, match="weight_bytes_total"):
         serving.kv_budget_bytes(80e9, 100e9)
+
+
+def test_random_operations_keep_the_block_accounting():
+    """Random appends, forks and frees against an independent account: every sequence's table
+    covers exactly its tokens, shared blocks are counted once, waste is the empty slots."""
+    rng = np.random.default_rng(7)
+    b = 4
+    kv = serving.PagedKVCache(64, b, 1)
+    live, next_id = [], 0
+    for _ in range(2000):
+        op = rng.integers(3)
+        try:
+            if op == 0 or not live:
+                seq = live[rng.integers(len(live))] if live and rng.random() < 0.7 else next_id
+                kv.append(seq, int(rng.integers(0, 9)))
+                if seq == next_id:
+                    live.append(seq)
+                    next_id += 1
+            elif op == 1:
+                kv.fork(live[rng.integers(len(live))], next_id)
+                live.append(next_id)
+                next_id += 1
+            else:
+                kv.free(live.pop(rng.integers(len(live))))
+        except serving.OutOfBlocksError:
+            pass
+        fill = {}
+        for seq in live:
+            table, n = kv.block_table(seq), kv.length(seq)
+            assert len(table) == -(-n // b)
+            for j, block in enumerate(table):
+                held = min(b, n - j * b)
+                # a shared block holds the same tokens for every owner
+                assert fill.setdefault(block, held) == held
+        assert kv.used_blocks == len(fill)
+        assert kv.wasted_bytes() == sum(b - f for f in fill.values())
+        assert all(kv.ref_count(blk) == sum(blk in kv.block_table(s) for s in live)
+                   for blk in fill)

@@ -10,9 +10,17 @@ speculative decoding, disaggregated prefill and decode, quantised weights and ca
 * :mod:`~aichip.serving.batching`: :func:`simulate`, a SimPy serving simulator (static,
   continuous, chunked-prefill batching).
 * :mod:`~aichip.serving.speculative`: expected tokens per verification, speed-up.
+* :mod:`~aichip.serving.disaggregation`: the KV cache over RDMA against prefill interference.
+* :mod:`~aichip.serving.quantisation`: FP8/FP4 weights and KV cache, the decode bound, the batch.
 """
 
-from .batching import POLICIES, SimConfig, simulate, simulate_requests, summarize
+from .batching import POLICIES, SimConfig, md1_check, simulate, simulate_requests, summarize
+from .disaggregation import (
+    disaggregation_table,
+    kv_transfer_path,
+    kv_transfer_s,
+    prefill_interference,
+)
 from .kvcache import (
     KV_POLICIES,
     OutOfBlocksError,
@@ -20,6 +28,7 @@ from .kvcache import (
     admitted_batch,
     kv_budget_bytes,
     kv_waste,
+    kv_waste_table,
     reserved_tokens,
 )
 from .model import (
@@ -32,11 +41,13 @@ from .model import (
     prefill_work,
     step_work,
 )
+from .quantisation import SCHEMES, Scheme, max_batch_that_fits, quantisation_table
 from .roofline import (
     FORMAT_ALIASES,
     Hardware,
     StepTime,
     critical_batch,
+    critical_context,
     decode_intensity,
     format_bytes,
     hardware,
@@ -47,7 +58,9 @@ from .roofline import (
     ttft_s,
 )
 from .speculative import (
+    acceptance_rate,
     speculative_expected_tokens,
+    speculative_sampling,
     speculative_speedup,
     speculative_step_speedup,
     speculative_tokens_monte_carlo,
@@ -63,11 +76,14 @@ from .traces import (
 
 __all__ = [
     "DecoderShape", "FORMAT_ALIASES", "Hardware", "KV_POLICIES", "LENGTH_PROFILES", "LENGTH_SIGMA",
-    "OutOfBlocksError", "POLICIES", "PagedKVCache", "SimConfig", "StepTime", "StepWork", "Trace",
-    "admitted_batch", "constant_trace", "critical_batch", "decode_intensity", "decode_work",
-    "format_bytes", "hardware", "kv_budget_bytes", "kv_waste", "llama3_405b", "llama3_70b",
-    "llama3_8b", "lognormal_lengths", "max_decode_intensity", "prefill_intensity", "prefill_work",
-    "request_trace", "reserved_tokens", "simulate", "simulate_requests",
-    "speculative_expected_tokens", "speculative_speedup", "speculative_step_speedup",
+    "OutOfBlocksError", "POLICIES", "PagedKVCache", "SCHEMES", "Scheme", "SimConfig", "StepTime",
+    "StepWork", "Trace", "acceptance_rate", "admitted_batch", "constant_trace", "critical_batch",
+    "critical_context", "decode_intensity", "decode_work", "disaggregation_table", "format_bytes",
+    "hardware", "kv_budget_bytes", "kv_transfer_path", "kv_transfer_s", "kv_waste",
+    "kv_waste_table", "llama3_405b", "llama3_70b", "llama3_8b", "lognormal_lengths",
+    "max_batch_that_fits", "max_decode_intensity", "md1_check", "prefill_intensity",
+    "prefill_interference", "prefill_work", "quantisation_table", "request_trace",
+    "reserved_tokens", "simulate", "simulate_requests", "speculative_expected_tokens",
+    "speculative_sampling", "speculative_speedup", "speculative_step_speedup",
     "speculative_tokens_monte_carlo", "step_time", "step_work", "summarize", "tpot_s", "ttft_s",
 ]

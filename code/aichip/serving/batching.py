@@ -47,9 +47,9 @@ from ..validation import check_choice, check_float, check_int
 from .kvcache import kv_budget_bytes
 from .model import DecoderShape, StepWork, llama3_8b
 from .roofline import Hardware, hardware
-from .traces import Trace, request_trace
+from .traces import Trace, constant_trace, request_trace
 
-__all__ = ["POLICIES", "SimConfig", "simulate_requests", "summarize", "simulate"]
+__all__ = ["POLICIES", "SimConfig", "simulate_requests", "summarize", "simulate", "md1_check"]
 
 POLICIES = ("static", "continuous", "chunked")
 
@@ -303,3 +303,24 @@ def simulate(shape: DecoderShape | None = None, hw: Hardware | None = None, *,
     rows = {p: summarize(simulate_requests(p, trace, cfg), ttft_slo_s, tpot_slo_s)
             for p in policies}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+
+
+def md1_check(n_requests=20_000, rho=0.5, prompt_tokens=512, output_tokens=2, seed=0,
+              policy="continuous") -> dict:
+    """The simulator as an M/D/1 queue (batch 1, Poisson arrivals, equal requests) against
+    Pollaczek-Khinchine's mean wait ``lambda D**2 / (2 (1 - rho))``: a correctness figure for a
+    benchmark. Returns ``service_s`` (D, from the lone request), ``simulated_wait_s``,
+    ``theory_wait_s`` and ``rel_error``."""
+    rho = check_float("rho", rho, minimum=0, maximum=1, strict_minimum=True)
+    if rho >= 1:
+        raise ValueError(f"rho must be < 1 for a stable queue, got {rho}")
+    cfg = SimConfig(max_batch=1)
+    lone = Trace(np.zeros(1), np.array([prompt_tokens]), np.array([output_tokens]))
+    service = float(simulate_requests(policy, lone, cfg)["latency_s"].iloc[0])
+    lam = rho / service
+    frame = simulate_requests(policy, constant_trace(n_requests, lam, prompt_tokens,
+                                                     output_tokens, seed), cfg)
+    wait = float((frame["latency_s"] - service).mean())
+    theory = lam * service**2 / (2 * (1 - rho))
+    return dict(service_s=service, simulated_wait_s=wait, theory_wait_s=theory,
+                rel_error=wait / theory - 1)

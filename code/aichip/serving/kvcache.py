@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from ..validation import check_choice, check_float, check_int
+from .traces import request_trace
 
 __all__ = ["KV_POLICIES", "OutOfBlocksError", "PagedKVCache", "kv_waste", "reserved_tokens",
-           "admitted_batch", "kv_budget_bytes"]
+           "admitted_batch", "kv_budget_bytes", "kv_waste_table"]
 
 KV_POLICIES = ("paged", "contiguous")
 
@@ -213,3 +215,22 @@ def admitted_batch(lengths, max_len, bytes_per_token, budget_bytes, block_tokens
     budget = check_float("budget_bytes", budget_bytes, minimum=0)
     reserved = np.cumsum(reserved_tokens(lengths, max_len, block_tokens, policy)) * bpt
     return int(np.searchsorted(reserved, budget, side="right"))
+
+
+def kv_waste_table(shape, hw, n_requests=2000, profile="conversation", seed=0, block_tokens=16,
+                   weight_bytes=2, kv_bytes=2, max_len=None) -> pd.DataFrame:
+    """Paged against contiguous KV memory on a request trace (:func:`aichip.serving.request_trace`
+    lengths at their final size, prompt + output): per policy, the ``waste`` fraction, the KV
+    ``budget_GB`` beside the weights on ``hw`` and the ``admitted_batch`` (sequences of the trace,
+    in order, that fit at once)."""
+
+    max_len = shape.max_context if max_len is None else check_int("max_len", max_len, minimum=2)
+    lengths = request_trace(n_requests, 1.0, profile, seed, max_len).total_tokens
+    budget = kv_budget_bytes(hw.memory_bytes, shape.n_params * weight_bytes)
+    per_token = shape.kv_bytes_per_token(kv_bytes)
+    rows = {policy: dict(waste=kv_waste(lengths, max_len, block_tokens, policy),
+                         budget_GB=budget / 1e9,
+                         admitted_batch=admitted_batch(lengths, max_len, per_token, budget,
+                                                       block_tokens, policy))
+            for policy in KV_POLICIES}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")

@@ -24,8 +24,8 @@ from ..validation import check_choice, check_int
 from .model import DecoderShape, StepWork, decode_work, prefill_work
 
 __all__ = ["FORMAT_ALIASES", "Hardware", "StepTime", "hardware", "format_bytes", "step_time",
-           "decode_intensity", "prefill_intensity", "critical_batch", "max_decode_intensity",
-           "ttft_s", "tpot_s"]
+           "decode_intensity", "prefill_intensity", "critical_batch", "critical_context",
+           "max_decode_intensity", "ttft_s", "tpot_s"]
 
 #: short names used for weights and caches -> the format of :mod:`aichip.arith` (or bits)
 FORMAT_ALIASES = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16", "fp8": "fp8_e4m3",
@@ -131,6 +131,18 @@ def critical_batch(shape: DecoderShape, hw: Hardware, context=0, weight_bytes=2,
     if denominator <= 0:
         return None
     return max(1, math.ceil(ridge * one.weight_bytes / denominator - 1e-9))
+
+
+def critical_context(shape: DecoderShape, hw: Hardware, kv_bytes=2) -> int | None:
+    """Longest context (cached tokens per sequence) at which some batch still makes decoding
+    compute-bound on ``hw``: the largest ``c`` with :func:`max_decode_intensity` above the ridge,
+    ``c + 1 < 2 P / (R K - A)``; None when every context has such a batch (``R K <= A``)."""
+    hw = _check_hw(hw)
+    k = shape.kv_bytes_per_token(kv_bytes)
+    excess = hw.ridge_point * k - shape.attention_flops_per_pair
+    if excess <= 0:
+        return None
+    return max(-1, math.ceil(2 * shape.matmul_params / excess) - 2)
 
 
 def ttft_s(shape: DecoderShape, hw: Hardware, prompt_len, weight_bytes=2, kv_bytes=2) -> float:
