@@ -210,3 +210,27 @@ def test_decodebench_bad_input():
         db.decode_step_flops({}, 1, 1)
     with pytest.raises(ValueError, match="batches must name at least one"):
         db.measure_decode(roof, batches=(), config=SMALL)
+
+
+def test_summarize_decode_reads_the_turnover_off_the_table():
+    import pandas as pd
+
+    from aichip import decodebench as db
+    from aichip.roofline import Roofline
+
+    roof = Roofline("toy", peak_GFLOPs=40.0, bw_GBps=5.0)
+    table = pd.DataFrame({"batch": [1, 2, 4, 8], "tokens_per_s": [10.0, 12.0, 30.0, 36.0],
+                          "predicted_tokens_per_s": [20.0, 40.0, 50.0, 50.0],
+                          "bound": ["memory", "memory", "compute", "compute"],
+                          "ratio": [0.5, 0.3, 0.6, 0.72], "GFLOPs": [1.0, 2.0, 5.0, 20.0]})
+    summary = db.summarize_decode(table.sample(frac=1, random_state=0), roof)  # any row order
+    assert summary["last_memory_batch"] == 2 and summary["largest_batch"] == 8
+    assert summary["growth_before"] == pytest.approx(1.2)
+    assert summary["predicted_growth_before"] == pytest.approx(2.0)
+    assert summary["growth_after"] == pytest.approx(3.0)
+    assert summary["batch_growth_after"] == 4
+    assert summary["gain_fell"] is False  # 3x for 4x the batch beats 1.2x for 2x
+    assert summary["ratio_between_min"] == summary["ratio_between_max"] == 0.3
+    assert summary["largest_of_peak"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="both sides of the turnover"):
+        db.summarize_decode(table[table["bound"] == "memory"], roof)

@@ -31,7 +31,7 @@ from .timing import time_call
 from .validation import check_int, check_threads
 
 __all__ = ["DecodePrediction", "decode_step_bytes", "decode_step_flops", "predict_decode",
-           "turnover_batch", "measure_decode", "CHAPTER_CONFIG"]
+           "turnover_batch", "measure_decode", "summarize_decode", "CHAPTER_CONFIG"]
 
 #: the serving chapter's decoder: 76 M matrix weights, 304 MB in float32, far above any CPU's
 #: last-level cache, so a batch-1 step streams them from DRAM
@@ -184,3 +184,37 @@ def _row(roof, config, batch, context, timing, error) -> dict:
             "intensity": work / moved, "predicted_s": predicted.step_s,
             "predicted_tokens_per_s": predicted.tokens_per_s, "bound": predicted.bound,
             "ratio": predicted.step_s / timing.best_s, "max_rel_error": error}
+
+
+def summarize_decode(table: pd.DataFrame, roof: Roofline) -> dict:
+    """What a :func:`measure_decode` table says about the turnover, as numbers a chapter can quote.
+
+    With ``m`` the largest batch the bound calls memory-bound and ``M`` the largest batch
+    measured: ``last_memory_batch`` (``m``), ``growth_before`` / ``predicted_growth_before``
+    (tokens/s at ``m`` over tokens/s at batch 1, measured / bound), ``growth_after`` /
+    ``predicted_growth_after`` (tokens/s at ``M`` over ``m``), ``batch_growth_after`` (``M / m``),
+    ``gain_fell`` (whether the measured tokens/s per added sequence fell after ``m``, as the
+    bound's does), ``ratio_between_min`` / ``ratio_between_max`` (the measured/bound ratio over
+    batches 2 to ``m``), ``largest_batch``, ``largest_GFLOPs`` and ``largest_of_peak`` (its
+    GFLOP/s over the roof's peak).
+    The table must hold batch 1 and at least one memory-bound and one compute-bound batch.
+    """
+    if not isinstance(roof, Roofline):
+        raise TypeError("roof must be a Roofline (aichip.roofline.from_measurements)")
+    rows = table.set_index("batch").sort_index()
+    memory = rows.index[rows["bound"] == "memory"]
+    if 1 not in rows.index or not len(memory) or memory.max() == rows.index.max():
+        raise ValueError("table must hold batch 1 and batches on both sides of the turnover")
+    m, largest = int(memory.max()), int(rows.index.max())
+    tok, bound = rows["tokens_per_s"], rows["predicted_tokens_per_s"]
+    between = rows.loc[2:m, "ratio"] if m >= 2 else rows.loc[[1], "ratio"]
+    growth_before, growth_after = tok[m] / tok[1], tok[largest] / tok[m]
+    return {"last_memory_batch": m, "largest_batch": largest,
+            "growth_before": float(growth_before), "growth_after": float(growth_after),
+            "predicted_growth_before": float(bound[m] / bound[1]),
+            "predicted_growth_after": float(bound[largest] / bound[m]),
+            "batch_growth_after": largest / m,
+            "gain_fell": bool(growth_after / (largest / m) < growth_before / m),
+            "ratio_between_min": float(between.min()), "ratio_between_max": float(between.max()),
+            "largest_GFLOPs": float(rows.loc[largest, "GFLOPs"]),
+            "largest_of_peak": float(rows.loc[largest, "GFLOPs"] / roof.peak_GFLOPs)}
