@@ -25,12 +25,14 @@ import numpy as np
 
 from aichip import (
     arith,
+    decodebench,
     flops,
     gemm,
     ladder,
     machine,
     membench,
     memory,
+    roofline,
     scaling,
     sparse,
     systolic,
@@ -487,9 +489,42 @@ def bench_scaling(repeats: int) -> dict:
             "search": [dict(zip([c.header for c in columns], r, strict=True)) for r in searches]}
 
 
+def bench_decode(repeats: int) -> dict:
+    print_section("Transformer decode vs the measured roofline (chapter on serving)")
+    config, context = decodebench.CHAPTER_CONFIG, 128
+    print(f"decoder: {config.n_layers} layers, d_model {config.d_model}, {config.n_heads} query / "
+          f"{config.n_kv_heads} KV heads, {config.matrix_params * 4 / 1e6:.0f} MB of float32 "
+          f"matrices; {context} cached tokens per sequence; roofline: numba triad and float32 FMA "
+          "peak at the same thread count")
+    columns = [Column("batch"), Column("step (ms)", ".1f"), Column("tokens/s", ".1f"),
+               Column("bound (tokens/s)", ".1f"), Column("bound by"), Column("ratio", ".2f"),
+               Column("correct")]
+    results = {}
+    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+        roof = roofline.from_measurements(
+            membench.measure_bandwidth("triad", threads=threads, repeats=max(3, repeats // 2)),
+            flops.measure_peak_flops("float32", threads=threads, repeats=max(3, repeats // 2)))
+        df, failure = checked(decodebench.measure_decode, roof, (1, 2, 4, 8, 16, 32, 64),
+                              context=context, threads=threads, repeats=max(3, repeats // 3))
+        print(f"\n{threads} thread(s): triad {roof.bw_GBps:.2f} GB/s, float32 peak "
+              f"{roof.peak_GFLOPs:.1f} GFLOP/s, ridge {roof.ridge_point:.1f} FLOP/byte; "
+              f"predicted turnover at batch {decodebench.turnover_batch(roof, config, context)}")
+        if df is None:
+            note_check(f"decode on {threads} thread(s)", False)
+            print(f"  {failure}")
+            continue
+        print(format_table(columns, [
+            (r.batch, 1e3 * r.best_s, r.tokens_per_s, r.predicted_tokens_per_s, r.bound, r.ratio,
+             note_check(f"decode batch {r.batch}, {threads} thread(s)", r.max_rel_error <= 1e-4))
+            for r in df.itertuples()]))
+        results[f"threads_{threads}"] = {"bw_GBps": roof.bw_GBps, "peak_GFLOPs": roof.peak_GFLOPs,
+                                         "rows": df.to_dict("records")}
+    return results
+
+
 SECTIONS = {"roofline": bench_roofline, "ladder": bench_ladder, "multiplier": bench_multiplier,
             "memory": bench_memory, "systolic": bench_systolic, "sparse": bench_sparse,
-            "scaling": bench_scaling}
+            "scaling": bench_scaling, "decode": bench_decode}
 
 
 def main(argv=None) -> int:
