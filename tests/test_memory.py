@@ -178,9 +178,10 @@ def test_cache_levels_explorer_draws():
 
 
 class _FakeClock:
-    """Stands in for the ``time`` module of :mod:`aichip.timing` (the one timer the sweeps use): each timed call (two perf_counter readings) takes the
-    next interval of ``intervals`` seconds, in turn, so the sweeps' arithmetic is checked against
-    hand-worked numbers instead of ``> 0``."""
+    """Stands in for the ``time`` module of :mod:`aichip.timing` (the one timer the sweeps use):
+    each timed call (two perf_counter readings) takes the next interval of ``intervals`` seconds,
+    in turn, so the sweeps' arithmetic is checked against hand-worked numbers instead of
+    ``> 0``."""
 
     def __init__(self, intervals):
         self.intervals, self.calls, self.now = list(intervals), 0, 0.0
