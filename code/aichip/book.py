@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import numpy as np
+
 __all__ = ["glue_values", "formatted_values"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def glue_values(values: Mapping[str, object], fmt: str | Mapping[str, str] | None = None
-                ) -> dict[str, object]:
+                ) -> None:
     """Glue every ``name: value`` of ``values`` for the prose, without displaying it.
 
     Parameters
@@ -36,10 +38,9 @@ def glue_values(values: Mapping[str, object], fmt: str | Mapping[str, str] | Non
         role shows it as it is (``{glue:text}`name```); an unformatted one is glued as it is, and
         the role may format it (``{glue:text}`name:.1f```).
 
-    Returns
-    -------
-    dict
-        What was glued under each name (the formatted string where ``fmt`` gave a format).
+    Returns nothing, so that a cell ending in this call shows no output (a figure cell would
+    otherwise show a second output under the figure's label); :func:`formatted_values` gives what
+    is glued.
 
     Raises
     ------
@@ -54,12 +55,12 @@ def glue_values(values: Mapping[str, object], fmt: str | Mapping[str, str] | Non
 
     for name, value in glued.items():
         glue(name, value, display=False)
-    return glued
 
 
 def formatted_values(values: Mapping[str, object], fmt: str | Mapping[str, str] | None = None
                      ) -> dict[str, object]:
-    """What :func:`glue_values` glues, name by name, after checking the arguments as it does."""
+    """What :func:`glue_values` glues, name by name, after checking the arguments as it does
+    (NumPy scalars as their Python values)."""
     if not isinstance(values, Mapping):
         raise TypeError(f"values must be a mapping of names to values, got {type(values).__name__}")
     if not values:
@@ -83,6 +84,10 @@ def formatted_values(values: Mapping[str, object], fmt: str | Mapping[str, str] 
                         f"got {type(fmt).__name__}")
     glued: dict[str, object] = {}
     for name, value in values.items():
+        if isinstance(value, np.generic):
+            # a NumPy scalar as its Python value: myst-nb glues repr(), and NumPy 2 writes
+            # np.float64(2.5), which the {glue:text} role cannot format
+            value = value.item()
         if name not in fmts:
             glued[name] = value
             continue
