@@ -26,12 +26,14 @@ import pandas as pd
 
 from .decoder import DecoderConfig, decode_step, init_weights, new_cache
 from .roofline import Roofline
+from .serving.model import DecoderShape, decode_work
 from .threads import blas_threads, numba_threads
 from .timing import time_call
 from .validation import check_int, check_threads
 
-__all__ = ["DecodePrediction", "decode_step_bytes", "decode_step_flops", "predict_decode",
-           "turnover_batch", "measure_decode", "summarize_decode", "CHAPTER_CONFIG"]
+__all__ = ["DecodePrediction", "serving_shape", "decode_step_bytes", "decode_step_flops",
+           "predict_decode", "turnover_batch", "measure_decode", "summarize_decode",
+           "CHAPTER_CONFIG"]
 
 #: the serving chapter's decoder: 76 M matrix weights, 304 MB in float32, far above any CPU's
 #: last-level cache, so a batch-1 step streams them from DRAM
@@ -45,22 +47,37 @@ def _check_shape(config, batch, context):
     return check_int("batch", batch, minimum=1), check_int("context", context, minimum=0)
 
 
+def serving_shape(config: DecoderConfig) -> DecoderShape:
+    """``config`` as the serving model's :class:`~aichip.serving.DecoderShape` (SwiGLU, untied
+    embedding), so that this decoder's step is counted by the same
+    :func:`~aichip.serving.decode_work` as the serving chapter's models."""
+    if not isinstance(config, DecoderConfig):
+        raise TypeError("config must be a DecoderConfig")
+    return DecoderShape("chapter decoder", n_layers=config.n_layers, hidden=config.d_model,
+                        n_heads=config.n_heads, n_kv_heads=config.n_kv_heads,
+                        ffn_hidden=config.d_ff, vocab=config.vocab, gated_mlp=True,
+                        tied_embeddings=False)
+
+
 def decode_step_bytes(config: DecoderConfig, batch: int, context: int,
                       bytes_per_number: int = 4) -> int:
     """Compulsory bytes of one decode step (module docstring), ``batch`` sequences each holding
-    ``context`` cached tokens before the step."""
+    ``context`` cached tokens before the step: :func:`aichip.serving.decode_work`'s weights,
+    cache reads and writes, plus what this implementation also moves, the embedding rows of the
+    new tokens and the new token's keys and values read back from the cache by the attention."""
     batch, context = _check_shape(config, batch, context)
     w = check_int("bytes_per_number", bytes_per_number, minimum=1)
-    kv_per_token = 2 * config.n_layers * config.kv_dim
-    return w * (config.matrix_params + batch * config.d_model
-                + kv_per_token * batch * (context + 1) + kv_per_token * batch)
+    shape = serving_shape(config)
+    work = decode_work(shape, batch, context, weight_bytes=w, kv_bytes=w)
+    read_back = shape.kv_bytes_per_token(w) * batch
+    return int(work.bytes + w * batch * config.d_model + read_back)
 
 
 def decode_step_flops(config: DecoderConfig, batch: int, context: int) -> int:
-    """Floating-point operations of one decode step (two per multiply-add; module docstring)."""
+    """Floating-point operations of one decode step (two per multiply-add; module docstring):
+    :func:`aichip.serving.decode_work`'s count."""
     batch, context = _check_shape(config, batch, context)
-    return (2 * config.matrix_params * batch
-            + 4 * config.n_layers * config.d_model * batch * (context + 1))
+    return int(decode_work(serving_shape(config), batch, context).flops)
 
 
 class DecodePrediction(NamedTuple):
