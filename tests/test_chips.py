@@ -225,3 +225,50 @@ def test_derived_fields_select_and_best_so_far():
 def test_catalogue_helpers_reject_bad_input(call, exc, text):
     with pytest.raises(exc, match=text):
         call()
+
+
+# --- the 2026 rows (issue 25), each typed from the source its row cites -------------------------
+@pytest.mark.parametrize("name, field, value, source", [
+    ("NVIDIA GB300 B300", "fp4", 15000, "GB300 NVL72: 1,080 PFLOPS dense FP4 over 72 GPUs"),
+    ("NVIDIA GB300 B300", "bf16", 2500, "GB300 NVL72: 360 PFLOPS dense BF16 / 72"),
+    ("NVIDIA HGX B300", "fp4", 13125, "HGX B300: 105 PFLOPS dense FP4 / 8"),
+    ("NVIDIA B200 SXM", "fp4", 9000, "DGX B200: 144 PFLOPS FP4 sparse / 8 / 2"),
+    ("NVIDIA H800 SXM5", "fp64", 1, "H800 datasheet: FP64 1 TFLOPS"),
+    ("NVIDIA H800 SXM5", "bf16", 989.5, "H800 datasheet: 1,979 TFLOPS BF16 sparse"),
+    ("NVIDIA H20", "bf16", 148, "H20 specification: 148 TFLOPS BF16"),
+    ("AMD Instinct MI325X", "fp8", 2614.9, "MI325X data sheet: 2614.9 TFLOPS FP8"),
+    ("AMD Instinct MI355X", "fp4", 10066.3, "MI355X data sheet: 10.1 PFLOPS MXFP4"),
+    ("Google TPU v5e", "bf16", 197, "Cloud TPU v5e: 197 TFLOPs BF16"),
+    ("Google TPU v5p", "bf16", 459, "Cloud TPU v5p: 459 TFLOPs BF16"),
+    ("Google TPU v6e Trillium", "int8", 1836, "Cloud TPU v6e: 1836 TOPs INT8"),
+    ("Google TPU7x Ironwood", "fp8", 4614, "Ironwood: 4,614 TFLOPS FP8"),
+    ("AWS Trainium2", "fp8", 1299, "Neuron docs: 1,299 FP8 TFLOPS"),
+    ("AWS Trainium3", "fp4", 2517, "Neuron docs: 2,517 MXFP8/MXFP4 TFLOPS"),
+    ("Intel Gaudi 3", "bf16", 1835, "Hot Chips 2024: 1835 BF16 matrix TFLOPS"),
+    ("Huawei Ascend 910", "fp16", 256, "Hot Chips 2019: 256 TFLOPS FP16"),
+    ("Huawei Ascend 910C", "bf16", 752, "CloudMatrix384 paper: about 752 TFLOPS dense BF16"),
+    ("Cambricon MLU370-X8", "int8", 256, "Cambricon: MLU370-X8 256 TOPS INT8"),
+    ("Cerebras WSE-3", "mem_GB", 44, "Cerebras WSE-3: 44 GB on-chip SRAM"),
+    ("Tenstorrent Blackhole p150a", "fp8", 774, "Tenstorrent: p150a 774 TFLOPS FP8"),
+    ("Tenstorrent Wormhole n150", "mem_bw_GBps", 288, "Tenstorrent: n150 288 GB/s"),
+])
+def test_2026_values_against_sources(name, field, value, source):
+    chip = chips.get(name)
+    got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
+    assert got == pytest.approx(value), source
+
+
+def test_fp4_is_a_precision_and_dense():
+    df = chips.load()
+    assert chips.PRECISIONS["fp4"] == "fp4_TFLOPs"
+    fp4 = df[df["fp4_TFLOPs"].notna()]
+    assert len(fp4) >= 5
+    # no chip's dense FP4 rate is more than four times its FP8 rate (a sparse figure would be 8x)
+    both = fp4[fp4["fp8_TFLOPs"].notna()]
+    assert (both["fp4_TFLOPs"] <= 4 * both["fp8_TFLOPs"] + 1e-9).all()
+
+
+def test_export_variants_cut_what_the_rules_name():
+    h100, h800, h20 = (chips.get(n) for n in ("NVIDIA H100 SXM5", "NVIDIA H800 SXM5", "NVIDIA H20"))
+    assert h800.peak("bf16") == h100.peak("bf16") and h800.peak("fp64") < h100.peak("fp64") / 50
+    assert h20.peak("bf16") < 0.2 * h100.peak("bf16") and h20.mem_bw_GBps > h100.mem_bw_GBps

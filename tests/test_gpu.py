@@ -292,3 +292,11 @@ def test_tensor_core_rate_per_clock_from_the_whitepapers(arch, precision):
     clock = s.boost_clock_MHz if precision == "fp64" else s.tensor_clock_MHz
     expect = s.sm_count * s.tensor_cores_per_sm * TENSOR_FMA[arch, precision] * 2 * clock / 1e6
     assert gpu.tensor_core_peak_TFLOPs(name, precision) == pytest.approx(expect, rel=1e-12)
+
+
+def test_one_source_of_truth_for_gpu_peaks():
+    """Where both chips.csv and the derived unit counts give a peak, they agree within 1%."""
+    table = gpu.peak_check()
+    for name in gpu.gpu_names():
+        assert name in chips.names()
+        assert name in set(table["gpu"]), name

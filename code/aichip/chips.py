@@ -10,8 +10,10 @@ vendor, kind      kind is one of :data:`KINDS`
 year              year of first availability
 process_nm        process node in nm (the marketing name's number, e.g. TSMC 4N -> 4)
 ``*_TFLOPs``      peak **dense** throughput in 1e12 floating-point operations per second for
-                  fp64, fp32, tf32, fp16, bf16, fp8: the highest rate the chip reaches at that
-                  precision, matrix units included; never the 2:4-sparse figure
+                  fp64, fp32, tf32, fp16, bf16, fp8, fp4: the highest rate the chip reaches at
+                  that precision, matrix units included; never the 2:4-sparse figure. fp4 is
+                  any 4-bit float the chip multiplies natively (NVFP4, MXFP4); a row's notes
+                  say which, and whether the figure is per die, per package or per board
 ``*_TOPs``        peak dense integer throughput (int8, int4) in 1e12 operations per second
 mem_GB            memory capacity, 1e9 bytes
 mem_bw_GBps       peak memory bandwidth, 1e9 bytes per second
@@ -51,7 +53,8 @@ KINDS = ("CPU", "GPU", "FPGA", "ASIC", "NPU", "Dataflow", "Neuromorphic", "In-me
 #: precision -> column holding its peak throughput (1e12 ops/s)
 PRECISIONS = {
     "fp64": "fp64_TFLOPs", "fp32": "fp32_TFLOPs", "tf32": "tf32_TFLOPs", "fp16": "fp16_TFLOPs",
-    "bf16": "bf16_TFLOPs", "fp8": "fp8_TFLOPs", "int8": "int8_TOPs", "int4": "int4_TOPs",
+    "bf16": "bf16_TFLOPs", "fp8": "fp8_TFLOPs", "fp4": "fp4_TFLOPs", "int8": "int8_TOPs",
+    "int4": "int4_TOPs",
 }
 
 #: columns holding numbers (the year is an int, the rest float; NaN where the source gives none)

@@ -60,7 +60,7 @@ class TableSchema:
 
 
 _PRECISION_COLUMNS = ("fp64_TFLOPs", "fp32_TFLOPs", "tf32_TFLOPs", "fp16_TFLOPs", "bf16_TFLOPs",
-                      "fp8_TFLOPs", "int8_TOPs", "int4_TOPs")
+                      "fp8_TFLOPs", "fp4_TFLOPs", "int8_TOPs", "int4_TOPs")
 
 #: table name (file ``aichip/data/<name>.csv``) -> its schema
 SCHEMAS: dict[str, TableSchema] = {
