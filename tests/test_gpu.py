@@ -16,6 +16,9 @@ DATASHEET = {
     ("NVIDIA A100 SXM4 80GB", "fp64"): 19.5,
     ("NVIDIA H100 SXM5", "fp16"): 989.5, ("NVIDIA H100 SXM5", "fp8"): 1979,
     ("NVIDIA H100 SXM5", "tf32"): 494.5, ("NVIDIA H100 SXM5", "fp64"): 67,
+    # GB300 NVL72 rack figures / 72: the BF16 one fixes the implied clock, the others check it
+    ("NVIDIA GB300 B300", "bf16"): 2500, ("NVIDIA GB300 B300", "tf32"): 1250,
+    ("NVIDIA GB300 B300", "fp8"): 5000, ("NVIDIA GB300 B300", "fp4"): 15000,
 }
 
 
@@ -64,7 +67,7 @@ def test_gpu_names_are_catalogue_names_and_limits_exist():
     (lambda: gpu.tensor_core_peak_TFLOPs("NVIDIA B300", "fp16"), ValueError, "gpu"),
     (lambda: gpu.tensor_core_peak_TFLOPs(None, "fp16"), TypeError, "gpu"),
     (lambda: gpu.cuda_core_peak_TFLOPs("NVIDIA T4", "fp16"), ValueError, "precision"),
-    (lambda: gpu.cuda_limits("10.0"), ValueError, "compute_capability"),
+    (lambda: gpu.cuda_limits("11.0"), ValueError, "compute_capability"),
 ])
 def test_hardware_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -250,6 +253,9 @@ WHITEPAPER = {
     "NVIDIA T4": ("7.5", 40, 64, 2, 8, 1590, 1590, 4096, 64, 65536),
     "NVIDIA A100 SXM4 80GB": ("8.0", 108, 64, 32, 4, 1410, 1410, 40960, 164, 65536),
     "NVIDIA H100 SXM5": ("9.0", 132, 128, 64, 4, 1980, 1830, 51200, 228, 65536),
+    # Blackwell Ultra blog: 160 SMs, 4 Tensor Cores and 128 CUDA cores per SM; clocks implied
+    # (see the row's notes), FP64 units and L2 size not published (0 and NaN)
+    "NVIDIA GB300 B300": ("10.3", 160, 128, 0, 4, 2034.5, 1907.3, None, 228, 65536),
 }
 
 
@@ -257,7 +263,8 @@ WHITEPAPER = {
 def test_gpu_spec_matches_the_whitepaper(name):
     s = gpu.gpu_spec(name)
     assert (s.compute_capability, s.sm_count, s.fp32_cores_per_sm, s.fp64_cores_per_sm,
-            s.tensor_cores_per_sm, s.boost_clock_MHz, s.tensor_clock_MHz, s.l2_KiB,
+            s.tensor_cores_per_sm, s.boost_clock_MHz, s.tensor_clock_MHz,
+            None if np.isnan(s.l2_KiB) else s.l2_KiB,
             s.shared_KiB_per_sm, s.registers_per_sm) == WHITEPAPER[name]
     # the per-SM limits of its compute capability agree with its own figures
     lim = gpu.cuda_limits(s.compute_capability)
@@ -281,13 +288,18 @@ TENSOR_FMA = {
     ("Ampere", "fp64"): 16, ("Hopper", "fp16"): 512, ("Hopper", "bf16"): 512,
     ("Hopper", "tf32"): 256, ("Hopper", "fp8"): 1024, ("Hopper", "int8"): 1024,
     ("Hopper", "fp64"): 32,
+    # Blackwell Ultra: no per-Tensor-Core figure is published; these are the multiples of the
+    # BF16 rate that the GB300's datasheet ratios give (TF32 1/2, FP8 2, NVFP4 6)
+    ("Blackwell Ultra", "fp16"): 1024, ("Blackwell Ultra", "bf16"): 1024,
+    ("Blackwell Ultra", "tf32"): 512, ("Blackwell Ultra", "fp8"): 2048,
+    ("Blackwell Ultra", "fp4"): 6144,
 }
 
 
 @pytest.mark.parametrize("arch, precision", sorted(TENSOR_FMA))
 def test_tensor_core_rate_per_clock_from_the_whitepapers(arch, precision):
     name = {"Volta": "NVIDIA V100 SXM2", "Turing": "NVIDIA T4", "Ampere": "NVIDIA A100 SXM4 80GB",
-            "Hopper": "NVIDIA H100 SXM5"}[arch]
+            "Hopper": "NVIDIA H100 SXM5", "Blackwell Ultra": "NVIDIA GB300 B300"}[arch]
     s = gpu.gpu_spec(name)
     clock = s.boost_clock_MHz if precision == "fp64" else s.tensor_clock_MHz
     expect = s.sm_count * s.tensor_cores_per_sm * TENSOR_FMA[arch, precision] * 2 * clock / 1e6
@@ -300,3 +312,13 @@ def test_one_source_of_truth_for_gpu_peaks():
     for name in gpu.gpu_names():
         assert name in chips.names()
         assert name in set(table["gpu"]), name
+
+
+def test_b300_clock_implied_by_one_format_reproduces_the_others():
+    # 640 Tensor Cores x 1024 FMA x 2 at the clock implied by 2500 TFLOP/s BF16
+    clock = 2500e12 / (160 * 4 * 1024 * 2)
+    assert gpu.gpu_spec("NVIDIA GB300 B300").tensor_clock_MHz == pytest.approx(clock / 1e6,
+                                                                             rel=1e-4)
+    assert gpu.tensor_core_peak_TFLOPs("NVIDIA GB300 B300", "fp4") == pytest.approx(
+        160 * 4 * 6144 * 2 * 1907.3e6 / 1e12)
+    assert "fp64" not in set(gpu.peak_check().query("gpu == 'NVIDIA GB300 B300'")["precision"])

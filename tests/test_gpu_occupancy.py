@@ -74,6 +74,18 @@ CASES = [
     ("9.0", 256, 32, 102400, 2, 0.25, "shared", "hand: 228 KB / 101 KB = 2 blocks"),
     # 168 regs: 5376/warp; 65536/5376 = 12.2 -> 12 warps -> one 8-warp block
     ("9.0", 256, 168, 0, 1, 0.125, "registers", "hand: 12 warps of registers, 1 block of 8"),
+    # Blackwell data centre (10.0, 10.3): Hopper's limits; 200 KB + 1 KB = 205824 B fits once
+    ("10.0", 256, 32, 200 * 1024, 1, 0.125, "shared", "hand: 228 KB / 201 KB = 1 block"),
+    # 1-warp blocks: the 32-block limit -> 32 of 64 warps
+    ("10.0", 32, 16, 0, 32, 0.5, "blocks", "hand: 32 blocks x 1 warp of 64"),
+    # 128 regs: 4096 per warp -> 16 warps -> 4 blocks of 4 warps = 16 of 64
+    ("10.3", 128, 128, 0, 4, 0.25, "registers", "hand: 65536/4096 = 16 warps = 4 blocks"),
+    # Blackwell consumer (12.0): 48 warps, 32 blocks, 100 KB; 8-warp blocks -> 6 blocks = 100%
+    ("12.0", 256, 32, 0, 6, 1.0, "warps", "hand: 48/8 = 6 blocks"),
+    # 1-warp blocks: 32 blocks x 1 warp = 32 of 48 (8.6 allowed only 16 blocks)
+    ("12.0", 32, 16, 0, 32, 32 / 48, "blocks", "hand: 32-block limit x 1 warp of 48"),
+    # 48 KB + 1 KB = 50176 B; 102400/50176 = 2.04 -> 2 blocks of 4 warps = 8 of 48
+    ("12.0", 128, 16, 48 * 1024, 2, 8 / 48, "shared", "hand: 100 KB / 49 KB = 2 blocks"),
 ]
 
 
@@ -89,7 +101,8 @@ def test_occupancy_cases(cc, threads, regs, smem, blocks, occ, limiter, why):
 
 def test_at_least_twenty_cases_over_every_required_compute_capability():
     assert len(CASES) >= 20
-    assert {c[0] for c in CASES} >= {"7.0", "7.5", "8.0", "8.6", "8.9", "9.0"}
+    assert {c[0] for c in CASES} >= {"7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3",
+                                     "12.0"}
 
 
 # --- an independent model: place blocks one at a time on an SM with four register sub-partitions
@@ -98,6 +111,8 @@ _LIMITS = {  # warps, blocks, shared per SM, shared unit, reserved (Programming 
     "7.0": (64, 32, 98304, 256, 0), "7.5": (32, 16, 65536, 256, 0),
     "8.0": (64, 32, 167936, 128, 1024), "8.6": (48, 16, 102400, 128, 1024),
     "8.9": (48, 24, 102400, 128, 1024), "9.0": (64, 32, 233472, 128, 1024),
+    "10.0": (64, 32, 233472, 128, 1024), "10.3": (64, 32, 233472, 128, 1024),
+    "12.0": (48, 32, 102400, 128, 1024),
 }
 
 
@@ -170,6 +185,10 @@ GUIDE = {
     "8.6": (1024, 48, 16, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
     "8.9": (1024, 48, 24, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
     "9.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
+    # CUDA C++ Programming Guide 12.9: 10.0 and 10.3 as 9.0; 12.0 with 1536 threads per SM
+    "10.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
+    "10.3": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
+    "12.0": (1024, 48, 32, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
 }
 #: Allocation granularities, from CUDA's occupancy calculator header (cuda_occupancy.h) and, for
 #: the 1 KB reserved per block from 8.0 on, the Programming Guide's compute capability 8.x
@@ -177,10 +196,12 @@ GUIDE = {
 GRANULARITY = {
     "6.0": (256, 2, 256, 0), "7.0": (256, 4, 256, 0), "7.5": (256, 4, 256, 0),
     "8.0": (256, 4, 128, 1024), "8.6": (256, 4, 128, 1024), "8.9": (256, 4, 128, 1024),
-    "9.0": (256, 4, 128, 1024),
+    "9.0": (256, 4, 128, 1024), "10.0": (256, 4, 128, 1024), "10.3": (256, 4, 128, 1024),
+    "12.0": (256, 4, 128, 1024),
 }
 ARCHITECTURE = {"6.0": "Pascal", "7.0": "Volta", "7.5": "Turing", "8.0": "Ampere",
-                "8.6": "Ampere", "8.9": "Ada Lovelace", "9.0": "Hopper"}
+                "8.6": "Ampere", "8.9": "Ada Lovelace", "9.0": "Hopper", "10.0": "Blackwell",
+                "10.3": "Blackwell Ultra", "12.0": "Blackwell"}
 
 
 @pytest.mark.parametrize("cc", sorted(GUIDE))

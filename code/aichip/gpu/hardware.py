@@ -11,6 +11,12 @@ the Tensor Core peaks (FP8/FP16/BF16/TF32/INT8) are quoted at 1830 MHz and the F
 FP64 Tensor Core peaks at 1980 MHz (H100 whitepaper, Table 3). ``tensor_cores.csv`` says for each
 precision which of the two clocks (``"tensor"`` or ``"boost"``) applies. The results are checked in
 the tests against the catalogue's datasheet peaks (:mod:`aichip.chips`) within 1%.
+
+Blackwell Ultra (B300) is the exception NVIDIA's documents force: they give its SM and Tensor Core
+counts and every format's peak, but no clock and no per-Tensor-Core rate. Its row in ``gpus.csv``
+holds the clock implied by one figure (BF16 for the Tensor Cores, FP32 for the CUDA cores) and its
+rates in ``tensor_cores.csv`` are multiples of the BF16 rate; the check is then that one clock and
+those multiples reproduce the datasheet in every other format (TF32, FP8, FP4).
 """
 
 from __future__ import annotations
@@ -170,8 +176,9 @@ def peak_check() -> pd.DataFrame:
     rows = []
     for gpu in gpu_names():
         chip = chips.get(gpu)
-        derived = {"fp32": cuda_core_peak_TFLOPs(gpu, "fp32"),
-                   "fp64": cuda_core_peak_TFLOPs(gpu, "fp64")}
+        derived = {"fp32": cuda_core_peak_TFLOPs(gpu, "fp32")}
+        if gpu_spec(gpu).fp64_cores_per_sm > 0:  # 0: the FP64 unit count is not published
+            derived["fp64"] = cuda_core_peak_TFLOPs(gpu, "fp64")
         for p in tensor_core_precisions(gpu):
             derived[p] = tensor_core_peak_TFLOPs(gpu, p)
         for precision, value in derived.items():
