@@ -19,6 +19,9 @@ DATASHEET = {
     # GB300 NVL72 rack figures / 72: the BF16 one fixes the implied clock, the others check it
     ("NVIDIA GB300 B300", "bf16"): 2500, ("NVIDIA GB300 B300", "tf32"): 1250,
     ("NVIDIA GB300 B300", "fp8"): 5000, ("NVIDIA GB300 B300", "fp4"): 15000,
+    # DGX B200 datasheet (8 GPUs, sparse) / 8 / 2: FP8 4500, FP4 9000; BF16 fixes the clock
+    ("NVIDIA B200 SXM", "bf16"): 2250, ("NVIDIA B200 SXM", "fp8"): 4500,
+    ("NVIDIA B200 SXM", "fp4"): 9000,
 }
 
 
@@ -256,6 +259,8 @@ WHITEPAPER = {
     # Blackwell Ultra blog: 160 SMs, 4 Tensor Cores and 128 CUDA cores per SM; clocks implied
     # (see the row's notes), FP64 units and L2 size not published (0 and NaN)
     "NVIDIA GB300 B300": ("10.3", 160, 128, 0, 4, 2034.5, 1907.3, None, 228, 65536),
+    # Chips and Cheese: 148 SMs (74 per die) as the device reports them; clocks implied
+    "NVIDIA B200 SXM": ("10.0", 148, 128, 64, 4, 1979.7, 1855.6, None, 228, 65536),
 }
 
 
@@ -293,13 +298,17 @@ TENSOR_FMA = {
     ("Blackwell Ultra", "fp16"): 1024, ("Blackwell Ultra", "bf16"): 1024,
     ("Blackwell Ultra", "tf32"): 512, ("Blackwell Ultra", "fp8"): 2048,
     ("Blackwell Ultra", "fp4"): 6144,
+    # Blackwell (B200): the DGX B200 ratios (FP8 2x BF16, FP4 2x FP8, INT8 as FP8)
+    ("Blackwell", "fp16"): 1024, ("Blackwell", "bf16"): 1024, ("Blackwell", "tf32"): 512,
+    ("Blackwell", "fp8"): 2048, ("Blackwell", "fp4"): 4096, ("Blackwell", "int8"): 2048,
 }
 
 
 @pytest.mark.parametrize("arch, precision", sorted(TENSOR_FMA))
 def test_tensor_core_rate_per_clock_from_the_whitepapers(arch, precision):
     name = {"Volta": "NVIDIA V100 SXM2", "Turing": "NVIDIA T4", "Ampere": "NVIDIA A100 SXM4 80GB",
-            "Hopper": "NVIDIA H100 SXM5", "Blackwell Ultra": "NVIDIA GB300 B300"}[arch]
+            "Hopper": "NVIDIA H100 SXM5", "Blackwell Ultra": "NVIDIA GB300 B300",
+            "Blackwell": "NVIDIA B200 SXM"}[arch]
     s = gpu.gpu_spec(name)
     clock = s.boost_clock_MHz if precision == "fp64" else s.tensor_clock_MHz
     expect = s.sm_count * s.tensor_cores_per_sm * TENSOR_FMA[arch, precision] * 2 * clock / 1e6
@@ -322,3 +331,12 @@ def test_b300_clock_implied_by_one_format_reproduces_the_others():
     assert gpu.tensor_core_peak_TFLOPs("NVIDIA GB300 B300", "fp4") == pytest.approx(
         160 * 4 * 6144 * 2 * 1907.3e6 / 1e12)
     assert "fp64" not in set(gpu.peak_check().query("gpu == 'NVIDIA GB300 B300'")["precision"])
+
+
+def test_blackwell_ultra_trades_int8_for_fp4():
+    # per Tensor Core per clock: Ultra's NVFP4 is 1.5x Blackwell's, and it has no INT8 row
+    b200, b300 = (gpu.tensor_core_precisions(n) for n in ("NVIDIA B200 SXM", "NVIDIA GB300 B300"))
+    assert "int8" in b200 and "int8" not in b300
+    ratio = (gpu.tensor_core_peak_TFLOPs("NVIDIA GB300 B300", "fp4") / (160 * 4 * 1907.3)) / (
+        gpu.tensor_core_peak_TFLOPs("NVIDIA B200 SXM", "fp4") / (148 * 4 * 1855.6))
+    assert ratio == pytest.approx(1.5)
