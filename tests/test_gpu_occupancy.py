@@ -80,10 +80,10 @@ CASES = [
     ("10.0", 32, 16, 0, 32, 0.5, "blocks", "hand: 32 blocks x 1 warp of 64"),
     # 128 regs: 4096 per warp -> 16 warps -> 4 blocks of 4 warps = 16 of 64
     ("10.3", 128, 128, 0, 4, 0.25, "registers", "hand: 65536/4096 = 16 warps = 4 blocks"),
-    # Blackwell consumer (12.0): 48 warps, 32 blocks, 100 KB; 8-warp blocks -> 6 blocks = 100%
+    # Blackwell consumer (12.0): 48 warps, 24 blocks, 100 KB; 8-warp blocks -> 6 blocks = 100%
     ("12.0", 256, 32, 0, 6, 1.0, "warps", "hand: 48/8 = 6 blocks"),
-    # 1-warp blocks: 32 blocks x 1 warp = 32 of 48 (8.6 allowed only 16 blocks)
-    ("12.0", 32, 16, 0, 32, 32 / 48, "blocks", "hand: 32-block limit x 1 warp of 48"),
+    # 1-warp blocks: 24 blocks x 1 warp = 24 of 48 (8.6 allowed only 16 blocks)
+    ("12.0", 32, 16, 0, 24, 24 / 48, "blocks", "hand: 24-block limit x 1 warp of 48"),
     # 48 KB + 1 KB = 50176 B; 102400/50176 = 2.04 -> 2 blocks of 4 warps = 8 of 48
     ("12.0", 128, 16, 48 * 1024, 2, 8 / 48, "shared", "hand: 100 KB / 49 KB = 2 blocks"),
 ]
@@ -112,7 +112,7 @@ _LIMITS = {  # warps, blocks, shared per SM, shared unit, reserved (Programming 
     "8.0": (64, 32, 167936, 128, 1024), "8.6": (48, 16, 102400, 128, 1024),
     "8.9": (48, 24, 102400, 128, 1024), "9.0": (64, 32, 233472, 128, 1024),
     "10.0": (64, 32, 233472, 128, 1024), "10.3": (64, 32, 233472, 128, 1024),
-    "12.0": (48, 32, 102400, 128, 1024),
+    "12.0": (48, 24, 102400, 128, 1024),
 }
 
 
@@ -185,10 +185,11 @@ GUIDE = {
     "8.6": (1024, 48, 16, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
     "8.9": (1024, 48, 24, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
     "9.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
-    # CUDA C++ Programming Guide 12.9: 10.0 and 10.3 as 9.0; 12.0 with 1536 threads per SM
+    # CUDA Programming Guide, appendix "Compute Capabilities", Tables 30 and 31: 10.0 and 10.3
+    # as 9.0; 12.x with 1536 threads and 24 resident blocks per SM (the 8.9 limits)
     "10.0": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
     "10.3": (1024, 64, 32, 64 * 1024, 64 * 1024, 255, 228 * 1024, 227 * 1024),
-    "12.0": (1024, 48, 32, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
+    "12.0": (1024, 48, 24, 64 * 1024, 64 * 1024, 255, 100 * 1024, 99 * 1024),
 }
 #: Allocation granularities, from CUDA's occupancy calculator header (cuda_occupancy.h) and, for
 #: the 1 KB reserved per block from 8.0 on, the Programming Guide's compute capability 8.x

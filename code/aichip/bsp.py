@@ -11,8 +11,11 @@ where ``B`` is the fabric's all-to-all exchange bandwidth, shared evenly, so tha
 at ``B / tiles``: the slowest tile sets both the compute and the exchange time. A step whose data do
 not fit in a tile's SRAM cannot run at all (there is no cache behind it to spill to).
 
-:data:`IPU_MK2` holds the Colossus Mk2 GC200's published figures (Knowles, Hot Chips 2021;
-Graphcore's GC200 datasheet). :func:`block_matmul_step` is the chapter's example: every tile
+:data:`IPU_MK2` holds the Colossus Mk2 GC200's figures: 1472 tiles of 624 KiB each from Graphcore's
+IPU Programmer's Guide (section 2.3.1, whose tile address range 0x4C000-0xE7FFF is exactly 624 KiB),
+250 TFLOP/s FP16 from the GC200 datasheet, and the 8 TB/s exchange bandwidth as reported from the
+chip's launch (secondary: the Graphcore documents checked give no exchange figure).
+:func:`block_matmul_step` is the chapter's example: every tile
 multiplies two ``b x b`` blocks and then sends its ``b x b`` result block to another tile.
 """
 
@@ -40,10 +43,10 @@ class TileArray:
     source: str
 
 
-#: Colossus Mk2 GC200: 1472 tiles of 624 KiB, 250 TFLOP/s FP16 in all, 8 TB/s exchange
+#: Colossus Mk2 GC200: 1472 tiles of 624 KiB, 250 TFLOP/s FP16 in all, 8 TB/s exchange (secondary)
 IPU_MK2 = TileArray(name="Graphcore Colossus MK2 GC200", tiles=1472,
                     sram_bytes_per_tile=624 * 1024, tile_peak_FLOPs=250e12 / 1472,
-                    exchange_Bps=8e12, source="knowles2021ipu")
+                    exchange_Bps=8e12, source="graphcore2022ipuguide")
 
 
 @dataclass(frozen=True)
