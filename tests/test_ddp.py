@@ -144,6 +144,7 @@ def test_flat_grads_views_and_readiness():
     (lambda: ddp.run(lr=0), "lr"),
     (lambda: ddp.run(steps=0), "steps"),
     (lambda: ddp.run(bucket_bytes=0), "bucket_bytes"),
+    (lambda: ddp.run(progress="dma"), "progress"),
 ])
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
@@ -212,6 +213,18 @@ def test_two_rank_run_equals_one_process():
     # the same thread policy as every MPI program, however started
     assert res["threads_per_rank"] == mpiharness.thread_share(2).threads
     assert res["stdout"].rstrip().endswith("# #wrong 0: every rank's weights equal the 1-rank run")
+    assert res["progress"] == "poll" and "MPIR_CVAR_ASYNC_PROGRESS" not in res["mpich_cvars"]
+    _check_timings(res)
+
+
+@needs_mpi
+def test_progress_thread_run_keeps_the_weights_and_records_the_mode():
+    res = ddp.run(2, hidden=(64, 64), inputs=16, outputs=4, batch=64, steps=4,
+                  bucket_bytes=8 * 1024, progress="thread")
+    assert res["returncode"] == 0 and res["ok"], res["stdout"]
+    assert res["max_rel_diff"] <= ddp.TOLERANCE
+    assert res["mpich_cvars"].get("MPIR_CVAR_ASYNC_PROGRESS") == "1" and res["progress"] == "thread"
+    assert "MPIR_CVAR_ASYNC_PROGRESS=1" in res["stdout"]
     _check_timings(res)
 
 

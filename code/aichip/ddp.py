@@ -22,9 +22,11 @@ buffer is cut into buckets of whole parameters, each at most ``--bucket-bytes`` 
 parameter alone is larger (:func:`bucket_partition`). As soon as the backward pass has written every
 gradient of a bucket, the bucket's all-reduce starts with a non-blocking ``Iallreduce``; the
 backward pass goes on with the earlier layers while it runs. MPICH progresses a non-blocking
-collective only inside MPI calls (it has no progress thread unless ``MPICH_ASYNC_PROGRESS=1``), so
-after every layer the backward pass calls ``Testall`` on the outstanding requests. Before the SGD
-update every request is waited for.
+collective only inside MPI calls, so after every layer the backward pass calls ``Testall`` on the
+outstanding requests (test-polling, :data:`PROGRESS` ``"poll"``). ``run(progress="thread")``
+starts the ranks with ``MPIR_CVAR_ASYNC_PROGRESS=1`` instead: MPICH then runs a progress thread
+in each rank that moves the collectives forward while the rank computes, at the price of a thread
+that polls, which needs a core of its own. Before the SGD update every request is waited for.
 
 **Timing.** For each step: the step time and the compute time (forward and backward) of the slowest
 rank; the *exposed* communication, the time the last rank to finish its backward pass then waits for
@@ -78,12 +80,16 @@ from .mpiharness import (
     table,
     usage_error,
 )
-from .validation import check_float, check_int
+from .validation import check_choice, check_float, check_int
 
 __all__ = ["TOLERANCE", "ITEM", "COLUMNS", "layer_sizes", "init_params", "teacher", "global_batch",
            "forward", "loss", "param_order", "bucket_partition", "FlatGrads", "backward", "sgd",
            "flat_weights", "train_single", "shard", "train_distributed", "allreduce_alone_s",
-           "timing_summary", "parse_args", "main", "format_report", "run"]
+           "timing_summary", "parse_args", "main", "format_report", "PROGRESS", "run"]
+
+#: how a run makes MPICH progress the bucket all-reduces during the backward pass: the extra
+#: environment of its ranks (the header's ``mpich_cvars`` records it)
+PROGRESS = {"poll": {}, "thread": {"MPIR_CVAR_ASYNC_PROGRESS": "1"}}
 
 #: allowed ``max |w_dist - w_ref| / max |w_ref|`` (see the module docstring)
 TOLERANCE = 1e-9
@@ -405,6 +411,8 @@ def _run(comm, args, share) -> int:
                                                                          args.seed)),
         "loss_last": loss(ref, *global_batch(args.steps - 1, args.batch, t_w, args.seed)),
         "injected_error": bool(args.inject_error), "ok": not wrong,
+        "progress": "thread" if info["mpich_cvars"].get("MPIR_CVAR_ASYNC_PROGRESS") == "1"
+                    else "poll",
     }
     print(format_report(result))
     return finish(comm, result, args.json, wrong, good="every rank's weights equal the 1-rank run",
@@ -504,10 +512,15 @@ def format_report(r: dict) -> str:
 
 def run(n_ranks: int = 2, hidden=(512, 512, 512), inputs: int = 64, outputs: int = 16,
         batch: int = 512, steps: int = 20, bucket_bytes: int = 2**20, lr: float = 0.02,
-        seed: int = 0, inject_error: bool = False, timeout_s: float = 300.0) -> dict:
+        seed: int = 0, inject_error: bool = False, timeout_s: float = 300.0,
+        progress: str = "poll") -> dict:
     """Launch ``python -m aichip.ddp`` with ``n_ranks`` MPI processes; return its JSON plus
-    ``stdout`` (the printed report) and ``returncode`` (1 when the weights differ)."""
+    ``stdout`` (the printed report) and ``returncode`` (1 when the weights differ).
+
+    ``progress`` (a key of :data:`PROGRESS`): ``"poll"``, the ranks call ``Testall`` between
+    layers; ``"thread"``, MPICH's asynchronous progress thread in every rank as well."""
     n_ranks, timeout_s = check_launch(n_ranks, timeout_s)
+    check_choice("progress", progress, PROGRESS)
     sizes = layer_sizes(inputs, hidden, outputs)
     args = flags(hidden=sizes[1:-1], inputs=sizes[0], outputs=sizes[-1],
                  batch=check_int("batch", batch, minimum=n_ranks),
@@ -515,7 +528,7 @@ def run(n_ranks: int = 2, hidden=(512, 512, 512), inputs: int = 64, outputs: int
                  bucket_bytes=check_int("bucket_bytes", bucket_bytes, minimum=1),
                  lr=check_float("lr", lr, minimum=0, strict_minimum=True),
                  seed=check_int("seed", seed, minimum=0), inject_error=inject_error)
-    return launch("aichip.ddp", n_ranks, args, timeout_s=timeout_s)
+    return launch("aichip.ddp", n_ranks, args, env=PROGRESS[progress], timeout_s=timeout_s)
 
 if __name__ == "__main__":
     sys.exit(main())
