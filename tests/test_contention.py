@@ -77,6 +77,25 @@ def test_point_above_the_roof_is_flagged_even_with_steady_figures():
     assert "fell short" in verdict.statement()  # steady figures: the roof's kernel, not contention
 
 
+def test_a_run_on_a_busy_machine_is_flagged_even_when_every_repeat_was_slowed_alike():
+    # the chapter's run at a load average of 20 on 2 cores: steady figures, every kernel under a
+    # roof measured low (the triad at a fiftieth of its rate), nothing for the spread to see
+    roof, points, figures = run(QUIET)
+    quiet = ct.check_roofline(roof, points, figures, load_avg=1.6, cores=2)
+    assert not quiet.busy and not quiet.disturbed
+    busy = ct.check_roofline(roof, points, figures, load_avg=19.9, cores=2)
+    assert busy.busy and busy.disturbed and busy.unsteady == () and busy.above_roof == ()
+    assert busy.suspects == ()                 # measuring again on a busy machine changes nothing
+    text = busy.statement()
+    assert text.startswith(ct.DISTRUST) and "load average was 19.9 on 2 logical CPUs" in text
+    # unknown load: judged by the other signs alone
+    assert not ct.check_roofline(roof, points, figures, load_avg=19.9).busy
+    with pytest.raises(ValueError, match="load_avg"):
+        ct.check_roofline(roof, points, figures, load_avg=-1.0, cores=2)
+    with pytest.raises(ValueError, match="cores"):
+        ct.check_roofline(roof, points, figures, load_avg=1.0, cores=0)
+
+
 def test_memory_allowance_lets_a_read_only_kernel_pass_the_triad_roof():
     roof = rl.Roofline("m", 1000.0, 24.0)
     gemv = rl.KernelPoint("GEMV", 0.25, 0.25 * 30.0)  # 30 GB/s against a 24 GB/s roof: 125%

@@ -50,6 +50,24 @@ def test_backward_matches_finite_differences():
         np.testing.assert_allclose(db, nb, rtol=1e-6, atol=1e-8)
 
 
+def test_backward_in_chunks_polls_and_gives_the_same_gradients():
+    sizes = [5, 7, 6, 3]
+    params = ddp.init_params(sizes, seed=3)
+    x, y = ddp.global_batch(0, 9, ddp.teacher(5, 3, seed=3), seed=3)
+    acts = ddp.forward(params, x)
+    whole = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+    ddp.backward(params, acts, y, 12, whole)
+    chunked = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+    events = []
+    ddp.backward(params, acts, y, 12, chunked, events.append, lambda: events.append("poll"),
+                 chunks=4)
+    # a layer's buckets start first, then the product below it polls between its 4 row blocks
+    assert events == [2, "poll", "poll", "poll", 1, "poll", "poll", "poll", 0]
+    for (dw, db), (cw, cb) in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(cw, dw, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(cb, db, rtol=1e-12, atol=1e-15)
+
+
 def test_forward_is_relu_mlp():
     params = ddp.init_params([4, 5, 2], seed=1)
     x = np.random.default_rng(0).standard_normal((3, 4))

@@ -9,6 +9,9 @@ program takes cores or memory bandwidth away, never gives any. Two signs give a 
   peak FMA throughput). No kernel can run faster than the roof above it; when one seems to, the
   roof was measured low, and the run was disturbed (or the roof's own kernel fell short of the
   machine's limit: the spreads tell the two apart, see :meth:`Verdict.statement`).
+- **Load.** Other programs that hold the cores for the whole run slow every repeat alike, which
+  no spread shows: the machine's 1-minute load average above its core count when the run starts
+  says so (:data:`MAX_LOAD_PER_CORE`).
 
 :func:`check_roofline` applies both checks to plain numbers (so they can be tested with synthetic
 timings), :func:`remeasure` re-runs the suspect figures a bounded number of times, keeping each
@@ -20,6 +23,7 @@ Units: figures are rates (higher is better) in the unit they name; fractions are
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -35,12 +39,16 @@ from .roofline import (
 from .validation import check_float, check_int
 
 __all__ = [
-    "MIN_STEADINESS", "ROOF_TOLERANCE", "DISTRUST", "Figure", "figure_of", "Verdict",
-    "check_roofline", "remeasure", "RooflineRun", "roofline_points", "measure_roofline",
+    "MIN_STEADINESS", "MAX_LOAD_PER_CORE", "ROOF_TOLERANCE", "DISTRUST", "Figure", "figure_of",
+    "Verdict", "check_roofline", "remeasure", "RooflineRun", "roofline_points",
+    "measure_roofline", "load_average",
 ]
 
 #: a figure whose median is below this fraction of its best was disturbed while it was timed
 MIN_STEADINESS = 0.8
+#: a run that starts with more runnable tasks than this per core (1-minute load average) shares
+#: its cores with other programs
+MAX_LOAD_PER_CORE = 1.0
 #: a kernel point more than this fraction above its roof (after the memory allowance) is "above"
 ROOF_TOLERANCE = 0.05
 #: the phrase every statement of a disturbed or mismeasured run begins with (the browser test
@@ -109,6 +117,10 @@ class Verdict:
     suspects : tuple of str
         Names of the figures to measure again: the unsteady ones and, for a point above its roof,
         the roof's figures and the point's own.
+    load_avg : float or None
+        The machine's 1-minute load average when the run started (None: not known).
+    cores : int or None
+        Its logical CPUs.
     """
 
     figures: tuple
@@ -117,11 +129,20 @@ class Verdict:
     attempts: int = 1
     min_steadiness: float = MIN_STEADINESS
     suspects: tuple = ()
+    load_avg: float | None = None
+    cores: int | None = None
+
+    @property
+    def busy(self) -> bool:
+        """True when the run started on a machine whose load average exceeded
+        :data:`MAX_LOAD_PER_CORE` per core."""
+        return (self.load_avg is not None and self.cores is not None
+                and self.load_avg > MAX_LOAD_PER_CORE * self.cores)
 
     @property
     def disturbed(self) -> bool:
-        """True when any figure was unsteady or any kernel sat above its roof."""
-        return bool(self.unsteady or self.above_roof)
+        """True when the machine was busy, any figure unsteady or any kernel above its roof."""
+        return bool(self.busy or self.unsteady or self.above_roof)
 
     def statement(self) -> str:
         """One sentence for the page: the run was undisturbed, or what went wrong, in numbers."""
@@ -132,6 +153,10 @@ class Verdict:
                     f"{1 - self.min_steadiness:.0%} of its best (median/best: {spreads}) and every "
                     "kernel sat under its roof.")
         parts = []
+        if self.busy:
+            parts.append(f"the machine's 1-minute load average was {self.load_avg:.1f} on "
+                         f"{self.cores} logical CPUs as it started, so other programs held the "
+                         f"cores and slowed every repeat (median/best: {spreads})")
         if self.unsteady:
             slow = ", ".join(f"{f.name} {f.steadiness:.0%}" for f in self.figures
                              if f.name in self.unsteady)
@@ -139,7 +164,7 @@ class Verdict:
         if self.above_roof:
             above = ", ".join(f"{name} at {ratio:.0%} of its roof" for name, ratio in
                               self.above_roof)
-            cause = ("so the roof was measured low" if self.unsteady else
+            cause = ("so the roof was measured low" if self.unsteady or self.busy else
                      "with steady figures, so the roof's own kernel fell short of this CPU's "
                      "limit rather than being disturbed")
             parts.append(f"{above}, which no kernel can reach, {cause}")
@@ -150,7 +175,8 @@ class Verdict:
 def check_roofline(roof: Roofline, points, figures, memory_allowance: float = 1.0,
                    min_steadiness: float = MIN_STEADINESS, tolerance: float = ROOF_TOLERANCE,
                    attempts: int = 1, sources: Mapping | None = None,
-                   roof_figures=()) -> Verdict:
+                   roof_figures=(), load_avg: float | None = None,
+                   cores: int | None = None) -> Verdict:
     """Check a measured roofline and the kernels placed on it for signs of a disturbed run.
 
     Parameters
@@ -175,6 +201,10 @@ def check_roofline(roof: Roofline, points, figures, memory_allowance: float = 1.
         Which figure each point was measured by (a point above its roof makes it a suspect).
     roof_figures : sequence of str
         The figures the roof was drawn from (suspects too when a point is above the roof).
+    load_avg : float >= 0, optional
+        The machine's 1-minute load average when the run started (``os.getloadavg()[0]``).
+    cores : int >= 1, optional
+        Its logical CPUs; with ``load_avg``, a run on a busier machine is disturbed.
 
     Returns
     -------
@@ -192,6 +222,10 @@ def check_roofline(roof: Roofline, points, figures, memory_allowance: float = 1.
                                  strict_minimum=True)
     tolerance = check_float("tolerance", tolerance, minimum=0.0)
     attempts = check_int("attempts", attempts, minimum=1)
+    if load_avg is not None:
+        load_avg = check_float("load_avg", load_avg, minimum=0.0)
+    if cores is not None:
+        cores = check_int("cores", cores, minimum=1)
     above = []
     for p in points:
         ratio = p.efficiency(roof)
@@ -205,7 +239,7 @@ def check_roofline(roof: Roofline, points, figures, memory_allowance: float = 1.
         suspects |= set(roof_figures) | {sources[n] for n, _ in above if n in sources}
     names = [f.name for f in figures]
     return Verdict(figures, unsteady, tuple(above), attempts, min_steadiness,
-                   tuple(n for n in names if n in suspects))
+                   tuple(n for n in names if n in suspects), load_avg, cores)
 
 
 def remeasure(measures: Mapping[str, Callable[[], object]],
@@ -234,7 +268,7 @@ def remeasure(measures: Mapping[str, Callable[[], object]],
     results = {name: measure() for name, measure in measures.items()}
     verdict = check(results, 1)
     for attempt in range(2, max_attempts + 1):
-        if not verdict.disturbed:
+        if not verdict.suspects:  # undisturbed, or nothing that measuring again would change
             break
         for name in verdict.suspects:
             again = measures[name]()
@@ -242,6 +276,11 @@ def remeasure(measures: Mapping[str, Callable[[], object]],
                 results[name] = again
         verdict = check(results, attempt)
     return results, verdict
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (runnable tasks), or None where the OS has none."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 @dataclass(frozen=True)
@@ -302,6 +341,7 @@ def measure_roofline(repeats: int = 5, gemm_n: int = 2000, gemv_n: int = 4000,
         "DGEMM": lambda: flops.measure_gemm(gemm_n, "float64", repeats=max(2, repeats - 2)),
         "DGEMV": lambda: flops.measure_gemv(gemv_n, "float64", repeats=repeats),
     })
+    load, cores = load_average(), os.cpu_count()  # before the run adds its own threads
     sources = {"STREAM scale": "STREAM scale", "STREAM triad": "STREAM triad",
                f"DGEMV n={gemv_n}": "DGEMV", f"DGEMM n={gemm_n}": "DGEMM"}
 
@@ -312,7 +352,8 @@ def measure_roofline(repeats: int = 5, gemm_n: int = 2000, gemv_n: int = 4000,
                               [figure_of(n, r) for n, r in results.items()],
                               memory_allowance=triad.best_dram_GBps / triad.best_GBps,
                               attempts=attempts, sources=sources,
-                              roof_figures=("STREAM triad", "FMA peak"))
+                              roof_figures=("STREAM triad", "FMA peak"), load_avg=load,
+                              cores=cores)
 
     results, verdict = remeasure(measures, check, max_attempts)
     return RooflineRun(results, from_measurements(results["STREAM triad"], results["FMA peak"]),
