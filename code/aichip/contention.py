@@ -154,9 +154,10 @@ class Verdict:
                     "kernel sat under its roof.")
         parts = []
         if self.busy:
+            steady = "" if self.unsteady else f" (median/best: {spreads})"
             parts.append(f"the machine's 1-minute load average was {self.load_avg:.1f} on "
                          f"{self.cores} logical CPUs as it started, so other programs held the "
-                         f"cores and slowed every repeat (median/best: {spreads})")
+                         f"cores and slowed its repeats{steady}")
         if self.unsteady:
             slow = ", ".join(f"{f.name} {f.steadiness:.0%}" for f in self.figures
                              if f.name in self.unsteady)
