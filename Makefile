@@ -8,7 +8,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench stress mutate lab clean distclean
+.PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench refrun stress mutate lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-notebooks - execute every chapter with nbmake, one at a time (no book build)"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
+	@echo "make refrun - measure chapters 3-4's reference figures here and store them in code/aichip/data/machines/"
 	@echo "make stress - execute every chapter ROUNDS times under load; fails if any execution stalls"
 	@echo "make mutate - mutation testing (cosmic-ray) of every model module and data table; survivors in tests/mutation/"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
@@ -121,6 +122,12 @@ test: lint test-unit test-nojit test-mpi book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# This machine's reference run (roofline and GEMM figures, labelled with CPU, ISA, cores and BLAS),
+# stored beside the other machines' that chapters 3 and 4 show; run it on a quiet machine (the
+# record carries its own verdict: a disturbed run says so).
+refrun: $(STAMP)
+	$(PY) -m aichip.refruns --save
 
 # Every chapter executed ROUNDS times with nbclient under a CPU busy loop and a dd conv=fsync loop;
 # fails if any execution takes longer than twice the chapter's fastest plus 30 s (a stall takes
