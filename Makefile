@@ -8,13 +8,15 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench stress mutate lab clean distclean
+.PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench refrun stress mutate lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
-	@echo "make test   - set up .venv, lint, unit tests (with and without JIT), MPI runs, notebooks (nbmake), book build, browser tests"
+	@echo "make test   - set up .venv, lint, unit tests (with and without JIT), MPI runs, book build (executes every chapter), browser tests"
+	@echo "make test-notebooks - execute every chapter with nbmake, one at a time (no book build)"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
+	@echo "make refrun - measure chapters 3-4's reference figures here and store them in code/aichip/data/machines/"
 	@echo "make stress - execute every chapter ROUNDS times under load; fails if any execution stalls"
 	@echo "make mutate - mutation testing (cosmic-ray) of every model module and data table; survivors in tests/mutation/"
 	@echo "make clean  - remove build products (keeps .venv; 'make distclean' removes it too)"
@@ -55,10 +57,12 @@ book: vendor
 	  echo "vendored JavaScript changed: rebuilding every page"; full="--all"; \
 	fi; \
 	$(JB) build $$full -W -n --keep-going . && echo "$(SOURCES_ID)" > _build/.sources-id
+	@echo "Chapter execution times (jupyter-cache; tools/chapter_times.py):"
+	@$(PY) tools/chapter_times.py || true
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser
+	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser --durations=10
 
 # The unit tests once more with numba's JIT off: every kernel runs as plain Python, so a bug that
 # compiles away (or only shows in Python semantics) and coverage of kernel bodies are seen.
@@ -68,7 +72,10 @@ test-nojit: $(STAMP)
 		-m "not slow_without_jit" --durations=5
 
 # One chapter at a time: chapters measure the machine (bandwidth, FLOP/s, MPI), and two at once
-# skew each other's figures. -p _ext.zmq_rearm loads the client-side fix for the stall where
+# skew each other's figures. Not part of `make test`, whose book build executes every chapter once
+# already (allow_errors: false and -W: a cell that fails fails the build, as it fails here, with
+# the same per-cell timeout and the same zmq_rearm fix); running them here as well cost `make test`
+# a second execution of the whole book (about 260 s on 2 cores). Use it to test chapters alone. -p _ext.zmq_rearm loads the client-side fix for the stall where
 # nbclient missed a cell's execute_reply and waited out the whole cell timeout (see the file).
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -p _ext.zmq_rearm -v --nbmake --nbmake-timeout=300 chapters
@@ -110,10 +117,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) tools/sizes.py
 
-test: lint test-unit test-nojit test-mpi test-notebooks book test-browser
+# Every chapter is executed once, by the book build (see test-notebooks).
+test: lint test-unit test-nojit test-mpi book test-browser
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# This machine's reference run (roofline and GEMM figures, labelled with CPU, ISA, cores and BLAS),
+# stored beside the other machines' that chapters 3 and 4 show; run it on a quiet machine (the
+# record carries its own verdict: a disturbed run says so).
+refrun: $(STAMP)
+	$(PY) -m aichip.refruns --save
 
 # Every chapter executed ROUNDS times with nbclient under a CPU busy loop and a dd conv=fsync loop;
 # fails if any execution takes longer than twice the chapter's fastest plus 30 s (a stall takes

@@ -50,6 +50,24 @@ def test_backward_matches_finite_differences():
         np.testing.assert_allclose(db, nb, rtol=1e-6, atol=1e-8)
 
 
+def test_backward_in_chunks_polls_and_gives_the_same_gradients():
+    sizes = [5, 7, 6, 3]
+    params = ddp.init_params(sizes, seed=3)
+    x, y = ddp.global_batch(0, 9, ddp.teacher(5, 3, seed=3), seed=3)
+    acts = ddp.forward(params, x)
+    whole = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+    ddp.backward(params, acts, y, 12, whole)
+    chunked = [(np.empty_like(w), np.empty_like(b)) for w, b in params]
+    events = []
+    ddp.backward(params, acts, y, 12, chunked, events.append, lambda: events.append("poll"),
+                 chunks=4)
+    # a layer's buckets start first, then the product below it polls between its 4 row blocks
+    assert events == [2, "poll", "poll", "poll", 1, "poll", "poll", "poll", 0]
+    for (dw, db), (cw, cb) in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(cw, dw, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(cb, db, rtol=1e-12, atol=1e-15)
+
+
 def test_forward_is_relu_mlp():
     params = ddp.init_params([4, 5, 2], seed=1)
     x = np.random.default_rng(0).standard_normal((3, 4))
@@ -144,6 +162,7 @@ def test_flat_grads_views_and_readiness():
     (lambda: ddp.run(lr=0), "lr"),
     (lambda: ddp.run(steps=0), "steps"),
     (lambda: ddp.run(bucket_bytes=0), "bucket_bytes"),
+    (lambda: ddp.run(progress="dma"), "progress"),
 ])
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
@@ -212,6 +231,18 @@ def test_two_rank_run_equals_one_process():
     # the same thread policy as every MPI program, however started
     assert res["threads_per_rank"] == mpiharness.thread_share(2).threads
     assert res["stdout"].rstrip().endswith("# #wrong 0: every rank's weights equal the 1-rank run")
+    assert res["progress"] == "poll" and "MPIR_CVAR_ASYNC_PROGRESS" not in res["mpich_cvars"]
+    _check_timings(res)
+
+
+@needs_mpi
+def test_progress_thread_run_keeps_the_weights_and_records_the_mode():
+    res = ddp.run(2, hidden=(64, 64), inputs=16, outputs=4, batch=64, steps=4,
+                  bucket_bytes=8 * 1024, progress="thread")
+    assert res["returncode"] == 0 and res["ok"], res["stdout"]
+    assert res["max_rel_diff"] <= ddp.TOLERANCE
+    assert res["mpich_cvars"].get("MPIR_CVAR_ASYNC_PROGRESS") == "1" and res["progress"] == "thread"
+    assert "MPIR_CVAR_ASYNC_PROGRESS=1" in res["stdout"]
     _check_timings(res)
 
 

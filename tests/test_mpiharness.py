@@ -133,3 +133,23 @@ def test_launch_leaves_the_thread_counts_to_the_programs(monkeypatch, tmp_path):
     assert res == {"ok": True, "stdout": "", "returncode": 0}
     assert "NUMBA_NUM_THREADS" not in seen and "OMP_NUM_THREADS" not in seen
     assert seen["MPIR_CVAR_X"] == "1" and seen["PATH"] == os.environ["PATH"]
+
+
+def test_placement_says_when_ranks_outnumber_cores():
+    assert mh.placement(2, 2) == "2 ranks on 2 cores per node, one core or more per rank"
+    assert mh.placement(4, 2) == "4 ranks on 2 cores per node, oversubscribed 2.0 times"
+    busy = mh.placement(3, 2, load_avg=11.24)
+    assert busy.startswith("3 ranks on 2 cores per node, oversubscribed 1.5 times; ")
+    assert "load average was 11.2" in busy and "other programs competed" in busy
+    assert "competed" not in mh.placement(1, 8, load_avg=0.5)
+    with pytest.raises(ValueError, match="cores"):
+        mh.placement(2, 0)
+    with pytest.raises(ValueError, match="load_avg"):
+        mh.placement(2, 2, load_avg=-1.0)
+
+
+def test_header_line_adds_the_placement_when_known():
+    info = {"mpi": "MPICH 5", "host": "n1", "n_ranks": 4, "threads_per_rank": 1,
+            "thread_policy": "p", "mpich_cvars": {}, "placement": mh.placement(4, 2)}
+    assert mh.header_line(info).splitlines()[-1] == (
+        "# 4 ranks on 2 cores per node, oversubscribed 2.0 times")

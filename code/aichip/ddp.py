@@ -22,8 +22,13 @@ buffer is cut into buckets of whole parameters, each at most ``--bucket-bytes`` 
 parameter alone is larger (:func:`bucket_partition`). As soon as the backward pass has written every
 gradient of a bucket, the bucket's all-reduce starts with a non-blocking ``Iallreduce``; the
 backward pass goes on with the earlier layers while it runs. MPICH progresses a non-blocking
-collective only inside MPI calls (it has no progress thread unless ``MPICH_ASYNC_PROGRESS=1``), so
-after every layer the backward pass calls ``Testall`` on the outstanding requests. Before the SGD
+collective only inside MPI calls, so after every layer the backward pass calls ``Testall`` on the
+outstanding requests, and ``--polls-per-layer`` - 1 times more during the product that carries
+the gradient to the layer below (test-polling, :data:`PROGRESS` ``"poll"``). A bucket's
+all-reduce starts as soon as its layer's gradients are written, before that product.
+``run(progress="thread")`` starts the ranks with ``MPIR_CVAR_ASYNC_PROGRESS=1`` instead: MPICH
+then runs a progress thread in each rank that moves the collectives forward while the rank
+computes, at the price of a thread that polls, which needs a core of its own. Before the SGD
 update every request is waited for.
 
 **Timing.** For each step: the step time and the compute time (forward and backward) of the slowest
@@ -78,12 +83,16 @@ from .mpiharness import (
     table,
     usage_error,
 )
-from .validation import check_float, check_int
+from .validation import check_choice, check_float, check_int
 
 __all__ = ["TOLERANCE", "ITEM", "COLUMNS", "layer_sizes", "init_params", "teacher", "global_batch",
            "forward", "loss", "param_order", "bucket_partition", "FlatGrads", "backward", "sgd",
            "flat_weights", "train_single", "shard", "train_distributed", "allreduce_alone_s",
-           "timing_summary", "parse_args", "main", "format_report", "run"]
+           "timing_summary", "parse_args", "main", "format_report", "PROGRESS", "run"]
+
+#: how a run makes MPICH progress the bucket all-reduces during the backward pass: the extra
+#: environment of its ranks (the header's ``mpich_cvars`` records it)
+PROGRESS = {"poll": {}, "thread": {"MPIR_CVAR_ASYNC_PROGRESS": "1"}}
 
 #: allowed ``max |w_dist - w_ref| / max |w_ref|`` (see the module docstring)
 TOLERANCE = 1e-9
@@ -220,20 +229,34 @@ class FlatGrads:
         return [(self.views[i, 0], self.views[i, 1]) for i in range(n)]
 
 
-def backward(params, acts, y: np.ndarray, total_rows: int, grads, layer_done=None) -> None:
+def backward(params, acts, y: np.ndarray, total_rows: int, grads, layer_done=None, poll=None,
+             chunks: int = 1) -> None:
     """Write the gradient of ``1/(2 total_rows) sum (yhat - y)**2`` (these rows' part of the global
     loss) into ``grads`` (``[(dW, db)]``, arrays written in place), last layer first, calling
-    ``layer_done(layer)`` after each layer's gradients are written."""
+    ``layer_done(layer)`` as soon as each layer's gradients are written (before the product that
+    carries the gradient to the layer below), and ``poll()`` between the ``chunks`` row blocks of
+    that product (so a caller can make MPI progress during it)."""
     d = (acts[-1] - y) / total_rows
     for i in range(len(params) - 1, -1, -1):
         dw, db = grads[i]
         np.matmul(acts[i].T, d, out=dw)
         np.sum(d, axis=0, out=db)
-        if i > 0:
-            d = d @ params[i][0].T
-            _relu_backward(d, acts[i])
         if layer_done is not None:
             layer_done(i)
+        if i > 0:
+            d = _input_gradient(d, params[i][0], poll, chunks)
+            _relu_backward(d, acts[i])
+
+
+def _input_gradient(d, w, poll, chunks: int):
+    """``d @ w.T`` in ``chunks`` blocks of rows, calling ``poll()`` between blocks."""
+    out = np.empty((d.shape[0], w.shape[0]))
+    edges = np.linspace(0, d.shape[0], max(1, min(chunks, d.shape[0])) + 1).astype(int)
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        if k and poll is not None:
+            poll()
+        np.matmul(d[lo:hi], w.T, out=out[lo:hi])
+    return out
 
 
 def sgd(params, grads, lr: float) -> None:
@@ -274,8 +297,10 @@ def shard(batch: int, n_ranks: int, rank: int) -> slice:
 
 
 def train_distributed(comm, sizes, batch: int, steps: int, lr: float, bucket_bytes: int,
-                      seed: int = 0, corrupt: bool = False):
-    """Data-parallel training on ``comm`` (see the module docstring). Returns ``(params, rows)``:
+                      seed: int = 0, corrupt: bool = False, polls_per_layer: int = 1):
+    """Data-parallel training on ``comm`` (see the module docstring); the backward pass calls
+    ``Testall`` after each layer's gradients and ``polls_per_layer - 1`` more times during the
+    product that follows (:func:`backward`). Returns ``(params, rows)``:
     per step ``step_s``, ``compute_s`` (forward + backward, all-reduces started inside) and
     ``wait_s`` (the exposed communication after the backward pass), this rank's."""
     from mpi4py import MPI
@@ -292,18 +317,21 @@ def train_distributed(comm, sizes, batch: int, steps: int, lr: float, bucket_byt
         # magictoken: ddp-overlap-begin
         reqs = []
 
+        def poll(reqs=reqs):
+            if reqs:
+                MPI.Request.Testall(reqs)      # MPICH progresses the collectives in MPI calls
+
         def layer_done(layer, reqs=reqs):
             for k in fg.ready_after_layer.get(layer, ()):
                 lo, hi = fg.bounds[k]
                 op = MPI.MAX if corrupt and k == 0 else MPI.SUM
                 reqs.append(comm.Iallreduce(MPI.IN_PLACE, fg.flat[lo:hi], op=op))
-            if reqs:
-                MPI.Request.Testall(reqs)      # MPICH progresses the collectives in MPI calls
+            poll()
 
         comm.Barrier()
         t0 = time.perf_counter()
         acts = forward(params, x)
-        backward(params, acts, y, batch, grads, layer_done)
+        backward(params, acts, y, batch, grads, layer_done, poll, polls_per_layer)
         t1 = time.perf_counter()
         MPI.Request.Waitall(reqs)
         t2 = time.perf_counter()
@@ -357,6 +385,8 @@ def parse_args(argv=None):
                    help="bucket size: " + cli.SIZE_FORM)
     p.add_argument("--lr", type=cli.positive_float, default=0.02, help="SGD learning rate")
     p.add_argument("--seed", type=cli.int_at_least(0), default=0)
+    p.add_argument("--polls-per-layer", type=cli.int_at_least(1), default=4,
+                   help="Testall calls per layer of the backward pass (default 4)")
     p.add_argument("--comm-iters", type=cli.int_at_least(1), default=10,
                    help="repetitions of the blocking all-reduce timing")
     add_output_arguments(p, "reduce the first bucket with MAX instead of SUM")
@@ -378,7 +408,8 @@ def _run(comm, args, share) -> int:
     _bias_relu(np.zeros((1, 1)), np.zeros(1))            # compile (or load from cache) first
     _relu_backward(np.zeros((1, 1)), np.zeros((1, 1)))
     params, rows = train_distributed(comm, sizes, args.batch, args.steps, args.lr,
-                                     args.bucket_bytes, args.seed, args.inject_error)
+                                     args.bucket_bytes, args.seed, args.inject_error,
+                                     args.polls_per_layer)
     fg = FlatGrads(params, args.bucket_bytes)
     timings = _slowest(comm, rows, allreduce_alone_s(comm, fg, args.comm_iters, blocking=False),
                        allreduce_alone_s(comm, fg, args.comm_iters, blocking=True))
@@ -405,6 +436,9 @@ def _run(comm, args, share) -> int:
                                                                          args.seed)),
         "loss_last": loss(ref, *global_batch(args.steps - 1, args.batch, t_w, args.seed)),
         "injected_error": bool(args.inject_error), "ok": not wrong,
+        "polls_per_layer": args.polls_per_layer,
+        "progress": "thread" if info["mpich_cvars"].get("MPIR_CVAR_ASYNC_PROGRESS") == "1"
+                    else "poll",
     }
     print(format_report(result))
     return finish(comm, result, args.json, wrong, good="every rank's weights equal the 1-rank run",
@@ -504,10 +538,15 @@ def format_report(r: dict) -> str:
 
 def run(n_ranks: int = 2, hidden=(512, 512, 512), inputs: int = 64, outputs: int = 16,
         batch: int = 512, steps: int = 20, bucket_bytes: int = 2**20, lr: float = 0.02,
-        seed: int = 0, inject_error: bool = False, timeout_s: float = 300.0) -> dict:
+        seed: int = 0, inject_error: bool = False, timeout_s: float = 300.0,
+        progress: str = "poll") -> dict:
     """Launch ``python -m aichip.ddp`` with ``n_ranks`` MPI processes; return its JSON plus
-    ``stdout`` (the printed report) and ``returncode`` (1 when the weights differ)."""
+    ``stdout`` (the printed report) and ``returncode`` (1 when the weights differ).
+
+    ``progress`` (a key of :data:`PROGRESS`): ``"poll"``, the ranks call ``Testall`` between
+    layers; ``"thread"``, MPICH's asynchronous progress thread in every rank as well."""
     n_ranks, timeout_s = check_launch(n_ranks, timeout_s)
+    check_choice("progress", progress, PROGRESS)
     sizes = layer_sizes(inputs, hidden, outputs)
     args = flags(hidden=sizes[1:-1], inputs=sizes[0], outputs=sizes[-1],
                  batch=check_int("batch", batch, minimum=n_ranks),
@@ -515,7 +554,7 @@ def run(n_ranks: int = 2, hidden=(512, 512, 512), inputs: int = 64, outputs: int
                  bucket_bytes=check_int("bucket_bytes", bucket_bytes, minimum=1),
                  lr=check_float("lr", lr, minimum=0, strict_minimum=True),
                  seed=check_int("seed", seed, minimum=0), inject_error=inject_error)
-    return launch("aichip.ddp", n_ranks, args, timeout_s=timeout_s)
+    return launch("aichip.ddp", n_ranks, args, env=PROGRESS[progress], timeout_s=timeout_s)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -47,7 +47,7 @@ from .validation import check_float, check_int
 
 __all__ = ["ITEM", "EXIT_OK", "EXIT_WRONG", "EXIT_USAGE", "Column", "WRONG_COLUMN", "ThreadShare",
            "size_sweep", "fit_alpha_beta", "fit_rows", "thread_share", "rank_threads", "run_main",
-           "header", "header_line", "table", "footer", "finish", "usage_error",
+           "placement", "header", "header_line", "table", "footer", "finish", "usage_error",
            "add_sweep_arguments", "add_output_arguments", "sweep_checks", "check_sweep",
            "check_launch", "check_env", "flags", "mpiexec_path", "launch"]
 
@@ -199,25 +199,52 @@ def table(rows, columns) -> str:
     return "\n".join(lines)
 
 
+def placement(local_ranks: int, cores: int, load_avg: float | None = None) -> str:
+    """The sentence a page prints beside a measured number: how many ranks ran on how many cores
+    of a node, whether that oversubscribed them (more ranks than cores: a waiting rank spins on a
+    core another rank needs, and a message costs a scheduler time slice), and the node's 1-minute
+    load average when the run started (other programs competing for the same cores)."""
+    local_ranks = check_int("local_ranks", local_ranks, minimum=1)
+    cores = check_int("cores", cores, minimum=1)
+    text = f"{local_ranks} ranks on {cores} cores per node"
+    if local_ranks > cores:
+        text += f", oversubscribed {local_ranks / cores:.1f} times"
+    else:
+        text += ", one core or more per rank"
+    if load_avg is not None:
+        load_avg = check_float("load_avg", load_avg, minimum=0.0)
+        busy = (f", more than its {cores} cores: other programs competed for them"
+                if load_avg > cores else "")
+        text += f"; the node's 1-minute load average was {load_avg:.1f} around the run{busy}"
+    return text
+
+
 def header(comm, share: ThreadShare) -> dict:
     """What every program's JSON starts with: ``n_ranks``, ``host`` (rank 0's), ``mpi`` (the
-    library's first version line), ``threads_per_rank``, ``thread_policy`` and ``mpich_cvars``
-    (every ``MPIR_CVAR_*`` in this rank's environment)."""
+    library's first version line), ``threads_per_rank``, ``thread_policy``, ``mpich_cvars``
+    (every ``MPIR_CVAR_*`` in this rank's environment), ``cores`` and ``local_ranks`` (per node),
+    ``oversubscribed`` (more ranks than cores on the node), ``load_avg_1min`` (None where the OS
+    has none) and ``placement`` (:func:`placement`'s sentence)."""
     from mpi4py import MPI
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"n_ranks": comm.size, "host": MPI.Get_processor_name(),
             "mpi": MPI.Get_library_version().splitlines()[0].strip(),
             "threads_per_rank": share.threads, "thread_policy": share.policy,
             "mpich_cvars": {k: os.environ[k] for k in sorted(os.environ)
-                            if k.startswith("MPIR_CVAR_")}}
+                            if k.startswith("MPIR_CVAR_")},
+            "cores": share.cores, "local_ranks": share.local_ranks,
+            "oversubscribed": share.local_ranks > share.cores, "load_avg_1min": load,
+            "placement": placement(share.local_ranks, share.cores, load)}
 
 
 def header_line(info: dict) -> str:
     """:func:`header`'s fields as two ``#`` lines."""
     cvars = " ".join(f"{k}={v}" for k, v in info["mpich_cvars"].items()) or "none"
+    where = f"\n# {info['placement']}" if "placement" in info else ""
     return (f"# {info['mpi']} on {info['host']}: {info['n_ranks']} ranks, "
             f"{info['threads_per_rank']} thread(s) per rank ({info['thread_policy']})\n"
-            f"# MPIR_CVAR_*: {cvars}")
+            f"# MPIR_CVAR_*: {cvars}" + where)
 
 
 def footer(wrong: int, good: str = "all results correct", bad: str = "WRONG RESULTS") -> str:
