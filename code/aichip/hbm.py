@@ -5,10 +5,10 @@ Two tables of :mod:`aichip.tables`:
 * ``hbm``: one row per HBM generation (JEDEC standard or first vendor part): interface width per
   stack, per-pin data rate, tallest stack, and the per-stack bandwidth the source states.
   :func:`hbm_generations` adds the bandwidth derived from the interface, ``bus width x pin rate /
-  8``, and its ratio to the stated figure (the sources round: "819 GB/s", "over 1.2 TB/s", "2 TB/s").
+  8``, and its ratio to the stated figure (the sources round: "819 GB/s", "over 1.2 TB/s",
+  "2 TB/s").
 * ``gpu_memory``: per GPU (A100, H100, B200) and level (registers, shared memory / L1, L2,
-  HBM),
-  the capacity and the bandwidth where the vendor publishes one, per SM or per GPU.
+  HBM), the capacity and the bandwidth where the vendor publishes one, per SM or per GPU.
   :func:`memory_hierarchy` turns per-SM figures into per-GPU ones with the SM count and clock of
   ``gpus.csv`` (where that table has the GPU) and derives a bandwidth from bytes per clock.
 
