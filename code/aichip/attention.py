@@ -33,7 +33,8 @@ from .source import marked_source
 from .validation import check_choice, check_int
 
 __all__ = ["naive_attention", "flash_attention", "attention_reference", "hbm_bytes",
-           "flash_blocks", "theorem2_bytes", "attention_flops", "kernel_source", "ALGORITHMS"]
+           "flash_blocks", "theorem2_bytes", "attention_flops", "kernel_source", "ALGORITHMS",
+           "measure", "roofline_case"]
 
 #: the two kernels :func:`hbm_bytes` counts
 ALGORITHMS = ("naive", "flash")
@@ -252,3 +253,74 @@ def kernel_source(name: str) -> str:
     """Body of the numba kernel ``name`` (``"naive"`` or ``"flash"``) for the chapter to show."""
     check_choice("name", name, ALGORITHMS)
     return marked_source(_naive_head if name == "naive" else _flash_head, name)
+
+
+def measure(sizes=(256, 512, 1024, 2048), d: int = 8, repeats: int = 2, block: int = 64,
+            seed: int = 0):
+    """Time both kernels on this machine for each sequence length in ``sizes`` (one head).
+
+    The two kernels are timed alternately, ``repeats`` times each, and the best time kept (a shared
+    machine disturbs single runs). Every result is checked against the other (to 1e-12).
+
+    Returns
+    -------
+    pandas DataFrame, one row per N: ``N``, ``S_bytes`` (the naive kernel's float64 N x N matrix),
+    ``naive_s``, ``flash_s`` (best seconds), ``naive_ns_per_score`` and ``flash_ns_per_score``
+    (time per entry of the N x N score matrix), ``naive_over_flash``.
+    """
+    import pandas as pd
+
+    from .timing import time_call
+
+    d = check_int("d", d, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rows = []
+    for n in sizes:
+        n = check_int("sizes", n, minimum=1)
+        q, k, v = (rng.standard_normal((n, d)) for _ in range(3))
+        diff = np.max(np.abs(naive_attention(q, k, v) - flash_attention(q, k, v, block, block)))
+        if diff > 1e-12:
+            raise RuntimeError(f"the kernels disagree by {diff:g} at N = {n}")
+        best = {"naive": np.inf, "flash": np.inf}
+        for _ in range(repeats):
+            best["naive"] = min(best["naive"],
+                                time_call(lambda: naive_attention(q, k, v), 1, 0).best_s)
+            best["flash"] = min(best["flash"], time_call(
+                lambda: flash_attention(q, k, v, block, block), 1, 0).best_s)
+        rows.append({"N": n, "S_bytes": 8 * n * n, "naive_s": best["naive"],
+                     "flash_s": best["flash"],
+                     "naive_ns_per_score": 1e9 * best["naive"] / n ** 2,
+                     "flash_ns_per_score": 1e9 * best["flash"] / n ** 2,
+                     "naive_over_flash": best["naive"] / best["flash"]})
+    return pd.DataFrame(rows)
+
+
+def roofline_case(roof, n: int, d: int, sram_bytes: int, bytes_per_element: int = 2,
+                  causal: bool = False):
+    """Both kernels of one head placed on a device's roofline (:class:`aichip.roofline.Roofline`).
+
+    The flash kernel's query block comes from :func:`flash_blocks` for ``sram_bytes`` of fast
+    memory. A third row, ``flash, K/V read once``, is the floor every tiled kernel approaches when
+    the keys and values stay in a cache between query blocks (a GPU's L2): Q, K and V read once
+    and O written once, ``4 N d`` elements. Returns a pandas DataFrame, one row per case:
+    ``hbm_bytes``, ``flops``,
+    ``intensity`` (FLOP/byte), ``attainable_TFLOPs`` and ``time_us`` (the roofline's lower bound
+    on the run time, microseconds) and ``bound`` (memory or compute).
+    """
+    import pandas as pd
+
+    block_q, _ = flash_blocks(d, sram_bytes, bytes_per_element)
+    flops = attention_flops(n, d, causal)
+    rows = []
+    cases = [(a, hbm_bytes(n, d, a, block_q, bytes_per_element, causal)) for a in ALGORITHMS]
+    cases.append(("flash, K/V read once", bytes_per_element * 4 * n * d))
+    for algorithm, moved in cases:
+        intensity = flops / moved
+        attainable = roof.attainable_GFLOPs(intensity)
+        rows.append({"algorithm": algorithm,
+                     "block_q": None if algorithm == "naive" else block_q,
+                     "hbm_bytes": moved, "flops": flops, "intensity": intensity,
+                     "attainable_TFLOPs": attainable / 1e3, "time_us": flops / attainable / 1e3,
+                     "bound": roof.bound(intensity)})
+    return pd.DataFrame(rows)
