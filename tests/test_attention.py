@@ -137,3 +137,28 @@ def test_gpu_memory_hierarchy_against_the_unit_table():
     assert b200.loc["HBM", "bandwidth_GBps"] == 8000
     with pytest.raises(ValueError, match="gpu"):
         hbm.memory_hierarchy("NVIDIA V100 SXM2")
+
+
+def test_measure_times_both_kernels():
+    table = attention.measure(sizes=(16, 40), d=4, repeats=1, block=8)
+    assert list(table["N"]) == [16, 40] and list(table["S_bytes"]) == [8 * 16 ** 2, 8 * 40 ** 2]
+    assert (table[["naive_s", "flash_s"]] > 0).all().all()
+    assert np.allclose(table["naive_over_flash"], table["naive_s"] / table["flash_s"])
+
+
+def test_roofline_case_on_the_h100():
+    from aichip import roofline
+
+    roof = roofline.Roofline("test GPU", peak_GFLOPs=1000e3, bw_GBps=2000.0)   # ridge: 500
+    case = attention.roofline_case(roof, n=4096, d=128, sram_bytes=228 * 1024).set_index(
+        "algorithm")
+    # by hand: 4 N^2 d FLOPs; naive moves 2 bytes x (4 N d + 4 N^2); read-once moves 2 x 4 N d
+    flops = 4 * 4096 ** 2 * 128
+    assert case.loc["naive", "hbm_bytes"] == 2 * (4 * 4096 * 128 + 4 * 4096 ** 2) == 138_412_032
+    assert case.loc["flash, K/V read once", "hbm_bytes"] == 2 * 4 * 4096 * 128
+    intensity = flops / 138_412_032
+    assert case.loc["naive", "intensity"] == pytest.approx(intensity)
+    assert case.loc["naive", "time_us"] == pytest.approx(flops / (2000e9 * intensity) * 1e6)
+    assert case.loc["naive", "bound"] == "memory"
+    assert case.loc["flash, K/V read once", "bound"] == "compute"
+    assert case.loc["flash, K/V read once", "time_us"] == pytest.approx(flops / 1000e12 * 1e6)
