@@ -69,7 +69,10 @@ def test_hbm_bytes_hand_counts():
     assert attention.hbm_bytes(4, 2, "flash", block_q=2) == 2 * (16 + 32)
     # causal: block 1 sees keys 0-1, block 2 keys 0-3: K and V rows read 2 + 4 = 6 times
     assert attention.hbm_bytes(4, 2, "flash", block_q=2, causal=True) == 2 * (16 + 2 * 2 * 6)
-    assert attention.flash_blocks(64, 100 * 1024, 2) == (64, 200)
+    # 100 KiB of fp16 is 51200 elements: 4 x 131 x 64 + 131^2 = 50697 fits, 132 needs 51216
+    assert attention.flash_blocks(64, 100 * 1024, 2) == (131, 131)
+    assert attention.flash_blocks(128, 228 * 1024, 2) == (170, 170)
+    assert attention.flash_blocks(64, 10, 2) == (1, 1)
 
 
 def test_traffic_follows_theorem_2():

@@ -200,14 +200,24 @@ def attention_reference(Q, K, V, causal: bool = False) -> np.ndarray:
 
 
 def flash_blocks(d: int, sram_bytes: int, bytes_per_element: int = 2) -> tuple[int, int]:
-    """FlashAttention's block sizes for ``sram_bytes`` of fast memory (Algorithm 1, line 1):
-    ``B_c = ceil(M / 4d)`` key rows and ``B_r = min(B_c, d)`` query rows, with ``M`` counted in
-    elements. Returns ``(block_q, block_k)``."""
+    """The largest square tiles of this module's loop order that fit ``sram_bytes`` of fast memory.
+
+    A query block and its output accumulator (``b x d`` each), one key and one value tile
+    (``b x d`` each) and the ``b x b`` score tile must fit: ``b`` is the largest integer with
+    ``4 b d + b^2 <= M``, ``M`` counted in elements (at least 1). For ``M >= d^2`` this is
+    ``Theta(M / d)``, which gives the tiled kernel the ``Theta(N^2 d^2 / M)`` traffic of Dao et
+    al.'s Theorem 2. (Their Algorithm 1, which loops over key blocks outside, uses ``B_c =
+    ceil(M / 4d)`` and ``B_r = min(B_c, d)`` instead.) Returns ``(block_q, block_k)``.
+    """
     d = check_int("d", d, minimum=1)
     elements = check_int("sram_bytes", sram_bytes, minimum=1) // check_int(
         "bytes_per_element", bytes_per_element, minimum=1)
-    block_k = max(1, -(-elements // (4 * d)))
-    return min(block_k, d), block_k
+    b = max(1, math.isqrt(4 * d * d + elements) - 2 * d)
+    while b > 1 and 4 * b * d + b * b > elements:
+        b -= 1
+    while 4 * (b + 1) * d + (b + 1) ** 2 <= elements:
+        b += 1
+    return b, b
 
 
 def hbm_bytes(n: int, d: int, algorithm: str, block_q: int = 64, bytes_per_element: int = 2,
