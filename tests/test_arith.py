@@ -576,3 +576,257 @@ def test_summary_states_the_netlist_counts():
     for number in (len(m.stages), m.tree_full_adders, m.tree_half_adders, m.bits_to_cpa,
                    m.cpa_full_adders, m.cpa_half_adders, m.critical_path):
         assert f" {number} " in f" {text} ".replace(";", " ").replace(",", " ").replace("(", " ")
+
+
+# --- block-scaled formats (OCP MX v1.0, NVFP4) and DeepSeek-V3's FP8 recipe --------------------
+# The references below rebuild every element format from its bit fields (sign, exponent, mantissa,
+# bias) and round by brute force over that list, so they share nothing with aichip.arith.
+
+ELEMENT_FIELDS = {  # name: (exponent bits, mantissa bits, bias, NaN code: the all-ones E4M3 code)
+    "fp8_e4m3": (4, 3, 7, "s1111111"), "fp8_e5m2": (5, 2, 15, "ieee"),
+    "fp6_e3m2": (3, 2, 3, None), "fp6_e2m3": (2, 3, 1, None), "fp4_e2m1": (2, 1, 1, None)}
+MX_ELEMENT = {"mxfp8_e4m3": "fp8_e4m3", "mxfp8_e5m2": "fp8_e5m2", "mxfp6_e3m2": "fp6_e3m2",
+              "mxfp6_e2m3": "fp6_e2m3", "mxfp4": "fp4_e2m1"}
+
+
+def element_grid(fmt):
+    """(values, mantissa-field parity) of every finite non-negative code, sorted by value."""
+    e_bits, m_bits, bias, nan = ELEMENT_FIELDS[fmt]
+    grid = {}
+    for e in range(2 ** e_bits):
+        for m in range(2 ** m_bits):
+            if nan == "ieee" and e == 2 ** e_bits - 1:
+                continue                                   # inf and NaN codes
+            if nan == "s1111111" and e == 2 ** e_bits - 1 and m == 2 ** m_bits - 1:
+                continue
+            value = (m / 2 ** m_bits) * 2.0 ** (1 - bias) if e == 0 else \
+                (1 + m / 2 ** m_bits) * 2.0 ** (e - bias)
+            grid[value] = m % 2
+    values = np.array(sorted(grid))
+    return values, np.array([grid[v] for v in values])
+
+
+def nearest_even(v, values, parity):
+    """Round ``v`` to the nearest of ``values`` (non-negative grid, mirrored), ties to the even
+    mantissa, saturating at the top."""
+    a = abs(v)
+    if a >= values[-1]:
+        return math.copysign(values[-1], v)
+    d = np.abs(values - a)
+    best = np.flatnonzero(d == d.min())
+    pick = best[0] if len(best) == 1 else next(i for i in best if parity[i] == 0)
+    return math.copysign(values[pick], v)
+
+
+def floor_log2(a):
+    e = 0
+    while 2.0 ** e > a:
+        e -= 1
+    while 2.0 ** (e + 1) <= a:
+        e += 1
+    return e
+
+
+def reference_mx(x, fmt, block_size):
+    out = []
+    for start in range(0, len(x), block_size):
+        block = x[start:start + block_size]
+        if any(not math.isfinite(v) for v in block):
+            out += [math.nan] * len(block)
+            continue
+        peak = max(abs(v) for v in block)
+        if fmt == "mxint8":
+            emax, grid = 0, (np.arange(128) / 64.0, np.arange(128) % 2)
+        else:
+            grid = element_grid(MX_ELEMENT[fmt])
+            emax = floor_log2(grid[0][-1])
+        shared = -127 if peak == 0 else max(floor_log2(peak) - emax, -127)
+        if shared > 127:
+            out += [math.nan] * len(block)
+            continue
+        scale = 2.0 ** shared
+        out += [nearest_even(v / scale, *grid) * scale for v in block]
+    return np.array(out)
+
+
+@pytest.mark.parametrize("fmt, largest, smallest, count", [
+    ("fp6_e3m2", 28.0, 0.0625, 64), ("fp6_e2m3", 7.5, 0.125, 64), ("fp4_e2m1", 6.0, 0.5, 16)])
+def test_mx_element_formats_from_their_bit_fields(fmt, largest, smallest, count):
+    values, _ = element_grid(fmt)
+    signed = np.unique(np.concatenate([-values, values]))
+    assert np.array_equal(arith.representable_values(fmt), signed)
+    f = arith.get_format(fmt)
+    assert (f.bits, f.max_finite, f.min_subnormal) == (int(math.log2(count)), largest, smallest)
+    # every code decodes to a number (no NaN, no inf), and encode inverts decode
+    codes = np.arange(count)
+    decoded = arith.decode(codes, fmt)
+    assert np.all(np.isfinite(decoded))
+    assert np.array_equal(arith.encode(decoded, fmt), codes)
+    assert arith.quantize(1e9, fmt, saturate=False) == largest      # no code to overflow to
+    assert arith.format_table().set_index("format").loc[fmt, "overflow"] == "saturate"
+
+
+def test_mx_hand_worked_blocks():
+    # one MXFP4 block: max 100 -> floor(log2 100) = 6, emax(E2M1) = 2 -> X = 2**4 = 16;
+    # 0.3/16, -1.7/16 and 0.01/16 round to 0; 5.2/16 = 0.325 -> 0.5 (nearer than 0) -> 8;
+    # 100/16 = 6.25 saturates to 6 -> 96
+    x = [0.3, -1.7, 5.2, 0.01, 100.0]
+    assert list(arith.quantize_mx(x, "mxfp4")) == [0.0, 0.0, 8.0, 0.0, 96.0]
+    # MXFP8 E4M3: X = 2**(6 - 8) = 1/4; 100 * 4 = 400 is the tie 384 | 416 -> 384 (even) -> 96;
+    # 5.2 * 4 = 20.8 -> 20 (E4M3 spacing is 2 in [16, 32)) -> 5; 0.3 * 4 = 1.2 -> 1.25 -> 0.3125
+    assert list(arith.quantize_mx(x, "mxfp8_e4m3")) == [0.3125, -1.75, 5.0, 0.009765625, 96.0]
+    # saturation below the next power of two: 1.95 -> X = 2**-8, 499.2 > 448 -> 448 / 256
+    assert arith.quantize_mx(1.95, "mxfp8_e4m3") == 1.75
+    # MXINT8: X = 1 for max 1.0; 0.5078125 * 64 = 32.5 is a tie -> 32 (even) -> 0.5
+    assert list(arith.quantize_mx([1.0, 0.5078125, -0.5234375], "mxint8")) == [1.0, 0.5,
+                                                                                 -0.53125]
+    # two blocks of 2 get their own scales; the last partial block (one value) its own too
+    assert list(arith.quantize_mx([96.0, 1.0, 0.75, 0.1, 3.0], "mxfp4", 2)) == [
+        96.0, 0.0, 0.75, 0.125, 3.0]
+    # zeros stay zero; NaN or inf poisons its block only; an exponent past E8M0's 127 is NaN
+    assert list(arith.quantize_mx(np.zeros(3), "mxfp6_e2m3")) == [0.0, 0.0, 0.0]
+    out = arith.quantize_mx([1.0, np.inf, 2.0, 3.0], "mxfp8_e5m2", 2)
+    assert np.isnan(out[:2]).all() and list(out[2:]) == [2.0, 3.0]
+    assert np.isnan(arith.quantize_mx([np.nan, 1.0], "mxint8")).all()
+    assert np.isnan(arith.quantize_mx([2.0 ** 200], "mxfp4"))[0]
+    # a tiny block: the shared exponent clamps at -127 and the element underflows to 0
+    assert arith.quantize_mx([2.0 ** -140], "mxfp4")[0] == 0.0
+    assert arith.mx_shared_exponents([2.0 ** -140, 1.0, 0.0], "mxfp4", 1).tolist() == [
+        -127.0, -2.0, -127.0]
+
+
+@pytest.mark.parametrize("fmt", list(arith.MX_FORMATS))
+def test_quantize_mx_matches_brute_force_reference(fmt):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(300) * np.exp(rng.uniform(-6, 6, 300))
+    x[::37] = 0.0
+    grid = element_grid(MX_ELEMENT[fmt])[0] if fmt != "mxint8" else np.arange(128) / 64.0
+    x[5:10] = grid[-5:] * 2.0 ** -3           # exact codes, and their midpoints (ties)
+    x[10:14] = (grid[-4:] + grid[-5:-1]) / 2 * 2.0 ** -3
+    x[14] = grid[-1] * 2.0 ** -3              # the block's max
+    for block_size in (32, 7):
+        assert np.array_equal(arith.quantize_mx(x, fmt, block_size),
+                              reference_mx(list(x), fmt, block_size))
+    # blocks run along the last axis of a matrix
+    m = x[:288].reshape(9, 32)
+    assert np.array_equal(arith.quantize_mx(m, fmt),
+                          np.array([reference_mx(list(r), fmt, 32) for r in m]))
+
+
+def test_quantize_mx_bad_arguments():
+    with pytest.raises(ValueError, match="fmt"):
+        arith.quantize_mx([1.0], "mxfp5")
+    with pytest.raises(ValueError, match="block_size"):
+        arith.quantize_mx([1.0], "mxfp4", block_size=0)
+    with pytest.raises(TypeError, match="block_size"):
+        arith.quantize_mx([1.0], "mxfp4", block_size=2.5)
+    with pytest.raises(TypeError, match="x"):
+        arith.quantize_mx("abc", "mxfp4")
+
+
+def test_quantize_nvfp4_against_a_hand_worked_two_level_scale():
+    fp4, fp4_parity = element_grid("fp4_e2m1")
+    e4m3, e4m3_parity = element_grid("fp8_e4m3")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(40) * np.array([1.0] * 16 + [0.01] * 16 + [30.0] * 8)
+    amax = np.max(np.abs(x))
+    tensor_scale = float(np.float32(amax / (6 * 448)))     # FP32 per-tensor scale
+    expected = []
+    for start in range(0, 40, 16):
+        block = x[start:start + 16]
+        block_scale = nearest_even(np.max(np.abs(block)) / 6 / tensor_scale, e4m3, e4m3_parity)
+        s = block_scale * tensor_scale
+        expected += [nearest_even(v / s, fp4, fp4_parity) * s for v in block]
+    assert np.array_equal(arith.quantize_nvfp4(x), np.array(expected))
+    tensor, blocks = arith.nvfp4_scales(x)
+    assert tensor == tensor_scale and blocks.shape == (3,)
+    # the block holding the tensor's max gets the largest E4M3 scale, within its rounding
+    assert 416 <= blocks[2] <= 448
+    assert np.array_equal(arith.quantize_nvfp4(np.zeros(5)), np.zeros(5))
+    with pytest.raises(ValueError, match="finite"):
+        arith.quantize_nvfp4([1.0, np.nan])
+
+
+def test_groupwise_int4_scales_each_group_to_seven():
+    x = np.array([7.0, 3.5, -1.0, 0.0, 0.7, 0.35, 0.1, 0.0])
+    # group 1: scale 1 -> [7, 4 (3.5 ties to even), -1, 0]; group 2: scale 0.1 -> [7, 4, 1, 0]
+    assert np.allclose(arith.quantize_groupwise(x, "int4", 4),
+                       [7.0, 4.0, -1.0, 0.0, 0.7, 0.4, 0.1, 0.0], rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="group_size"):
+        arith.quantize_groupwise(x, "int4", 0)
+
+
+def keep_bits_reference(v, bits, truncate):
+    from fractions import Fraction
+    if v == 0:
+        return 0.0
+    e = floor_log2(abs(v)) - bits + 1                # the last kept bit's weight: 2**e
+    q = Fraction(v) / Fraction(2) ** e
+    whole = int(q) if truncate else round(q)         # Fraction round: ties to even
+    return float(whole * Fraction(2) ** e)
+
+
+def test_limited_accumulator_counts_and_promotion():
+    ones = np.ones(40)
+    # a 4-bit accumulator counts to 16: 16 + 1 = 17 needs 5 bits (truncated, or the tie to 16)
+    assert arith.limited_dot(ones, ones, acc_bits=4) == 16.0
+    assert arith.limited_dot(ones, ones, acc_bits=4, rounding="nearest") == 16.0
+    # promoting every 8 products keeps each partial sum at 8, exact; the FP32 sum is 40
+    assert arith.limited_dot(ones, ones, acc_bits=4, promote_every=8) == 40.0
+    # promotion every 16: partial 16 exact, three of them plus 8 -> 40 too; every 32 loses
+    assert arith.limited_dot(ones, ones, acc_bits=4, promote_every=32) == 16.0 + 8.0
+    # the promoted sum lives in FP32: 1 + 2**-24 is a tie that rounds back to 1, twice; kept in
+    # a 53-bit accumulator the two halves add up to FP32's next value 1 + 2**-23
+    tiny = [1.0, 2.0 ** -24, 2.0 ** -24]
+    assert arith.limited_dot(tiny, np.ones(3), 53, promote_every=1, rounding="nearest") == 1.0
+    assert arith.limited_dot(tiny, np.ones(3), 53, rounding="nearest") == 1.0 + 2.0 ** -23
+    with pytest.raises(ValueError, match="acc_bits"):
+        arith.limited_dot(ones, ones, acc_bits=60)
+    with pytest.raises(ValueError, match="rounding"):
+        arith.limited_dot(ones, ones, rounding="up")
+    with pytest.raises(ValueError, match="promote_every"):
+        arith.limited_dot(ones, ones, promote_every=0)
+
+
+@pytest.mark.parametrize("rounding", ["truncate", "nearest"])
+@pytest.mark.parametrize("promote_every", [None, 5])
+def test_limited_dot_matches_a_fraction_reference(rounding, promote_every):
+    rng = np.random.default_rng(11)
+    x = arith.quantize(rng.standard_normal(23), "fp8_e4m3")
+    y = arith.quantize(rng.standard_normal(23), "fp8_e4m3")
+    high, low = np.float32(0.0), 0.0
+    for k in range(23):
+        low = keep_bits_reference(low + x[k] * y[k], 6, rounding == "truncate")
+        if promote_every and (k + 1) % promote_every == 0:
+            high, low = np.float32(float(high) + low), 0.0
+    expected = float(np.float32(float(high) + low))
+    assert arith.limited_dot(x, y, 6, promote_every, rounding) == expected
+    # a 53-bit accumulator is float64 summation, promoted or not (then rounded to FP32)
+    assert arith.limited_dot(x, y, 53, None, "nearest") == float(np.float32(sum(x * y)))
+    a, b = x[:20].reshape(4, 5), y[:15].reshape(5, 3)
+    c = arith.limited_matmul(a, b, 6, promote_every, rounding)
+    assert c[2, 1] == arith.limited_dot(a[2], b[:, 1], 6, promote_every, rounding)
+
+
+def test_blockwise_fp8_scales_each_tile_on_its_own():
+    e4m3, parity = element_grid("fp8_e4m3")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 300))
+    x[0, 5] = 1000.0                                   # an outlier in row 0's first tile
+    q = arith.quantize_blockwise(x, (1, 128))
+    for r in range(3):
+        for c in range(0, 300, 128):
+            tile = x[r, c:c + 128]
+            scale = float(np.float32(np.max(np.abs(tile)) / 448))
+            expected = [nearest_even(v / scale, e4m3, parity) * scale for v in tile]
+            assert np.array_equal(q[r, c:c + 128], expected)
+    # the outlier spoils only its tile: the other tiles keep E4M3's relative precision
+    assert np.max(np.abs(q[1:] - x[1:]) / np.abs(x[1:])) <= 2.0 ** -4 + 1e-12
+    with pytest.raises(ValueError, match="block"):
+        arith.quantize_blockwise(x, (1, 2, 3))
+
+
+def test_accumulation_experiment_promotion_helps():
+    r = arith.accumulation_experiment(k=1024, m=4, n=4)
+    assert r["rel_error_promoted"] < r["rel_error_unpromoted"]
+    assert r["max_rel_error_promoted"] < 2.0 ** -10

@@ -162,6 +162,20 @@ SCHEMAS: dict[str, TableSchema] = {
                  "micro_batch"),
         key=("model",),
         description="one end-to-end iteration time of Korthikanti et al. (MLSys 2023)"),
+    "hbm": TableSchema(
+        columns=("generation", "standard", "year", "bus_width_bits", "pin_rate_Gbps",
+                 "max_stack_height", "stack_GBps", "source", "notes"),
+        numeric=("pin_rate_Gbps", "stack_GBps"),
+        integer=("year", "bus_width_bits", "max_stack_height"), key=("generation",),
+        description="one HBM generation: interface bits and data rate per pin of one stack, its "
+                    "tallest stack, and the per-stack bandwidth its source states"),
+    "gpu_memory": TableSchema(
+        columns=("gpu", "level", "scope", "capacity_KiB", "bytes_per_clock", "bandwidth_GBps",
+                 "interface_bits", "source", "notes"),
+        numeric=("capacity_KiB", "bytes_per_clock", "bandwidth_GBps", "interface_bits"),
+        key=("gpu", "level"),
+        description="one memory level of a GPU (as in chips): capacity and bandwidth per SM or "
+                    "per GPU (scope), empty where no source gives the figure"),
 }
 
 

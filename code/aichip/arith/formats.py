@@ -13,6 +13,9 @@ fp16        1     5     10    65504                       to inf (IEEE 754 binar
 bf16        1     8     7     (2 - 2**-7) * 2**127        to inf
 fp8_e4m3    1     4     3     448                         saturate to +-448 (no inf in E4M3)
 fp8_e5m2    1     5     2     57344                       to inf (IEEE-like, not IEEE 754)
+fp6_e3m2    1     3     2     28                          saturate (no inf, no NaN)
+fp6_e2m3    1     2     3     7.5                         saturate (no inf, no NaN)
+fp4_e2m1    1     2     1     6                           saturate (no inf, no NaN)
 int8        --    --    --    127                         saturate to [-128, 127]
 int4        --    --    --    7                           saturate to [-8, 7]
 ==========  ====  ====  ====  ==========================  ========================================
@@ -25,6 +28,10 @@ E4M3 follows the OCP 8-bit floating point specification: exponent bias 7, no inf
 the bit pattern ``S.1111.111`` is NaN, so the top binade holds 256..448. A non-saturating
 conversion sends E4M3 overflow to NaN; ``saturate=True`` clamps any format to its largest finite
 value (and infinities with it), which is what inference kernels usually ask for.
+
+The 6- and 4-bit floats are the element formats of the OCP Microscaling (MX) specification: every
+code is a number (no infinity, no NaN; a block's NaN lives in its shared scale), so they always
+saturate. :mod:`aichip.arith.mx` builds the MX and NVFP4 block formats on these entries.
 
 Values are *emulated*: results are float64 arrays holding exactly the values the format can
 represent; :func:`encode` and :func:`decode` convert to and from the format's bit patterns.
@@ -57,6 +64,7 @@ class Format(NamedTuple):
     bias: int
     has_inf: bool      # IEEE-style: the all-ones exponent holds inf and NaN
     int_bits: int
+    has_nan: bool = True   # False: every code is a finite number (the MX 6- and 4-bit elements)
 
     @property
     def bits(self) -> int:
@@ -71,9 +79,11 @@ class Format(NamedTuple):
         if self.has_inf:
             emax = 2 ** self.exp_bits - 2 - self.bias
             return (2.0 - 2.0 ** -self.man_bits) * 2.0 ** emax
-        # OCP E4M3: the all-ones exponent is a normal binade except its all-ones mantissa (NaN)
+        # OCP E4M3: the all-ones exponent is a normal binade except its all-ones mantissa (NaN);
+        # without NaN (MX FP6/FP4) that mantissa is a number too
         emax = 2 ** self.exp_bits - 1 - self.bias
-        return (2.0 - 2.0 ** (1 - self.man_bits)) * 2.0 ** emax
+        top_gap = 2.0 ** (1 - self.man_bits) if self.has_nan else 2.0 ** -self.man_bits
+        return (2.0 - top_gap) * 2.0 ** emax
 
     @property
     def min_value(self) -> float:
@@ -103,6 +113,10 @@ FORMATS = {
     "bf16": Format("bf16", "float", 8, 7, 127, True, 0),
     "fp8_e4m3": Format("fp8_e4m3", "float", 4, 3, 7, False, 0),
     "fp8_e5m2": Format("fp8_e5m2", "float", 5, 2, 15, True, 0),
+    # OCP MX v1.0 element formats (section 5.3): no inf, no NaN, subnormals kept
+    "fp6_e3m2": Format("fp6_e3m2", "float", 3, 2, 3, False, 0, has_nan=False),
+    "fp6_e2m3": Format("fp6_e2m3", "float", 2, 3, 1, False, 0, has_nan=False),
+    "fp4_e2m1": Format("fp4_e2m1", "float", 2, 1, 1, False, 0, has_nan=False),
     "int8": Format("int8", "int", 0, 0, 0, False, 8),
     "int4": Format("int4", "int", 0, 0, 0, False, 4),
 }
@@ -215,6 +229,8 @@ def quantize(x, fmt: str, scale: float = 1.0, saturate: bool | None = None) -> n
         saturate = _DEFAULT_SATURATE[fmt]
     if not isinstance(saturate, (bool, np.bool_)):
         raise TypeError(f"saturate must be True, False or None, got {saturate!r}")
+    if not f.has_nan:
+        saturate = True           # no code to overflow to: these formats always saturate
     arr = _as_real_array("x", x)
     flat = np.ascontiguousarray(arr).ravel()
     out = np.empty_like(flat)
@@ -237,6 +253,8 @@ def encode(x, fmt: str, saturate: bool | None = None) -> np.ndarray:
         codes[:] = values.astype(np.int64) & (2 ** f.bits - 1)
         return codes.reshape(np.shape(x))
     all_ones = 2 ** f.exp_bits - 1
+    if not f.has_nan and np.isnan(values).any():
+        raise ValueError(f"x holds NaN, which {fmt} cannot encode (it has no NaN code)")
     for i, v in enumerate(values):
         sign = 1 if math.copysign(1.0, v) < 0 else 0
         a = abs(v)
@@ -279,7 +297,7 @@ def decode(codes, fmt: str) -> np.ndarray:
     value = np.where(exp_field == 0, subnormal, normal)
     if f.has_inf:
         value = np.where(exp_field == all_ones, np.where(man_field == 0, np.inf, np.nan), value)
-    else:
+    elif f.has_nan:
         value = np.where((exp_field == all_ones) & (man_field == 2 ** f.man_bits - 1), np.nan,
                          value)
     return sign * value
@@ -457,8 +475,8 @@ def format_table():
             "smallest normal": f.min_normal if is_float else None,
             "smallest positive": f.min_subnormal, "epsilon": f.epsilon,
             "decimal digits": -math.log10(f.epsilon) if is_float else None,
-            "overflow": ("to inf" if f.has_inf else "saturate (or NaN)") if is_float
-            else "saturate"})
+            "overflow": ("to inf" if f.has_inf else "saturate (or NaN)" if f.has_nan
+                         else "saturate") if is_float else "saturate"})
     return pd.DataFrame(rows)
 
 

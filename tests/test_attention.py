@@ -1,0 +1,167 @@
+import math
+
+import numpy as np
+import pytest
+
+from aichip import attention, hbm, tables
+
+
+def softmax_attention(q, k, v, causal=False):
+    """Independent reference: each output row from its own softmax, in plain NumPy."""
+    out = np.empty((q.shape[0], v.shape[1]))
+    for i in range(q.shape[0]):
+        seen = i + 1 if causal else k.shape[0]
+        scores = k[:seen] @ q[i] / math.sqrt(q.shape[1])
+        w = np.exp(scores - scores.max())
+        out[i] = (w / w.sum()) @ v[:seen]
+    return out
+
+
+@pytest.mark.parametrize("n, m, d, dv, bq, bk", [
+    (1, 1, 1, 1, 64, 64), (37, 37, 8, 8, 16, 16), (50, 23, 4, 6, 7, 5), (64, 64, 16, 3, 64, 64),
+    (65, 65, 5, 5, 1, 200)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_naive_and_flash_equal_the_numpy_softmax(n, m, d, dv, bq, bk, causal):
+    if causal and n != m:
+        m = n
+    rng = np.random.default_rng(n * 1000 + m)
+    q, k, v = (rng.standard_normal(s) * 3 for s in ((n, d), (m, d), (m, dv)))
+    expected = softmax_attention(q, k, v, causal)
+    naive = attention.naive_attention(q, k, v, causal=causal)
+    flash = attention.flash_attention(q, k, v, block_q=bq, block_k=bk, causal=causal)
+    assert naive.shape == flash.shape == (n, dv)
+    assert np.max(np.abs(naive - expected)) < 1e-12
+    assert np.max(np.abs(flash - expected)) < 1e-12
+    assert np.max(np.abs(flash - naive)) < 1e-12
+
+
+def test_online_softmax_survives_large_scores_and_batches_of_heads():
+    rng = np.random.default_rng(2)
+    q = rng.standard_normal((3, 40, 8)) * 40      # scores in the thousands: exp would overflow
+    k, v = rng.standard_normal((3, 40, 8)), rng.standard_normal((3, 40, 8))
+    flash = attention.flash_attention(q, k, v, block_q=8, block_k=8)
+    assert np.all(np.isfinite(flash))
+    for h in range(3):
+        assert np.max(np.abs(flash[h] - softmax_attention(q[h], k[h], v[h]))) < 1e-12
+    assert np.array_equal(attention.attention_reference(q, k, v).shape, (3, 40, 8))
+
+
+def test_attention_bad_arguments():
+    x = np.ones((4, 2))
+    with pytest.raises(ValueError, match="block_q"):
+        attention.flash_attention(x, x, x, block_q=0)
+    with pytest.raises(ValueError, match="same head dimension"):
+        attention.naive_attention(x, np.ones((4, 3)), x)
+    with pytest.raises(ValueError, match="K and V"):
+        attention.naive_attention(x, x, np.ones((5, 2)))
+    with pytest.raises(ValueError, match="Q must"):
+        attention.naive_attention(np.ones(4), x, x)
+    with pytest.raises(ValueError, match="algorithm"):
+        attention.hbm_bytes(8, 2, "tiled")
+
+
+def test_hbm_bytes_hand_counts():
+    # naive, N = 4, d = 2, 2-byte elements: Q, K read (16), S written and read (32), P written and
+    # read (32), V read (8), O written (8): 96 elements
+    assert attention.hbm_bytes(4, 2, "naive") == 2 * 96
+    # flash, N = 4, d = 2, blocks of 2 query rows: Q read and O written once (16 elements), and
+    # each of the 2 query blocks reads all of K and V (2 x 16)
+    assert attention.hbm_bytes(4, 2, "flash", block_q=2) == 2 * (16 + 32)
+    # causal: block 1 sees keys 0-1, block 2 keys 0-3: K and V rows read 2 + 4 = 6 times
+    assert attention.hbm_bytes(4, 2, "flash", block_q=2, causal=True) == 2 * (16 + 2 * 2 * 6)
+    # 100 KiB of fp16 is 51200 elements: 4 x 131 x 64 + 131^2 = 50697 fits, 132 needs 51216
+    assert attention.flash_blocks(64, 100 * 1024, 2) == (131, 131)
+    assert attention.flash_blocks(128, 228 * 1024, 2) == (170, 170)
+    assert attention.flash_blocks(64, 10, 2) == (1, 1)
+
+
+def test_traffic_follows_theorem_2():
+    # the counted traffic divided by the theorem's order stays within a constant band while N, d
+    # and the fast memory M vary over large ranges
+    ratios = {"naive": [], "flash": []}
+    for n in (1024, 4096, 16384):
+        for d in (64, 128):
+            for sram in (64 * 1024, 192 * 1024):
+                order = attention.theorem2_bytes(n, d, sram)
+                ratios["naive"].append(attention.hbm_bytes(n, d, "naive") / order["naive"])
+                bq, _ = attention.flash_blocks(d, sram)
+                ratios["flash"].append(attention.hbm_bytes(n, d, "flash", bq) / order["flash"])
+    for name, r in ratios.items():
+        assert max(r) / min(r) < 8, name
+    # flash moves N^2 x 2d / block_q elements against naive's 4 N^2: less by block_q / (2d)
+    naive = attention.hbm_bytes(4096, 64, "naive")
+    for bq in (64, 256):
+        assert naive / attention.hbm_bytes(4096, 64, "flash", bq) == pytest.approx(bq / 32,
+                                                                                  rel=0.1)
+
+
+def test_kernel_source_shows_the_kernels():
+    assert "np.empty((n, m))" in attention.kernel_source("naive")
+    assert "rescale" in attention.kernel_source("flash")
+
+
+def test_hbm_per_stack_bandwidth_is_bus_width_times_pin_rate():
+    df = hbm.hbm_generations().set_index("generation")
+    assert list(df.index) == ["HBM2", "HBM2E", "HBM3", "HBM3E", "HBM4"]
+    # JEDEC HBM3: 1024 pins x 6.4 Gb/s = 819.2 GB/s; HBM4 doubles the interface
+    assert df.loc["HBM3", "bus_width_bits"] * df.loc["HBM3", "pin_rate_Gbps"] / 8 == 819.2
+    assert df.loc["HBM4", "bus_width_bits"] == 2 * df.loc["HBM3", "bus_width_bits"]
+    # the sources round their per-stack figures by at most a few per cent
+    assert np.all(np.abs(df["derived_over_stated"] - 1) < 0.03)
+    assert df["stack_GBps"].is_monotonic_increasing
+
+
+def test_gpu_memory_hierarchy_against_the_unit_table():
+    units = tables.load_table("gpus").set_index("name")
+    for gpu in ("NVIDIA A100 SXM4 80GB", "NVIDIA H100 SXM5"):
+        h = hbm.memory_hierarchy(gpu).set_index("level")
+        sms = units.loc[gpu, "sm_count"]
+        # registers: 65536 x 4 bytes per SM (gpus.csv) times the SMs
+        assert h.loc["registers", "capacity_MiB"] == units.loc[gpu, "registers_per_sm"] * 4 \
+            * sms / 2 ** 20
+        assert h.loc["L2", "capacity_MiB"] * 1024 == units.loc[gpu, "l2_KiB"]
+        # the shared-memory carve-out fits in the combined L1
+        assert units.loc[gpu, "shared_KiB_per_sm"] <= h.loc["shared memory / L1",
+                                                            "capacity_per_sm_KiB"]
+        # bandwidth falls and capacity grows down the hierarchy
+        smem, top = h.loc["shared memory / L1"], h.loc["HBM"]
+        assert smem["bandwidth_GBps"] > top["bandwidth_GBps"]
+        assert top["capacity_MiB"] > h.loc["L2", "capacity_MiB"] > smem["capacity_MiB"]
+    a100 = hbm.memory_hierarchy("NVIDIA A100 SXM4 80GB").set_index("level")
+    # 128 B/clock x 108 SMs x 1.41 GHz and 5120 B/clock x 1.41 GHz
+    assert a100.loc["shared memory / L1", "bandwidth_GBps"] == pytest.approx(19492, rel=1e-3)
+    assert a100.loc["L2", "bandwidth_GBps"] == pytest.approx(7219, rel=1e-3)
+    # an HBM bus runs at or below its generation's pin rate: A100's HBM2e, H100's HBM3
+    gens = hbm.hbm_generations().set_index("generation")["pin_rate_Gbps"]
+    assert hbm.implied_pin_rate_Gbps("NVIDIA A100 SXM4 80GB") <= gens["HBM2E"] * 1.001
+    assert hbm.implied_pin_rate_Gbps("NVIDIA H100 SXM5") <= gens["HBM3"]
+    b200 = hbm.memory_hierarchy("NVIDIA B200 SXM").set_index("level")
+    assert np.isnan(b200.loc["registers", "capacity_MiB"])     # no published SM count
+    assert b200.loc["HBM", "bandwidth_GBps"] == 8000
+    with pytest.raises(ValueError, match="gpu"):
+        hbm.memory_hierarchy("NVIDIA V100 SXM2")
+
+
+def test_measure_times_both_kernels():
+    table = attention.measure(sizes=(16, 40), d=4, repeats=1, block=8)
+    assert list(table["N"]) == [16, 40] and list(table["S_bytes"]) == [8 * 16 ** 2, 8 * 40 ** 2]
+    assert (table[["naive_s", "flash_s"]] > 0).all().all()
+    assert np.allclose(table["naive_over_flash"], table["naive_s"] / table["flash_s"])
+
+
+def test_roofline_case_on_the_h100():
+    from aichip import roofline
+
+    roof = roofline.Roofline("test GPU", peak_GFLOPs=1000e3, bw_GBps=2000.0)   # ridge: 500
+    case = attention.roofline_case(roof, n=4096, d=128, sram_bytes=228 * 1024).set_index(
+        "algorithm")
+    # by hand: 4 N^2 d FLOPs; naive moves 2 bytes x (4 N d + 4 N^2); read-once moves 2 x 4 N d
+    flops = 4 * 4096 ** 2 * 128
+    assert case.loc["naive", "hbm_bytes"] == 2 * (4 * 4096 * 128 + 4 * 4096 ** 2) == 138_412_032
+    assert case.loc["flash, K/V read once", "hbm_bytes"] == 2 * 4 * 4096 * 128
+    intensity = flops / 138_412_032
+    assert case.loc["naive", "intensity"] == pytest.approx(intensity)
+    assert case.loc["naive", "time_us"] == pytest.approx(flops / (2000e9 * intensity) * 1e6)
+    assert case.loc["naive", "bound"] == "memory"
+    assert case.loc["flash, K/V read once", "bound"] == "compute"
+    assert case.loc["flash, K/V read once", "time_us"] == pytest.approx(flops / 1000e12 * 1e6)
