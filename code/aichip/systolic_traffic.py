@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from .layers import check_layer, to_gemm
+from .layers import to_gemms
 from .systolic import DATAFLOWS, MAPPINGS
 from .validation import check_choice, check_float, check_int
 
@@ -129,12 +129,8 @@ def layer_traffic(layers, rows: int, cols: int, dataflow: str = "os",
 
     Returns one row per layer: ``layer, M, N, K`` and the six counts of :class:`Traffic`.
     """
-    layers = list(layers)
-    if not layers:
-        raise ValueError("layers must contain at least one GemmLayer or ConvLayer")
     records = []
-    for layer in layers:
-        gemm = to_gemm(check_layer(layer))
+    for gemm in to_gemms(layers):
         counts = gemm_traffic(gemm.M, gemm.N, gemm.K, rows, cols, dataflow, buffers_kb,
                               word_bytes)
         records.append({"layer": gemm.name, "M": gemm.M, "N": gemm.N, "K": gemm.K,
