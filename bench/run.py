@@ -33,6 +33,7 @@ from aichip import (
     membench,
     memory,
     roofline,
+    scalesim,
     scaling,
     sparse,
     systolic,
@@ -263,14 +264,24 @@ def _simulate_with_traffic(A, B, rows, cols, df):
     return res, traffic
 
 
+def _recorded_scalesim() -> dict:
+    """SCALE-Sim's recorded cycles and seconds (data/scalesim_reference.csv) on SYSTOLIC_LAYERS."""
+    ref = scalesim.scalesim_reference()
+    return {(r.layer, r.rows, r.cols, r.dataflow): {"compute_cycles": int(r.scalesim_cycles),
+                                                   "seconds": float(r.scalesim_s)}
+            for r in ref.itertuples() if r.layer in {name for name, *_ in SYSTOLIC_LAYERS}}
+
+
 def _run_scalesim() -> dict:
-    """SCALE-Sim's cycles, seconds and traffic on SYSTOLIC_LAYERS, keyed by run; {} without it."""
+    """SCALE-Sim's cycles, seconds and traffic on SYSTOLIC_LAYERS, keyed by run; without SCALE-Sim
+    its recorded cycles and times (no traffic)."""
     python = scalesim_python()
     if python is None:
         print("  SCALE-Sim not available: `pip install scalesim \"numpy<2\"` in a separate venv "
               "(SCALE-Sim 3.0.0 fails under NumPy 2) and set AICHIP_SCALESIM_PYTHON to its python "
-              "to compare; skipping the comparison")
-        return {}
+              "to compare side by side; comparing with its recorded times "
+              "(data/scalesim_reference.csv, another machine and time)")
+        return _recorded_scalesim()
     job = {"layers": SYSTOLIC_LAYERS, "arrays": SYSTOLIC_ARRAYS,
            "dataflows": list(systolic.DATAFLOWS)}
     proc = subprocess.run([python, str(HERE / "scalesim_runner.py")], input=json.dumps(job),
@@ -315,6 +326,7 @@ def bench_systolic(repeats: int) -> dict:
         if ss:
             extra.append((more, ss_c))
             speedups.append(speed)
+        if ss and all(field in ss for field in SRAM_TRAFFIC):
             equal = note_check(f"{label}: SRAM traffic", all(
                 getattr(traffic, field) == ss[field] for field in SRAM_TRAFFIC))
             same_traffic.append(equal)
@@ -334,8 +346,10 @@ def bench_systolic(repeats: int) -> dict:
         total_speed = sum(theirs[k]["seconds"] for k in ours) / sum(v[2] for v in ours.values())
         one_more = note_check("systolic: exactly one cycle more than SCALE-Sim on every run",
                               len(extra) == len(ours) and all(d == 1 for d, _ in extra))
-        traffic_ok = note_check("systolic: SRAM traffic equal to SCALE-Sim's on every run",
-                                len(same_traffic) == len(ours) and all(same_traffic))
+        traffic_ok = None  # not compared against recorded runs
+        if same_traffic:
+            traffic_ok = note_check("systolic: SRAM traffic equal to SCALE-Sim's on every run",
+                                    len(same_traffic) == len(ours) and all(same_traffic))
         max_rel = max(abs(d) / ss_c for d, ss_c in extra)
         target = SYSTOLIC_SPEEDUP_TARGET
         print(f"\nsimulate_gemm + gemm_traffic vs SCALE-Sim: total time ratio {total_speed:.0f}x "
