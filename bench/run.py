@@ -33,9 +33,11 @@ from aichip import (
     membench,
     memory,
     roofline,
+    scalesim,
     scaling,
     sparse,
     systolic,
+    systolic_traffic,
     timing,
 )
 
@@ -246,6 +248,50 @@ def scalesim_python() -> str | None:
     return sys.executable if importlib.util.find_spec("scalesim") is not None else None
 
 
+#: The speed-up over SCALE-Sim that the systolic simulator must keep (issue 24), total time ratio.
+SYSTOLIC_SPEEDUP_TARGET = 100
+#: The counts of the traffic report that do not depend on SCALE-Sim's buffer sizes and interface,
+#: compared with its no-stall runs (its DRAM counts are checked in tests/test_systolic_traffic.py
+#: against runs with its default buffers).
+SRAM_TRAFFIC = ("ifmap_sram_reads", "filter_sram_reads", "ofmap_sram_writes")
+
+
+def _simulate_with_traffic(A, B, rows, cols, df):
+    """What is timed against SCALE-Sim: the cycle-accurate run and the traffic report."""
+    m, k = A.shape
+    res = systolic.simulate_gemm(A, B, rows, cols, df)
+    traffic = systolic_traffic.gemm_traffic(m, B.shape[1], k, rows, cols, df)
+    return res, traffic
+
+
+def _recorded_scalesim() -> dict:
+    """SCALE-Sim's recorded cycles and seconds (data/scalesim_reference.csv) on SYSTOLIC_LAYERS."""
+    ref = scalesim.scalesim_reference()
+    return {(r.layer, r.rows, r.cols, r.dataflow): {"compute_cycles": int(r.scalesim_cycles),
+                                                   "seconds": float(r.scalesim_s)}
+            for r in ref.itertuples() if r.layer in {name for name, *_ in SYSTOLIC_LAYERS}}
+
+
+def _run_scalesim() -> dict:
+    """SCALE-Sim's cycles, seconds and traffic on SYSTOLIC_LAYERS, keyed by run; without SCALE-Sim
+    its recorded cycles and times (no traffic)."""
+    python = scalesim_python()
+    if python is None:
+        print("  SCALE-Sim not available: `pip install scalesim \"numpy<2\"` in a separate venv "
+              "(SCALE-Sim 3.0.0 fails under NumPy 2) and set AICHIP_SCALESIM_PYTHON to its python "
+              "to compare side by side; comparing with its recorded times "
+              "(data/scalesim_reference.csv, another machine and time)")
+        return _recorded_scalesim()
+    job = {"layers": SYSTOLIC_LAYERS, "arrays": SYSTOLIC_ARRAYS,
+           "dataflows": list(systolic.DATAFLOWS)}
+    proc = subprocess.run([python, str(HERE / "scalesim_runner.py")], input=json.dumps(job),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"  SCALE-Sim run failed ({python}):\n{proc.stderr[-2000:]}")
+        return {}
+    return {(r["name"], r["rows"], r["cols"], r["dataflow"]): r for r in json.loads(proc.stdout)}
+
+
 def bench_systolic(repeats: int) -> dict:
     print_section("Systolic-array simulator (chapter on systolic arrays) vs SCALE-Sim")
     rng = np.random.default_rng(0)
@@ -254,69 +300,67 @@ def bench_systolic(repeats: int) -> dict:
         A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
         for rows, cols in SYSTOLIC_ARRAYS:
             for df in systolic.DATAFLOWS:
-                res = systolic.simulate_gemm(A, B, rows, cols, df)
-                t = timing.time_call(
-                    functools.partial(systolic.simulate_gemm, A, B, rows, cols, df),
-                    repeats=max(1, min(repeats, 3)))
+                res, traffic = _simulate_with_traffic(A, B, rows, cols, df)
+                run = functools.partial(_simulate_with_traffic, A, B, rows, cols, df)
+                t = timing.time_call(run, repeats=max(1, min(repeats, 3)))
                 model = systolic.gemm_cycles(m, n, k, rows, cols, df)
                 correct = bool(np.allclose(res.product, A @ B))
                 ours[(name, rows, cols, df)] = (res.compute_cycles, model.compute_cycles,
-                                                t.best_s, correct, res.utilization)
-    python = scalesim_python()
-    theirs = {}
-    if python is None:
-        print("  SCALE-Sim not available: `pip install scalesim \"numpy<2\"` in a separate venv "
-              "(SCALE-Sim 3.0.0 fails under NumPy 2) and set AICHIP_SCALESIM_PYTHON to its python "
-              "to compare; skipping the comparison")
-    else:
-        job = {"layers": SYSTOLIC_LAYERS, "arrays": SYSTOLIC_ARRAYS,
-               "dataflows": list(systolic.DATAFLOWS)}
-        proc = subprocess.run([python, str(HERE / "scalesim_runner.py")], input=json.dumps(job),
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(f"  SCALE-Sim run failed ({python}):\n{proc.stderr[-2000:]}")
-        else:
-            for r in json.loads(proc.stdout):
-                theirs[(r["name"], r["rows"], r["cols"], r["dataflow"])] = (r["compute_cycles"],
-                                                                            r["seconds"])
+                                                t.best_s, correct, res.utilization, traffic)
+    theirs = _run_scalesim()
     columns = [Column("layer"), Column("array"), Column("df"), Column("sim cycles", ","),
                Column("model", ","), Column("sim = model"), Column("SCALE-Sim", ","),
                Column("sim - SCALE-Sim", "+,"), Column("util", ".1%"), Column("sim (s)", ".4f"),
-               Column("SCALE-Sim (s)", ".2f"), Column("speedup", ".0f"), Column("correct")]
-    table, rows_out, speedups, extra = [], [], [], []
-    for key, (sim_c, model_c, sim_s, ok, util) in ours.items():
+               Column("SCALE-Sim (s)", ".2f"), Column("speedup", ".0f"),
+               Column("SRAM traffic = SCALE-Sim"), Column("correct")]
+    table, rows_out, speedups, extra, same_traffic = [], [], [], [], []
+    for key, (sim_c, model_c, sim_s, ok, util, traffic) in ours.items():
         name, rows, cols, df = key
-        ss_c, ss_s = theirs.get(key, (None, None))
+        ss = theirs.get(key)
+        ss_c = ss["compute_cycles"] if ss else None
+        ss_s = ss["seconds"] if ss else None
         more = sim_c - ss_c if ss_c is not None else None
         speed = ss_s / sim_s if ss_s else None
-        if more is not None:
+        label = f"systolic {name} {rows}x{cols} {df}"
+        equal = None
+        if ss:
             extra.append((more, ss_c))
             speedups.append(speed)
-        label = f"systolic {name} {rows}x{cols} {df}"
+        if ss and all(field in ss for field in SRAM_TRAFFIC):
+            equal = note_check(f"{label}: SRAM traffic", all(
+                getattr(traffic, field) == ss[field] for field in SRAM_TRAFFIC))
+            same_traffic.append(equal)
         table.append((name, f"{rows}x{cols}", df, sim_c, model_c,
                       note_check(f"{label}: simulator = model", sim_c == model_c), ss_c, more,
-                      util, sim_s, ss_s, speed, note_check(f"{label}: product", ok)))
+                      util, sim_s, ss_s, speed, equal, note_check(f"{label}: product", ok)))
         rows_out.append({"layer": name, "rows": rows, "cols": cols, "dataflow": df,
                          "sim_cycles": sim_c, "model_cycles": model_c, "scalesim_cycles": ss_c,
-                         "sim_s": sim_s, "scalesim_s": ss_s, "correct": ok})
+                         "sim_s": sim_s, "scalesim_s": ss_s, "correct": ok,
+                         **{f: float(v) for f, v in traffic._asdict().items()}})
     print()
     print(format_table(columns, table))
     results = {"layers": rows_out,
                "sim_equals_model": all(v[0] == v[1] for v in ours.values()),
                "all_correct": all(v[3] for v in ours.values())}
     if speedups:
-        total_speed = sum(theirs[k][1] for k in ours) / sum(v[2] for v in ours.values())
+        total_speed = sum(theirs[k]["seconds"] for k in ours) / sum(v[2] for v in ours.values())
         one_more = note_check("systolic: exactly one cycle more than SCALE-Sim on every run",
                               len(extra) == len(ours) and all(d == 1 for d, _ in extra))
+        traffic_ok = None  # not compared against recorded runs
+        if same_traffic:
+            traffic_ok = note_check("systolic: SRAM traffic equal to SCALE-Sim's on every run",
+                                    len(same_traffic) == len(ours) and all(same_traffic))
         max_rel = max(abs(d) / ss_c for d, ss_c in extra)
-        print(f"\nsimulate_gemm vs SCALE-Sim: total time ratio {total_speed:.0f}x, slowest layer "
-              f"{min(speedups):.0f}x ({'meets' if min(speedups) >= 10 else 'MISSES'} the 10x "
-              f"target); max cycle difference {max_rel:.3%} "
-              f"({'meets' if max_rel <= 0.05 else 'MISSES'} the 5% target)")
+        target = SYSTOLIC_SPEEDUP_TARGET
+        print(f"\nsimulate_gemm + gemm_traffic vs SCALE-Sim: total time ratio {total_speed:.0f}x "
+              f"({'meets' if total_speed >= target else 'MISSES'} the {target}x target), slowest "
+              f"layer {min(speedups):.0f}x; max cycle difference {max_rel:.3%}")
         print(f"exactly one cycle more than SCALE-Sim on every run: "
-              f"{format_cell(one_more, '')} (differences seen: {sorted({d for d, _ in extra})})")
+              f"{format_cell(one_more, '')} (differences seen: {sorted({d for d, _ in extra})}); "
+              f"SRAM traffic counts equal on every run: {format_cell(traffic_ok, '')}")
         results.update(speedup_total=total_speed, speedup_min=min(speedups),
-                       max_cycle_diff=max_rel, one_cycle_more_on_every_run=one_more)
+                       speedup_target=target, max_cycle_diff=max_rel,
+                       one_cycle_more_on_every_run=one_more, traffic_equal=traffic_ok)
     return results
 
 

@@ -24,8 +24,8 @@ from .tables import load_table
 from .validation import check_choice, check_int
 
 __all__ = [
-    "GemmLayer", "ConvLayer", "conv_layer", "check_layer", "to_gemm", "layer_table", "conv_layers",
-    "im2col", "filters_to_matrix",
+    "GemmLayer", "ConvLayer", "conv_layer", "check_layer", "to_gemm", "to_gemms", "layer_table",
+    "conv_layers", "im2col", "filters_to_matrix",
 ]
 
 
@@ -111,6 +111,14 @@ def to_gemm(layer) -> GemmLayer:
     lowered by im2col (``M = N P Q``, ``K = R S C``, ``N = filters``)."""
     layer = check_layer(layer)
     return layer.as_gemm() if isinstance(layer, ConvLayer) else layer
+
+
+def to_gemms(layers) -> list[GemmLayer]:
+    """Each layer of a non-empty sequence (GemmLayer or ConvLayer) as its GEMM (:func:`to_gemm`)."""
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers must contain at least one GemmLayer or ConvLayer")
+    return [to_gemm(check_layer(layer)) for layer in layers]
 
 
 def layer_table(network: str | None = None) -> pd.DataFrame:

@@ -85,7 +85,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .layers import ConvLayer, GemmLayer, check_layer, filters_to_matrix, im2col, to_gemm
+from .layers import ConvLayer, GemmLayer, filters_to_matrix, im2col, to_gemms
 from .source import marked_source
 from .systolic_engine import ScheduleConflict, no_trace, run_engine, systolic_kernel
 from .validation import check_choice, check_int
@@ -367,12 +367,8 @@ def run_layers(layers, rows: int, cols: int, dataflow: str = "os",
     cols = check_int("cols", cols, minimum=1)
     check_choice("dataflow", dataflow, DATAFLOWS)
     pipelined = _check_pipelined(pipelined, dataflow)
-    layers = list(layers)
-    if not layers:
-        raise ValueError("layers must contain at least one GemmLayer or ConvLayer")
     records = []
-    for layer in layers:
-        gemm = to_gemm(check_layer(layer))
+    for gemm in to_gemms(layers):
         cost = gemm_cycles(gemm.M, gemm.N, gemm.K, rows, cols, dataflow, pipelined)
         records.append({"layer": gemm.name, "M": gemm.M, "N": gemm.N, "K": gemm.K,
                         "macs": cost.macs, "folds": cost.folds,

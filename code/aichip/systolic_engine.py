@@ -25,6 +25,9 @@ __all__ = ["ScheduleConflict", "systolic_kernel", "run_engine", "no_trace"]
 
 # Why the engine stopped on a schedule conflict: the code it writes in status[0] (0: no conflict).
 _MIXED_VALUES, _WRONG_FOLD, _TILE_NOT_LOADED, _TILE_OVERWRITTEN = 1, 2, 3, 4
+# A register's tag is ``fold << _STEP_BITS | step``; -1 marks an empty register.
+_STEP_BITS = 32
+_STEP_MASK = (1 << _STEP_BITS) - 1
 _CONFLICTS = {
     _MIXED_VALUES: "a PE would combine values of different folds or time steps",
     _WRONG_FOLD: "a PE's accumulator or stationary operand belongs to another fold",
@@ -69,14 +72,19 @@ def _entering(next_in, start, r, cycle, t_len):
 
 
 @njit(cache=True)
-def _shift_tiles(second, fold_r0, fold_c0, load, next_load, sh, sh_f, cycle, status):
+def _shift_tiles(second, fold_r0, fold_c0, load, next_load, tiles, sh_f, cycle, status):
     """Shift the next folds' stationary tiles one row down the shadow registers, in ``cycle``.
 
     Fold ``f``'s tile shifts down column ``c`` in cycles ``load[f] + c + p``, ``p < rows``, behind
-    a data front; ``sh_f`` is -2 where a tile is on its way, the fold once it is all in, -1 once a
-    PE has swapped it in. Returns 1, or 0 after recording a conflict in ``status``.
+    a data front: in step ``p`` the value for row ``rows - 1 - p`` enters at the top and the front
+    reaches row ``p``. The shift register is kept as the sequence of values that entered it
+    (``tiles[f % 2, p, c]``; the shadow register of row ``r`` holds entry ``p - r``), so a shift
+    step writes one value instead of moving ``p``; two tiles (this fold's and the next) are the
+    most a column holds, as the front may not pass a shadow value that is still unused. ``sh_f``
+    is -2 where a tile is on its way, the fold once it is all in, -1 once a PE has swapped it in.
+    Returns 1, or 0 after recording a conflict in ``status``.
     """
-    rows, cols = sh.shape
+    rows, cols = sh_f.shape
     s_r, s_c = second.shape
     n_folds = load.shape[0]
     for c in range(cols):
@@ -86,17 +94,12 @@ def _shift_tiles(second, fold_r0, fold_c0, load, next_load, sh, sh_f, cycle, sta
         if f >= n_folds or cycle - load[f] - c < 0:
             continue
         p = cycle - load[f] - c
-        for r in range(min(p, rows - 1), 0, -1):
-            if r == p and sh_f[r, c] != -1:  # the front would overwrite unused weights
-                return _conflict(status, _TILE_OVERWRITTEN, cycle, r, c)
-            sh[r, c] = sh[r - 1, c]
-        if p == 0 and sh_f[0, c] != -1:
-            return _conflict(status, _TILE_OVERWRITTEN, cycle, 0, c)
+        if sh_f[p, c] != -1:  # the front would overwrite a shadow value not yet swapped in
+            return _conflict(status, _TILE_OVERWRITTEN, cycle, p, c)
         src = fold_r0[f] + rows - 1 - p
         col = fold_c0[f] + c
-        sh[0, c] = second[src, col] if src < s_r and col < s_c else 0.0
-        for r in range(min(p, rows - 1) + 1):
-            sh_f[r, c] = -2  # loading
+        tiles[f % 2, p, c] = second[src, col] if src < s_r and col < s_c else 0.0
+        sh_f[p, c] = -2  # loading
         if p == rows - 1:
             for r in range(rows):
                 sh_f[r, c] = f
@@ -107,16 +110,16 @@ def _shift_tiles(second, fold_r0, fold_c0, load, next_load, sh, sh_f, cycle, sta
 def _record_cycle(trace, cycle, registers, fold_r0, fold_c0, s_r, s_c):
     """Copy the registers that hold a value into ``trace``'s ``cycle`` (:class:`systolic.Trace`).
 
-    A PE whose horizontal register holds a value after the cycle did a MAC in it; a useful one
-    where its fold's row and column fall inside the ``(s_r, s_c)`` problem.
+    A PE whose registers hold a value after the cycle did a MAC in it; a useful one where its
+    fold's row and column fall inside the ``(s_r, s_c)`` problem.
     """
     tr_h, tr_v, tr_s, tr_busy, tr_fold = trace
-    h, h_f, _, v, _, _, s, s_f, _, _ = registers
+    h, v, tag, s, s_f, _, _ = registers
     rows, cols = h.shape
     for r in range(rows):
         for c in range(cols):
-            f = h_f[r, c]
-            if f >= 0:
+            if tag[r, c] >= 0:
+                f = tag[r, c] >> _STEP_BITS
                 tr_h[cycle, r, c] = h[r, c]
                 tr_v[cycle, r, c] = v[r, c]
                 if fold_r0[f] + r < s_r and fold_c0[f] + c < s_c:
@@ -128,17 +131,18 @@ def _record_cycle(trace, cycle, registers, fold_r0, fold_c0, s_r, s_c):
 
 @njit(cache=True, inline="always")
 def _registers(rows, cols):
-    """Every PE's registers, empty: ``(h, h_f, h_t, v, v_f, v_t, s, s_f, sh, sh_f)``.
+    """Every PE's registers, empty: ``(h, v, tag, s, s_f, tiles, sh_f)``.
 
-    ``h`` holds the operand moving right and ``v`` the operand or partial sum moving down, each
-    with the fold (``_f``, -1: empty) and time step (``_t``) of its value. ``s`` is the accumulator
-    (``os``) or the active stationary operand (``ws``, ``is``), ``sh`` the shadow register that
-    the next fold's stationary operand shifts into (``sh_f``: its fold, -1 once swapped in).
+    ``h`` holds the operand moving right and ``v`` the operand or partial sum moving down; both
+    belong to the fold and time step in ``tag`` (``fold << _STEP_BITS | step``, -1: empty), as a
+    PE passes on the two values of one step together. ``s`` is the accumulator (``os``) or the
+    active stationary operand (``ws``, ``is``) and ``s_f`` its fold; ``tiles`` and ``sh_f`` are the
+    shadow registers the next fold's stationary operand shifts into (:func:`_shift_tiles`).
     """
     shape = (rows, cols)
-    return (np.zeros(shape), np.full(shape, -1), np.zeros(shape, dtype=np.int64),  # h
-            np.zeros(shape), np.full(shape, -1), np.zeros(shape, dtype=np.int64),  # v
-            np.zeros(shape), np.full(shape, -1), np.zeros(shape), np.full(shape, -1))  # s, sh
+    return (np.zeros(shape), np.zeros(shape), np.full(shape, -1, dtype=np.int64),  # h, v, tag
+            np.zeros(shape), np.full(shape, -1, dtype=np.int64),  # s, s_f
+            np.zeros((2, rows, cols)), np.full(shape, -1, dtype=np.int64))  # tiles, sh_f
 
 
 @njit(cache=True, inline="always")
@@ -146,14 +150,12 @@ def _row_window(row_lo, row_hi, r, edge, cols):
     """Columns ``(c_lo, c_hi)`` of row ``r`` that can change this cycle (an empty range if none).
 
     Values move one PE a cycle, so only the columns from ``row_lo[r]`` (0 when an operand enters
-    at the edge) to one past ``row_hi[r]``, last cycle's span, can; the span starts anew.
+    at the edge) to one past ``row_hi[r]``, last cycle's span, can.
     """
     if row_hi[r] < 0 and not edge:
         return 0, -1
     c_hi = min(row_hi[r] + 1, cols - 1) if row_hi[r] >= 0 else 0
     c_lo = 0 if edge else row_lo[r]
-    row_lo[r] = cols
-    row_hi[r] = -1
     return c_lo, c_hi
 
 
@@ -180,34 +182,38 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
     s_r, t_len = left.shape
     s_c = out.shape[1]
     registers = _registers(rows, cols)
-    h, h_f, h_t, v, v_f, v_t, s, s_f, sh, sh_f = registers
+    h, v, tag, s, s_f, tiles, sh_f = registers
     next_in = np.zeros(rows, dtype=np.int64)  # per row: first fold whose operands are not all in
     next_load = np.zeros(cols, dtype=np.int64)
     row_lo = np.full(rows, cols, dtype=np.int64)  # columns holding values in each row
     row_hi = np.full(rows, -1, dtype=np.int64)
     last_busy = -1
     for cycle in range(start[-1] + t_len + rows + cols):
+        busy = 0  # useful MACs in this cycle
         for r in range(rows - 1, -1, -1):
             f_edge, t_edge = _entering(next_in, start, r, cycle, t_len)
             c_lo, c_hi = _row_window(row_lo, row_hi, r, t_edge >= 0, cols)
+            lo, hi = cols, -1  # the columns that hold values after this cycle
             for c in range(c_hi, c_lo - 1, -1):
                 if c == 0:
-                    f, t = f_edge, t_edge
-                    h_in = left[fold_r0[f] + r, t] if f >= 0 and fold_r0[f] + r < s_r else 0.0
+                    key = (f_edge << _STEP_BITS) | t_edge if f_edge >= 0 else -1
+                    h_in = 0.0
+                    if f_edge >= 0 and fold_r0[f_edge] + r < s_r:
+                        h_in = left[fold_r0[f_edge] + r, t_edge]
                 else:
-                    f, t, h_in = h_f[r, c - 1], h_t[r, c - 1], h[r, c - 1]
-                if f < 0:  # nothing arrives from the left
-                    h_f[r, c] = -1
+                    key, h_in = tag[r, c - 1], h[r, c - 1]
+                if key < 0:  # nothing arrives from the left
+                    tag[r, c] = -1
                     continue
+                f, t = key >> _STEP_BITS, key & _STEP_MASK
                 # magictoken: pe-begin
                 col = fold_c0[f] + c
-                real = fold_r0[f] + r < s_r and col < s_c
+                if r > 0 and tag[r - 1, c] != key:  # the value from above: another fold or step
+                    return _conflict(status, _MIXED_VALUES, cycle, r, c)
                 if output_stationary:
                     if r == 0:
                         v_in = second[t, col] if col < s_c else 0.0
                     else:
-                        if v_f[r - 1, c] != f or v_t[r - 1, c] != t:
-                            return _conflict(status, _MIXED_VALUES, cycle, r, c)
                         v_in = v[r - 1, c]
                     if t == 0:
                         s[r, c] = 0.0
@@ -216,40 +222,35 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
                         return _conflict(status, _WRONG_FOLD, cycle, r, c)
                     s[r, c] += h_in * v_in
                     v[r, c] = v_in
-                    if t == t_len - 1 and real:
+                    if t == t_len - 1 and col < s_c and fold_r0[f] + r < s_r:
                         out[fold_r0[f] + r, col] = s[r, c]
                 else:
                     if t == 0:  # the fold's first operand arrives: swap in its stationary value
                         if sh_f[r, c] != f:
                             return _conflict(status, _TILE_NOT_LOADED, cycle, r, c)
-                        s[r, c] = sh[r, c]
+                        s[r, c] = tiles[f % 2, rows - 1 - r, c]
                         s_f[r, c] = f
                         sh_f[r, c] = -1
                     if s_f[r, c] != f:
                         return _conflict(status, _WRONG_FOLD, cycle, r, c)
-                    if r == 0:
-                        v_in = 0.0
-                    else:
-                        if v_f[r - 1, c] != f or v_t[r - 1, c] != t:
-                            return _conflict(status, _MIXED_VALUES, cycle, r, c)
-                        v_in = v[r - 1, c]
+                    v_in = v[r - 1, c] if r > 0 else 0.0
                     v[r, c] = v_in + h_in * s[r, c]
                     if r == rows - 1 and col < s_c:
                         out[t, col] += v[r, c]
                 h[r, c] = h_in
-                h_f[r, c] = f
-                h_t[r, c] = t
-                v_f[r, c] = f
-                v_t[r, c] = t
+                tag[r, c] = key
                 # magictoken: pe-end
-                row_lo[r] = c
-                if row_hi[r] < 0:
-                    row_hi[r] = c
+                lo = c
+                if hi < 0:
+                    hi = c
+                if col < s_c and fold_r0[f] + r < s_r:
+                    busy += 1
+            row_lo[r], row_hi[r] = lo, hi
+            if hi >= 0:
                 last_busy = cycle
-                if real:
-                    activity[cycle] += 1
+        activity[cycle] = busy
         if not output_stationary and not _shift_tiles(second, fold_r0, fold_c0, load, next_load,
-                                                      sh, sh_f, cycle, status):
+                                                      tiles, sh_f, cycle, status):
             return 0
         if record:
             _record_cycle(trace, cycle, registers, fold_r0, fold_c0, s_r, s_c)

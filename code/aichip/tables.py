@@ -118,6 +118,15 @@ SCHEMAS: dict[str, TableSchema] = {
                  "registers_per_sm"),
         key=("name",),
         description="one NVIDIA GPU's unit counts, clocks and on-chip memories (name as in chips)"),
+    "tpu_generations": TableSchema(
+        columns=("name", "year", "tensorcores_per_chip", "mxus_per_tensorcore", "mxu_rows",
+                 "mxu_cols", "clock_MHz", "peak_format", "peak_TFLOPs", "mem_capacity", "mem_unit",
+                 "mem_bw_GBps", "ici_links", "sparsecores_per_chip", "source", "notes"),
+        numeric=("mxus_per_tensorcore", "mxu_rows", "mxu_cols", "clock_MHz", "peak_TFLOPs",
+                 "mem_capacity", "mem_bw_GBps", "ici_links", "sparsecores_per_chip"),
+        integer=("year", "tensorcores_per_chip"), key=("name",),
+        description="one TPU generation's matrix units (MXUs), clock, stated peak per chip, "
+                    "memory, inter-chip links and SparseCores; empty where unpublished"),
     "tensor_cores": TableSchema(
         columns=("architecture", "precision", "dense_fma_per_clock_per_tc", "clock", "mma_shape",
                  "source", "notes"),
