@@ -49,3 +49,27 @@ def test_bad_input():
     with pytest.raises(ValueError, match="clock_MHz"):
         tpu_family.mxu_peak_TFLOPs(1, 1, 128, 128, 0)
     assert np.isnan(tpu_family.mxu_peak_TFLOPs(1, np.nan, 128, 128, 900))
+
+
+def _catalogue_name(generation: str) -> str:
+    """Chapter 1's catalogue name of a chapter-5 generation ("TPU v6e (Trillium)" -> the row)."""
+    return "Google " + generation.replace("(", "").replace(")", "")
+
+
+def test_generations_agree_with_the_catalogue():
+    """One chip, one set of figures: the generation table and chips.csv hold the same peak and HBM
+    bandwidth wherever both list the chip (the two tables were written from the same sources)."""
+    from aichip import chips
+
+    catalogue = chips.load().set_index("name")
+    generations = tpu_family.tpu_generations()
+    compared = 0
+    for row in generations.itertuples(index=False):
+        name = _catalogue_name(row.name)
+        assert name in catalogue.index, f"{row.name} ({name}) is missing from chips.csv"
+        chip = catalogue.loc[name]
+        column = "int8_TOPs" if row.peak_format == "int8" else f"{row.peak_format}_TFLOPs"
+        assert chip[column] == pytest.approx(row.peak_TFLOPs, rel=1e-9), row.name
+        assert chip["mem_bw_GBps"] == pytest.approx(row.mem_bw_GBps, rel=1e-9), row.name
+        compared += 1
+    assert compared == len(generations) >= 8
