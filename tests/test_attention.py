@@ -136,7 +136,8 @@ def test_gpu_memory_hierarchy_against_the_unit_table():
     assert hbm.implied_pin_rate_Gbps("NVIDIA A100 SXM4 80GB") <= gens["HBM2E"] * 1.001
     assert hbm.implied_pin_rate_Gbps("NVIDIA H100 SXM5") <= gens["HBM3"]
     b200 = hbm.memory_hierarchy("NVIDIA B200 SXM").set_index("level")
-    assert np.isnan(b200.loc["registers", "capacity_MiB"])     # no published SM count
+    # 148 SMs as the device reports them (gpus.csv) x 64 Ki 32-bit registers = 37 MiB
+    assert b200.loc["registers", "capacity_MiB"] == pytest.approx(148 * 256 / 1024)
     assert b200.loc["HBM", "bandwidth_GBps"] == 8000
     with pytest.raises(ValueError, match="gpu"):
         hbm.memory_hierarchy("NVIDIA V100 SXM2")
