@@ -36,11 +36,13 @@ from ..parallelism import (
     two_level_reduce_scatter_time,
 )
 from .clusters import Cluster, cluster
-from .counting import elementwise_bytes_per_layer, hardware_flops_per_iteration
+from .counting import elementwise_bytes_per_layer
+from .shapes import layer_gemm_s, logit_gemm_s
 
 __all__ = ["Layout", "System", "Out", "DP_BUCKET_BYTES", "ACTIVATION_BYTES", "kernel_inputs",
            "evaluate", "step_kernel", "step_batch", "resolve_cluster", "state_bytes_per_param",
-           "elementwise_s_per_micro_batch", "LAYOUT_COLUMNS", "system_vector"]
+           "elementwise_s_per_micro_batch", "LAYOUT_COLUMNS", "system_vector",
+           "gemm_s_per_micro_batch", "optimizer_step_bytes_per_param"]
 
 #: gradient bucket of the overlapped data-parallel reduction: PyTorch DDP's default
 #: ``bucket_cap_mb = 25``, which DDP turns into bytes as ``25 * 1024 * 1024`` (25 MiB)
@@ -68,6 +70,7 @@ class Layout(IntEnum):
     LAYERS_PER_STAGE = 10   # n_layers / pp
     GRAD_BYTES = 11         # gradient bytes per GPU (its 1/(tp pp) of the model)
     PARAM_BYTES = 12        # 16-bit weight bytes per GPU
+    OPTIMIZER_S = 13        # the optimizer step's seconds per iteration
 
 
 class System(IntEnum):
@@ -83,7 +86,7 @@ class System(IntEnum):
 
 
 #: len(Out), a plain constant for the kernel (numba cannot take len of an enum)
-N_OUT = 7
+N_OUT = 8
 
 
 class Out(IntEnum):
@@ -96,6 +99,7 @@ class Out(IntEnum):
     DP_TOTAL = 4
     DP_EXPOSED = 5
     TOTAL = 6
+    OPTIMIZER = 7           # also inside COMPUTE
 
 
 assert len(Out) == N_OUT
@@ -184,13 +188,14 @@ def step_kernel(lay, sy, out):
     bubble = (pp - 1.0) / v * slot
     backward = c * (0.75 if full else 2.0 / 3.0)  # backward (+ recomputation) share of c
     dp_total, dp_exposed = _data_parallel(lay, sy, c, backward)
-    out[Out.COMPUTE] = m * c
+    out[Out.COMPUTE] = m * c + lay[Layout.OPTIMIZER_S]
+    out[Out.OPTIMIZER] = lay[Layout.OPTIMIZER_S]
     out[Out.TP_COMM] = m * tp_mb
     out[Out.PP_COMM] = m * pp_mb
     out[Out.BUBBLE] = bubble
     out[Out.DP_TOTAL] = dp_total
     out[Out.DP_EXPOSED] = dp_exposed
-    out[Out.TOTAL] = m * slot + bubble + dp_exposed
+    out[Out.TOTAL] = m * slot + bubble + dp_exposed + lay[Layout.OPTIMIZER_S]
 
 
 @njit(cache=True)
@@ -227,6 +232,25 @@ def elementwise_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int,
     return model.n_layers / pp * per_layer / (cl.hbm_GBps * 1e9)
 
 
+def gemm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, recompute: str,
+                           cl: Cluster) -> float:
+    """GEMM seconds of the slowest pipeline stage per micro-batch: its ``n_layers / pp`` layers
+    (:func:`~aichip.scaling.shapes.layer_gemm_s`) plus the logit layer, which the last stage holds
+    (:func:`~aichip.scaling.shapes.logit_gemm_s`; with ``pp = 1`` the one stage holds both)."""
+    return (model.n_layers / pp * layer_gemm_s(model, micro_batch, tp, recompute, cl)
+            + logit_gemm_s(model, micro_batch, tp, cl))
+
+
+def optimizer_step_bytes_per_param() -> float:
+    """HBM bytes mixed-precision Adam's step moves per parameter (``optimizer_states.csv``): it
+    reads and writes the fp32 master weight, momentum and variance, reads the gradient and writes
+    the 16-bit weight."""
+    t = training.optimizer_table()
+    row = t[(t["optimizer"] == "adam") & (t["precision"] == "mixed")].iloc[0]
+    return (2.0 * float(row["optimizer_bytes"]) + float(row["grad_bytes"])
+            + float(row["param_bytes"]))
+
+
 def system_vector(cl: Cluster, overlap_dp: bool) -> np.ndarray:
     """The kernel's ``system`` array (:class:`System`) of cluster ``cl``."""
     sy = np.empty(len(System))
@@ -259,13 +283,13 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster,
     """
     M = model
     col = {k: layouts[k].to_numpy() for k in LAYOUT_COLUMNS}
-    dp, tp, pp, b = (col[k].astype(np.float64) for k in ("dp", "tp", "pp", "micro_batch"))
-    hw1 = {r: hardware_flops_per_iteration(1, M.seq_len, M.n_layers, M.hidden, M.vocab, r)
-           for r in set(col["recompute"])}
+    dp, tp, pp = (col[k].astype(np.float64) for k in ("dp", "tp", "pp"))
     keys = list(zip(col["micro_batch"], col["tp"], col["pp"], col["sequence_parallel"],
                     col["recompute"], strict=True))
     elem = {k: elementwise_s_per_micro_batch(M, int(k[0]), int(k[1]), int(k[2]), bool(k[3]), k[4],
                                              cl) for k in set(keys)}
+    gemm = {k: gemm_s_per_micro_batch(M, int(k[0]), int(k[1]), int(k[2]), k[4], cl)
+            for k in set(keys)}
     grad_b, param_b = state_bytes_per_param()
     n_local = M.n_params / (tp * pp)
     lay = np.empty((len(layouts), len(Layout)))
@@ -274,13 +298,15 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster,
     lay[:, Layout.ZERO_STAGE] = col["zero_stage"]
     lay[:, Layout.FULL_RECOMPUTE] = col["recompute"] == "full"
     lay[:, Layout.MICRO_BATCHES] = col["global_batch"] // (col["micro_batch"] * col["dp"])
-    lay[:, Layout.GEMM_S] = (np.array([hw1[r] for r in col["recompute"]]) * b / (tp * pp)
-                             / cl.effective_FLOPs)
+    lay[:, Layout.GEMM_S] = [gemm[k] for k in keys]
     lay[:, Layout.ELEMENTWISE_S] = [elem[k] for k in keys]
-    lay[:, Layout.TP_MSG_BYTES] = ACTIVATION_BYTES * b * M.seq_len * M.hidden
+    lay[:, Layout.TP_MSG_BYTES] = ACTIVATION_BYTES * col["micro_batch"] * M.seq_len * M.hidden
     lay[:, Layout.LAYERS_PER_STAGE] = M.n_layers / pp
     lay[:, Layout.GRAD_BYTES] = n_local * grad_b
     lay[:, Layout.PARAM_BYTES] = n_local * param_b
+    sharded = np.where(col["zero_stage"] >= 1, dp, 1.0)
+    lay[:, Layout.OPTIMIZER_S] = (n_local / sharded * optimizer_step_bytes_per_param()
+                                  / (cl.hbm_GBps * 1e9))
     return lay, system_vector(cl, overlap_dp)
 
 

@@ -246,8 +246,9 @@ class StepTime(NamedTuple):
     tflops_per_gpu: float  # hardware FLOPs per GPU per second, as Narayanan et al. report it
     tokens_per_s: float
     memory: training.TrainingMemory
-    gemm_s: float         # GEMMs at peak x GEMM efficiency
+    gemm_s: float         # GEMMs at their shapes' efficiency (aichip.scaling.shapes)
     elementwise_s: float  # memory-bound kernels at the HBM bandwidth
+    optimizer_s: float = 0.0  # the optimizer step (inside compute_s)
 
 
 def zero3_buffer_bytes(model: TransformerConfig, tp: int, zero_stage: int) -> float:
@@ -301,7 +302,7 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         nan = math.nan
         return StepTime(nan, nan, nan, nan, memory, False, nan, nan, nan, nan, nan, nan,
                         nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem,
-                        nan, nan)
+                        nan, nan, nan)
     lay, out = evaluate(M, pd.DataFrame([dataclasses.asdict(P)]), cl, overlap_dp)
     lay, out = lay[0], [float(x) for x in out[0]]
     total, dp_total, dp_exposed = out[Out.TOTAL], out[Out.DP_TOTAL], out[Out.DP_EXPOSED]
@@ -316,4 +317,5 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         capacity_bytes=cl.memory_bytes, n_gpus=n_gpus, micro_batches=m, model_flops=model_flops,
         hardware_flops=hw_flops, tflops_per_gpu=hw_flops / (total * n_gpus) / 1e12,
         tokens_per_s=P.global_batch * M.seq_len / total, memory=mem,
-        gemm_s=m * float(lay[Layout.GEMM_S]), elementwise_s=m * float(lay[Layout.ELEMENTWISE_S]))
+        gemm_s=m * float(lay[Layout.GEMM_S]), elementwise_s=m * float(lay[Layout.ELEMENTWISE_S]),
+        optimizer_s=out[Out.OPTIMIZER])
