@@ -587,7 +587,8 @@ def _valid_by_hand(model, dp, tp, pp, b, gb, v, z):
         return False
     m = gb // (b * dp)
     return ((v == 1 or (pp > 1 and m % pp == 0)) and (z < 2 or pp == 1)
-            and model.n_heads % tp == 0 and model.n_layers % (pp * v) == 0)
+            and model.n_heads % tp == 0 and pp <= model.n_layers
+            and (v == 1 or model.n_layers % (pp * v) == 0))
 
 
 def test_search_evaluates_exactly_the_valid_layouts():
@@ -745,8 +746,25 @@ BAD = [
      "sequence_parallel"),
     (sc.step_time, (sc.TransformerConfig(24, 1536, 12), sc.ParallelConfig(1, 8, 1, 1, 8),
                     "dgx_a100_hdr"), {}, ValueError, "tp"),
-    (sc.step_time, (sc.TransformerConfig(25, 2048, 16), P, "dgx_a100_hdr"), {}, ValueError,
-     "pp"),
+    (sc.step_time, (sc.TransformerConfig(2, 2048, 16), sc.ParallelConfig(1, 1, 4, 1, 8),
+                    "dgx_a100_hdr"), {}, ValueError, "pp"),
+    (sc.step_time, (sc.TransformerConfig(25, 2048, 16), sc.ParallelConfig(1, 1, 2, 1, 8, 2),
+                    "dgx_a100_hdr"), {}, ValueError, "interleave"),
+    (sc.step_time, (M, P, "dgx_a100_hdr"), {"dtype": "fp8"}, ValueError, "fp8"),
+    (sc.step_time, (M, P, "dgx_a100_hdr"), {"dtype": "fp16"}, ValueError, "dtype"),
+    (sc.step_time, (M, sc.ParallelConfig(2, 2, 2, 1, 8, ep=2), "dgx_a100_hdr"), {}, ValueError,
+     "n_experts"),
+    (sc.step_time, (sc.TransformerConfig(24, 2048, 16),
+                    sc.ParallelConfig(1, 1, 1, 1, 8, cp=3), "dgx_a100_hdr"), {}, ValueError,
+     "cp"),
+    (sc.ParallelConfig, (3, 2, 2, 1, 6), {"ep": 2}, ValueError, "ep"),
+    (sc.ParallelConfig, (2, 2, 2, 1, 8), {"cp": 0}, ValueError, "cp"),
+    (sc.ParallelConfig, (2, 2, 2, 1, 8), {"fused_attention": 1}, TypeError, "fused_attention"),
+    (sc.TransformerConfig, (24, 2048, 16), {"n_kv_heads": 5}, ValueError, "n_kv_heads"),
+    (sc.TransformerConfig, (24, 2048, 16), {"ffn_hidden": 0}, ValueError, "ffn_hidden"),
+    (sc.TransformerConfig, (24, 2048, 16), {"n_experts": 8, "top_k": 9}, ValueError, "top_k"),
+    (sc.TransformerConfig, (24, 2048, 16), {"n_experts": 8}, ValueError, "top_k"),
+    (sc.TransformerConfig, (24, 2048, 16), {"gated_mlp": 1}, TypeError, "gated_mlp"),
     (sc.step_time, (M, P, "selene"), {}, ValueError, "name"),
     (sc.step_time, (M, P, 3), {}, TypeError, "cluster"),
     (sc.step_time, ((24, 2048, 16), P, "dgx_a100_hdr"), {}, TypeError, "model"),

@@ -44,7 +44,7 @@ import math
 from ..validation import check_int
 
 __all__ = ["TILES", "quantisation", "gemm_s", "layer_gemm_s", "logit_gemm_s", "GEMM_BYTES",
-           "layer_gemm_shapes"]
+           "layer_gemm_shapes", "fused_attention_s"]
 
 #: output tiles (rows, columns) a GEMM is cut into; the better orientation is taken
 TILES = ((256, 128), (128, 256))
@@ -85,41 +85,70 @@ def _pass_s(shapes, cl, backward: bool) -> float:
     return sum(gemm_s(m, k, n, cl, bt) + gemm_s(k, n, m, cl, bt) for m, n, k, bt in shapes)
 
 
-def layer_gemm_shapes(model, micro_batch: int, tp: int) -> tuple[list, list]:
+def layer_gemm_shapes(model, micro_batch: int, tp: int, cp: int = 1, ep: int = 1
+                      ) -> tuple[list, list]:
     """``(weights, attention)``: the forward GEMM shapes ``(m, n, k, batch)`` of one layer on one
-    of ``tp`` GPUs (the table of the module docstring)."""
+    of ``tp`` GPUs (the table of the module docstring), with context parallelism ``cp`` (each GPU
+    holds ``s / cp`` of the sequence's tokens and attends to all ``s`` keys) and, for a
+    mixture-of-experts layer, expert parallelism ``ep``: each GPU holds ``E / ep`` routed experts
+    and receives, with balanced routing, ``T top_k ep / E`` tokens per expert; shared experts see
+    every token."""
     M = model
     check_int("micro_batch", micro_batch, minimum=1)
     check_int("tp", tp, minimum=1)
-    tokens, h, s = micro_batch * M.seq_len, M.hidden, M.seq_len
+    s, h = M.seq_len, M.hidden
+    tokens, queries = micro_batch * s // cp, s // cp
     d = h // M.n_heads
-    kv = getattr(M, "n_kv_heads", M.n_heads)
-    ffn = getattr(M, "ffn_hidden", 4 * h)
+    kv = getattr(M, "kv_heads", M.n_heads)
     ups = 2 if getattr(M, "gated_mlp", False) else 1
-    weights = [(tokens, (M.n_heads + 2 * kv) * d // tp, h, 1), (tokens, h, h // tp, 1),
-               *[(tokens, ffn // tp, h, 1)] * ups, (tokens, h, ffn // tp, 1)]
+    weights = [(tokens, (M.n_heads + 2 * kv) * d // tp, h, 1), (tokens, h, h // tp, 1)]
+    if getattr(M, "n_experts", 0):
+        f, local = M.expert_ffn // tp, M.n_experts // ep
+        routed = max(1, tokens * M.top_k * ep // M.n_experts)
+        weights += [(routed, f, h, local)] * ups + [(routed, h, f, local)]
+        if M.n_shared_experts:
+            fs = M.n_shared_experts * f
+            weights += [(tokens, fs, h, 1)] * ups + [(tokens, h, fs, 1)]
+    else:
+        ffn = getattr(M, "ffn", 4 * h)
+        weights += [(tokens, ffn // tp, h, 1)] * ups + [(tokens, h, ffn // tp, 1)]
     heads = micro_batch * M.n_heads // tp
-    attention = [(s, s, d, heads), (s, d, s, heads)]
+    attention = [(queries, s, d, heads), (queries, d, s, heads)]
     return weights, attention
 
 
-def layer_gemm_s(model, micro_batch: int, tp: int, recompute: str, cl) -> float:
+def fused_attention_s(model, micro_batch: int, tp: int, cp: int, cl, passes: float) -> float:
+    """Seconds of a fused (flash) attention kernel's two products for one layer on one GPU, over
+    ``passes`` forward-pass equivalents (3 for forward and backward): causal masking skips half
+    the score blocks; the scores never reach HBM, so the products run at the GEMM ceiling with
+    the quantisation of ``128``-query tiles per head."""
+    s, d = model.seq_len, model.hidden // model.n_heads
+    heads = micro_batch * model.n_heads // tp
+    flops = passes * 2 * (2.0 * (s // cp) * s * d) * heads / 2
+    q = quantisation(s // cp, 128, cl.n_sms, heads) if cl.n_sms else 1.0
+    return flops / (cl.peak_TFLOPs * 1e12 * cl.gemm_ceiling * q)
+
+
+def layer_gemm_s(model, micro_batch: int, tp: int, recompute: str, cl, cp: int = 1, ep: int = 1,
+                 fused_attention: bool = False) -> float:
     """Seconds one of ``tp`` GPUs spends in one layer's GEMMs for one micro-batch: forward,
-    backward and recomputation (module docstring)."""
-    weights, attention = layer_gemm_shapes(model, micro_batch, tp)
-    every = weights + attention
-    total = _pass_s(every, cl, False) + _pass_s(every, cl, True)
+    backward and recomputation (module docstring); with ``fused_attention`` the two attention
+    products as :func:`fused_attention_s`."""
+    weights, attention = layer_gemm_shapes(model, micro_batch, tp, cp, ep)
+    again = {"none": 0.0, "selective": 1.0, "full": 1.0}[recompute]
+    total = _pass_s(weights, cl, False) + _pass_s(weights, cl, True)
     if recompute == "full":
-        total += _pass_s(every, cl, False)
-    elif recompute == "selective":
-        total += _pass_s(attention, cl, False)
-    return total
+        total += _pass_s(weights, cl, False)
+    if fused_attention:
+        return total + fused_attention_s(model, micro_batch, tp, cp, cl, 3.0 + again)
+    return (total + _pass_s(attention, cl, False) + _pass_s(attention, cl, True)
+            + again * _pass_s(attention, cl, False))
 
 
-def logit_gemm_s(model, micro_batch: int, tp: int, cl) -> float:
+def logit_gemm_s(model, micro_batch: int, tp: int, cl, cp: int = 1) -> float:
     """Seconds of the logit layer's GEMMs (forward and backward, never recomputed) on one of ``tp``
     GPUs of the last pipeline stage, one micro-batch."""
     if model.vocab == 0:
         return 0.0
-    shape = [(micro_batch * model.seq_len, math.ceil(model.vocab / tp), model.hidden, 1)]
+    shape = [(micro_batch * model.seq_len // cp, math.ceil(model.vocab / tp), model.hidden, 1)]
     return _pass_s(shape, cl, False) + _pass_s(shape, cl, True)
