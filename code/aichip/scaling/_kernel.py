@@ -249,12 +249,15 @@ def elementwise_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int,
 
 
 def stage_layers(n_layers: int, pp: int) -> tuple[int, int]:
-    """``(most, last)``: layers of the busiest pipeline stage and of the last stage. Layers are
-    spread as evenly as they go; when ``pp`` does not divide them, the first and last stages get
-    the smaller count (they also hold the embedding and the logit layer), as Llama 3 placed its
-    126 layers on 16 stages (one fewer on the first and last)."""
-    most = -(-n_layers // pp)
-    return most, (n_layers // pp if n_layers % pp else most)
+    """``(most, last)``: layers of the busiest pipeline stage and of the last stage. With ``pp``
+    dividing ``n_layers`` every stage holds ``n_layers / pp``; otherwise (``pp`` divides
+    ``n_layers + 2``, :func:`~aichip.scaling.model.layout_error`) the first and last stages hold one
+    layer fewer, beside the embedding and the logit layer, as Llama 3 placed its 126 layers on 16
+    stages."""
+    if n_layers % pp == 0:
+        return n_layers // pp, n_layers // pp
+    most = (n_layers + 2) // pp
+    return most, most - 1
 
 
 def gemm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, recompute: str,

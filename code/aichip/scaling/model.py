@@ -281,8 +281,9 @@ def layout_error(dp: int, tp: int, pp: int, micro_batch: int, global_batch: int,
     4. ZeRO 2 and 3 need ``pp == 1`` (they shard the gradients that pipeline micro-batches
        accumulate);
     5. ``tp`` divides the model's ``n_heads``;
-    6. with ``interleave > 1``, ``pp * interleave`` divides the model's ``n_layers``; without,
-       ``pp <= n_layers`` (stages may hold unequal layer counts, the first and last one fewer);
+    6. ``pp * interleave`` divides the model's ``n_layers``, or ``n_layers + 2``: the first and
+       last stages then hold one layer fewer (at least one), beside the embedding and the logit
+       layer (BLOOM's 70 layers on 12 stages, Llama 3's 126 on 16);
     7. ``ep`` divides ``dp`` and, with a model, its ``n_experts`` (``ep = 1`` for a dense model);
        ``cp`` divides the model's ``seq_len``.
 
@@ -306,11 +307,11 @@ def layout_error(dp: int, tp: int, pp: int, micro_batch: int, global_batch: int,
         return ""
     if model.n_heads % tp:
         return f"tp must divide n_heads ({model.n_heads}), got {tp}"
-    if interleave > 1 and model.n_layers % (pp * interleave):
-        return (f"pp * interleave must divide n_layers ({model.n_layers}), got pp={pp}, "
-                f"interleave={interleave}")
-    if pp > model.n_layers:
-        return f"pp must be at most n_layers ({model.n_layers}), got {pp}"
+    chunks = pp * interleave
+    uneven = (model.n_layers + 2) % chunks == 0 and model.n_layers + 2 >= 2 * chunks
+    if model.n_layers % chunks and (pp == 1 or not uneven):
+        return (f"pp * interleave must divide n_layers ({model.n_layers}) or n_layers + 2, got "
+                f"pp={pp}, interleave={interleave}")
     if ep > 1 and (model.n_experts == 0 or model.n_experts % ep):
         return f"ep must divide n_experts ({model.n_experts}), got {ep}"
     if model.seq_len % cp:
