@@ -14,7 +14,7 @@ and which parallel layout is best.
 * :mod:`~aichip.scaling.search`: :func:`search_layouts`, every layout that fits, ranked.
 """
 
-from ._kernel import stage_layers
+from ._kernel import optimizer_step_bytes_per_param, stage_layers
 from .clusters import (
                        PRECISION,
                        Cluster,
@@ -68,5 +68,6 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "TransformerConfig", "check_layout", "layout_error", "step_time", "VALIDATION_CLUSTER",
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
-           "sm_count", "predict_llama3", "stage_layers", "gemm_s", "layer_gemm_s", "logit_gemm_s",
+           "sm_count", "predict_llama3", "stage_layers",
+           "optimizer_step_bytes_per_param", "gemm_s", "layer_gemm_s", "logit_gemm_s",
            "quantisation"]
