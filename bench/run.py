@@ -518,12 +518,36 @@ def _scaling_searches(t1, repeats: int) -> tuple[list, list]:
     return searches, columns
 
 
+def _scaling_deepseek() -> dict:
+    """Print the DeepSeek-V3 estimate beside its reported GPU-hours per trillion tokens."""
+    est = scaling.deepseek_v3_estimate()
+    print("\nDeepSeek-V3 on 2048 H800s (h800_ib: NVLink 200 GB/s per direction), PP 16, EP 64 "
+          "over 8 nodes, no TP, 15360 x 4096 tokens per step; H800 GPU-hours per 1e12 tokens")
+    print()
+    columns = [Column("case"), Column("step (s)", ".1f"), Column("all-to-all (s)", ".1f"),
+               Column("MFU", ".1%"), Column("GPU-h per T tokens", ",.0f"),
+               Column("vs reported", "+.0%")]
+    rep = est["reported_gpu_hours_per_T"]
+    rows = [("BF16, all-to-all exposed", est["bf16_step_s"], est["bf16_ep_comm_s"],
+             est["bf16_mfu"], est["bf16_gpu_hours_per_T"]),
+            ("FP8, all-to-all exposed", est["fp8_step_s"], est["fp8_ep_comm_s"], est["fp8_mfu"],
+             est["fp8_gpu_hours_per_T"]),
+            ("FP8, node-limited, hidden (DualPipe)", est["fp8_hidden_step_s"],
+             est["a2a_exposed_s"], est["fp8_hidden_mfu"], est["fp8_hidden_gpu_hours_per_T"])]
+    print(format_table(columns, [(*r, r[-1] / rep - 1) for r in rows]))
+    print(f"reported: {rep:,.0f} H800 GPU-hours per trillion tokens (DeepSeek-AI 2024); network "
+          f"copies per token {est['ib_copies_uniform']:.0f} uniform, "
+          f"{est['ib_copies_limited']:.0f} node-limited")
+    return est
+
+
 def bench_scaling(repeats: int) -> dict:
     print_section("Scaling a training job: predicted vs published, and the layout search")
     t1, ko, ll = _scaling_validation()
+    est = _scaling_deepseek()
     searches, columns = _scaling_searches(t1, repeats)
     return {"table1": t1.to_dict("records"), "korthikanti": ko.to_dict("records"),
-            "llama3": ll.to_dict("records"),
+            "llama3": ll.to_dict("records"), "deepseek_v3": est,
             "search": [dict(zip([c.header for c in columns], r, strict=True)) for r in searches]}
 
 

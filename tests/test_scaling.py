@@ -567,6 +567,47 @@ def test_llama3_rows_within_the_target():
     assert sc.published.LLAMA3_405B.n_params == pytest.approx(405.8e9, rel=1e-3)
 
 
+def test_deepseek_v3_estimate_by_hand():
+    est = sc.deepseek_v3_estimate()
+    model = sc.published.DEEPSEEK_V3
+    # 37B activated of 671B in the report; the model's count (MLA as plain attention, the 3 dense
+    # layers as MoE, the prediction block as a 62nd layer) is within 10 % of the first and 7 % of
+    # the second
+    assert est["n_active_params"] == pytest.approx(37e9, rel=0.10)
+    assert est["n_params"] == pytest.approx(671e9, rel=0.07)
+    assert est["fits"] and est["n_gpus"] == 2048
+    # 2048 GPUs: 16 stages x 128 replicas, no TP; 64-way EP inside the 128 replicas
+    par = sc.published.DEEPSEEK_V3_PARALLEL
+    assert par.tp == 1 and par.pp * par.dp == 2048 and par.dp % par.ep == 0
+    # uniform routing over an expert group of 8 nodes sends 7 of a token's 8 copies off the
+    # node; node-limited routing at most 4; FP8 halves the dispatch half of the bytes
+    assert est["ib_copies_uniform"] == 7 and est["ib_copies_limited"] == 4
+    assert est["a2a_limited_fp8_s"] == pytest.approx(est["fp8_ep_comm_s"] * 4 / 7 * 0.75)
+    # FP8 shortens the step; hiding the all-to-all shortens it more; all-to-all hidden or not
+    assert est["fp8_step_s"] < est["bf16_step_s"]
+    assert est["fp8_hidden_step_s"] < est["fp8_step_s"]
+    # the H800 cluster is the H100 one with NVLink cut to 200 GB/s per direction
+    h800, h100 = sc.cluster("h800_ib"), sc.cluster("dgx_h100_ndr")
+    assert h800.scaleup_GBps == 200.0 and h800.scaleout_GBps == h100.scaleout_GBps
+
+
+def test_ep_all_to_all_by_hand():
+    # 64-way EP over 8 nodes of 8 (replicas of one GPU each, pp = 1): per MoE layer 4 all-to-alls
+    # (dispatch and combine, forward and backward) of b s top_k h 2-byte values per GPU, 7/8 of
+    # them through the GPU's own port, 1/8 - 1/64 over NVLink at the same time
+    moe = sc.TransformerConfig(4, 1024, 8, n_experts=64, top_k=2, expert_ffn_hidden=512)
+    par = sc.ParallelConfig(64, 1, 1, 1, 64, ep=64, recompute="none", sequence_parallel=False)
+    st_ = sc.step_time(moe, par, "dgx_h100_ndr")
+    cl = sc.cluster("dgx_h100_ndr")
+    sent = 2 * 2048 * 2 * 1024
+    one = max(cl.alpha_scaleup_s, cl.alpha_scaleout_s) + max(
+        sent * 7 / 64 / (cl.scaleup_GBps * 1e9), sent * 56 / 64 / (cl.scaleout_GBps * 1e9))
+    assert st_.ep_comm_s == pytest.approx(4 * 4 * one)
+    # more network bandwidth is never slower
+    fast = sc.step_time(moe, par, cl.with_bandwidth(scaleout_GBps=4 * cl.scaleout_GBps))
+    assert fast.ep_comm_s < st_.ep_comm_s and fast.total_s < st_.total_s
+
+
 def test_implied_efficiency_reproduces_the_published_time():
     ko = sc.predict_korthikanti()
     for r in ko.itertuples():

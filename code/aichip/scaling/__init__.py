@@ -49,12 +49,13 @@ from .model import (
 )
 from .published import (
                        VALIDATION_CLUSTER,
+                       deepseek_v3_estimate,
                        implied_gemm_efficiency,
                        korthikanti_table,
                        megatron_table1,
                        predict_korthikanti,
                        predict_llama3,
-    predict_megatron_table1,
+                       predict_megatron_table1,
 )
 from .search import scaling_efficiency, search_layouts
 from .shapes import gemm_s, layer_gemm_s, logit_gemm_s, quantisation
@@ -69,5 +70,5 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
            "sm_count", "predict_llama3", "stage_layers",
-           "optimizer_step_bytes_per_param", "gemm_s", "layer_gemm_s", "logit_gemm_s",
-           "quantisation"]
+           "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "gemm_s", "layer_gemm_s",
+           "logit_gemm_s", "quantisation"]

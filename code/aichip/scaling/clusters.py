@@ -30,7 +30,7 @@ from ..validation import check_choice, check_float
 from .shapes import quantisation
 
 __all__ = ["Cluster", "cluster", "cluster_names", "gemm_efficiency", "scaleup_domain",
-           "PRECISION", "sm_count", "gemm_ceiling"]
+           "PRECISION", "sm_count", "gemm_ceiling", "H800_CLUSTER", "H800_NVLINK_GBPS_PER_DIR"]
 
 #: the training precision whose peak and GEMM efficiency the model uses
 PRECISION = "bf16"
@@ -142,11 +142,23 @@ def scaleup_domain(system: str) -> topology.Topology:
     return topology.SYSTEMS[system]()
 
 
+#: H800 cluster (DeepSeek-AI 2024, Section 3.1): DGX-H100-like nodes whose NVLink is cut to
+#: 400 GB/s both directions (200 per direction), one 400 Gb/s InfiniBand port per GPU; the
+#: H800's compute and memory are the H100 SXM's, so the chip row is the H100's
+H800_CLUSTER = "h800_ib"
+H800_NVLINK_GBPS_PER_DIR = 200.0
+
+
 @functools.cache
 def cluster(name: str) -> Cluster:
-    """The :class:`Cluster` called ``name`` (one of :func:`cluster_names`)."""
+    """The :class:`Cluster` called ``name`` (one of :func:`cluster_names`, or
+    :data:`H800_CLUSTER`: ``dgx_h100_ndr`` with NVLink at :data:`H800_NVLINK_GBPS_PER_DIR`)."""
     table = _clusters()
-    check_choice("name", name, list(table["name"]))
+    if name == H800_CLUSTER:
+        return dataclasses.replace(cluster("dgx_h100_ndr"), name=H800_CLUSTER,
+                                   scaleup_GBps=H800_NVLINK_GBPS_PER_DIR,
+                                   source="deepseekai2024v3")
+    check_choice("name", name, [*table["name"], H800_CLUSTER])
     row = table[table["name"] == name].iloc[0]
     chip = chips.get(row["gpu"])
     domain = scaleup_domain(row["scaleup_system"])

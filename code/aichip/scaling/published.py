@@ -34,7 +34,8 @@ from .model import ParallelConfig, StepTime, TransformerConfig, layout_error, st
 __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "predict_korthikanti", "implied_gemm_efficiency", "table1_interleave",
            "VALIDATION_CLUSTER", "KORTHIKANTI_INTERLEAVE", "PAPERS_OVERLAP_DP", "LLAMA3_405B",
-           "LLAMA3_RUNS", "LLAMA3_CLUSTER", "predict_llama3"]
+           "LLAMA3_RUNS", "LLAMA3_CLUSTER", "predict_llama3", "DEEPSEEK_V3", "DEEPSEEK_V3_PARALLEL",
+           "DEEPSEEK_V3_GPU_HOURS_PER_T", "DEEPSEEK_V3_MAX_NODES", "deepseek_v3_estimate"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -201,3 +202,63 @@ def predict_llama3(cluster=LLAMA3_CLUSTER) -> pd.DataFrame:
                      "dp_exposed_s": st.dp_exposed_s, "bubble_s": st.bubble_s,
                      "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits})
     return pd.DataFrame(rows)
+
+
+#: DeepSeek-V3 (DeepSeek-AI 2024, Section 4.2): hidden 7168, 128 heads, 256 routed experts of
+#: width 2048 and 1 shared, 8 routed per token, vocabulary 129280, sequence 4096; 61 layers plus
+#: the one block of its multi-token-prediction module (62). Multi-head latent attention is
+#: modelled as plain attention of the same width, and the first 3 (dense) layers as MoE layers
+DEEPSEEK_V3 = TransformerConfig(62, 7168, 128, vocab=129280, seq_len=4096, ffn_hidden=18432,
+                                gated_mlp=True, n_experts=256, top_k=8, expert_ffn_hidden=2048,
+                                n_shared_experts=1)
+#: its layout (Section 3.1-3.2): 2048 H800s, 16 pipeline stages, 64-way expert parallelism over 8
+#: nodes, ZeRO-1 data parallelism, no tensor parallelism; 15360 sequences per step (the final
+#: batch). The model charges 1F1B's bubble; DualPipe's is about half of it (Section 3.2.1)
+DEEPSEEK_V3_PARALLEL = ParallelConfig(128, 1, 16, 1, 15360, interleave=1, zero_stage=1,
+                                      recompute="selective", sequence_parallel=False, ep=64,
+                                      fused_attention=True)
+#: reported pre-training cost: 180K H800 GPU-hours per trillion tokens (Section 1)
+DEEPSEEK_V3_GPU_HOURS_PER_T = 180e3
+#: node-limited routing: each token to at most 4 nodes (Section 2.1.2)
+DEEPSEEK_V3_MAX_NODES = 4
+
+
+def deepseek_v3_estimate(cluster="h800_ib") -> dict:
+    """DeepSeek-V3's training step on 2048 H800s, and what its choices buy.
+
+    Returns the step time and GPU-hours per trillion tokens in BF16 and FP8 with the all-to-all
+    exposed (:func:`~aichip.scaling.model.step_time`, uniform routing over the 8 nodes of an
+    expert group, BF16 both ways), the all-to-all's seconds per step, the share of its bytes that
+    crosses the node boundary with uniform routing (``7/8`` of a token's 8 copies) and with
+    node-limited routing (at most 4 nodes, one InfiniBand copy per node, then NVLink), the
+    all-to-all with node-limited routing and FP8 dispatch (1 byte; combine stays BF16), and the
+    step with that all-to-all hidden under the other micro-batch's compute as DualPipe runs it
+    (bounded: only what exceeds a micro-batch's compute is exposed), against the reported
+    :data:`DEEPSEEK_V3_GPU_HOURS_PER_T`.
+    """
+    model, par = DEEPSEEK_V3, DEEPSEEK_V3_PARALLEL
+    tokens = par.global_batch * model.seq_len
+    out = {"n_gpus": par.n_gpus, "tokens_per_step": tokens, "n_params": model.n_params,
+           "n_active_params": model.n_active_params,
+           "reported_gpu_hours_per_T": DEEPSEEK_V3_GPU_HOURS_PER_T}
+    for dtype in ("bf16", "fp8"):
+        st = step_time(model, par, cluster, dtype=dtype)
+        out[f"{dtype}_step_s"] = st.total_s
+        out[f"{dtype}_gpu_hours_per_T"] = st.total_s * par.n_gpus / 3600 * 1e12 / tokens
+        out[f"{dtype}_mfu"] = st.mfu
+        out[f"{dtype}_ep_comm_s"] = st.ep_comm_s
+    st = step_time(model, par, cluster, dtype="fp8")
+    uniform = model.top_k * (par.ep - 8) / par.ep         # copies per token over the network
+    limited = min(uniform, DEEPSEEK_V3_MAX_NODES)
+    a2a = st.ep_comm_s * limited / uniform * (1.0 + 0.5) / 2.0
+    compute_mb = (st.compute_s - st.optimizer_s) / st.micro_batches
+    exposed = st.micro_batches * max(a2a / st.micro_batches - compute_mb, 0.0)
+    hidden_s = st.total_s - st.ep_comm_s * (1 + (par.pp - 1) / par.interleave / st.micro_batches)
+    hidden_s += exposed
+    out.update({"memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits,
+                "ib_copies_uniform": uniform, "ib_copies_limited": limited,
+                "a2a_limited_fp8_s": a2a, "a2a_exposed_s": exposed,
+                "fp8_hidden_step_s": hidden_s,
+                "fp8_hidden_gpu_hours_per_T": hidden_s * par.n_gpus / 3600 * 1e12 / tokens,
+                "fp8_hidden_mfu": st.mfu * st.total_s / hidden_s})
+    return out
