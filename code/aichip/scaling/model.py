@@ -13,14 +13,17 @@ of a domain drives its own share of the domain's NICs (rail-optimised, non-block
 **Per micro-batch, per GPU** (``b`` sequences of ``s`` tokens; ``m = global_batch / (b dp)``
 micro-batches per iteration; ``v`` model chunks per GPU with the interleaved schedule):
 
-* compute ``c`` = GEMM time + element-wise time. GEMM time: hardware FLOPs of one micro-batch
-  (:func:`~aichip.scaling.counting.hardware_flops_per_iteration`, recomputation included)
-  ``/ (tp pp)`` ``/ (peak x GEMM efficiency)`` (:class:`~aichip.scaling.clusters.Cluster`).
-  Element-wise time: the bytes the memory-bound kernels of the GPU's ``l / pp`` layers move
-  (layer norm, softmax, dropout, GeLU, bias and residual additions;
-  :func:`~aichip.scaling.counting.elementwise_bytes_per_layer`) at the HBM bandwidth, the roofline
-  chapter's slanted roof, reached exactly (a lower bound). The optimizer step and the logit
-  layer's softmax take no time.
+* compute ``c`` = GEMM time + element-wise time, of the slowest pipeline stage. GEMM time: every
+  GEMM of the stage's layers timed from its shape (:mod:`aichip.scaling.shapes`: tile and wave
+  quantisation on the GPU's SMs at the measured ceiling, and the HBM roof per GEMM), forward,
+  backward and recomputed; the last stage also runs the logit layer, and stages hold
+  ``n_layers / pp`` layers, or, when ``pp`` divides ``n_layers + 2``, the first and last one fewer
+  (:func:`~aichip.scaling.stage_layers`). Element-wise time: the bytes
+  the memory-bound kernels of the stage's layers move (layer norm, softmax, dropout, GeLU, bias and
+  residual additions; :func:`~aichip.scaling.counting.elementwise_bytes_per_layer`, less the
+  scores with a fused attention kernel) at the HBM bandwidth, the roofline chapter's slanted roof,
+  reached exactly (a lower bound). Adam's step (28 bytes per parameter at the HBM bandwidth, once
+  per iteration) is part of ``compute_s``.
 * tensor-parallel communication: per layer, two all-reduces of the ``2 b s h``-byte activation in
   the forward pass, two in the backward pass and, with full recomputation, two more in the
   recomputed forward pass (Narayanan et al., Section 3.2 and Figure 5; Korthikanti et al., Section
@@ -57,11 +60,18 @@ plus ZeRO-3's two gathered layers (:func:`zero3_buffer_bytes`); it leaves out th
 schedule's extra micro-batches in flight and communication buffers. A layout that does not fit in
 the GPU's memory is not timed: its times, MFU and HFU are NaN.
 
-**What the model leaves out** (and why it is faster than every published run, see
-:mod:`aichip.scaling.published`): element-wise kernels slower than the HBM roof, kernel launches,
-the optimizer step, GEMMs slower than the best measured shape (the largest term at scale: the GEMM
-efficiency each published run implies, :func:`~aichip.scaling.published.implied_gemm_efficiency`,
-is well below the measured one; the chapter tabulates it), collectives slower than the link rate.
+**What the model leaves out** (and why it is still faster than the 2021 and 2022 published runs,
+see :mod:`aichip.scaling.published`): the gaps between kernels and launch latencies, collectives
+slower than their links' rate, contention between a collective's kernels and the GEMMs it overlaps,
+uneven expert load, and ranks waiting for the slowest. The GEMM ceiling each published run implies
+(:func:`~aichip.scaling.published.implied_gemm_efficiency`) lies below the measured one; the chapter
+tabulates it.
+
+**Context and expert parallelism**: ``cp`` GPUs each hold ``seq_len / cp`` of every sequence and
+pass key/value blocks around a ring, exposed only beyond the attention they overlap; ``ep`` of the
+data-parallel ranks split the routed experts, with a dispatch and a combine all-to-all per MoE
+layer and pass (:func:`~aichip.scaling._kernel.ep_comm_s_per_micro_batch`), not overlapped.
+``dtype="fp8"`` runs the GEMMs at the FP8 peak.
 
 **Code.** :func:`layout_error` holds the validity rules of a layout (for :class:`ParallelConfig`,
 :func:`check_layout` and the search). The arithmetic runs in one numba kernel,
