@@ -569,7 +569,6 @@ def test_llama3_rows_within_the_target():
 
 def test_deepseek_v3_estimate_by_hand():
     est = sc.deepseek_v3_estimate()
-    model = sc.published.DEEPSEEK_V3
     # 37B activated of 671B in the report; the model's count (MLA as plain attention, the 3 dense
     # layers as MoE, the prediction block as a 62nd layer) is within 10 % of the first and 7 % of
     # the second
