@@ -160,13 +160,17 @@ def _data_parallel(lay, sy, c, backward):
         # layer by layer (as DeepSpeed and FSDP run it): each of the GPU's layers gathers its own
         # weights and reduce-scatters its own gradients, one collective each with its own
         # latency; a layer's forward gather is prefetched under the previous layer's forward
-        # compute, its backward gather and reduce-scatter under one layer's backward compute
+        # compute, its backward gather and reduce-scatter under one layer's backward compute.
+        # Full recomputation reruns the layer's forward pass inside the backward pass, and the
+        # weights were released after the first one: a third gather (DeepSpeed's hooks refire)
         layers = lay[Layout.LAYERS_PER_STAGE]
         gather = two_level_allgather_time(g, n, params / layers, *links)
         scatter = two_level_reduce_scatter_time(g, n, grads / layers, *links)
-        per_mb = layers * (scatter + 2.0 * gather)
+        backward_gathers = 2.0 if lay[Layout.FULL_RECOMPUTE] != 0.0 else 1.0
+        per_mb = layers * (scatter + (1.0 + backward_gathers) * gather)
         exposed_mb = layers * (max(gather - (c - backward) / layers, 0.0)
-                               + max(gather + scatter - backward / layers, 0.0))
+                               + max(backward_gathers * gather + scatter - backward / layers,
+                                     0.0))
     total = end + after + m * per_mb
     if sy[System.OVERLAP_DP] == 0.0:
         return total, total

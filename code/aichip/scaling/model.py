@@ -51,7 +51,10 @@ hidden:
   of its gradients (so every micro-batch regathers, and each collective pays its own latency); a
   layer's forward gather is prefetched under the previous layer's forward compute, its backward
   gather and reduce-scatter under one layer's backward compute (recomputation included), and only
-  the excess is exposed, layer by layer.
+  the excess is exposed, layer by layer. With full recomputation the recomputed forward pass
+  gathers the layer's weights once more (they were released after the first forward pass;
+  DeepSpeed's ZeRO-3 hooks fire again on recomputation, deepspeedai/DeepSpeed pull request 8130),
+  in the backward window: three gathers and a reduce-scatter per layer and micro-batch.
 
 Bytes per element from ``optimizer_states.csv`` (16-bit weights and gradients in mixed precision).
 ``total_s = compute_s + tp_comm_s + pp_comm_s + bubble_s + dp_exposed_s``; ``comm_s`` is the sum of
