@@ -56,6 +56,7 @@ from .published import (
                        predict_korthikanti,
                        predict_llama3,
                        predict_megatron_table1,
+                       predict_zero3_comparison,
 )
 from .search import scaling_efficiency, search_layouts
 from .shapes import gemm_s, layer_gemm_s, logit_gemm_s, quantisation
@@ -69,6 +70,6 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "TransformerConfig", "check_layout", "layout_error", "step_time", "VALIDATION_CLUSTER",
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
-           "sm_count", "predict_llama3", "stage_layers",
+           "sm_count", "predict_llama3", "stage_layers", "predict_zero3_comparison",
            "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "gemm_s", "layer_gemm_s",
            "logit_gemm_s", "quantisation"]

@@ -92,6 +92,7 @@ class System(IntEnum):
     BETA_OUT = 4            # seconds per byte through a GPU's own network port
     BUCKET_BYTES = 5        # gradient bucket (DP_BUCKET_BYTES)
     OVERLAP_DP = 6          # 1.0: data-parallel traffic overlaps the backward pass
+    ZERO3_FLAT = 7          # 1.0: ZeRO-3's collectives as one ring, each GPU through its port
 
 
 #: len(Out), a plain constant for the kernel (numba cannot take len of an enum)
@@ -163,7 +164,10 @@ def _data_parallel(lay, sy, c, backward):
         # compute, its backward gather and reduce-scatter under one layer's backward compute.
         # Full recomputation reruns the layer's forward pass inside the backward pass, and the
         # weights were released after the first one: a third gather (DeepSpeed's hooks refire)
+        # (with ZERO3_FLAT, one ring over all dp ranks, each GPU's bytes through its own port)
         layers = lay[Layout.LAYERS_PER_STAGE]
+        if sy[System.ZERO3_FLAT] != 0.0:
+            g, n = 1.0, lay[Layout.DP]
         gather = two_level_allgather_time(g, n, params / layers, *links)
         scatter = two_level_reduce_scatter_time(g, n, grads / layers, *links)
         backward_gathers = 2.0 if lay[Layout.FULL_RECOMPUTE] != 0.0 else 1.0
@@ -350,7 +354,7 @@ def optimizer_step_bytes_per_param() -> float:
             + float(row["param_bytes"]))
 
 
-def system_vector(cl: Cluster, overlap_dp: bool) -> np.ndarray:
+def system_vector(cl: Cluster, overlap_dp: bool, zero3_flat: bool = False) -> np.ndarray:
     """The kernel's ``system`` array (:class:`System`) of cluster ``cl``."""
     sy = np.empty(len(System))
     sy[System.DOMAIN_GPUS] = cl.domain_gpus
@@ -360,11 +364,13 @@ def system_vector(cl: Cluster, overlap_dp: bool) -> np.ndarray:
     sy[System.BETA_OUT] = 1.0 / (cl.scaleout_GBps * 1e9)
     sy[System.BUCKET_BYTES] = DP_BUCKET_BYTES
     sy[System.OVERLAP_DP] = 1.0 if overlap_dp else 0.0
+    sy[System.ZERO3_FLAT] = 1.0 if zero3_flat else 0.0
     return sy
 
 
 def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
-                  gemm_cl: Cluster | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  gemm_cl: Cluster | None = None,
+                  zero3_flat: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The kernel's ``(layouts, system)`` arrays: the only place they are built.
 
     Parameters
@@ -377,6 +383,9 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
     overlap_dp : bool
     gemm_cl : Cluster or None
         The cluster the GEMMs run on (:func:`gemm_precision_cluster`); ``cl`` when None.
+    zero3_flat : bool
+        ZeRO-3's gathers and reduce-scatters as one flat ring over the data-parallel group
+        (:func:`~aichip.scaling.model.step_time`).
 
     Returns
     -------
@@ -409,7 +418,7 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
     sharded = np.where(col["zero_stage"] >= 1, dp, 1.0)
     lay[:, Layout.OPTIMIZER_S] = (n_local / sharded * optimizer_step_bytes_per_param()
                                   / (cl.hbm_GBps * 1e9))
-    return lay, system_vector(cl, overlap_dp)
+    return lay, system_vector(cl, overlap_dp, zero3_flat)
 
 
 def _per_micro_batch(M, key, cl, gemm_cl) -> tuple[float, float, float, float]:
@@ -427,8 +436,9 @@ def _per_micro_batch(M, key, cl, gemm_cl) -> tuple[float, float, float, float]:
 
 
 def evaluate(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
-             gemm_cl: Cluster | None = None) -> tuple[np.ndarray, np.ndarray]:
+             gemm_cl: Cluster | None = None,
+             zero3_flat: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(inputs, times)``: :func:`kernel_inputs` of ``layouts`` and the kernel's times for each,
     shapes ``(n, len(Layout))`` and ``(n, len(Out))``."""
-    lay, sy = kernel_inputs(model, layouts, cl, overlap_dp, gemm_cl)
+    lay, sy = kernel_inputs(model, layouts, cl, overlap_dp, gemm_cl, zero3_flat)
     return lay, step_batch(lay, sy)

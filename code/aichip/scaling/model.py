@@ -425,7 +425,7 @@ def memory_per_gpu(model: TransformerConfig, parallel: ParallelConfig) -> traini
 
 
 def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
-              overlap_dp: bool = True, dtype: str = "bf16") -> StepTime:
+              overlap_dp: bool = True, dtype: str = "bf16", zero3_flat: bool = False) -> StepTime:
     """Predict one training iteration of ``model`` laid out as ``parallel`` on ``cluster``.
 
     Parameters
@@ -444,6 +444,13 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         The GEMMs' precision: ``"fp8"`` runs them at the GPU's FP8 Tensor Core peak (ValueError
         on a GPU without one) at the same fraction of it as BF16 (no FP8 ceiling is measured);
         everything else stays 16-bit. MFU and HFU stay relative to the BF16 peak.
+    zero3_flat : bool
+        ZeRO stage 3 only: run its gathers and reduce-scatters as one ring over the whole
+        data-parallel group, every GPU's bytes through its own network port, instead of the
+        two-level collective (NVLink, then one ring per local rank across the domains) whose rate
+        NCCL's ring reaches on a DGX node's eight NICs. Narayanan et al.'s ZeRO-3 runs (DeepSpeed,
+        2021; :func:`~aichip.scaling.published.predict_zero3_comparison`) imply a rate near one
+        port's, not eight.
 
     Returns
     -------
@@ -452,8 +459,9 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
     """
     check_layout(model, parallel)
     cl = resolve_cluster(cluster)
-    if not isinstance(overlap_dp, bool):
-        raise TypeError("overlap_dp must be True or False")
+    for name, flag in (("overlap_dp", overlap_dp), ("zero3_flat", zero3_flat)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False")
     check_choice("dtype", dtype, DTYPES)
     M, P = model, parallel
     mem = memory_per_gpu(M, P)
@@ -467,7 +475,8 @@ def step_time(model: TransformerConfig, parallel: ParallelConfig, cluster, *,
         return StepTime(nan, nan, nan, nan, memory, False, nan, nan, nan, nan, nan, nan,
                         nan, cl.memory_bytes, n_gpus, m, model_flops, hw_flops, nan, nan, mem,
                         nan, nan, nan, nan, nan)
-    lay, out = evaluate(M, pd.DataFrame([dataclasses.asdict(P)]), cl, overlap_dp, gemm_cluster)
+    lay, out = evaluate(M, pd.DataFrame([dataclasses.asdict(P)]), cl, overlap_dp, gemm_cluster,
+                        zero3_flat)
     lay, out = lay[0], [float(x) for x in out[0]]
     total, dp_total, dp_exposed = out[Out.TOTAL], out[Out.DP_TOTAL], out[Out.DP_EXPOSED]
     tp_s, pp_s = out[Out.TP_COMM], out[Out.PP_COMM]

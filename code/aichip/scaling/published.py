@@ -35,7 +35,9 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "predict_korthikanti", "implied_gemm_efficiency", "table1_interleave",
            "VALIDATION_CLUSTER", "KORTHIKANTI_INTERLEAVE", "PAPERS_OVERLAP_DP", "LLAMA3_405B",
            "LLAMA3_RUNS", "LLAMA3_CLUSTER", "predict_llama3", "DEEPSEEK_V3", "DEEPSEEK_V3_PARALLEL",
-           "DEEPSEEK_V3_GPU_HOURS_PER_T", "DEEPSEEK_V3_MAX_NODES", "deepseek_v3_estimate"]
+           "DEEPSEEK_V3_GPU_HOURS_PER_T", "DEEPSEEK_V3_MAX_NODES", "deepseek_v3_estimate",
+           "ZERO3_MODELS", "ZERO3_RUNS", "ZERO3_OVERLAP", "ZERO3_FLAT",
+           "predict_zero3_comparison"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -262,3 +264,85 @@ def deepseek_v3_estimate(cluster="h800_ib") -> dict:
                 "fp8_hidden_gpu_hours_per_T": hidden_s * par.n_gpus / 3600 * 1e12 / tokens,
                 "fp8_hidden_mfu": st.mfu * st.total_s / hidden_s})
     return out
+
+
+#: Narayanan et al. 2021 (arXiv 2104.04473, Section 5.2 and its ZeRO-3 table; Figure 10): GPT-3
+#: 175B (96 layers, width 12288, 96 heads) and the 530B model of Table 1 (105, 20480, 128), each
+#: at a fixed global batch as the GPUs double. Rows: (model, scheme, GPUs, model-parallel size,
+#: micro-batch, global batch, TFLOP/s per GPU). PTD-P runs tp 8 with pp 12 (96) or 35 (280);
+#: ZeRO-3 runs DeepSpeed's ZeRO stage 3 without model parallelism (the 530B ZeRO-3 run on 640
+#: GPUs used batch 2560, the paper's starred row)
+ZERO3_MODELS = {"175B": TransformerConfig(96, 12288, 96),
+                "530B": TransformerConfig(105, 20480, 128)}
+ZERO3_RUNS = (("175B", "ZeRO-3", 384, 1, 4, 1536, 144.0),
+              ("175B", "ZeRO-3", 768, 1, 2, 1536, 88.0),
+              ("175B", "ZeRO-3", 1536, 1, 1, 1536, 44.0),
+              ("530B", "ZeRO-3", 640, 1, 4, 2560, 138.0),
+              ("530B", "ZeRO-3", 1120, 1, 2, 2240, 98.0),
+              ("530B", "ZeRO-3", 2240, 1, 1, 2240, 48.0),
+              ("175B", "PTD-P", 384, 96, 1, 1536, 153.0),
+              ("175B", "PTD-P", 768, 96, 1, 1536, 149.0),
+              ("175B", "PTD-P", 1536, 96, 1, 1536, 141.0),
+              ("530B", "PTD-P", 560, 280, 1, 2240, 171.0),
+              ("530B", "PTD-P", 1120, 280, 1, 2240, 167.0),
+              ("530B", "PTD-P", 2240, 280, 1, 2240, 159.0))
+#: DeepSpeed prefetches ZeRO-3's parameter gathers (``stage3_prefetch_bucket_size``): the ZeRO-3
+#: rows overlap them with compute; the PTD-P rows run as Table 1's (:data:`PAPERS_OVERLAP_DP`)
+ZERO3_OVERLAP = True
+#: the ZeRO-3 rows' collectives: one flat ring over the data-parallel group, each GPU's bytes
+#: through its own port (``step_time(zero3_flat=True)``), the rate these runs imply; the
+#: two-level collective NCCL reaches on eight NICs per node is reported beside it
+ZERO3_FLAT = True
+
+
+def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
+    """One row of :func:`predict_zero3_comparison`."""
+    model = ZERO3_MODELS[name]
+    tp, pp = (8, mp // 8) if mp > 1 else (1, 1)
+    dp = n_gpus // mp
+    if mp > 1:
+        v = table1_interleave(model, dp, tp, pp, b, gb)
+        par = ParallelConfig(dp, tp, pp, b, gb, interleave=v, recompute="full",
+                             sequence_parallel=False)
+        st = step_time(model, par, cluster, overlap_dp=PAPERS_OVERLAP_DP)
+    else:
+        par = ParallelConfig(dp, 1, 1, b, gb, zero_stage=3, recompute="full",
+                             sequence_parallel=False)
+        two_level = step_time(model, par, cluster, overlap_dp=ZERO3_OVERLAP)
+        st = step_time(model, par, cluster, overlap_dp=ZERO3_OVERLAP, zero3_flat=ZERO3_FLAT)
+    flops = hardware_flops_per_iteration(gb, model.seq_len, model.n_layers, model.hidden,
+                                         model.vocab, "full")
+    published_s = flops / (published * 1e12 * n_gpus)
+    # the data-parallel seconds the published time leaves once the predicted compute is paid,
+    # and the rate per GPU that would move the ZeRO-3 bytes in that time: per micro-batch three
+    # gathers of the 16-bit weights (forward, recomputed forward, backward) and a reduce-scatter
+    # of the 16-bit gradients, each moving (dp - 1)/dp of the model through every GPU
+    left = published_s - (st.total_s - st.dp_exposed_s)
+    wire = (st.micro_batches * 4 * 2 * model.n_params * (dp - 1) / dp / 1e9 if mp == 1
+            else float("nan"))
+    return {"model": name, "scheme": scheme, "n_gpus": n_gpus, "tp": tp, "pp": pp, "dp": dp,
+            "micro_batch": b, "global_batch": gb, "published_tflops": published,
+            "predicted_tflops": st.tflops_per_gpu,
+            "error": st.tflops_per_gpu / published - 1.0,
+            "two_level_tflops": two_level.tflops_per_gpu if mp == 1 else st.tflops_per_gpu,
+            "published_s": published_s,
+            "predicted_s": st.total_s, "compute_s": st.compute_s,
+            "dp_comm_s": st.dp_comm_s, "dp_exposed_s": st.dp_exposed_s,
+            "implied_dp_s": left, "implied_GBps": wire / left if left > 0 else float("inf"),
+            "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits}
+
+
+def predict_zero3_comparison(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+    """Predict Narayanan et al.'s ZeRO-3 comparison (:data:`ZERO3_RUNS`): ZeRO-3 without model
+    parallelism (``dp`` = GPUs, full recomputation, gathers prefetched) against PTD-P (tp 8, pp 12
+    or 35, Table 1's schedule) at the same global batch as the GPUs double.
+
+    Returns one row per run with the published and predicted TFLOP/s per GPU (the paper's hardware
+    FLOP count), their error (ZeRO-3 with :data:`ZERO3_FLAT`; ``two_level_tflops``: with NCCL's
+    two-level rate instead), the predicted data-parallel seconds (all and exposed), and for the
+    ZeRO-3 rows a diagnostic, not a fit: ``implied_dp_s``, what the published time leaves for the
+    data-parallel traffic once the predicted compute is paid, and ``implied_GBps``, the rate per
+    GPU that would move ZeRO-3's bytes (the model's ``dp_comm_s`` at the port rate) in that time.
+    """
+    cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
+    return pd.DataFrame([_zero3_row(*r, cluster=cl) for r in ZERO3_RUNS])

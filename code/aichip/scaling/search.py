@@ -101,7 +101,8 @@ def _check_search(n_gpus, global_batch, max_tp, max_micro_batch, interleaves, ze
 
 def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, max_tp=None,
                    max_micro_batch=16, interleaves=(1,), zero_stages=(0, 1, 2, 3),
-                   recomputes=RECOMPUTE, overlap_dp=True, fused_attention=False) -> pd.DataFrame:
+                   recomputes=RECOMPUTE, overlap_dp=True, fused_attention=False,
+                   zero3_flat=False) -> pd.DataFrame:
     """Every layout of ``model`` on ``n_gpus`` GPUs of ``cluster`` that fits in memory, fastest
     first.
 
@@ -126,6 +127,8 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
     fused_attention : bool
         As :attr:`~aichip.scaling.model.ParallelConfig.fused_attention`, for every layout (the
         search leaves context and expert parallelism at 1).
+    zero3_flat : bool
+        As for :func:`~aichip.scaling.model.step_time`.
 
     Returns
     -------
@@ -155,7 +158,7 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
         out = pd.DataFrame(columns=_COLUMNS)
         out.attrs["candidates"] = candidates
         return out
-    _, times = evaluate(model, frame, cl, bool(overlap_dp))
+    _, times = evaluate(model, frame, cl, bool(overlap_dp), None, bool(zero3_flat))
     for name, j in _TIMES.items():
         frame[name] = times[:, j]
     frame["comm_s"] = frame.tp_comm_s + frame.pp_comm_s + frame.dp_exposed_s
