@@ -541,13 +541,39 @@ def _scaling_deepseek() -> dict:
     return est
 
 
+def _scaling_zero3():
+    """Print Narayanan et al.'s ZeRO-3 comparison, predicted, with the rate the runs imply."""
+    z3 = scaling.predict_zero3_comparison()
+    print("\nNarayanan et al. 2021, Section 5.2: ZeRO-3 without model parallelism (DeepSpeed, "
+          "gathers prefetched, one flat ring per collective) against PTD-P (tp 8, Table 1's "
+          "schedule) at a fixed batch; hardware-FLOP TFLOP/s per GPU")
+    print()
+    columns = [Column("model"), Column("scheme"), Column("GPUs", "d"), Column("b", "d"),
+               Column("published", ".0f"), Column("predicted", ".0f"), Column("error", "+.0%"),
+               Column("two-level rate", ".0f"), Column("DP (s)", ".1f"),
+               Column("implied GB/s per GPU", ".0f"), Column("fits")]
+    print(format_table(columns, [
+        (r.model, r.scheme, r.n_gpus, r.micro_batch, r.published_tflops, r.predicted_tflops,
+         r.error, r.two_level_tflops, r.dp_comm_s, r.implied_GBps,
+         note_check(f"scaling: {r.model} {r.scheme} on {r.n_gpus} fits in memory", r.fits))
+        for r in z3.itertuples()]))
+    z, p = z3[z3.scheme == "ZeRO-3"], z3[z3.scheme == "PTD-P"]
+    print(_scaling_error_line("ZeRO-3 rows", z.error))
+    print(_scaling_error_line("PTD-P rows", p.error))
+    print("'two-level rate': ZeRO-3 predicted with NCCL's two-level rate (eight ports per node); "
+          "'implied GB/s': ZeRO-3's bytes per GPU over the time the published step leaves them "
+          f"(one HDR port: {scaling.cluster('dgx_a100_hdr').scaleout_GBps:.0f} GB/s)")
+    return z3
+
+
 def bench_scaling(repeats: int) -> dict:
     print_section("Scaling a training job: predicted vs published, and the layout search")
     t1, ko, ll = _scaling_validation()
+    z3 = _scaling_zero3()
     est = _scaling_deepseek()
     searches, columns = _scaling_searches(t1, repeats)
     return {"table1": t1.to_dict("records"), "korthikanti": ko.to_dict("records"),
-            "llama3": ll.to_dict("records"), "deepseek_v3": est,
+            "llama3": ll.to_dict("records"), "zero3": z3.to_dict("records"), "deepseek_v3": est,
             "search": [dict(zip([c.header for c in columns], r, strict=True)) for r in searches]}
 
 
