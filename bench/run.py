@@ -563,6 +563,11 @@ def _scaling_zero3():
     print("'two-level rate': ZeRO-3 predicted with NCCL's two-level rate (eight ports per node); "
           "'implied GB/s': ZeRO-3's bytes per GPU over the time the published step leaves them "
           f"(one HDR port: {scaling.cluster('dgx_a100_hdr').scaleout_GBps:.0f} GB/s)")
+    bl = scaling.predict_bloom().iloc[0]
+    print(f"\nBLOOM-176B (Le Scao et al. 2022) on 384 A100s of Jean Zay (6.25 GB/s Omni-Path per "
+          f"GPU), tp 4 x pp 12 x dp 8, ZeRO 1, full recomputation: published about "
+          f"{bl.published_tflops:.0f} TFLOP/s per GPU, predicted {bl.predicted_tflops:.0f} "
+          f"({bl.error:+.0%}; fits: {note_check('scaling: BLOOM fits in memory', bl.fits)})")
     return z3
 
 

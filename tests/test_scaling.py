@@ -914,3 +914,18 @@ def test_zero3_comparison_rows_and_direction():
         rows = z[z.model == name].sort_values("n_gpus")
         assert (np.diff(rows.published_tflops) < 0).all()
         assert (np.diff(rows.predicted_tflops) < 0).all()
+
+
+def test_bloom_prediction_by_its_stated_layout():
+    df = sc.predict_bloom()
+    r = df.iloc[0]
+    assert r.fits and r.tp * r.pp * r.dp == r.n_gpus == 384
+    # 70 layers on 12 stages: 72 = 12 x 6, the first and last stage one layer short
+    assert sc.stage_layers(70, 12) == (6, 5)
+    # Jean Zay's four 100 Gb/s Omni-Path links per 8-GPU node: 6.25 GB/s per GPU
+    assert sc.published.BLOOM_SCALEOUT_GBPS == 6.25
+    # the unstated micro-batch changes the prediction by under 1 %
+    assert sc.predict_bloom(2).predicted_tflops.iloc[0] == pytest.approx(r.predicted_tflops,
+                                                                          rel=0.01)
+    # the slower network is never faster (more bandwidth is never slower)
+    assert r.dp_exposed_s + r.pp_comm_s > 0

@@ -53,6 +53,7 @@ from .published import (
                        implied_gemm_efficiency,
                        korthikanti_table,
                        megatron_table1,
+                       predict_bloom,
                        predict_korthikanti,
                        predict_llama3,
                        predict_megatron_table1,
@@ -71,5 +72,6 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
            "sm_count", "predict_llama3", "stage_layers", "predict_zero3_comparison",
+           "predict_bloom",
            "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "gemm_s", "layer_gemm_s",
            "logit_gemm_s", "quantisation"]

@@ -23,6 +23,8 @@ pass (:data:`PAPERS_OVERLAP_DP`), as Megatron-LM's training loop of the time ran
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from ..tables import load_table
@@ -37,7 +39,8 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "LLAMA3_RUNS", "LLAMA3_CLUSTER", "predict_llama3", "DEEPSEEK_V3", "DEEPSEEK_V3_PARALLEL",
            "DEEPSEEK_V3_GPU_HOURS_PER_T", "DEEPSEEK_V3_MAX_NODES", "deepseek_v3_estimate",
            "ZERO3_MODELS", "ZERO3_RUNS", "ZERO3_OVERLAP", "ZERO3_FLAT",
-           "predict_zero3_comparison"]
+           "predict_zero3_comparison", "BLOOM_176B", "BLOOM_RUN", "BLOOM_SCALEOUT_GBPS",
+           "predict_bloom"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -346,3 +349,38 @@ def predict_zero3_comparison(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
     """
     cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
     return pd.DataFrame([_zero3_row(*r, cluster=cl) for r in ZERO3_RUNS])
+
+
+#: BLOOM-176B (Le Scao et al. 2022; BigScience's model page): 70 layers of width 14336, 112 heads,
+#: sequence 2048, vocabulary 250880 as padded for tensor parallelism, global batch 2048 sequences
+BLOOM_176B = TransformerConfig(70, 14336, 112, vocab=250880)
+#: its layout: 384 A100 80GB GPUs, tp 4, pp 12 (70 layers on 12 stages, the first and last one
+#: short), dp 8, ZeRO stage 1, full recomputation (Megatron-DeepSpeed); throughput "about 150
+#: TFLOPs" per GPU (BigScience's model page), taken in Megatron-DeepSpeed's hardware-FLOP count
+BLOOM_RUN = {"n_gpus": 384, "tp": 4, "pp": 12, "dp": 8, "global_batch": 2048,
+             "published_tflops": 150.0}
+#: Jean Zay's network: four 100 Gb/s Omni-Path links per node of 8 GPUs (Le Scao et al., Section
+#: 3.4.1), 6.25 GB/s per GPU and direction; NVLink and latencies as dgx_a100_hdr's (assumed)
+BLOOM_SCALEOUT_GBPS = 4 * 100 / 8 / 8
+
+
+def predict_bloom(micro_batch: int = 1) -> pd.DataFrame:
+    """Predict BLOOM-176B's training step (:data:`BLOOM_176B`, :data:`BLOOM_RUN`) on Jean Zay
+    (``dgx_a100_hdr`` with :data:`BLOOM_SCALEOUT_GBPS` per GPU): the 1F1B schedule, ZeRO 1, full
+    recomputation, no sequence parallelism, the data-parallel reduction after the backward pass.
+    The sources found do not state the micro-batch; 1 is taken (2 changes the prediction by under
+    1 %). Returns one row like :func:`predict_megatron_table1`'s."""
+    r, model = BLOOM_RUN, BLOOM_176B
+    cl = dataclasses.replace(get_cluster(VALIDATION_CLUSTER), name="jean_zay",
+                             scaleout_GBps=BLOOM_SCALEOUT_GBPS, source="lescao2022bloom")
+    par = ParallelConfig(r["dp"], r["tp"], r["pp"], micro_batch, r["global_batch"], zero_stage=1,
+                         recompute="full", sequence_parallel=False)
+    st = step_time(model, par, cl, overlap_dp=PAPERS_OVERLAP_DP)
+    return pd.DataFrame([{"model": "BLOOM-176B", "n_gpus": r["n_gpus"], "tp": r["tp"],
+                          "pp": r["pp"], "dp": r["dp"], "published_tflops": r["published_tflops"],
+                          "predicted_tflops": st.tflops_per_gpu,
+                          "error": st.tflops_per_gpu / r["published_tflops"] - 1.0,
+                          "predicted_s": st.total_s, "compute_s": st.compute_s,
+                          "tp_comm_s": st.tp_comm_s, "pp_comm_s": st.pp_comm_s,
+                          "dp_exposed_s": st.dp_exposed_s, "bubble_s": st.bubble_s,
+                          "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits}])
