@@ -568,6 +568,11 @@ def _scaling_zero3():
           f"GPU), tp 4 x pp 12 x dp 8, ZeRO 1, full recomputation: published about "
           f"{bl.published_tflops:.0f} TFLOP/s per GPU, predicted {bl.predicted_tflops:.0f} "
           f"({bl.error:+.0%}; fits: {note_check('scaling: BLOOM fits in memory', bl.fits)})")
+    nm = scaling.predict_nemotron4().iloc[0]
+    print(f"Nemotron-4 340B (NVIDIA 2024, Table 2) on 6144 H100s, tp 8 x pp 12 x dp 64, batch "
+          f"2304, 1F1B, selective recomputation (not stated): published {nm.published_s:.1f} s "
+          f"per iteration, predicted {nm.predicted_s:.2f} s (throughput error {nm.error:+.0%}; "
+          f"fits: {note_check('scaling: Nemotron-4 fits in memory', nm.fits)})")
     return z3
 
 

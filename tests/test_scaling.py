@@ -929,3 +929,19 @@ def test_bloom_prediction_by_its_stated_layout():
                                                                           rel=0.01)
     # the slower network is never faster (more bandwidth is never slower)
     assert r.dp_exposed_s + r.pp_comm_s > 0
+
+
+def test_nemotron4_prediction_by_its_stated_layout():
+    r = sc.predict_nemotron4().iloc[0]
+    assert r.fits and r.tp * r.pp * r.dp == r.n_gpus == 6144
+    # 96 layers on 12 stages, 8 each; grouped-query attention: 8 key/value heads of 192
+    assert sc.stage_layers(96, 12) == (8, 8)
+    model = sc.published.NEMOTRON4_340B
+    assert not model.is_gpt and model.kv_heads == 8
+    # its weights by hand: attention h (a + 2 a_kv) d + h^2, MLP 2 h 4h, two V h embeddings
+    h, d = 18432, 192
+    layer = h * (96 + 16) * d + h * h + 2 * h * 4 * h
+    assert model.n_params == 96 * layer + 2 * 256000 * h
+    assert 330e9 < model.n_params < 350e9
+    # more interleaving shrinks the bubble: never slower
+    assert sc.predict_nemotron4(2).predicted_s.iloc[0] <= r.predicted_s

@@ -57,6 +57,7 @@ from .published import (
                        predict_korthikanti,
                        predict_llama3,
                        predict_megatron_table1,
+                       predict_nemotron4,
                        predict_zero3_comparison,
 )
 from .search import scaling_efficiency, search_layouts
@@ -72,6 +73,6 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
            "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
            "sm_count", "predict_llama3", "stage_layers", "predict_zero3_comparison",
-           "predict_bloom",
+           "predict_bloom", "predict_nemotron4",
            "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "gemm_s", "layer_gemm_s",
            "logit_gemm_s", "quantisation"]
