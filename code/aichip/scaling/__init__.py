@@ -5,6 +5,8 @@ and which parallel layout is best.
   recomputation), MFU vs HFU, PaLM's MFU, the pipeline bubble and a 1F1B schedule simulator.
 * :mod:`~aichip.scaling.clusters`: clusters as data (``data/clusters.csv``): DGX A100 with HDR
   InfiniBand (Selene), DGX H100 with NDR, GB200 NVL72.
+* :mod:`~aichip.scaling.shapes`: a GEMM's time from its shape (tile and wave quantisation, the
+  measured ceiling, the HBM roof), one layer's GEMMs and the logit layer's.
 * :mod:`~aichip.scaling.model`: :class:`TransformerConfig`, :class:`ParallelConfig` and
   :func:`step_time`, the step-time model (compute, tensor/pipeline/data-parallel communication,
   bubble, memory).
@@ -12,7 +14,17 @@ and which parallel layout is best.
 * :mod:`~aichip.scaling.search`: :func:`search_layouts`, every layout that fits, ranked.
 """
 
-from .clusters import PRECISION, Cluster, cluster, cluster_names, gemm_efficiency, scaleup_domain
+from ._kernel import optimizer_step_bytes_per_param, stage_layers
+from .clusters import (
+                       PRECISION,
+                       Cluster,
+                       cluster,
+                       cluster_names,
+                       gemm_ceiling,
+                       gemm_efficiency,
+                       scaleup_domain,
+                       sm_count,
+)
 from .counting import (
                        RECOMPUTE,
                        elementwise_bytes_per_layer,
@@ -37,13 +49,19 @@ from .model import (
 )
 from .published import (
                        VALIDATION_CLUSTER,
+                       deepseek_v3_estimate,
                        implied_gemm_efficiency,
                        korthikanti_table,
                        megatron_table1,
+                       predict_bloom,
                        predict_korthikanti,
+                       predict_llama3,
                        predict_megatron_table1,
+                       predict_nemotron4,
+                       predict_zero3_comparison,
 )
 from .search import scaling_efficiency, search_layouts
+from .shapes import gemm_s, layer_gemm_s, logit_gemm_s, quantisation
 
 __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency", "scaleup_domain",
            "RECOMPUTE",
@@ -53,4 +71,8 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "transformer_params", "utilization", "DP_BUCKET_BYTES", "ParallelConfig", "StepTime",
            "TransformerConfig", "check_layout", "layout_error", "step_time", "VALIDATION_CLUSTER",
            "implied_gemm_efficiency", "korthikanti_table", "megatron_table1", "predict_korthikanti",
-           "predict_megatron_table1", "scaling_efficiency", "search_layouts"]
+           "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
+           "sm_count", "predict_llama3", "stage_layers", "predict_zero3_comparison",
+           "predict_bloom", "predict_nemotron4",
+           "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "gemm_s", "layer_gemm_s",
+           "logit_gemm_s", "quantisation"]

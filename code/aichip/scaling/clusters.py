@@ -27,9 +27,10 @@ from .. import chips, topology
 from ..links import link_GBps_per_dir
 from ..tables import load_table
 from ..validation import check_choice, check_float
+from .shapes import quantisation
 
 __all__ = ["Cluster", "cluster", "cluster_names", "gemm_efficiency", "scaleup_domain",
-           "PRECISION"]
+           "PRECISION", "sm_count", "gemm_ceiling", "H800_CLUSTER", "H800_NVLINK_GBPS_PER_DIR"]
 
 #: the training precision whose peak and GEMM efficiency the model uses
 PRECISION = "bf16"
@@ -52,6 +53,10 @@ class Cluster:
     scaleup_GBps, scaleout_GBps : per GPU, per direction, 1e9 bytes/s.
     alpha_scaleup_s, alpha_scaleout_s : latency per message (per ring step), seconds.
     source : BibTeX key of the cluster's row.
+    n_sms : SMs per GPU (``gpus.csv``; 0 where the table has none: no wave quantisation).
+    gemm_ceiling : fraction of the peak a GEMM reaches when its tiles fill every SM in every wave:
+        ``gemm_efficiency`` over the quantisation of the shape it was measured on
+        (:func:`gemm_ceiling`; :mod:`aichip.scaling.shapes`).
     """
 
     name: str
@@ -66,6 +71,12 @@ class Cluster:
     alpha_scaleup_s: float
     alpha_scaleout_s: float
     source: str
+    n_sms: int = 0
+    gemm_ceiling: float = 0.0
+
+    def __post_init__(self):
+        if self.gemm_ceiling == 0.0:
+            object.__setattr__(self, "gemm_ceiling", self.gemm_efficiency)
 
     @property
     def effective_FLOPs(self) -> float:
@@ -103,17 +114,51 @@ def gemm_efficiency(gpu: str, precision: str = PRECISION) -> float:
     return float(row["measured_TFLOPs"] / chips.get(row["measured_on"]).peak(precision))
 
 
+def sm_count(gpu: str) -> int:
+    """SMs of ``gpu`` (``data/gpus.csv``), 0 when the table does not list it."""
+    table = load_table("gpus")
+    rows = table[table["name"] == gpu]
+    return 0 if rows.empty else int(rows.iloc[0]["sm_count"])
+
+
+def gemm_ceiling(gpu: str, precision: str = PRECISION) -> float:
+    """:func:`gemm_efficiency` divided by the tile and wave quantisation of the shape it was
+    measured on (``best_shape``, ``M x N x K``, on the SMs of the GPU it was measured on): the
+    fraction of the peak a GEMM whose tiles fill every wave reaches. Without a measured shape or
+    SM count, :func:`gemm_efficiency` itself."""
+    eff = gemm_efficiency(gpu, precision)
+    table = load_table("gemm_efficiency")
+    row = table[(table["gpu"] == gpu) & (table["precision"] == precision)].iloc[0]
+    sms = sm_count(row["measured_on"])
+    if not isinstance(row["best_shape"], str) or not row["best_shape"] or sms == 0:
+        return eff
+    m, n, _ = (int(x) for x in row["best_shape"].split("x"))
+    return eff / quantisation(m, n, sms)
+
+
 def scaleup_domain(system: str) -> topology.Topology:
     """The NVLink domain ``system`` (a key of :data:`aichip.topology.SYSTEMS`) as a graph."""
     check_choice("scaleup_system", system, list(topology.SYSTEMS))
     return topology.SYSTEMS[system]()
 
 
+#: H800 cluster (DeepSeek-AI 2024, Section 3.1): DGX-H100-like nodes whose NVLink is cut to
+#: 400 GB/s both directions (200 per direction), one 400 Gb/s InfiniBand port per GPU; the
+#: H800's compute and memory are the H100 SXM's, so the chip row is the H100's
+H800_CLUSTER = "h800_ib"
+H800_NVLINK_GBPS_PER_DIR = 200.0
+
+
 @functools.cache
 def cluster(name: str) -> Cluster:
-    """The :class:`Cluster` called ``name`` (one of :func:`cluster_names`)."""
+    """The :class:`Cluster` called ``name`` (one of :func:`cluster_names`, or
+    :data:`H800_CLUSTER`: ``dgx_h100_ndr`` with NVLink at :data:`H800_NVLINK_GBPS_PER_DIR`)."""
     table = _clusters()
-    check_choice("name", name, list(table["name"]))
+    if name == H800_CLUSTER:
+        return dataclasses.replace(cluster("dgx_h100_ndr"), name=H800_CLUSTER,
+                                   scaleup_GBps=H800_NVLINK_GBPS_PER_DIR,
+                                   source="deepseekai2024v3")
+    check_choice("name", name, [*table["name"], H800_CLUSTER])
     row = table[table["name"] == name].iloc[0]
     chip = chips.get(row["gpu"])
     domain = scaleup_domain(row["scaleup_system"])
@@ -127,4 +172,5 @@ def cluster(name: str) -> Cluster:
                    scaleup_GBps=float(up), scaleout_GBps=float(out),
                    alpha_scaleup_s=float(row["alpha_scaleup_us"]) * 1e-6,
                    alpha_scaleout_s=float(row["alpha_scaleout_us"]) * 1e-6,
-                   source=row["source"])
+                   source=row["source"], n_sms=sm_count(row["gpu"]),
+                   gemm_ceiling=gemm_ceiling(row["gpu"]))

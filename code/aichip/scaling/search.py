@@ -20,8 +20,14 @@ import pandas as pd
 from .. import training
 from ..validation import check_int
 from ._kernel import Out, evaluate, resolve_cluster
-from .counting import RECOMPUTE, hardware_flops_per_iteration
-from .model import TransformerConfig, layout_error, zero3_buffer_bytes
+from .counting import RECOMPUTE
+from .model import (
+    ParallelConfig,
+    TransformerConfig,
+    layout_error,
+    memory_per_gpu,
+    zero3_buffer_bytes,
+)
 
 __all__ = ["search_layouts", "scaling_efficiency"]
 
@@ -57,6 +63,11 @@ def _memory_bytes(model, frame: pd.DataFrame) -> np.ndarray:
     micro-batch (which depend on ``tp`` and the recomputation), each computed once per distinct
     combination; ZeRO 3 adds :func:`~aichip.scaling.model.zero3_buffer_bytes`."""
     M = model
+    if not M.is_gpt:  # no closed form split: each layout's memory (model.memory_per_gpu)
+        return np.array([memory_per_gpu(M, ParallelConfig(
+            int(r.dp), int(r.tp), int(r.pp), int(r.micro_batch), int(r.global_batch),
+            int(r.interleave), int(r.zero_stage), r.recompute, bool(r.tp > 1))).total_bytes
+            + zero3_buffer_bytes(M, int(r.tp), int(r.zero_stage)) for r in frame.itertuples()])
     states, acts = {}, {}
     state_keys = list(zip(frame.dp, frame.tp, frame.pp, frame.zero_stage, strict=True))
     act_keys = list(zip(frame.tp, frame.recompute, strict=True))
@@ -90,7 +101,8 @@ def _check_search(n_gpus, global_batch, max_tp, max_micro_batch, interleaves, ze
 
 def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, max_tp=None,
                    max_micro_batch=16, interleaves=(1,), zero_stages=(0, 1, 2, 3),
-                   recomputes=RECOMPUTE, overlap_dp=True) -> pd.DataFrame:
+                   recomputes=RECOMPUTE, overlap_dp=True, fused_attention=False,
+                   zero3_flat=False) -> pd.DataFrame:
     """Every layout of ``model`` on ``n_gpus`` GPUs of ``cluster`` that fits in memory, fastest
     first.
 
@@ -112,6 +124,11 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
         :func:`~aichip.scaling.model.check_layout`).
     overlap_dp : bool
         As for :func:`~aichip.scaling.model.step_time`.
+    fused_attention : bool
+        As :attr:`~aichip.scaling.model.ParallelConfig.fused_attention`, for every layout (the
+        search leaves context and expert parallelism at 1).
+    zero3_flat : bool
+        As for :func:`~aichip.scaling.model.step_time`.
 
     Returns
     -------
@@ -129,24 +146,25 @@ def search_layouts(model: TransformerConfig, n_gpus, cluster, global_batch, *, m
     n_gpus, global_batch, *bounds = _check_search(n_gpus, global_batch, max_tp, max_micro_batch,
                                                   interleaves, zero_stages, recomputes, cl)
     frame = _candidates(model, n_gpus, global_batch, *bounds)
+    frame["global_batch"] = global_batch
     candidates = len(frame)
     memory = _memory_bytes(model, frame) if candidates else np.empty(0)
     frame["memory_GB"] = memory / 1e9
     frame = frame[memory <= cl.memory_bytes].reset_index(drop=True)
-    frame["global_batch"] = global_batch
     frame["sequence_parallel"] = frame.tp > 1
+    frame["cp"], frame["ep"] = 1, 1
+    frame["fused_attention"] = bool(fused_attention)
     if frame.empty:
         out = pd.DataFrame(columns=_COLUMNS)
         out.attrs["candidates"] = candidates
         return out
-    _, times = evaluate(model, frame, cl, bool(overlap_dp))
+    _, times = evaluate(model, frame, cl, bool(overlap_dp), None, bool(zero3_flat))
     for name, j in _TIMES.items():
         frame[name] = times[:, j]
     frame["comm_s"] = frame.tp_comm_s + frame.pp_comm_s + frame.dp_exposed_s
     peak = cl.peak_TFLOPs * 1e12
     M = model
-    flops = {r: hardware_flops_per_iteration(global_batch, M.seq_len, M.n_layers, M.hidden,
-                                             M.vocab, r) for r in RECOMPUTE}
+    flops = {r: M.flops_per_iteration(global_batch, r) for r in RECOMPUTE}
     frame["mfu"] = flops["none"] / (frame.total_s * n_gpus * peak)
     frame["hfu"] = frame.recompute.map(flops) / (frame.total_s * n_gpus * peak)
     frame = frame[_COLUMNS].sort_values("total_s", kind="stable").reset_index(drop=True)
