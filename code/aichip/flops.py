@@ -20,10 +20,13 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-from . import machine
+from . import machine, simd
 from .source import marked_source
 from .threads import blas_threads, numba_threads
 from .timing import time_call
@@ -43,26 +46,80 @@ CHAIN = 8
 LANES = 256
 
 
-# magictoken: fma-begin
-@njit(fastmath=True, cache=True)
-def _fma_rows_serial(acc, n_iter, a, b):
-    for _it in range(n_iter):
-        for j in range(acc.shape[0]):
-            x = acc[j]
-            for _ in range(CHAIN):
-                x = x * a + b
-            acc[j] = x
-# magictoken: fma-end
+def _emit_fma_chains(context, builder, dtype, row, n_iter, a, b):
+    """LLVM IR of the peak kernel on one row of :data:`LANES` values (``row``: element pointer;
+    ``n_iter``: int64; ``a``, ``b``: scalars of ``dtype``): ``x <- a*x + b``, ``n_iter * CHAIN``
+    times on every value, the values held in vector registers from the first FMA to the last."""
+    from llvmlite import ir
+
+    # magictoken: fma-begin
+    elem = context.get_data_type(dtype)                   # double or float
+    size = context.get_abi_sizeof(elem)                   # bytes per element, 8 or 4
+    lanes = simd.vector_bytes() // size                   # elements per register (zmm: 8 doubles)
+    chains = min(simd.vector_registers() // 2, LANES // lanes)  # independent accumulators
+    vec = ir.VectorType(elem, lanes)
+    fma = cgutils.get_or_insert_function(                 # one vfmadd per call
+        builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}f{8 * size}")
+    undef, i32 = ir.Constant(vec, ir.Undefined), ir.IntType(32)
+    va, vb = (builder.shuffle_vector(builder.insert_element(undef, s, ir.Constant(i32, 0)), undef,
+                                     ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+              for s in (a, b))                            # a and b in every lane
+    for group in range(LANES // (lanes * chains)):       # chains x lanes values at a time
+        ptrs = [builder.bitcast(builder.gep(row, [ir.Constant(ir.IntType(64), lanes * (
+            group * chains + c))]), vec.as_pointer()) for c in range(chains)]
+        slots = [cgutils.alloca_once_value(builder, builder.load(p, align=size)) for p in ptrs]
+        with cgutils.for_range(builder, n_iter):         # for it in range(n_iter):
+            xs = [builder.load(s) for s in slots]        # (registers, after mem2reg)
+            for _ in range(CHAIN):                       # CHAIN rounds of `chains` FMAs, each
+                xs = [builder.call(fma, [x, va, vb]) for x in xs]  # independent of the others
+            for s, x in zip(slots, xs, strict=True):
+                builder.store(x, s)
+        for p, s in zip(ptrs, slots, strict=True):       # one store per value at the end
+            builder.store(builder.load(s), p, align=size)
+    # magictoken: fma-end
 
 
-@njit(fastmath=True, parallel=True, cache=True)
+@intrinsic
+def _fma_chains(typingctx, row, n_iter, a, b):
+    # x <- a*x + b, n_iter * CHAIN times, on each of the LANES values of the C-contiguous row
+    if not (isinstance(row, types.Array) and row.ndim == 1 and row.layout == "C"
+            and row.dtype in (types.float64, types.float32)):
+        return None
+    if not isinstance(n_iter, types.Integer) or not all(
+            isinstance(x, (types.Float, types.Integer)) for x in (a, b)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        row_v, n_v, a_v, b_v = args
+        data = context.make_array(row)(context, builder, row_v).data
+        a_v, b_v = (context.cast(builder, v, t, row.dtype) for v, t in ((a_v, a), (b_v, b)))
+        _emit_fma_chains(context, builder, row.dtype, data,
+                         context.cast(builder, n_v, n_iter, types.int64), a_v, b_v)
+        return context.get_dummy_value()
+
+    return types.void(row, n_iter, a, b), codegen
+
+
+def _fma_chains_python(row, n_iter, a, b):
+    """What the intrinsic computes, in NumPy, for ``NUMBA_DISABLE_JIT=1`` (an intrinsic cannot
+    run without the JIT)."""
+    x = row.copy()
+    a, b = row.dtype.type(a), row.dtype.type(b)
+    for _ in range(n_iter * CHAIN):
+        x = x * a + b
+    row[:] = x
+
+
+if numba.config.DISABLE_JIT:
+    _fma_chains = _fma_chains_python  # noqa: F811 - the jitted caller looks it up at run time
+
+
+@njit(parallel=True, cache=True)
 def _fma_kernel(acc, n_iter, a, b):
     """Apply ``x <- a*x + b`` ``n_iter * CHAIN`` times to each element of ``acc`` (threads, lanes).
     """
     for t in prange(acc.shape[0]):
-        row = acc[t].copy()  # thread-private copy: no false sharing, no aliasing for LLVM
-        _fma_rows_serial(row, n_iter, a, b)
-        acc[t, :] = row
+        _fma_chains(acc[t], n_iter, a, b)  # rows 2 KiB apart: each thread's own cache lines
 
 
 def fma_recurrence(x0: np.ndarray, n_steps: int, a: float, b: float) -> np.ndarray:
