@@ -499,7 +499,8 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     """Time each variant and NumPy's BLAS (``"numpy"``) on the same ``n x n`` operands, side by
     side.
 
-    ``packed`` and NumPy run on ``threads`` threads (numba's and the BLAS library's, default all);
+    ``packed`` and NumPy run on ``threads`` threads (numba's and the BLAS library's, default all;
+    NumPy's row reports the count its BLAS library says it used);
     the other variants on one. After one warm-up call each, NumPy and ``packed`` are timed in
     alternation (NumPy, packed, NumPy, packed, ...), ``repeats`` calls each, so that a burst of
     load from other processes hits both alike; the other variants are timed after them. Each
@@ -531,7 +532,7 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     B = rng.standard_normal((n, n)).astype(dtype)
     size = np.dtype(dtype).itemsize
     best = {}
-    with blas_threads(threads), numba_threads(threads):
+    with blas_threads(threads) as blas_used, numba_threads(threads):
         ref = A @ B
         side_by_side = {"numpy": lambda: A @ B}
         if "packed" in variants:
@@ -545,7 +546,8 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
                 best[name] = min(best.get(name, np.inf), time.perf_counter() - start)
         errors = {v: matmul(A, B, v) for v in variants if v == "packed"}
     scale = np.abs(ref).max()
-    rows = [("numpy", threads, best["numpy"], 0.0, 2 * n**3 / (size * 3 * n**2))]
+    # NumPy's row: the thread count its BLAS library reports (one when it reports none)
+    rows = [("numpy", blas_used or 1, best["numpy"], 0.0, 2 * n**3 / (size * 3 * n**2))]
     for v in variants:
         if v == "packed":
             t, product = best["packed"], errors["packed"]

@@ -34,7 +34,6 @@ from numba import njit, prange
 
 from . import gemm
 from .source import marked_source
-from .timing import time_call
 from .validation import check_choice, check_int
 
 __all__ = ["prune_2_4", "decompress_2_4", "pack_metadata_2_4", "unpack_metadata_2_4",
@@ -276,10 +275,11 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     """Time :func:`block_sparse_matmul` (n x n times n x n) against its own dense run and NumPy.
 
     For each density: a random balanced layout (:func:`random_layout`), the best time of at least
-    ``repeats`` calls after a warm-up, repeated until they span ``min_time_s`` seconds (so a
-    short run gets as many chances at a quiet moment of a shared machine as a long one), the time
-    ``density * dense`` would predict, and the result checked against NumPy on the dense
-    equivalent. Density 1 (every block stored) is the kernel's own dense time.
+    ``repeats`` calls after a warm-up, the time ``density * dense`` would predict, and the result
+    checked against NumPy on the dense equivalent. Density 1 (every block stored) is the kernel's
+    own dense time. NumPy and every density are timed in turn, round after round, for at least
+    ``repeats`` rounds and ``min_time_s`` seconds, so a burst of load from other programs slows
+    them alike and a short run gets as many chances at a quiet moment as a long one.
 
     Returns
     -------
@@ -301,27 +301,43 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, n)).astype(dtype)
     W = rng.standard_normal((n, n)).astype(dtype)
-    numpy_t = time_call(lambda: x @ W, repeats, min_time_s=min_time_s)
-    rows, dense_s = [], None
+    runs, dense = {"numpy": lambda: x @ W}, {}
     for d in sorted(densities, reverse=True):
         layout = random_layout(n // b, n // b, d, seed=seed)
         mask = np.kron(layout, np.ones((b, b), dtype=np.uint8)).astype(bool)
-        Wd = np.where(mask, W, 0).astype(dtype)
-        blocks, lay = to_block_sparse(Wd, b)
-        run = functools.partial(block_sparse_matmul, x, blocks, lay, b)
-        t = time_call(run, repeats, min_time_s=min_time_s)
-        ref = x.astype(np.float64) @ Wd.astype(np.float64)
-        got = block_sparse_matmul(x, blocks, lay, b)
-        err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
-        if dense_s is None:
-            dense_s = t.best_s
-        rows.append(dict(density=d, block_size=b, n=n, time_s=t.best_s, median_s=t.median_s,
-                         predicted_s=d * dense_s, ratio_to_linear=t.best_s / (d * dense_s),
-                         numpy_dense_s=numpy_t.best_s, speedup_vs_numpy=numpy_t.best_s / t.best_s,
-                         max_rel_error=err))
+        dense[d] = np.where(mask, W, 0).astype(dtype)
+        runs[d] = functools.partial(block_sparse_matmul, x, *to_block_sparse(dense[d], b), b)
+    times = _interleaved_times(runs, repeats, min_time_s)
+    numpy_s = min(times["numpy"])
+    rows, dense_s = [], min(times[1.0])
+    for d in sorted(densities, reverse=True):
+        ref = x.astype(np.float64) @ dense[d].astype(np.float64)
+        err = float(np.max(np.abs(runs[d]() - ref)) / np.max(np.abs(ref)))
+        best = min(times[d])
+        rows.append(dict(density=d, block_size=b, n=n, time_s=best,
+                         median_s=float(np.median(times[d])), predicted_s=d * dense_s,
+                         ratio_to_linear=best / (d * dense_s), numpy_dense_s=numpy_s,
+                         speedup_vs_numpy=numpy_s / best, max_rel_error=err))
     df = pd.DataFrame(rows)
     df["machine"] = describe().cpu_model
     return df
+
+
+def _interleaved_times(runs: dict, repeats: int, min_time_s: float) -> dict:
+    """Seconds of each call of each function in ``runs``, timed in turn, round after round, after
+    one warm-up call each: at least ``repeats`` rounds, and until ``min_time_s`` has passed."""
+    import time
+
+    for fn in runs.values():
+        fn()
+    times = {k: [] for k in runs}
+    start = time.perf_counter()
+    while min(len(v) for v in times.values()) < repeats or time.perf_counter() - start < min_time_s:
+        for k, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return times
 
 
 def sweep(n: int = 512, block_sizes=BLOCK_SIZES, densities=(1.0, 0.5, 0.25, 0.125, 0.0625),
