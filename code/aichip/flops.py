@@ -5,11 +5,18 @@ Why the peak kernel looks the way it does
 -----------------------------------------
 A fused multiply-add (FMA) unit finishes one FMA per cycle but each takes several cycles (4 on
 AMD Zen 3 and Intel Skylake); two FMA units therefore need at least eight *independent* chains of
-FMAs in flight to stay busy. The kernel updates ``lanes`` independent accumulators (a row of 256
-values, many SIMD vectors), and applies ``x = a*x + b`` ``CHAIN`` times to each value before
-storing it back, so each load and store is amortised over eight FMAs and the loop is limited by
-arithmetic, not by the load/store ports. ``fastmath=True`` lets LLVM contract ``a*x + b`` into one
-FMA instruction and vectorise across the row.
+FMAs in flight to stay busy, each on the widest vectors the core has. The kernel holds a row of
+:data:`LANES` values per thread in vector registers of the width numba's target has
+(:func:`vector_bits`: 256 with AVX2, 512 with AVX-512), :func:`accumulator_chains` vectors at a
+time (half the vector registers: 8 with AVX2, 16 with AVX-512, each at least the latency x pipes
+= 8 that keep two 4-cycle FMA pipes busy), and applies ``x = a*x + b`` ``CHAIN`` times a round to
+each, loading and storing each value once per call, so the loop is pure arithmetic.
+
+The vectors are written out explicitly: the kernel is a numba ``@intrinsic`` that emits
+``llvm.fma.v8f64`` (or the width the target has) on each accumulator. An auto-vectorised loop would
+not do: on Intel's AVX-512 cores LLVM prefers 256-bit vectors when it vectorises by itself
+(:mod:`aichip.simd`), which left the earlier, auto-vectorised kernel at 74-79% of DGEMM there.
+:func:`kernel_source` shows the Python that emits the IR.
 
 The recurrence ``x <- a*x + b`` has a closed form, ``x_n = a**n x_0 + b (1 - a**n) / (1 - a)``,
 which is how :func:`measure_peak_flops` checks that the kernel really did the work it claims.
@@ -33,8 +40,8 @@ from .timing import time_call
 from .validation import check_choice, check_int, check_threads
 
 __all__ = [
-    "CHAIN", "DTYPES", "LANES", "FlopsResult", "fma_flops", "fma_recurrence", "kernel_source",
-    "measure_gemm", "measure_gemv", "measure_peak_flops",
+    "CHAIN", "DTYPES", "LANES", "FlopsResult", "accumulator_chains", "fma_flops", "fma_recurrence",
+    "kernel_source", "measure_gemm", "measure_gemv", "measure_peak_flops", "vector_bits",
 ]
 
 DTYPES = ("float64", "float32")
@@ -56,7 +63,7 @@ def _emit_fma_chains(context, builder, dtype, row, n_iter, a, b):
     elem = context.get_data_type(dtype)                   # double or float
     size = context.get_abi_sizeof(elem)                   # bytes per element, 8 or 4
     lanes = simd.vector_bytes() // size                   # elements per register (zmm: 8 doubles)
-    chains = min(simd.vector_registers() // 2, LANES // lanes)  # independent accumulators
+    chains = accumulator_chains(str(dtype))               # independent accumulator vectors
     vec = ir.VectorType(elem, lanes)
     fma = cgutils.get_or_insert_function(                 # one vfmadd per call
         builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}f{8 * size}")
@@ -77,6 +84,21 @@ def _emit_fma_chains(context, builder, dtype, row, n_iter, a, b):
         for p, s in zip(ptrs, slots, strict=True):       # one store per value at the end
             builder.store(builder.load(s), p, align=size)
     # magictoken: fma-end
+
+
+def vector_bits() -> int:
+    """Width of the vectors the peak kernel computes on, in bits: the widest numba's target has
+    (:func:`aichip.simd.vector_bytes`; 512 with AVX-512, 256 with AVX2)."""
+    return 8 * simd.vector_bytes()
+
+
+def accumulator_chains(dtype: str = "float64") -> int:
+    """Independent accumulator vectors the peak kernel updates in turn: half the vector registers
+    (8 of AVX2's 16, 16 of AVX-512's 32), at least the 8 that two FMA pipes of 4-cycle latency
+    need in flight, and at most the vectors of a row of :data:`LANES` values."""
+    check_choice("dtype", dtype, DTYPES)
+    lanes = simd.vector_bytes() // np.dtype(dtype).itemsize
+    return min(simd.vector_registers() // 2, LANES // lanes)
 
 
 @intrinsic

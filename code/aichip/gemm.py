@@ -17,21 +17,24 @@ variant        what it does                                                    t
                vector registers while it streams them
 =============  ==============================================================  ==============
 
-The blocking constants of ``packed`` are :data:`PACKED_BLOCKING`, :data:`MR` and
-:data:`NR_VECTORS` (passed to the kernel as arguments, or read by the code generator). The
-micro-kernel is a numba ``@intrinsic`` that emits LLVM IR (:func:`_emit_micro_kernel`): for each
-step ``p`` of the KC-deep panels it loads ``NR_VECTORS`` vectors of a row of packed B, broadcasts
-each of the ``MR`` packed A values of column ``p`` to a vector, and issues ``MR * NR_VECTORS``
-fused multiply-adds into ``MR * NR_VECTORS`` accumulators that LLVM keeps in registers (24 of the
-32 zmm registers of AVX-512); C is loaded, added to and stored once per call, not once per step.
+The blocking constants of ``packed`` are :data:`PACKED_BLOCKING` (from this machine's caches,
+:func:`blocking_for`), :data:`MR` and :data:`NR_VECTORS` (passed to the kernel as arguments, or
+read by the code generator). The micro-kernel is a numba ``@intrinsic`` that emits LLVM IR
+(:func:`_emit_micro_kernel`): for each step ``p`` of the KC-deep panels it loads ``NR_VECTORS``
+vectors of a row of packed B, broadcasts each of the ``MR`` packed A values of column ``p`` to a
+vector, and issues ``MR * NR_VECTORS`` fused multiply-adds into ``MR * NR_VECTORS`` accumulators
+that LLVM keeps in registers; C is loaded, added to and stored once per call, not once per step.
+A vector is :data:`VECTOR_BYTES`, the widest register numba's target has (:mod:`aichip.simd`),
+and ``MR`` fills the vector registers: 6 x 2 ymm accumulators (12 of 16) with AVX2, 14 x 2 zmm
+(28 of 32) with AVX-512. Explicit ``<4 x double>``/``<8 x double>`` vectors compile to full-width
+instructions even where LLVM's own vectoriser would prefer 256 bits (Intel's AVX-512 cores).
 Plain numba loops did not get there: with literal lengths LLVM unrolled the micro-kernel fully and
 left it scalar (it could not prove the accumulator block and the panels do not overlap), and with
 run-time lengths its loop vectoriser kept the block of C in memory, a load and a store per FMA.
-:func:`micro_kernel_asm` reads the machine code: on an AVX-512 machine the inner loop holds 48
-``vfmadd231pd`` on zmm registers per two steps, 6 vector loads of B, 16 broadcasts of A, no
-stores. A vector is
-``VECTOR_BYTES`` = 64 bytes (a zmm register); on a machine without AVX-512 LLVM splits each into
-narrower registers, which is still correct, but the 24 accumulators no longer fit in registers.
+:func:`micro_kernel_asm` reads the machine code: on the AVX2 machine of this book's runs the inner
+loop holds 24 ``vfmadd231pd`` on ymm registers per two steps, 4 vector loads of B, 12 broadcasts
+of A, no stores; compiled for Skylake-AVX512 (``NUMBA_CPU_NAME=skylake-avx512`` with its
+features), 28 on zmm per step, no stores.
 
 :func:`traffic_bytes` counts the bytes each variant moves between the cache level that holds its
 blocks and the level below, from the loop structure (not just the compulsory bytes of reading A
