@@ -127,9 +127,9 @@ def test_measure_gemv_small():
     ("+sse2,+sse4.2,-avx", 16, 16),
 ])
 def test_simd_width_follows_the_feature_string(features, width, registers):
-    from aichip import simd
-
     import platform
+
+    from aichip import simd
 
     assert simd.vector_bytes(features) == width
     if platform.machine() == "x86_64":  # AArch64 has 32 vector registers whatever the string
