@@ -306,7 +306,8 @@ def measure_gemv(n: int = 4000, dtype: str = "float64", repeats: int = 10, seed:
 
 def kernel_source(part: str = "fma") -> str:
     """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
-    dedented, for a chapter to show; ``part`` one of ("fma",): the serial FMA chains over one row of
-    :data:`LANES` accumulators that each thread of the peak kernel runs."""
+    dedented, for a chapter to show; ``part`` one of ("fma",): the Python that emits the LLVM IR
+    each thread of the peak kernel runs on its row of :data:`LANES` values (independent
+    full-width accumulator vectors, ``CHAIN`` FMAs each a round)."""
     check_choice("part", part, ("fma",))
     return marked_source(sys.modules[__name__], part)
