@@ -58,8 +58,8 @@ def test_measure_peak_flops(dtype, monkeypatch):
     per_call = 2 * 8 * n_iter * 256  # two flops per FMA, 8 FMAs per round, 256 values per thread
     assert (flops.CHAIN, flops.LANES) == (8, 256)
     assert r.flops_per_call == per_call
-    assert r.best_GFLOPs == pytest.approx(per_call / 0.001 / 1e9)
-    assert r.median_GFLOPs == pytest.approx(per_call / 0.004 / 1e9)
+    assert r.best_GFLOPs == pytest.approx(per_call / 0.001 / 1e9, rel=1e-12)
+    assert r.median_GFLOPs == pytest.approx(per_call / 0.004 / 1e9, rel=1e-12)
 
 
 def test_measure_peak_flops_real_timing():
@@ -172,3 +172,21 @@ def test_peak_kernel_machine_code_is_full_width_fmas(dtype):
     lanes = simd.vector_bytes() // np.dtype(dtype).itemsize
     assert len(fmas) == flops.CHAIN * flops.LANES // lanes  # every FMA of a round, unrolled
     assert all(reg in ln and "rsp" not in ln for ln in fmas)
+
+
+@pytest.mark.parametrize("measure, n, flops_per_call", [
+    (flops.measure_gemm, 64, 2 * 64**3), (flops.measure_gemv, 96, 2 * 96**2)])
+def test_gemm_and_gemv_divide_their_flops_by_the_time(measure, n, flops_per_call, monkeypatch):
+    """GFLOP/s = flops / seconds / 1e9, from the best and the median call: a fake timer returns
+    known times (after running the product, which the correctness check reads)."""
+    from aichip.timing import Timing
+
+    def fake_time_call(fn, repeats=10, warmup=1):
+        fn()
+        return Timing(0.002, 0.008, (0.002, 0.008))
+
+    monkeypatch.setattr(flops, "time_call", fake_time_call)
+    r = measure(n, "float64", repeats=2)
+    assert r.flops_per_call == flops_per_call
+    assert r.best_GFLOPs == pytest.approx(flops_per_call / 0.002 / 1e9, rel=1e-12)
+    assert r.median_GFLOPs == pytest.approx(flops_per_call / 0.008 / 1e9, rel=1e-12)
