@@ -183,12 +183,14 @@ def _pack_b(b, p0, j0, out):
     # KC x NC panel of B -> out[q, p, j] = B[p0 + p, j0 + q*NR + j]: NR-column micro-panels, each
     # row by row (the order the micro-kernel reads them), zero past B's last column
     n_panels, kc, nr = out.shape
-    n = b.shape[1]
     for q in range(n_panels):
+        cols = max(0, min(nr, b.shape[1] - j0 - q * nr))  # B's columns in this micro-panel
         for p in range(kc):
-            for j in range(nr):
-                jj = j0 + q * nr + j
-                out[q, p, j] = b[p0 + p, jj] if jj < n else 0.0
+            row = b[p0 + p]
+            for j in range(cols):                     # a contiguous copy, without a branch
+                out[q, p, j] = row[j0 + q * nr + j]
+            for j in range(cols, nr):
+                out[q, p, j] = 0.0
     # magictoken: pack-b-end
 
 
@@ -199,10 +201,14 @@ def _pack_a(a, i0, mc, p0, out):
     # column by column, zero past the block's last row
     n_panels, kc, mr = out.shape
     for q in range(n_panels):
-        for p in range(kc):
-            for i in range(mr):
-                r = q * mr + i
-                out[q, p, i] = a[i0 + r, p0 + p] if r < mc else 0.0
+        rows = max(0, min(mr, mc - q * mr))           # A's rows in this micro-panel
+        for i in range(rows):                         # read along A's row, write every MR-th
+            row = a[i0 + q * mr + i]
+            for p in range(kc):
+                out[q, p, i] = row[p0 + p]
+        for i in range(rows, mr):
+            for p in range(kc):
+                out[q, p, i] = 0.0
     # magictoken: pack-a-end
 
 
