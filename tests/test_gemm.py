@@ -277,3 +277,44 @@ def test_micro_kernel_asm_keeps_c_in_registers():
 def test_bad_dtype(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_host_blocking_falls_back_to_typical_caches(monkeypatch):
+    """Where the OS reports no caches, the blocking is that of a 32 KiB L1, 512 KiB L2, 8 MiB L3."""
+    from aichip import machine
+
+    monkeypatch.setattr(machine, "cache_levels", lambda: [])
+    assert gemm._host_blocking() == gemm.blocking_for(32 * 2**10, 512 * 2**10, 8 * 2**20)
+    reported = [machine.CacheInfo(1, "Instruction", 2**20, 1), machine.CacheInfo(1, "Data",
+                64 * 2**10, 1), machine.CacheInfo(2, "Unified", 2**20, 1)]
+    monkeypatch.setattr(machine, "cache_levels", lambda: reported)
+    assert gemm._host_blocking() == gemm.blocking_for(64 * 2**10, 2**20, 8 * 2**20)
+
+
+def test_tiled_traffic_is_a_whole_number_of_elements(monkeypatch):
+    # n = 10, TILE = 64: 3 n**3 / T = 46.875 -> 46 whole elements, plus n**2
+    monkeypatch.setattr(gemm, "TILE", 64)
+    assert gemm.traffic_bytes(10, "tiled") == 8 * (46 + 100)
+    assert isinstance(gemm.traffic_bytes(10, "tiled"), int)
+
+
+def test_benchmark_table_layout_and_numpy_row(monkeypatch):
+    """Columns in the documented order; NumPy's row at the compulsory intensity 2 n**3 / (8 * 3
+    n**2) = n / 12 FLOP/byte, on the thread count its BLAS reports (1 when it reports none)."""
+    from contextlib import contextmanager
+
+    from aichip import threads
+
+    df = gemm.benchmark(n=24, variants=("packed",), threads=1, repeats=1)
+    assert list(df.columns) == ["variant", "n", "threads", "best_s", "max_rel_err", "intensity",
+                                "GFLOPs"]
+    numpy_row = df.set_index("variant").loc["numpy"]
+    assert numpy_row["intensity"] == pytest.approx(24 / 12, rel=1e-12)
+
+    @contextmanager
+    def no_control(threads=None):
+        yield None
+
+    monkeypatch.setattr(threads, "blas_threads", no_control)
+    df = gemm.benchmark(n=24, variants=("packed",), threads=1, repeats=1)
+    assert df.set_index("variant").loc["numpy", "threads"] == 1
