@@ -167,7 +167,9 @@ def test_packed_traffic_matches_loop_count_at_ragged_sizes(monkeypatch):
     ((32 * 2**10, 512 * 2**10, 4 * 2**20), 6, 8, 4, {"MC": 126, "KC": 512, "NC": 512}),
 ])
 def test_blocking_for_cache_sizes(caches, mr, nr, itemsize, expected):
-    assert gemm.blocking_for(*caches, mr=mr, nr=nr, itemsize=itemsize) == expected
+    got = gemm.blocking_for(*caches, mr=mr, nr=nr, itemsize=itemsize)
+    assert got == expected
+    assert all(type(v) is int for v in got.values())  # loop bounds: whole elements
 
 
 def test_traffic_ordering():
@@ -318,3 +320,27 @@ def test_benchmark_table_layout_and_numpy_row(monkeypatch):
     monkeypatch.setattr(threads, "blas_threads", no_control)
     df = gemm.benchmark(n=24, variants=("packed",), threads=1, repeats=1)
     assert df.set_index("variant").loc["numpy", "threads"] == 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_micro_kernel_python_fallback_adds_the_product(dtype):
+    """The NumPy stand-in used with NUMBA_DISABLE_JIT=1, called directly: the MR x NR block at
+    ``c_off`` of a C wider than NR (row stride ``ldc``) gets the product, nothing else moves."""
+    mr, nr = gemm.micro_tile(dtype)
+    rng = np.random.default_rng(6)
+    kc, ldc, c_off = 5, nr + 3, 2
+    ap = rng.standard_normal((kc + 1, mr)).astype(dtype)   # the panel starts one step in
+    bp = rng.standard_normal((kc, nr)).astype(dtype)
+    c = rng.standard_normal((mr + 1, ldc)).astype(dtype)
+    expected = c.astype(np.float64).copy()
+    expected.reshape(-1)[c_off:c_off + mr * ldc].reshape(mr, ldc)[:, :nr] += (
+        ap[1:].T.astype(np.float64) @ bp.astype(np.float64))
+    gemm._micro_kernel_python(kc, ap, mr, bp, 0, c, c_off, ldc)
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_empty_operands_are_rejected():
+    with pytest.raises(ValueError, match="A must have at least one row"):
+        gemm.matmul(np.ones((0, 3)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="B must have at least one row"):
+        gemm.matmul(np.ones((2, 3)), np.ones((3, 0)))
