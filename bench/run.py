@@ -35,6 +35,7 @@ from aichip import (
     roofline,
     scalesim,
     scaling,
+    simd,
     sparse,
     systolic,
     systolic_traffic,
@@ -86,6 +87,41 @@ def note_check(what: str, ok: bool) -> bool:
     if not ok:
         FAILED_CHECKS.append(what)
     return bool(ok)
+
+
+#: the speed targets of this run (``note_target``): printed together at the end, side by side
+TARGETS: list[tuple] = []
+
+TARGET_COLUMNS = [Column("target"), Column("threads"), Column("measured", ".3f"),
+                  Column("needed", ".2f"), Column("meets")]
+
+
+def note_target(what: str, threads, measured: float | None, needed: float,
+                at_most: bool = False) -> tuple:
+    """Record a speed target's outcome (a ratio at least ``needed``, or at most with
+    ``at_most``) for the closing table; return its row. Not a correctness check: a missed speed
+    target on a loaded machine does not fail the run."""
+    meets = measured is not None and (measured <= needed if at_most else measured >= needed)
+    row = (what, threads, measured, needed, meets)
+    TARGETS.append(row)
+    return row
+
+
+def interleaved_best(measures: dict, rounds: int) -> dict:
+    """Run each measurement of ``measures`` (name -> function returning a FlopsResult, or raising
+    ValueError when its check fails) in turn, ``rounds`` times, and keep each one's fastest
+    result: a burst of load from other programs then hits every kernel alike. Returns name ->
+    ``(result, None)``, or ``(None, message)`` if a check failed."""
+    best: dict = {name: (None, None) for name in measures}
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            result, failure = checked(measure)
+            if failure:
+                best[name] = (None, failure)
+            elif best[name][1] is None and (best[name][0] is None
+                                            or result.best_GFLOPs > best[name][0].best_GFLOPs):
+                best[name] = (result, None)
+    return best
 
 
 def print_section(title: str) -> None:
@@ -169,10 +205,13 @@ def bench_roofline(repeats: int) -> dict:
                    c_triad_correct=c_run is not None and c_run[2] == 0)
 
     # --- peak compute: numba FMA kernel vs numpy's BLAS DGEMM
-    peak, peak_failure = checked(flops.measure_peak_flops, "float64", threads=threads,
-                                 repeats=repeats)
-    gemm, gemm_failure = checked(flops.measure_gemm, 2000, "float64",
-                                 repeats=max(3, repeats // 2))
+    # the FMA kernel and DGEMM in turn, round after round (each keeps its best round)
+    best = interleaved_best({
+        "peak": functools.partial(flops.measure_peak_flops, "float64", threads=threads,
+                                  repeats=3),
+        "gemm": functools.partial(flops.measure_gemm, 2000, "float64", repeats=2,
+                                  threads=threads)}, rounds=max(3, repeats // 2))
+    (peak, peak_failure), (gemm, gemm_failure) = best["peak"], best["gemm"]
     columns = [Column("kernel"), Column("threads"), Column("best (GFLOP/s)", ".1f"),
                Column("median (GFLOP/s)", ".1f"), Column("max rel. error", ".1e"),
                Column("tolerance", ".1e"), Column("correct")]
@@ -188,10 +227,12 @@ def bench_roofline(repeats: int) -> dict:
             print(f"  {failure}")
     blas = machine.blas_info()
     print(blas)
-    if peak is not None and gemm is not None:
-        ratio = peak.best_GFLOPs / gemm.best_GFLOPs
-        print(f"numba peak / DGEMM (best): {ratio:.1%}  "
-              f"({'meets' if ratio >= 0.8 else 'MISSES'} the 80% target)")
+    ratio = peak.best_GFLOPs / gemm.best_GFLOPs if peak is not None and gemm is not None else None
+    print()
+    print(format_table(TARGET_COLUMNS, [note_target(
+        f"FMA peak / DGEMM, float64, {simd.vector_bytes() * 8}-bit vectors", threads, ratio,
+        0.95)]))
+    if ratio is not None:
         results.update(peak_GFLOPs=peak.best_GFLOPs, dgemm_GFLOPs=gemm.best_GFLOPs,
                        peak_ratio=ratio)
     if blas.vector_bits and blas.cpu_vector_bits and blas.vector_bits < blas.cpu_vector_bits:
@@ -394,9 +435,9 @@ def bench_memory(repeats: int) -> dict:
         print(f"  {peak_failure}")
     print(machine.blas_info())
     of_blas, of_naive = by["packed"] / by["numpy"], by["packed"] / by["naive"]
-    print(f"packed / NumPy DGEMM ({threads} threads): {of_blas:.1%} "
-          f"({'meets' if of_blas >= 0.5 else 'MISSES'} the 50% target); packed / naive: "
-          f"{of_naive:.0f}x ({'meets' if of_naive >= 20 else 'MISSES'} the 20x target)")
+    print(f"packed / naive: {of_naive:.0f}x ({'meets' if of_naive >= 20 else 'MISSES'} the 20x "
+          "target)")
+    packed_vs_blas = bench_packed_vs_blas(threads, repeats)
 
     asm = gemm.micro_kernel_asm("float64")
     print(f"micro-kernel inner loop (float64, {asm['steps']:.0f} k-steps per pass): "
@@ -413,13 +454,15 @@ def bench_memory(repeats: int) -> dict:
         c for lvl in reported[:2] for c in (
             Column(f"L{lvl.level} OS (KiB)", ","), Column(f"L{lvl.level} found (KiB)", ","),
             Column(f"L{lvl.level} ns", ".1f"), Column(f"L{lvl.level} within 2x"))]
-    rows, within_all = [], True
+    rows, within_all, worst = [], True, 1.0
     for r, (found, huge, n_sizes) in enumerate(runs, 1):
         row = [r, f"{huge}/{n_sizes} sizes"]
         for c in reported[:2]:
             lv = next((x for x in found if x.level == c.level), None)
             within = lv is not None and 0.5 <= lv.size_bytes / c.size_bytes <= 2
             within_all &= within
+            worst = max(worst, float("inf") if lv is None else
+                        max(lv.size_bytes / c.size_bytes, c.size_bytes / lv.size_bytes))
             row += [c.size_bytes // 1024, lv and lv.size_bytes // 1024, lv and lv.latency_ns,
                     within]
         rows.append(tuple(row))
@@ -427,11 +470,44 @@ def bench_memory(repeats: int) -> dict:
     print(format_table(columns, rows))
     print(f"L1 and L2 within 2x of the OS in all {len(runs)} runs: "
           f"{'meets' if within_all else 'MISSES'} the target")
+    if reported:
+        note_target(f"cache detection: worst found/OS size factor over {len(runs)} runs (L1, L2)",
+                    1, worst, 2.0, at_most=True)
     return {"gemm": table.to_dict("records"), "packed_of_numpy": of_blas,
             "packed_over_naive": of_naive, "fma_peak_GFLOPs": peak_G,
+            "packed_vs_blas": packed_vs_blas,
             "micro_kernel_asm": {k: v for k, v in asm.items() if k not in ("asm", "loop")},
             "cache_levels_detected": [[lv._asdict() for lv in found] for found, _, _ in runs],
             "cache_levels_os": [c._asdict() for c in reported], "caches_within_2x": within_all}
+
+
+def bench_packed_vs_blas(threads: int, repeats: int) -> list[dict]:
+    """The packed GEMM against NumPy's BLAS at n = 1024 and 2048, float64 and float32, on the same
+    thread count (the two timed in turn, best of each), with the 0.80 target."""
+    print(f"\npacked GEMM vs NumPy's BLAS, timed in turn (best of {max(4, repeats // 2)} each); "
+          f"micro-tile {gemm.MR} x {gemm.NR_VECTORS} vectors of {gemm.VECTOR_BYTES * 8} bits, "
+          f"blocks {gemm.PACKED_BLOCKING}")
+    columns = [Column("n"), Column("dtype"), Column("numba threads"), Column("BLAS threads"),
+               Column("packed (GFLOP/s)", ".1f"), Column("NumPy (GFLOP/s)", ".1f"),
+               Column("packed / NumPy", ".3f"), Column("needed", ".2f"), Column("meets"),
+               Column("max rel. error", ".1e"), Column("correct")]
+    rows, out = [], []
+    for n in (1024, 2048):
+        for dtype in ("float64", "float32"):
+            df = gemm.benchmark(n, variants=("packed",), dtype=dtype, threads=threads,
+                                repeats=max(4, repeats // 2)).set_index("variant")
+            ratio = df.GFLOPs["packed"] / df.GFLOPs["numpy"]
+            tol = 1e-10 if dtype == "float64" else 1e-4
+            what = f"packed GEMM / NumPy, n = {n}, {dtype}"
+            note_target(what, int(df.threads["packed"]), ratio, 0.80)
+            rows.append((n, dtype, int(df.threads["packed"]), int(df.threads["numpy"]),
+                         df.GFLOPs["packed"], df.GFLOPs["numpy"], ratio, 0.80, ratio >= 0.80,
+                         df.max_rel_err["packed"],
+                         note_check(f"{what}: result", df.max_rel_err["packed"] < tol)))
+            out.append({"n": n, "dtype": dtype, "packed_GFLOPs": df.GFLOPs["packed"],
+                        "numpy_GFLOPs": df.GFLOPs["numpy"], "ratio": ratio})
+    print(format_table(columns, rows))
+    return out
 
 
 def bench_sparse(repeats: int) -> dict:
@@ -444,7 +520,9 @@ def bench_sparse(repeats: int) -> dict:
     columns = [Column("density"), Column("time (s)", ".4f"), Column("density x dense (s)", ".4f"),
                Column("ratio", ".2f"), Column("NumPy dense (s)", ".4f"),
                Column("x NumPy", ".2f"), Column("correct")]
-    print(f"n = {n}, block {block}, float32, best of >= {max(3, repeats // 2)} calls")
+    print(f"n = {n}, block {block}, float32, on gemm's micro-kernel; NumPy and every density "
+          f"timed in turn, best of >= {max(3, repeats // 2)} rounds; "
+          f"{numba.config.NUMBA_NUM_THREADS} numba threads, NumPy's BLAS as it runs by default")
     print()
     print(format_table(columns, [
         (f"1/{round(1 / r.density)}", r.time_s, r.predicted_s, r.ratio_to_linear, r.numpy_dense_s,
@@ -452,15 +530,19 @@ def bench_sparse(repeats: int) -> dict:
                                         r.max_rel_error <= rtol))
         for r in df.itertuples()]))
     sparse_rows = df[df["density"] < 1]
-    within = bool((sparse_rows["ratio_to_linear"] <= 1.5).all())
+    threads = numba.config.NUMBA_NUM_THREADS
+    targets = [note_target(f"block-sparse / (density x own dense), density 1/{round(1 / d)}",
+                           threads, r, 1.3, at_most=True)
+               for d, r in zip(sparse_rows["density"], sparse_rows["ratio_to_linear"],
+                               strict=True)]
     eighth = df[df["density"] == 0.125].iloc[0]
-    print(f"\ntime within 1.5x of density x dense at 1/2, 1/4, 1/8: "
-          f"{'meets' if within else 'MISSES'} the target (worst ratio "
-          f"{sparse_rows['ratio_to_linear'].max():.2f}); at 1/8 "
-          f"{eighth.speedup_vs_numpy:.2f}x NumPy's dense GEMM "
-          f"({'meets' if eighth.speedup_vs_numpy > 1 else 'MISSES'} the target)")
-    return {"rows": df.drop(columns="machine").to_dict("records"), "within_1_5x": within,
-            "beats_numpy_at_eighth": bool(eighth.speedup_vs_numpy > 1)}
+    targets.append(note_target("block-sparse at density 1/8: NumPy dense time / its time",
+                               threads, eighth.speedup_vs_numpy, 2.0))
+    print()
+    print(format_table(TARGET_COLUMNS, targets))
+    within = all(t[-1] for t in targets[:-1])
+    return {"rows": df.drop(columns="machine").to_dict("records"), "within_1_3x": within,
+            "speedup_vs_numpy_at_eighth": float(eighth.speedup_vs_numpy)}
 
 
 def _scaling_error_line(name: str, errors) -> str:
@@ -681,6 +763,12 @@ def main(argv=None) -> int:
     results = {"machine": str(machine.describe())}
     for name in args.only or SECTIONS:
         results[name] = SECTIONS[name](args.repeats)
+    if TARGETS:
+        print("\n== Speed targets of this run, side by side (ratios; 'needed' is a floor, or a "
+              "ceiling for block-sparse / (density x dense)) ==")
+        print(format_table(TARGET_COLUMNS, TARGETS))
+        results["targets"] = [dict(zip([c.header for c in TARGET_COLUMNS], t, strict=True))
+                              for t in TARGETS]
     results["failed_checks"] = list(FAILED_CHECKS)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -58,8 +58,8 @@ def test_measure_peak_flops(dtype, monkeypatch):
     per_call = 2 * 8 * n_iter * 256  # two flops per FMA, 8 FMAs per round, 256 values per thread
     assert (flops.CHAIN, flops.LANES) == (8, 256)
     assert r.flops_per_call == per_call
-    assert r.best_GFLOPs == pytest.approx(per_call / 0.001 / 1e9)
-    assert r.median_GFLOPs == pytest.approx(per_call / 0.004 / 1e9)
+    assert r.best_GFLOPs == pytest.approx(per_call / 0.001 / 1e9, rel=1e-12)
+    assert r.median_GFLOPs == pytest.approx(per_call / 0.004 / 1e9, rel=1e-12)
 
 
 def test_measure_peak_flops_real_timing():
@@ -119,3 +119,74 @@ def test_measure_gemv_small():
     assert r.kernel == "gemv" and r.flops_per_call == 2 * 100**2
     with pytest.raises(ValueError, match="n must be >= 1"):
         flops.measure_gemv(-3)
+
+
+@pytest.mark.parametrize("features, width, registers", [
+    ("+avx,+avx2,+fma,-avx512f", 32, 16),
+    ("+avx2,+fma,+avx512f,+avx512vl,+prefer-256-bit", 64, 32),
+    ("+sse2,+sse4.2,-avx", 16, 16),
+])
+def test_simd_width_follows_the_feature_string(features, width, registers):
+    import platform
+
+    from aichip import simd
+
+    assert simd.vector_bytes(features) == width
+    if platform.machine() == "x86_64":  # AArch64 has 32 vector registers whatever the string
+        assert simd.vector_registers(features) == registers
+    assert "avx512f" not in simd.target_features("+avx2,-avx512f")
+    with pytest.raises(TypeError, match="features"):
+        simd.target_features(512)
+
+
+@pytest.mark.parametrize("dtype", flops.DTYPES)
+def test_accumulator_chains_cover_fma_latency_times_pipes(dtype):
+    from aichip import simd
+
+    chains = flops.accumulator_chains(dtype)
+    lanes = simd.vector_bytes() // np.dtype(dtype).itemsize
+    assert chains >= 8 or chains == flops.LANES // lanes  # 2 pipes x 4 cycles, or the whole row
+    assert flops.LANES % (chains * lanes) == 0  # the row splits into whole groups of chains
+    assert flops.vector_bits() == 8 * simd.vector_bytes()
+    with pytest.raises(ValueError, match="dtype"):
+        flops.accumulator_chains("int8")
+
+
+@pytest.mark.skipif(__import__("numba").config.DISABLE_JIT, reason="machine code needs the JIT")
+@pytest.mark.parametrize("dtype", flops.DTYPES)
+def test_peak_kernel_machine_code_is_full_width_fmas(dtype):
+    """Every FMA of the compiled kernel is on the widest registers the target has (ymm with AVX2,
+    zmm with AVX-512), one per accumulator per round, and nothing is spilled to the stack."""
+    import re
+
+    from numba import njit, types
+
+    from aichip import simd
+
+    run = njit(lambda row, n, a, b: flops._fma_chains(row, n, a, b))
+    ty = getattr(types, dtype)
+    sig = (types.Array(ty, 1, "C"), types.int64, ty, ty)
+    run.compile(sig)
+    fmas = [ln for ln in run.inspect_asm(sig).splitlines() if re.search(r"vfmadd\w*p[sd]", ln)]
+    reg = {16: "xmm", 32: "ymm", 64: "zmm"}[simd.vector_bytes()]
+    lanes = simd.vector_bytes() // np.dtype(dtype).itemsize
+    assert len(fmas) == flops.CHAIN * flops.LANES // lanes  # every FMA of a round, unrolled
+    assert all(reg in ln and "rsp" not in ln for ln in fmas)
+
+
+@pytest.mark.parametrize("measure, n, flops_per_call", [
+    (flops.measure_gemm, 64, 2 * 64**3), (flops.measure_gemv, 96, 2 * 96**2)])
+def test_gemm_and_gemv_divide_their_flops_by_the_time(measure, n, flops_per_call, monkeypatch):
+    """GFLOP/s = flops / seconds / 1e9, from the best and the median call: a fake timer returns
+    known times (after running the product, which the correctness check reads)."""
+    from aichip.timing import Timing
+
+    def fake_time_call(fn, repeats=10, warmup=1):
+        fn()
+        return Timing(0.002, 0.008, (0.002, 0.008))
+
+    monkeypatch.setattr(flops, "time_call", fake_time_call)
+    r = measure(n, "float64", repeats=2)
+    assert r.flops_per_call == flops_per_call
+    assert r.best_GFLOPs == pytest.approx(flops_per_call / 0.002 / 1e9, rel=1e-12)
+    assert r.median_GFLOPs == pytest.approx(flops_per_call / 0.008 / 1e9, rel=1e-12)

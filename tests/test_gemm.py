@@ -107,11 +107,10 @@ def test_traffic_counts_match_a_cache_simulation(monkeypatch):
     naive = _simulate(n, "naive", capacity)
     assert naive == n**3 + 2 * n**2                                 # hand count: 4608
     assert gemm.traffic_bytes(n, "naive") == 8 * naive
-    # reordered reads and writes back C (n**2 each): the docstring counts C once ("A and C once
-    # each"), so the model is the simulation less n**2 elements
+    # reordered reads C and writes it back (c[i, j] += ...): n**2 each way, besides A and B
     reordered = _simulate(n, "reordered", capacity)
     assert reordered == n**3 + 3 * n**2
-    assert gemm.traffic_bytes(n, "reordered") == 8 * (reordered - n**2)
+    assert gemm.traffic_bytes(n, "reordered") == 8 * reordered
     tiled = _simulate(n, "tiled", capacity, tile=4)
     assert tiled == 3 * n**3 // 4 + n**2                            # 3328
     assert gemm.traffic_bytes(n, "tiled") == 8 * tiled
@@ -141,8 +140,8 @@ def _packed_elements(n, mc, kc, nc):
     # n = 4096: two panels, eight slices: B n^2 + A 2 n^2 + C 2 n^2 x 8 = 19 n^2
     (4096, 19 * 4096**2),
 ])
-def test_packed_traffic_pinned(n, hand):
-    assert gemm.PACKED_BLOCKING == {"MC": 64, "KC": 512, "NC": 2048}
+def test_packed_traffic_pinned(n, hand, monkeypatch):
+    monkeypatch.setattr(gemm, "PACKED_BLOCKING", {"MC": 64, "KC": 512, "NC": 2048})
     assert _packed_elements(n, 64, 512, 2048) == hand
     assert gemm.traffic_bytes(n, "packed") == 8 * hand
     assert gemm.traffic_bytes(n, "packed", bytes_per_elem=4) == 4 * hand
@@ -153,6 +152,24 @@ def test_packed_traffic_matches_loop_count_at_ragged_sizes(monkeypatch):
     monkeypatch.setitem(gemm.PACKED_BLOCKING, "NC", 5)
     for n in (1, 2, 3, 4, 7, 10, 11):
         assert gemm.traffic_bytes(n, "packed") == 8 * _packed_elements(n, 2, 3, 5), n
+
+
+@pytest.mark.parametrize("caches, mr, nr, itemsize, expected", [
+    # AVX2 core (32 KiB L1, 512 KiB L2, 32 MiB L3), 6 x 8 float64 tile: a 256 x 8 micro-panel of
+    # B is 16 KiB (half of L1), a 126 x 256 block of A 252 KiB (half of L2, a multiple of 6), a
+    # 256 x 4096 panel of B 8 MiB (a quarter of L3, at the 4096-column cap)
+    ((32 * 2**10, 512 * 2**10, 32 * 2**20), 6, 8, 8, {"MC": 126, "KC": 256, "NC": 4096}),
+    # AVX-512 core (48 KiB L1, 2 MiB L2, 32 MiB L3), 14 x 16 float64 tile: 24 KiB / 128 B per row
+    # = 192 rows, rounded down to 128; 1 MiB / 1 KiB per row of A = 1024, a multiple of 14: 1022
+    ((48 * 2**10, 2 * 2**20, 32 * 2**20), 14, 16, 8, {"MC": 1022, "KC": 128, "NC": 4096}),
+    # float32 and a small L3: KC = 16 KiB / 32 B = 512, MC = 256 KiB / 2 KiB = 128 -> 126,
+    # NC = 1 MiB / 2 KiB per column of B = 512
+    ((32 * 2**10, 512 * 2**10, 4 * 2**20), 6, 8, 4, {"MC": 126, "KC": 512, "NC": 512}),
+])
+def test_blocking_for_cache_sizes(caches, mr, nr, itemsize, expected):
+    got = gemm.blocking_for(*caches, mr=mr, nr=nr, itemsize=itemsize)
+    assert got == expected
+    assert all(type(v) is int for v in got.values())  # loop bounds: whole elements
 
 
 def test_traffic_ordering():
@@ -202,7 +219,7 @@ def test_packed_kernel_any_blocking(dtype, mc, kc, nc):
     A = rng.standard_normal((61, 47)).astype(dtype)
     B = rng.standard_normal((47, 133)).astype(dtype)
     C = np.zeros((61, 133), dtype=dtype)
-    gemm._packed_kernel(A, B, C, mc, kc, nc, mr, nr)
+    gemm._packed_kernel(A, B, C, mc, kc, nc, mr, nr, 2)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=tol,
                                atol=tol * 7)
@@ -262,3 +279,68 @@ def test_micro_kernel_asm_keeps_c_in_registers():
 def test_bad_dtype(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_host_blocking_falls_back_to_typical_caches(monkeypatch):
+    """Where the OS reports no caches, the blocking is that of a 32 KiB L1, 512 KiB L2, 8 MiB L3."""
+    from aichip import machine
+
+    monkeypatch.setattr(machine, "cache_levels", lambda: [])
+    assert gemm._host_blocking() == gemm.blocking_for(32 * 2**10, 512 * 2**10, 8 * 2**20)
+    reported = [machine.CacheInfo(1, "Instruction", 2**20, 1), machine.CacheInfo(1, "Data",
+                64 * 2**10, 1), machine.CacheInfo(2, "Unified", 2**20, 1)]
+    monkeypatch.setattr(machine, "cache_levels", lambda: reported)
+    assert gemm._host_blocking() == gemm.blocking_for(64 * 2**10, 2**20, 8 * 2**20)
+
+
+def test_tiled_traffic_is_a_whole_number_of_elements(monkeypatch):
+    # n = 10, TILE = 64: 3 n**3 / T = 46.875 -> 46 whole elements, plus n**2
+    monkeypatch.setattr(gemm, "TILE", 64)
+    assert gemm.traffic_bytes(10, "tiled") == 8 * (46 + 100)
+    assert isinstance(gemm.traffic_bytes(10, "tiled"), int)
+
+
+def test_benchmark_table_layout_and_numpy_row(monkeypatch):
+    """Columns in the documented order; NumPy's row at the compulsory intensity 2 n**3 / (8 * 3
+    n**2) = n / 12 FLOP/byte, on the thread count its BLAS reports (1 when it reports none)."""
+    from contextlib import contextmanager
+
+    from aichip import threads
+
+    df = gemm.benchmark(n=24, variants=("packed",), threads=1, repeats=1)
+    assert list(df.columns) == ["variant", "n", "threads", "best_s", "max_rel_err", "intensity",
+                                "GFLOPs"]
+    numpy_row = df.set_index("variant").loc["numpy"]
+    assert numpy_row["intensity"] == pytest.approx(24 / 12, rel=1e-12)
+
+    @contextmanager
+    def no_control(threads=None):
+        yield None
+
+    monkeypatch.setattr(threads, "blas_threads", no_control)
+    df = gemm.benchmark(n=24, variants=("packed",), threads=1, repeats=1)
+    assert df.set_index("variant").loc["numpy", "threads"] == 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_micro_kernel_python_fallback_adds_the_product(dtype):
+    """The NumPy stand-in used with NUMBA_DISABLE_JIT=1, called directly: the MR x NR block at
+    ``c_off`` of a C wider than NR (row stride ``ldc``) gets the product, nothing else moves."""
+    mr, nr = gemm.micro_tile(dtype)
+    rng = np.random.default_rng(6)
+    kc, ldc, c_off = 5, nr + 3, 2
+    ap = rng.standard_normal((kc + 1, mr)).astype(dtype)   # the panel starts one step in
+    bp = rng.standard_normal((kc, nr)).astype(dtype)
+    c = rng.standard_normal((mr + 1, ldc)).astype(dtype)
+    expected = c.astype(np.float64).copy()
+    expected.reshape(-1)[c_off:c_off + mr * ldc].reshape(mr, ldc)[:, :nr] += (
+        ap[1:].T.astype(np.float64) @ bp.astype(np.float64))
+    gemm._micro_kernel_python(kc, ap, mr, bp, 0, c, c_off, ldc)
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_empty_operands_are_rejected():
+    with pytest.raises(ValueError, match="A must have at least one row"):
+        gemm.matmul(np.ones((0, 3)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="B must have at least one row"):
+        gemm.matmul(np.ones((2, 3)), np.ones((3, 0)))

@@ -100,7 +100,7 @@ def test_benchmark_reports_every_density_with_a_checked_result():
     (lambda: sparse.to_block_sparse(np.ones((6, 8)), 4), ValueError, "block_size"),
     (lambda: sparse.to_block_sparse(np.ones((8, 8)), 0), ValueError, "block_size"),
     (lambda: sparse.block_sparse_matmul(np.ones((2, 8)), np.ones((1, 4, 4)), [[1, 0]], 4),
-     ValueError, "x"),
+     ValueError, "x has 8 columns; layout and block_size need K = 4"),
     (lambda: sparse.block_sparse_matmul(np.ones((2, 4)), np.ones((2, 4, 4)), [[1, 0]], 4),
      ValueError, "blocks"),
     (lambda: sparse.block_sparse_matmul(np.ones((2, 4)), np.ones((1, 4, 4)), [[2, 0]], 4),
@@ -143,3 +143,8 @@ def test_all_negative_groups_and_blocks_are_kept():
     np.testing.assert_array_equal(sparse.from_block_sparse(blocks, layout, 2), W)
     x = np.arange(8.0).reshape(2, 4)
     np.testing.assert_allclose(sparse.block_sparse_matmul(x, blocks, layout, 2), x @ W)
+
+
+def test_block_sizes_are_openais():
+    # the block sizes of OpenAI's block-sparse kernels (Gray, Radford and Kingma 2017)
+    assert sparse.BLOCK_SIZES == (8, 16, 32)

@@ -5,11 +5,18 @@ Why the peak kernel looks the way it does
 -----------------------------------------
 A fused multiply-add (FMA) unit finishes one FMA per cycle but each takes several cycles (4 on
 AMD Zen 3 and Intel Skylake); two FMA units therefore need at least eight *independent* chains of
-FMAs in flight to stay busy. The kernel updates ``lanes`` independent accumulators (a row of 256
-values, many SIMD vectors), and applies ``x = a*x + b`` ``CHAIN`` times to each value before
-storing it back, so each load and store is amortised over eight FMAs and the loop is limited by
-arithmetic, not by the load/store ports. ``fastmath=True`` lets LLVM contract ``a*x + b`` into one
-FMA instruction and vectorise across the row.
+FMAs in flight to stay busy, each on the widest vectors the core has. The kernel holds a row of
+:data:`LANES` values per thread in vector registers of the width numba's target has
+(:func:`vector_bits`: 256 with AVX2, 512 with AVX-512), :func:`accumulator_chains` vectors at a
+time (half the vector registers: 8 with AVX2, 16 with AVX-512, each at least the latency x pipes
+= 8 that keep two 4-cycle FMA pipes busy), and applies ``x = a*x + b`` ``CHAIN`` times a round to
+each, loading and storing each value once per call, so the loop is pure arithmetic.
+
+The vectors are written out explicitly: the kernel is a numba ``@intrinsic`` that emits
+``llvm.fma.v8f64`` (or the width the target has) on each accumulator. An auto-vectorised loop would
+not do: on Intel's AVX-512 cores LLVM prefers 256-bit vectors when it vectorises by itself
+(:mod:`aichip.simd`), which left the earlier, auto-vectorised kernel at 74-79% of DGEMM there.
+:func:`kernel_source` shows the Python that emits the IR.
 
 The recurrence ``x <- a*x + b`` has a closed form, ``x_n = a**n x_0 + b (1 - a**n) / (1 - a)``,
 which is how :func:`measure_peak_flops` checks that the kernel really did the work it claims.
@@ -20,18 +27,21 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-from . import machine
+from . import machine, simd
 from .source import marked_source
 from .threads import blas_threads, numba_threads
 from .timing import time_call
 from .validation import check_choice, check_int, check_threads
 
 __all__ = [
-    "CHAIN", "DTYPES", "LANES", "FlopsResult", "fma_flops", "fma_recurrence", "kernel_source",
-    "measure_gemm", "measure_gemv", "measure_peak_flops",
+    "CHAIN", "DTYPES", "LANES", "FlopsResult", "accumulator_chains", "fma_flops", "fma_recurrence",
+    "kernel_source", "measure_gemm", "measure_gemv", "measure_peak_flops", "vector_bits",
 ]
 
 DTYPES = ("float64", "float32")
@@ -43,26 +53,95 @@ CHAIN = 8
 LANES = 256
 
 
-# magictoken: fma-begin
-@njit(fastmath=True, cache=True)
-def _fma_rows_serial(acc, n_iter, a, b):
-    for _it in range(n_iter):
-        for j in range(acc.shape[0]):
-            x = acc[j]
-            for _ in range(CHAIN):
-                x = x * a + b
-            acc[j] = x
-# magictoken: fma-end
+def _emit_fma_chains(context, builder, dtype, row, n_iter, a, b):
+    """LLVM IR of the peak kernel on one row of :data:`LANES` values (``row``: element pointer;
+    ``n_iter``: int64; ``a``, ``b``: scalars of ``dtype``): ``x <- a*x + b``, ``n_iter * CHAIN``
+    times on every value, the values held in vector registers from the first FMA to the last."""
+    from llvmlite import ir
+
+    # magictoken: fma-begin
+    elem = context.get_data_type(dtype)                   # double or float
+    size = context.get_abi_sizeof(elem)                   # bytes per element, 8 or 4
+    lanes = simd.vector_bytes() // size                   # elements per register (zmm: 8 doubles)
+    chains = accumulator_chains(str(dtype))               # independent accumulator vectors
+    vec = ir.VectorType(elem, lanes)
+    fma = cgutils.get_or_insert_function(                 # one vfmadd per call
+        builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}f{8 * size}")
+    undef, i32 = ir.Constant(vec, ir.Undefined), ir.IntType(32)
+    va, vb = (builder.shuffle_vector(builder.insert_element(undef, s, ir.Constant(i32, 0)), undef,
+                                     ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+              for s in (a, b))                            # a and b in every lane
+    for group in range(LANES // (lanes * chains)):       # chains x lanes values at a time
+        ptrs = [builder.bitcast(builder.gep(row, [ir.Constant(ir.IntType(64), lanes * (
+            group * chains + c))]), vec.as_pointer()) for c in range(chains)]
+        slots = [cgutils.alloca_once_value(builder, builder.load(p, align=size)) for p in ptrs]
+        with cgutils.for_range(builder, n_iter):         # for it in range(n_iter):
+            xs = [builder.load(s) for s in slots]        # (registers, after mem2reg)
+            for _ in range(CHAIN):                       # CHAIN rounds of `chains` FMAs, each
+                xs = [builder.call(fma, [x, va, vb]) for x in xs]  # independent of the others
+            for s, x in zip(slots, xs, strict=True):
+                builder.store(x, s)
+        for p, s in zip(ptrs, slots, strict=True):       # one store per value at the end
+            builder.store(builder.load(s), p, align=size)
+    # magictoken: fma-end
 
 
-@njit(fastmath=True, parallel=True, cache=True)
+def vector_bits() -> int:
+    """Width of the vectors the peak kernel computes on, in bits: the widest numba's target has
+    (:func:`aichip.simd.vector_bytes`; 512 with AVX-512, 256 with AVX2)."""
+    return 8 * simd.vector_bytes()
+
+
+def accumulator_chains(dtype: str = "float64") -> int:
+    """Independent accumulator vectors the peak kernel updates in turn: half the vector registers
+    (8 of AVX2's 16, 16 of AVX-512's 32), at least the 8 that two FMA pipes of 4-cycle latency
+    need in flight, and at most the vectors of a row of :data:`LANES` values."""
+    check_choice("dtype", dtype, DTYPES)
+    lanes = simd.vector_bytes() // np.dtype(dtype).itemsize
+    return min(simd.vector_registers() // 2, LANES // lanes)
+
+
+@intrinsic
+def _fma_chains(typingctx, row, n_iter, a, b):
+    # x <- a*x + b, n_iter * CHAIN times, on each of the LANES values of the C-contiguous row
+    if not (isinstance(row, types.Array) and row.ndim == 1 and row.layout == "C"
+            and row.dtype in (types.float64, types.float32)):
+        return None
+    if not isinstance(n_iter, types.Integer) or not all(
+            isinstance(x, (types.Float, types.Integer)) for x in (a, b)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        row_v, n_v, a_v, b_v = args
+        data = context.make_array(row)(context, builder, row_v).data
+        a_v, b_v = (context.cast(builder, v, t, row.dtype) for v, t in ((a_v, a), (b_v, b)))
+        _emit_fma_chains(context, builder, row.dtype, data,
+                         context.cast(builder, n_v, n_iter, types.int64), a_v, b_v)
+        return context.get_dummy_value()
+
+    return types.void(row, n_iter, a, b), codegen
+
+
+def _fma_chains_python(row, n_iter, a, b):
+    """What the intrinsic computes, in NumPy, for ``NUMBA_DISABLE_JIT=1`` (an intrinsic cannot
+    run without the JIT)."""
+    x = row.copy()
+    a, b = row.dtype.type(a), row.dtype.type(b)
+    for _ in range(n_iter * CHAIN):
+        x = x * a + b
+    row[:] = x
+
+
+if numba.config.DISABLE_JIT:
+    _fma_chains = _fma_chains_python  # noqa: F811 - the jitted caller looks it up at run time
+
+
+@njit(parallel=True, cache=True)
 def _fma_kernel(acc, n_iter, a, b):
     """Apply ``x <- a*x + b`` ``n_iter * CHAIN`` times to each element of ``acc`` (threads, lanes).
     """
     for t in prange(acc.shape[0]):
-        row = acc[t].copy()  # thread-private copy: no false sharing, no aliasing for LLVM
-        _fma_rows_serial(row, n_iter, a, b)
-        acc[t, :] = row
+        _fma_chains(acc[t], n_iter, a, b)  # rows 2 KiB apart: each thread's own cache lines
 
 
 def fma_recurrence(x0: np.ndarray, n_steps: int, a: float, b: float) -> np.ndarray:
@@ -227,7 +306,8 @@ def measure_gemv(n: int = 4000, dtype: str = "float64", repeats: int = 10, seed:
 
 def kernel_source(part: str = "fma") -> str:
     """Source lines of a kernel between its ``# magictoken: <part>-begin`` and ``-end`` markers,
-    dedented, for a chapter to show; ``part`` one of ("fma",): the serial FMA chains over one row of
-    :data:`LANES` accumulators that each thread of the peak kernel runs."""
+    dedented, for a chapter to show; ``part`` one of ("fma",): the Python that emits the LLVM IR
+    each thread of the peak kernel runs on its row of :data:`LANES` values (independent
+    full-width accumulator vectors, ``CHAIN`` FMAs each a round)."""
     check_choice("part", part, ("fma",))
     return marked_source(sys.modules[__name__], part)

@@ -17,21 +17,24 @@ variant        what it does                                                    t
                vector registers while it streams them
 =============  ==============================================================  ==============
 
-The blocking constants of ``packed`` are :data:`PACKED_BLOCKING`, :data:`MR` and
-:data:`NR_VECTORS` (passed to the kernel as arguments, or read by the code generator). The
-micro-kernel is a numba ``@intrinsic`` that emits LLVM IR (:func:`_emit_micro_kernel`): for each
-step ``p`` of the KC-deep panels it loads ``NR_VECTORS`` vectors of a row of packed B, broadcasts
-each of the ``MR`` packed A values of column ``p`` to a vector, and issues ``MR * NR_VECTORS``
-fused multiply-adds into ``MR * NR_VECTORS`` accumulators that LLVM keeps in registers (24 of the
-32 zmm registers of AVX-512); C is loaded, added to and stored once per call, not once per step.
+The blocking constants of ``packed`` are :data:`PACKED_BLOCKING` (from this machine's caches,
+:func:`blocking_for`), :data:`MR` and :data:`NR_VECTORS` (passed to the kernel as arguments, or
+read by the code generator). The micro-kernel is a numba ``@intrinsic`` that emits LLVM IR
+(:func:`_emit_micro_kernel`): for each step ``p`` of the KC-deep panels it loads ``NR_VECTORS``
+vectors of a row of packed B, broadcasts each of the ``MR`` packed A values of column ``p`` to a
+vector, and issues ``MR * NR_VECTORS`` fused multiply-adds into ``MR * NR_VECTORS`` accumulators
+that LLVM keeps in registers; C is loaded, added to and stored once per call, not once per step.
+A vector is :data:`VECTOR_BYTES`, the widest register numba's target has (:mod:`aichip.simd`),
+and ``MR`` fills the vector registers: 6 x 2 ymm accumulators (12 of 16) with AVX2, 14 x 2 zmm
+(28 of 32) with AVX-512. Explicit ``<4 x double>``/``<8 x double>`` vectors compile to full-width
+instructions even where LLVM's own vectoriser would prefer 256 bits (Intel's AVX-512 cores).
 Plain numba loops did not get there: with literal lengths LLVM unrolled the micro-kernel fully and
 left it scalar (it could not prove the accumulator block and the panels do not overlap), and with
 run-time lengths its loop vectoriser kept the block of C in memory, a load and a store per FMA.
-:func:`micro_kernel_asm` reads the machine code: on an AVX-512 machine the inner loop holds 48
-``vfmadd231pd`` on zmm registers per two steps, 6 vector loads of B, 16 broadcasts of A, no
-stores. A vector is
-``VECTOR_BYTES`` = 64 bytes (a zmm register); on a machine without AVX-512 LLVM splits each into
-narrower registers, which is still correct, but the 24 accumulators no longer fit in registers.
+:func:`micro_kernel_asm` reads the machine code: on the AVX2 machine of this book's runs the inner
+loop holds 24 ``vfmadd231pd`` on ymm registers per two steps, 4 vector loads of B, 12 broadcasts
+of A, no stores; compiled for Skylake-AVX512 (``NUMBA_CPU_NAME=skylake-avx512`` with its
+features), 28 on zmm per step, no stores.
 
 :func:`traffic_bytes` counts the bytes each variant moves between the cache level that holds its
 blocks and the level below, from the loop structure (not just the compulsory bytes of reading A
@@ -49,31 +52,74 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from . import machine, simd
 from .source import marked_source
 from .validation import check_choice, check_int
 
 __all__ = [
     "VARIANTS", "TILE", "PACKED_BLOCKING", "MR", "NR_VECTORS", "VECTOR_BYTES", "micro_tile",
-    "micro_kernel_asm", "matmul", "traffic_bytes", "intensity", "benchmark", "kernel_source",
+    "micro_kernel_asm", "matmul", "blocking_for", "micro_kernel", "pack_a", "pack_b",
+    "traffic_bytes", "intensity", "benchmark", "kernel_source",
 ]
 
 VARIANTS = ("naive", "reordered", "tiled", "packed")
 
 #: Tile edge of ``tiled`` (elements): three 64 x 64 float64 tiles are 96 KiB, within a 1 MiB L2.
 TILE = 64
-#: ``packed``'s blocks (elements, both dtypes): MC x KC of A (256 KiB in float64, one thread's
-#: block within its 1 MiB L2), KC x NC of B (8 MiB, in L3, shared by the threads), and KC x NR of
-#: a B micro-panel (96 KiB in float64, streamed from L2 by the micro-kernel while an 8 x KC A
-#: micro-panel, 32 KiB, stays in L1). Chosen by measurement at n = 1024, float64, 2 threads on a
-#: 2-core AVX-512 machine (Zen 5), from MC in 32..256 and KC in 128..512, each run side by side
-#: with NumPy's BLAS: KC = 512 beat 256 and 384, and MC = 64 splits 1024 rows into 16 blocks, an
-#: even share per thread.
-PACKED_BLOCKING = {"MC": 64, "KC": 512, "NC": 2048}
-#: The micro-kernel's block of C: MR rows by NR_VECTORS vectors of VECTOR_BYTES (a zmm register:
-#: 8 float64 or 16 float32), so NR = 24 float64 or 48 float32 columns, in 24 accumulator registers.
-MR = 8
-NR_VECTORS = 3
-VECTOR_BYTES = 64
+#: The micro-kernel's block of C: MR rows by NR_VECTORS vectors of VECTOR_BYTES, the widest vector
+#: register numba's target has (:func:`aichip.simd.vector_bytes`: 64 with AVX-512, 32 with AVX2),
+#: so each FMA the kernel emits is one full-width instruction. MR * NR_VECTORS accumulators, plus
+#: the NR_VECTORS vectors of a row of B and a broadcast of A (and one spare), fill the vector
+#: registers: MR = 6 (12 accumulators of 16 ymm registers, NR = 8 float64 or 16 float32) with
+#: AVX2, MR = 14 (28 of 32 zmm, NR = 16 float64 or 32 float32) with AVX-512. NR then divides the
+#: 32-column blocks of :mod:`aichip.sparse`.
+VECTOR_BYTES = simd.vector_bytes()
+NR_VECTORS = 2
+MR = (simd.vector_registers() - 2 * NR_VECTORS) // NR_VECTORS
+
+
+def blocking_for(l1_bytes: int, l2_bytes: int, l3_bytes: int, mr: int = MR,
+                 nr: int = NR_VECTORS * VECTOR_BYTES // 8, itemsize: int = 8) -> dict:
+    """``packed``'s blocks (elements) for a core's caches, in the Goto/BLIS rules:
+
+    * ``KC``: a KC x NR micro-panel of B fills at most half of L1, where it stays while the
+      micro-kernel streams every A micro-panel of the block past it (a power of two, 64 to 1024);
+    * ``MC``: an MC x KC block of A fills at most half of L2 (a multiple of ``mr``);
+    * ``NC``: a KC x NC panel of B fills at most a quarter of L3 (a multiple of ``nr``, at most
+      4096 columns).
+
+    Parameters
+    ----------
+    l1_bytes, l2_bytes, l3_bytes : int, > 0
+        One core's L1 data cache, L2 and the L3 it shares, in bytes.
+    mr, nr : int, >= 1
+        The micro-kernel's block of C (default the float64 one).
+    itemsize : int
+        Bytes per element (8: float64).
+    """
+    l1, l2, l3 = (check_int(k, v, minimum=1) for k, v in
+                  (("l1_bytes", l1_bytes), ("l2_bytes", l2_bytes), ("l3_bytes", l3_bytes)))
+    mr, nr = check_int("mr", mr, minimum=1), check_int("nr", nr, minimum=1)
+    itemsize = check_int("itemsize", itemsize, minimum=1)
+    kc = 2 ** int(np.log2(max(1, l1 // (2 * nr * itemsize))))
+    kc = min(max(kc, 64), 1024)
+    mc = max(mr, l2 // (2 * kc * itemsize) // mr * mr)
+    nc = min(max(nr, l3 // (4 * kc * itemsize) // nr * nr), 4096 // nr * nr)
+    return {"MC": mc, "KC": kc, "NC": nc}
+
+
+def _host_blocking() -> dict:
+    size = {1: 32 * 2**10, 2: 512 * 2**10, 3: 8 * 2**20}  # when the OS does not say
+    for c in machine.cache_levels():
+        if c.kind != "Instruction" and c.level in size:
+            size[c.level] = c.size_bytes
+    return blocking_for(size[1], size[2], size[3])
+
+
+#: ``packed``'s blocks (elements, both dtypes) for this machine's caches (:func:`blocking_for`;
+#: float64 sizes, so float32 blocks fill half as many bytes). On the AVX2 machine of this
+#: book's runs (32 KiB L1, 512 KiB L2): MC = 126, KC = 256, NC = 4096.
+PACKED_BLOCKING = _host_blocking()
 
 
 def micro_tile(dtype) -> tuple[int, int]:
@@ -137,12 +183,14 @@ def _pack_b(b, p0, j0, out):
     # KC x NC panel of B -> out[q, p, j] = B[p0 + p, j0 + q*NR + j]: NR-column micro-panels, each
     # row by row (the order the micro-kernel reads them), zero past B's last column
     n_panels, kc, nr = out.shape
-    n = b.shape[1]
     for q in range(n_panels):
+        cols = max(0, min(nr, b.shape[1] - j0 - q * nr))  # B's columns in this micro-panel
         for p in range(kc):
-            for j in range(nr):
-                jj = j0 + q * nr + j
-                out[q, p, j] = b[p0 + p, jj] if jj < n else 0.0
+            row = b[p0 + p]
+            for j in range(cols):                     # a contiguous copy, without a branch
+                out[q, p, j] = row[j0 + q * nr + j]
+            for j in range(cols, nr):
+                out[q, p, j] = 0.0
     # magictoken: pack-b-end
 
 
@@ -153,10 +201,14 @@ def _pack_a(a, i0, mc, p0, out):
     # column by column, zero past the block's last row
     n_panels, kc, mr = out.shape
     for q in range(n_panels):
-        for p in range(kc):
-            for i in range(mr):
-                r = q * mr + i
-                out[q, p, i] = a[i0 + r, p0 + p] if r < mc else 0.0
+        rows = max(0, min(mr, mc - q * mr))           # A's rows in this micro-panel
+        for i in range(rows):                         # read along A's row, write every MR-th
+            row = a[i0 + q * mr + i]
+            for p in range(kc):
+                out[q, p, i] = row[p0 + p]
+        for i in range(rows, mr):
+            for p in range(kc):
+                out[q, p, i] = 0.0
     # magictoken: pack-a-end
 
 
@@ -253,13 +305,24 @@ def _micro_kernel_python(kc, ap, a_off, bp, b_off, c, c_off, ldc):
 if numba.config.DISABLE_JIT:
     _micro_kernel = _micro_kernel_python  # noqa: F811 - the jitted callers look it up at run time
 
+#: The packed schedule's parts, public for the kernels built on them (:mod:`aichip.sparse`):
+#: ``micro_kernel(kc, ap, a_off, bp, b_off, c, c_off, ldc)`` adds the product of a packed A
+#: micro-panel (``kc x MR`` at ``ap.flat[a_off:]``) and a packed B micro-panel (``kc x NR`` at
+#: ``bp.flat[b_off:]``) to the ``MR x NR`` block of C at ``c.flat[c_off:]`` (row stride ``ldc``);
+#: ``pack_a(a, i0, mc, p0, out)`` and ``pack_b(b, p0, j0, out)`` fill ``out`` with A's rows
+#: ``i0:i0 + mc`` and B's columns from ``j0`` in micro-panel order, from row/column ``p0``.
+micro_kernel, pack_a, pack_b = _micro_kernel, _pack_a, _pack_b
+
 
 @njit(cache=True, parallel=True, boundscheck=False)
-def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
+def _packed_kernel(a, b, c, mc, kc, nc, mr, nr, threads):
     # magictoken: packed-begin
     m, k = a.shape
     n = b.shape[1]
-    n_iblocks = (m + mc - 1) // mc
+    n_panels = (m + mr - 1) // mr                   # MR-row micro-panels of A and C
+    # row blocks of about MC rows, as many per thread, each as many micro-panels (+- 1)
+    n_iblocks = threads * -(-((m + mc - 1) // mc) // threads)
+
     for j0 in range(0, n, nc):                      # 5th loop: NC columns of B and C
         ncb = min(nc, n - j0)
         for p0 in range(0, k, kc):                  # 4th loop: KC-deep slice of A and B
@@ -268,9 +331,11 @@ def _packed_kernel(a, b, c, mc, kc, nc, mr, nr):
             bpack = np.empty((n_bpanels, kcb, nr), dtype=a.dtype)
             for q in prange(n_bpanels):             # B panel: packed by all threads, shared
                 _pack_b(b, p0, j0 + q * nr, bpack[q:q + 1])
-            for ib in prange(n_iblocks):            # 3rd loop: MC rows of A, one block per thread
-                i0 = ib * mc
-                mcb = min(mc, m - i0)
+            for ib in prange(n_iblocks):            # 3rd loop: ~MC rows of A, one block a thread
+                i0 = mr * (ib * n_panels // n_iblocks)
+                mcb = min(m, mr * ((ib + 1) * n_panels // n_iblocks)) - i0
+                if mcb <= 0:
+                    continue
                 apack = np.empty(((mcb + mr - 1) // mr, kcb, mr), dtype=a.dtype)
                 _pack_a(a, i0, mcb, p0, apack)      # A block: this thread's, in its L2
                 edge = np.empty((mr, nr), dtype=a.dtype)
@@ -393,7 +458,7 @@ def matmul(A: np.ndarray, B: np.ndarray, variant: str = "packed") -> np.ndarray:
     else:
         blk = PACKED_BLOCKING
         mr, nr = micro_tile(A.dtype)
-        _packed_kernel(A, B, C, blk["MC"], blk["KC"], blk["NC"], mr, nr)
+        _packed_kernel(A, B, C, blk["MC"], blk["KC"], blk["NC"], mr, nr, numba.get_num_threads())
     return C
 
 
@@ -406,7 +471,8 @@ def traffic_bytes(n: int, variant: str, bytes_per_elem: int = 8) -> int:
       exceed the cache): ``n**3`` elements of B, plus A's row (reused from cache) and C: about
       ``n**3 + 2 n**2`` elements.
     * ``reordered``: for each of the ``n`` rows of C, all of B streams by (B does not fit in
-      cache for large ``n``): ``n**3`` elements of B, plus A and C once each.
+      cache for large ``n``): ``n**3`` elements of B, plus A read once and C read and written
+      back once (``c[i, j] +=`` reads each element before it writes it): ``n**3 + 3 n**2``.
     * ``tiled`` with tile ``T``: each of the ``(n/T)**3`` block steps loads a tile of B and reads
       and writes a tile of C (``3 T**2``), while the tile of A is loaded once per ``(i0, p0)``:
       ``3 n**3 / T + n**2`` elements.
@@ -417,8 +483,10 @@ def traffic_bytes(n: int, variant: str, bytes_per_elem: int = 8) -> int:
     n = check_int("n", n, minimum=1)
     check_choice("variant", variant, VARIANTS)
     bytes_per_elem = check_int("bytes_per_elem", bytes_per_elem, minimum=1)
-    if variant in ("naive", "reordered"):
+    if variant == "naive":
         elems = n**3 + 2 * n**2
+    elif variant == "reordered":
+        elems = n**3 + 3 * n**2
     elif variant == "tiled":
         elems = 3 * n**3 // TILE + n**2
     else:
@@ -440,7 +508,8 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     """Time each variant and NumPy's BLAS (``"numpy"``) on the same ``n x n`` operands, side by
     side.
 
-    ``packed`` and NumPy run on ``threads`` threads (numba's and the BLAS library's, default all);
+    ``packed`` and NumPy run on ``threads`` threads (numba's and the BLAS library's, default all;
+    NumPy's row reports the count its BLAS library says it used);
     the other variants on one. After one warm-up call each, NumPy and ``packed`` are timed in
     alternation (NumPy, packed, NumPy, packed, ...), ``repeats`` calls each, so that a burst of
     load from other processes hits both alike; the other variants are timed after them. Each
@@ -472,7 +541,7 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     B = rng.standard_normal((n, n)).astype(dtype)
     size = np.dtype(dtype).itemsize
     best = {}
-    with blas_threads(threads), numba_threads(threads):
+    with blas_threads(threads) as blas_used, numba_threads(threads):
         ref = A @ B
         side_by_side = {"numpy": lambda: A @ B}
         if "packed" in variants:
@@ -486,7 +555,8 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
                 best[name] = min(best.get(name, np.inf), time.perf_counter() - start)
         errors = {v: matmul(A, B, v) for v in variants if v == "packed"}
     scale = np.abs(ref).max()
-    rows = [("numpy", threads, best["numpy"], 0.0, 2 * n**3 / (size * 3 * n**2))]
+    # NumPy's row: the thread count its BLAS library reports (one when it reports none)
+    rows = [("numpy", blas_used or 1, best["numpy"], 0.0, 2 * n**3 / (size * 3 * n**2))]
     for v in variants:
         if v == "packed":
             t, product = best["packed"], errors["packed"]

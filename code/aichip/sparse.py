@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from numba import njit, prange
 
+from . import gemm
 from .source import marked_source
-from .timing import time_call
 from .validation import check_choice, check_int
 
 __all__ = ["prune_2_4", "decompress_2_4", "pack_metadata_2_4", "unpack_metadata_2_4",
@@ -190,28 +190,34 @@ def random_layout(k_blocks: int, n_blocks: int, density: float, seed: int = 0) -
 
 
 # magictoken: block_sparse_kernel-begin
-@njit(parallel=True, cache=True)
-def _block_sparse_kernel(x, blocks, col_ptr, row_block, block_of, b, out):
-    M = x.shape[0]
-    n_cols = col_ptr.size - 1
-    rows_per_tile = 4   # four rows of x share each loaded block value
-    for j in prange(n_cols):                 # one block column of W -> b columns of out
-        acc = np.zeros((rows_per_tile, b), dtype=out.dtype)
-        for r0 in range(0, M, rows_per_tile):
-            r1 = min(r0 + rows_per_tile, M)
-            acc[:, :] = 0
-            for p in range(col_ptr[j], col_ptr[j + 1]):   # only the stored blocks
-                blk = blocks[block_of[p]]
-                k0 = row_block[p] * b
-                for k in range(b):
-                    for r in range(r1 - r0):
-                        xv = x[r0 + r, k0 + k]
-                        for c in range(b):
-                            acc[r, c] += xv * blk[k, c]
-            for r in range(r1 - r0):
-                for c in range(b):
-                    out[r0 + r, j * b + c] = acc[r, c]
+@njit(parallel=True, cache=True, boundscheck=False)
+def _block_sparse_kernel(xp, bp, col_ptr, row_block, block_of, b, out):
+    # out[:, j*w:(j+1)*w] += x[:, k-blocks stored in block column j] @ those blocks, on the packed
+    # GEMM's micro-kernel: xp is x packed once into MR-row micro-panels (n_panels, K, MR), bp
+    # each stored block packed into NR-column micro-panels (nnz, w / NR, b, NR), w = out's
+    # columns per block column (b rounded up to whole micro-panels)
+    n_panels, k, mr = xp.shape
+    panels_per_block, nr = bp.shape[1], bp.shape[3]
+    n = out.shape[1]
+    for j in prange(col_ptr.size - 1):               # a block column of W per thread at a time
+        for iq in range(n_panels):                    # MR rows of x and out
+            for t in range(panels_per_block):         # NR columns of the block column
+                c_off = iq * mr * n + j * panels_per_block * nr + t * nr
+                for p in range(col_ptr[j], col_ptr[j + 1]):   # only the stored blocks
+                    gemm.micro_kernel(b, xp, (iq * k + row_block[p] * b) * mr,
+                                      bp, (block_of[p] * panels_per_block + t) * b * nr,
+                                      out, c_off, n)
 # magictoken: block_sparse_kernel-end
+
+
+@njit(parallel=True, cache=True, boundscheck=False)
+def _pack_operands(x, blocks, xp, bp):
+    # x -> MR-row micro-panels, every stored block -> NR-column micro-panels (gemm's packing)
+    mr = xp.shape[2]
+    for q in prange(xp.shape[0]):
+        gemm.pack_a(x, q * mr, min(mr, x.shape[0] - q * mr), 0, xp[q:q + 1])
+    for s in prange(blocks.shape[0]):
+        gemm.pack_b(blocks[s], 0, 0, bp[s])
 
 
 def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
@@ -227,7 +233,11 @@ def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
     Returns
     -------
     ndarray (M, N) in the result type of ``x`` and ``blocks`` (float32 stays float32). The kernel
-    runs in parallel over block columns of ``W`` with numba's threads.
+    is :mod:`aichip.gemm`'s packed micro-kernel: ``x`` is packed once into its MR-row
+    micro-panels, each stored block into NR-column micro-panels, and for every MR x NR tile of the
+    output the micro-kernel adds the product of each stored block with the rows of ``x`` it
+    meets (``block_size`` steps a call). It runs in parallel over block columns of ``W`` with
+    numba's threads.
     """
     blocks, layout, b = _check_layout(blocks, layout, block_size)
     x = _matrix("x", x)
@@ -244,9 +254,18 @@ def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
     col_ptr = np.zeros(nb + 1, dtype=np.intp)
     np.add.at(col_ptr, rows_t + 1, 1)
     col_ptr = np.cumsum(col_ptr)
-    out = np.empty((x.shape[0], nb * b), dtype=dtype)
-    _block_sparse_kernel(x, blocks, col_ptr, cols_t.astype(np.intp),
+    mr, nr = gemm.micro_tile(dtype)
+    m = x.shape[0]
+    n_panels, panels = -(-m // mr), -(-b // nr)   # micro-panels of x's rows, of a block's columns
+    xp = np.empty((n_panels, kb * b, mr), dtype=dtype)
+    bp = np.empty((blocks.shape[0], panels, b, nr), dtype=dtype)
+    _pack_operands(x, blocks, xp, bp)
+    # whole micro-tiles: out padded to MR rows and NR columns per block column where needed
+    out = np.zeros((n_panels * mr, nb * panels * nr), dtype=dtype)
+    _block_sparse_kernel(xp, bp, col_ptr, cols_t.astype(np.intp),
                          block_id[cols_t, rows_t].astype(np.intp), b, out)
+    if out.shape != (m, nb * b):
+        out = np.ascontiguousarray(out.reshape(-1, nb, panels * nr)[:m, :, :b].reshape(m, nb * b))
     return out
 
 
@@ -256,10 +275,11 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     """Time :func:`block_sparse_matmul` (n x n times n x n) against its own dense run and NumPy.
 
     For each density: a random balanced layout (:func:`random_layout`), the best time of at least
-    ``repeats`` calls after a warm-up, repeated until they span ``min_time_s`` seconds (so a
-    short run gets as many chances at a quiet moment of a shared machine as a long one), the time
-    ``density * dense`` would predict, and the result checked against NumPy on the dense
-    equivalent. Density 1 (every block stored) is the kernel's own dense time.
+    ``repeats`` calls after a warm-up, the time ``density * dense`` would predict, and the result
+    checked against NumPy on the dense equivalent. Density 1 (every block stored) is the kernel's
+    own dense time. NumPy and every density are timed in turn, round after round, for at least
+    ``repeats`` rounds and ``min_time_s`` seconds, so a burst of load from other programs slows
+    them alike and a short run gets as many chances at a quiet moment as a long one.
 
     Returns
     -------
@@ -281,27 +301,43 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, n)).astype(dtype)
     W = rng.standard_normal((n, n)).astype(dtype)
-    numpy_t = time_call(lambda: x @ W, repeats, min_time_s=min_time_s)
-    rows, dense_s = [], None
+    runs, dense = {"numpy": lambda: x @ W}, {}
     for d in sorted(densities, reverse=True):
         layout = random_layout(n // b, n // b, d, seed=seed)
         mask = np.kron(layout, np.ones((b, b), dtype=np.uint8)).astype(bool)
-        Wd = np.where(mask, W, 0).astype(dtype)
-        blocks, lay = to_block_sparse(Wd, b)
-        run = functools.partial(block_sparse_matmul, x, blocks, lay, b)
-        t = time_call(run, repeats, min_time_s=min_time_s)
-        ref = x.astype(np.float64) @ Wd.astype(np.float64)
-        got = block_sparse_matmul(x, blocks, lay, b)
-        err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
-        if dense_s is None:
-            dense_s = t.best_s
-        rows.append(dict(density=d, block_size=b, n=n, time_s=t.best_s, median_s=t.median_s,
-                         predicted_s=d * dense_s, ratio_to_linear=t.best_s / (d * dense_s),
-                         numpy_dense_s=numpy_t.best_s, speedup_vs_numpy=numpy_t.best_s / t.best_s,
-                         max_rel_error=err))
+        dense[d] = np.where(mask, W, 0).astype(dtype)
+        runs[d] = functools.partial(block_sparse_matmul, x, *to_block_sparse(dense[d], b), b)
+    times = _interleaved_times(runs, repeats, min_time_s)
+    numpy_s = min(times["numpy"])
+    rows, dense_s = [], min(times[1.0])
+    for d in sorted(densities, reverse=True):
+        ref = x.astype(np.float64) @ dense[d].astype(np.float64)
+        err = float(np.max(np.abs(runs[d]() - ref)) / np.max(np.abs(ref)))
+        best = min(times[d])
+        rows.append(dict(density=d, block_size=b, n=n, time_s=best,
+                         median_s=float(np.median(times[d])), predicted_s=d * dense_s,
+                         ratio_to_linear=best / (d * dense_s), numpy_dense_s=numpy_s,
+                         speedup_vs_numpy=numpy_s / best, max_rel_error=err))
     df = pd.DataFrame(rows)
     df["machine"] = describe().cpu_model
     return df
+
+
+def _interleaved_times(runs: dict, repeats: int, min_time_s: float) -> dict:
+    """Seconds of each call of each function in ``runs``, timed in turn, round after round, after
+    one warm-up call each: at least ``repeats`` rounds, and until ``min_time_s`` has passed."""
+    import time
+
+    for fn in runs.values():
+        fn()
+    times = {k: [] for k in runs}
+    start = time.perf_counter()
+    while min(len(v) for v in times.values()) < repeats or time.perf_counter() - start < min_time_s:
+        for k, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return times
 
 
 def sweep(n: int = 512, block_sizes=BLOCK_SIZES, densities=(1.0, 0.5, 0.25, 0.125, 0.0625),

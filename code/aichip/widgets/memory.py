@@ -100,7 +100,7 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
                                                               w.VBox(list(c.values())[6:])]))
 
 
-def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.5, min_points: int = 3
+def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.3, min_points: int = 3
                           ) -> w.Widget:
     """The measured sweep curves with the levels :func:`aichip.memory.detect_cache_levels` finds,
     re-detected as the reader moves its ``rise`` and ``min_points``; the OS's caches dotted."""
