@@ -346,7 +346,13 @@ def test_two_ranks_skewed_alltoallv_checked_with_the_model_beside():
     res = mpibench.run(2, ops="pingpong,alltoallv", max_bytes=16384, iters=2, warmup=1, skew=1.5)
     assert res["returncode"] == 0 and res["ok"]
     rows = res["ops"]["alltoallv"]["rows"]
-    assert rows and all(r["wrong"] == 0 and r["model_us"] > 0 for r in rows)
+    assert rows and all(r["wrong"] == 0 for r in rows)
+    # the model column needs a ping-pong fit with a positive beta; on a loaded machine the
+    # fitted slope can be clamped to 0 (time not rising with size), and then no model is given
+    if res["ops"]["pingpong"].get("fit_beta_s_per_byte", 0) > 0:
+        assert all(r["model_us"] > 0 for r in rows)
+    else:
+        assert all("model_us" not in r for r in rows)
     assert all(r["busiest_over_even"] >= 1.0 for r in rows if r["count"] >= 8)
     assert "skew 1.5" in res["stdout"] and "busiest/even" in res["stdout"]
 
