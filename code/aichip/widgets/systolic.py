@@ -110,6 +110,7 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
     step.max = max(longest - 1, cycle)
     grid = {"df": list(sy.DATAFLOWS), "cyc": sorted(set(range(longest)) | {cycle})}
     return explorer(draw, {"df": pick, "cyc": step, "pipelined": overlap}, grid,
+                    axes={"pipelined": [False, True]},
                     arrange=lambda c: w.VBox([c["df"], c["pipelined"], c["cyc"]]))
 
 
