@@ -57,8 +57,9 @@ def draw_wavefront(trace: sy.Trace, first_cycle: int, n_cycles: int = 4, axes=No
     first_cycle = check_int("first_cycle", first_cycle, minimum=0, maximum=total - n_cycles)
     if axes is None:
         rows, cols = trace.busy.shape[1:]
-        _, axes = plt.subplots(1, n_cycles, figsize=(n_cycles * (1.2 * cols + 0.8),
-                                                      1.1 * rows + 1.4))
+        width, height = n_cycles * (1.2 * cols + 0.8), 1.1 * rows + 1.4
+        shrink = min(1.0, 10.5 / width)   # at most 10.5 inches: legible at the page's width
+        _, axes = plt.subplots(1, n_cycles, figsize=(width * shrink, height * max(shrink, 0.7)))
     axes = np.atleast_1d(axes)
     if axes.size != n_cycles:
         raise ValueError(f"axes must hold n_cycles={n_cycles} axes, got {axes.size}")
