@@ -71,7 +71,8 @@ ENV = "AICHIP_STATIC_EXPLORERS"
 MAX_VIEWS = 160
 #: CSS class of the view a static explorer shows where two of its axes are moved at once
 NOT_PRECOMPUTED = "aichip-not-precomputed"
-#: resolution of the precomputed figures (dots per inch)
+#: resolution of the precomputed figures (dots per inch): the chapters' own ``figure.dpi``, so an
+#: explorer's figure and a chapter's figure of the same size look alike on the page
 DPI = 100
 
 _SELECTIONS = (w.Dropdown, w.ToggleButtons, w.RadioButtons, w.SelectionSlider)
@@ -89,9 +90,9 @@ def static_mode(static: bool | None = None) -> bool:
     return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def _png_output(fig) -> dict:
+def _png_output(fig, dpi: float) -> dict:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     width, height = fig.get_size_inches() * fig.dpi
     return {"output_type": "display_data", "metadata": {},
             "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
@@ -99,9 +100,10 @@ def _png_output(fig) -> dict:
                                    f"{len(fig.axes)} Axes>"}}
 
 
-def render(draw: Callable, values: Mapping) -> list[dict]:
+def render(draw: Callable, values: Mapping, dpi: float = DPI) -> list[dict]:
     """Run ``draw(**values)`` and return what it showed as notebook output dicts, in order:
-    printed text as ``stream`` outputs, each figure it showed (or left open) as a PNG."""
+    printed text as ``stream`` outputs, each figure it showed (or left open) as a PNG at ``dpi``
+    dots per inch."""
     outputs: list[dict] = []
     text = io.StringIO()
     before = set(plt.get_fignums())
@@ -117,7 +119,7 @@ def render(draw: Callable, values: Mapping) -> list[dict]:
         for num in plt.get_fignums():
             if num not in before:
                 fig = plt.figure(num)
-                outputs.append(_png_output(fig))
+                outputs.append(_png_output(fig, dpi))
                 plt.close(fig)
 
     real_show = plt.show
@@ -274,8 +276,8 @@ def grid_points(levels: Mapping[str, tuple], axes: Collection[str] = ()) -> list
 
 
 def precompute(draw: Callable, controls: Mapping[str, w.Widget],
-               grid: Mapping[str, Sequence] | None, axes: Mapping[str, Sequence] | None = None
-               ) -> dict[tuple, list[dict]]:
+               grid: Mapping[str, Sequence] | None, axes: Mapping[str, Sequence] | None = None,
+               dpi: float = DPI) -> dict[tuple, list[dict]]:
     """``render`` of ``draw`` at every point of :func:`grid_points`.
 
     Returns ``{tuple of values, in the order of check_grid's levels: outputs}``.
@@ -283,7 +285,7 @@ def precompute(draw: Callable, controls: Mapping[str, w.Widget],
     if not callable(draw):
         raise TypeError(f"draw must be callable, got {type(draw).__name__}")
     levels = check_grid(controls, grid, axes)
-    return {point: render(draw, dict(zip(levels, point, strict=True)))
+    return {point: render(draw, dict(zip(levels, point, strict=True)), dpi)
             for point in grid_points(levels, axes or {})}
 
 
@@ -360,7 +362,7 @@ def _stacks(levels: Mapping[str, tuple], axes: Collection[str], leaf: Callable,
 def explorer(draw: Callable, controls: Mapping[str, w.Widget],
              grid: Mapping[str, Sequence] | None = None, *,
              axes: Mapping[str, Sequence] | None = None, arrange: Callable | None = None,
-             static: bool | None = None) -> w.Widget:
+             static: bool | None = None, dpi: float = DPI) -> w.Widget:
     """An explorer: ``draw(**values of controls)`` under ``controls``, live or precomputed.
 
     Parameters
@@ -380,6 +382,9 @@ def explorer(draw: Callable, controls: Mapping[str, w.Widget],
         controls, or their static stand-ins); default a VBox in dict order.
     static : bool, optional
         Force static (True) or live (False); default :func:`static_mode`.
+    dpi : float, optional
+        Resolution of the precomputed figures (default :data:`DPI`; lower only to keep a page
+        with many views under its size limit).
 
     Returns
     -------
@@ -394,7 +399,7 @@ def explorer(draw: Callable, controls: Mapping[str, w.Widget],
     if not static_mode(static):
         return w.VBox([arrange(dict(controls)), w.interactive_output(draw, dict(controls))])
 
-    views = precompute(draw, controls, grid, axes)
+    views = precompute(draw, controls, grid, axes, dpi)
     outputs: dict[str, w.Output] = {}   # identical views share one Output widget
 
     def output(data):
