@@ -130,7 +130,7 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
             "copy": around("copy", 2.5, 40.0), "irq": around("irq", 0.0, 4 * irq_us),
             "offloads": [True, False], "server": around("server", 0.5, 10.0),
             "reads": [1, 2, 3, 4]}
-    return explorer(draw, ctl, axes=axes, arrange=lambda c: w.HBox(
+    return explorer(draw, ctl, axes=axes, dpi=100, arrange=lambda c: w.HBox(
         [w.VBox(list(c.values())[:4]), w.VBox(list(c.values())[4:])]))
 
 
@@ -184,4 +184,5 @@ def incast_explorer(senders=16, cc="dcqcn", pfc=True, buffer_MB=3) -> w.Widget:
 
     # every congestion control with and without PFC; senders and buffer moved one at a time
     grid = {"cc": list(rdma.CC_MODES), "pfc": [True, False]}
-    return explorer(draw, ctl, grid, axes={"senders": list(INCAST_SENDERS), "buffer_MB": [3, 12]})
+    return explorer(draw, ctl, grid, axes={"senders": list(INCAST_SENDERS), "buffer_MB": [3, 12]},
+                    dpi=100)

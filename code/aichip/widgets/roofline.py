@@ -77,9 +77,9 @@ def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = No
         # wrapped to fit the page's column in the monospaced output, never cut off
         print(textwrap.fill(describe_point(roof, intensity, point.achieved_GFLOPs), width=72))
 
-    # the static page: every device; for each, the intensity moved alone over every octave from
-    # 1/4 to 4096 FLOP/byte, and the achieved fraction moved alone
-    octaves = [2.0**k for k in range(-2, 13)]
+    # the static page: every device; for each, the intensity moved alone over 1/4 to 4096
+    # FLOP/byte in factors of 4, and the achieved fraction moved alone
+    octaves = [4.0**k for k in range(-1, 7)]
     grid = {"name": list(rooflines)}
     axes = {"intensity": sorted({*octaves, intensity}),
             "fraction": sorted({0.3, 1.0, fraction_of_roof})}

@@ -19,7 +19,8 @@ from .memory import plot_training_memory
 from .static import explorer
 
 __all__ = [
-    "GPU_COUNTS", "SCALING_GPUS", "SEARCH", "STATIC_AXES", "model_presets", "plot_breakdown",
+    "GPU_COUNTS", "SCALING_GPUS", "SEARCH", "STATIC_AXES", "STATIC_MODELS",
+    "model_presets", "plot_breakdown",
     "plot_pipeline_schedule", "plot_scaling_efficiency", "draw_scaling", "scaling_explorer",
 ]
 
@@ -31,8 +32,10 @@ GPU_COUNTS = tuple(2**k for k in range(3, 14))         # 8 ... 8192
 #: the three clusters on 2 cores; ``scaling.scaling_efficiency`` accepts the full search too)
 SCALING_GPUS = (8, 32, 128, 512, 2048, 8192)
 SEARCH = dict(zero_stages=(0, 1), recomputes=("selective",), max_micro_batch=4)
+#: the models the static page offers (each brings a scaling sweep, the costly part)
+STATIC_MODELS = ("18.4B", "39.1B", "145.6B", "1008B")
 #: the values the static page offers for the layout's controls, each moved alone from the
-#: explorer's initial layout (with its initial value added); every model and cluster is offered
+#: explorer's initial layout (with its initial value added); every cluster is offered
 STATIC_AXES = {"n_gpus": (256, 512, 1024, 2048, 4096), "tp": (1, 2, 4, 8, 16),
                "pp": (1, 2, 4, 8, 16, 32), "micro_batch": (1, 2, 4, 8),
                "global_batch": (1024, 2048), "interleave": (1, 2, 4), "zero_stage": (0, 1, 2, 3),
@@ -182,6 +185,6 @@ def scaling_explorer(model: str = "1008B", cluster: str = "gb200_nvl72", n_gpus:
 
     axes = {name: sorted({*values, c[name].value}, key=list(c[name].options).index)
             for name, values in STATIC_AXES.items()}
-    axes["model"] = list(presets)
+    axes["model"] = sorted({*STATIC_MODELS, model}, key=list(presets).index)
     axes["cluster"] = list(names)
-    return explorer(draw, c, axes=axes, arrange=arrange, static=static)
+    return explorer(draw, c, axes=axes, arrange=arrange, static=static, dpi=100)

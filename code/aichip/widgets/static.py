@@ -71,9 +71,12 @@ ENV = "AICHIP_STATIC_EXPLORERS"
 MAX_VIEWS = 160
 #: CSS class of the view a static explorer shows where two of its axes are moved at once
 NOT_PRECOMPUTED = "aichip-not-precomputed"
-#: resolution of the precomputed figures (dots per inch): the chapters' own ``figure.dpi``, so an
-#: explorer's figure and a chapter's figure of the same size look alike on the page
-DPI = 100
+#: default resolution of the precomputed figures (dots per inch). An explorer's figure must fit the
+#: page's column (about 680 CSS pixels: at most ~10.5 inches at 72 dpi) so that it is never shrunk
+#: and a point stays at least a pixel (tests/browser/test_figures.py checks it); explorers with
+#: few views pass ``dpi=100`` for sharper text, those with many keep 72 for the build's time and
+#: the page's size (rendering at 100 dpi costs about 1.5 times as long per view)
+DPI = 72
 
 _SELECTIONS = (w.Dropdown, w.ToggleButtons, w.RadioButtons, w.SelectionSlider)
 _SLIDERS = (w.IntSlider, w.FloatSlider, w.FloatLogSlider, w.BoundedIntText, w.BoundedFloatText)
