@@ -96,3 +96,18 @@ def test_explorer_builds_with_its_grid(monkeypatch):
     assert calls and calls[0]["cluster"] == "gb200_nvl72"
     with pytest.raises(Exception, match="Invalid selection"):
         ws.scaling_explorer(cluster="dgx_z", static=False)
+
+
+def test_static_explorer_moves_every_control(monkeypatch):
+    """On the static page every control offers several values (none frozen), one at a time from
+    the initial layout: one view per value off the base, plus the base."""
+    calls = []
+    monkeypatch.setattr(ws, "draw_scaling", lambda **kw: calls.append(kw) or print(kw))
+    box = ws.scaling_explorer(static=True)
+    shown = box.children[0].children[0].children + box.children[0].children[1].children
+    assert len(shown) == 10
+    assert all(len(c.options) > 1 and not c.disabled for c in shown)
+    base = calls[0]
+    assert all(sum(call[k] != base[k] for k in base if k != "sweeps") == 1 for call in calls[1:])
+    assert len(calls) == 1 + sum(len(c.options) - 1 for c in shown)
+    assert "one control at a time" in box.children[1].value

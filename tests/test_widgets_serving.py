@@ -43,7 +43,10 @@ def outputs(widget):
 
 
 @pytest.mark.parametrize(("build", "draw", "n_views"), [
-    (ws.decode_explorer, "draw_decode_step", 12), (ws.batching_explorer, "draw_batching", 8)])
+    # decode: 2 models x (the base, the other format, 2 other contexts, the other GPU) + the note
+    # shown where two controls are moved at once; batching: every rate x every target
+    (ws.decode_explorer, "draw_decode_step", 2 * 5 + 1),
+    (ws.batching_explorer, "draw_batching", 8)])
 def test_static_explorers_offer_one_view_per_grid_point(monkeypatch, build, draw, n_views):
     monkeypatch.setenv("AICHIP_STATIC_EXPLORERS", "1")
     monkeypatch.setattr(ws, draw, lambda **values: print(sorted(values.items())))

@@ -41,6 +41,7 @@ def _draw(shape, freq, gain, grid_on):
 
 
 GRID = {"shape": ["sin", "cos"], "freq": [1, 2, 5], "gain": [1.0, 10.0]}
+AXES = {"grid_on": [False, True]}      # every control on the grid or the axes
 
 
 def _links():
@@ -86,7 +87,7 @@ def test_live_explorer_recomputes_for_any_value(monkeypatch):
     monkeypatch.delenv(static.ENV, raising=False)
     calls = []
     controls = _controls()
-    box = static.explorer(lambda **kw: calls.append(kw), controls, GRID)
+    box = static.explorer(lambda **kw: calls.append(kw), controls, GRID, axes=AXES)
     assert isinstance(box.children[1], w.Output)          # interactive_output, no stacks
     assert not any(isinstance(c, w.Stack) for c in box.children)
     controls["freq"].value = 7                             # a value off the grid
@@ -96,9 +97,9 @@ def test_live_explorer_recomputes_for_any_value(monkeypatch):
 
 def test_grid_builds_nested_stacks_linked_to_their_control():
     controls = _controls()
-    box = static.explorer(_draw, controls, GRID, static=True)
+    box = static.explorer(_draw, controls, GRID, axes=AXES, static=True)
     shown, note, root = box.children
-    names = list(GRID)
+    names = [*GRID, *AXES]
     # one stand-in control per grid entry, offering exactly the grid's values, at the initial one
     stand_ins = {c.description: c for c in shown.children}
     assert stand_ins["shape"].options == ("sine", "cosine") and stand_ins["shape"].index == 1
@@ -106,13 +107,16 @@ def test_grid_builds_nested_stacks_linked_to_their_control():
     assert stand_ins["frequency"].options == ("1", "2", "5")
     assert stand_ins["frequency"].index == 1
     assert stand_ins["gain"].options == ("1", "10") and stand_ins["gain"].index == 1
-    assert stand_ins["grid lines"] is controls["grid_on"] and controls["grid_on"].disabled
-    # level k has prod(sizes before k) stacks of len(grid[k]) children each
-    level, sizes = [root], [len(v) for v in GRID.values()]
+    assert stand_ins["grid lines"].options == ("no", "yes") and stand_ins["grid lines"].index == 0
+    assert not any(getattr(c, "disabled", False) for c in shown.children)   # nothing frozen
+    # level k has prod(sizes before k) stacks of len(values[k]) children each (one axis: no
+    # combination of two moved axes to leave out)
+    values = {**GRID, **AXES}
+    level, sizes = [root], [len(v) for v in values.values()]
     for depth, size in enumerate(sizes):
         assert all(isinstance(s, w.Stack) and len(s.children) == size for s in level)
         assert len(level) == int(np.prod(sizes[:depth]))
-        initial = [list(GRID[names[depth]]).index(controls[names[depth]].value)]
+        initial = [list(values[names[depth]]).index(controls[names[depth]].value)]
         assert {s.selected_index for s in level} == set(initial)
         linked = {id(link.target[0]) for link in _links()
                   if link.source[0] is stand_ins[controls[names[depth]].description]
@@ -120,18 +124,20 @@ def test_grid_builds_nested_stacks_linked_to_their_control():
         assert linked == {id(s) for s in level}
         level = [child for s in level for child in s.children]
     assert all(isinstance(leaf, w.Output) for leaf in level)
-    assert "12 precomputed views" in note.value
-    assert "frequency: 1, 2, 5" in note.value and "grid lines fixed" in note.value
+    assert "24 precomputed views" in note.value and "every combination" in note.value
+    assert "frequency: 1, 2, 5" in note.value and "grid lines: no, yes" in note.value
+    assert "one control at a time" in note.value and "grid lines no" in note.value
 
 
 def test_each_precomputed_view_equals_the_live_drawing():
-    box = static.explorer(_draw, _controls(), GRID, static=True)
-    for indices in itertools.product(*(range(len(v)) for v in GRID.values())):
-        values = {k: GRID[k][i] for k, i in zip(GRID, indices, strict=True)}
+    box = static.explorer(_draw, _controls(), GRID, axes=AXES, static=True)
+    values = {**GRID, **AXES}
+    for indices in itertools.product(*(range(len(v)) for v in values.values())):
+        point = {k: values[k][i] for k, i in zip(values, indices, strict=True)}
         outputs = static.stack_view(box, indices).outputs
-        pixels, text = _own_rendering(**values, grid_on=False)
+        pixels, text = _own_rendering(**point)
         assert [o["output_type"] for o in outputs] == ["display_data", "stream"]
-        assert np.array_equal(_png_pixels(outputs[0]), pixels), values
+        assert np.array_equal(_png_pixels(outputs[0]), pixels), point
         assert outputs[1]["text"] == text
 
 
@@ -151,9 +157,9 @@ def test_identical_views_are_stored_once():
     def draw(shape, freq, gain, grid_on):   # ignores gain
         print(shape, freq)
 
-    box = static.explorer(draw, _controls(), GRID, static=True)
-    assert static.stack_view(box, (0, 1, 0)) is static.stack_view(box, (0, 1, 1))
-    assert static.stack_view(box, (0, 1, 0)) is not static.stack_view(box, (1, 1, 0))
+    box = static.explorer(draw, _controls(), GRID, axes=AXES, static=True)
+    assert static.stack_view(box, (0, 1, 0, 0)) is static.stack_view(box, (0, 1, 1, 1))
+    assert static.stack_view(box, (0, 1, 0, 0)) is not static.stack_view(box, (1, 1, 0, 0))
 
 
 def test_render_keeps_order_and_closes_figures():
@@ -182,6 +188,7 @@ def test_render_keeps_order_and_closes_figures():
 
 
 @pytest.mark.parametrize("grid, error, match", [
+    ({"grid_on": [False, True]}, ValueError, "control 'grid_on' is on both the grid and the axes"),
     ({"colour": [1]}, ValueError, "grid key 'colour'"),
     ({"shape": ["sin", "tan"]}, ValueError, r"grid\['shape'\] value 'tan'"),
     ({"freq": [2, 12]}, ValueError, r"grid\['freq'\] value 12 is outside"),
@@ -192,14 +199,20 @@ def test_render_keeps_order_and_closes_figures():
     ({"freq": "2"}, ValueError, r"grid\['freq'\] must be a non-empty list"),
     ({"grid_on": [False, 1]}, ValueError, r"grid\['grid_on'\] values must be True or False"),
     ({"freq": [2, "3"]}, ValueError, r"grid\['freq'\] values must be numbers"),
-    ({}, TypeError, "grid must be a non-empty dict"),
-    ({"freq": list(range(1, 10)), "gain": [0.1 * 2 ** i for i in range(9)] + [10.0],
-      "shape": ["sin", "cos"]}, ValueError, "grid has 180 points, more than MAX_VIEWS"),
+    ({"freq": list(range(1, 10)), "gain": [0.1 * 2 ** i for i in range(4)] + [10.0],
+      "shape": ["sin", "cos"]}, ValueError, "grid and axes give 180 views, more than MAX_VIEWS"),
 ])
 def test_bad_grid_is_rejected_live_and_static(grid, error, match):
     for mode in (False, True):
         with pytest.raises(error, match=match):
-            static.explorer(_draw, _controls(), grid, static=mode)
+            static.explorer(_draw, _controls(), grid, axes=AXES, static=mode)
+    with pytest.raises(ValueError, match=r"controls \['grid_on'\] are on neither the grid nor "
+                       "the axes: they would be frozen on the static page"):
+        static.explorer(_draw, _controls(), GRID)
+    with pytest.raises(TypeError, match="grid and axes must not both be empty"):
+        static.explorer(_draw, _controls(), {}, axes={})
+    with pytest.raises(TypeError, match="axes must be a dict"):
+        static.explorer(_draw, _controls(), GRID, axes=[("grid_on", [False])])
 
 
 def test_bad_draw_controls_and_indices_are_rejected():
@@ -209,13 +222,13 @@ def test_bad_draw_controls_and_indices_are_rejected():
         static.explorer(_draw, [w.IntSlider()], GRID)
     with pytest.raises(TypeError, match=r"controls\['x'\] must be an ipywidgets control"):
         static.explorer(_draw, {"x": w.Button(description="x")}, {"x": [1]})
-    with pytest.raises(TypeError, match="control 'k' is a SelectMultiple"):
-        static.explorer(_draw, {"k": w.SelectMultiple(options=["a"], value=["a"])},
-                        {"k": [("a",)]}, static=True)
-    box = static.explorer(_draw, _controls(), {"freq": [1, 2]}, static=True)
+    with pytest.raises(TypeError, match="control 'k' is a Text"):
+        static.explorer(_draw, {"k": w.Text(value="a")}, {"k": ["a"]}, static=True)
+    single = {"shape": ["cos"], "freq": [2], "gain": [10.0], "grid_on": [False]}
+    box = static.explorer(_draw, _controls(), single, static=True)
     with pytest.raises(ValueError, match="indices has more levels"):
-        static.stack_view(box, (0, 0))
-    box = static.explorer(_draw, _controls(), GRID, static=True)
+        static.stack_view(box, (0, 0, 0, 0, 0))
+    box = static.explorer(_draw, _controls(), GRID, axes=AXES, static=True)
     with pytest.raises(ValueError, match="indices has fewer levels"):
         static.stack_view(box, (0,))
 
@@ -236,3 +249,64 @@ def test_book_build_extension_turns_static_on_unless_told_otherwise(monkeypatch)
     monkeypatch.setenv(static.ENV, "0")
     ext.setup(None)
     assert static.static_mode() is False
+
+
+def test_axes_move_one_control_at_a_time_from_the_initial_values():
+    """axes: for each grid point, the base view and each axis moved alone; two moved axes show
+    the note that names the base values, stored once. Counted against draw's own calls."""
+    calls = []
+
+    def draw(**kw):
+        calls.append(kw)
+        _draw(**kw)
+
+    axes = {"freq": [1, 2, 5], "gain": [1.0, 10.0], "grid_on": [False, True]}
+    box = static.explorer(draw, _controls(), {"shape": ["sin", "cos"]}, axes=axes, static=True)
+    # per shape: the base, two other frequencies, one other gain, one other grid setting
+    assert len(calls) == 2 * (1 + 2 + 1 + 1)
+    assert len({tuple(sorted(c.items())) for c in calls}) == len(calls)
+    base = (1, 1, 0)                          # freq 2, gain 10, no grid lines: the controls' values
+    values = list(axes.values())
+    for s, shape in enumerate(["sin", "cos"]):
+        for idx in itertools.product(*(range(len(v)) for v in values)):
+            moved = [k for k in range(3) if idx[k] != base[k]]
+            outputs = static.stack_view(box, (s, *idx)).outputs
+            if len(moved) <= 1:
+                point = {k: v[i] for k, v, i in zip(axes, values, idx, strict=True)}
+                pixels, text = _own_rendering(shape, **point)
+                assert np.array_equal(_png_pixels(outputs[0]), pixels), (shape, point)
+                assert outputs[1]["text"] == text
+            else:
+                assert [o["output_type"] for o in outputs] == ["stream"]
+                assert outputs[0]["text"].startswith("Not precomputed")
+                assert "frequency 2; gain 10; grid lines no" in outputs[0]["text"]
+    missing = {id(static.stack_view(box, (s, 0, 0, 1))) for s in (0, 1)}
+    assert len(missing) == 1                                          # stored once
+    assert "10 precomputed views" in box.children[1].value
+    levels = static.check_grid(_controls(), {"shape": ["cos"]}, axes)
+    assert static.grid_points(levels, axes) == [
+        ("cos", 2, 10.0, False), ("cos", 1, 10.0, False), ("cos", 5, 10.0, False),
+        ("cos", 2, 1.0, False), ("cos", 2, 10.0, True)]
+
+
+def test_selections_of_several_ranges_and_number_boxes_get_stand_ins():
+    controls = {"kinds": w.SelectMultiple(options=["a", "b", "c"], value=["a", "b", "c"],
+                                          description="kinds"),
+                "years": w.IntRangeSlider(value=(2000, 2020), min=2000, max=2020,
+                                          description="years"),
+                "n": w.IntText(value=7, description="n")}
+    axes = {"kinds": [("a", "b", "c"), ["b"], ("a", "c")], "years": [(2000, 2020), (2010, 2020)],
+            "n": [7, 70]}
+    seen = []
+    box = static.explorer(lambda kinds, years, n: print(kinds, years, n), controls, axes=axes,
+                          static=True)
+    shown = {c.description: c for c in box.children[0].children}
+    assert shown["kinds"].options == ("all", "b", "a, c") and shown["kinds"].index == 0
+    assert shown["years"].options == ("2000-2020", "2010-2020")
+    assert shown["n"].options == ("7", "70") and isinstance(shown["n"], w.Dropdown)
+    seen = static.stack_view(box, (1, 0, 0)).outputs[0]["text"]
+    assert seen == "('b',) (2000, 2020) 7\n"
+    with pytest.raises(ValueError, match=r"grid\['kinds'\] value 'd' is not an option"):
+        static.check_grid(controls, {}, {**axes, "kinds": [("a", "b", "c"), ("d",)]})
+    with pytest.raises(ValueError, match=r"grid\['years'\] value \(2020, 2010\) must be a pair"):
+        static.check_grid(controls, {}, {**axes, "years": [(2000, 2020), (2020, 2010)]})

@@ -2,11 +2,12 @@
 
 Each chapter page is opened from disk (``file://``) in headless Chromium with every request that is
 not ``file:``, ``data:`` or ``blob:`` aborted and recorded. For each explorer (an
-``aichip-static-explorer`` box, made by :func:`aichip.widgets.static.explorer`), every enabled
-control is moved to another value; the figure or text it shows must change, and come back when the
-control is moved back. No console error, no outside request. Screenshots of each explorer before
-and after each change are kept in ``_build/screenshots/explorers/``, with ``report.json``: the size
-of each page and of its widget state, and each explorer's grid.
+``aichip-static-explorer`` box, made by :func:`aichip.widgets.static.explorer`), no control may be
+frozen (disabled, or of a kind the static page cannot drive: a checkbox, a text box, a multiple
+selection), and every control is moved to another value; the figure or text it shows must change,
+and come back when the control is moved back. No console error, no outside request. Screenshots of
+each explorer before and after each change are kept in ``_build/screenshots/explorers/``, with
+``report.json``: the size of each page and of its widget state, and each explorer's grid.
 """
 
 from __future__ import annotations
@@ -83,6 +84,23 @@ _CONTROLS = """el => {
             out.push({kind: 'slider', i, n: Number(handle.getAttribute('aria-valuemax')) + 1,
                       label: s.querySelector('label')?.textContent || 'slider'});
     });
+    return out;
+}"""
+
+
+# the controls of an explorer that a reader cannot move on the static page: disabled ones, and
+# kinds that the static mechanism never links (a live control left in place would do nothing)
+_FROZEN = """el => {
+    const box = el.children[0];
+    const label = e => (e.closest('.widget-inline-hbox, .widget-checkbox, .jupyter-widgets')
+                        ?.querySelector('label')?.textContent || e.tagName).trim();
+    const out = [];
+    box.querySelectorAll('select, button, input, textarea, .widget-hslider').forEach(e => {
+        if (e.disabled || e.querySelector?.('[disabled]')) out.push('disabled: ' + label(e));
+    });
+    box.querySelectorAll('input[type=checkbox], input[type=text], input[type=number], textarea,'
+                         + ' select[multiple], .widget-hslider .noUi-handle-upper')
+        .forEach(e => out.push('not driven by the static page: ' + label(e)));
     return out;
 }"""
 
@@ -196,6 +214,8 @@ def test_every_explorer_responds_offline(browser, chapter):
             entry = {"grid": note, "controls": [c["label"] for c in controls], "changed": []}
             report["explorers"].append(entry)
             assert controls, f"explorer {k} of {chapter} has no enabled control"
+            frozen = explorer.evaluate(_FROZEN)
+            assert not frozen, f"{chapter}: explorer {k} has frozen controls: {frozen}"
             start = explorer.evaluate(_SIGNATURE)
             assert '"imgs":[]' not in start or '"text":[]' not in start, "explorer shows nothing"
             for c, control in enumerate(controls):

@@ -135,3 +135,96 @@ def test_figures_captioned_and_tables_not_cut_off(reader_browser, book_url, page
         if table["state"] not in ("fits", "scrolls") or table.get("overflows"):
             problems.append(f"{table['desc']} {table['state']} ({table['hidden']:.0f} px hidden)")
     assert not problems, f"{page_name}:\n" + "\n".join(problems)
+
+
+# -- legibility: every figure is shown at a size where its text can be read ---------------------
+#: the least a figure's point (1/72 inch at the resolution it was saved at) may shrink to on the
+#: page, in CSS pixels: matplotlib's 10-point labels then show at least 8 pixels high
+MIN_PX_PER_POINT = 0.8
+
+# every shown PNG in the page's content: its natural and displayed widths, and the resolution
+# matplotlib wrote into it (the pHYs chunk, pixels per metre)
+_IMAGES = """async () => {
+    const main = document.querySelector('main') || document.body;
+    const out = [];
+    for (const img of main.querySelectorAll('img')) {
+        if (!img.offsetParent || !img.complete || !img.naturalWidth) continue;
+        let dpi = null;
+        try {
+            const b = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+            for (let i = 8; i + 12 <= b.length; ) {
+                const len = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+                const type = String.fromCharCode(b[i + 4], b[i + 5], b[i + 6], b[i + 7]);
+                if (type === 'pHYs') {
+                    const ppm = ((b[i + 8] << 24) | (b[i + 9] << 16) | (b[i + 10] << 8)
+                                 | b[i + 11]) >>> 0;
+                    if (b[i + 16] === 1) dpi = ppm * 0.0254;
+                    break;
+                }
+                if (type === 'IDAT') break;
+                i += 12 + len;
+            }
+        } catch (e) { dpi = null; }
+        out.push({src: (img.getAttribute('src') || '').slice(0, 60), natural: img.naturalWidth,
+                  shown: img.getBoundingClientRect().width, dpi,
+                  widget: !!img.closest('.jupyter-widgets, .widget-output')});
+    }
+    return out;
+}"""
+
+
+def legibility_problems(images: list[dict]) -> list[str]:
+    """What is wrong with each image's size on the page: shrunk so far that a point is below
+    :data:`MIN_PX_PER_POINT` CSS pixels, or enlarged beyond its pixels (blurred)."""
+    problems = []
+    for img in images:
+        where = ("explorer view " if img["widget"] else "figure ") + img["src"]
+        if img["shown"] > img["natural"] + 1:
+            problems.append(f"{where}: {img['natural']} px wide, enlarged to {img['shown']:.0f}")
+        if img["dpi"]:
+            width_pt = img["natural"] / img["dpi"] * 72
+            px_per_pt = img["shown"] / width_pt
+            if px_per_pt < MIN_PX_PER_POINT:
+                problems.append(
+                    f"{where}: {width_pt / 72:.1f} inches at {img['dpi']:.0f} dpi shown "
+                    f"{img['shown']:.0f} px wide, {px_per_pt:.2f} px per point (< "
+                    f"{MIN_PX_PER_POINT}): make the figure narrower (at most "
+                    f"{img['shown'] / MIN_PX_PER_POINT / 72:.1f} inches) or its text larger")
+    return problems
+
+
+def test_legibility_check_fails_on_a_shrunk_figure():
+    """The check itself: a 16-inch explorer figure at 72 dpi shown 684 px wide (chapter 11's
+    before this check) fails; a 10-inch one at 100 dpi passes; a blown-up one fails."""
+    shrunk = {"src": "a", "natural": 1152, "shown": 684, "dpi": 72.0, "widget": True}
+    fits = {"src": "b", "natural": 1000, "shown": 684, "dpi": 100.0, "widget": True}
+    blown = {"src": "c", "natural": 300, "shown": 684, "dpi": 100.0, "widget": False}
+    assert legibility_problems([fits]) == []
+    assert "0.59 px per point" in legibility_problems([shrunk])[0]
+    assert "enlarged" in legibility_problems([blown])[0]
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="the book is not built: run 'make book' first")
+@pytest.mark.parametrize("page_name", CHAPTERS)
+def test_figures_legible_at_the_size_shown(browser, book_url, page_name):
+    """Every figure and every explorer's shown view, in a 1280-pixel-wide window."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        ("data:", "blob:", "http://127.0.0.1")) else route.abort())
+    page.goto(f"{book_url}/{page_name}", wait_until="load")
+    html = (HTML / page_name).read_text(encoding="utf-8")
+    n_explorers = html.count("aichip-static-explorer")
+    if n_explorers:   # the widget manager renders the explorers after the page has loaded
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.aichip-static-explorer')].every("
+                "e => e.querySelector('img, pre')) && document.querySelector("
+                "'.aichip-static-explorer')", timeout=60_000)
+        except Exception:  # noqa: BLE001 - the explorer test reports explorers that do not render
+            pass
+    images = page.evaluate(_IMAGES)
+    context.close()
+    assert images, f"{page_name}: no image shown"
+    problems = legibility_problems(images)
+    assert not problems, f"{page_name}:\n" + "\n".join(problems)

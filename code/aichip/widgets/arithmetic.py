@@ -145,7 +145,7 @@ def plot_reduction_tree(mult: arith.Multiplier, axes=None):
     width = max(len(h) for h in heights)
     rows = len(heights)
     if axes is None:
-        _, axes = plt.subplots(rows, 1, figsize=(min(14, 2 + 0.28 * width), 1.0 + 0.9 * sum(
+        _, axes = plt.subplots(rows, 1, figsize=(min(10.5, 2 + 0.28 * width), 1.0 + 0.9 * sum(
             max(h) for h in heights) * 0.18 + 0.6 * rows), squeeze=False)
         axes = axes[:, 0]
     for k, (ax, h) in enumerate(zip(axes, heights, strict=True)):

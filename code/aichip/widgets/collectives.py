@@ -191,10 +191,13 @@ def cost_explorer(op="allreduce", n_ranks=16, alpha_us=5.0, bw_GBps=25.0, gamma_
         plot_costs(op, p, a, b, g, rpn, ax, k)
         plt.show()
 
-    grid = {"op": list(ab.OPS), "p": sorted({4, 64, 256, n_ranks}),
-            "a": sorted({0.5, 5.0, 50.0, alpha_us})}
+    # the static page: every operation; for each, the other controls moved one at a time (ranks
+    # and alpha over the values the page offered before, the others to one more value each)
+    axes = {"p": sorted({4, 64, 256, n_ranks}), "a": sorted({0.5, 5.0, 50.0, alpha_us}),
+            "b": sorted({250.0, bw_GBps}), "g": sorted({50.0, gamma_GBps}),
+            "rpn": sorted({8, ranks_per_node}), "k": sorted({64, chunks})}
     return explorer(draw, {"op": wop, "p": wp, "a": wa, "b": wb, "g": wg, "rpn": wn, "k": wk},
-                    grid)
+                    {"op": list(ab.OPS)}, axes=axes)
 
 
 def plot_measured_vs_model(comparison, axes):

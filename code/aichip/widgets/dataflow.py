@@ -31,7 +31,7 @@ _TITLES = {"ws": "weight stationary", "os": "output stationary", "is": "input st
 
 def plot_taxonomy(n: int = 3):
     """Five small PE arrays: what each dataflow keeps in the PE and what moves between PEs."""
-    fig, axes = plt.subplots(1, 5, figsize=(15, 3.4))
+    fig, axes = plt.subplots(1, 5, figsize=(11, 2.8))
     for ax, (flow, (label, arrows)) in zip(axes, _PICTURES.items(), strict=True):
         for r in range(n):
             for c in range(n):

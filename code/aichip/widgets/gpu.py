@@ -34,7 +34,7 @@ def plot_occupancy(compute_capability: str = "8.0", threads_per_block: int = 256
                np.arange(0, lim.max_shared_bytes_per_block + 1, 2048), shared_bytes_per_block,
                "shared memory per block (bytes)")]
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
+        _, axes = plt.subplots(1, 3, figsize=(10.5, 3.4), sharey=True)
     launch = dict(threads_per_block=threads_per_block, registers_per_thread=registers_per_thread,
                   shared_bytes_per_block=shared_bytes_per_block)
     for ax, (name, values, current, label) in zip(axes, sweeps, strict=True):

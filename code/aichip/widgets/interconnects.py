@@ -239,7 +239,7 @@ def interconnect_explorer(system: str = "DGX-1 (V100)", kind: str = "max-flow",
 
     def draw(name, kind):
         topo = cache.setdefault(name, systems[name]())
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.6),
+        fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4),
                                  gridspec_kw={"width_ratios": [1.25, 1]})
         draw_topology(topo, axes[0])
         plot_bandwidth_matrix(topo, axes[1], kind)

@@ -120,8 +120,15 @@ def landscape_explorer(df: pd.DataFrame | None = None, x: str = "mem_bw_GBps",
     controls = {"view": view, "x": xw, "y": yw, "log_x": logx, "log_y": logy, "kinds": kinds,
                 "years": years}
     axes = ("mem_bw_GBps", "peak_TOPs", "year", "tdp_W", "efficiency_TOPs_per_W")
-    grid = {"view": list(view.options), "x": sorted({x, *axes[:4]}, key=list(FIELDS).index),
-            "y": sorted({y, *axes[1:]}, key=list(FIELDS).index)}
-    return explorer(draw, controls, grid, arrange=lambda c: w.HBox([
+    # the static page: for each y, x and the other controls moved one at a time (so every x goes
+    # with every y; all kinds, or each of the two commonest alone; two spans of years)
+    grid = {"y": sorted({y, *axes[1:]}, key=list(FIELDS).index)}
+    common = df["kind"].value_counts().index[:2]
+    mid = (lo + hi) // 2
+    static_axes = {"x": sorted({x, *axes[:4]}, key=list(FIELDS).index),
+                   "view": list(view.options), "log_x": [True, False], "log_y": [True, False],
+                   "kinds": [kinds.value, *[(k,) for k in common]],
+                   "years": [years.value, (lo, mid), (mid + 1, hi)]}
+    return explorer(draw, controls, grid, axes=static_axes, arrange=lambda c: w.HBox([
         w.VBox([c["view"], c["x"], c["y"], w.HBox([c["log_x"], c["log_y"]])]),
         w.VBox([c["kinds"], c["years"]])]))

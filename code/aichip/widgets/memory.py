@@ -32,7 +32,7 @@ def plot_training_memory(mem: T.TrainingMemory, capacity_GB: float, title: str =
     ax.axhline(capacity_GB, color="k", ls="--", label=f"GPU capacity {capacity_GB:,.0f} GB")
     ax.set_ylabel("memory per GPU (GB = 1e9 bytes)")
     ax.set_title(title or "Where a GPU's memory goes when training")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))
     return ax
 
 
@@ -94,10 +94,15 @@ def training_memory_explorer(model: str = "GPT-3 175B", gpu: str = "NVIDIA H100 
                              f"largest micro-batch that fits = {fits}")
         plt.show()
 
-    grid = {"model": list(shapes), "zero_stage": list(T.ZERO_STAGES),
-            "recompute": list(T.RECOMPUTE), "micro_batch": sorted({1, 8, c["micro_batch"].value})}
-    return explorer(show, c, grid, arrange=lambda c: w.HBox([w.VBox(list(c.values())[:6]),
-                                                              w.VBox(list(c.values())[6:])]))
+    # the static page: every control moved alone from its initial value (all of its options, or
+    # a few values of the number boxes and sliders): 39 views, fewer than a grid of the models
+    grid = None
+    axes = {name: list(c[name].options) for name in
+            ("model", "optimizer", "precision", "zero_stage", "tp", "pp", "recompute", "gpu")}
+    axes.update(seq_len=[1024, 2048, 4096, 8192], micro_batch=[1, 2, 4, 8, 16], dp=[1, 8, 64],
+                sequence_parallel=[True, False])
+    return explorer(show, c, grid, axes=axes, arrange=lambda c: w.HBox(
+        [w.VBox(list(c.values())[:6]), w.VBox(list(c.values())[6:])]))
 
 
 def cache_levels_explorer(latency, bandwidth=None, rise: float = 1.3, min_points: int = 3

@@ -112,18 +112,26 @@ def path_explorer(msg_bytes=4096) -> w.Widget:
         hp = _params(wire_GBps=wire, pcie_GBps=pcie, syscall_s=syscall * 1e-6, copy_GBps=copy,
                      interrupt_s=irq * irq_share * 1e-6, wakeup_s=irq * (1 - irq_share) * 1e-6,
                      offloads=offloads)
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-        plot_breakdown(2 ** n, hp, axes[0])
-        plot_bandwidth(hp, axes[1])
-        plot_lookups(hp, reads, server, axes[2])
+        # two rows, 10 inches wide: legible at the page's width
+        fig = plt.figure(figsize=(10, 7.5))
+        spec = fig.add_gridspec(2, 2, height_ratios=[0.8, 1.2])
+        plot_breakdown(2 ** n, hp, fig.add_subplot(spec[0, :]))
+        plot_bandwidth(hp, fig.add_subplot(spec[1, 0]))
+        plot_lookups(hp, reads, server, fig.add_subplot(spec[1, 1]))
         fig.tight_layout()
         plt.show()
 
-    grid = {"n": sorted({6, 12, 20, int(np.log2(msg_bytes))}),
-            "irq": sorted({0.0, irq_us, 4 * irq_us}), "offloads": [True, False],
-            "server": [0.5, 2.0]}
-    return explorer(draw, ctl, grid, arrange=lambda c: w.HBox([w.VBox(list(c.values())[:4]),
-                                                               w.VBox(list(c.values())[4:])]))
+    # the static page moves each control alone from the model's defaults: a few values apiece
+    def around(name, *values):
+        return sorted({*values, ctl[name].value})
+
+    axes = {"n": around("n", 6, 12, 16, 20), "wire": around("wire", 3.125, 50.0),
+            "pcie": around("pcie", 3.94, 63.0), "syscall": around("syscall", 0.0, 5.0),
+            "copy": around("copy", 2.5, 40.0), "irq": around("irq", 0.0, 4 * irq_us),
+            "offloads": [True, False], "server": around("server", 0.5, 10.0),
+            "reads": [1, 2, 3, 4]}
+    return explorer(draw, ctl, axes=axes, dpi=100, arrange=lambda c: w.HBox(
+        [w.VBox(list(c.values())[:4]), w.VBox(list(c.values())[4:])]))
 
 
 def plot_incast(r: rdma.IncastResult, axes, label: str = "") -> None:
@@ -166,7 +174,7 @@ def incast_explorer(senders=16, cc="dcqcn", pfc=True, buffer_MB=3) -> w.Widget:
         except ValueError as e:
             print(e)
             return
-        fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
         plot_incast(r, axes)
         fig.tight_layout()
         plt.show()
@@ -174,6 +182,7 @@ def incast_explorer(senders=16, cc="dcqcn", pfc=True, buffer_MB=3) -> w.Widget:
               f"{rdma.jain_index(r.per_flow_GBps):.3f}, victim {r.victim_GBps:.2f} GB/s, "
               f"drops {r.drops:,}, PAUSE frames {r.pause_frames:,}")
 
-    grid = {"senders": list(INCAST_SENDERS), "cc": list(rdma.CC_MODES), "pfc": [True, False],
-            "buffer_MB": [3, 12]}
-    return explorer(draw, ctl, grid)
+    # every congestion control with and without PFC; senders and buffer moved one at a time
+    grid = {"cc": list(rdma.CC_MODES), "pfc": [True, False]}
+    return explorer(draw, ctl, grid, axes={"senders": list(INCAST_SENDERS), "buffer_MB": [3, 12]},
+                    dpi=100)

@@ -61,7 +61,8 @@ def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = No
     pick = w.Dropdown(options=list(rooflines), value=device, description="device",
                       style=style, layout=layout)
     x = w.FloatLogSlider(value=intensity, base=2, min=-5, max=12, step=0.25,
-                         description="intensity (FLOP/byte)", style=style, layout=layout)
+                         description="intensity (FLOP/byte)", style=style, layout=layout,
+                         readout_format=".4g")
     frac = w.FloatSlider(value=fraction_of_roof, min=0.01, max=1.0, step=0.01,
                          description="achieved / roof", style=style, layout=layout,
                          readout_format=".0%")
@@ -69,12 +70,17 @@ def roofline_explorer(rooflines: dict[str, rl.Roofline], device: str | None = No
     def draw(name, intensity, fraction):
         roof = rooflines[name]
         point = rl.KernelPoint.at_fraction(roof, "your kernel", intensity, fraction)
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        fig, ax = plt.subplots(figsize=(6, 4))
         rl.plot(roof, [point], ax=ax,
                 title=f"{name}: a kernel at {intensity:g} {roof.intensity_label}")
         plt.show()
-        print(textwrap.fill(describe_point(roof, intensity, point.achieved_GFLOPs), width=90))
+        # wrapped to fit the page's column in the monospaced output, never cut off
+        print(textwrap.fill(describe_point(roof, intensity, point.achieved_GFLOPs), width=72))
 
-    grid = {"name": list(rooflines), "intensity": sorted({1.0, 64.0, 512.0, intensity}),
-            "fraction": sorted({0.3, 0.6, 1.0, fraction_of_roof})}
-    return explorer(draw, {"name": pick, "intensity": x, "fraction": frac}, grid)
+    # the static page: every device; for each, the intensity moved alone over 1/4 to 4096
+    # FLOP/byte in factors of 4, and the achieved fraction moved alone
+    octaves = [4.0**k for k in range(-1, 7)]
+    grid = {"name": list(rooflines)}
+    axes = {"intensity": sorted({*octaves, intensity}),
+            "fraction": sorted({0.3, 1.0, fraction_of_roof})}
+    return explorer(draw, {"name": pick, "intensity": x, "fraction": frac}, grid, axes=axes)

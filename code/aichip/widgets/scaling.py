@@ -19,7 +19,8 @@ from .memory import plot_training_memory
 from .static import explorer
 
 __all__ = [
-    "GPU_COUNTS", "SCALING_GPUS", "SEARCH", "model_presets", "plot_breakdown",
+    "GPU_COUNTS", "SCALING_GPUS", "SEARCH", "STATIC_AXES", "STATIC_MODELS",
+    "model_presets", "plot_breakdown",
     "plot_pipeline_schedule", "plot_scaling_efficiency", "draw_scaling", "scaling_explorer",
 ]
 
@@ -31,6 +32,14 @@ GPU_COUNTS = tuple(2**k for k in range(3, 14))         # 8 ... 8192
 #: the three clusters on 2 cores; ``scaling.scaling_efficiency`` accepts the full search too)
 SCALING_GPUS = (8, 32, 128, 512, 2048, 8192)
 SEARCH = dict(zero_stages=(0, 1), recomputes=("selective",), max_micro_batch=4)
+#: the models the static page offers (each brings a scaling sweep, the costly part)
+STATIC_MODELS = ("18.4B", "39.1B", "145.6B", "1008B")
+#: the values the static page offers for the layout's controls, each moved alone from the
+#: explorer's initial layout (with its initial value added); every cluster is offered
+STATIC_AXES = {"n_gpus": (256, 512, 1024, 2048, 4096), "tp": (1, 2, 4, 8, 16),
+               "pp": (1, 2, 4, 8, 16, 32), "micro_batch": (1, 2, 4, 8),
+               "global_batch": (1024, 2048), "interleave": (1, 2, 4), "zero_stage": (0, 1, 2, 3),
+               "recompute": scaling.RECOMPUTE}
 
 
 def model_presets() -> dict[str, scaling.TransformerConfig]:
@@ -51,7 +60,7 @@ def plot_breakdown(st, ax=None, title: str = ""):
         left += value
     ax.set_xlabel("time per iteration (s)")
     ax.set_title(title or f"step {st.total_s:.2f} s, MFU {st.mfu:.0%}")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     return ax
 
 
@@ -92,7 +101,7 @@ def plot_scaling_efficiency(curves, ax=None, mark_gpus: int | None = None):
     ax.set_ylabel("strong-scaling efficiency (%)")
     ax.set_ylim(0, 105)
     ax.set_title("Efficiency vs the smallest count that fits")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return ax
 
 
@@ -123,7 +132,10 @@ def draw_scaling(model: str, cluster: str, n_gpus: int, tp: int, pp: int, micro_
         sweeps[key] = {name: scaling.scaling_efficiency(cfg, name, SCALING_GPUS, global_batch,
                                                         **SEARCH)
                        for name in names}
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [1.2, 0.6, 1.2]})
+    # two rows, 10 inches wide: legible at the page's width (the breakdown's legend needs room)
+    fig = plt.figure(figsize=(10, 7.5))
+    spec = fig.add_gridspec(2, 2, height_ratios=[0.8, 1.4], width_ratios=[0.55, 1.45])
+    axes = [fig.add_subplot(spec[0, :]), fig.add_subplot(spec[1, 0]), fig.add_subplot(spec[1, 1])]
     if st.fits:
         plot_breakdown(st, axes[0], f"{model} on {n_gpus} GPUs ({dp}x{tp}x{pp}): "
                                     f"{st.total_s:.2f} s, MFU {st.mfu:.0%}")
@@ -145,7 +157,9 @@ def scaling_explorer(model: str = "1008B", cluster: str = "gb200_nvl72", n_gpus:
     """Model, cluster and layout -> step-time breakdown, memory per GPU against capacity, MFU, and
     strong-scaling efficiency on every cluster (:func:`draw_scaling`; ``dp = n_gpus / (tp pp)``;
     the scaling panel keeps ``global_batch`` and takes the fastest layout :data:`SEARCH` finds at
-    each of :data:`SCALING_GPUS`). Static HTML: every cluster x four of Table 1's models."""
+    each of :data:`SCALING_GPUS`). Static HTML: every control moves, one at a time from the
+    initial layout (:data:`STATIC_AXES`; the scaling panel's search is the costly part, so the
+    global batch offers two values)."""
     presets = model_presets()
     names = scaling.cluster_names()
     sweeps = {}
@@ -169,6 +183,8 @@ def scaling_explorer(model: str = "1008B", cluster: str = "gb200_nvl72", n_gpus:
         v = list(ctrl.values())
         return w.HBox([w.VBox(v[:5]), w.VBox(v[5:])])
 
-    return explorer(draw, c, grid={"cluster": list(names),
-                                   "model": ["18.4B", "39.1B", "145.6B", "1008B"]},
-                    arrange=arrange, static=static)
+    axes = {name: sorted({*values, c[name].value}, key=list(c[name].options).index)
+            for name, values in STATIC_AXES.items()}
+    axes["model"] = sorted({*STATIC_MODELS, model}, key=list(presets).index)
+    axes["cluster"] = list(names)
+    return explorer(draw, c, axes=axes, arrange=arrange, static=static, dpi=100)

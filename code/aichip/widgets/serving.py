@@ -85,9 +85,10 @@ def decode_explorer(model: str = "Llama 3 8B", chip: str = "NVIDIA H100 SXM5", f
                 "fmt": w.ToggleButtons(options=["bf16", "fp8"], value=fmt, description="format"),
                 "context": w.SelectionSlider(options=contexts, value=context,
                                              description="context")}
-    # the static page offers model x format x context (12 views); the GPU moves live only
-    return explorer(draw_decode_step, controls,
-                    grid={"model": list(MODELS), "fmt": ["bf16", "fp8"], "context": contexts})
+    # the static page: every model; for each, the format, context and GPU moved one at a time
+    return explorer(draw_decode_step, controls, grid={"model": list(MODELS)},
+                    axes={"fmt": ["bf16", "fp8"], "context": contexts,
+                          "chip": list(controls["chip"].options)})
 
 
 def draw_batching(rate_per_s: float = 10.0, tpot_slo_ms: float = 50.0, n_requests: int = 300,

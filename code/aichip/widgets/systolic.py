@@ -57,8 +57,9 @@ def draw_wavefront(trace: sy.Trace, first_cycle: int, n_cycles: int = 4, axes=No
     first_cycle = check_int("first_cycle", first_cycle, minimum=0, maximum=total - n_cycles)
     if axes is None:
         rows, cols = trace.busy.shape[1:]
-        _, axes = plt.subplots(1, n_cycles, figsize=(n_cycles * (1.2 * cols + 0.8),
-                                                      1.1 * rows + 1.4))
+        width, height = n_cycles * (1.2 * cols + 0.8), 1.1 * rows + 1.4
+        shrink = min(1.0, 10.5 / width)   # at most 10.5 inches: legible at the page's width
+        _, axes = plt.subplots(1, n_cycles, figsize=(width * shrink, height * max(shrink, 0.7)))
     axes = np.atleast_1d(axes)
     if axes.size != n_cycles:
         raise ValueError(f"axes must hold n_cycles={n_cycles} axes, got {axes.size}")
@@ -92,7 +93,7 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
         overlap.disabled = df == "os"
         trace = sy.trace_gemm(A, B, rows, cols, df, pipelined=pipelined and df != "os")
         step.max = trace.busy.shape[0] - 1
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[1.4, 1])
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), width_ratios=[1.4, 1])
         draw_cycle(trace, min(cyc, trace.busy.shape[0] - 1), axes[0])
         activity = trace.busy.sum(axis=(1, 2))
         axes[1].step(np.arange(1, len(activity) + 1), activity, where="mid")
@@ -104,12 +105,14 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
         print(f"A ({M}x{K}) =\n{A}\nB ({K}x{N}) =\n{B}\nproduct correct: "
               f"{np.array_equal(trace.product, A @ B)}")
 
-    # the static page offers every cycle of the longest trace (shorter ones stop at their last),
-    # without fold overlap: the utilisation explorer below shows what pipelining changes
+    # the static page offers every cycle of the longest trace (shorter ones stop at their last);
+    # at each cycle the dataflow and pipelining move one at a time (a full grid of all three
+    # would pass MAX_VIEWS for the chapter's product)
     longest = max(sy.trace_gemm(A, B, rows, cols, df).busy.shape[0] for df in sy.DATAFLOWS)
     step.max = max(longest - 1, cycle)
-    grid = {"df": list(sy.DATAFLOWS), "cyc": sorted(set(range(longest)) | {cycle})}
-    return explorer(draw, {"df": pick, "cyc": step, "pipelined": overlap}, grid,
+    grid = {"cyc": sorted(set(range(longest)) | {cycle})}
+    axes = {"df": list(sy.DATAFLOWS), "pipelined": [False, True]}
+    return explorer(draw, {"df": pick, "cyc": step, "pipelined": overlap}, grid, axes=axes,
                     arrange=lambda c: w.VBox([c["df"], c["pipelined"], c["cyc"]]))
 
 
