@@ -120,7 +120,7 @@ def draw_ring_steps(n_ranks: int = 4, axes=None):
     states, sched = co.buffers_by_step("allreduce", "ring", who)
     states_pos, _ = co.buffers_by_step("allreduce", "ring", pos)
     if axes is None:
-        _, axes = plt.subplots(2, n_ranks, figsize=(2.4 * n_ranks, 2.0 + 0.9 * n_ranks))
+        _, axes = plt.subplots(2, n_ranks, figsize=(min(11.0, 2.4 * n_ranks), 2.0 + 0.9 * n_ranks))
     axes = np.asarray(axes)
     if axes.shape != (2, n_ranks):
         raise ValueError(f"axes must have shape (2, {n_ranks}), got {axes.shape}")
