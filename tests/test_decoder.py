@@ -234,3 +234,19 @@ def test_summarize_decode_reads_the_turnover_off_the_table():
     assert summary["largest_of_peak"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="both sides of the turnover"):
         db.summarize_decode(table[table["bound"] == "memory"], roof)
+
+
+def test_init_weights_scale_and_default_shape():
+    """init_weights' documented scale (each matrix's entries have standard deviation
+    1/sqrt(d_in), gains 1 + 0.1 normal) checked from samples, and the default shape's head
+    width (1024 / 16 = 64, Llama's head_dim)."""
+    cfg = decoder.DecoderConfig(n_layers=1, d_model=64, n_heads=4, n_kv_heads=2, d_ff=96,
+                                vocab=128)
+    w = decoder.init_weights(cfg, seed=1)
+    layer = w.layers[0]
+    for m in (layer.wqkv, layer.wo, layer.w_gate_up, layer.w_down, w.lm_head):
+        # a sample of >= 6144 normals: its standard deviation within 5% of the stated one
+        assert m.std() * np.sqrt(m.shape[0]) == pytest.approx(1.0, rel=0.05)
+    assert layer.attn_norm.mean() == pytest.approx(1.0, abs=0.05)
+    assert decoder.DecoderConfig().head_dim == 64
+    assert decoder.DecoderConfig().n_heads == 16
