@@ -84,6 +84,15 @@ def test_node_limited_matches_brute_force_and_the_limit(k, epn, max_nodes):
     assert moe.nodes_reached(got, np.arange(32) // epn).max() <= max_nodes
 
 
+def test_node_limited_to_one_of_many_nodes_matches_brute_force():
+    """Many nodes (300, one expert each) and one allowed: the best node is each token's top
+    expert. (numpy sorts short rows whole, so only a long row shows a wrong partition index.)"""
+    a = moe.router_affinities(50, 300, 0.8, seed=1)
+    got = moe.node_limited_top_k(a, 1, 1, 1)
+    assert np.array_equal(got, brute_node_limited(a, 1, 1, 1))
+    assert np.array_equal(got[:, 0], a.argmax(axis=1))
+
+
 def test_node_limit_at_or_above_the_node_count_changes_nothing():
     a = moe.router_affinities(200, 16, 1.0, seed=2)
     assert np.array_equal(moe.node_limited_top_k(a, 4, 4, 4), moe.top_k(a, 4))
