@@ -250,3 +250,6 @@ def test_init_weights_scale_and_default_shape():
     assert layer.attn_norm.mean() == pytest.approx(1.0, abs=0.05)
     assert decoder.DecoderConfig().head_dim == 64
     assert decoder.DecoderConfig().n_heads == 16
+    # Llama's SwiGLU width rule: 2/3 of 4 d_model, rounded up to a multiple of 256
+    default = decoder.DecoderConfig()
+    assert default.d_ff == -(-int(2 * 4 * default.d_model / 3) // 256) * 256 == 2816
