@@ -1,6 +1,8 @@
 """The decoder's cached, one-token-at-a-time steps against an independent NumPy forward pass over
 the whole sequence (causal mask, no cache, RoPE written with complex numbers)."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -178,6 +180,14 @@ def test_prediction_and_turnover_against_a_brute_force_search():
     assert one.tokens_per_s == pytest.approx(1 / one.step_s)
     # at 4 bytes per weight a batch needs about 2 * ridge tokens (20 / 5 = 4 FLOP/byte -> ~8)
     assert 8 <= db.turnover_batch(roof, db.CHAPTER_CONFIG, 0) <= 9
+    # compute-bound: the step is the FLOPs over the peak, 1 GFLOP/s = 1e9 FLOP/s exactly
+    big = db.predict_decode(roof, db.CHAPTER_CONFIG, 64, 0)
+    assert big.bound == "compute"
+    flops = db.decode_step_flops(db.CHAPTER_CONFIG, 64, 0)
+    assert big.step_s == pytest.approx(flops / 20e9, rel=1e-12)
+    # the chapter's default sweep: powers of two, 1 to 64
+    default = inspect.signature(db.measure_decode).parameters["batches"].default
+    assert tuple(default) == tuple(2**i for i in range(7))
 
 
 @pytest.mark.slow_without_jit
