@@ -176,7 +176,9 @@ def test_prediction_and_turnover_against_a_brute_force_search():
         assert db.turnover_batch(roof, db.CHAPTER_CONFIG, context, max_batch=199) == first
     one = db.predict_decode(roof, db.CHAPTER_CONFIG, 1, 0)
     assert one.bound == "memory"
-    assert one.step_s == pytest.approx(db.decode_step_bytes(db.CHAPTER_CONFIG, 1, 0) / 5e9)
+    # memory-bound: bytes over bandwidth, 1 GB/s = 1e9 B/s exactly
+    assert one.step_s == pytest.approx(db.decode_step_bytes(db.CHAPTER_CONFIG, 1, 0) / 5e9,
+                                       rel=1e-12)
     assert one.tokens_per_s == pytest.approx(1 / one.step_s)
     # at 4 bytes per weight a batch needs about 2 * ridge tokens (20 / 5 = 4 FLOP/byte -> ~8)
     assert 8 <= db.turnover_batch(roof, db.CHAPTER_CONFIG, 0) <= 9
