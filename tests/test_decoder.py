@@ -204,7 +204,11 @@ def test_measure_decode_checks_and_tabulates():
     row = df.iloc[1]
     assert row["tokens_per_s"] == pytest.approx(3 / row["best_s"])
     assert row["ratio"] == pytest.approx(row["predicted_s"] / row["best_s"])
-    assert row["GBps"] * row["best_s"] * 1e9 == pytest.approx(db.decode_step_bytes(SMALL, 3, 4))
+    # achieved rates in units of 1e9 exactly
+    assert row["GBps"] * row["best_s"] * 1e9 == pytest.approx(db.decode_step_bytes(SMALL, 3, 4),
+                                                              rel=1e-12)
+    assert row["GFLOPs"] * row["best_s"] * 1e9 == pytest.approx(db.decode_step_flops(SMALL, 3, 4),
+                                                                rel=1e-12)
 
 
 def test_decodebench_bad_input():
