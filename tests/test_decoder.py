@@ -250,6 +250,10 @@ def test_summarize_decode_reads_the_turnover_off_the_table():
     assert summary["largest_of_peak"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="both sides of the turnover"):
         db.summarize_decode(table[table["bound"] == "memory"], roof)
+    # the boundary: tokens/s doubling with each doubling of the batch on both sides is a gain
+    # per sequence that did not fall (2x for 2x, then 2x for 2x)
+    even = table.iloc[:3].assign(tokens_per_s=[8.0, 16.0, 32.0])
+    assert db.summarize_decode(even, roof)["gain_fell"] is False
 
 
 def test_init_weights_scale_and_default_shape():
