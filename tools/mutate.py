@@ -15,7 +15,7 @@ Scope (``SCOPE``, issue 22): every module that models, measures or computes, eac
 the test files that cover it only (``-x``), with a reduced set of operators (``OPERATORS``:
 constants off by one, + - * / swapped, comparison boundaries); issue 11's systolic, membench
 and flops keep their narrower function and line filters. The table lives in
-``tools/mutation_scope.py``. A package (gpu, rdma, scaling, topology, arith, ``_ext``) is
+``tools/mutation_scope.py``. A package (gpu, rdma, scaling, topology, serving, arith, ``_ext``) is
 one label whose mutants are sampled together. Each label runs a seeded random sample of
 ``--sample`` mutants (default 20; 0 runs them all). cosmic-ray runs one mutant at a time, since
 the mutants share the file on disk.
