@@ -236,3 +236,11 @@ def test_book_build_extension_turns_static_on_unless_told_otherwise(monkeypatch)
     monkeypatch.setenv(static.ENV, "0")
     ext.setup(None)
     assert static.static_mode() is False
+
+
+def test_grid_limit_is_160_views_inclusive():
+    """MAX_VIEWS (160) is the most views a grid may have: 160 pass, 161 do not."""
+    slider = {"n": w.IntSlider(value=0, min=0, max=1000)}
+    assert len(static.check_grid(slider, {"n": list(range(160))})["n"][0]) == 160
+    with pytest.raises(ValueError, match="grid has 161 points, more than MAX_VIEWS = 160"):
+        static.check_grid(slider, {"n": list(range(161))})
