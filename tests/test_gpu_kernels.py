@@ -53,3 +53,19 @@ def test_cuda_reduce_sum_two_passes():
 def test_kernels_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_check_kernels_counts_and_times(monkeypatch):
+    # under the simulator: every kernel exact on small integers, no timing
+    df = gpu.check_kernels(n=8, repeats=1)
+    assert list(df["correct"]) == [True, True, True]
+    assert (df["max_abs_error"] == 0).all() and df["time_s"].isna().all()
+    # timed as on a GPU: an n x n matmul is 2 n^3 FLOPs (n multiply-adds per output element)
+    monkeypatch.setattr("aichip.gpu.kernels.using_simulator", lambda: False)
+    monkeypatch.setattr("aichip.gpu.kernels.backend", lambda: "timed simulator")
+    df = gpu.check_kernels(n=8, repeats=1).set_index("kernel")
+    for name in ("matmul naive", "matmul shared"):
+        row = df.loc[name]
+        assert row["correct"] and row["time_s"] > 0
+        assert row["GFLOPs"] * 1e9 * row["time_s"] == pytest.approx(2 * 8**3)
+    assert np.isnan(df.loc["reduce sum", "GFLOPs"])

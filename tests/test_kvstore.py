@@ -4,6 +4,8 @@ corruption caught (in the harness's footer and exit status), bad arguments rejec
 the real runs need mpi4py."""
 
 import importlib.util
+import inspect
+import re
 
 import pytest
 
@@ -64,3 +66,39 @@ def test_bad_arguments_are_usage_errors(argv, name, capsys):
 def test_run_rejects_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         kvstore.run(**kw)
+
+
+def test_table_layout_by_hand():
+    """The nccl-tests-style layout, written out by hand: one column per figure, right-aligned
+    to widths 10, 10, 12, 10, 12, 11, 15, 8, 5 and 5."""
+    row = {"design": "rpc", "lookups_per_s": 1234.0, "lookup_median_us": 5.5,
+           "updates_per_s": 99.0, "update_median_us": 7.5, "owner_requests_served": 10,
+           "owner_serve_s": 0.00125, "retries": 3, "lost": 0, "torn": 0}
+    assert mpiharness.table([row], kvstore.COLUMNS).splitlines() == [
+        "    design  lookups/s  lookup (us)  updates/s  update (us)  owner reqs  owner CPU (ms)"
+        "  retries  lost  torn",
+        "       rpc       1234          5.5         99          7.5          10            1.25"
+        "        3     0     0"]
+
+
+def test_defaults_are_the_documented_command(monkeypatch):
+    """The module docstring's command (mpiexec -n 3 ... --keys 1000 --ops 2000): run()'s
+    defaults and the command line's agree with it."""
+    command = re.search(r"mpiexec -n (\d+) python -m aichip.kvstore --keys (\d+) --ops (\d+)",
+                        kvstore.__doc__)
+    n_ranks, keys, ops = map(int, command.groups())
+    defaults = {k: v.default for k, v in inspect.signature(kvstore.run).parameters.items()}
+    assert (defaults["n_ranks"], defaults["keys"], defaults["ops"]) == (n_ranks, keys, ops)
+    seen = []
+    monkeypatch.setattr(kvstore, "run_main", lambda fn, args: seen.append(args) or 0)
+    assert kvstore.main([]) == 0
+    assert (seen[0].keys, seen[0].ops, seen[0].hot_keys) == (keys, ops, defaults["hot_keys"])
+    assert seen[0].update_fraction == defaults["update_fraction"]
+
+
+@needs_mpi
+def test_a_store_of_one_key():
+    """The edge case: one key, looked up and updated by both ranks (key 0 is a real key)."""
+    res = kvstore.run(2, keys=1, ops=30, hot_keys=1, update_fraction=0.5)
+    assert res["returncode"] == 0 and res["ok"], res["stdout"]
+    assert all(r["lost"] == 0 and r["torn"] == 0 for r in res["results"])

@@ -52,6 +52,16 @@ def test_popularity_is_zipf_over_a_shuffle():
     assert not np.array_equal(moe.popularity(16, 1.0, 0), moe.popularity(16, 1.0, 1))
 
 
+def test_router_affinities_are_sigmoids_in_0_1():
+    """The documented range (0, 1): with 8 even experts log w = -2.08, and a Gumbel draw
+    above 2.08 (probability 0.12) would push an unsquashed score over 1."""
+    a = moe.router_affinities(2000, 8, 0.0, seed=4)
+    assert np.all((a > 0) & (a < 1))
+    # and the sigmoid's logit is log(1/8) plus a standard Gumbel: mean Euler's gamma
+    logit = np.log(a / (1 - a)) - np.log(1 / 8)
+    assert logit.mean() == pytest.approx(0.5772, abs=0.03)
+
+
 def test_router_top1_follows_popularity():
     """Gumbel-max: the top-1 expert is e with probability popularity[e] (binomial bounds)."""
     n, w = 200_000, moe.popularity(8, 1.0, seed=5)
@@ -72,6 +82,15 @@ def test_node_limited_matches_brute_force_and_the_limit(k, epn, max_nodes):
     assert np.array_equal(np.sort(got, axis=1),
                           np.sort(brute_node_limited(a, k, epn, max_nodes), axis=1))
     assert moe.nodes_reached(got, np.arange(32) // epn).max() <= max_nodes
+
+
+def test_node_limited_to_one_of_many_nodes_matches_brute_force():
+    """Many nodes (300, one expert each) and one allowed: the best node is each token's top
+    expert. (numpy sorts short rows whole, so only a long row shows a wrong partition index.)"""
+    a = moe.router_affinities(50, 300, 0.8, seed=1)
+    got = moe.node_limited_top_k(a, 1, 1, 1)
+    assert np.array_equal(got, brute_node_limited(a, 1, 1, 1))
+    assert np.array_equal(got[:, 0], a.argmax(axis=1))
 
 
 def test_node_limit_at_or_above_the_node_count_changes_nothing():
@@ -137,6 +156,15 @@ def test_even_matrix_on_two_levels_is_the_closed_form():
     by_hand = max(3 * (3e-6 + n / 16 / 400e9), 12 * (1e-5 + n / 16 / 50e9))
     assert t == pytest.approx(by_hand)
     assert moe.uniform_alltoall_time(p, r, n, 400, 50, 3e-6, 1e-5) == pytest.approx(by_hand)
+    # latencies default to zero: 7 peers on one node, 1 GB each at 100 GB/s
+    assert moe.uniform_alltoall_time(8, 8, 8e9, 100, 1) == pytest.approx(7 * 0.01)
+
+
+def test_alltoallv_time_units_are_exact():
+    """GB/s is 1e9 bytes/s exactly: 1 GB over 100 GB/s is 10 ms to 12 digits, on each level."""
+    send = np.array([[0.0, 1e9], [1e9, 0.0]])
+    assert moe.alltoallv_time(send, 1, 1, 100) == pytest.approx(0.01, rel=1e-12)
+    assert moe.alltoallv_time(send, 2, 100, 1) == pytest.approx(0.01, rel=1e-12)
 
 
 def test_routed_zero_skew_is_close_to_the_even_all_to_all():
@@ -159,6 +187,8 @@ def test_busiest_port_sets_the_time():
 
 
 def test_alltoallv_counts_are_deterministic_and_conserve():
+    # the default is top-2 routing (Mixtral's): each row holds 2 copies of each token
+    assert np.all(moe.alltoallv_counts(50, 3, 1.0).sum(axis=1) == 100)
     c = moe.alltoallv_counts(500, 3, 1.0, k=2, seed=1)
     assert np.array_equal(c, moe.alltoallv_counts(500, 3, 1.0, k=2, seed=1))
     assert c.dtype == np.int64 and np.all(c.sum(axis=1) == 1000)
@@ -180,7 +210,7 @@ def test_dispatch_summary_deepseek_shape_small():
     (lambda: moe.popularity(8, -1.0), "skew"),
     (lambda: moe.top_k(np.ones(4), 1), "affinities must be 2-D"),
     (lambda: moe.top_k(np.ones((2, 4)), 5), "k"),
-    (lambda: moe.node_limited_top_k(np.ones((2, 8)), 4, 3, 1), "experts_per_node must divide"),
+    (lambda: moe.node_limited_top_k(np.ones((2, 8)), 4, 3, 1), "divide the 8 experts"),
     (lambda: moe.node_limited_top_k(np.ones((2, 8)), 4, 2, 1), "max_nodes must give room"),
     (lambda: moe.port_loads(np.ones((2, 3)), 1), "send must be a square matrix"),
     (lambda: moe.alltoallv_time(np.ones((2, 2)), 2, 0.0, 1.0), "scaleup_GBps"),

@@ -34,6 +34,12 @@ def test_every_op_and_sync_runs_and_is_correct(result):
             assert [r["size_B"] for r in rows] == expected
     assert "#wrong" in result["stdout"]
     assert result["stdout"].rstrip().endswith("# #wrong 0: all results correct")
+    # rank 0 alone prints: the header once, each operation's title and table once
+    out = result["stdout"]
+    assert out.count(" ranks, ") == 1 and out.count("# MPIR_CVAR_*:") == 1
+    n_tables = 1 + (len(rmabench.RMA_OPS) - 1) * len(rmabench.SYNCS)   # sendrecv: one
+    assert out.count("# sendrecv (two-sided), int64, rank 0 -> rank 1") == 1
+    assert out.count("    size (B)   time (us)") == n_tables
     assert result["threads_per_rank"] == mpiharness.thread_share(2).threads
 
 
@@ -143,3 +149,21 @@ def test_one_rank_is_a_usage_error():
                           check=False)
     assert proc.returncode == mpiharness.EXIT_USAGE
     assert "error: rmabench needs at least 2 ranks" in proc.stderr
+
+
+def test_table_layout_by_hand():
+    """The nccl-tests-style layout, written out by hand: columns 12, 11, 12, 10 and 7 wide."""
+    row = {"size_B": 8, "time_us": 1.5, "median_us": 1.75, "bw_GBps": 0.005, "wrong": 0}
+    assert rmabench.table([row]).splitlines() == [
+        "    size (B)   time (us)  median (us)  bw (GB/s)  #wrong",
+        "           8        1.50         1.75      0.005      OK"]
+
+
+@needs_mpi
+def test_rank_0_alone_prints_with_three_ranks():
+    """With 3 ranks (one idle), the header, the title and the table each appear once."""
+    r = rmabench.run(3, ops=("sendrecv",), max_bytes=8, iters=1, warmup=0)
+    assert r["returncode"] == 0
+    assert r["stdout"].count(": 3 ranks, ") == 1 and r["stdout"].count("# MPIR_CVAR_*:") == 1
+    assert r["stdout"].count("# sendrecv (two-sided)") == 1
+    assert r["stdout"].count("    size (B)   time (us)") == 1

@@ -310,3 +310,10 @@ def test_selections_of_several_ranges_and_number_boxes_get_stand_ins():
         static.check_grid(controls, {}, {**axes, "kinds": [("a", "b", "c"), ("d",)]})
     with pytest.raises(ValueError, match=r"grid\['years'\] value \(2020, 2010\) must be a pair"):
         static.check_grid(controls, {}, {**axes, "years": [(2000, 2020), (2020, 2010)]})
+
+def test_grid_limit_is_160_views_inclusive():
+    """MAX_VIEWS (160) is the most views a grid may have: 160 pass, 161 do not."""
+    slider = {"n": w.IntSlider(value=0, min=0, max=1000)}
+    assert len(static.check_grid(slider, {"n": list(range(160))})["n"][0]) == 160
+    with pytest.raises(ValueError, match="give 161 views, more than MAX_VIEWS = 160"):
+        static.check_grid(slider, {"n": list(range(161))})

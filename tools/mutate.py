@@ -13,8 +13,9 @@ altogether (boxed/mutmut issues 336 and 387), so no ``@njit`` kernel would get a
 
 Scope (``SCOPE``, issue 22): every module that models, measures or computes, each tested by
 the test files that cover it only (``-x``), with a reduced set of operators (``OPERATORS``:
-constants off by one, + - * / swapped, comparison boundaries); issue 11's eight entries keep their
-narrower function and line filters. A package (gpu, rdma, scaling, topology, arith, ``_ext``) is
+constants off by one, + - * / swapped, comparison boundaries); issue 11's systolic, membench
+and flops keep their narrower function and line filters. The table lives in
+``tools/mutation_scope.py``. A package (gpu, rdma, scaling, topology, serving, arith, ``_ext``) is
 one label whose mutants are sampled together. Each label runs a seeded random sample of
 ``--sample`` mutants (default 20; 0 runs them all). cosmic-ray runs one mutant at a time, since
 the mutants share the file on disk.
@@ -52,123 +53,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import NamedTuple
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from mutation_scope import DATA_TESTS, OPERATORS, SCOPE, Target, module_path  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-
-class Target(NamedTuple):
-    module: str  # path under code/aichip, or under the repository root when it starts with "_ext/"
-    tests: tuple[str, ...]  # the test files that cover it
-    names: tuple[str, ...] = ()  # functions, Class.method or module-level assignments; () = all
-    lines: str = r"."  # within those, only lines matching this (the formulas, not the plumbing)
-
-
-def _path(module: str) -> str:
-    """A Target's module as a path under the repository root."""
-    return module if module.startswith("_ext/") else f"code/aichip/{module}"
-
-
-_GPU_TESTS = ("tests/test_gpu_occupancy.py", "tests/test_gpu.py", "tests/test_gpu_kernels.py")
-_COLLECTIVE_TESTS = ("tests/test_collectives.py", "tests/test_collectives_innet.py")
-
-
-def _package(folder: str, tests: tuple[str, ...], files: tuple[str, ...]) -> tuple[Target, ...]:
-    return tuple(Target(f"{folder}/{name}.py", tests) for name in files)
-
-
-#: label -> the modules it covers, each with the test files that cover it (the only ones run
-#: against its mutants). The first eight are issue 11's formulas (named functions and lines);
-#: the rest (issue 22) are whole modules: every module that models, measures or computes.
-#: Argument checks (lines calling ``check_*``) are never mutated. A package is one label, its
-#: mutants sampled together.
-SCOPE: dict[str, tuple[Target, ...]] = {
-    "systolic": (Target("systolic.py", ("tests/test_systolic.py",), ("_dims", "gemm_cycles"),
-                        r"folds|per_fold|macs|GemmCycles|s_r \* s_c|return"),),
-    "layers": (Target("layers.py", ("tests/test_systolic.py", "tests/test_dataflow.py"),
-                      ("GemmLayer.macs", "ConvLayer.P", "ConvLayer.Q", "ConvLayer.output_hw",
-                       "ConvLayer.macs", "ConvLayer.as_gemm")),),
-    "membench": (Target("membench.py", ("tests/test_membench.py",),
-                        ("KERNELS", "_WRITE_ALLOCATE_BYTES", "reference", "measure_bandwidth"),
-                        r"arrays|bytes_per_elem|flops_per_elem|_WRITE_ALLOCATE_BYTES =|moved|"
-                        r"\[:\] =|n = n_bytes"),),
-    "flops": (Target("flops.py", ("tests/test_flops.py",),
-                     ("fma_recurrence", "fma_flops", "measure_peak_flops", "measure_gemm",
-                      "measure_gemv"),
-                     r"flops = |x = |return "),),
-    "alphabeta": (Target("alphabeta.py", _COLLECTIVE_TESTS,
-                         ("cost", "bus_bandwidth", "protocol_cost"), r"return|f = |L = |C = "),),
-    "collective_specs": (Target("collective_specs/costs.py", _COLLECTIVE_TESTS,
-                                ("binary_tree_rounds", "tree_phase_steps", "rabenseifner_cost",
-                                 "reduce_scatter_ring_cost", "allreduce_ring_cost",
-                                 "allreduce_pipelined_tree_cost", "allreduce_hierarchical_cost",
-                                 "allreduce_nvls_cost", "allreduce_ib_sharp_cost")),
-                         Target("collective_specs/schedules.py", _COLLECTIVE_TESTS,
-                                ("bounds",))),
-    "dataflow": (Target("dataflow.py", ("tests/test_dataflow.py",),
-                        ("_size", "_loads", "_accesses")),),
-    "collectives": (Target("collectives.py", _COLLECTIVE_TESTS, ("reference",)),),
-    # issue 22: whole modules
-    "gemm": (Target("gemm.py", ("tests/test_gemm.py",)),),
-    "memory": (Target("memory.py", ("tests/test_memory.py",)),),
-    "training": (Target("training.py", ("tests/test_training.py",)),),
-    "gpu": _package("gpu", _GPU_TESTS, ("hardware", "occupancy", "simt", "tensorcore", "kernels")),
-    "sparse": (Target("sparse.py", ("tests/test_sparse.py",)),),
-    "rdma": _package("rdma", ("tests/test_rdma.py", "tests/test_congestion.py"),
-                     ("verbs", "networks", "timing", "congestion", "congestion_kernel",
-                      "copybench")),
-    "rmabench": (Target("rmabench.py", ("tests/test_rmabench.py",)),),
-    "kvstore": (Target("kvstore.py", ("tests/test_kvstore.py",)),),
-    "scaling": _package("scaling", ("tests/test_scaling.py",),
-                        ("counting", "model", "_kernel", "search", "clusters", "published")),
-    "ddp": (Target("ddp.py", ("tests/test_ddp.py",)),),
-    "parallelism": (Target("parallelism.py", ("tests/test_parallelism.py",)),),
-    "topology": _package("topology", ("tests/test_topology.py", "tests/test_topology_today.py"),
-                         ("graph", "_maxflow", "_paths", "metrics", "routing", "systems",
-                          "fabrics")),
-    "moe": (Target("moe.py", ("tests/test_moe.py",)),),
-    "serving": _package("serving", ("tests/test_serving.py", "tests/test_serving_kvcache.py",
-                                    "tests/test_serving_batching.py",
-                                    "tests/test_serving_disaggregation.py"),
-                        ("model", "roofline", "kvcache", "traces", "batching", "speculative",
-                         "disaggregation", "quantisation")),
-    "decoder": (Target("decoder.py", ("tests/test_decoder.py",)),
-                Target("decodebench.py", ("tests/test_decoder.py",))),
-    "mpiharness": (Target("mpiharness.py", ("tests/test_mpiharness.py",)),),
-    "arith": _package("arith", ("tests/test_arith.py",), ("formats", "multiplier")),
-    "roofline": (Target("roofline.py", ("tests/test_roofline.py",)),),
-    "widgets/static": (Target("widgets/static.py", ("tests/test_widgets_static.py",)),),
-    "_ext": (Target("_ext/static_explorers.py", ("tests/test_widgets_static.py",)),
-             Target("_ext/zmq_rearm.py", ("tests/test_zmq_rearm.py",)),
-             Target("_ext/offline_assets.py", ("tests/test_ext.py",)),
-             Target("_ext/vendor_js.py", ("tests/test_ext.py",))),
-}
-
-#: ``--data``: each table of ``code/aichip/data`` -> the test files that load it (directly or
-#: through the module that owns it). One numeric cell is changed at a time (see ``mutate_cell``).
-DATA_TESTS: dict[str, tuple[str, ...]] = {
-    "chips": ("tests/test_chips.py", "tests/test_gpu.py", "tests/test_roofline.py"),
-    "clusters": ("tests/test_scaling.py",),
-    "conv_layers": ("tests/test_dataflow.py", "tests/test_systolic.py"),
-    "cuda_limits": _GPU_TESTS,
-    "energy_horowitz45": ("tests/test_energy.py", "tests/test_dataflow.py"),
-    "eyeriss_costs": ("tests/test_dataflow.py",),
-    "gemm_efficiency": ("tests/test_scaling.py",),
-    "gemm_shapes": _GPU_TESTS,
-    "gpus": _GPU_TESTS + ("tests/test_topology.py",),
-    "korthikanti_iterations": ("tests/test_scaling.py",),
-    "links": ("tests/test_links.py", "tests/test_topology.py", "tests/test_rdma.py"),
-    "megatron_weak_scaling": ("tests/test_scaling.py",),
-    "optimizer_states": ("tests/test_training.py", "tests/test_memory.py"),
-    "scalesim_reference": ("tests/test_systolic.py",),
-    "tensor_cores": _GPU_TESTS,
-}
-
-#: cosmic-ray operators used (the full set has 213, mostly every binary operator swapped for
-#: every other one); these are the mistakes a model's formula plausibly contains.
-OPERATORS = re.compile(r"core/(NumberReplacer"
-                       r"|ReplaceBinaryOperator_(Add_Sub|Sub_Add|Mul_Div|Div_Mul|FloorDiv_Div)"
-                       r"|ReplaceComparisonOperator_(Lt_LtE|LtE_Lt|Gt_GtE|GtE_Gt|Eq_NotEq))$")
 
 #: Mutants per label at most (``--max-per-module``, an even spread over the lines in scope, the
 #: same every run; issue 11's quick look). 0 runs them all.
@@ -270,7 +160,7 @@ def run_label(label: str, targets: tuple[Target, ...], workdir: pathlib.Path,
     start = time.perf_counter()
     files, candidates = [], []
     for index, target in enumerate(targets):
-        module = tree / _path(target.module)
+        module = tree / module_path(target.module)
         try:
             ranges = line_ranges(module, target.names)
         except LookupError as err:
@@ -582,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerun", type=pathlib.Path, default=None,
                         help="run only the survivors this earlier report lists (no sampling): "
                              "are they killed now?")
+    parser.add_argument("--workdir", type=pathlib.Path, default=ROOT / "_build" / "mutation",
+                        help="where the mutated copy lives (one run at a time per workdir)")
     parser.add_argument("--dry-run", action="store_true",
                         help="only count the mutants in scope (runs no tests, writes no report)")
     args = parser.parse_args(argv)
@@ -597,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:  # counting only reads the modules: the working tree itself, no copy
         workdir, tree = pathlib.Path(tempfile.mkdtemp(prefix="mutate-")), ROOT
     else:
-        workdir = ROOT / "_build" / "mutation"
+        workdir = args.workdir.resolve()
         _lock(workdir)
         tree = workdir / "tree"
         _copy_tree(tree)

@@ -7,6 +7,8 @@ random order (the event model's jitter). The network, PFC, RED marking and DCQCN
 model's, with the same parameters (:class:`~aichip.rdma.congestion.DCQCNParams`), written again
 over arrays; the tests check the two against each other on small cases. A run of 256 senders for
 40 ms takes well under a second compiled, so the explorer's grid and hundreds of senders use this.
+The random draws (the arrival order and the RED marks) come from a seeded
+``numpy.random.Generator`` outside the kernel, passed in chunks of slots.
 """
 
 from __future__ import annotations
@@ -64,11 +66,11 @@ def _reaction_point(st, f, t, dcqcn, prm):
 
 
 @numba.njit(cache=True)
-def _switch_arrival(port, f, n, q, qhead, qlen, cnt, ingress, sig, s_sig, pfc, dcqcn, prm):
-    """One packet from ``port`` reaching the switch: drop, or queue (with a RED mark) and maybe
-    send PAUSE. ``cnt``: drops, pauses, dropped bytes, victim queue length, queue bytes. ``sig``
-    (n, 4) per port: host paused, switch has paused it, pending frame (1 PAUSE, 2 resume) and
-    the slot it reaches the host."""
+def _switch_arrival(port, f, n, q, qhead, qlen, cnt, ingress, sig, s_sig, pfc, dcqcn, prm, u):
+    """One packet from ``port`` reaching the switch: drop, or queue (with a RED mark, drawn
+    with the uniform ``u``) and maybe send PAUSE. ``cnt``: drops, pauses, dropped bytes, victim
+    queue length, queue bytes. ``sig`` (n, 4) per port: host paused, switch has paused it,
+    pending frame (1 PAUSE, 2 resume) and the slot it reaches the host."""
     mtu = prm[P_MTU]
     if f == n:                                   # the victim's egress is never congested
         cnt[3] += 1
@@ -82,7 +84,7 @@ def _switch_arrival(port, f, n, q, qhead, qlen, cnt, ingress, sig, s_sig, pfc, d
         p = 0.0 if qb <= prm[P_KMIN] else (1.0 if qb > prm[P_KMAX] else
                                             prm[P_PMAX] * (qb - prm[P_KMIN])
                                             / (prm[P_KMAX] - prm[P_KMIN]))
-        mark = dcqcn and np.random.random() < p
+        mark = dcqcn and u < p
         slot = (qhead + qlen) % q.shape[0]
         q[slot, 0] = port
         q[slot, 1] = f
@@ -184,13 +186,68 @@ def _deliver(s, t, n, st, dl, D, half, dcqcn, prm):
 
 
 @numba.njit(cache=True)
-def incast_kernel(n, slots, D, pfc, dcqcn, victim, prm, start, qcap, every, seed):
-    """Run the time-stepped incast for ``slots`` slots (see the module docstring).
+def _shuffle(order, u):
+    """Shuffle ``order`` in place (Fisher-Yates) with the uniforms ``u`` in [0, 1), one per
+    position (``u[0]`` unused)."""
+    for i in range(order.shape[0] - 1, 0, -1):
+        j = min(int(u[i] * (i + 1)), i)
+        order[i], order[j] = order[j], order[i]
 
-    Returns ``(half (n+1,) bytes delivered in the second half, totals (4,) sent, delivered,
-    dropped, in-network bytes, counts (2,) drops and pause frames, queue samples (m,) bytes,
-    rate samples (n, m) Gb/s)``."""
-    np.random.seed(seed)
+
+@numba.njit(cache=True)
+def incast_kernel(s0, n, D, pfc, dcqcn, victim, prm, every, draws, st, line, dl, q, qpos, sig,
+                  ingress, cnt, half, sent, totals, qs, rs, order):
+    """Advance the time-stepped incast by ``draws.shape[0]`` slots from slot ``s0`` (see the
+    module docstring), updating the state arrays in place.
+
+    ``draws`` (slots, 2 n) uniforms in [0, 1), drawn by the caller from a seeded
+    ``numpy.random.Generator``: per slot, the first n shuffle the order in which the switch
+    takes the ports' arrivals, the next n decide each port's RED mark. ``qpos`` (2,) is the
+    queue's head and length. The state (``st`` (n+1, 12) per flow, ``line``, ``dl``, ``q``,
+    ``sig``, ``ingress``, ``cnt``) is allocated by :func:`incast`; the results accumulate in
+    ``half`` (n+1,) bytes delivered in the second half, ``sent`` (n,), ``totals`` (4,) sent,
+    delivered, dropped, in-network bytes, and the samples ``qs`` (m,) queue bytes and ``rs``
+    (n, m) rates in Gb/s, one every ``every`` slots."""
+    L = D + 2
+    qhead, qlen = qpos[0], qpos[1]
+    qcap = q.shape[0]
+    for k in range(draws.shape[0]):
+        s = s0 + k
+        t = s * prm[P_SER]
+        for port in range(n):                    # PAUSE / resume frames reaching the hosts
+            if sig[port, 2] != 0 and sig[port, 3] <= s:
+                sig[port, 0] = 1 if sig[port, 2] == 1 else 0
+                sig[port, 2] = 0
+        for f in range(n):
+            _reaction_point(st, f, t, dcqcn, prm)
+        totals[1] += _deliver(s, t, n, st, dl, D, half, dcqcn, prm)
+        _shuffle(order, draws[k, :n])
+        i = s % L
+        for port in order:
+            f = line[i, port]
+            if f >= 0:
+                line[i, port] = -1
+                if qlen >= qcap:
+                    raise ValueError("queue capacity exceeded")
+                qlen = _switch_arrival(port, f, n, q, qhead, qlen, cnt, ingress, sig, s + D,
+                                       pfc, dcqcn, prm, draws[k, n + port])
+        qhead, qlen = _egress(s, n, q, qhead, qlen, cnt, ingress, sig, s + D, dl, D, pfc, prm)
+        totals[0] += _hosts(s, t, n, st, sig, line, D, victim, dcqcn, prm, sent)
+        if s % every == 0:
+            qs[s // every] = cnt[4]
+            for f in range(n):
+                rs[f, s // every] = st[f, RC] if dcqcn else prm[P_LINE]
+    qpos[0], qpos[1] = qhead, qlen
+
+
+#: slots per call of :func:`incast_kernel` (its random draws, 2 n per slot, come in chunks)
+CHUNK_SLOTS = 2048
+
+
+def _run(n, slots, D, pfc, dcqcn, victim, prm, start, qcap, every, seed):
+    """Allocate the kernel's state, run it over ``slots`` slots in chunks with draws from
+    ``numpy.random.default_rng(seed)``, and return ``(half, totals, counts, qs, rs)`` (see
+    :func:`incast_kernel`; ``counts``: drops and pause frames)."""
     st = np.zeros((n + 1, 12))
     st[:, RC] = prm[P_LINE]
     st[:, RT] = prm[P_LINE]
@@ -206,48 +263,21 @@ def incast_kernel(n, slots, D, pfc, dcqcn, victim, prm, start, qcap, every, seed
     dl = np.full((L, 3), -1, np.int64)
     dl[:, 1] = 0
     q = np.zeros((qcap, 3), np.int64)
-    qhead, qlen = 0, 0
+    qpos = np.zeros(2, np.int64)
     sig = np.zeros((n, 4), np.int64)
-    ingress = np.zeros(n)
-    cnt = np.zeros(5)
-    half = np.zeros(n + 1)
-    sent = np.zeros(n)
-    totals = np.zeros(4)
+    ingress, cnt, half = np.zeros(n), np.zeros(5), np.zeros(n + 1)
+    sent, totals = np.zeros(n), np.zeros(4)
     m = slots // every + 1
-    qs = np.zeros(m)
-    rs = np.zeros((n, m))
+    qs, rs = np.zeros(m), np.zeros((n, m))
     order = np.arange(n)
-    for s in range(slots):
-        t = s * prm[P_SER]
-        for port in range(n):                    # PAUSE / resume frames reaching the hosts
-            if sig[port, 2] != 0 and sig[port, 3] <= s:
-                sig[port, 0] = 1 if sig[port, 2] == 1 else 0
-                sig[port, 2] = 0
-        for f in range(n):
-            _reaction_point(st, f, t, dcqcn, prm)
-        totals[1] += _deliver(s, t, n, st, dl, D, half, dcqcn, prm)
-        np.random.shuffle(order)
-        i = s % L
-        for port in order:
-            f = line[i, port]
-            if f >= 0:
-                line[i, port] = -1
-                if qlen >= qcap:
-                    raise ValueError("queue capacity exceeded")
-                qlen = _switch_arrival(port, f, n, q, qhead, qlen, cnt, ingress, sig, s + D,
-                                       pfc, dcqcn, prm)
-        qhead, qlen = _egress(s, n, q, qhead, qlen, cnt, ingress, sig, s + D, dl, D, pfc, prm)
-        totals[0] += _hosts(s, t, n, st, sig, line, D, victim, dcqcn, prm, sent)
-        if s % every == 0:
-            qs[s // every] = cnt[4]
-            for f in range(n):
-                rs[f, s // every] = st[f, RC] if dcqcn else prm[P_LINE]
+    rng = np.random.default_rng(seed)
+    for s0 in range(0, slots, CHUNK_SLOTS):
+        draws = rng.random((min(CHUNK_SLOTS, slots - s0), 2 * n))
+        incast_kernel(s0, n, D, pfc, dcqcn, victim, prm, every, draws, st, line, dl, q, qpos,
+                      sig, ingress, cnt, half, sent, totals, qs, rs, order)
     totals[2] = cnt[2]
-    wire = 0.0
-    for i in range(L):
-        for port in range(n):
-            wire += prm[P_MTU] if 0 <= line[i, port] < n else 0.0
-        wire += prm[P_MTU] if dl[i, 0] >= 0 else 0.0
+    wire = prm[P_MTU] * (np.count_nonzero((line >= 0) & (line < n))
+                         + np.count_nonzero(dl[:, 0] >= 0))
     totals[3] = cnt[4] + wire
     return half, totals, np.array([cnt[0], cnt[1]]), qs, rs
 
@@ -282,8 +312,8 @@ def incast(n_senders: int, cc: str = "dcqcn", pfc: bool = True, *, link_Gbps: fl
     start = np.arange(n) * a["stagger_s"]
     qcap = a["buffer_bytes"] // mtu + 4 * n * (D + 2) + 16
     every = max(1, slots // 500)
-    half, tot, counts, qs, rs = incast_kernel(n, slots, D, a["pfc"], a["cc"] == "dcqcn",
-                                              a["victim_Gbps"] > 0, prm, start, qcap, every, seed)
+    half, tot, counts, qs, rs = _run(n, slots, D, a["pfc"], a["cc"] == "dcqcn",
+                                     a["victim_Gbps"] > 0, prm, start, qcap, every, seed)
     span = slots * ser / 2
     return IncastResult(
         per_flow_GBps=half[:n] / span / 1e9,
