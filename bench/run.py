@@ -771,7 +771,9 @@ def main(argv=None) -> int:
                               for t in TARGETS]
     results["failed_checks"] = list(FAILED_CHECKS)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        # NumPy scalars (a bool verdict, a float64 ratio) as the Python values they hold
+        plain = lambda o: o.item() if hasattr(o, "item") else str(o)  # noqa: E731
+        args.json.write_text(json.dumps(results, indent=2, default=plain))
         print(f"\nwrote {args.json}")
     if FAILED_CHECKS:
         print("\nFAILED correctness checks:\n  " + "\n  ".join(FAILED_CHECKS))
