@@ -70,13 +70,22 @@ def test_bad_token(token, exc, match):
 
 @pytest.mark.parametrize("accessor, part, kernel", [
     *[(membench.kernel_source, k, getattr(membench, f"_{k}_kernel")) for k in membench.KERNELS],
-    (flops.kernel_source, "fma", flops._fma_rows_serial),
 ])
 def test_whole_kernel_accessors_show_the_function_that_runs(accessor, part, kernel):
     # the markers wrap a whole kernel, decorator included: what inspect reads from the function
     # the package calls (its Python function under numba)
     expected = inspect.getsource(getattr(kernel, "py_func", kernel)).rstrip()
     assert accessor(part) == expected
+
+
+def test_fma_source_is_the_body_that_emits_the_peak_kernel():
+    """flops.kernel_source("fma") is the IR-emitting body the peak kernel's intrinsic calls:
+    consecutive lines of that function's source, with the one FMA call the chains repeat."""
+    body = [ln.strip() for ln in flops.kernel_source("fma").splitlines()]
+    whole = [ln.strip() for ln in inspect.getsource(flops._emit_fma_chains).splitlines()]
+    start = whole.index(body[0])
+    assert whole[start:start + len(body)] == body and "magictoken" not in "".join(body)
+    assert any("llvm.fma.v" in ln for ln in body) and any("builder.call(fma" in ln for ln in body)
 
 
 @pytest.mark.parametrize("part, kernel", [("naive_matmul", "_matmul_naive"),
