@@ -80,11 +80,13 @@ test-nojit: $(STAMP)
 # build that follows in `make test` reuses them instead of executing every chapter a second time
 # (about 260 s on 2 cores). -p _ext.zmq_rearm loads the client-side fix for the stall where
 # nbclient missed a cell's execute_reply and waited out the whole cell timeout (see the file).
-NBEXEC := _build/nbexec
+# (nbmake skips any path with a _build part, so the copies live in .nbexec, which git and the book
+# ignore.)
+NBEXEC := .nbexec
 test-notebooks: $(STAMP)
 	rm -rf $(NBEXEC) && mkdir -p $(NBEXEC) && cp chapters/*.ipynb $(NBEXEC)/
 	AICHIP_STATIC_EXPLORERS=1 $(PY) -m pytest -p _ext.zmq_rearm -v --nbmake --nbmake-timeout=300 \
-		--overwrite $(NBEXEC)
+		--overwrite $(NBEXEC)/*.ipynb
 	$(PY) tools/prime_cache.py $(NBEXEC) --sources-id "$(SOURCES_ID)"
 
 # The MPI collective benchmark on 2 real processes (MPICH from its wheel): every delivery is checked,
@@ -162,7 +164,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters
 
 clean:
-	rm -rf _build _vendor bench/build .pytest_cache .hypothesis
+	rm -rf _build .nbexec _vendor bench/build .pytest_cache .hypothesis
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean

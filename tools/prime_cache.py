@@ -1,7 +1,7 @@
 """Store the chapters nbmake just executed in the book's jupyter-cache, for the book build to reuse.
 
 ``make test`` executes every chapter once under nbmake (``make test-notebooks``, which runs copies
-of the chapters in ``_build/nbexec`` with ``--overwrite`` so that the executed copies keep their
+of the chapters in ``.nbexec`` with ``--overwrite`` so that the executed copies keep their
 outputs) and then builds the book. myst-nb executes through jupyter-cache
 (``execute_notebooks: cache`` in _config.yml) and looks a chapter up by a hash of its code cells
 and kernelspec; this script stores each executed copy under its chapter's path, so the build
@@ -13,7 +13,7 @@ the one recorded in ``_build/.primed-id`` (or the cache's own ``_build/.sources-
 cache is dropped first; the id is recorded after priming, and ``make book`` keeps a cache that was
 primed for the sources it is building.
 
-    python tools/prime_cache.py _build/nbexec --sources-id "$(SOURCES_ID)"
+    python tools/prime_cache.py .nbexec --sources-id "$(SOURCES_ID)"
 """
 
 from __future__ import annotations
