@@ -293,6 +293,11 @@ def test_summarize_comparison():
     assert s["tree_vs_ring_model"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="largest_ranks"):
         mpibench.summarize_comparison(pd.DataFrame(rows), largest_ranks=8)
+    # the peak's size in MiB: 2 MiB = 2097152 B, the only row with 2 GB/s
+    rows.append({"n_ranks": 2, "algorithm": "ring", "size_B": 2**21, "model_us": 1.0,
+                 "measured_us": 1.0, "ratio": 1.0, "busbw_GBps": 2.0})
+    s = mpibench.summarize_comparison(pd.DataFrame(rows))
+    assert (s["peak_MiB"], s["peak_busbw"], s["largest_MiB"]) == (2.0, 2.0, 2.0)
 
 
 # ----------------------------------------------------------------------------------------------
