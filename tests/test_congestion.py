@@ -171,3 +171,27 @@ def test_incast_explorer_shows_the_kernels_numbers(monkeypatch, capsys):
     out = capsys.readouterr().out
     r = rdma.incast(4, "none", False, buffer_bytes=3_000_000, duration_s=0.02, victim_Gbps=10.0)
     assert f"drops {r.drops:,}" in out and "PAUSE frames 0" in out
+
+
+@pytest.mark.slow_without_jit
+def test_kernel_lone_sender_delivers_one_packet_per_slot():
+    # one sender, 40 Gb/s, 4096 B: a slot is 819.2 ns, 0.01 s is 12207 slots (12207.03 rounded);
+    # the second half (t >= 5 ms) is slots 6104..12206, each delivering one packet: 6103 x 4096 B
+    # over half of 12207 slots
+    r = rdma.incast(1, "none", False, duration_s=0.01)
+    slot = 4096 * 8 / 40e9
+    assert r.per_flow_GBps[0] == pytest.approx(6103 * 4096 / (12207 * slot / 2) / 1e9, rel=1e-12)
+
+
+@pytest.mark.slow_without_jit
+def test_kernel_no_sender_slows_before_a_round_trip():
+    # every packet marked (kmin 0, kmax 1 B, pmax 1): a data packet crosses two links (host to
+    # switch, switch to receiver) and its CNP two back, each 10 us = 12 slots of 819.2 ns, so no
+    # rate can be cut before slot 4 x 12 = 48; the first mark (at slot 13, the first packets
+    # meeting in the queue) makes it by slot 4 x 13 = 52
+    p = rdma.DCQCNParams(kmin_bytes=0, kmax_bytes=1, pmax=1.0)
+    r = rdma.incast(2, "dcqcn", True, duration_s=100e-6, delay_s=10e-6, params=p)
+    slot = 4096 * 8 / 40e9
+    first_cut = r.queue_t_s[np.argmax(r.rate_Gbps.min(axis=0) < 40.0)] / slot
+    assert 48 <= round(first_cut) <= 52
+    assert r.rate_Gbps[:, -1].max() < 40.0

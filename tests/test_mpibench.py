@@ -293,6 +293,11 @@ def test_summarize_comparison():
     assert s["tree_vs_ring_model"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="largest_ranks"):
         mpibench.summarize_comparison(pd.DataFrame(rows), largest_ranks=8)
+    # the peak's size in MiB: 2 MiB = 2097152 B, the only row with 2 GB/s
+    rows.append({"n_ranks": 2, "algorithm": "ring", "size_B": 2**21, "model_us": 1.0,
+                 "measured_us": 1.0, "ratio": 1.0, "busbw_GBps": 2.0})
+    s = mpibench.summarize_comparison(pd.DataFrame(rows))
+    assert (s["peak_MiB"], s["peak_busbw"], s["largest_MiB"]) == (2.0, 2.0, 2.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,3 +368,25 @@ def test_alltoallv_wrong_delivery_fails_the_run():
                        skew=1.0)
     assert res["returncode"] == 1 and not res["ok"]
     assert res["ops"]["alltoallv"]["rows"][-1]["wrong"] == 1
+
+
+@needs_mpi
+def test_one_rank_says_what_it_skips_and_has_no_busiest_ratio():
+    # one rank: rank 0 prints the header and says the ping-pong (2 ranks) is skipped; an even
+    # all-to-all moves (p - 1) / p = 0 of its bytes to other ranks, so the busiest-over-even
+    # ratio has nothing to compare with
+    res = mpibench.run(1, ops="pingpong,alltoallv", max_bytes=256, iters=1, warmup=0)
+    assert res["returncode"] == 0 and res["ok"] and res["n_ranks"] == 1
+    assert res["stdout"].startswith(f"# {res['mpi']} on ") and "1 ranks" in res["stdout"]
+    assert "# pingpong skipped: it needs 2 ranks" in res["stdout"]
+    assert "pingpong" not in res["ops"]
+    rows = res["ops"]["alltoallv"]["rows"]
+    assert rows and all("busiest_B" not in r and "busiest_over_even" not in r for r in rows)
+
+
+def test_inputs_by_hand():
+    # 1000 (r + 1) + (i mod 997): the pattern restarts at element 997 (a prime, so it does not
+    # line up with power-of-two block sizes)
+    x = mpibench.inputs(1000, 2)
+    assert x.shape == (2, 1000)
+    assert (x[0, 0], x[0, 996], x[0, 997], x[1, 999]) == (1000.0, 1996.0, 1000.0, 2002.0)

@@ -127,6 +127,16 @@ def test_verbs_write_completion_time_closed_form(packets):
     assert wc.time_s == pytest.approx(data + ack + L, rel=1e-9)
 
 
+
+def test_default_mtu_is_4096_bytes_by_packet_count():
+    # only the adapters' per-packet work costs time (1 us each, send and receive), so a message
+    # takes 1 us per packet plus 1 us: InfiniBand's and RoCE's largest MTU, 4096 B, makes 4096 B
+    # one packet, 4097 B two and 3 x 4096 B three
+    hp = r.HostParams(**{**IDEAL, "stack_s": 0.0, "nic_s": 1e-6})
+    for n, packets in ((4096, 1), (4097, 2), (3 * 4096, 3), (3 * 4096 + 1, 4)):
+        assert r.message_time(r.rdma_write_path(hp), n) == pytest.approx((packets + 1) * 1e-6,
+                                                                         rel=1e-9)
+
 # ---- data movement -------------------------------------------------------------------------------
 def test_write_read_atomics_move_the_right_bytes():
     fab, a, b, ma, mb, qa, qb = pair()
@@ -236,6 +246,21 @@ def test_receive_buffer_too_small():
     assert qa.send_cq.poll()[0].status == "REM_INV_REQ_ERR"
     assert qb.recv_cq.poll()[0].status == "LOC_LEN_ERR"
 
+
+
+def test_poll_takes_16_completions_by_default_and_names_the_qp():
+    # 20 signalled WRITEs: poll() returns at most 16 (its documented default), in posting order;
+    # each completion names its QP, numbered from 2 (InfiniBand reserves QP0 and QP1 for subnet
+    # management and general services)
+    fab, a, b, ma, mb, qa, qb = pair()
+    assert (qa.num, qb.num) == (2, 3)
+    for i in range(20):
+        qa.post_send(r.SendWR(i, "RDMA_WRITE", r.SGE(0, 8, ma.lkey), remote_addr=0, rkey=mb.rkey))
+    fab.run()
+    first, rest = qa.send_cq.poll(), qa.send_cq.poll()
+    assert [w.wr_id for w in first] == list(range(16)) and [w.wr_id for w in rest] == [16, 17,
+                                                                                       18, 19]
+    assert {w.qp_num for w in first + rest} == {2}
 
 # ---- ordering ------------------------------------------------------------------------------------
 def test_completions_in_posting_order_even_when_a_later_wr_finishes_first():

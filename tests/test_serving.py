@@ -31,6 +31,19 @@ def test_llama3_8b_parameters_match_a_hand_count():
     assert shape.kv_bytes_per_token(2) == 2 * 32 * 8 * 128 * 2   # K and V, 32 layers, 8 heads
 
 
+def test_llama3_70b_parameters_and_prefill_kv_by_hand():
+    # Dubey et al., 2024, Table 3: 80 layers, model dim 8192, FFN 28672, 64 heads, 8 KV heads;
+    # the released vocabulary 128,256; untied embedding and logit layer, 2 RMSNorms a layer + 1
+    h, ffn, layers, vocab, kv_width = 8192, 28672, 80, 128256, 8 * 128
+    per_layer = 2 * h * h + 2 * h * kv_width + 3 * h * ffn
+    shape = serving.llama3_70b()
+    assert shape.n_params == layers * per_layer + 2 * vocab * h + (2 * layers + 1) * h \
+        == 70_553_706_496                                          # the released 70.6 B
+    # a 1000-token prefill writes 1000 tokens of K and V, bf16 by default: 2 x 32 x 8 x 128 x 2 B
+    # each for Llama 3 8B, and reads none
+    assert serving.prefill_work(serving.llama3_8b(), 1000).kv_bytes == 1000 * 2 * 32 * 8 * 128 * 2
+
+
 def hand_decode(batch, context, w=2.0, kv=2.0):
     matmul, _ = llama3_8b_hand_counts()
     per_token_kv = 2 * 32 * 8 * 128 * kv

@@ -83,6 +83,17 @@ def test_kv_capacity_limits_the_batch():
         serving.simulate_requests("continuous", trace, serving.SimConfig(kv_capacity_tokens=100))
 
 
+def test_kv_capacity_admits_requests_that_fill_it_exactly():
+    # 4 requests at t = 0, 100 + 50 tokens each -> 160 reserved (blocks of 16); a capacity of
+    # exactly 2 x 160 admits two at once (reservations may fill it), the others when one finishes
+    trace = serving.Trace(np.zeros(4), np.full(4, 100), np.full(4, 50))
+    cfg = serving.SimConfig(kv_capacity_tokens=2 * 160, block_tokens=16)
+    frame = serving.simulate_requests("continuous", trace, cfg)
+    first, finish = frame["first_token_s"].to_numpy(), frame["finish_s"].to_numpy()
+    assert first[1] < finish[0] and first[0] < finish[1]            # 0 and 1 run together
+    assert first[2] >= finish[:2].min() and first[3] >= finish[:2].min()
+
+
 def test_summarize_by_hand():
     frame = pd.DataFrame({"arrival_s": [0.0, 1.0, 1.0], "first_token_s": [0.5, 3.0, 1.2],
                           "finish_s": [1.5, 4.0, 2.2], "output_tokens": [11, 1, 3]})

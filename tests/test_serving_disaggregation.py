@@ -3,6 +3,7 @@ table and the M/D/1 benchmark check, each against a hand count or the packet sim
 
 import math
 
+import pandas as pd
 import pytest
 
 from aichip import rdma, serving
@@ -71,6 +72,37 @@ def test_quantisation_table_by_hand():
     # FP8 compute doubles the ridge and FP8 weights halve the bytes: the same critical batch
     assert bf16["critical_batch_0"] == pytest.approx(fp8["critical_batch_0"], abs=1)
     assert serving.max_batch_that_fits(serving.llama3_70b(), 80e9, 1000) == 0
+
+
+def test_a_scheme_that_does_not_fit_serves_nothing():
+    # Llama 3 70B in BF16 is 2 x 70.55e9 B = 141 GB of weights, more than an H100's 80 GB
+    row = serving.quantisation_table(serving.llama3_70b(), batch=64, context=2048).loc["BF16"]
+    assert row["weights_GB"] == pytest.approx(141.1, abs=0.05) and row["max_batch"] == 0
+    assert row["bound"] == "does not fit" and row["tokens_per_s"] == 0.0
+    assert math.isnan(row["tpot_s"])
+
+
+def test_defaults_are_the_chapters_settings():
+    # chapter 12 states its runs at batch 64 and context 2048 (quantisation) and at batch 1 and
+    # context 1024 (speculative decoding); the defaults are those settings
+    shape = serving.llama3_8b()
+    pd.testing.assert_frame_equal(serving.quantisation_table(shape),
+                                  serving.quantisation_table(shape, batch=64, context=2048))
+    hw = serving.hardware()
+    assert serving.speculative_step_speedup(serving.llama3_70b(), shape, hw, 0.8, 4) == \
+        serving.speculative_step_speedup(serving.llama3_70b(), shape, hw, 0.8, 4, batch=1,
+                                         context=1024)
+
+
+def test_disaggregation_removes_the_stall_of_every_decode_per_transfer_second():
+    # removed_over_added: the stall of all decode_batch decodes over the transfer, by hand from
+    # the table's own stall_s and transfer_s columns, for two batch sizes
+    shape, hw = serving.llama3_70b(), serving.hardware()
+    for batch in (16, 64):
+        row = serving.disaggregation_table(shape, hw, [2048], decode_batch=batch, tp=8).iloc[0]
+        assert row["stall_total_s"] == pytest.approx(batch * row["stall_s"], rel=1e-12)
+        assert row["removed_over_added"] == pytest.approx(batch * row["stall_s"]
+                                                          / row["transfer_s"], rel=1e-12)
 
 
 def test_critical_context_is_where_critical_batch_runs_out():

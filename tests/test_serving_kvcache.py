@@ -54,6 +54,16 @@ def test_copy_on_write_needs_a_free_block():
     assert kv2.append("b", 1) == [1] and kv2.copies == 0
 
 
+
+def test_appending_nothing_to_a_shared_block_copies_nothing():
+    # copy-on-write copies a shared block only when a token is written into it: appending 0
+    # tokens to a fork whose last block is shared and half full takes no block and copies none
+    kv = serving.PagedKVCache(4, 4, 1)
+    kv.append("a", 2)
+    kv.fork("a", "b")
+    assert kv.append("b", 0) == [] and kv.copies == 0
+    assert kv.block_table("b") == [0] and kv.ref_count(0) == 2 and kv.free_blocks == 3
+
 def test_cache_bad_input():
     with pytest.raises(ValueError, match="n_blocks"):
         serving.PagedKVCache(0, 16, 2)

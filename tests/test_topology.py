@@ -294,6 +294,21 @@ def test_direct_bandwidth_matrix_is_link_count_times_link_rate():
     assert (tp.direct_bandwidth_matrix(tp.dgx_h100()) == 0).all()  # only switches in between
 
 
+def test_torus_and_ring_names():
+    # a ring is a one-dimensional torus; its name gives the GPU count, not a 1-tuple
+    assert tp.ring(8).name == "ring(8)"
+    assert tp.torus((8,)).name == "ring(8)"
+    assert tp.torus((2, 4)).name == "torus(2, 4)"
+
+
+def test_hop_matrix_names_the_first_pair_without_a_path():
+    # g0 - g1 linked, g2 apart: row-major, the first pair with no path is (g0, g2), then (g1, g2)
+    g = nx.Graph()
+    g.add_nodes_from(["g0", "g1", "g2"])
+    g.add_edge("g0", "g1", links=1, GBps_per_dir=1.0)
+    with pytest.raises(ValueError, match="no path from g0 to g2"):
+        tp.hop_matrix(tp.Topology("apart", g, ("g0", "g1", "g2"), ""))
+
 def test_bad_input():
     with pytest.raises(TypeError, match="topo"):
         tp.diameter("DGX-2")
@@ -325,8 +340,6 @@ def test_bad_input():
         tp.path_kinds(tp.dgx2(), 2, 2)
     with pytest.raises(ValueError, match="b must be"):
         tp.path_kinds(tp.dgx2(), 0, 16)
-    with pytest.raises(ValueError, match="no path"):
-        tp.hop_matrix(tp.Topology("apart", nx.empty_graph(["g0", "g1"]), ("g0", "g1"), ""))
     with pytest.raises(ValueError, match="no ring"):
         line = nx.Graph()
         line.add_edges_from([(0, 1), (1, 2)], links=1, GBps_per_dir=1.0)

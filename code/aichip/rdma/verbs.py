@@ -136,7 +136,8 @@ class Completion:
 
 
 class CompletionQueue:
-    """Completions in the order the adapter wrote them; :meth:`poll` removes up to ``n``."""
+    """Completions in the order the adapter wrote them; :meth:`poll` removes up to ``n`` (16 by
+    default)."""
 
     def __init__(self):
         self._entries = []
@@ -170,7 +171,7 @@ class Fabric:
         self.env = simpy.Environment()
         self.nodes = {}
         self._keys = itertools.count(0x1000)
-        self._qpn = itertools.count(1)
+        self._qpn = itertools.count(2)    # QP0 and QP1 are InfiniBand's management QPs
         pcie = 1 / (params.pcie_GBps * 1e9)
         L = params.pcie_latency_s
         self._stage = {"dma_read": Stage("PCIe DMA read", s_per_byte=pcie, delay_s=2 * L),
@@ -281,7 +282,8 @@ class Node:
 
 
 class QueuePair:
-    """A queue pair (create with :meth:`Node.create_qp`); ``num`` is its QP number."""
+    """A queue pair (create with :meth:`Node.create_qp`); ``num`` is its QP number, from 2 (QP0
+    and QP1 are reserved for subnet management and general services)."""
 
     def __init__(self, node, pd, transport, send_cq, recv_cq):
         self.node, self.pd, self.transport = node, pd, transport
