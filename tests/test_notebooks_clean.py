@@ -56,3 +56,16 @@ def test_bibliography_parses_without_duplicate_keys():
     # pybtex raises on syntax errors and on a key defined twice
     entries = parse_file(str(ROOT / "chapters" / "references.bib")).entries
     assert len(entries) > 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figure_cells_show_only_their_figure(path):
+    # myst-nb wraps every display output of a cell with figure metadata in that figure, so a
+    # table displayed beside the plot becomes a second figure with the same label, which Sphinx
+    # reports as a duplicate target (and `make book`, run with -W, fails on)
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "figure" in cell["metadata"].get("mystnb", {}):
+            src = "".join(cell["source"])
+            assert "display(" not in src, (
+                f"{path.name} cell {cell.get('id')}: display the table in a cell of its own")
