@@ -72,6 +72,21 @@ def test_data_rate_is_lanes_times_signalling_rate_times_code_efficiency():
     assert set(df.loc[df["encoding"] != "", "family"]) >= {"PCIe", "InfiniBand", "Ethernet", "QPI"}
 
 
+def test_nvlink_rates_are_the_whitepapers_lane_arithmetic():
+    """NVIDIA's whitepapers give each link generation as lanes x lane rate with no line-code
+    share taken out: P100 8 lanes x 20 Gb/s = 20 GB/s, V100 8 x 25 Gb/s = 25 GB/s, A100 4 x 50 Gb/s
+    = 25 GB/s, H100 2 x 100 Gb/s = 25 GB/s per direction; a switch chip is its ports times that
+    (NVSwitch: 18, 36 and 64 ports)."""
+    df = links.load_links().set_index("name")
+    published = {"NVLink 1": (1, 8, 20), "NVLink 2": (1, 8, 25), "NVLink 3": (1, 4, 50),
+                 "NVLink 4": (1, 2, 100), "NVSwitch 1": (18, 8, 25), "NVSwitch 2": (36, 4, 50),
+                 "NVSwitch 3": (64, 2, 100)}
+    for name, (ports, lanes, gbps) in published.items():
+        row = df.loc[name]
+        assert (row["ports"], row["lanes"], row["signal_GTps_per_lane"]) == (ports, lanes, gbps)
+        assert row["GBps_per_dir"] == pytest.approx(ports * lanes * gbps / 8, rel=1e-12), name
+
+
 def test_pcie3_x16_is_15_75_not_16():
     # issue 11 item 25: 8 GT/s x 16 lanes x 128/130 / 8 bits per byte
     expected = 8 * 16 * 128 / 130 / 8
