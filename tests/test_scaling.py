@@ -101,6 +101,9 @@ def test_published_layouts_are_ones_megatron_runs(table):
     for r in table.itertuples():
         assert _megatron_accepts(r.n_gpus, r.tp, r.pp, r.n_layers, r.hidden, r.n_heads,
                                  r.global_batch, getattr(r, "micro_batch", 1)), r
+    # Narayanan et al.'s takeaway 1 (section 3.3.1): tensor parallelism up to the 8 GPUs of a
+    # DGX A100 server first, pipeline parallelism only beyond it
+    assert ((table["pp"] == 1) | (table["tp"] == 8)).all()
     # the checks reject a layout that breaks any one of them
     assert not _megatron_accepts(64, 8, 3, 96, 12288, 96, 64)       # 64 GPUs are not 8 x 3 x dp
     assert not _megatron_accepts(64, 8, 8, 100, 12288, 96, 64)      # 100 layers on 8 stages
