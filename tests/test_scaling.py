@@ -112,6 +112,18 @@ def test_published_layouts_are_ones_megatron_runs(table):
     assert not _megatron_accepts(128, 8, 8, 96, 12288, 96, 63)      # 63 sequences on dp = 2
 
 
+def test_korthikanti_models_are_gpt3_and_narayanans():
+    """Korthikanti et al.'s 175B model is GPT-3 (Brown et al. 2020, table 2.1: 96 layers,
+    d_model 12288, 96 heads of 128); its 530B and 1T models are the rows of Narayanan et al.'s
+    table 1 with the same width and depth, so they have the same head count."""
+    ko = KORTHIKANTI.set_index("model")
+    assert tuple(ko.loc["175B", ["n_layers", "hidden", "n_heads"]]) == (96, 12288, 96)
+    for model in ("530B", "1T"):
+        r = ko.loc[model]
+        same = TABLE1[(TABLE1.hidden == r.hidden) & (TABLE1.n_layers == r.n_layers)]
+        assert len(same) == 1 and same.n_heads.iloc[0] == r.n_heads, model
+
+
 def test_palm_540b_mfu():
     # Chowdhery et al. 2022, Appendix B: 238.3K tokens/s on 6144 TPU v4 (275 TFLOP/s) is 46.2 %;
     # 540.35B parameters, 118 layers, 48 heads of 256, sequence 2048
