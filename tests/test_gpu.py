@@ -209,6 +209,19 @@ def test_roofline_comparison_by_hand():
         gpu.roofline_comparison(gpus="NVIDIA V100 SXM2")
 
 
+def test_gemm_shapes_are_the_published_ones():
+    """Every (M, N, K) of data/gemm_shapes.csv from its source: DeepBench's training GEMM list
+    (Baidu, kernels/gemm_problems: (1760, 16, 1760), (2560, 64, 2560), (4096, 128, 4096)); BERT
+    (Devlin et al. 2019, section 3: base hidden H = 768, large H = 1024, feed-forward 4H) over the
+    tokens the row names (32 sequences of 128 or 512)."""
+    base, large = 768, 1024
+    expected = [(1760, 16, 1760), (2560, 64, 2560), (4096, 128, 4096),
+                (base, 32 * 128, base), (4 * base, 32 * 128, base),
+                (4 * large, 32 * 512, large)]
+    got = [(int(r.M), int(r.N), int(r.K)) for r in gpu.gemm_shapes().itertuples()]
+    assert got == expected
+
+
 # --- occupancy sweep and the explorer ------------------------------------------------------
 
 def test_occupancy_sweep_marks_invalid_launches():

@@ -1,6 +1,7 @@
 """The link-technology table: every family present, every source in the bibliography, rates as
 published, and every data rate equal to lanes x signalling rate x line-code efficiency."""
 
+import datetime
 import math
 import re
 
@@ -70,6 +71,38 @@ def test_data_rate_is_lanes_times_signalling_rate_times_code_efficiency():
     # every PCIe generation, EDR, both Ethernet rows and QPI carry a checkable line code
     assert checked >= 8
     assert set(df.loc[df["encoding"] != "", "family"]) >= {"PCIe", "InfiniBand", "Ethernet", "QPI"}
+
+
+def test_nvlink_rates_are_the_whitepapers_lane_arithmetic():
+    """NVIDIA's whitepapers give each link generation as lanes x lane rate with no line-code
+    share taken out: P100 8 lanes x 20 Gb/s = 20 GB/s, V100 8 x 25 Gb/s = 25 GB/s, A100 4 x 50 Gb/s
+    = 25 GB/s, H100 2 x 100 Gb/s = 25 GB/s per direction; a switch chip is its ports times that
+    (NVSwitch: 18, 36 and 64 ports)."""
+    df = links.load_links().set_index("name")
+    published = {"NVLink 1": (1, 8, 20), "NVLink 2": (1, 8, 25), "NVLink 3": (1, 4, 50),
+                 "NVLink 4": (1, 2, 100), "NVSwitch 1": (18, 8, 25), "NVSwitch 2": (36, 4, 50),
+                 "NVSwitch 3": (64, 2, 100)}
+    for name, (ports, lanes, gbps) in published.items():
+        row = df.loc[name]
+        assert (row["ports"], row["lanes"], row["signal_GTps_per_lane"]) == (ports, lanes, gbps)
+        assert row["GBps_per_dir"] == pytest.approx(ports * lanes * gbps / 8, rel=1e-12), name
+
+
+def test_years_and_ports(root):
+    """Each NVLink and NVSwitch generation came out the year its own document (the row's source:
+    the P100, V100, A100, H100 and GB200 whitepapers, Ishii's NVSwitch talk) was published; no
+    row is dated after today. Only a switch chip is several ports: every other row is one link
+    or one port (the module docstring's ``ports``; NVSwitch 4, the GB200's switch, has 72)."""
+    df = links.load_links()
+    bib = (root / "chapters" / "references.bib").read_text()
+    for _, row in df[df["family"].isin(["NVLink", "NVSwitch"])].iterrows():
+        entry = bib[bib.index(f"{{{row['source']},"):]
+        year = int(re.search(r"year\s*=\s*\{?(\d{4})", entry)[1])
+        assert row["year"] == year, row["name"]
+    assert (df["year"] <= datetime.date.today().year).all()
+    switches = df["family"] == "NVSwitch"
+    assert (df.loc[~switches, "ports"] == 1).all()
+    assert df.set_index("name").loc["NVSwitch 4", "ports"] == 72
 
 
 def test_pcie3_x16_is_15_75_not_16():

@@ -86,6 +86,44 @@ def test_table1_columns_agree(row):
     assert row.tflops_per_gpu * row.n_gpus / 1e3 == pytest.approx(row.aggregate_pflops, rel=0.005)
 
 
+def _megatron_accepts(n_gpus, tp, pp, n_layers, hidden, n_heads, global_batch, micro_batch=1):
+    """Megatron-LM's own argument checks, written out here (not the package's layout rules): the
+    GPUs split whole into tp x pp x dp, the layers whole over the pipeline stages, the heads
+    over the tensor-parallel ranks, the hidden size over the heads, the batch into whole
+    micro-batches on every data-parallel replica."""
+    dp, spare = divmod(n_gpus, tp * pp)
+    return (spare == 0 and n_layers % pp == 0 and n_heads % tp == 0 and hidden % n_heads == 0
+            and global_batch % (micro_batch * dp) == 0)
+
+
+@pytest.mark.parametrize("table", [TABLE1, KORTHIKANTI], ids=["narayanan", "korthikanti"])
+def test_published_layouts_are_ones_megatron_runs(table):
+    for r in table.itertuples():
+        assert _megatron_accepts(r.n_gpus, r.tp, r.pp, r.n_layers, r.hidden, r.n_heads,
+                                 r.global_batch, getattr(r, "micro_batch", 1)), r
+    # Narayanan et al.'s takeaway 1 (section 3.3.1): tensor parallelism up to the 8 GPUs of a
+    # DGX A100 server first, pipeline parallelism only beyond it
+    assert ((table["pp"] == 1) | (table["tp"] == 8)).all()
+    # the checks reject a layout that breaks any one of them
+    assert not _megatron_accepts(64, 8, 3, 96, 12288, 96, 64)       # 64 GPUs are not 8 x 3 x dp
+    assert not _megatron_accepts(64, 8, 8, 100, 12288, 96, 64)      # 100 layers on 8 stages
+    assert not _megatron_accepts(80, 5, 8, 96, 12288, 96, 64)       # 96 heads on 5 ranks
+    assert not _megatron_accepts(64, 8, 8, 96, 12288, 80, 64)       # 12288 / 80 heads
+    assert not _megatron_accepts(128, 8, 8, 96, 12288, 96, 63)      # 63 sequences on dp = 2
+
+
+def test_korthikanti_models_are_gpt3_and_narayanans():
+    """Korthikanti et al.'s 175B model is GPT-3 (Brown et al. 2020, table 2.1: 96 layers,
+    d_model 12288, 96 heads of 128); its 530B and 1T models are the rows of Narayanan et al.'s
+    table 1 with the same width and depth, so they have the same head count."""
+    ko = KORTHIKANTI.set_index("model")
+    assert tuple(ko.loc["175B", ["n_layers", "hidden", "n_heads"]]) == (96, 12288, 96)
+    for model in ("530B", "1T"):
+        r = ko.loc[model]
+        same = TABLE1[(TABLE1.hidden == r.hidden) & (TABLE1.n_layers == r.n_layers)]
+        assert len(same) == 1 and same.n_heads.iloc[0] == r.n_heads, model
+
+
 def test_palm_540b_mfu():
     # Chowdhery et al. 2022, Appendix B: 238.3K tokens/s on 6144 TPU v4 (275 TFLOP/s) is 46.2 %;
     # 540.35B parameters, 118 layers, 48 heads of 256, sequence 2048

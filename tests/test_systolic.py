@@ -244,6 +244,44 @@ def test_conv_layer_table():
     assert (conv1.name, conv1.P, conv1.Q, conv1.K, conv1.N) == ("AlexNet conv1", 55, 55, 96, 2)
 
 
+#: Every row of data/conv_layers.csv as its paper gives it: (input side before padding, output
+#: side, C, K, filter side, stride). AlexNet: Krizhevsky et al. 2012, section 3.5 and figure 2
+#: (conv2, conv4 and conv5 see one group of channels: 48 and 192); VGG-16: Simonyan and
+#: Zisserman 2015, table 1 (configuration D, 3x3 stride 1 padding 1, 224 halved by each pool);
+#: ResNet-50: He et al. 2016, table 1 (stages at 56, 28, 14, 7; bottleneck widths 64 to 512).
+PAPER_CONV_LAYERS = {
+    "AlexNet conv1": (224, 55, 3, 96, 11, 4),
+    "AlexNet conv2": (27, 27, 48, 256, 5, 1),
+    "AlexNet conv3": (13, 13, 256, 384, 3, 1),
+    "AlexNet conv4": (13, 13, 192, 384, 3, 1),
+    "AlexNet conv5": (13, 13, 192, 256, 3, 1),
+    "VGG-16 conv1_2": (224, 224, 64, 64, 3, 1),
+    "VGG-16 conv2_2": (112, 112, 128, 128, 3, 1),
+    "VGG-16 conv3_3": (56, 56, 256, 256, 3, 1),
+    "VGG-16 conv4_3": (28, 28, 512, 512, 3, 1),
+    "VGG-16 conv5_3": (14, 14, 512, 512, 3, 1),
+    "ResNet-50 conv1": (224, 112, 3, 64, 7, 2),
+    "ResNet-50 res2a_branch2b": (56, 56, 64, 64, 3, 1),
+    "ResNet-50 res3a_branch2a": (56, 28, 256, 128, 1, 2),
+    "ResNet-50 res4a_branch2b": (14, 14, 256, 256, 3, 1),
+    "ResNet-50 res5a_branch2c": (7, 7, 512, 2048, 1, 1),
+}
+
+
+def test_conv_layer_table_is_the_papers():
+    """Each cell of the layer table against its paper: channels, filters, window and stride as
+    printed, the output side as printed, and the padded input side: the paper's input plus the
+    "same" padding of R - 1 (AlexNet conv1, with no padding in the paper, is padded to the
+    (55 - 1) * 4 + 11 = 227 that gives its 55 outputs)."""
+    layers = {layer.name: layer for layer in conv_layers()}
+    assert set(layers) == set(PAPER_CONV_LAYERS)
+    for name, (side, out, c, k, r, stride) in PAPER_CONV_LAYERS.items():
+        layer = layers[name]
+        padded = (out - 1) * stride + r if name == "AlexNet conv1" else side + r - 1
+        assert (layer.C, layer.K, layer.R, layer.S, layer.stride) == (c, k, r, r, stride), name
+        assert (layer.H, layer.W, layer.P, layer.Q) == (padded, padded, out, out), name
+
+
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: conv_layers(batch=0), ValueError, "batch must be >= 1"),
     (lambda: conv_layers("LeNet"), ValueError, "network must be one of"),
