@@ -69,3 +69,30 @@ def test_figure_cells_show_only_their_figure(path):
             src = "".join(cell["source"])
             assert "display(" not in src, (
                 f"{path.name} cell {cell.get('id')}: display the table in a cell of its own")
+
+
+def _markdown_sources():
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                yield path.name, "".join(cell["source"])
+    for path in sorted((ROOT / "chapters").glob("*.md")):
+        yield path.name, path.read_text()
+
+
+def test_display_math_starts_a_block():
+    # a $$ ... $$ line right after a line of text is not display math to myst's parser: it reads
+    # a literal $ and inline math, and every $ after it pairs with the wrong partner (chapter 4's
+    # attention formula left "\)N \times N\(" all over the page)
+    bad = []
+    for name, src in _markdown_sources():
+        lines = src.split("\n")
+        inside = False
+        for i, line in enumerate(lines):
+            if "$$" not in line:
+                continue
+            if not inside and i > 0 and lines[i - 1].strip():
+                bad.append(f"{name}: {line[:60]!r} follows a line of text: add a blank line")
+            if line.count("$$") % 2 == 1:
+                inside = not inside
+    assert not bad, "\n".join(bad)

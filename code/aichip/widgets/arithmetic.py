@@ -105,7 +105,7 @@ def plot_bit_layouts(formats=("fp32", "tf32", "bf16", "fp16", "fp8_e5m2", "fp8_e
         raise ValueError(f"value must be finite, got {value}")
     widest = max(arith.get_format(f).bits for f in formats)
     if ax is None:
-        _, ax = plt.subplots(figsize=(min(11.0, 0.3 * widest + 2.5), 0.62 * len(formats) + 0.9))
+        _, ax = plt.subplots(figsize=(min(9.5, 0.3 * widest + 2.5), 0.62 * len(formats) + 0.9))
     for row, fmt in enumerate(formats):
         f = arith.get_format(fmt)
         code = int(arith.encode(value, fmt))
