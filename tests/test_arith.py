@@ -724,20 +724,30 @@ def test_quantize_mx_bad_arguments():
         arith.quantize_mx("abc", "mxfp4")
 
 
-def test_quantize_nvfp4_against_a_hand_worked_two_level_scale():
+def nvfp4_reference(x):
+    """NVFP4 by hand: an FP32 tensor scale max|x| / (6 x 448), then per block of 16 an E4M3 scale
+    (nearest even) of the block's max / 6 / tensor scale, then each element to FP4 (nearest even)."""
     fp4, fp4_parity = element_grid("fp4_e2m1")
     e4m3, e4m3_parity = element_grid("fp8_e4m3")
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(40) * np.array([1.0] * 16 + [0.01] * 16 + [30.0] * 8)
-    amax = np.max(np.abs(x))
-    tensor_scale = float(np.float32(amax / (6 * 448)))     # FP32 per-tensor scale
+    tensor_scale = float(np.float32(np.max(np.abs(x)) / (6 * 448)))
     expected = []
-    for start in range(0, 40, 16):
+    for start in range(0, len(x), 16):
         block = x[start:start + 16]
         block_scale = nearest_even(np.max(np.abs(block)) / 6 / tensor_scale, e4m3, e4m3_parity)
         s = block_scale * tensor_scale
         expected += [nearest_even(v / s, fp4, fp4_parity) * s for v in block]
-    assert np.array_equal(arith.quantize_nvfp4(x), np.array(expected))
+    return tensor_scale, np.array(expected)
+
+
+def test_quantize_nvfp4_against_a_hand_worked_two_level_scale():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(40) * np.array([1.0] * 16 + [0.01] * 16 + [30.0] * 8)
+    tensor_scale, expected = nvfp4_reference(x)
+    assert np.array_equal(arith.quantize_nvfp4(x), expected)
+    # a tensor whose largest magnitude is below 1 gets its own tensor scale too (not 1)
+    small_scale, small = nvfp4_reference(x / 1000)
+    assert arith.nvfp4_scales(x / 1000)[0] == small_scale < 1e-4
+    assert np.array_equal(arith.quantize_nvfp4(x / 1000), small)
     tensor, blocks = arith.nvfp4_scales(x)
     assert tensor == tensor_scale and blocks.shape == (3,)
     # the block holding the tensor's max gets the largest E4M3 scale, within its rounding
@@ -824,6 +834,9 @@ def test_blockwise_fp8_scales_each_tile_on_its_own():
     assert np.max(np.abs(q[1:] - x[1:]) / np.abs(x[1:])) <= 2.0 ** -4 + 1e-12
     with pytest.raises(ValueError, match="block"):
         arith.quantize_blockwise(x, (1, 2, 3))
+    for bad in (np.zeros((0, 128)), np.zeros(128), [[1.0, np.inf]]):
+        with pytest.raises(ValueError, match="non-empty 2-D array of finite numbers"):
+            arith.quantize_blockwise(bad)
 
 
 def test_accumulation_experiment_promotion_helps():

@@ -77,6 +77,40 @@ def test_forward_is_relu_mlp():
     np.testing.assert_allclose(ddp.forward(params, x)[-1], expected, rtol=1e-14)
 
 
+def test_loss_by_hand():
+    # 1/(2B) sum (yhat - y)**2 over B rows: the rows given (3, fewer than the 4 inputs), or the
+    # global batch's when a shard passes total_rows
+    params = ddp.init_params([4, 5, 2], seed=1)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    y = np.random.default_rng(1).standard_normal((3, 2))
+    (w1, b1), (w2, b2) = params
+    sq = np.sum((np.maximum(x @ w1 + b1, 0) @ w2 + b2 - y) ** 2)
+    assert ddp.loss(params, x, y) == pytest.approx(sq / 6, rel=1e-14)
+    assert ddp.loss(params, x, y, total_rows=12) == pytest.approx(sq / 24, rel=1e-14)
+
+
+def test_run_and_the_command_line_run_the_same_default_experiment():
+    """ddp.run() and ``python -m aichip.ddp`` with no flags train the same model on the same data
+    (two declarations of one default run), on the 2 ranks of the module docstring's example."""
+    import inspect
+    import re
+
+    args = ddp.parse_args([])
+    run = {k: v.default for k, v in inspect.signature(ddp.run).parameters.items()}
+    assert tuple(run["hidden"]) == tuple(args.hidden)
+    for name in ("inputs", "outputs", "batch", "steps", "bucket_bytes", "lr", "seed"):
+        assert run[name] == getattr(args, name), name
+    assert inspect.signature(ddp.train_distributed).parameters["seed"].default == args.seed
+    assert run["n_ranks"] == int(re.search(r"mpiexec -n (\d+) python -m aichip.ddp",
+                                           ddp.__doc__)[1]) == 2
+
+
+def test_report_columns_in_milliseconds():
+    t = _timings((0.019, 0.020, 0.021), (0.029, 0.030, 0.031))
+    line = ddp.table([t], ddp.COLUMNS).splitlines()[-1].split()
+    assert line == ["20.00", "16.00", "5.00", "2.00", "60%", "30.00", "1.50", "75%"]
+
+
 def test_shard_gradients_sum_to_the_full_batch_gradient():
     """The decomposition the data-parallel run relies on, without MPI: shares of rows with the
     residual divided by the global batch add up to the full-batch gradient."""

@@ -954,6 +954,24 @@ def test_zero3_comparison_rows_and_direction():
         assert (np.diff(rows.predicted_tflops) < 0).all()
 
 
+def test_zero3_implied_rate_needs_time_left_for_the_traffic():
+    """implied_GBps moves the row's ZeRO-3 bytes in the seconds the published step leaves after
+    the predicted compute: the same bytes in a quarter second, and no finite rate when the
+    compute alone outlasts the published step (by a quarter second here)."""
+    row = sc.predict_zero3_comparison().iloc[0]
+    name, scheme, n, mp, b, gb, published = sc.published.ZERO3_RUNS[0]
+    assert scheme == "ZeRO-3" and row.implied_dp_s > 0
+    wire_GB = row.implied_GBps * row.implied_dp_s
+    flops = published * 1e12 * n * row.published_s
+    non_dp_s = row.predicted_s - row.dp_exposed_s
+    cluster = sc.cluster(sc.published.VALIDATION_CLUSTER)
+    for left in (0.25, -0.25):
+        rate = flops / ((non_dp_s + left) * 1e12 * n)
+        r = sc.published._zero3_row(name, scheme, n, mp, b, gb, rate, cluster=cluster)
+        assert r["implied_dp_s"] == pytest.approx(left, rel=1e-9)
+        assert r["implied_GBps"] == (pytest.approx(wire_GB / left) if left > 0 else math.inf)
+
+
 def test_bloom_prediction_by_its_stated_layout():
     df = sc.predict_bloom()
     r = df.iloc[0]

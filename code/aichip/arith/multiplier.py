@@ -172,7 +172,10 @@ class _Netlist:
 
 
 def _reduce_stage(net, columns, tree, target):
-    """One stage of counters over all columns; returns new columns and the counts per column."""
+    """One stage of counters over all columns; returns new columns and the counts per column.
+
+    ``target`` is the height Dadda reduces each column to at this stage (None for Wallace, which
+    puts a counter on every three bits, and a half adder on two left over, in every column)."""
     width = len(columns)
     new = [[] for _ in range(width + 1)]
     fas, has = [0] * width, [0] * width
@@ -237,7 +240,7 @@ def build_multiplier(n_bits: int, tree: str = "dadda") -> Multiplier:
     stages = []
     step = 0
     while max(len(c) for c in columns) > 2:
-        target = targets[step] if tree == "dadda" else 2
+        target = targets[step] if tree == "dadda" else None   # Wallace reduces all it can
         columns, fas, has = _reduce_stage(net, columns, tree, target)
         stages.append(Stage(sum(fas), sum(has), tuple(fas), tuple(has),
                             tuple(len(c) for c in columns)))
