@@ -725,8 +725,9 @@ def test_quantize_mx_bad_arguments():
 
 
 def nvfp4_reference(x):
-    """NVFP4 by hand: an FP32 tensor scale max|x| / (6 x 448), then per block of 16 an E4M3 scale
-    (nearest even) of the block's max / 6 / tensor scale, then each element to FP4 (nearest even)."""
+    """NVFP4 by hand: an FP32 tensor scale max|x| / (6 x 448), then per block of 16 an E4M3
+    scale (nearest even) of the block's max / 6 / tensor scale, then each element to FP4 (nearest
+    even)."""
     fp4, fp4_parity = element_grid("fp4_e2m1")
     e4m3, e4m3_parity = element_grid("fp8_e4m3")
     tensor_scale = float(np.float32(np.max(np.abs(x)) / (6 * 448)))
