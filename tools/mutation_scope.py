@@ -109,13 +109,16 @@ DATA_TESTS: dict[str, tuple[str, ...]] = {
     "eyeriss_costs": ("tests/test_dataflow.py",),
     "gemm_efficiency": ("tests/test_scaling.py",),
     "gemm_shapes": GPU_TESTS,
+    "gpu_memory": ("tests/test_attention.py",),
     "gpus": GPU_TESTS + ("tests/test_topology.py",),
+    "hbm": ("tests/test_attention.py",),
     "korthikanti_iterations": ("tests/test_scaling.py",),
     "links": ("tests/test_links.py", "tests/test_topology.py", "tests/test_rdma.py"),
     "megatron_weak_scaling": ("tests/test_scaling.py",),
     "optimizer_states": ("tests/test_training.py", "tests/test_memory.py"),
     "scalesim_reference": ("tests/test_systolic.py",),
     "tensor_cores": GPU_TESTS,
+    "tpu_generations": ("tests/test_tpu_family.py", "tests/test_chips.py"),
 }
 
 #: cosmic-ray operators used (the full set has 213, mostly every binary operator swapped for
