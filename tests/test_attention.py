@@ -166,3 +166,104 @@ def test_roofline_case_on_the_h100():
     assert case.loc["naive", "bound"] == "memory"
     assert case.loc["flash, K/V read once", "bound"] == "compute"
     assert case.loc["flash, K/V read once", "time_us"] == pytest.approx(flops / 1000e12 * 1e6)
+
+
+def test_flash_gives_nan_like_naive_when_every_score_of_a_row_overflows():
+    """A row whose scores all overflow to -inf (finite inputs, 1e200 x -1e200) has no defined
+    softmax: NumPy's reference and the naive kernel give NaN (exp(-inf - -inf)). The tiled kernel
+    must too, not raise ZeroDivisionError (it did before its division followed IEEE rules) and not
+    return a plausible number: its running sum for the row starts at 0, so the output is 0 / 0."""
+    q = np.array([[1e200], [1.0]])
+    k = np.array([[-1e200], [-1e200]])
+    v = np.array([[1.0], [2.0]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = attention.attention_reference(q, k, v)
+    assert np.isnan(expected[0, 0]) and np.isfinite(expected[1, 0])
+    naive = attention.naive_attention(q, k, v)
+    for bk in (1, 2):
+        flash = attention.flash_attention(q, k, v, block_q=1, block_k=bk)
+        assert np.isnan(flash[0, 0]) and np.isnan(naive[0, 0])
+        # the second row's scores are finite and equal (-1e200 / 1): the mean of v
+        assert flash[1, 0] == pytest.approx(1.5) and naive[1, 0] == pytest.approx(1.5)
+
+
+def test_flash_blocks_by_default_fit_the_fp16_elements_the_traffic_counts_use():
+    """Called without an element size, flash_blocks must size its tiles for the same element as
+    hbm_bytes and theorem2_bytes count by default (the chapter's fp16, Dao et al.'s half
+    precision), or the chosen tiles would not fit the fast memory they are meant for. The element
+    size is read off hbm_bytes' hand-countable naive traffic for N = d = 1: 8 elements."""
+    element = attention.hbm_bytes(1, 1, "naive") // 8
+    assert element == 2
+    for d, sram in ((64, 100 * 1024), (128, 228 * 1024), (64, 64 * 1024), (16, 4096)):
+        b, _ = attention.flash_blocks(d, sram)
+        # a query block and its output, a key and a value tile (b x d each), the b x b scores
+        assert (4 * b * d + b * b) * element <= sram < (4 * (b + 1) * d + (b + 1) ** 2) * element
+    # by hand: 100 KiB of fp16 is 51200 elements; b = 131 needs 50697, b = 132 needs 51216
+    assert attention.flash_blocks(64, 100 * 1024) == (131, 131)
+
+
+def test_flash_blocks_is_closed_form_even_for_huge_heads():
+    """The largest b with 4 b d + b^2 <= M comes from an integer square root, so the answer
+    arrives at once however large d and M are. Here M is built from b = 10^6 and d = 10^12 so
+    that b fits exactly and b + 1 does not (an independent check of the value); a search that
+    started about 4 d rows away from the answer would take 4 x 10^12 steps, which the alarm
+    below turns into a failure after a few seconds instead of a hang."""
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("needs signal.setitimer")
+
+    def too_slow(signum, frame):
+        raise TimeoutError("flash_blocks searched instead of solving the quadratic")
+
+    d, b = 10 ** 12, 10 ** 6
+    elements = 4 * b * d + b * b
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.setitimer(signal.ITIMER_REAL, 5.0)
+    try:
+        assert attention.flash_blocks(d, 2 * elements) == (b, b)
+        assert attention.flash_blocks(d, 2 * (elements - 1)) == (b - 1, b - 1)
+        assert attention.flash_blocks(d, 1, 1) == (1, 1)        # not even one row fits: 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_theorem2_orders_by_hand():
+    """Theorem 2's orders worked by hand. N = 1024, d = 64, 64 KiB of fp16 fast memory (M =
+    32768 elements): naive 2 x (1024 x 64 + 1024^2) = 2,228,224 bytes; flash 2 x 1024^2 x 64^2 /
+    32768 = 262,144 bytes. With N = 4, d = 1024 the N d term dominates: 2 x (4096 + 16). In fp32
+    the same 64 KiB holds half the elements and each is twice the size: the flash order is 4
+    times the fp16 one, the naive order (no M in it) twice."""
+    fp16 = attention.theorem2_bytes(1024, 64, 64 * 1024)
+    assert fp16["naive"] == 2_228_224 and fp16["flash"] == 262_144
+    assert attention.theorem2_bytes(4, 1024, 64 * 1024)["naive"] == 8224
+    fp32 = attention.theorem2_bytes(1024, 64, 64 * 1024, bytes_per_element=4)
+    assert fp32["flash"] == 4 * fp16["flash"] and fp32["naive"] == 2 * fp16["naive"]
+
+
+def test_measure_reports_time_per_score_in_ns():
+    """Each ns_per_score column is its kernel's best time spread over the N^2 entries of the
+    score matrix: times N^2 and converted back to seconds it gives naive_s and flash_s again,
+    and at equal N the ratio of the two per-score times is the ratio of the two times."""
+    table = attention.measure(sizes=(16, 24), d=4, repeats=1, block=8)
+    for name in ("naive", "flash"):
+        back_s = table[f"{name}_ns_per_score"] * table["N"] ** 2 / 1e9
+        assert np.allclose(back_s, table[f"{name}_s"], rtol=1e-12, atol=0)
+    assert np.allclose(table["naive_ns_per_score"] / table["flash_ns_per_score"],
+                       table["naive_over_flash"], rtol=1e-12, atol=0)
+
+
+def test_implied_pin_rate_by_hand():
+    """bandwidth x 8 / interface width, worked by hand from the datasheets: the H100 SXM5's
+    3.35 TB/s over five 1024-bit HBM3 stacks is 3350 x 8 / 5120 = 5.234 Gb/s per pin, the A100
+    80GB's 2039 GB/s over five HBM2e stacks 3.186 Gb/s. Multiplied back by the width over 8 the
+    rate returns the published bandwidth. B200's source gives no interface width."""
+    assert hbm.implied_pin_rate_Gbps("NVIDIA H100 SXM5") == pytest.approx(5.234375, rel=1e-12)
+    assert hbm.implied_pin_rate_Gbps("NVIDIA A100 SXM4 80GB") == pytest.approx(3.1859375,
+                                                                             rel=1e-12)
+    for gpu in ("NVIDIA H100 SXM5", "NVIDIA A100 SXM4 80GB"):
+        top = hbm.memory_hierarchy(gpu).set_index("level").loc["HBM", "bandwidth_GBps"]
+        assert hbm.implied_pin_rate_Gbps(gpu) * 5 * 1024 / 8 == pytest.approx(top, rel=1e-12)
+    with pytest.raises(ValueError, match="interface width"):
+        hbm.implied_pin_rate_Gbps("NVIDIA B200 SXM")

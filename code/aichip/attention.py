@@ -71,7 +71,7 @@ def _naive_head(q, k, v, out, scale, causal):
     # magictoken: naive-end
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")   # 0 / 0 is NaN, as in the naive kernel, not an error
 def _flash_head(q, k, v, out, scale, causal, block_q, block_k):
     n, m, d, dv = q.shape[0], k.shape[0], q.shape[1], v.shape[1]
     # magictoken: flash-begin
