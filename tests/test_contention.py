@@ -5,11 +5,15 @@ the answer must be: the medians and ratios below are computed from the samples w
 module, not with the code under test.
 """
 
+import os
+import re
 import statistics
+import types
 
 import pytest
 
 from aichip import contention as ct
+from aichip import flops, machine, membench, refruns
 from aichip import roofline as rl
 
 GB = 1e9
@@ -162,3 +166,130 @@ def test_bad_input():
         ct.remeasure({"a": lambda: None}, lambda r, a: None, max_attempts=0)
     with pytest.raises(TypeError, match="result"):
         ct.figure_of("x", 3.0)
+
+
+def test_the_threshold_in_a_quiet_runs_statement_is_one_minus_the_steadiness_in_percent():
+    roof, points, figures = run(QUIET)  # every median within 2% of its best
+    # by hand: a median at least 80% (90%) of the best is within 20% (10%) of it
+    assert "within 20% of its best" in ct.check_roofline(roof, points, figures).statement()
+    strict = ct.check_roofline(roof, points, figures, min_steadiness=0.9)
+    assert not strict.disturbed and "within 10% of its best" in strict.statement()
+
+
+def test_a_verdict_made_without_re_measuring_counts_one_attempt():
+    # Verdict's docstring: attempts is 1 without re-measuring
+    verdict = ct.Verdict((ct.Figure("STREAM triad", "GB/s", 240.0, 238.0),), (), ())
+    assert verdict.attempts == 1
+    assert "(1 attempt)" in verdict.statement()
+
+
+def test_a_load_average_just_above_the_core_count_is_busy_and_one_at_it_is_not():
+    # the rule of the module's docstring: a 1-minute load average above the core count
+    roof, points, figures = run(QUIET)
+    assert ct.check_roofline(roof, points, figures, load_avg=2.5, cores=2).busy
+    assert ct.check_roofline(roof, points, figures, load_avg=8.5, cores=8).busy
+    assert not ct.check_roofline(roof, points, figures, load_avg=2.0, cores=2).busy
+    assert not ct.check_roofline(roof, points, figures, load_avg=7.9, cores=8).busy
+
+
+def test_load_average_is_the_1_minute_figure(monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 2.5, 3.5))  # 1, 5 and 15 minutes
+    assert ct.load_average() == 1.5
+    monkeypatch.delattr(os, "getloadavg")  # an OS without load averages (Windows)
+    assert ct.load_average() is None
+
+
+def test_roofline_points_place_stream_at_its_rate_times_its_flops_per_byte():
+    results = {"STREAM scale": types.SimpleNamespace(best_GBps=160.0),
+               "STREAM triad": types.SimpleNamespace(best_GBps=240.0),
+               "DGEMV": types.SimpleNamespace(best_GFLOPs=7.0),
+               "DGEMM": types.SimpleNamespace(best_GFLOPs=90.0)}
+    points = {p.name: p for p in ct.roofline_points(results, gemm_n=600, gemv_n=1000)}
+    assert list(points) == ["STREAM scale", "STREAM triad", "DGEMV n=1000", "DGEMM n=600"]
+    # by hand: scale does 1 FLOP per 16 bytes, triad 2 FLOP per 24 bytes
+    assert points["STREAM scale"].intensity == pytest.approx(1 / 16)
+    assert points["STREAM scale"].achieved_GFLOPs == pytest.approx(10.0)   # 160 / 16
+    assert points["STREAM triad"].intensity == pytest.approx(1 / 12)
+    assert points["STREAM triad"].achieved_GFLOPs == pytest.approx(20.0)   # 240 * 2 / 24
+    # GEMM n = 600: 2 * 600**3 flops over 3 * 600**2 * 8 bytes = 50 FLOP/byte
+    assert points["DGEMM n=600"].intensity == pytest.approx(50.0)
+    assert points["DGEMM n=600"].achieved_GFLOPs == 90.0
+    # GEMV n = 1000: 2e6 flops over (1e6 + 2000) * 8 bytes
+    assert points["DGEMV n=1000"].intensity == pytest.approx(2e6 / 8.016e6)
+    assert points["DGEMV n=1000"].achieved_GFLOPs == 7.0
+
+
+FAKE_MACHINE = machine.MachineInfo("fake CPU", 2, 2, None, "3", "0", "0")
+
+
+class FakeLab:
+    """measure_roofline's measurements, faked: a quiet machine whose every kernel sits under its
+    roof (triad 240 GB/s, FMA 100 GFLOP/s, DGEMM 80, DGEMV 20, each median 1% below its best).
+    Each call is recorded as (what, size, repeats)."""
+
+    def __init__(self, monkeypatch, loadavg=(0.5, 0.5, 0.5), cores=2):
+        self.calls = []
+        monkeypatch.setattr(membench, "measure_bandwidth", self.bandwidth)
+        monkeypatch.setattr(flops, "measure_peak_flops", self.peak)
+        monkeypatch.setattr(flops, "measure_gemm", self.gemm)
+        monkeypatch.setattr(flops, "measure_gemv", self.gemv)
+        monkeypatch.setattr(os, "getloadavg", lambda: loadavg)
+        monkeypatch.setattr(os, "cpu_count", lambda: cores)
+
+    def bandwidth(self, kernel, repeats):
+        self.calls.append((f"STREAM {kernel}", None, repeats))
+        return membench.BandwidthResult(kernel, 3 * 2**26, 2**23, 2, 240.0, 237.6, 0.1, 0.101,
+                                        FAKE_MACHINE)
+
+    def flops_result(self, kernel, best):
+        return flops.FlopsResult(kernel, "float64", 2, best, 0.99 * best, 10**9, FAKE_MACHINE)
+
+    def peak(self, dtype, repeats):
+        self.calls.append(("FMA peak", None, repeats))
+        return self.flops_result("fma", 100.0)
+
+    def gemm(self, n, dtype, repeats):
+        self.calls.append(("DGEMM", n, repeats))
+        return self.flops_result("gemm", 80.0)
+
+    def gemv(self, n, dtype, repeats):
+        self.calls.append(("DGEMV", n, repeats))
+        return self.flops_result("gemv", 20.0)
+
+    def repeats(self):
+        return {what: r for what, _, r in self.calls}
+
+
+def test_measure_roofline_measures_dgemm_and_dgemv_at_the_sizes_the_stored_runs_name(monkeypatch):
+    # refruns.record measures with measure_roofline's default sizes and labels the figures
+    # "NumPy DGEMM, n = 2000" and "NumPy DGEMV, n = 4000" (chapter 3: "GEMM at n = 2000")
+    lab = FakeLab(monkeypatch)
+    run = ct.measure_roofline()
+    sizes = {what: n for what, n, _ in lab.calls if n is not None}
+    for what, key in (("DGEMM", "dgemm_GFLOPs"), ("DGEMV", "dgemv_GFLOPs")):
+        label = int(re.search(r"n = (\d+)", refruns.FIGURES[key][0]).group(1))
+        assert sizes[what] == label
+    assert (run.gemm_n, run.gemv_n) == (sizes["DGEMM"], sizes["DGEMV"])
+    assert not run.verdict.disturbed and run.verdict.attempts == 1
+
+
+def test_measure_roofline_gives_dgemm_two_repeats_fewer_but_at_least_two(monkeypatch):
+    lab = FakeLab(monkeypatch)
+    ct.measure_roofline(repeats=5, gemm_n=8, gemv_n=8)
+    assert lab.repeats() == {"STREAM copy": 5, "STREAM scale": 5, "STREAM add": 5,
+                             "STREAM triad": 5, "FMA peak": 5, "DGEMM": 3, "DGEMV": 5}
+    lab.calls.clear()
+    ct.measure_roofline(repeats=3, gemm_n=8, gemv_n=8)
+    assert lab.repeats()["DGEMM"] == 2 and lab.repeats()["DGEMV"] == 3  # 3 - 2 = 1, raised to 2
+
+
+def test_measure_roofline_judges_the_machine_by_its_1_minute_load(monkeypatch):
+    # busy in the last minute (3 runnable tasks on 2 cores), quiet over 5 and 15 minutes
+    FakeLab(monkeypatch, loadavg=(3.0, 0.5, 0.25), cores=2)
+    verdict = ct.measure_roofline(gemm_n=8, gemv_n=8).verdict
+    assert verdict.load_avg == 3.0 and verdict.cores == 2 and verdict.busy
+    assert "load average was 3.0 on 2 logical CPUs" in verdict.statement()
+    # quiet in the last minute, busy before: not busy
+    FakeLab(monkeypatch, loadavg=(0.5, 3.0, 3.0), cores=2)
+    verdict = ct.measure_roofline(gemm_n=8, gemv_n=8).verdict
+    assert verdict.load_avg == 0.5 and not verdict.disturbed

@@ -80,3 +80,36 @@ def test_ipu_mk2_matches_the_catalogue():
 def test_bsp_bad_input(call, exc):
     with pytest.raises(exc):
         call()
+
+
+def test_mk2_tile_holds_exactly_its_address_range():
+    """A GC200 tile's SRAM is the Programmer's Guide's tile address range 0x4C000-0xE7FFF (section
+    2.3.1): 0xE8000 - 0x4C000 = 638,976 bytes = 624 KiB. A step holding exactly that fits; one more
+    byte does not. In all, 1472 such tiles hold 1472 x 624 KiB = 897 MiB, the "900 MB" of
+    In-Processor-Memory Graphcore quotes for the GC200."""
+    tile_bytes = 0xE8000 - 0x4C000
+    assert tile_bytes == 638_976
+    assert bsp.bsp_step(bsp.IPU_MK2, 0, 0, tile_bytes).fits_in_sram
+    assert not bsp.bsp_step(bsp.IPU_MK2, 0, 0, tile_bytes + 1).fits_in_sram
+    total = bsp.IPU_MK2.tiles * bsp.IPU_MK2.sram_bytes_per_tile
+    assert total / 2**20 == pytest.approx(897, abs=0.5)
+
+
+def test_bsp_step_without_held_bytes_holds_nothing():
+    """The held bytes are optional: a step that keeps no data in SRAM (compute and exchange only)
+    runs and fits. Hand-worked on the toy array: 200 FLOP at 100 FLOP/s = 2 s, 30 B at 40 / 4 =
+    10 B/s = 3 s, no sync."""
+    step = bsp.bsp_step(TOY, 200, 30)
+    assert (step.compute_s, step.sync_s, step.exchange_s) == (2.0, 0.0, 3.0)
+    assert step.fits_in_sram
+
+
+@pytest.mark.parametrize("bytes_per_value, largest", [(2, 326), (4, 230)])
+def test_largest_block_that_fits_a_mk2_tile(bytes_per_value, largest):
+    """A tile holds the two operand blocks and the result block, three b x b blocks, in its 624 KiB
+    (638,976 B). FP16: 3 x 326^2 x 2 B = 637,656 B fits, 3 x 327^2 x 2 B = 641,574 B does not;
+    FP32: 3 x 230^2 x 4 B = 634,800 B fits, 3 x 231^2 x 4 B = 640,332 B does not. (Counting two
+    blocks or four would move both limits: 399 or 282 in FP16.)"""
+    ipu = bsp.IPU_MK2
+    assert bsp.block_matmul_step(ipu, largest, bytes_per_value).fits_in_sram
+    assert not bsp.block_matmul_step(ipu, largest + 1, bytes_per_value).fits_in_sram

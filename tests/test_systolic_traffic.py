@@ -76,3 +76,19 @@ def test_layer_traffic_and_bad_input():
         gemm_traffic(2, 2, 2, 2, 2, "os", buffers_kb=(1, 2))
     with pytest.raises(ValueError, match="layers"):
         layer_traffic([], 8, 8)
+
+
+def test_default_buffers_hold_exactly_half_of_scalesims_defaults():
+    """Called without buffers or word size, gemm_traffic uses SCALE-Sim's defaults (its
+    scale_config's initial values, those the golden rows above were recorded with): 256 kB
+    ifmap and filter buffers, a 128 kB ofmap buffer, a kB being 1024 bytes, one byte a word,
+    half of each buffer active. So an input operand of 256 x 1024 / 2 = 131,072 words is read
+    from DRAM once, and one of 128 x 1025 = 131,200 words is not counted (NaN); an os output of
+    128 x 1024 / 2 = 65,536 words is written once, and one of 128 x 513 = 65,664 words is not.
+    Each boundary case holds exactly the active half, which fits."""
+    t = gemm_traffic(128, 128, 1024, 32, 32, "os")         # A and B: 128 x 1024 = 131,072 words
+    assert (t.ifmap_dram_reads, t.filter_dram_reads) == (131_072, 131_072)
+    t = gemm_traffic(128, 128, 1025, 32, 32, "os")         # A and B: 131,200 words
+    assert math.isnan(t.ifmap_dram_reads) and math.isnan(t.filter_dram_reads)
+    assert gemm_traffic(128, 512, 8, 32, 32, "os").ofmap_dram_writes == 65_536
+    assert math.isnan(gemm_traffic(128, 513, 8, 32, 32, "os").ofmap_dram_writes)

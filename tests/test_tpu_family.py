@@ -73,3 +73,54 @@ def test_generations_agree_with_the_catalogue():
         assert chip["mem_bw_GBps"] == pytest.approx(row.mem_bw_GBps, rel=1e-9), row.name
         compared += 1
     assert compared == len(generations) >= 8
+
+
+def test_scalar_inputs_give_a_plain_float():
+    """Scalars in, a Python float out (arrays in, an array out): the 0-d array NumPy would give
+    otherwise is not a float and cannot be written to JSON. TPU v1: 256 x 256 x 2 x 700 MHz."""
+    import json
+
+    peak = tpu_family.mxu_peak_TFLOPs(1, 1, 256, 256, 700)
+    assert type(peak) is float and peak == pytest.approx(256 * 256 * 2 * 700e6 / 1e12)
+    assert json.loads(json.dumps(peak)) == pytest.approx(91.7504)
+    both = tpu_family.mxu_peak_TFLOPs(1, 1, 256, 256, np.array([700.0, 1400.0]))
+    assert isinstance(both, np.ndarray) and both == pytest.approx([91.7504, 183.5008])
+
+
+def test_derived_over_stated_by_hand():
+    """The ratio column is derived peak / stated peak, with both worked by hand from the papers'
+    units (v1: 256 x 256 at 700 MHz; v3: 2 TensorCores x 2 MXUs x 128 x 128 at 940 MHz; v4:
+    2 x 4 x 128 x 128 at 1050 MHz) and Google's stated peaks: each a little under or over 1."""
+    d = tpu_family.derived_peaks().set_index("name")
+    by_hand = {"TPU v1": 256 * 256 * 2 * 700e6 / 1e12,              # 91.75
+               "TPU v3": 2 * 2 * 128 * 128 * 2 * 940e6 / 1e12,      # 123.2
+               "TPU v4": 2 * 4 * 128 * 128 * 2 * 1050e6 / 1e12}     # 275.3
+    for name, derived in by_hand.items():
+        ratio = d.loc[name, "derived_over_stated"]
+        assert ratio == pytest.approx(derived / STATED[name], rel=1e-9), name
+        assert abs(ratio - 1) < 5e-3, name
+
+
+def test_implied_clock_gives_back_the_stated_peak():
+    """The implied clock is, as documented, the clock at which the published units reach the
+    stated peak: running the units at it through mxu_peak_TFLOPs gives Google's figure back (to
+    double-precision rounding, far below 1e-9). Where Google published a clock (v1 to v4) the
+    implied one lies within 0.5% of it. v5e by hand: 197e12 / (4 MXUs x 128 x 128 x 2) = 2^-11 x
+    197 x 15625 Hz x 1e6 = 1502.99072265625 MHz, an exact binary fraction."""
+    d = tpu_family.derived_peaks().set_index("name")
+    t = tpu_family.tpu_generations().set_index("name")
+    checked = 0
+    for name in STATED:
+        clock = d.loc[name, "implied_clock_MHz"]
+        if math.isnan(clock):
+            continue  # no published unit count (Ironwood)
+        row = t.loc[name]
+        peak = tpu_family.mxu_peak_TFLOPs(row.tensorcores_per_chip, row.mxus_per_tensorcore,
+                                          row.mxu_rows, row.mxu_cols, clock)
+        assert peak == pytest.approx(STATED[name], rel=1e-9), name
+        checked += 1
+    assert checked == 7
+    published = {"TPU v1": 700, "TPU v2": 700, "TPU v3": 940, "TPU v4": 1050}
+    for name, clock in published.items():
+        assert d.loc[name, "implied_clock_MHz"] == pytest.approx(clock, rel=5e-3), name
+    assert d.loc["TPU v5e", "implied_clock_MHz"] == pytest.approx(197 * 15625 / 2048, rel=1e-9)
