@@ -212,11 +212,8 @@ def flash_blocks(d: int, sram_bytes: int, bytes_per_element: int = 2) -> tuple[i
     d = check_int("d", d, minimum=1)
     elements = check_int("sram_bytes", sram_bytes, minimum=1) // check_int(
         "bytes_per_element", bytes_per_element, minimum=1)
+    # (b + 2d)^2 <= 4 d^2 + M exactly when 4 b d + b^2 <= M: an integer square root solves it
     b = max(1, math.isqrt(4 * d * d + elements) - 2 * d)
-    while b > 1 and 4 * b * d + b * b > elements:
-        b -= 1
-    while 4 * (b + 1) * d + (b + 1) ** 2 <= elements:
-        b += 1
     return b, b
 
 
