@@ -244,7 +244,7 @@ def check_roofline(roof: Roofline, points, figures, memory_allowance: float = 1.
 
 
 def remeasure(measures: Mapping[str, Callable[[], object]],
-              check: Callable[[dict, int], Verdict], max_attempts: int = 3):
+              check: Callable[[dict, int], Verdict], max_attempts: int):
     """Measure every figure, check, and measure the suspect ones again, at most ``max_attempts``
     times in all.
 
