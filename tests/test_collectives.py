@@ -598,3 +598,89 @@ def test_bounds_split_like_numpy(start, length, parts):
     assert len(b) == parts + 1
     assert b[0] == start and b[-1] == start + length
     assert list(np.diff(b)) == sizes
+
+
+def test_equal_time_bytes_finds_the_root_below_one_byte():
+    """Bisection must run until the bracket is relatively narrow (hi/lo -> 1), wherever on the
+    size axis it lies: here the two times cross at 0.3 (a root known by hand, diff(n) = n - 0.3)
+    inside a bracket [0.01, 0.9] entirely below one byte, and at 3 MB inside [1, 1e9]."""
+    assert ab.equal_time_bytes(lambda n: n - 0.3, 0.01, 0.9) == pytest.approx(0.3, rel=1e-9)
+    assert ab.equal_time_bytes(lambda n: n - 3e6, 1.0, 1e9) == pytest.approx(3e6, rel=1e-9)
+    assert ab.equal_time_bytes(lambda n: n + 1.0, 1.0, 1e9) is None
+
+
+def test_best_algorithm_calling_convention():
+    """best_algorithm takes op .. gamma by position or by name, and in_network only by name
+    (it is keyword-only, like usable_algorithms's): a sixth positional argument is refused."""
+    a, b = 5e-6, 1 / 25e9
+    sizes = [1e3, 1e8]
+    by_position = ab.best_algorithm("allreduce", 16, sizes, a, b, 0.0)
+    by_name = ab.best_algorithm(op="allreduce", n_ranks=16, msg_bytes=sizes, alpha_s=a,
+                                beta_s_per_byte=b, gamma_s_per_byte=0.0, in_network=False)
+    # by hand (16 ranks): 1 kB -> recursive doubling's 4 latencies; 100 MB -> Rabenseifner's
+    # 2 (p-1)/p n beta with 8 latencies
+    assert list(by_position) == list(by_name) == ["recursive_doubling", "rabenseifner"]
+    with pytest.raises(TypeError):
+        ab.best_algorithm("allreduce", 16, sizes, a, b, 0.0, True)
+
+
+def test_best_algorithm_changes_default_sizes_stop_at_2_gib():
+    """The docstring's default grid runs from 1 B to 2 GiB: a crossover placed (by hand) at
+    8 GiB, 16 ranks, recursive doubling 4 (a + n b) = Rabenseifner 8 a + 1.875 n b at
+    n = 4 a / (2.125 b), lies beyond it, so no change is reported; a grid reaching 16 GiB finds
+    it, and one at 1 GiB is found on the default grid."""
+    a = 5e-6
+    b = 4 * a / (2.125 * 2**33)
+    assert ab.best_algorithm_changes("allreduce", 16, a, b) == []
+    far = ab.best_algorithm_changes("allreduce", 16, a, b, sizes=[2**30, 2**34])
+    assert [(x, y) for _, x, y in far] == [("recursive_doubling", "rabenseifner")]
+    assert far[0][0] == pytest.approx(2**33, rel=1e-9)
+    b = 4 * a / (2.125 * 2**30)
+    near = ab.best_algorithm_changes("allreduce", 16, a, b)
+    assert [(x, y) for _, x, y in near] == [("recursive_doubling", "rabenseifner")]
+    assert near[0][0] == pytest.approx(2**30, rel=1e-9)
+
+
+def test_best_algorithm_changes_between_algorithms_with_different_parameters():
+    """96 ranks, 8 per node, 64 chunks: the double binary tree (no parameters) gives way to the
+    hierarchical all-reduce (ranks_per_node=8). Each side of the crossover must be costed with its
+    own parameters; the size is checked against a brute-force scan of both closed forms."""
+    a, b = 5e-6, 1 / 25e9
+    changes = ab.best_algorithm_changes("allreduce", 96, a, b, ranks_per_node=8, chunks=64)
+    assert [(x, y) for _, x, y in changes] == [("double_binary_tree", "hierarchical")]
+    sizes = np.linspace(1e4, 1e7, 200_001)
+    tree = np.array([ab.cost("allreduce", "double_binary_tree", 96, n, a, b) for n in sizes])
+    hier = np.array([ab.cost("allreduce", "hierarchical", 96, n, a, b, ranks_per_node=8)
+                     for n in sizes])
+    first = sizes[np.argmax(hier < tree)]           # first scanned size where hierarchical wins
+    assert first - (sizes[1] - sizes[0]) <= changes[0][0] <= first
+
+
+def test_formula_table_header_rows_and_legend():
+    """The table starts with its header (op, algorithm, time), then a rule, one row per
+    registered algorithm (each exactly once, from the registry), a rule, and the symbols."""
+    lines = ab.formula_table().splitlines()
+    assert lines[0].split() == ["op", "algorithm", "time"]
+    assert set(lines[1]) == {"-"} and lines[1] in lines[2:]
+    end = lines.index(lines[1], 2)
+    rows = [tuple(line.split()[:2]) for line in lines[2:end]]
+    expected = [(op, name) for op, algs in cs.REGISTRY.items() for name in algs]
+    assert sorted(rows) == sorted(expected) and len(rows) == len(set(rows))
+    assert len(lines) - end - 1 == len(cs.SYMBOLS)
+
+
+def test_along_ring_error_names_the_allowed_range():
+    """8 GPUs: the order must be a permutation of 0..7 (the message names the range exactly)."""
+    with pytest.raises(ValueError, match=r"order must be a permutation of 0\.\.7, got"):
+        co.along_ring(tp.dgx1_v100(), [0, 0, 1, 2, 3, 4, 5, 6])
+
+
+def test_mpi_reduce_delivers_to_rank_0():
+    """The mpi4py call behind the reduce benchmark uses root 0 (records.py: "the mpi4py call
+    (root 0)"): on a one-rank communicator (MPI singleton, no launcher needed) rank 0 must
+    receive the sum, i.e. its own buffer; an invalid root is refused by MPI."""
+    MPI = pytest.importorskip("mpi4py.MPI")
+    send = np.arange(6.0)
+    recv = np.zeros(6)
+    cs.mpi_reduce(MPI.COMM_SELF, send, recv)
+    np.testing.assert_array_equal(recv, send.reshape(1, -1).sum(axis=0))

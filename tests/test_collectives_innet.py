@@ -181,3 +181,14 @@ def test_chapter_plots_draw_the_package_numbers():
     t = ab.protocol_cost("allreduce", "ring", 8, 1e9, 370.0, "Simple")
     assert simple.get_ydata()[1] == pytest.approx(1.75 * 1e9 / t / 1e9)
     plt.close(fig)
+
+
+def test_nvls_vs_ring_picks_chunks_at_the_nvlink_rate():
+    """With latency (alpha 5 us, 16 MiB) the chunk count matters: it must minimise NVLS's closed
+    form at an H100's NVLink rate, 18 links x 25 GB/s = 450 GB/s per direction (NVIDIA's figure),
+    found here by brute force over 1..256, and the simulated time is the one at that count."""
+    n, a = 2**24, 5e-6
+    times = [ab.cost("allreduce", "nvls", 8, n, a, 1 / 450e9, chunks=k) for k in range(1, 257)]
+    k = 1 + int(np.argmin(times))
+    want = co.simulate_time("allreduce", "nvls", tp.dgx_h100(), 8, n, a, chunks=k)
+    assert co.nvls_vs_ring(n, a, max_chunks=256)["nvls"][0] == pytest.approx(want, rel=1e-12)
