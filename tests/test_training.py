@@ -86,6 +86,8 @@ def test_gpt3_stage_parameters_by_hand():
     assert T.stage_params(**one) == 2 * (12 * 64**2 + 13 * 64) + 1000 * 64 + 16 * 64
     assert T.stage_params(**one) == pytest.approx(T.transformer_params(**one), rel=1e-12)
     assert T.stage_params(**one, tied_embeddings=False) == T.stage_params(**one) + 1000 * 64
+    # with one stage, the "last" stage is that stage: the whole model, embeddings included
+    assert T.stage_params(**one, stage="last") == 2 * (12 * 64**2 + 13 * 64) + 1000 * 64 + 16 * 64
 
 
 def test_largest_micro_batch_fits_and_next_does_not():
@@ -94,6 +96,18 @@ def test_largest_micro_batch_fits_and_next_does_not():
     assert b >= 1
     assert T.training_memory(micro_batch=b, **kw).total_bytes <= 80e9
     assert T.training_memory(micro_batch=b + 1, **kw).total_bytes > 80e9
+
+
+def test_largest_micro_batch_is_zero_when_one_sequence_does_not_fit():
+    """0, not a negative count, when the model's states fit but one sequence's activations do
+    not (half a sequence short), and when not even the states fit (GPT-3 175B on one 80 GB GPU:
+    16 bytes x 175e9 parameters = 2.8 TB of states)."""
+    kw = dict(n_layers=24, hidden=2048, n_heads=16, vocab=50257, seq_len=2048)
+    one = T.training_memory(micro_batch=1, **kw)
+    states = one.total_bytes - one.activations_bytes
+    assert T.largest_micro_batch((states + 0.5 * one.activations_bytes) / 1e9, **kw) == 0
+    assert T.largest_micro_batch((states + 1.5 * one.activations_bytes) / 1e9, **kw) == 1
+    assert T.largest_micro_batch(80, 96, 12288, 96, 50257, 2048) == 0
 
 
 @pytest.mark.parametrize("call, match", [
