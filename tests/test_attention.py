@@ -256,3 +256,17 @@ def test_implied_pin_rate_by_hand():
         assert hbm.implied_pin_rate_Gbps(gpu) * 5 * 1024 / 8 == pytest.approx(top, rel=1e-12)
     with pytest.raises(ValueError, match="interface width"):
         hbm.implied_pin_rate_Gbps("NVIDIA B200 SXM")
+
+
+def test_hbm_bytes_counts_the_default_kernel_by_default():
+    """Without a block size, the traffic count is that of flash_attention as it runs by default
+    (64-row query blocks, the issue's signature): N = 1024, d = 16 in fp16 has 1024 / 64 = 16
+    query blocks (63-row blocks would make 17), each reading all of K and V: 2 x (2 N d + 16 x
+    2 N d) bytes."""
+    import inspect
+
+    default = inspect.signature(attention.flash_attention).parameters["block_q"].default
+    assert default == 64
+    assert attention.hbm_bytes(1024, 16, "flash") == 2 * (2 * 1024 * 16 + 16 * 2 * 1024 * 16)
+    assert attention.hbm_bytes(1024, 16, "flash") == attention.hbm_bytes(1024, 16, "flash",
+                                                                         block_q=default)
