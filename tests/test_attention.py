@@ -270,3 +270,98 @@ def test_hbm_bytes_counts_the_default_kernel_by_default():
     assert attention.hbm_bytes(1024, 16, "flash") == 2 * (2 * 1024 * 16 + 16 * 2 * 1024 * 16)
     assert attention.hbm_bytes(1024, 16, "flash") == attention.hbm_bytes(1024, 16, "flash",
                                                                          block_q=default)
+
+
+def _cell(value):
+    """A table cell as a plain number, None for a blank cell (so blanks are pinned too)."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+# Each HBM generation as its primary source gives it, typed from the source (not read from
+# hbm.csv): (standard, year, bus width in bits, pin rate in Gb/s, tallest stack, GB/s per stack).
+# The GB/s per stack is the source's rounded figure (decimal GB/s per device); the bus width
+# times the pin rate over 8 gives it to within the source's rounding (checked below).
+PRIMARY_HBM = {
+    # JEDEC press release for JESD235B (Dec. 2018), "JEDEC Updates Groundbreaking High
+    # Bandwidth Memory (HBM) Standard": 2.4 Gb/s per pin, 1024-bit interface of 8 channels,
+    # 307 GB/s per device, 2-, 4-, 8- and 12-high stacks.
+    "HBM2": ("JESD235B", 2018, 1024, 2.4, 12, 307),
+    # Samsung newsroom, Feb. 2020, "Industry's First 3rd-Generation 16GB HBM2E (Flashbolt)":
+    # eight 16 Gb dies (8-high), 3.2 Gb/s per pin, 410 GB/s per stack (the 4.2 Gb/s and
+    # 538 GB/s it also quotes are the overclocked figures, not the table's); the 1024-bit
+    # interface is JESD235C's (HBM2E keeps HBM2's interface).
+    "HBM2E": ("JESD235C", 2020, 1024, 3.2, 8, 410),
+    # JEDEC press release for JESD238 (Jan. 2022): 6.4 Gb/s per pin, 819 GB/s per device,
+    # 16 channels of 64 bits (1024 bits), 4-, 8- and 12-high (16-high only provided for).
+    "HBM3": ("JESD238", 2022, 1024, 6.4, 12, 819),
+    # Micron press release, Feb. 2024, "Micron Commences Volume Production of HBM3E": pin
+    # speed above 9.2 Gb/s, more than 1.2 TB/s (1200 GB/s) per stack, 24 GB 8-high and 36 GB
+    # 12-high; the 1024-bit interface is JESD238's (HBM3E extends HBM3 and keeps its bus).
+    "HBM3E": ("vendor (extends JESD238)", 2024, 1024, 9.2, 12, 1200),
+    # JEDEC press release for JESD270-4 (Apr. 2025), "JEDEC Releases New HBM4 Standard": up to
+    # 8 Gb/s over a 2048-bit interface, up to 2 TB/s (2000 GB/s), 4- to 16-high stacks.
+    "HBM4": ("JESD270-4", 2025, 2048, 8.0, 16, 2000),
+}
+
+
+def test_hbm_table_is_the_primary_sources():
+    """Every numeric cell of hbm.csv (and its standard) against the source's own figure."""
+    t = tables.load_table("hbm").set_index("generation")
+    assert list(t.index) == list(PRIMARY_HBM)
+    cols = ["standard", "year", "bus_width_bits", "pin_rate_Gbps", "max_stack_height",
+            "stack_GBps"]
+    for gen, want in PRIMARY_HBM.items():
+        assert tuple(_cell(t.loc[gen, c]) for c in cols) == want, gen
+        # The sources round the per-stack figure: bus x pin rate / 8 is within 2.5 % of it
+        # (HBM4's 2048 GB/s is quoted as "2 TB/s", HBM3E's 1177.6 GB/s as "above 1.2 TB/s").
+        _, _, bits, gbps, _, stack = want
+        assert bits * gbps / 8 == pytest.approx(stack, rel=0.025), gen
+
+
+# 1 GB as NVIDIA prints HBM capacity and 1 MB as it prints L2 are read as GiB and MiB here (the
+# table's KiB); so 80 GB -> 80 * 2**20 KiB, 40 MB -> 40 * 2**10 KiB.
+_GiB, _MiB = 2**20, 2**10
+# Each GPU memory level as its primary source gives it, typed from the source (not read from
+# gpu_memory.csv): (capacity in KiB, bytes per clock, GB/s, interface bits); None where the
+# source gives no figure (the blank cells are pinned as blank).
+PRIMARY_GPU_MEMORY = {
+    # NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020), "A100 SM Architecture": 65,536
+    # 32-bit registers per SM (256 KB register file).
+    ("NVIDIA A100 SXM4 80GB", "registers"): (65536 * 4 // 1024, None, None, None),
+    # Same whitepaper, "Combined L1 Data Cache and Shared Memory": 192 KB per SM; 128 bytes per
+    # clock is the CUDA C++ Programming Guide's 32 banks of 32 bits each per clock (CC 8.0).
+    ("NVIDIA A100 SXM4 80GB", "shared memory / L1"): (192, 32 * 4, None, None),
+    # Same whitepaper, "L2 Cache": 40 MB, and 5120 bytes/clk of L2 read bandwidth (V100: 2048).
+    ("NVIDIA A100 SXM4 80GB", "L2"): (40 * _MiB, 5120, None, None),
+    # A100 datasheet (2021): 80 GB HBM2e at 2,039 GB/s (SXM); whitepaper Table 1: five active
+    # HBM2 stacks on a 5120-bit memory interface.
+    ("NVIDIA A100 SXM4 80GB", "HBM"): (80 * _GiB, None, 2039, 5 * 1024),
+    # NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), "H100 SM Architecture" and
+    # Table 3: 65,536 32-bit registers per SM (256 KB register file).
+    ("NVIDIA H100 SXM5", "registers"): (65536 * 4 // 1024, None, None, None),
+    # Same whitepaper: 256 KB of combined L1 data cache and shared memory per SM; 32 banks of
+    # 4 bytes per clock (CUDA C++ Programming Guide, CC 9.0) as for A100.
+    ("NVIDIA H100 SXM5", "shared memory / L1"): (256, 32 * 4, None, None),
+    # Same whitepaper, Table 3: 50 MB of L2 (H100 SXM5); no L2 bandwidth figure.
+    ("NVIDIA H100 SXM5", "L2"): (50 * _MiB, None, None, None),
+    # H100 datasheet (2023): 80 GB of HBM3 at 3.35 TB/s (3350 GB/s) for H100 SXM; whitepaper
+    # Table 3: 5120-bit HBM3 memory interface (five stacks).
+    ("NVIDIA H100 SXM5", "HBM"): (80 * _GiB, None, 3350, 5 * 1024),
+    # CUDA C++ Programming Guide, "Technical Specifications per Compute Capability", CC 10.0:
+    # 64 K 32-bit registers per SM.
+    ("NVIDIA B200 SXM", "registers"): (64 * 1024 * 4 // 1024, None, None, None),
+    # Same table, CC 10.0: maximum shared memory per SM 228 KB.
+    ("NVIDIA B200 SXM", "shared memory / L1"): (228, None, None, None),
+    # NVIDIA DGX B200 datasheet (2024): 1,440 GB of HBM3e and 64 TB/s of HBM bandwidth for
+    # eight B200 GPUs, i.e. 180 GB and 8 TB/s (8000 GB/s) per GPU; no interface width given.
+    ("NVIDIA B200 SXM", "HBM"): (1440 // 8 * _GiB, None, 64_000 // 8, None),
+}
+
+
+def test_gpu_memory_table_is_the_primary_sources():
+    """Every numeric cell of gpu_memory.csv against NVIDIA's own figure (blanks pinned blank)."""
+    t = tables.load_table("gpu_memory").set_index(["gpu", "level"])
+    assert list(t.index) == list(PRIMARY_GPU_MEMORY)
+    cols = ["capacity_KiB", "bytes_per_clock", "bandwidth_GBps", "interface_bits"]
+    for key, want in PRIMARY_GPU_MEMORY.items():
+        assert tuple(_cell(t.loc[key, c]) for c in cols) == want, key

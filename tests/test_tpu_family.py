@@ -124,3 +124,67 @@ def test_implied_clock_gives_back_the_stated_peak():
     for name, clock in published.items():
         assert d.loc[name, "implied_clock_MHz"] == pytest.approx(clock, rel=5e-3), name
     assert d.loc["TPU v5e", "implied_clock_MHz"] == pytest.approx(197 * 15625 / 2048, rel=1e-9)
+
+
+# Every numeric cell of tpu_generations.csv as the primary source gives it, typed from the
+# sources (not read from the table): (year, TensorCores per chip, MXUs per TensorCore, MXU rows,
+# MXU columns, clock in MHz, peak format, peak TFLOP/s (TOP/s for v1), memory capacity, its unit
+# as the source prints it, memory GB/s, ICI links per chip, SparseCores per chip). None where
+# the source gives no figure: the blank cells are pinned as blank.
+PRIMARY_TPU = {
+    # Jouppi et al., ISCA 2017, Sec. 1-2 and Table 2: deployed in Google's datacenters since
+    # 2015; one 256 x 256 matrix unit of 8-bit MACs at 700 MHz, 92 TOPS; 8 GiB of DDR3 at
+    # 34 GB/s; a PCIe card with no chip-to-chip links; no SparseCore (introduced with v4).
+    "TPU v1": (2015, 1, 1, 256, 256, 700, "int8", 92, 8, "GiB", 34, 0, 0),
+    # Jouppi et al., ISCA 2021 "Ten Lessons", Table 1 (and CACM 2020 "A Domain-Specific
+    # Supercomputer"): TPUv2 deployed 2017; 2 TensorCores of one 128 x 128 MXU at 700 MHz,
+    # 46 TFLOP/s bf16; 16 GiB HBM at 700 GB/s; 4 ICI links (2D torus); no SparseCore.
+    "TPU v2": (2017, 2, 1, 128, 128, 700, "bf16", 46, 16, "GiB", 700, 4, 0),
+    # Same Table 1: TPUv3 deployed 2018; 2 TensorCores of two MXUs at 940 MHz, 123 TFLOP/s;
+    # 32 GiB HBM at 900 GB/s; 4 ICI links; no SparseCore.
+    "TPU v3": (2018, 2, 2, 128, 128, 940, "bf16", 123, 32, "GiB", 900, 4, 0),
+    # Jouppi et al., ISCA 2023, Sec. 1 and Table 1 (TPU v4 vs v3): deployed 2020; 2 TensorCores
+    # of four 128 x 128 MXUs at 1050 MHz, 275 TFLOP/s bf16; 32 GiB HBM2 at 1200 GB/s; six ICI
+    # links (3D torus); four SparseCores per chip.
+    "TPU v4": (2020, 2, 4, 128, 128, 1050, "bf16", 275, 32, "GiB", 1200, 6, 4),
+    # Cloud TPU v5e page (cloud.google.com/tpu/docs/v5e), "System architecture": one TensorCore
+    # of four MXUs; 197 TFLOP/s bf16; "16 GB" HBM2 at 819 GBps; 4 ICI ports per chip; no clock,
+    # no SparseCore count. 128 x 128 MXUs: the TPU architecture page (system-architecture-tpu-vm).
+    # Year: Google announced v5e at Cloud Next, Aug. 2023.
+    "TPU v5e": (2023, 1, 4, 128, 128, None, "bf16", 197, 16, "GB", 819, 4, None),
+    # Cloud TPU v5p page (cloud.google.com/tpu/docs/v5p), spec table: 2 TensorCores and 4
+    # SparseCores per chip, four MXUs per TensorCore; 459 TFLOP/s bf16; 95 GiB HBM ("HBM
+    # capacity per chip (GiB)") at 2765 GBps; 3D torus, ICI port count not given; no clock.
+    # MXU size: TPU architecture page. Year: Google announced v5p in Dec. 2023.
+    "TPU v5p": (2023, 2, 4, 128, 128, None, "bf16", 459, 95, "GiB", 2765, None, 4),
+    # Cloud TPU v6e page (cloud.google.com/tpu/docs/v6e), "System architecture": one TensorCore
+    # of two 256 x 256 MXUs; 918 TFLOP/s bf16; "32 GB" HBM at 1638 GBps; 4 ICI ports per chip;
+    # no clock. Two SparseCores per chip: the TPU7x page's comparison table. Year: Trillium
+    # announced May 2024 (generally available Dec. 2024).
+    "TPU v6e (Trillium)": (2024, 1, 2, 256, 256, None, "bf16", 918, 32, "GB", 1638, 4, 2),
+    # Cloud TPU7x page (cloud.google.com/tpu/docs/tpu7x), "System architecture": two
+    # TensorCores and four SparseCores per chip; 2307 TFLOP/s bf16 (4614 fp8); 192 GiB HBM at
+    # 7380 GBps; MXU count and size, clock and ICI port count not given. Year: Ironwood
+    # announced Apr. 2025.
+    "TPU7x (Ironwood)": (2025, 2, None, None, None, None, "bf16", 2307, 192, "GiB", 7380, None,
+                         4),
+}
+
+_TPU_COLUMNS = ["year", "tensorcores_per_chip", "mxus_per_tensorcore", "mxu_rows", "mxu_cols",
+                "clock_MHz", "peak_format", "peak_TFLOPs", "mem_capacity", "mem_unit",
+                "mem_bw_GBps", "ici_links", "sparsecores_per_chip"]
+
+
+def test_generation_table_is_the_primary_sources():
+    """Every cell of tpu_generations.csv but the prose against the paper or page it cites."""
+    t = tpu_family.tpu_generations().set_index("name")
+    assert list(t.index) == list(PRIMARY_TPU)
+
+    def cell(value):
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    for name, want in PRIMARY_TPU.items():
+        got = tuple(cell(t.loc[name, c]) for c in _TPU_COLUMNS)
+        assert got == want, f"{name}: {dict(zip(_TPU_COLUMNS, got, strict=True))}"
+    # Where a page prints GB the table keeps GB (v5e, v6e); GiB where the paper or page prints
+    # GiB: converting 16 GB to GiB would give 14.9, not a figure any source states.
