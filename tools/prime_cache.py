@@ -29,6 +29,19 @@ from jupyter_cache import get_cache
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+#: Notebook metadata an execution writes and the book build reads back from the cache.
+EXECUTION_METADATA = ("widgets", "language_info")
+
+
+def _with_execution_metadata(chapter_meta: dict, executed_meta: dict) -> nbformat.NotebookNode:
+    """The chapter's notebook metadata plus the keys of EXECUTION_METADATA the execution wrote."""
+    merged = nbformat.from_dict(dict(chapter_meta))
+    for key in EXECUTION_METADATA:
+        if key in executed_meta:
+            merged[key] = executed_meta[key]
+    return merged
+
+
 def prime(executed: pathlib.Path, cache_dir: pathlib.Path, chapters: pathlib.Path) -> list[str]:
     """Cache every executed notebook of ``executed`` under the path of its chapter.
 
@@ -53,7 +66,10 @@ def prime(executed: pathlib.Path, cache_dir: pathlib.Path, chapters: pathlib.Pat
             raise ValueError(f"{copy} differs from {chapter}: the copies are stale")
         for ours, theirs in zip(executed_nb.cells, original.cells, strict=True):
             ours.metadata = theirs.metadata
-        executed_nb.metadata = original.metadata
+        # The notebook's metadata goes back to the chapter's too, except what the execution
+        # wrote that the build reads: the widget state (every explorer's static snapshot;
+        # myst-nb merges it from the cache into the page) and the kernel's language_info.
+        executed_nb.metadata = _with_execution_metadata(original.metadata, executed_nb.metadata)
         nbformat.write(executed_nb, copy)
         # The uri is the chapter's path, as myst-nb records it.
         cache.cache_notebook_file(str(copy), uri=str(chapter.resolve()), check_validity=False,
