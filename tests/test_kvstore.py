@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import re
 
+import numpy as np
 import pytest
 
 from aichip import kvstore, mpiharness
@@ -102,3 +103,80 @@ def test_a_store_of_one_key():
     res = kvstore.run(2, keys=1, ops=30, hot_keys=1, update_fraction=0.5)
     assert res["returncode"] == 0 and res["ok"], res["stdout"]
     assert all(r["lost"] == 0 and r["torn"] == 0 for r in res["results"])
+
+
+# The seqlock, step by step. The two-rank runs cannot make a read overlap a write on cue, so the
+# one-sided client runs here against a window in this process (one owner, p = 1), whose `writer`
+# finishes a write that was in progress after a chosen number of reads: the interleaving is fixed.
+class _Window:
+    """Stand-in for an MPI window over one owner's table; ``after_get(n)`` runs after the n-th
+    read, as another rank's write would land between two of this rank's reads."""
+
+    def __init__(self, table, after_get):
+        self.mem, self.gets, self.after_get = table.reshape(-1), 0, after_get
+
+    def Get_accumulate(self, origin, result, owner, target, op):
+        disp, n, _ = target
+        result[0][:] = self.mem[disp:disp + n]
+        self.gets += 1
+        self.after_get(self.gets)
+
+    def Flush(self, owner):
+        pass
+
+    def Compare_and_swap(self, origin, compare, result, owner, target_disp):
+        result[0][0] = self.mem[target_disp]
+        if self.mem[target_disp] == compare[0][0]:
+            self.mem[target_disp] = origin[0][0]
+
+    def Accumulate(self, origin, owner, target, op):
+        disp, n, _ = target
+        self.mem[disp:disp + n] = origin[0]
+
+    def Fetch_and_op(self, origin, result, owner, target_disp, op):
+        result[0][0] = self.mem[target_disp]
+        self.mem[target_disp] += origin[0][0]
+
+
+MPI_STANDIN = type("MPI", (), {"INT64_T": "int64", "NO_OP": "no_op", "REPLACE": "replace",
+                               "SUM": "sum"})
+KEY, BUCKETS = 7, 16
+
+
+def _half_written_table():
+    """Key 7's bucket as another rank leaves it mid-update: locked (version 1), the new value 75
+    written and its check word still the old value's (a torn pair)."""
+    table = kvstore.build_local_table(0, 1, 10, BUCKETS)
+    slot = int(np.flatnonzero(table[:, 1] == KEY)[0])
+    table[slot] = (1, KEY, 75, -70)
+    return table, slot
+
+
+def _finish_write(table, slot, at_get):
+    def after_get(n):
+        if n == at_get:
+            table[slot, 3] = -75      # the writer's check word lands ...
+            table[slot, 0] += 1       # ... and its Fetch_and_op releases the lock (version 2)
+    return after_get
+
+
+def test_a_lookup_retries_until_the_version_is_even_and_unchanged():
+    table, slot = _half_written_table()
+    client = kvstore._OneSided(_Window(table, _finish_write(table, slot, at_get=2)), 1, BUCKETS,
+                               mpi=MPI_STANDIN)
+    # Read 1: version 1 (odd, locked): retry. Read 2: still 1 (the write lands after it): retry.
+    # Read 3: version 2, words (75, -75); read 4: version still 2: valid.
+    assert client.lookup(KEY) == (75, -75)
+    assert client.retries == 2
+    # Accepting an odd version would have returned the torn pair (75, -70) at the second read.
+
+
+def test_an_update_waits_for_the_lock_and_keeps_the_other_write():
+    table, slot = _half_written_table()
+    client = kvstore._OneSided(_Window(table, _finish_write(table, slot, at_get=2)), 1, BUCKETS,
+                               mpi=MPI_STANDIN)
+    # Read 1 finds the bucket; read 2 sees version 1 (locked): one retry; the lock is released
+    # after it, so read 3 sees version 2, the swap to 3 succeeds, and the release makes it 4.
+    client.update(KEY, 5)
+    assert table[slot].tolist() == [4, KEY, 80, -80]
+    assert client.retries == 1

@@ -97,9 +97,13 @@ def _workload(rank, n_keys, n_ops, hot_keys, update_fraction, seed):
 
 
 class _OneSided:
-    def __init__(self, win, n_ranks, buckets):
-        from mpi4py import MPI
-        self.MPI, self.win, self.p, self.buckets = MPI, win, n_ranks, buckets
+    """The one-sided client: ``win`` is the table's window, ``mpi`` the MPI module (mpi4py's by
+    default; the tests pass a stand-in with a window they can interleave writes into)."""
+
+    def __init__(self, win, n_ranks, buckets, mpi=None):
+        if mpi is None:
+            from mpi4py import MPI as mpi
+        self.MPI, self.win, self.p, self.buckets = mpi, win, n_ranks, buckets
         self.one = np.ones(1, np.int64)
         self.buf = np.zeros(WORDS, np.int64)
         self.retries = 0
