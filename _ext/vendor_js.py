@@ -7,8 +7,9 @@ extension) then serves them from the book itself: ``_vendor`` is an ``html_extra
 verbatim into ``_build/html`` and, unlike ``_static``, never scanned for scripts to add to every
 page.
 
-Where npm is missing or the registry cannot be reached, the script says so and removes any partial
-download; the book then falls back to the CDNs (and says so during the build).
+Each ``npm pack`` is given 10 minutes. Where npm is missing, the registry cannot be reached or a
+download fails, the script says so (with the last 2000 characters of npm's error output) and
+removes any partial download; the book then falls back to the CDNs (and says so during the build).
 
 Usage: ``python _ext/vendor_js.py [DEST]`` (default ``_vendor``). Re-running with the same versions
 does nothing.

@@ -126,3 +126,90 @@ def test_vendor_js_without_npm_falls_back(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("name", ["offline_assets", "vendor_js", "static_explorers", "zmq_rearm"])
 def test_every_extension_loads(name):
     assert _load(name).__doc__
+
+
+# vendor_js.fetch against a stand-in `npm` on PATH: a Python script that answers `npm pack SPEC
+# --silent --pack-destination DIR` the way npm does (a tarball of package/... in DIR, its file
+# name on the last line of stdout, after a notice line), or fails with a long error message.
+FAKE_NPM = '''#!{python}
+import io, os, pathlib, sys, tarfile
+spec, dest = sys.argv[2], pathlib.Path(sys.argv[sys.argv.index("--pack-destination") + 1])
+with open(os.environ["FAKE_NPM_LOG"], "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+if os.environ.get("FAKE_NPM_FAIL"):
+    sys.stderr.write("Q" + "z" * 2000)
+    sys.exit(1)
+name, version = spec.rsplit("@", 1)
+files = {{"mathjax": ["es5/tex-chtml.js", "es5/tex-chtml.js.map", "es5/input/tex.js", "ts/x.ts"],
+         "requirejs": ["require.js", "bin/r.js"],
+         "@jupyter-widgets/html-manager": ["dist/embed-amd.js", "dist/embed-amd.js.map",
+                                           "lib/index.js"]}}[name]
+tgz = dest / (name.replace("@", "").replace("/", "-") + "-" + version + ".tgz")
+with tarfile.open(tgz, "w:gz") as tar:
+    for f in files:
+        data = (spec + ":" + f).encode()
+        info = tarfile.TarInfo("package/" + f)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+print("npm notice packing " + spec)
+print(tgz.name)
+'''
+
+
+@pytest.fixture
+def fake_npm(tmp_path, monkeypatch):
+    import sys
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable))
+    npm.chmod(0o755)
+    log = tmp_path / "npm.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_NPM_LOG", str(log))
+    return log
+
+
+def test_vendor_js_fetch_unpacks_exactly_the_kept_files(tmp_path, fake_npm, monkeypatch, capsys):
+    vendor = _load("vendor_js")
+    timeouts = []
+    real_run = vendor.subprocess.run
+
+    def run(*args, **kwargs):
+        timeouts.append(kwargs.get("timeout"))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(vendor.subprocess, "run", run)
+    dest = tmp_path / "_vendor"
+    assert vendor.fetch(dest) is True
+    vendor_dir = dest / "vendor"
+    got = sorted(str(f.relative_to(vendor_dir)) for f in vendor_dir.rglob("*") if f.is_file())
+    # What PACKAGES keeps, without source maps, and nothing else; the manifest names the versions.
+    assert got == ["html-manager/dist/embed-amd.js", "manifest.json",
+                   "mathjax/es5/input/tex.js", "mathjax/es5/tex-chtml.js",
+                   "requirejs/require.js"]
+    assert (vendor_dir / "mathjax" / "es5" / "tex-chtml.js").read_text() == \
+        "mathjax@3.2.2:es5/tex-chtml.js"
+    assert vendor.is_current(dest)
+    assert not (dest / "vendor.partial").exists()
+    calls = [line.rsplit(" ", 1) for line in fake_npm.read_text().splitlines()]
+    assert [c[0] for c in calls] == [f"pack {n}@{v} --silent --pack-destination"
+                                     for n, v in vendor.wanted().items()]
+    assert len({c[1] for c in calls}) == 1             # one temporary folder for the tarballs
+    assert timeouts == [600] * 3                       # the docstring's 10 minutes per package
+    out = capsys.readouterr().out
+    assert f"vendor_js: mathjax@3.2.2 -> {vendor_dir / 'mathjax'}" in out
+
+
+def test_vendor_js_fetch_failure_reports_and_leaves_nothing(tmp_path, fake_npm, monkeypatch,
+                                                           capsys):
+    vendor = _load("vendor_js")
+    monkeypatch.setenv("FAKE_NPM_FAIL", "1")
+    dest = tmp_path / "_vendor"
+    assert vendor.fetch(dest) is False
+    out = capsys.readouterr().out
+    assert "'npm pack mathjax@3.2.2' failed; falling back to public CDNs" in out
+    # The last 2000 characters of npm's error output, not one more.
+    assert out.count("z") == 2000 and "Q" not in out
+    assert not (dest / "vendor.partial").exists() and not (dest / "vendor").exists()
+    assert len(fake_npm.read_text().splitlines()) == 1  # it stops at the first failure
