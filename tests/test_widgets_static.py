@@ -317,3 +317,40 @@ def test_grid_limit_is_160_views_inclusive():
     assert len(static.check_grid(slider, {"n": list(range(160))})["n"][0]) == 160
     with pytest.raises(ValueError, match="give 161 views, more than MAX_VIEWS = 160"):
         static.check_grid(slider, {"n": list(range(161))})
+
+
+def test_a_range_that_reaches_zero_or_below_accepts_its_own_ends():
+    # A slider over [-5, 0]: its ends are valid grid values, a step beyond is not (a relative
+    # tolerance lo * (1 - 1e-12) once rejected -5, and hi * (1 + 1e-12) is no margin at 0).
+    def controls():
+        return {"x": w.FloatSlider(value=-2.0, min=-5.0, max=0.0, description="x")}
+
+    box = static.explorer(lambda x: None, controls(), {"x": [-5.0, -2.0, 0.0]}, static=True)
+    assert box.children[0].children[0].options == ("-5.00", "-2.00", "0.00")
+    for beyond in (-5.01, 0.01):
+        with pytest.raises(ValueError, match=rf"value {beyond} is outside the control's range"):
+            static.explorer(lambda x: None, controls(), {"x": [-2.0, beyond]}, static=True)
+
+
+def test_an_option_offered_under_two_labels_shows_the_live_widgets_label():
+    # Two labels for one value: ipywidgets shows the first, and so must the static page.
+    control = w.Dropdown(options=[("one", 1), ("uno", 1), ("two", 2)], value=1, description="k")
+    assert control.label == "one"
+    box = static.explorer(lambda k: None, {"k": control}, {"k": [1, 2]}, static=True)
+    assert box.children[0].children[0].options == ("one", "two")
+
+
+def test_figures_are_rendered_at_one_pixel_per_point():
+    # DPI's promise: 72 dpi, a typographic point (1/72 inch) of the figure is one pixel of the
+    # PNG, so a figure that fits the column is never shrunk. A 4 x 2 inch figure with nothing
+    # to trim, plus matplotlib's tight-box pad (savefig.pad_inches, 0.1 inch) on each side, is
+    # 4.2 x 2.2 inches: 302 x 158 pixels.
+    def draw():
+        fig = plt.figure(figsize=(4, 2))
+        fig.patch.set_facecolor("black")          # nothing for bbox_inches="tight" to crop
+        fig.add_axes((0, 0, 1, 1)).set_axis_off()
+        plt.show()
+
+    assert matplotlib.rcParams["savefig.pad_inches"] == 0.1
+    (out,) = static.render(draw, {})
+    assert _png_pixels(out).shape[:2] == (158, 302)

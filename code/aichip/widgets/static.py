@@ -157,7 +157,8 @@ def _number_labels(name: str, control: w.Widget, values: Sequence) -> list[str]:
             lo, hi = control.min, control.max
             if isinstance(control, w.FloatLogSlider):   # its min and max are exponents
                 lo, hi = control.base ** lo, control.base ** hi
-            if not lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12):
+            tol = 1e-12 * max(abs(lo), abs(hi))     # a grid value computed in floating point
+            if not lo - tol <= v <= hi + tol:
                 raise ValueError(f"grid[{name!r}] value {v!r} is outside the control's range "
                                  f"[{lo:g}, {hi:g}]")
     fmt = getattr(control, "readout_format", "")
