@@ -149,7 +149,7 @@ stress: $(STAMP)
 
 # Mutation testing (cosmic-ray, tools/mutate.py) of every module that models, measures or computes
 # (the SCOPE table of tools/mutation_scope.py: module -> the test files that cover it, the only
-# ones run),
+# ones run, with numba's JIT and then without it, as make test runs them),
 # a seeded sample of 20 mutants per module, and of the data tables (one numeric cell of a CSV
 # changed at a time, 20 cells per table, against the tests that load it). Survivors go to
 # tests/mutation/after.txt, compared with tests/mutation/before.txt. Not part of `make test`: it

@@ -150,6 +150,25 @@ def test_measure_times_both_kernels():
     assert np.allclose(table["naive_over_flash"], table["naive_s"] / table["flash_s"])
 
 
+def test_measure_times_the_kernel_the_traffic_counts_describe(monkeypatch):
+    # Without a block, the timed flash kernel is flash_attention with its own tiles (those of
+    # hbm_bytes' counts); with one, both tiles are that block.
+    seen, real = [], attention.flash_attention
+
+    def flash(q, k, v, block_q=None, block_k=None, **kw):
+        seen.append((block_q, block_k))
+        return real(q, k, v, *(b for b in (block_q, block_k) if b is not None), **kw)
+
+    monkeypatch.setattr(attention, "flash_attention", flash)
+    attention.measure(sizes=(16,), d=4, repeats=1)
+    assert set(seen) == {(None, None)}
+    seen.clear()
+    attention.measure(sizes=(16,), d=4, repeats=1, block=8)
+    assert set(seen) == {(8, 8)}
+    with pytest.raises(ValueError, match="block"):
+        attention.measure(sizes=(16,), d=4, repeats=1, block=0)
+
+
 def test_roofline_case_on_the_h100():
     from aichip import roofline
 

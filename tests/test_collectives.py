@@ -696,3 +696,32 @@ def test_mpi_reduce_delivers_to_rank_0():
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+
+
+def test_default_sizes_are_three_per_octave_from_1_byte_to_2_gib():
+    sizes = ab.DEFAULT_SIZES
+    assert sizes[0] == 1.0 and sizes[-1] == pytest.approx(2.0**31, rel=1e-15)
+    assert np.allclose(sizes[1:] / sizes[:-1], 2 ** (1 / 3), rtol=1e-13)
+    assert len(sizes) == 94                       # 31 octaves, 3 steps each, both ends
+
+
+def test_pipelined_trees_get_at_most_1024_chunks_by_default():
+    # With no latency, every extra chunk shortens a pipelined tree's fill: the best chunk count
+    # is the cap, 1024 by default in compare_algorithms and fastest_table.
+    rows = ab.compare_algorithms("allreduce", ["pipelined_tree"], [64], [2**30], 0.0, 1 / 25e9)
+    assert rows[0]["chunks"] == 1024
+    wide = ab.fastest_table("allreduce", ["ring", "pipelined_tree"], [64], [2**30], 0.0,
+                            1 / 25e9)
+    assert wide.attrs["chunks"].loc[(64, 2**30), "pipelined_tree"] == 1024
+    assert ab.best_chunks("allreduce", 64, 2**30, 0.0, 1 / 25e9, max_chunks=1025) == 1025
+
+
+def test_step_times_charge_no_reduction_by_default():
+    # gamma defaults to 0: a reduce-scatter's steps cost alpha plus their link time only, and a
+    # gamma adds its per-byte reduction time to every step that reduces.
+    sched = co.schedule("reduce_scatter", "ring", 8, 2**20)
+    topo = tp.dgx_h100()
+    free = co.step_times(sched, topo, 1e-6)
+    assert np.array_equal(free, co.step_times(sched, topo, 1e-6, 4, 0.0))
+    charged = co.step_times(sched, topo, 1e-6, 4, 1e-9)
+    assert np.all(charged > free)

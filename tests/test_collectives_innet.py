@@ -161,7 +161,7 @@ def test_nvls_vs_ring_reports_algbw_and_busbw():
     assert out["nvls"][2] == pytest.approx(1.75 * 450 * 64 / 65, rel=1e-12)
     assert out["nvls"][0] == pytest.approx(2**30 / out["nvls"][1] / 1e9)
     with pytest.raises(ValueError, match="msg_bytes"):
-        co.nvls_vs_ring(2)
+        co.nvls_vs_ring(2, 5e-6)
 
 
 def test_chapter_plots_draw_the_package_numbers():

@@ -293,3 +293,20 @@ def test_measure_roofline_judges_the_machine_by_its_1_minute_load(monkeypatch):
     FakeLab(monkeypatch, loadavg=(0.5, 3.0, 3.0), cores=2)
     verdict = ct.measure_roofline(gemm_n=8, gemv_n=8).verdict
     assert verdict.load_avg == 0.5 and not verdict.disturbed
+
+
+def test_measure_roofline_defaults_are_its_documented_five_repeats_and_three_attempts(monkeypatch):
+    lab = FakeLab(monkeypatch)
+    ct.measure_roofline(gemm_n=8, gemv_n=8)
+    assert lab.repeats() == {"STREAM copy": 5, "STREAM scale": 5, "STREAM add": 5,
+                             "STREAM triad": 5, "FMA peak": 5, "DGEMM": 3, "DGEMV": 5}
+
+    class AboveItsRoof(FakeLab):      # DGEMM at 150 GFLOP/s under a 100 GFLOP/s FMA roof, always
+        def gemm(self, n, dtype, repeats):
+            self.calls.append(("DGEMM", n, repeats))
+            return self.flops_result("gemm", 150.0)
+
+    lab = AboveItsRoof(monkeypatch)
+    verdict = ct.measure_roofline(gemm_n=8, gemv_n=8).verdict
+    assert verdict.disturbed and verdict.attempts == 3
+    assert sum(what == "DGEMM" for what, _, _ in lab.calls) == 3

@@ -235,6 +235,17 @@ def test_to_gemm_matches_the_im2col_matrices():
     assert batch.M == 4 * gemm.M
 
 
+def test_a_fully_connected_layer_is_a_conv_layer_of_defaults():
+    """Every size of conv_layer defaults to 1 (its docstring): ``conv_layer(C=4096, K=1000, N=8)``
+    is AlexNet's last layer on a batch of 8, whose im2col product is (8 x 4096) @ (4096 x 1000),
+    the product of the layer's weights with the batch, by hand."""
+    fc = conv_layer("fc8", C=4096, K=1000, N=8)
+    assert (fc.H, fc.W, fc.R, fc.S, fc.stride) == (1, 1, 1, 1, 1)
+    assert to_gemm(fc) == GemmLayer("fc8", 8, 1000, 4096)
+    assert fc.macs == 8 * 4096 * 1000
+    assert conv_layer() == ConvLayer("conv", 1, 1, 1, 1, 1, 1, 1, 1)
+
+
 def test_conv_layer_table():
     layers = conv_layers()
     assert len(layers) == len(layer_table())

@@ -189,3 +189,12 @@ def test_full_recompute_keeps_the_layer_input_alone():
     assert T.saved_tensors(8, 2, 16, 4, tp=2, recompute="full") == {"layer input": 512}
     assert T.saved_tensors(8, 2, 16, 4, tp=2, sequence_parallel=True,
                            recompute="full") == {"layer input": 512}
+
+
+def test_largest_micro_batch_stops_at_max_batch():
+    # A 1-layer toy model in 1 TB: thousands of sequences would fit; the search stops at
+    # max_batch, 4096 by default.
+    kw = dict(n_layers=1, hidden=64, n_heads=4, vocab=100, seq_len=16)
+    assert T.training_memory(micro_batch=5000, **kw).total_bytes < 1000e9
+    assert T.largest_micro_batch(1000, **kw) == 4096
+    assert T.largest_micro_batch(1000, **kw, max_batch=10) == 10

@@ -1,8 +1,9 @@
 """Mutation testing of the models and data tables with cosmic-ray (issues 11, 22): ``make mutate``.
 
 cosmic-ray changes one thing in a module *on disk* (an operator, a constant, a comparison),
-runs the tests that cover that module, and calls the mutant *killed* when they fail and
-*survived* when they pass. A survivor is a plausible bug the tests cannot see.
+runs the tests that cover that module (with numba's JIT and then without it, as ``make test``
+does: :func:`test_command`), and calls the mutant *killed* when they fail and *survived* when
+they pass. A survivor is a plausible bug the tests cannot see.
 
 On-disk mutation is what makes this work with numba: an ``@njit(cache=True)`` kernel in the
 mutated file is recompiled (numba's cache is keyed on the source file's timestamp and size), so
@@ -101,8 +102,17 @@ def line_ranges(path: pathlib.Path, names: tuple[str, ...]) -> dict[str, tuple[i
 
 
 def test_command(tests: tuple[str, ...]) -> str:
-    return shlex.join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                       "-p", "no:randomly", *tests])
+    """The shell command that judges a mutant, as ``make test`` would: the tests with numba's
+    JIT (``make test-unit``) and, when they pass, again without it (``make test-nojit``, slow
+    tests deselected; exit status 5, every test deselected, passes). A mutant only the plain
+    Python run can see (an array one row short, which compiled code writes past silently) is
+    killed, as ``make test`` kills it."""
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+              "-p", "no:randomly"]
+    jit = shlex.join([*pytest, *tests])
+    nojit = shlex.join([*pytest, "-m", "not slow_without_jit", *tests])
+    return shlex.join(["sh", "-c", f"{jit} && NUMBA_DISABLE_JIT=1 {nojit}; status=$?; "
+                                   "test $status -eq 0 -o $status -eq 5"])
 
 
 _BASELINES: dict[tuple[str, ...], tuple[float, str]] = {}

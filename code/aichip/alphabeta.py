@@ -43,7 +43,7 @@ from . import collective_specs as cs
 from .collective_specs import binary_tree_rounds, formula_text
 from .validation import check_choice, check_float, check_int
 
-__all__ = ["ALGORITHMS", "OPS", "PROTOCOLS", "Protocol", "best_algorithm",
+__all__ = ["ALGORITHMS", "DEFAULT_SIZES", "OPS", "PROTOCOLS", "Protocol", "best_algorithm",
            "best_algorithm_changes", "best_chunks", "best_protocol", "binary_tree_rounds",
            "bus_bandwidth", "check_op_algorithm", "compare_algorithms", "cost", "crossover_bytes",
            "equal_time_bytes", "fastest_table", "formula_table", "protocol_changes",
@@ -202,12 +202,19 @@ def best_algorithm(op: str, n_ranks: int, msg_bytes, alpha_s: float, beta_s_per_
     return np.array(names, dtype=object)[np.argmin(times, axis=0)]
 
 
+#: default message sizes (bytes) of :func:`best_algorithm_changes` and :func:`protocol_changes`,
+#: and of chapter 9's cost plots: 1 B to 2 GiB, three per octave (94 sizes)
+DEFAULT_SIZES = 2.0 ** (np.arange(3 * 31 + 1) / 3)
+
+
 def best_algorithm_changes(op: str, n_ranks: int, alpha_s: float, beta_s_per_byte: float,
                            gamma_s_per_byte: float = 0.0, sizes=None, *, in_network: bool = False,
                            **params) -> list[tuple[float, str, str]]:
     """Message sizes where the fastest algorithm changes: ``(bytes, fastest before, fastest
-    after)``, each size found by bisection between the two (default sizes 1 B .. 2 GiB)."""
-    sizes = np.logspace(0, 31, 94, base=2.0) if sizes is None else np.asarray(sizes, dtype=float)
+    after)``, each size found by bisection between two neighbouring ``sizes`` whose fastest
+    algorithms differ. The default sizes, :data:`DEFAULT_SIZES`, run from 1 B to 2 GiB at three
+    per octave: a change that reverts within a third of an octave is not seen."""
+    sizes = DEFAULT_SIZES if sizes is None else np.asarray(sizes, dtype=float)
     algs = usable_algorithms(op, n_ranks, in_network=in_network, **params)
     best = best_algorithm(op, n_ranks, sizes, alpha_s, beta_s_per_byte, gamma_s_per_byte,
                           in_network=in_network, **params)
@@ -238,7 +245,8 @@ def compare_algorithms(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s
     """Closed-form time of each algorithm for every rank count and message size: one row
     ``{"n_ranks", "msg_bytes", "algorithm", "time_s", "chunks"}`` per combination. An algorithm
     that takes ``chunks`` (the pipelined trees) runs with its best chunk count
-    (:func:`best_chunks`, at most ``max_chunks``); ``chunks`` is None for the others."""
+    (:func:`best_chunks`, at most ``max_chunks``, default 1024); ``chunks`` is None for the
+    others."""
     rows = []
     for p in ranks:
         for n in sizes:
@@ -258,7 +266,8 @@ def fastest_table(op: str, algorithms, ranks, sizes, alpha_s: float, beta_s_per_
                   gamma_s_per_byte: float = 0.0, max_chunks: int = 1024):
     """:func:`compare_algorithms` as a table: one row per (n_ranks, msg_bytes), one column of
     times (seconds) per algorithm in the order given, and ``fastest``, the name of the quickest
-    (the first listed wins a tie). Returns a pandas DataFrame."""
+    (the first listed wins a tie); ``attrs["chunks"]`` holds the chunk counts of the chunked
+    algorithms (at most ``max_chunks``, default 1024). Returns a pandas DataFrame."""
     import pandas as pd
 
     algorithms = list(algorithms)
@@ -365,8 +374,8 @@ def protocol_changes(op: str, algorithm: str, n_ranks: int, link_GBps: float,
                      gamma_s_per_byte: float = 0.0, sizes=None,
                      **params) -> list[tuple[float, str, str]]:
     """Message sizes where the fastest protocol changes: ``(bytes, fastest before, fastest
-    after)``, each found by bisection (default sizes 1 B .. 2 GiB)."""
-    sizes = np.logspace(0, 31, 94, base=2.0) if sizes is None else np.asarray(sizes, dtype=float)
+    after)``, each found by bisection (default sizes :data:`DEFAULT_SIZES`, 1 B .. 2 GiB)."""
+    sizes = DEFAULT_SIZES if sizes is None else np.asarray(sizes, dtype=float)
     best = best_protocol(op, algorithm, n_ranks, sizes, link_GBps, gamma_s_per_byte, **params)
     changes = []
     for k in range(1, len(sizes)):

@@ -262,12 +262,14 @@ def kernel_source(name: str) -> str:
     return marked_source(_naive_head if name == "naive" else _flash_head, name)
 
 
-def measure(sizes=(256, 512, 1024, 2048), d: int = 8, repeats: int = 2, block: int = 64,
-            seed: int = 0):
+def measure(sizes=(256, 512, 1024, 2048), d: int = 8, repeats: int = 2,
+            block: int | None = None, seed: int = 0):
     """Time both kernels on this machine for each sequence length in ``sizes`` (one head).
 
     The two kernels are timed alternately, ``repeats`` times each, and the best time kept (a shared
-    machine disturbs single runs). Every result is checked against the other (to 1e-12).
+    machine disturbs single runs). Every result is checked against the other (to 1e-12). ``block``
+    is the flash kernel's tile (``block_q = block_k``); None runs :func:`flash_attention` with its
+    own defaults, the kernel the chapter's traffic counts describe.
 
     Returns
     -------
@@ -281,16 +283,18 @@ def measure(sizes=(256, 512, 1024, 2048), d: int = 8, repeats: int = 2, block: i
 
     d = check_int("d", d, minimum=1)
     repeats = check_int("repeats", repeats, minimum=1)
+    tile = {} if block is None else {"block_q": check_int("block", block, minimum=1),
+                                     "block_k": block}
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     rows = []
     for n in sizes:
         n = check_int("sizes", n, minimum=1)
         q, k, v = (rng.standard_normal((n, d)) for _ in range(3))
-        diff = np.max(np.abs(naive_attention(q, k, v) - flash_attention(q, k, v, block, block)))
+        diff = np.max(np.abs(naive_attention(q, k, v) - flash_attention(q, k, v, **tile)))
         if diff > 1e-12:
             raise RuntimeError(f"the kernels disagree by {diff:g} at N = {n}")
         runs = {"naive": lambda q=q, k=k, v=v: naive_attention(q, k, v),
-                "flash": lambda q=q, k=k, v=v: flash_attention(q, k, v, block, block)}
+                "flash": lambda q=q, k=k, v=v: flash_attention(q, k, v, **tile)}
         best = {"naive": np.inf, "flash": np.inf}
         for _ in range(repeats):                  # alternate the two kernels
             for name, run in runs.items():

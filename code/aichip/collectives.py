@@ -275,7 +275,8 @@ def step_times(sched: Schedule, topo: tp.Topology, alpha_s: float, itemsize_byte
 
     A step costs ``alpha_s`` + the time its most loaded directed link needs to carry the step's
     bytes (messages routed over all shortest paths, so concurrent messages share links) +
-    ``gamma_s_per_byte`` times the bytes reduced by the busiest rank. The switch of an in-network
+    ``gamma_s_per_byte`` times the bytes reduced by the busiest rank (default 0: reductions
+    are free, the alpha-beta model without its gamma term). The switch of an in-network
     algorithm talks to each GPU over the GPU's own switch links (:func:`switch_ports`) and reduces
     its ports' streams side by side, ``gamma_s_per_byte`` per byte of its largest incoming
     message, as a rank adding one message.
@@ -359,7 +360,7 @@ def ring_on_systems(msg_bytes: int, alpha_s: float = 5e-6) -> dict[str, tuple[fl
     return out
 
 
-def nvls_vs_ring(msg_bytes: int, alpha_s: float = 5e-6,
+def nvls_vs_ring(msg_bytes: int, alpha_s: float,
                  max_chunks: int = 256) -> dict[str, tuple[float, float, float]]:
     """Simulated all-reduce of ``msg_bytes`` on the 8 GPUs of a DGX H100, as a ring and with
     NVLink SHARP (``nvls``, at the chunk count in ``1..max_chunks`` that minimises its closed

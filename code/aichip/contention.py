@@ -319,10 +319,13 @@ def measure_roofline(repeats: int = 5, gemm_n: int = 2000, gemv_n: int = 4000,
     Parameters
     ----------
     repeats : int >= 2
-        Timed repeats of each figure (best and median over them; DGEMM gets ``max(2, repeats-2)``).
+        Timed repeats of each figure (best and median over them; DGEMM gets ``max(2, repeats-2)``);
+        default 5.
     gemm_n, gemv_n : int >= 1
-        Matrix sizes of DGEMM and DGEMV.
+        Matrix sizes of DGEMM and DGEMV (default 2000 and 4000, the sizes the stored reference
+        runs name).
     max_attempts : int >= 1
+        Measurements of a suspect figure in all, the first included; default 3.
     stream_kernels : sequence of str
         STREAM kernels measured (figures ``"STREAM <kernel>"``); scale and triad are always.
 

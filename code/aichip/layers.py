@@ -83,7 +83,12 @@ class ConvLayer(NamedTuple):
 
 def conv_layer(name: str = "conv", *, H: int = 1, W: int = 1, R: int = 1, S: int = 1, C: int = 1,
                K: int = 1, stride: int = 1, N: int = 1) -> ConvLayer:
-    """A validated :class:`ConvLayer`: positive integer sizes, filter no larger than the input."""
+    """A validated :class:`ConvLayer`: positive integer sizes, filter no larger than the input.
+
+    Every size defaults to 1, so a fully-connected layer of ``C`` inputs and ``K`` outputs over a
+    batch of ``N`` is ``conv_layer(C=C, K=K, N=N)``: a 1 x 1 filter on a 1 x 1 input, whose
+    :meth:`ConvLayer.to_gemm` is the ``(N x C) @ (C x K)`` product.
+    """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     vals = {k: check_int(k, v, minimum=1) for k, v in

@@ -369,8 +369,9 @@ def training_memory(n_layers, hidden, n_heads, vocab, seq_len, micro_batch, *, o
 
 def largest_micro_batch(capacity_GB, n_layers, hidden, n_heads, vocab, seq_len, max_batch=4096,
                         **kwargs) -> int:
-    """Largest micro-batch whose :func:`training_memory` fits in ``capacity_GB`` (1e9 bytes);
-    0 when not even one sequence fits. ``kwargs`` as for :func:`training_memory`."""
+    """Largest micro-batch whose :func:`training_memory` fits in ``capacity_GB`` (1e9 bytes),
+    at most ``max_batch`` (default 4096 sequences); 0 when not even one sequence fits. ``kwargs``
+    as for :func:`training_memory`."""
     capacity = check_float("capacity_GB", capacity_GB, minimum=0.0, strict_minimum=True) * 1e9
     max_batch = check_int("max_batch", max_batch, minimum=1)
     fixed = training_memory(n_layers, hidden, n_heads, vocab, seq_len, 1, **kwargs)

@@ -20,7 +20,7 @@ __all__ = [
     "plot_nvls_vs_ring", "plot_protocols",
 ]
 
-SIZES = np.logspace(0, 31, 94, base=2.0)   # 1 B .. 2 GiB
+SIZES = ab.DEFAULT_SIZES   # 1 B .. 2 GiB, three per octave
 
 
 #: ops in the order the chapter introduces them, each with the algorithm its picture runs
