@@ -4,6 +4,8 @@ table has the test files that load it, and every test file and module it names e
 import pathlib
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -25,3 +27,27 @@ def test_every_target_and_its_tests_exist():
             assert (ROOT / mutation_scope.module_path(target.module)).is_file(), label
             for t in target.tests:
                 assert (ROOT / t).is_file(), f"{label}: {t}"
+
+
+def test_cosmic_ray_runs_the_test_command_it_is_given(tmp_path):
+    """The command that judges each mutant holds quotes (the no-JIT run's marker expression). It
+    once reached cosmic-ray through Python's repr, which TOML reads with the backslashes kept:
+    the shell failed on every mutant, and every mutant counted as killed. The configuration must
+    give cosmic-ray the command unchanged, and that command must pass on passing tests."""
+    import shlex
+    import subprocess
+
+    pytest.importorskip("cosmic_ray")
+    import mutate
+
+    test = tmp_path / "test_ok.py"
+    test.write_text("def test_ok():\n    assert True\n")
+    command = mutate.test_command((str(test),))
+    assert "'" in command                      # the case that broke
+    config = mutate.write_config(tmp_path / "c.toml", tmp_path / "m.py", 60, command)
+    assert config["test-command"] == command
+    run = subprocess.run(shlex.split(config["test-command"]), cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    test.write_text("def test_fails():\n    assert False\n")
+    assert subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True).returncode != 0

@@ -44,6 +44,7 @@ import ast
 import atexit
 import csv
 import io
+import json
 import os
 import pathlib
 import random
@@ -235,27 +236,43 @@ def run_label(label: str, targets: tuple[Target, ...], workdir: pathlib.Path,
     return result
 
 
+def write_config(path: pathlib.Path, module: pathlib.Path, timeout_s: float, command: str) -> dict:
+    """Write cosmic-ray's TOML configuration and read it back; the read-back configuration.
+
+    Strings are written as TOML basic strings (JSON's escapes are TOML's), never as Python's repr:
+    a TOML literal string keeps a backslash, so a repr'd command with quotes in it would reach the
+    shell mangled, fail for every mutant, and count every mutant as killed. The read-back check
+    raises RuntimeError if the command or module cosmic-ray will use is not the one given.
+    """
+    from cosmic_ray.config import load_config
+
+    path.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(str(module))}\n"
+        f"timeout = {timeout_s:.0f}\n"  # a mutant that hangs counts as killed
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n"
+        "[cosmic-ray.distributor]\nname = \"local\"\n")
+    config = load_config(str(path))
+    if config["test-command"] != command or config["module-path"] != str(module):
+        raise RuntimeError(f"{path}: cosmic-ray would run {config['test-command']!r}, "
+                           f"not {command!r}")
+    return config
+
+
 def _execute(target: Target, module: pathlib.Path, session: pathlib.Path, source: list[str],
              mine: dict[str, str], workdir: pathlib.Path, tree: pathlib.Path,
              stem: str) -> tuple[int, list[str], str]:
     """Run the kept mutants (job id -> function) of one module; killed, survivors, error."""
     from cosmic_ray.commands import execute
-    from cosmic_ray.config import load_config
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     baseline_s, error = _baseline(target.tests, tree, False)
     if error:
         return 0, [], error
-    config_path = workdir / f"{stem}.toml"
-    config_path.write_text(
-        "[cosmic-ray]\n"
-        f"module-path = {str(module)!r}\n"
-        f"timeout = {max(60.0, 4 * baseline_s):.0f}\n"  # a mutant that hangs counts as killed
-        "excluded-modules = []\n"
-        f"test-command = {test_command(target.tests)!r}\n"
-        "[cosmic-ray.distributor]\nname = \"local\"\n")
-    config = load_config(str(config_path))
+    config = write_config(workdir / f"{stem}.toml", module, max(60.0, 4 * baseline_s),
+                          test_command(target.tests))
     original = module.read_bytes()
     killed, survivors = 0, []
     try:
