@@ -6,6 +6,7 @@ programs."""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from aichip import mpiharness as mh
@@ -44,9 +45,12 @@ def test_size_sweep():
 def test_fit_rows():
     rows = [{"size_B": n, "time_us": 2.0 + n * 1e-3} for n in (8, 64, 512, 4096)]
     fit = mh.fit_rows(rows)
-    assert fit["fit_alpha_s"] == pytest.approx(2e-6) and fit["fit_beta_s_per_byte"] == (
-        pytest.approx(1e-9))
+    # exact line, microseconds to seconds: the fit returns it to rounding
+    assert fit["fit_alpha_s"] == pytest.approx(2e-6, rel=1e-9)
+    assert fit["fit_beta_s_per_byte"] == pytest.approx(1e-9, rel=1e-9)
     assert mh.fit_rows(rows[:1]) == {}                     # one size: nothing to fit
+    two = mh.fit_rows(rows[:2])                            # two sizes: a line through both
+    assert two["fit_alpha_s"] == pytest.approx(2e-6, rel=1e-9)
 
 
 def test_table_and_footer_written_out():
@@ -153,3 +157,74 @@ def test_header_line_adds_the_placement_when_known():
             "thread_policy": "p", "mpich_cvars": {}, "placement": mh.placement(4, 2)}
     assert mh.header_line(info).splitlines()[-1] == (
         "# 4 ranks on 2 cores per node, oversubscribed 2.0 times")
+
+
+def test_every_program_moves_8_byte_elements():
+    # ITEM's promise: every MPI program moves float64 or int64
+    assert mh.ITEM == np.dtype(np.float64).itemsize == np.dtype(np.int64).itemsize
+
+
+def test_fit_is_weighted_by_one_over_time_like_numpys_polyfit():
+    # Not on a line, so the weighting decides the fit: NumPy's polyfit with weights 1/t on the
+    # residuals is the independent reference.
+    n = np.array([8.0, 512.0, 32768.0, 2097152.0])
+    t = np.array([3e-6, 2.5e-6, 40e-6, 1.9e-3])
+    beta, alpha = np.polyfit(n, t, 1, w=1 / t)
+    got = mh.fit_alpha_beta(n, t)
+    assert got == pytest.approx((alpha, beta), rel=1e-9)
+    unweighted = np.polyfit(n, t, 1)
+    assert abs(unweighted[1] - alpha) > 0.5e-6        # the weighting is what this case tests
+
+
+def test_fit_clips_a_negative_latency_at_zero():
+    # Through (1000 B, 0.5 us) and (2000 B, 1.5 us): slope 1 ns/B, intercept -0.5 us
+    alpha, beta = mh.fit_alpha_beta([1000, 2000], [0.5e-6, 1.5e-6])
+    assert alpha == 0.0 and beta == pytest.approx(1e-9, rel=1e-9)
+
+
+@pytest.mark.parametrize("sizes, times", [([0, 8], [1e-6, 2e-6]), ([8, 16], [0.0, 2e-6]),
+                                          ([8, 16], [1e-6, np.inf])])
+def test_fit_rejects_sizes_or_times_that_are_not_positive_and_finite(sizes, times):
+    with pytest.raises(ValueError, match="positive and finite"):
+        mh.fit_alpha_beta(sizes, times)
+
+
+def test_thread_share_reads_this_processs_affinity(monkeypatch):
+    # allowed defaults to the cores *this* process may run on (pid 0 means the caller); another
+    # process's affinity (here: pid 1 may use all 4) must not count
+    monkeypatch.setattr(os, "sched_getaffinity",
+                        lambda pid: {0} if pid in (0, os.getpid()) else {0, 1, 2, 3})
+    share = mh.thread_share(2, cpus=4)
+    assert share.bound and share.threads == 1
+
+
+def test_sweep_defaults_and_checks_on_the_command_line():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    mh.add_sweep_arguments(p)
+    a = p.parse_args([])
+    assert (a.min_bytes, a.max_bytes, a.factor, a.iters, a.warmup) == (8, 2**20, 4, 20, 3)
+    assert p.parse_args(["--warmup", "0"]).warmup == 0
+    with pytest.raises(SystemExit):
+        p.parse_args(["--warmup", "-1"])
+    checks = mh.sweep_checks(8)
+    ok = argparse.Namespace(min_bytes=16, max_bytes=64)
+    assert all(test(ok) for _, test, _ in checks)
+    odd = argparse.Namespace(min_bytes=12, max_bytes=64)
+    assert [message for _, test, message in checks if not test(odd)] == [
+        "must be a multiple of 8 (one 8-byte element)"]
+
+
+def test_launch_gives_a_run_two_minutes_by_default(monkeypatch):
+    seen = {}
+
+    def fake_run(cmd, timeout, **kw):
+        seen["timeout"] = timeout
+        with open(cmd[cmd.index("--json") + 1], "w") as f:
+            f.write("{}")
+        return type("Done", (), {"stdout": "", "returncode": 0})()
+
+    monkeypatch.setattr(mh.subprocess, "run", fake_run)
+    mh.launch("aichip.x", 2, [])
+    assert seen["timeout"] == 120.0

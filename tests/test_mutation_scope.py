@@ -51,3 +51,19 @@ def test_cosmic_ray_runs_the_test_command_it_is_given(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     test.write_text("def test_fails():\n    assert False\n")
     assert subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True).returncode != 0
+
+
+def test_a_rerun_finds_survivors_by_position_and_by_their_lines_text(tmp_path):
+    import mutate
+
+    report = tmp_path / "r.txt"
+    report.write_text(
+        "# header\n"
+        "mpiharness.py:54:7  ITEM  NumberReplacer#1  ITEM = 8                      # bytes  ->  "
+        "ITEM = 7                      # bytes\n"
+        "    equivalent: a reason line is not a survivor\n"
+        "data/hbm.csv:3:stack_height  HBM2  8  ->  10\n")
+    assert mutate.survivors_of(report) == {
+        ("mpiharness.py", 54, 7, "NumberReplacer#1"),
+        ("text", "mpiharness.py", "ITEM = 8                      # bytes", 7, "NumberReplacer#1"),
+        ("data/hbm.csv", 3, "stack_height")}

@@ -135,8 +135,10 @@ def _baseline(tests: tuple[str, ...], tree: pathlib.Path, dry_run: bool) -> tupl
 
 
 def survivors_of(report: pathlib.Path | None) -> set[tuple]:
-    """The survivors a report lists, as ``(path, line, column, operator#occurrence)`` for a
-    module's mutant and ``(path, line, column)`` for a table cell (``--rerun``)."""
+    """The survivors a report lists, as ``(path, line, column, operator#occurrence)`` and
+    ``("text", path, the line's text, column, operator#occurrence)`` for a module's mutant (the
+    second finds it after edits moved its line) and ``(path, line, column)`` for a table cell
+    (``--rerun``)."""
     if report is None:
         return set()
     found = set()
@@ -145,8 +147,13 @@ def survivors_of(report: pathlib.Path | None) -> set[tuple]:
             continue
         words = line.split()
         path, row, col = words[0].rsplit(":", 2)
-        found.add((path, int(row), col) if path.startswith("data/")
-                  else (path, int(row), int(col), words[2]))
+        if path.startswith("data/"):
+            found.add((path, int(row), col))
+            continue
+        found.add((path, int(row), int(col), words[2]))
+        # the same mutant found by its line's text, for a module edited since (lines moved)
+        original = line.split("  ", 3)[3].split("  ->  ")[0]
+        found.add(("text", path, original, int(col), words[2]))
     return found
 
 
@@ -212,8 +219,12 @@ def run_label(label: str, targets: tuple[Target, ...], workdir: pathlib.Path,
         files.append((target, module, session, source))
     candidates.sort()
     if rerun is not None:
-        keep = [c for c in candidates if (targets[c[0]].module, *c[1],
-                                          f"{c[2].removeprefix('core/')}#{c[3]}") in rerun]
+        def listed(c) -> bool:
+            module, op = targets[c[0]].module, f"{c[2].removeprefix('core/')}#{c[3]}"
+            text = files[c[0]][3][c[1][0] - 1].strip()
+            return ((module, *c[1], op) in rerun
+                    or ("text", module, text, c[1][1], op) in rerun)
+        keep = [c for c in candidates if listed(c)]
     else:
         keep = _pick(candidates, label, max_mutants, sample, seed)
     print(f"{label}: {len(keep)} of {len(candidates)} mutants in scope "

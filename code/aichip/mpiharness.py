@@ -278,7 +278,9 @@ def usage_error(comm, message: str) -> int:
 
 
 def add_sweep_arguments(p, factor: int = 4, warmup: int = 3) -> None:
-    """``--min-bytes``, ``--max-bytes``, ``--factor``, ``--iters`` and ``--warmup``."""
+    """``--min-bytes``, ``--max-bytes``, ``--factor``, ``--iters`` and ``--warmup``: by default a
+    sweep from 8 B to 1 MiB by ``factor``, each size timed 20 times after ``warmup`` untimed
+    repetitions (3 unless the program says otherwise)."""
     p.add_argument("--min-bytes", type=cli.size_bytes, default="8", help=cli.SIZE_HELP)
     p.add_argument("--max-bytes", type=cli.size_bytes, default="1M", help=cli.SIZE_HELP)
     p.add_argument("--factor", type=cli.int_at_least(2), default=factor,
@@ -372,7 +374,8 @@ def launch(module: str, n_ranks: int, args: list[str], env: dict | None = None,
            timeout_s: float = 120.0) -> dict:
     """Run ``python -m <module> <args> --json FILE`` as ``n_ranks`` MPI processes
     (:func:`mpiexec_path`) and return the JSON the program wrote, plus ``stdout`` (its printed
-    report) and ``returncode``.
+    report) and ``returncode``. A run that takes longer than ``timeout_s`` (default two minutes)
+    is killed (subprocess.TimeoutExpired).
 
     ``env`` is added to the environment (e.g. MPICH's ``MPIR_CVAR_*`` controls). The thread counts
     are left to the programs, which apply :func:`rank_threads` however they were started. A
