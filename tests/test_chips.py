@@ -270,3 +270,78 @@ def test_export_variants_cut_what_the_rules_name():
     h100, h800, h20 = (chips.get(n) for n in ("NVIDIA H100 SXM5", "NVIDIA H800 SXM5", "NVIDIA H20"))
     assert h800.peak("bf16") == h100.peak("bf16") and h800.peak("fp64") < h100.peak("fp64") / 50
     assert h20.peak("bf16") < 0.2 * h100.peak("bf16") and h20.mem_bw_GBps > h100.mem_bw_GBps
+
+
+# Each chip's rates at different precisions are tied by its datapath: halving the operand width
+# doubles the MACs a matrix unit does per clock on these designs, and FP16 and BF16 share one
+# datapath. The vendors' datasheets print every rate; these are the ratios those rates stand in
+# (dense rates throughout), so a changed rate breaks its chip's ladder.
+LADDERS = [
+    # (chips, higher-rate field, lower-rate field, ratio, where the ratio is stated)
+    (["NVIDIA A100 SXM4 80GB", "NVIDIA T4"], "int8", "fp16", 2,
+     "A100 and T4 datasheets: INT8 TOPS twice FP16 TFLOPS"),
+    (["NVIDIA A100 SXM4 80GB", "NVIDIA T4"], "int4", "int8", 2, "A100 and T4 datasheets"),
+    (["NVIDIA A100 SXM4 80GB", "NVIDIA H100 SXM5", "NVIDIA H200 SXM", "NVIDIA H800 SXM5",
+      "NVIDIA H20", "NVIDIA GB300 B300", "NVIDIA HGX B300", "AMD Instinct MI300X",
+      "AMD Instinct MI325X"], "fp16", "tf32", 2, "NVIDIA and AMD datasheets: TF32 half of FP16"),
+    (["NVIDIA H100 SXM5", "NVIDIA H200 SXM", "NVIDIA H800 SXM5", "NVIDIA H20",
+      "NVIDIA B200 SXM", "NVIDIA GB200 B200", "NVIDIA GB300 B300", "NVIDIA HGX B300",
+      "AMD Instinct MI300X", "AMD Instinct MI325X", "AMD Instinct MI355X"], "fp8", "fp16", 2,
+     "Hopper, Blackwell and CDNA 3/4 datasheets: FP8 twice FP16"),
+    (["NVIDIA H100 SXM5", "NVIDIA H200 SXM", "NVIDIA H800 SXM5", "NVIDIA H20",
+      "AMD Instinct MI300X", "AMD Instinct MI325X", "AMD Instinct MI355X"], "int8", "fp8", 1,
+     "Hopper and CDNA 3/4: INT8 TOPS equal FP8 TFLOPS"),
+    (["AMD Instinct MI250X"], "int8", "fp16", 1, "AMD MI250X datasheet: 383 TOPS INT8 and FP16"),
+    (["NVIDIA B200 SXM", "NVIDIA GB200 B200", "AMD Instinct MI355X"], "fp4", "fp8", 2,
+     "Blackwell and MI355X datasheets: FP4 twice FP8"),
+    (["NVIDIA GB300 B300"], "fp4", "fp8", 3, "Blackwell Ultra: 1.5 x Blackwell's FP4 (15 PF)"),
+    (["Google TPU v5e", "Google TPU v5p", "Google TPU v6e Trillium"], "int8", "bf16", 2,
+     "Cloud TPU pages: INT8 TOPS twice BF16 TFLOPS"),
+    (["Google TPU v4", "Google TPU v4i"], "int8", "bf16", 1, "Jouppi et al. 2021, 2023"),
+    (["Google TPU7x Ironwood"], "fp8", "bf16", 2, "Google's Ironwood announcement"),
+    (["Huawei Ascend 910"], "int8", "fp16", 2, "Hot Chips 2019: 256 TFLOPS FP16, 512 TOPS INT8"),
+    (["Intel Stratix 10 NX", "Cambricon MLU370-X8"], "int4", "int8", 2, "datasheets"),
+    (["Intel Gaudi 3"], "fp8", "bf16", 1, "Intel Gaudi 3 white paper: 1835 TFLOPS each"),
+    (["NVIDIA V100 SXM2", "NVIDIA P100 SXM2", "Fujitsu A64FX"], "fp32", "fp64", 2,
+     "datasheets: FP64 half of FP32 on these"),
+    (["NVIDIA Tesla K80"], "fp32", "fp64", 3, "Kepler GK210: FP64 a third of FP32"),
+]
+
+
+@pytest.mark.parametrize("names, high, low, ratio, source", LADDERS)
+def test_rates_keep_each_chips_precision_ladder(names, high, low, ratio, source):
+    # to 1%: the vendors round each rate on its own (V100: 15.7 and 7.8; TPU v5e: 197 and 393)
+    for name in names:
+        chip = chips.get(name)
+        assert chip.peak(high) == pytest.approx(ratio * chip.peak(low), rel=0.01), (name, source)
+
+
+def test_fp16_and_bf16_run_at_one_rate_wherever_both_are_listed():
+    # one datapath for both 16-bit formats on every chip that lists both (15 of them)
+    both = [c for c in chips.load().itertuples()
+            if c.fp16_TFLOPs == c.fp16_TFLOPs and c.bf16_TFLOPs == c.bf16_TFLOPs]
+    assert len(both) >= 15
+    for c in both:
+        assert c.fp16_TFLOPs == c.bf16_TFLOPs, c.name
+
+
+@pytest.mark.parametrize("name, field, value, source", [
+    ("Google TPU v3", "tdp_W", 450, "Jouppi et al. 2021 (ten lessons), Table 1: TPUv3 450 W"),
+    ("Xilinx Alveo U250", "process_nm", 16, "Xilinx Alveo U250 data sheet: 16 nm UltraScale+"),
+    ("Mythic M1076", "int8", 25, "Mythic M1076 product brief: up to 25 TOPS"),
+    ("Intel Gaudi 3", "process_nm", 5, "Intel Gaudi 3 white paper: TSMC 5 nm"),
+    ("Cambricon MLU370-X8", "mem_GB", 48, "Cambricon MLU370-X8 page: 48 GB LPDDR5"),
+])
+def test_remaining_values_against_sources(name, field, value, source):
+    chip = chips.get(name)
+    got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
+    assert got == pytest.approx(value), source
+
+
+def test_mi355x_peak_is_its_cus_times_clock():
+    # CDNA 4: 256 CUs, each 4,096 dense FP16 FLOPs per clock (twice CDNA 3's 2,048: MI300X's
+    # 304 CUs x 2,048 x 2,100 MHz = 1307.4 TFLOPS), at 2,400 MHz
+    mi300x, mi355x = chips.get("AMD Instinct MI300X"), chips.get("AMD Instinct MI355X")
+    assert mi300x.peak("fp16") == pytest.approx(304 * 2048 * 2100e6 / 1e12, rel=1e-4)
+    assert mi355x.peak("fp16") == pytest.approx(256 * 4096 * mi355x.clock_MHz * 1e6 / 1e12,
+                                                rel=1e-4)

@@ -67,3 +67,13 @@ def test_a_rerun_finds_survivors_by_position_and_by_their_lines_text(tmp_path):
         ("mpiharness.py", 54, 7, "NumberReplacer#1"),
         ("text", "mpiharness.py", "ITEM = 8                      # bytes", 7, "NumberReplacer#1"),
         ("data/hbm.csv", 3, "stack_height")}
+
+
+def test_columns_left_out_of_the_cell_mutation_exist_and_say_why():
+    from aichip.tables import SCHEMAS
+
+    for table, columns in mutation_scope.RECORDED_COLUMNS.items():
+        schema = SCHEMAS[table]
+        for column, why in columns.items():
+            assert column in (*schema.numeric, *schema.integer), (table, column)
+            assert len(why) > 40, (table, column)

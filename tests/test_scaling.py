@@ -333,6 +333,18 @@ def test_cluster_numbers_come_from_the_tables():
     assert (h100.domain_gpus, h100.scaleup_GBps, h100.scaleout_GBps) == (8, 450.0, 50.0)
 
 
+# NCCL's hardware latencies (src/graph/tuning.cc, hwLat[hardware][algorithm][protocol], us): the
+# ring with the Simple protocol over NVLink and over the network, typed from NCCL's source
+NCCL_RING_SIMPLE_US = {"NVLink": 3.4, "network": 14.0}
+
+
+@pytest.mark.parametrize("name", ["dgx_a100_hdr", "dgx_h100_ndr", "gb200_nvl72"])
+def test_cluster_latencies_are_nccls_ring_simple_hardware_latencies(name):
+    c = sc.cluster(name)
+    assert c.alpha_scaleup_s == pytest.approx(NCCL_RING_SIMPLE_US["NVLink"] * 1e-6, rel=1e-12)
+    assert c.alpha_scaleout_s == pytest.approx(NCCL_RING_SIMPLE_US["network"] * 1e-6, rel=1e-12)
+
+
 @pytest.mark.parametrize("name, system", [("dgx_a100_hdr", topology.dgx_a100),
                                           ("dgx_h100_ndr", topology.dgx_h100),
                                           ("gb200_nvl72", topology.nvl72)])

@@ -57,7 +57,14 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from mutation_scope import DATA_TESTS, OPERATORS, SCOPE, Target, module_path  # noqa: E402
+from mutation_scope import (  # noqa: E402
+    DATA_TESTS,
+    OPERATORS,
+    RECORDED_COLUMNS,
+    SCOPE,
+    Target,
+    module_path,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -327,7 +334,8 @@ def mutate_cell(text: str) -> str:
 def run_table(name: str, tree: pathlib.Path, sample: int = SAMPLE, seed: int = SEED,
               dry_run: bool = False, rerun: set | None = None) -> dict:
     """Change one numeric cell of ``data/<name>.csv`` at a time (a seeded sample of the cells
-    of its numeric and integer columns) and run the tests that load the table."""
+    of its numeric and integer columns, less its ``RECORDED_COLUMNS``) and run the tests that
+    load the table."""
     sys.path.insert(0, str(tree / "code"))
     from aichip.tables import SCHEMAS
 
@@ -338,7 +346,8 @@ def run_table(name: str, tree: pathlib.Path, sample: int = SAMPLE, seed: int = S
     original = path.read_text()
     rows = list(csv.reader(io.StringIO(original)))
     header = rows[0]
-    columns = [header.index(c) for c in (*schema.numeric, *schema.integer)]
+    recorded = RECORDED_COLUMNS.get(name, {})
+    columns = [header.index(c) for c in (*schema.numeric, *schema.integer) if c not in recorded]
     cells = [(r, c) for r in range(1, len(rows)) for c in sorted(columns)
              if rows[r][c].strip() and rows[r][c].strip().lower() != "nan"]
     keep = (_pick(cells, label, 0, sample, seed) if rerun is None else
