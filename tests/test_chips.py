@@ -305,6 +305,8 @@ LADDERS = [
     (["NVIDIA V100 SXM2", "NVIDIA P100 SXM2", "Fujitsu A64FX"], "fp32", "fp64", 2,
      "datasheets: FP64 half of FP32 on these"),
     (["NVIDIA Tesla K80"], "fp32", "fp64", 3, "Kepler GK210: FP64 a third of FP32"),
+    (["AMD Instinct MI250X", "AMD Instinct MI300X", "AMD Instinct MI325X"], "fp32", "fp64", 1,
+     "CDNA 2 and 3 matrix cores: FP32 and FP64 matrix rates equal (95.7, 163.4 TFLOPS)"),
 ]
 
 
@@ -331,6 +333,11 @@ def test_fp16_and_bf16_run_at_one_rate_wherever_both_are_listed():
     ("Mythic M1076", "int8", 25, "Mythic M1076 product brief: up to 25 TOPS"),
     ("Intel Gaudi 3", "process_nm", 5, "Intel Gaudi 3 white paper: TSMC 5 nm"),
     ("Cambricon MLU370-X8", "mem_GB", 48, "Cambricon MLU370-X8 page: 48 GB LPDDR5"),
+    ("Xilinx Alveo U280", "mem_GB", 8, "Xilinx Alveo U280 data sheet: 8 GB HBM2"),
+    ("Xilinx Alveo U280", "mem_bw_GBps", 460, "Xilinx Alveo U280 data sheet: 460 GB/s"),
+    ("AMD Instinct MI355X", "mem_GB", 288, "AMD MI355X: 288 GB HBM3E"),
+    ("Huawei Ascend 910C", "mem_GB", 128, "CloudMatrix384 paper: 128 GB of HBM per 910C"),
+    ("Huawei Ascend 910C", "mem_bw_GBps", 3200, "CloudMatrix384 paper: 3.2 TB/s per 910C"),
 ])
 def test_remaining_values_against_sources(name, field, value, source):
     chip = chips.get(name)
