@@ -305,6 +305,8 @@ LADDERS = [
     (["NVIDIA V100 SXM2", "NVIDIA P100 SXM2", "Fujitsu A64FX"], "fp32", "fp64", 2,
      "datasheets: FP64 half of FP32 on these"),
     (["NVIDIA Tesla K80"], "fp32", "fp64", 3, "Kepler GK210: FP64 a third of FP32"),
+    (["Fujitsu A64FX"], "fp16", "fp32", 2, "Sato et al. 2020: SVE FP16 at twice FP32"),
+    (["Fujitsu A64FX"], "int8", "fp16", 2, "Sato et al. 2020: INT8 dot products at twice FP16"),
     (["AMD Instinct MI250X", "AMD Instinct MI300X", "AMD Instinct MI325X"], "fp32", "fp64", 1,
      "CDNA 2 and 3 matrix cores: FP32 and FP64 matrix rates equal (95.7, 163.4 TFLOPS)"),
 ]
@@ -338,11 +340,26 @@ def test_fp16_and_bf16_run_at_one_rate_wherever_both_are_listed():
     ("AMD Instinct MI355X", "mem_GB", 288, "AMD MI355X: 288 GB HBM3E"),
     ("Huawei Ascend 910C", "mem_GB", 128, "CloudMatrix384 paper: 128 GB of HBM per 910C"),
     ("Huawei Ascend 910C", "mem_bw_GBps", 3200, "CloudMatrix384 paper: 3.2 TB/s per 910C"),
+    ("NVIDIA H200 SXM", "process_nm", 4, "NVIDIA H200: TSMC 4N, as H100"),
+    ("Google TPU v2", "tdp_W", 280, "Jouppi et al. 2021 (ten lessons), Table 1: TPUv2 280 W"),
+    ("Google TPU v4", "mem_bw_GBps", 1200, "Jouppi et al. 2023, Table: TPU v4 HBM 1200 GB/s"),
+    ("Xilinx Alveo U280", "process_nm", 16, "Xilinx Alveo U280 data sheet: 16 nm UltraScale+"),
+    ("NVIDIA H20", "fp32", 44, "H20 specification sheet (secondary; no NVIDIA datasheet)"),
+    ("NVIDIA H20", "mem_GB", 96, "H20 specification sheet: 96 GB HBM3"),
+    ("Cambricon MLU370-X8", "mem_bw_GBps", 614.4, "Cambricon MLU370-X8 page: 614.4 GB/s"),
 ])
+
 def test_remaining_values_against_sources(name, field, value, source):
     chip = chips.get(name)
     got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
     assert got == pytest.approx(value), source
+
+
+def test_gb300_is_one_seventy_second_of_its_rack():
+    # NVIDIA's GB300 NVL72 page gives rack figures for 72 GPUs: 100 TFLOPS FP64, 6 PFLOPS FP32
+    gpu = chips.get("NVIDIA GB300 B300")
+    assert gpu.peak("fp64") == pytest.approx(100 / 72, abs=0.005)
+    assert gpu.peak("fp32") == pytest.approx(6000 / 72, abs=0.05)
 
 
 def test_mi355x_peak_is_its_cus_times_clock():
