@@ -369,3 +369,111 @@ def test_mi355x_peak_is_its_cus_times_clock():
     assert mi300x.peak("fp16") == pytest.approx(304 * 2048 * 2100e6 / 1e12, rel=1e-4)
     assert mi355x.peak("fp16") == pytest.approx(256 * 4096 * mi355x.clock_MHz * 1e6 / 1e12,
                                                 rel=1e-4)
+
+
+# Every remaining number of the catalogue that no test above ties to its source: year, process,
+# memory, memory bandwidth, power, clock and the rates the ladders leave out, typed from each row's
+# cited source (GiB capacities converted to GB, as the table stores them; year of announcement or,
+# for Google's first TPUs, of deployment, as the papers give it).
+PRIMARY_CHIPS = {
+    "NVIDIA V100 SXM2": ("V100 datasheet", dict(year=2017, process_nm=12, mem_GB=32,
+                                                mem_bw_GBps=900, tdp_W=300)),
+    "NVIDIA A100 SXM4 80GB": ("A100 datasheet", dict(year=2020, process_nm=7, mem_GB=80,
+                                                     mem_bw_GBps=2039, tdp_W=400)),
+    "NVIDIA H100 SXM5": ("H100 datasheet", dict(year=2022, process_nm=4, mem_GB=80,
+                                                mem_bw_GBps=3350, tdp_W=700)),
+    "Google TPU v1": ("Jouppi et al. 2017", dict(year=2015, process_nm=28, mem_GB=8 * 1.073741824,
+                                                 mem_bw_GBps=34, tdp_W=75, clock_MHz=700)),
+    "NVIDIA Tesla K80": ("K80 datasheet", dict(year=2014, process_nm=28, mem_GB=24,
+                                               mem_bw_GBps=480, tdp_W=300)),
+    "NVIDIA P100 SXM2": ("P100 whitepaper", dict(year=2016, process_nm=16, mem_GB=16,
+                                                 mem_bw_GBps=732, tdp_W=300, clock_MHz=1480)),
+    "NVIDIA T4": ("T4 datasheet", dict(year=2018, process_nm=12, mem_GB=16, mem_bw_GBps=320,
+                                       tdp_W=70, fp32=8.1)),
+    "NVIDIA H200 SXM": ("H200 datasheet", dict(year=2024, mem_GB=141, tdp_W=700)),
+    "AMD Instinct MI250X": ("MI250X datasheet", dict(year=2021, process_nm=6, mem_GB=128,
+                                                     mem_bw_GBps=3276.8, tdp_W=560)),
+    "AMD Instinct MI300X": ("MI300X datasheet", dict(year=2023, process_nm=5, mem_bw_GBps=5300,
+                                                     tdp_W=750)),
+    "Fujitsu A64FX": ("Sato et al. 2020", dict(year=2019, process_nm=7, mem_GB=32 * 1.073741824,
+                                               mem_bw_GBps=1024, clock_MHz=2000)),
+    "Google TPU v2": ("Jouppi et al. 2021", dict(year=2017, process_nm=16,
+                                                 mem_GB=16 * 1.073741824, mem_bw_GBps=700)),
+    "Google TPU v3": ("Jouppi et al. 2021", dict(year=2018, process_nm=16,
+                                                 mem_GB=32 * 1.073741824, mem_bw_GBps=900)),
+    "Google TPU v4i": ("Jouppi et al. 2021", dict(year=2020, process_nm=7,
+                                                  mem_GB=8 * 1.073741824, mem_bw_GBps=614)),
+    "Google TPU v4": ("Jouppi et al. 2023", dict(year=2020, process_nm=7,
+                                                 mem_GB=32 * 1.073741824)),
+    "Google Edge TPU": ("Coral Edge TPU page: 4 TOPS at 2 W", dict(year=2019, tdp_W=2)),
+    "Tesla FSD chip": ("Talpes et al. 2020", dict(year=2019, process_nm=14, mem_bw_GBps=68)),
+    "HiSilicon Kirin 970 NPU": ("Huawei Kirin 970 launch", dict(year=2017, process_nm=10)),
+    "Intel Stratix 10 NX": ("Langhammer et al. 2021", dict(year=2020, process_nm=14)),
+    "Xilinx Alveo U250": ("Alveo data sheet", dict(year=2018, mem_GB=64, mem_bw_GBps=77,
+                                                   tdp_W=225)),
+    "Xilinx Alveo U280": ("Alveo data sheet", dict(year=2018, tdp_W=225)),
+    "Graphcore Colossus MK1 GC2": ("Jia et al. 2019: 304 MiB, 45 TB/s",
+                                   dict(year=2018, process_nm=16, mem_GB=304 * 2**20 / 1e9,
+                                        mem_bw_GBps=45000)),
+    "Graphcore Colossus MK2 GC200": ("GC200 specifications: 900 MB, 47.5 TB/s",
+                                     dict(year=2020, process_nm=7, mem_GB=0.9,
+                                          mem_bw_GBps=47500, fp32=62.5)),
+    "Cerebras WSE": ("Cerebras: 18 GB, 9 PB/s, 16 nm", dict(year=2019, process_nm=16,
+                                                            mem_bw_GBps=9e6)),
+    "Cerebras WSE-2": ("Cerebras WSE-2: 7 nm", dict(year=2021, process_nm=7)),
+    "SambaNova SN40L": ("Prabhakar et al. 2024: 64 GB HBM, 5 nm", dict(year=2023, process_nm=5,
+                                                                       mem_GB=64)),
+    "Groq TSP": ("Abts et al. 2020: 230 MB SRAM, 14 nm", dict(year=2020, process_nm=14,
+                                                              mem_GB=0.23)),
+    "IBM TrueNorth": ("Merolla et al. 2014", dict(year=2014, process_nm=28)),
+    "Intel Loihi": ("Davies et al. 2018", dict(year=2018, process_nm=14)),
+    "IBM HERMES PCM chip": ("Le Gallo et al. 2023", dict(year=2023)),
+    "Mythic M1076": ("Mythic M1076 brief", dict(year=2021, process_nm=40)),
+    "MIT coherent nanophotonic processor": ("Shen et al. 2017", dict(year=2017)),
+    "NVIDIA B200 SXM": ("DGX B200: 1,440 GB over 8 GPUs, 8 TB/s, 1000 W",
+                        dict(year=2024, process_nm=4, mem_GB=180, mem_bw_GBps=8000, tdp_W=1000)),
+    "NVIDIA GB200 B200": ("GB200 NVL72: 13.4 TB over 72 GPUs, 8 TB/s",
+                          dict(year=2024, process_nm=4, mem_GB=186, mem_bw_GBps=8000)),
+    "NVIDIA GB300 B300": ("GB300 NVL72: 288 GB HBM3E, 8 TB/s", dict(year=2025, process_nm=4,
+                                                                     mem_GB=288,
+                                                                     mem_bw_GBps=8000)),
+    "NVIDIA HGX B300": ("HGX B300: 288 GB, 8 TB/s", dict(year=2025, process_nm=4, mem_GB=288,
+                                                         mem_bw_GBps=8000)),
+    "NVIDIA H800 SXM5": ("H800: the H100 SXM5's memory and power", dict(
+        year=2023, process_nm=4, mem_GB=80, mem_bw_GBps=3350, tdp_W=700)),
+    "NVIDIA H20": ("H20 specification sheet", dict(year=2024, process_nm=4, mem_bw_GBps=4000,
+                                                   tdp_W=400)),
+    "AMD Instinct MI325X": ("MI325X datasheet", dict(year=2024, process_nm=5, mem_GB=256,
+                                                     mem_bw_GBps=6000, tdp_W=1000,
+                                                     clock_MHz=2100)),
+    "AMD Instinct MI355X": ("MI355X: FP64 78.6, FP32 157.3 TFLOPS vector", dict(
+        year=2025, process_nm=3, mem_bw_GBps=8000, tdp_W=1400, fp64=78.6, fp32=157.3)),
+    "Google TPU v5e": ("Cloud TPU v5e page", dict(year=2023, mem_GB=16, mem_bw_GBps=819)),
+    "Google TPU v5p": ("Cloud TPU v5p page", dict(year=2023, mem_bw_GBps=2765)),
+    "Google TPU v6e Trillium": ("Cloud TPU v6e page", dict(year=2024, mem_GB=32,
+                                                           mem_bw_GBps=1638)),
+    "Google TPU7x Ironwood": ("Ironwood announcement", dict(year=2025, mem_GB=192,
+                                                            mem_bw_GBps=7380)),
+    "AWS Trainium2": ("Neuron docs: 96 GiB, 2.9 TB/s, FP32 181", dict(
+        year=2024, mem_GB=96 * 1.073741824, mem_bw_GBps=2900, fp32=181)),
+    "AWS Trainium3": ("Neuron docs: 144 GiB, 4.9 TB/s, FP32 183", dict(
+        year=2025, mem_GB=144 * 1.073741824, mem_bw_GBps=4900, fp32=183)),
+    "Intel Gaudi 3": ("Intel Gaudi 3 white paper: 128 GB HBM2e at 3.67 TB/s, 900 W", dict(
+        year=2024, mem_GB=128, mem_bw_GBps=3670, tdp_W=900)),
+    "Huawei Ascend 910": ("Liao et al., Hot Chips 2019: 7 nm, 350 W", dict(
+        year=2019, process_nm=7, tdp_W=350)),
+    "Huawei Ascend 910C": ("Zuo et al. 2025", dict(year=2025)),
+    "Cambricon MLU370-X8": ("Cambricon MLU370-X8 page: 7 nm, 250 W, FP32 32 TFLOPS", dict(
+        year=2022, process_nm=7, tdp_W=250, fp32=32)),
+    "Cerebras WSE-3": ("Cerebras WSE-3: 5 nm, 21 PB/s", dict(year=2024, process_nm=5,
+                                                             mem_bw_GBps=21e6)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRIMARY_CHIPS))
+def test_every_remaining_cell_against_its_source(name):
+    source, fields = PRIMARY_CHIPS[name]
+    chip = chips.get(name)
+    for field, value in fields.items():
+        got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
+        assert got == pytest.approx(value, rel=1e-3), (name, field, source)
