@@ -310,6 +310,7 @@ LADDERS = [
      "Jia et al. 2019: 124.5 TFLOPS FP16.32, 31.1 FP32"),
     (["AWS Trainium2", "AWS Trainium3"], "tf32", "bf16", 1,
      "Neuron docs: TF32 at the BF16 rate (667 and 671 TFLOPS)"),
+    (["AWS Trainium3"], "fp8", "fp4", 1, "Neuron docs: 2,517 TFLOPS MXFP8 and MXFP4 alike"),
     (["Fujitsu A64FX"], "int8", "fp16", 2, "Sato et al. 2020: INT8 dot products at twice FP16"),
     (["AMD Instinct MI250X", "AMD Instinct MI300X", "AMD Instinct MI325X"], "fp32", "fp64", 1,
      "CDNA 2 and 3 matrix cores: FP32 and FP64 matrix rates equal (95.7, 163.4 TFLOPS)"),
@@ -401,7 +402,7 @@ PRIMARY_CHIPS = {
                                                      tdp_W=750)),
     "Fujitsu A64FX": ("Sato et al. 2020", dict(year=2019, process_nm=7, mem_GB=32 * 1.073741824,
                                                mem_bw_GBps=1024, clock_MHz=2000)),
-    "Google TPU v2": ("Jouppi et al. 2021", dict(year=2017, process_nm=16,
+    "Google TPU v2": ("Jouppi et al. 2021", dict(year=2017, process_nm=16, bf16=46,
                                                  mem_GB=16 * 1.073741824, mem_bw_GBps=700)),
     "Google TPU v3": ("Jouppi et al. 2021", dict(year=2018, process_nm=16,
                                                  mem_GB=32 * 1.073741824, mem_bw_GBps=900)),
@@ -409,13 +410,15 @@ PRIMARY_CHIPS = {
                                                   mem_GB=8 * 1.073741824, mem_bw_GBps=614)),
     "Google TPU v4": ("Jouppi et al. 2023", dict(year=2020, process_nm=7,
                                                  mem_GB=32 * 1.073741824)),
-    "Google Edge TPU": ("Coral Edge TPU page: 4 TOPS at 2 W", dict(year=2019, tdp_W=2)),
+    "Google Edge TPU": ("Coral Edge TPU page: 4 TOPS at 2 W", dict(year=2019, tdp_W=2,
+                                                                   int8=4)),
     "Tesla FSD chip": ("Talpes et al. 2020", dict(year=2019, process_nm=14, mem_bw_GBps=68)),
     "HiSilicon Kirin 970 NPU": ("Huawei Kirin 970 launch", dict(year=2017, process_nm=10)),
     "Intel Stratix 10 NX": ("Langhammer et al. 2021", dict(year=2020, process_nm=14)),
-    "Xilinx Alveo U250": ("Alveo data sheet", dict(year=2018, mem_GB=64, mem_bw_GBps=77,
-                                                   tdp_W=225)),
-    "Xilinx Alveo U280": ("Alveo data sheet", dict(year=2018, tdp_W=225)),
+    "Xilinx Alveo U250": ("Alveo data sheet: 33.3 INT8 TOPS", dict(
+        year=2018, mem_GB=64, mem_bw_GBps=77, tdp_W=225, int8=33.3)),
+    "Xilinx Alveo U280": ("Alveo data sheet: 24.5 INT8 TOPS", dict(year=2018, tdp_W=225,
+                                                                   int8=24.5)),
     "Graphcore Colossus MK1 GC2": ("Jia et al. 2019: 304 MiB, 45 TB/s",
                                    dict(year=2018, process_nm=16, mem_GB=304 * 2**20 / 1e9,
                                         mem_bw_GBps=45000)),
@@ -441,12 +444,14 @@ PRIMARY_CHIPS = {
     "NVIDIA GB300 B300": ("GB300 NVL72: 288 GB HBM3E, 8 TB/s", dict(year=2025, process_nm=4,
                                                                      mem_GB=288,
                                                                      mem_bw_GBps=8000)),
-    "NVIDIA HGX B300": ("HGX B300: 288 GB, 8 TB/s", dict(year=2025, process_nm=4, mem_GB=288,
-                                                         mem_bw_GBps=8000)),
+    "NVIDIA HGX B300": ("HGX B300 (secondary, as the row says): 288 GB, 8 TB/s; the board's "
+                        "600 TFLOPS FP32 and 10 TFLOPS FP64 over 8 GPUs",
+                        dict(year=2025, process_nm=4, mem_GB=288, mem_bw_GBps=8000,
+                             fp32=600 / 8, fp64=10 / 8)),
     "NVIDIA H800 SXM5": ("H800: the H100 SXM5's memory and power", dict(
         year=2023, process_nm=4, mem_GB=80, mem_bw_GBps=3350, tdp_W=700)),
-    "NVIDIA H20": ("H20 specification sheet", dict(year=2024, process_nm=4, mem_bw_GBps=4000,
-                                                   tdp_W=400)),
+    "NVIDIA H20": ("H20 specification sheet: FP64 1 TFLOPS", dict(
+        year=2024, process_nm=4, mem_bw_GBps=4000, tdp_W=400, fp64=1)),
     "AMD Instinct MI325X": ("MI325X datasheet", dict(year=2024, process_nm=5, mem_GB=256,
                                                      mem_bw_GBps=6000, tdp_W=1000,
                                                      clock_MHz=2100)),
@@ -482,3 +487,14 @@ def test_every_remaining_cell_against_its_source(name):
     for field, value in fields.items():
         got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
         assert got == pytest.approx(value, rel=1e-3), (name, field, source)
+
+
+def test_h200_and_h800_compute_is_the_h100s():
+    # NVIDIA: the H200 has the H100 SXM's compute with more memory; the H800 is the H100 SXM with
+    # NVLink and FP64 cut (its FP64 is tested above), every other rate the H100's
+    table = chips.load().set_index("name")
+    rates = [c for c in table.columns if c.endswith(("_TFLOPs", "_TOPs"))]
+    h100 = table.loc["NVIDIA H100 SXM5", rates]
+    for name, cut in (("NVIDIA H200 SXM", []), ("NVIDIA H800 SXM5", ["fp64_TFLOPs"])):
+        keep = [c for c in rates if c not in cut]
+        assert table.loc[name, keep].equals(h100[keep]), name
