@@ -9,6 +9,12 @@ from aichip import chips
 BIB = pathlib.Path(__file__).resolve().parents[1] / "chapters" / "references.bib"
 
 
+def _cell(name: str, field: str) -> float:
+    """One catalogue number: a precision's peak (``"fp16"``) or a column (``"mem_GB"``)."""
+    chip = chips.get(name)
+    return chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
+
+
 def test_schema_and_units():
     df = chips.load()
     expected = {"name", "vendor", "kind", "year", "process_nm", "mem_GB", "mem_bw_GBps", "tdp_W",
@@ -113,9 +119,7 @@ def test_catalogue_covers_every_kind_with_at_least_30_devices():
     ("IBM HERMES PCM chip", "process_nm", 14, "Le Gallo et al. 2023: 14 nm CMOS"),
 ])
 def test_more_values_against_sources(name, field, value, source):
-    chip = chips.get(name)
-    got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
-    assert got == pytest.approx(value), source
+    assert _cell(name, field) == pytest.approx(value), source
 
 
 def test_efficiency_is_peak_over_tdp():
@@ -251,9 +255,7 @@ def test_catalogue_helpers_reject_bad_input(call, exc, text):
     ("Cerebras WSE-3", "mem_GB", 44, "Cerebras WSE-3: 44 GB on-chip SRAM"),
 ])
 def test_2026_values_against_sources(name, field, value, source):
-    chip = chips.get(name)
-    got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
-    assert got == pytest.approx(value), source
+    assert _cell(name, field) == pytest.approx(value), source
 
 
 def test_fp4_is_a_precision_and_dense():
@@ -353,11 +355,8 @@ def test_fp16_and_bf16_run_at_one_rate_wherever_both_are_listed():
     ("NVIDIA H20", "mem_GB", 96, "H20 specification sheet: 96 GB HBM3"),
     ("Cambricon MLU370-X8", "mem_bw_GBps", 614.4, "Cambricon MLU370-X8 page: 614.4 GB/s"),
 ])
-
 def test_remaining_values_against_sources(name, field, value, source):
-    chip = chips.get(name)
-    got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
-    assert got == pytest.approx(value), source
+    assert _cell(name, field) == pytest.approx(value), source
 
 
 def test_gb300_is_one_seventy_second_of_its_rack():
@@ -483,10 +482,8 @@ PRIMARY_CHIPS = {
 @pytest.mark.parametrize("name", sorted(PRIMARY_CHIPS))
 def test_every_remaining_cell_against_its_source(name):
     source, fields = PRIMARY_CHIPS[name]
-    chip = chips.get(name)
     for field, value in fields.items():
-        got = chip.peak(field) if field in chips.PRECISIONS else getattr(chip, field)
-        assert got == pytest.approx(value, rel=1e-3), (name, field, source)
+        assert _cell(name, field) == pytest.approx(value, rel=1e-3), (name, field, source)
 
 
 def test_h200_and_h800_compute_is_the_h100s():

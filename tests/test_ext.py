@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pathlib
+import sys
 import types
 
 import pytest
@@ -158,7 +159,6 @@ print(tgz.name)
 
 @pytest.fixture
 def fake_npm(tmp_path, monkeypatch):
-    import sys
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     npm = bin_dir / "npm"
