@@ -23,7 +23,7 @@ def test_save_then_stored_round_trips(tmp_path):
            "figures": {"triad_GBps": [20.0, 18.5], "dgemm_GFLOPs": [100.0, None]},
            "source": "synthetic", "note": "made up for the test"}
     path = refruns.save(rec, tmp_path)
-    assert path.name == "test-cpu-9000-4cpu.json"
+    assert path.name == "test-cpu-9000-avx2-4cpu.json"
     assert json.loads(path.read_text()) == rec
     assert refruns.stored(tmp_path) == [rec]
     frame = refruns.table([rec], keys=["triad_GBps", "fma_GFLOPs"], own={"triad_GBps": 7.0})
@@ -45,3 +45,23 @@ def test_malformed_records_are_rejected(bad, tmp_path):
         refruns.save(bad, tmp_path)
     with pytest.raises(ValueError, match="keys"):
         refruns.table([], keys=["bogus"])
+
+
+def test_machines_that_differ_only_in_isa_are_stored_apart(tmp_path):
+    # two VMs that both report "AMD EPYC" and 2 CPUs (an AVX2 one and an AVX-512 one) must not
+    # overwrite each other's record
+    label = {"cpu": "AMD EPYC", "cores": 2, "blas": "openblas"}
+    for isa in ("AVX2", "AVX-512"):
+        refruns.save({"machine": {**label, "isa": isa}, "figures": {"triad_GBps": [30.0, None]},
+                      "source": "synthetic"}, tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "amd-epyc-avx-512-2cpu.json", "amd-epyc-avx2-2cpu.json"]
+    assert len(refruns.stored(tmp_path)) == 2
+
+
+def test_the_label_names_the_microarchitecture_when_recorded():
+    rec = {"machine": {"cpu": "AMD EPYC", "isa": "AVX-512", "cores": 2, "blas": "openblas",
+                       "arch": "znver4"}, "figures": {}, "source": "synthetic"}
+    frame = refruns.table([rec], keys=["triad_GBps"])
+    assert list(frame["machine"]) == ["AMD EPYC (znver4, AVX-512, 2 CPUs, openblas)"]
+    assert "arch" in refruns.machine_label()

@@ -7,7 +7,8 @@ Record this machine's and store it (from the repository root)::
 
 which measures with :func:`aichip.contention.measure_roofline` (re-measuring a disturbed run) and
 :func:`aichip.gemm.benchmark`, and writes ``code/aichip/data/machines/<machine>.json``. Each file
-holds a ``machine`` label (CPU model, widest vector ISA, logical CPUs, BLAS library and kernel set),
+holds a ``machine`` label (CPU model, widest vector ISA, logical CPUs, BLAS library and kernel set,
+and, where it was read, ``arch``: LLVM's name for the CPU's microarchitecture, e.g. ``znver4``),
 ``figures`` (name -> best and median rate, with unit, or best only where that is all the source
 gave), ``source`` (how the figures were obtained) and ``note`` (the run's own verdict: disturbed or
 not, or what is missing). A stored record is read back unchanged by :func:`stored`.
@@ -43,14 +44,19 @@ FIGURES = {
 
 def machine_label() -> dict:
     """This machine's label: ``cpu``, ``isa`` (widest vector instructions), ``cores`` (logical
-    CPUs), ``blas`` (library and kernel set), as :mod:`aichip.machine` reads them."""
+    CPUs), ``blas`` (library and kernel set), as :mod:`aichip.machine` reads them, and ``arch``,
+    the microarchitecture LLVM detects (a virtual machine often reports only "AMD EPYC" or
+    "Intel Xeon" as its model, and two such machines can be different CPU families)."""
+    import llvmlite.binding as llvm
+
     from . import machine
 
     info, blas = machine.describe(), machine.blas_info()
     isa = blas.cpu_vector_isa or "unknown"
     core = f", {blas.core} kernels" if blas.core else ""
     return {"cpu": info.cpu_model, "isa": isa, "cores": info.logical_cpus,
-            "blas": f"{blas.library} {blas.version or ''}".strip() + core}
+            "blas": f"{blas.library} {blas.version or ''}".strip() + core,
+            "arch": llvm.get_host_cpu_name()}
 
 
 def record(repeats: int = 5, max_attempts: int = 3) -> dict:
@@ -75,7 +81,8 @@ def record(repeats: int = 5, max_attempts: int = 3) -> dict:
 
 
 def _slug(label: dict) -> str:
-    words = re.sub(r"[^a-z0-9]+", "-", f"{label['cpu']} {label['cores']}cpu".lower())
+    # the ISA is part of the name: two VMs both called "AMD EPYC" with 2 CPUs were different CPUs
+    words = re.sub(r"[^a-z0-9]+", "-", f"{label['cpu']} {label['isa']} {label['cores']}cpu".lower())
     return words.strip("-")[:80]
 
 
@@ -134,7 +141,8 @@ def table(records, keys=None, own: dict | None = None):
                      **{k: own.get(k) for k in keys}, "note": ""})
     for rec in records:
         m = rec["machine"]
-        rows.append({"machine": f"{m['cpu']} ({m['isa']}, {m['cores']} CPUs, {m['blas']})",
+        arch = f"{m['arch']}, " if m.get("arch") else ""
+        rows.append({"machine": f"{m['cpu']} ({arch}{m['isa']}, {m['cores']} CPUs, {m['blas']})",
                      "source": rec["source"],
                      **{k: rec["figures"][k][0] if k in rec["figures"] else None for k in keys},
                      "note": rec.get("note", "")})
