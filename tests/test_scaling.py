@@ -275,14 +275,21 @@ def test_gemm_quantisation_by_hand():
     # needs 26 waves: its ceiling is the measured 792.1 / 989.5 divided by 3360 / 3432
     assert sc.shapes.quantisation(6912, 16384, 108) == 1.0
     assert sc.cluster("dgx_h100_ndr").gemm_ceiling == pytest.approx(792.1 / 989.5 / (3360 / 3432))
-    assert A100.gemm_ceiling == pytest.approx(A100.gemm_efficiency)
+    assert sc.gemm_ceiling(A100.gpu) == pytest.approx(sc.gemm_efficiency(A100.gpu))
+    # the A100 cluster's 2022 measurement, 8192 x 8192: 32 x 64 = 2048 tiles in 19 waves of 108
+    assert sc.shapes.quantisation(8192, 8192, 108) == pytest.approx(2048 / 2052)
+    assert A100.gemm_ceiling == pytest.approx(230 / 312 / (2048 / 2052))
     # a GEMM smaller than one wave leaves SMs idle: one 256 x 128 tile uses 1 of 108 SMs
     assert sc.shapes.quantisation(256, 128, 108) == pytest.approx(1 / 108)
-    # the attention product Q K^T of GPT-3's 12 heads per GPU at tp = 8 (d = 128) is memory-bound
-    # on an A100: 8 MiB of scores written per 1.07 GFLOP (114 FLOP/B), under the ridge point of
-    # 312e12 / 2.039e12 = 153 FLOP/B, even after its 1536 tiles' 15th wave (0.95 useful)
-    t = sc.shapes.gemm_s(2048, 2048, 128, A100, batch=12)
+    # the attention product Q K^T of GPT-3's 12 heads per GPU at tp = 8 (d = 128) writes 8 MiB of
+    # scores per 1.07 GFLOP (114 FLOP/B): memory-bound at Bekman's ceiling (ridge 312e12 x 0.859 /
+    # 2.039e12 = 131 FLOP/B), even after its 1536 tiles' 15th wave (0.95 useful), but compute-bound
+    # at the 2022 software's 0.739 (ridge 0.739 x 0.948 x 153 = 107 FLOP/B)
+    mamf = dataclasses.replace(A100, gemm_ceiling=sc.gemm_ceiling(A100.gpu))
+    t = sc.shapes.gemm_s(2048, 2048, 128, mamf, batch=12)
     assert t == pytest.approx(12 * 2 * (2 * 2048 * 128 + 2048**2) / 2039e9)
+    t = sc.shapes.gemm_s(2048, 2048, 128, A100, batch=12)
+    assert t == pytest.approx(12 * 2 * 2048**2 * 128 / (312e12 * A100.gemm_ceiling * 1536 / 1620))
 
 
 @pytest.mark.parametrize("name", ["dgx_a100_hdr", "dgx_h100_ndr", "gb200_nvl72"])
@@ -323,14 +330,24 @@ def test_the_last_stage_holds_the_logit_layer():
 
 def test_cluster_numbers_come_from_the_tables():
     # A100: 12 NVLink 3 links of 25 GB/s per direction, one HDR port (25 GB/s) per GPU,
-    # 267.9 of 312 TFLOP/s measured (Bekman's MAMF table)
+    # 267.9 of 312 TFLOP/s measured (Bekman's MAMF table, CUDA 12.1) and 230 on the 2021-22
+    # runs' software (Li 2022, CUDA 11), which the Selene cluster takes; NCCL reaches about 230 of
+    # the 300 GB/s of NVLink (jeaugey2023a100), an H100 about 370 of 450 (jeaugey2024nvls)
     assert (A100.scaleup_GBps, A100.scaleout_GBps) == (300.0, 25.0)
-    assert A100.gemm_efficiency == pytest.approx(267.9 / 312)
+    assert A100.nccl_scaleup_GBps == pytest.approx(230.0)
+    assert sc.gemm_efficiency(A100.gpu) == pytest.approx(267.9 / 312)
+    assert A100.gemm_efficiency == pytest.approx(230 / 312)
+    assert sc.gemm_efficiency(A100.gpu, source="li2022transformersbenchmarks") == pytest.approx(
+        230 / 312)
     nvl = sc.cluster("gb200_nvl72")
     assert (nvl.domain_gpus, nvl.scaleup_GBps, nvl.scaleout_GBps) == (72, 900.0, 50.0)
     assert nvl.gemm_efficiency == pytest.approx(1745.0 / 2250)
     h100 = sc.cluster("dgx_h100_ndr")  # 18 NVLink 4 links of 25 GB/s, one NDR port (50 GB/s)
     assert (h100.domain_gpus, h100.scaleup_GBps, h100.scaleout_GBps) == (8, 450.0, 50.0)
+    assert h100.nccl_scaleup_GBps == pytest.approx(370.0)
+    assert nvl.nccl_scaleup_GBps == pytest.approx(900 * 370 / 450)
+    # with_bandwidth keeps NCCL's fraction of the line rate
+    assert A100.with_bandwidth(scaleup_GBps=600.0).nccl_scaleup_GBps == pytest.approx(460.0)
 
 
 # NCCL's hardware latencies (src/graph/tuning.cc, hwLat[hardware][algorithm][protocol], us): the
@@ -433,7 +450,7 @@ def test_communication_terms_equal_alphabeta():
         res = sc.step_time(model, par, A100, overlap_dp=False)
         msg = 2 * 2 * 2048 * 4096
         one = alphabeta.cost("allreduce", "ring", 8, msg, A100.alpha_scaleup_s,
-                             1 / (A100.scaleup_GBps * 1e9))
+                             1 / (A100.nccl_scaleup_GBps * 1e9))
         assert res.tp_comm_s == pytest.approx(res.micro_batches * 32 * n_ar * one, rel=1e-12)
         grads = 2 * model.n_params / 8
         dp = alphabeta.cost("allreduce", "ring", 4, grads, A100.alpha_scaleout_s,
@@ -516,7 +533,7 @@ def test_memory_per_zero_stage_by_hand():
 def _two_level(op, n_bytes, g, n, cl=A100):
     """``op`` over ``g`` GPUs per node and ``n`` nodes: ring inside the node, then a ring across
     the nodes of each GPU's 1/g share, from alphabeta's closed forms."""
-    up = (cl.alpha_scaleup_s, 1 / (cl.scaleup_GBps * 1e9))
+    up = (cl.alpha_scaleup_s, 1 / (cl.nccl_scaleup_GBps * 1e9))
     out = (cl.alpha_scaleout_s, 1 / (cl.scaleout_GBps * 1e9))
     return (alphabeta.cost(op, "ring", g, n_bytes, *up)
             + alphabeta.cost(op, "ring", n, n_bytes / g, *out))
@@ -530,7 +547,7 @@ def test_data_parallel_all_reduce_is_two_level(tp, pp, dp, g):
     model = sc.TransformerConfig(24, 2048, 16)
     res = sc.step_time(model, sc.ParallelConfig(dp, tp, pp, 1, 4 * dp), A100, overlap_dp=False)
     grads = 2 * model.n_params / (tp * pp)
-    want = parallelism.two_level_allreduce_s(grads, dp // g, g, A100.scaleup_GBps,
+    want = parallelism.two_level_allreduce_s(grads, dp // g, g, A100.nccl_scaleup_GBps,
                                              A100.scaleout_GBps, A100.alpha_scaleup_s,
                                              A100.alpha_scaleout_s)
     assert res.dp_comm_s == pytest.approx(want, rel=1e-12)
@@ -576,15 +593,15 @@ def test_predictions_cover_every_published_row():
     ko = sc.predict_korthikanti()
     assert len(ko) == 2 * len(KORTHIKANTI) and ko.fits.all()
     # the validation target of the step-time issue, per table: median absolute error at most 15 %,
-    # no row off by more than 25 % (Korthikanti et al.'s times); Megatron-LM's Table 1 still misses
-    # it (the chapter names the terms), so it is held where the model now stands
-    t1_err, ko_err = t1.error.abs(), ko.error.abs()
+    # no row off by more than 25 %, in throughput (published / predicted time - 1 for Korthikanti)
+    t1_err, ko_err = t1.error.abs(), (1 / (1 + ko.error) - 1).abs()
     assert ko_err.median() <= 0.15 and ko_err.max() <= 0.25
-    assert t1_err.median() <= 0.22 and t1_err.max() <= 0.30
-    # the GEMM ceiling that would close each gap lies between half the peak and the measured 0.86
+    assert t1_err.median() <= 0.15 and t1_err.max() <= 0.25
+    # the GEMM ceiling that would close each gap lies between half the peak and Bekman's 0.86, the
+    # best over a sweep of shapes on later software (an upper bound)
     for frame in (t1, ko):
         assert (frame.implied_gemm_efficiency > 0.5).all()
-        assert (frame.implied_gemm_efficiency < A100.gemm_ceiling).all()
+        assert (frame.implied_gemm_efficiency < sc.gemm_ceiling(A100.gpu)).all()
     # the schedules the papers ran: Table 1 interleaved where Megatron-LM allows it (pp > 2),
     # Korthikanti et al. 3 chunks per GPU for 175B and 530B (1T's 2 layers per stage cannot)
     assert list(t1.interleave) == [1, 1, 1, 1, 1, 3, 2, 2, 3, 2]
@@ -658,7 +675,7 @@ def test_ep_all_to_all_by_hand():
     cl = sc.cluster("dgx_h100_ndr")
     sent = 2 * 2048 * 2 * 1024
     one = max(cl.alpha_scaleup_s, cl.alpha_scaleout_s) + max(
-        sent * 7 / 64 / (cl.scaleup_GBps * 1e9), sent * 56 / 64 / (cl.scaleout_GBps * 1e9))
+        sent * 7 / 64 / (cl.nccl_scaleup_GBps * 1e9), sent * 56 / 64 / (cl.scaleout_GBps * 1e9))
     assert st_.ep_comm_s == pytest.approx(4 * 4 * one)
     # more network bandwidth is never slower
     fast = sc.step_time(moe, par, cl.with_bandwidth(scaleout_GBps=4 * cl.scaleout_GBps))
@@ -757,7 +774,7 @@ def _reference_total_s(model, dp, tp, pp, b, gb, v, z, recompute, cl):
     numba kernel and of the code that builds its inputs."""
     s, h, n_layers, d = model.seq_len, model.hidden, model.n_layers, cl.domain_gpus
     m = gb // (b * dp)
-    up = (cl.alpha_scaleup_s, 1 / (cl.scaleup_GBps * 1e9))
+    up = (cl.alpha_scaleup_s, 1 / (cl.nccl_scaleup_GBps * 1e9))
     net = (cl.alpha_scaleout_s, 1 / (cl.scaleout_GBps * 1e9))
     T, V = b * s, -(-model.vocab // tp)
     gemm = (n_layers / pp * _layer_gemms_by_hand(model, b, tp, recompute, cl)

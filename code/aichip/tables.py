@@ -143,17 +143,18 @@ SCHEMAS: dict[str, TableSchema] = {
         description="bytes per parameter of weights, gradients and optimizer state when training"),
     "clusters": TableSchema(
         columns=("name", "gpu", "scaleup_system", "scaleout_link", "nics_per_domain",
-                 "alpha_scaleup_us", "alpha_scaleout_us", "source", "notes"),
-        numeric=("alpha_scaleup_us", "alpha_scaleout_us"),
+                 "alpha_scaleup_us", "alpha_scaleout_us", "nccl_scaleup_GBps", "gemm_source",
+                 "source", "notes"),
+        numeric=("alpha_scaleup_us", "alpha_scaleout_us", "nccl_scaleup_GBps"),
         integer=("nics_per_domain",), key=("name",),
         description="a training cluster: its GPU (as in chips), NVLink domain (a system of "
                     "aichip.topology), network links (as in links) and per-message latencies"),
     "gemm_efficiency": TableSchema(
         columns=("gpu", "measured_on", "precision", "measured_TFLOPs", "best_shape", "source",
                  "notes"),
-        numeric=("measured_TFLOPs",), key=("gpu", "precision"),
+        numeric=("measured_TFLOPs",), key=("gpu", "precision", "source"),
         description="the best measured GEMM throughput of a GPU (as in chips), the fraction of "
-                    "its peak a large matrix product reaches"),
+                    "its peak a large matrix product reaches, one row per measurement"),
     "megatron_weak_scaling": TableSchema(
         columns=("params_B", "n_heads", "hidden", "n_layers", "tp", "pp", "n_gpus",
                  "global_batch", "tflops_per_gpu", "percent_peak", "aggregate_pflops", "source",

@@ -87,7 +87,7 @@ class System(IntEnum):
 
     DOMAIN_GPUS = 0
     ALPHA_UP_S = 1          # per message over NVLink
-    BETA_UP = 2             # seconds per byte over NVLink, per GPU and direction
+    BETA_UP = 2             # seconds per byte over NVLink, per GPU and direction (NCCL's rate)
     ALPHA_OUT_S = 3         # per message over the network
     BETA_OUT = 4            # seconds per byte through a GPU's own network port
     BUCKET_BYTES = 5        # gradient bucket (DP_BUCKET_BYTES)
@@ -304,7 +304,7 @@ def cp_comm_s_per_micro_batch(model, micro_batch: int, tp: int, cp: int, recompu
     block = ACTIVATION_BYTES * 2.0 * micro_batch * (model.seq_len // cp) * kv * d / tp
     fast = tp * cp <= cl.domain_gpus
     alpha = cl.alpha_scaleup_s if fast else cl.alpha_scaleout_s
-    rate = (cl.scaleup_GBps if fast else cl.scaleout_GBps) * 1e9
+    rate = (cl.nccl_scaleup_GBps if fast else cl.scaleout_GBps) * 1e9
     ring = (cp - 1) * (alpha + block / rate)
     attention = fused_attention_s(model, micro_batch, tp, cp, gemm_cl, 1.0)
     forwards = 2.0 if recompute != "none" else 1.0
@@ -326,7 +326,7 @@ def ep_comm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, cp: int
     sent = ACTIVATION_BYTES * tokens * model.top_k * model.hidden
     g = min(ep, max(1, cl.domain_gpus // (tp * cp * pp)))
     one = (max(cl.alpha_scaleup_s, cl.alpha_scaleout_s if ep > g else 0.0)
-           + max(sent * (g - 1) / ep / (cl.scaleup_GBps * 1e9),
+           + max(sent * (g - 1) / ep / (cl.nccl_scaleup_GBps * 1e9),
                  sent * (ep - g) / ep / (cl.scaleout_GBps * 1e9)))
     per_layer = (6.0 if recompute == "full" else 4.0) * one
     return stage_layers(model.n_layers, pp)[0] * per_layer
@@ -359,7 +359,7 @@ def system_vector(cl: Cluster, overlap_dp: bool, zero3_flat: bool = False) -> np
     sy = np.empty(len(System))
     sy[System.DOMAIN_GPUS] = cl.domain_gpus
     sy[System.ALPHA_UP_S] = cl.alpha_scaleup_s
-    sy[System.BETA_UP] = 1.0 / (cl.scaleup_GBps * 1e9)
+    sy[System.BETA_UP] = 1.0 / (cl.nccl_scaleup_GBps * 1e9)
     sy[System.ALPHA_OUT_S] = cl.alpha_scaleout_s
     sy[System.BETA_OUT] = 1.0 / (cl.scaleout_GBps * 1e9)
     sy[System.BUCKET_BYTES] = DP_BUCKET_BYTES
