@@ -172,6 +172,12 @@ SCHEMAS: dict[str, TableSchema] = {
                  "micro_batch"),
         key=("model",),
         description="one end-to-end iteration time of Korthikanti et al. (MLSys 2023)"),
+    "korthikanti_layer_times": TableSchema(
+        columns=("experiment", "recompute", "sequence_parallel", "forward_ms", "backward_ms",
+                 "combined_ms", "source", "notes"),
+        numeric=("forward_ms", "backward_ms", "combined_ms"), key=("experiment",),
+        description="one row of Korthikanti et al.'s Table 4: one 22B layer's forward and "
+                    "backward time (MLSys 2023)"),
     "hbm": TableSchema(
         columns=("generation", "standard", "year", "bus_width_bits", "pin_rate_Gbps",
                  "max_stack_height", "stack_GBps", "source", "notes"),

@@ -39,14 +39,20 @@ from ..parallelism import (
 from ..validation import check_choice
 from .clusters import Cluster, cluster
 from .counting import elementwise_bytes_per_layer
-from .shapes import fused_attention_s, layer_gemm_s, logit_gemm_s
+from .shapes import (
+    fused_attention_s,
+    layer_gemm_s,
+    layer_gemm_shapes,
+    logit_gemm_s,
+    pass_gemm_s,
+)
 
 __all__ = ["Layout", "System", "Out", "DP_BUCKET_BYTES", "ACTIVATION_BYTES", "kernel_inputs",
            "evaluate", "step_kernel", "step_batch", "resolve_cluster", "state_bytes_per_param",
            "elementwise_s_per_micro_batch", "LAYOUT_COLUMNS", "system_vector",
            "gemm_s_per_micro_batch", "optimizer_step_bytes_per_param", "DTYPES", "stage_layers",
            "score_bytes_per_layer", "cp_comm_s_per_micro_batch", "ep_comm_s_per_micro_batch",
-           "gemm_precision_cluster"]
+           "gemm_precision_cluster", "layer_pass_s"]
 
 #: gradient bucket of the overlapped data-parallel reduction: PyTorch DDP's default
 #: ``bucket_cap_mb = 25``, which DDP turns into bytes as ``25 * 1024 * 1024`` (25 MiB)
@@ -330,6 +336,48 @@ def ep_comm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, cp: int
                  sent * (ep - g) / ep / (cl.scaleout_GBps * 1e9)))
     per_layer = (6.0 if recompute == "full" else 4.0) * one
     return stage_layers(model.n_layers, pp)[0] * per_layer
+
+
+def layer_pass_s(model, micro_batch: int, tp: int, recompute: str, sequence_parallel: bool,
+                 cl: Cluster) -> tuple[float, float]:
+    """``(forward, backward)``: seconds one of ``tp`` GPUs spends on one layer of ``model`` for one
+    micro-batch, by pass, from the step-time model's own terms (no fused attention, no context or
+    expert parallelism). The forward pass: its GEMMs
+    (:func:`~aichip.scaling.shapes.layer_gemm_shapes`), its memory-bound kernels' forward bytes
+    at the HBM bandwidth and two tensor-parallel all-reduces. The backward pass: its GEMMs, the
+    backward bytes and two all-reduces, plus what ``recompute`` runs again inside it (``"full"``:
+    the whole forward pass, all-reduces included; ``"selective"``: the two attention products and
+    the softmax and dropout on the scores). The element-wise bytes split by pass as
+    :func:`~aichip.scaling.counting.elementwise_bytes_per_layer` counts them (its ``"full"``
+    count less its ``"none"`` count is the forward pass).
+
+    Summed over a stage's layers, ``forward + backward`` is the step-time kernel's per-micro-batch
+    GEMM, element-wise and tensor-parallel time less the logit layer's GEMMs. Korthikanti et
+    al.'s Table 4 measured these two times for one layer of their 22B model
+    (:func:`~aichip.scaling.published.predict_korthikanti_layer`)."""
+    if not isinstance(sequence_parallel, bool):
+        raise TypeError("sequence_parallel must be True or False")
+    check_choice("recompute", recompute, ("none", "selective", "full"))
+    weights, attention = layer_gemm_shapes(model, micro_batch, tp)
+    fwd_gemm = pass_gemm_s(weights, cl, False) + pass_gemm_s(attention, cl, False)
+    bwd_gemm = pass_gemm_s(weights, cl, True) + pass_gemm_s(attention, cl, True)
+    args = (model.seq_len, micro_batch, model.hidden, model.n_heads, tp, sequence_parallel)
+    none = elementwise_bytes_per_layer(*args, "none")
+    fwd_bytes = elementwise_bytes_per_layer(*args, "full") - none
+    again_bytes = elementwise_bytes_per_layer(*args, recompute) - none
+    hbm = cl.hbm_GBps * 1e9
+    msg = ACTIVATION_BYTES * micro_batch * model.seq_len * model.hidden
+    fast = tp <= cl.domain_gpus
+    alpha = cl.alpha_scaleup_s if fast else cl.alpha_scaleout_s
+    rate = (cl.nccl_scaleup_GBps if fast else cl.scaleout_GBps) * 1e9
+    tp_pass = 2.0 * ring_allreduce_s(tp, msg, alpha, 1.0 / rate)
+    forward = fwd_gemm + fwd_bytes / hbm + tp_pass
+    backward = bwd_gemm + (none - fwd_bytes) / hbm + tp_pass
+    if recompute == "full":
+        backward += forward
+    elif recompute == "selective":
+        backward += pass_gemm_s(attention, cl, False) + again_bytes / hbm
+    return forward, backward
 
 
 def gemm_precision_cluster(cl: Cluster, dtype: str) -> Cluster:

@@ -27,7 +27,9 @@ import dataclasses
 
 import pandas as pd
 
+from ..parallelism import ring_allreduce_s
 from ..tables import load_table
+from ._kernel import ACTIVATION_BYTES, layer_pass_s
 from .clusters import Cluster
 from .clusters import cluster as get_cluster
 from .counting import hardware_flops_per_iteration
@@ -40,7 +42,8 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "DEEPSEEK_V3_GPU_HOURS_PER_T", "DEEPSEEK_V3_MAX_NODES", "deepseek_v3_estimate",
            "ZERO3_MODELS", "ZERO3_RUNS", "ZERO3_OVERLAP", "ZERO3_FLAT",
            "predict_zero3_comparison", "BLOOM_176B", "BLOOM_RUN", "BLOOM_SCALEOUT_GBPS",
-           "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4"]
+           "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4",
+           "korthikanti_layer_table", "predict_korthikanti_layer"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -96,6 +99,48 @@ def megatron_table1() -> pd.DataFrame:
 def korthikanti_table() -> pd.DataFrame:
     """Korthikanti et al.'s iteration times as published (``data/korthikanti_iterations.csv``)."""
     return load_table("korthikanti_iterations")
+
+
+def korthikanti_layer_table() -> pd.DataFrame:
+    """Korthikanti et al.'s Table 4 as published (``data/korthikanti_layer_times.csv``): one layer
+    of their 22B model, forward and backward milliseconds, five settings."""
+    return load_table("korthikanti_layer_times")
+
+
+def predict_korthikanti_layer(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+    """Predict Korthikanti et al.'s Table 4, one layer of the 22B model (``korthikanti_table``'s
+    row: 64 heads, width 6144, tp 8, micro-batch 4) on one GPU, pass by pass
+    (:func:`~aichip.scaling._kernel.layer_pass_s`): a check of the compute and tensor-parallel
+    terms alone, without pipeline, data parallelism or the optimizer.
+
+    Returns one row per setting with the published and predicted forward and backward
+    milliseconds and their errors ``predicted / published - 1``. The model does not overlap the
+    backward pass's all-reduces with the weight-gradient GEMMs, which the paper's runs did
+    (Section 6.2), so it overstates the backward pass by up to their time (``tp_ms`` per pass).
+    """
+    cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
+    r = korthikanti_table().set_index("model").loc["22B"]
+    model = TransformerConfig(int(r.n_layers), int(r.hidden), int(r.n_heads))
+    b, tp = int(r.micro_batch), int(r.tp)
+    # two ring all-reduces of the 2 b s h-byte activation over NVLink at NCCL's rate, per pass
+    tp_pass = 2.0 * ring_allreduce_s(tp, ACTIVATION_BYTES * b * model.seq_len * model.hidden,
+                                     cl.alpha_scaleup_s, 1.0 / (cl.nccl_scaleup_GBps * 1e9))
+    rows = []
+    for row in korthikanti_layer_table().itertuples():
+        sp = str(row.sequence_parallel) == "True"
+        forward, backward = layer_pass_s(model, b, tp, row.recompute, sp, cl)
+        rows.append({"experiment": row.experiment, "recompute": row.recompute,
+                     "sequence_parallel": sp, "published_forward_ms": row.forward_ms,
+                     "predicted_forward_ms": forward * 1e3,
+                     "forward_error": forward * 1e3 / row.forward_ms - 1.0,
+                     "published_backward_ms": row.backward_ms,
+                     "predicted_backward_ms": backward * 1e3,
+                     "backward_error": backward * 1e3 / row.backward_ms - 1.0,
+                     "published_combined_ms": row.combined_ms,
+                     "predicted_combined_ms": (forward + backward) * 1e3,
+                     "combined_error": (forward + backward) * 1e3 / row.combined_ms - 1.0,
+                     "tp_ms": tp_pass * 1e3})
+    return pd.DataFrame(rows)
 
 
 def predict_megatron_table1(micro_batch: int = 1, cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
