@@ -686,6 +686,22 @@ def _scaling_deepseek() -> dict:
     print(f"reported: {rep:,.0f} H800 GPU-hours per trillion tokens (DeepSeek-AI 2024); network "
           f"copies per token {est['ib_copies_uniform']:.0f} uniform, "
           f"{est['ib_copies_limited']:.0f} node-limited")
+    v2 = scaling.deepseek_v2_estimate()
+    print(f"\nDeepSeek-V2 on {v2['n_gpus']} H800s (GPU count not published), PP 16 (60 layers, "
+          "uneven), EP 8, ZeRO-1, no TP, BF16, 9216 x 4096 tokens per step")
+    print()
+    rep = v2["reported_gpu_hours_per_T"]
+    rows = [("1F1B bubble, all-to-all exposed", v2["step_s"], v2["ep_comm_s"], v2["mfu"],
+             v2["gpu_hours_per_T"]),
+            ("all-to-all under the shared experts", v2["shared_overlap_step_s"],
+             v2["ep_comm_s"] - v2["a2a_hidden_s"], v2["mfu"] * v2["step_s"]
+             / v2["shared_overlap_step_s"], v2["shared_overlap_gpu_hours_per_T"]),
+            ("... and no bubble (zero-bubble PP)", v2["zero_bubble_step_s"],
+             v2["ep_comm_s"] - v2["a2a_hidden_s"], v2["mfu"] * v2["step_s"]
+             / v2["zero_bubble_step_s"], v2["zero_bubble_gpu_hours_per_T"])]
+    print(format_table(columns, [(*r, r[-1] / rep - 1) for r in rows]))
+    print(f"reported: {rep:,.0f} H800 GPU-hours per trillion tokens (DeepSeek-AI 2024, V2)")
+    est["v2"] = v2
     return est
 
 

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -586,6 +587,53 @@ def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
 # the published runs and the search
 
 
+def test_uneven_stages_split_any_layer_count_when_asked():
+    # DeepSeek-V2's 60 layers on 16 stages: 12 stages of 4 and 4 of 3 (ceil and floor of 3.75);
+    # the rule agrees with the n_layers + 2 one where both apply (70 on 12: 6 and 5)
+    assert sc.stage_layers(60, 16) == (4, 3)
+    assert sc.stage_layers(70, 12) == (6, 5) and sc.stage_layers(126, 16) == (8, 7)
+    model = sc.TransformerConfig(60, 1024, 16)
+    assert "pp * interleave" in sc.layout_error(16, 1, 16, 1, 64, 1, 1, model)
+    assert sc.layout_error(16, 1, 16, 1, 64, 1, 1, model, uneven_stages=True) == ""
+    # interleaving keeps the strict rule, and a stage must hold a layer
+    assert sc.layout_error(16, 1, 16, 1, 64, 2, 1, model, uneven_stages=True)
+    assert sc.layout_error(1, 1, 61, 1, 61, 1, 0, model, uneven_stages=True)
+    # the slowest stage is a 4-layer one, or the last (3 layers and the logit layer)
+    par = sc.ParallelConfig(16, 1, 16, 1, 64, uneven_stages=True, sequence_parallel=False)
+    a = sc.step_time(model, par, A100)
+    layer = sc.layer_gemm_s(model, 1, 1, "selective", A100)
+    logit = sc.logit_gemm_s(model, 1, 1, A100)
+    assert a.gemm_s / a.micro_batches == pytest.approx(max(4 * layer, 3 * layer + logit),
+                                                       rel=1e-12)
+
+
+def test_expert_parallel_ranks_move_only_their_experts():
+    # with ep = 8 each GPU holds 1/8 of the routed experts: its data-parallel gradient bytes are
+    # (dense + routed / 8) / pp, in 16-bit; DeepSeek-V2's routed experts are 60 layers x 160
+    # experts x 3 matrices of 5120 x 1536
+    model, par = sc.published.DEEPSEEK_V2, sc.published.DEEPSEEK_V2_PARALLEL
+    routed = 60 * 160 * 3 * 5120 * 1536
+    lay, _ = sc._kernel.kernel_inputs(model, pd.DataFrame([dataclasses.asdict(par)]),
+                                      sc.cluster("h800_ib"), True)
+    held = (model.n_params - routed + routed / 8) / 16
+    assert lay[0, sc._kernel.Layout.GRAD_BYTES] == pytest.approx(2 * held, rel=1e-12)
+
+
+def test_deepseek_v2_as_published():
+    # DeepSeek-AI 2024 (arXiv 2405.04434, Section 3.1.2): 236B parameters (the count here, with
+    # MLA as plain attention, within 1 %); 21B active, of which the model's plain attention
+    # counts 18.7B; GPU-hours per trillion tokens = step x GPUs / 3600 x 1e12 / tokens per step
+    est = sc.deepseek_v2_estimate()
+    assert est["n_params"] == pytest.approx(236e9, rel=0.01)
+    assert est["fits"] and est["n_gpus"] == 16 * 128
+    assert est["tokens_per_step"] == 9216 * 4096
+    assert est["gpu_hours_per_T"] == pytest.approx(
+        est["step_s"] * 2048 / 3600 * 1e12 / (9216 * 4096), rel=1e-12)
+    # the paper's overlap and zero-bubble schedule only take time away
+    assert est["zero_bubble_step_s"] < est["shared_overlap_step_s"] <= est["step_s"]
+    assert est["reported_gpu_hours_per_T"] == 172.8e3
+
+
 def test_korthikanti_table4_one_layer_by_pass():
     # Korthikanti et al. (MLSys 2023) Table 4: one 22B layer (tp 8, micro-batch 4) forward and
     # backward in ms; the model's pass times land within 10 % of every published one
@@ -976,6 +1024,7 @@ BAD = [
     (dataclasses.replace, (A100,), {"scaleup_efficiency": 1.5}, ValueError, "scaleup_efficiency"),
     (layer_pass_s, (GPT_1B, 1, 8, "none", "yes", A100), {}, TypeError, "sequence_parallel"),
     (layer_pass_s, (GPT_1B, 1, 8, "most", False, A100), {}, ValueError, "recompute"),
+    (sc.ParallelConfig, (2, 2, 2, 1, 8), {"uneven_stages": 1}, TypeError, "uneven_stages"),
 ]
 
 

@@ -49,6 +49,7 @@ from .model import (
 )
 from .published import (
                        VALIDATION_CLUSTER,
+                       deepseek_v2_estimate,
                        deepseek_v3_estimate,
                        implied_gemm_efficiency,
                        korthikanti_layer_table,
@@ -77,5 +78,6 @@ __all__ = ["PRECISION", "Cluster", "cluster", "cluster_names", "gemm_efficiency"
            "predict_megatron_table1", "scaling_efficiency", "search_layouts", "gemm_ceiling",
            "sm_count", "predict_llama3", "stage_layers", "predict_zero3_comparison",
            "predict_bloom", "predict_nemotron4",
-           "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "gemm_s", "layer_gemm_s",
+           "optimizer_step_bytes_per_param", "deepseek_v3_estimate", "deepseek_v2_estimate",
+           "gemm_s", "layer_gemm_s",
            "logit_gemm_s", "quantisation"]

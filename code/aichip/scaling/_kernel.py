@@ -80,7 +80,7 @@ class Layout(IntEnum):
     ELEMENTWISE_S = 8       # memory-bound kernels' seconds of one micro-batch on one GPU
     TP_MSG_BYTES = 9        # one tensor-parallel all-reduce: 2 b s h bytes
     LAYERS_PER_STAGE = 10   # n_layers / pp
-    GRAD_BYTES = 11         # gradient bytes per GPU (its 1/(tp pp) of the model)
+    GRAD_BYTES = 11         # gradient bytes per GPU (its 1/(tp pp) of the model, 1/ep of experts)
     PARAM_BYTES = 12        # 16-bit weight bytes per GPU
     OPTIMIZER_S = 13        # the optimizer step's seconds per iteration
     CP = 14                 # context-parallel degree
@@ -267,11 +267,16 @@ def stage_layers(n_layers: int, pp: int) -> tuple[int, int]:
     dividing ``n_layers`` every stage holds ``n_layers / pp``; otherwise (``pp`` divides
     ``n_layers + 2``, :func:`~aichip.scaling.model.layout_error`) the first and last stages hold one
     layer fewer, beside the embedding and the logit layer, as Llama 3 placed its 126 layers on 16
-    stages."""
+    stages. Any other split (``ParallelConfig(uneven_stages=True)``, as DeepSeek-V2's 60 layers on
+    16 stages) gives the stages ``ceil(n_layers / pp)`` layers or one fewer, the last stage a short
+    one: ``(ceil(n_layers / pp), floor(n_layers / pp))``, which is the rule above when ``pp``
+    divides ``n_layers + 2``."""
     if n_layers % pp == 0:
         return n_layers // pp, n_layers // pp
-    most = (n_layers + 2) // pp
-    return most, most - 1
+    if (n_layers + 2) % pp == 0:
+        most = (n_layers + 2) // pp
+        return most, most - 1
+    return -(-n_layers // pp), n_layers // pp
 
 
 def gemm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, recompute: str,
@@ -448,6 +453,12 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
     per_key = {k: _per_micro_batch(M, k, cl, gemm_cl) for k in set(keys)}
     grad_b, param_b = state_bytes_per_param()
     n_local = M.n_params / (tp * pp)
+    # expert parallelism: each GPU holds 1/ep of the routed experts, so its gradients and weights
+    # (what its data-parallel collectives move) are the dense part plus that share; the optimizer
+    # step, sharded over dp with ZeRO, covers (dense + routed) / dp per GPU either way
+    routed = (getattr(M, "n_experts", 0) * (3 if getattr(M, "gated_mlp", False) else 2)
+              * M.hidden * (M.expert_ffn if getattr(M, "n_experts", 0) else 0) * M.n_layers)
+    held = (M.n_params - routed + routed / col["ep"].astype(np.float64)) / (tp * pp)
     lay = np.empty((len(layouts), len(Layout)))
     lay[:, Layout.DP], lay[:, Layout.TP], lay[:, Layout.PP] = dp, tp, pp
     lay[:, Layout.CP] = col["cp"]
@@ -461,10 +472,10 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
     lay[:, Layout.TP_MSG_BYTES] = (ACTIVATION_BYTES * col["micro_batch"] * M.seq_len / col["cp"]
                                    * M.hidden)
     lay[:, Layout.LAYERS_PER_STAGE] = [stage_layers(M.n_layers, int(p))[0] for p in col["pp"]]
-    lay[:, Layout.GRAD_BYTES] = n_local * grad_b
-    lay[:, Layout.PARAM_BYTES] = n_local * param_b
-    sharded = np.where(col["zero_stage"] >= 1, dp, 1.0)
-    lay[:, Layout.OPTIMIZER_S] = (n_local / sharded * optimizer_step_bytes_per_param()
+    lay[:, Layout.GRAD_BYTES] = held * grad_b
+    lay[:, Layout.PARAM_BYTES] = held * param_b
+    stepped = np.where(col["zero_stage"] >= 1, n_local / dp, held)
+    lay[:, Layout.OPTIMIZER_S] = (stepped * optimizer_step_bytes_per_param()
                                   / (cl.hbm_GBps * 1e9))
     return lay, system_vector(cl, overlap_dp, zero3_flat)
 

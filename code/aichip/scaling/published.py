@@ -29,11 +29,12 @@ import pandas as pd
 
 from ..parallelism import ring_allreduce_s
 from ..tables import load_table
-from ._kernel import ACTIVATION_BYTES, layer_pass_s
+from ._kernel import ACTIVATION_BYTES, layer_pass_s, stage_layers
 from .clusters import Cluster
 from .clusters import cluster as get_cluster
 from .counting import hardware_flops_per_iteration
 from .model import ParallelConfig, StepTime, TransformerConfig, layout_error, step_time
+from .shapes import pass_gemm_s
 
 __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "predict_korthikanti", "implied_gemm_efficiency", "table1_interleave",
@@ -43,7 +44,8 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "ZERO3_MODELS", "ZERO3_RUNS", "ZERO3_OVERLAP", "ZERO3_FLAT",
            "predict_zero3_comparison", "BLOOM_176B", "BLOOM_RUN", "BLOOM_SCALEOUT_GBPS",
            "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4",
-           "korthikanti_layer_table", "predict_korthikanti_layer"]
+           "korthikanti_layer_table", "predict_korthikanti_layer", "DEEPSEEK_V2",
+           "DEEPSEEK_V2_PARALLEL", "DEEPSEEK_V2_GPU_HOURS_PER_T", "deepseek_v2_estimate"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -311,6 +313,76 @@ def deepseek_v3_estimate(cluster="h800_ib") -> dict:
                 "fp8_hidden_step_s": hidden_s,
                 "fp8_hidden_gpu_hours_per_T": hidden_s * par.n_gpus / 3600 * 1e12 / tokens,
                 "fp8_hidden_mfu": st.mfu * st.total_s / hidden_s})
+    return out
+
+
+#: DeepSeek-V2 (DeepSeek-AI 2024, arXiv 2405.04434, Section 3.1.2): 60 layers, hidden 5120, 128
+#: heads of 128, 2 shared and 160 routed experts of width 1536, 6 routed per token, sequence 4096,
+#: vocabulary 102400 (the paper's "100K"). Multi-head latent attention is modelled as plain
+#: attention of the same width, and the first (dense) layer as an MoE layer, as for DeepSeek-V3;
+#: the dense layer's width (12288) only enters through that layer's count, i.e. not at all
+DEEPSEEK_V2 = TransformerConfig(60, 5120, 128, vocab=102400, seq_len=4096, ffn_hidden=12288,
+                                gated_mlp=True, n_experts=160, top_k=6, expert_ffn_hidden=1536,
+                                n_shared_experts=2)
+#: its layout (Section 3.1.3): 16 pipeline stages (60 layers: uneven), 8-way expert parallelism,
+#: ZeRO-1 data parallelism, no tensor parallelism, part of the operators recomputed (selective),
+#: 9216 sequences per step (the batch after the ramp). The paper does not state the GPU count:
+#: dp 128 (2048 H800s, the cluster DeepSeek-V3 reports) is taken, and micro-batch 1
+DEEPSEEK_V2_PARALLEL = ParallelConfig(128, 1, 16, 1, 9216, interleave=1, zero_stage=1,
+                                      recompute="selective", sequence_parallel=False, ep=8,
+                                      fused_attention=True, uneven_stages=True)
+#: reported pre-training cost: 172.8K H800 GPU-hours per trillion tokens (Section 3.2.3)
+DEEPSEEK_V2_GPU_HOURS_PER_T = 172.8e3
+
+
+def deepseek_v2_estimate(cluster="h800_ib", dp: int = 128) -> dict:
+    """DeepSeek-V2's training step on ``16 dp`` H800s (:data:`DEEPSEEK_V2`,
+    :data:`DEEPSEEK_V2_PARALLEL` with ``dp`` replicas), BF16, the same model as every other run.
+
+    Returns the step time and GPU-hours per trillion tokens as :func:`~aichip.scaling.step_time`
+    predicts them (1F1B's bubble, the all-to-all exposed), and two bounds on what the paper's
+    schedule changes: ``shared_overlap``, the all-to-all hidden under the shared experts'
+    computation as the paper overlaps them (per MoE layer and micro-batch, only what exceeds the
+    shared experts' GEMMs of that layer is exposed), and ``zero_bubble``, that step without the
+    bubble (the paper's zero-bubble pipeline; a lower bound, the schedule is not modelled), each
+    with its error ``predicted / reported - 1`` in GPU-hours against
+    :data:`DEEPSEEK_V2_GPU_HOURS_PER_T` (a throughput error of ``1 / (1 + e) - 1``)."""
+    model = DEEPSEEK_V2
+    par = dataclasses.replace(DEEPSEEK_V2_PARALLEL, dp=dp)
+    cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
+    st = step_time(model, par, cl)
+    tokens = par.global_batch * model.seq_len
+
+    def hours(step_s):
+        return step_s * par.n_gpus / 3600 * 1e12 / tokens
+
+    # the shared experts' GEMMs of one layer and micro-batch: forward, backward (and the
+    # recomputed forward with full recomputation), the all-to-all's cover
+    tokens_mb = par.micro_batch * model.seq_len
+    width = model.n_shared_experts * model.expert_ffn
+    shared = [(tokens_mb, width, model.hidden, 1)] * 2 + [(tokens_mb, model.hidden, width, 1)]
+    passes = 2.0 if par.recompute == "full" else 1.0
+    cover = passes * pass_gemm_s(shared, cl, False) + pass_gemm_s(shared, cl, True)
+    layers = stage_layers(model.n_layers, par.pp)[0]
+    a2a_layer = st.ep_comm_s / st.micro_batches / layers
+    hidden = st.micro_batches * layers * min(a2a_layer, cover)
+    slots = 1 + (par.pp - 1) / par.interleave / st.micro_batches
+    overlap_s = st.total_s - hidden * slots
+    zero_bubble_s = overlap_s - st.bubble_s
+    reported = DEEPSEEK_V2_GPU_HOURS_PER_T
+    out = {"n_gpus": par.n_gpus, "dp": dp, "tokens_per_step": tokens,
+           "n_params": model.n_params, "n_active_params": model.n_active_params,
+           "reported_gpu_hours_per_T": reported, "step_s": st.total_s,
+           "gpu_hours_per_T": hours(st.total_s), "error": hours(st.total_s) / reported - 1,
+           "mfu": st.mfu, "ep_comm_s": st.ep_comm_s, "bubble_s": st.bubble_s,
+           "dp_exposed_s": st.dp_exposed_s, "a2a_hidden_s": hidden * slots,
+           "shared_overlap_step_s": overlap_s,
+           "shared_overlap_gpu_hours_per_T": hours(overlap_s),
+           "shared_overlap_error": hours(overlap_s) / reported - 1,
+           "zero_bubble_step_s": zero_bubble_s,
+           "zero_bubble_gpu_hours_per_T": hours(zero_bubble_s),
+           "zero_bubble_error": hours(zero_bubble_s) / reported - 1,
+           "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits}
     return out
 
 
