@@ -45,7 +45,8 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "predict_zero3_comparison", "BLOOM_176B", "BLOOM_RUN", "BLOOM_SCALEOUT_GBPS",
            "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4",
            "korthikanti_layer_table", "predict_korthikanti_layer", "DEEPSEEK_V2",
-           "DEEPSEEK_V2_PARALLEL", "DEEPSEEK_V2_GPU_HOURS_PER_T", "deepseek_v2_estimate"]
+           "DEEPSEEK_V2_PARALLEL", "DEEPSEEK_V2_GPU_HOURS_PER_T", "deepseek_v2_estimate",
+           "DEEPSEEK_V2_ACTIVE_PARAMS"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -333,6 +334,9 @@ DEEPSEEK_V2_PARALLEL = ParallelConfig(128, 1, 16, 1, 9216, interleave=1, zero_st
                                       fused_attention=True, uneven_stages=True)
 #: reported pre-training cost: 172.8K H800 GPU-hours per trillion tokens (Section 3.2.3)
 DEEPSEEK_V2_GPU_HOURS_PER_T = 172.8e3
+#: reported parameters active per token, 21B (Section 3.1.2), against the model's count with its
+#: latent attention as plain attention
+DEEPSEEK_V2_ACTIVE_PARAMS = 21e9
 
 
 def deepseek_v2_estimate(cluster="h800_ib", dp: int = 128) -> dict:
