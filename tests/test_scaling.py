@@ -634,6 +634,22 @@ def test_deepseek_v2_as_published():
     assert est["reported_gpu_hours_per_T"] == 172.8e3
 
 
+def test_deepspeed_2021_zero3_gather_rate_by_hand():
+    # issue 1174 / pull request 1188: 5.1B 16-bit weights, 7/8 of them received per GPU, in the
+    # 470 - 60 ms (then 270 - 60 ms) the gathers added to the forward pass: 21.8 and 42.5 GB/s,
+    # on either side of one HDR port's 25 GB/s, far under the node's NVLink
+    before, after = sc.published.deepspeed_zero3_gather_GBps()
+    assert before == pytest.approx(2 * 5.1e9 * 7 / 8 / 0.41 / 1e9)
+    assert after == pytest.approx(2 * 5.1e9 * 7 / 8 / 0.21 / 1e9)
+    assert before < A100.scaleout_GBps < after < A100.nccl_scaleup_GBps
+    # synchronous gathers are never faster than prefetched ones, a faster rate never slower
+    z3 = lambda **kw: sc.predict_zero3_comparison(**kw).query("scheme == 'ZeRO-3'")  # noqa: E731
+    base, sync = z3(), z3(overlap=False)
+    assert (sync.predicted_tflops <= base.predicted_tflops).all()
+    assert (z3(overlap=False, zero3_GBps=after).predicted_tflops
+            >= z3(overlap=False, zero3_GBps=before).predicted_tflops).all()
+
+
 def test_korthikanti_table4_one_layer_by_pass():
     # Korthikanti et al. (MLSys 2023) Table 4: one 22B layer (tp 8, micro-batch 4) forward and
     # backward in ms; the model's pass times land within 10 % of every published one
@@ -1025,6 +1041,8 @@ BAD = [
     (layer_pass_s, (GPT_1B, 1, 8, "none", "yes", A100), {}, TypeError, "sequence_parallel"),
     (layer_pass_s, (GPT_1B, 1, 8, "most", False, A100), {}, ValueError, "recompute"),
     (sc.ParallelConfig, (2, 2, 2, 1, 8), {"uneven_stages": 1}, TypeError, "uneven_stages"),
+    (sc.predict_zero3_comparison, (), {"zero3_GBps": 0.0}, ValueError, "zero3_GBps"),
+    (sc.predict_zero3_comparison, (), {"overlap": 0}, TypeError, "overlap"),
 ]
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..parallelism import ring_allreduce_s
 from ..tables import load_table
+from ..validation import check_float
 from ._kernel import ACTIVATION_BYTES, layer_pass_s, stage_layers
 from .clusters import Cluster
 from .clusters import cluster as get_cluster
@@ -46,7 +47,7 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4",
            "korthikanti_layer_table", "predict_korthikanti_layer", "DEEPSEEK_V2",
            "DEEPSEEK_V2_PARALLEL", "DEEPSEEK_V2_GPU_HOURS_PER_T", "deepseek_v2_estimate",
-           "DEEPSEEK_V2_ACTIVE_PARAMS"]
+           "DEEPSEEK_V2_ACTIVE_PARAMS", "DEEPSPEED_2021_ZERO3", "deepspeed_zero3_gather_GBps"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -414,12 +415,35 @@ ZERO3_RUNS = (("175B", "ZeRO-3", 384, 1, 4, 1536, 144.0),
 #: rows overlap them with compute; the PTD-P rows run as Table 1's (:data:`PAPERS_OVERLAP_DP`)
 ZERO3_OVERLAP = True
 #: the ZeRO-3 rows' collectives: one flat ring over the data-parallel group, each GPU's bytes
-#: through its own port (``step_time(zero3_flat=True)``), the rate these runs imply; the
-#: two-level collective NCCL reaches on eight NICs per node is reported beside it
+#: through its own port (``step_time(zero3_flat=True)``), the rate these runs imply and the one
+#: DeepSpeed's gathers reached in mid-2021 even inside one NVLink node, 22 to 42 GB/s per GPU
+#: (:func:`deepspeed_zero3_gather_GBps`); the two-level collective NCCL reaches on eight NICs per
+#: node is reported beside it
 ZERO3_FLAT = True
 
 
-def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
+#: DeepSpeed's own measurement of its ZeRO-3 gathers in mid-2021, one AWS p4d node of 8 A100s
+#: with NVLink, bing_bert of about 5.1B parameters (zhang2021zero3slow, zhang2021zero3gather):
+#: forward pass with ZeRO stage 2 (no gathers) and with stage 3 before and after pull request
+#: 1188, seconds; the gathers were synchronous, so the difference is their time
+DEEPSPEED_2021_ZERO3 = {"params": 5.1e9, "n_gpus": 8, "zero2_forward_s": 0.060,
+                        "zero3_forward_s": (0.470, 0.270)}
+
+
+def deepspeed_zero3_gather_GBps() -> tuple[float, float]:
+    """The rate per GPU DeepSpeed's ZeRO-3 gathered parameters at in mid-2021
+    (:data:`DEEPSPEED_2021_ZERO3`), before and after pull request 1188: the 16-bit weights each
+    GPU receives, ``(n - 1)/n`` of them, over the forward time the gathers added to stage 2's,
+    GB/s. Both sit near one HDR port's 25 GB/s although the node's NVLink carries 230: the
+    implementation, not the network, set ZeRO-3's rate then (the measured basis of
+    :data:`ZERO3_FLAT`'s one-port rate)."""
+    r = DEEPSPEED_2021_ZERO3
+    received = 2.0 * r["params"] * (r["n_gpus"] - 1) / r["n_gpus"]
+    return tuple(received / (t - r["zero2_forward_s"]) / 1e9 for t in r["zero3_forward_s"])
+
+
+def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster, overlap=True,
+               zero3_GBps=None):
     """One row of :func:`predict_zero3_comparison`."""
     model = ZERO3_MODELS[name]
     tp, pp = (8, mp // 8) if mp > 1 else (1, 1)
@@ -432,8 +456,9 @@ def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
     else:
         par = ParallelConfig(dp, 1, 1, b, gb, zero_stage=3, recompute="full",
                              sequence_parallel=False)
-        two_level = step_time(model, par, cluster, overlap_dp=ZERO3_OVERLAP)
-        st = step_time(model, par, cluster, overlap_dp=ZERO3_OVERLAP, zero3_flat=ZERO3_FLAT)
+        two_level = step_time(model, par, cluster, overlap_dp=overlap)
+        flat = cluster if zero3_GBps is None else cluster.with_bandwidth(scaleout_GBps=zero3_GBps)
+        st = step_time(model, par, flat, overlap_dp=overlap, zero3_flat=ZERO3_FLAT)
     flops = hardware_flops_per_iteration(gb, model.seq_len, model.n_layers, model.hidden,
                                          model.vocab, "full")
     published_s = flops / (published * 1e12 * n_gpus)
@@ -456,10 +481,14 @@ def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
             "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits}
 
 
-def predict_zero3_comparison(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+def predict_zero3_comparison(cluster=VALIDATION_CLUSTER, *, overlap: bool = ZERO3_OVERLAP,
+                             zero3_GBps: float | None = None) -> pd.DataFrame:
     """Predict Narayanan et al.'s ZeRO-3 comparison (:data:`ZERO3_RUNS`): ZeRO-3 without model
     parallelism (``dp`` = GPUs, full recomputation, gathers prefetched) against PTD-P (tp 8, pp 12
-    or 35, Table 1's schedule) at the same global batch as the GPUs double.
+    or 35, Table 1's schedule) at the same global batch as the GPUs double. ``overlap``: False
+    runs ZeRO-3's gathers synchronously, as DeepSpeed's did in mid-2021 (zhang2021zero3gather);
+    ``zero3_GBps``: the flat collectives' rate per GPU (default: the cluster's port), e.g. one of
+    :func:`deepspeed_zero3_gather_GBps`.
 
     Returns one row per run with the published and predicted TFLOP/s per GPU (the paper's hardware
     FLOP count), their error (ZeRO-3 with :data:`ZERO3_FLAT`; ``two_level_tflops``: with NCCL's
@@ -469,7 +498,12 @@ def predict_zero3_comparison(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
     GPU that would move ZeRO-3's bytes (the model's ``dp_comm_s`` at the port rate) in that time.
     """
     cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
-    return pd.DataFrame([_zero3_row(*r, cluster=cl) for r in ZERO3_RUNS])
+    if not isinstance(overlap, bool):
+        raise TypeError("overlap must be True or False")
+    if zero3_GBps is not None:
+        check_float("zero3_GBps", zero3_GBps, minimum=0.0, strict_minimum=True)
+    return pd.DataFrame([_zero3_row(*r, cluster=cl, overlap=overlap, zero3_GBps=zero3_GBps)
+                         for r in ZERO3_RUNS])
 
 
 #: BLOOM-176B (Le Scao et al. 2022; BigScience's model page): 70 layers of width 14336, 112 heads,
