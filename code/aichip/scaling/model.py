@@ -63,12 +63,17 @@ plus ZeRO-3's two gathered layers (:func:`zero3_buffer_bytes`); it leaves out th
 schedule's extra micro-batches in flight and communication buffers. A layout that does not fit in
 the GPU's memory is not timed: its times, MFU and HFU are NaN.
 
-**What the model leaves out** (and why it is still faster than the 2021 and 2022 published runs,
-see :mod:`aichip.scaling.published`): the gaps between kernels and launch latencies, collectives
-slower than their links' rate, contention between a collective's kernels and the GEMMs it overlaps,
-uneven expert load, and ranks waiting for the slowest. The GEMM ceiling each published run implies
-(:func:`~aichip.scaling.published.implied_gemm_efficiency`) lies below the measured one; the chapter
-tabulates it.
+**Measured rates, not line rates.** Collectives over NVLink run at the bandwidth NCCL's kernels
+reach (:attr:`~aichip.scaling.clusters.Cluster.nccl_scaleup_GBps`: about 230 of an A100's 300
+GB/s per direction), and GEMMs at the ceiling measured on the cluster's software (the 2021-22 A100
+runs: CUDA 11's 230 TFLOP/s, not CUDA 12.1's 268); see :mod:`aichip.scaling.clusters`.
+
+**What the model leaves out** (see :mod:`aichip.scaling.published` for where it still misses):
+the gaps between kernels and launch latencies, network collectives slower than their ports' rate,
+contention between a collective's kernels and the GEMMs it overlaps, uneven expert load, and ranks
+waiting for the slowest. The GEMM ceiling each published run implies
+(:func:`~aichip.scaling.published.implied_gemm_efficiency`) lies on both sides of the measured
+one; the chapter tabulates it.
 
 **Context and expert parallelism**: ``cp`` GPUs each hold ``seq_len / cp`` of every sequence and
 pass key/value blocks around a ring, exposed only beyond the attention they overlap; ``ep`` of the

@@ -1,7 +1,11 @@
 """Published training runs and the model's prediction of each: Narayanan et al.'s weak-scaling
 table (SC'21, Table 1, ``data/megatron_weak_scaling.csv``), Korthikanti et al.'s end-to-end
-iteration times (MLSys 2023, ``data/korthikanti_iterations.csv``) and Llama 3 405B's pre-training
-layouts on H100s (Dubey et al. 2024, Table 4; :func:`predict_llama3`).
+iteration times (MLSys 2023, ``data/korthikanti_iterations.csv``) and one 22B layer's forward and
+backward times (their Table 4, ``data/korthikanti_layer_times.csv``,
+:func:`predict_korthikanti_layer`), Llama 3 405B's pre-training layouts on H100s (Dubey et al.
+2024, Table 4; :func:`predict_llama3`), BLOOM-176B, Nemotron-4 340B, Narayanan et al.'s ZeRO-3
+comparison, and two mixture-of-experts runs in GPU-hours per trillion tokens, DeepSeek-V3 and
+DeepSeek-V2 (:func:`deepseek_v3_estimate`, :func:`deepseek_v2_estimate`).
 
 Each row is predicted with the layout the paper states (``dp = n_gpus / (tp pp)``) on
 ``dgx_a100_hdr`` (Selene), sequence 2048, vocabulary 51200, and the model's fixed inputs; nothing is
