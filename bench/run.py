@@ -583,6 +583,7 @@ def _scaling_validation() -> tuple:
          r.predicted_s, r.error, r.predicted_mfu, r.implied_gemm_efficiency,
          note_check(f"scaling: {r.model} {r.recompute} fits in memory", r.fits))
         for r in ko.itertuples()]))
+    _scaling_layer()
     ll = scaling.predict_llama3()
     print("\nLlama 3 405B (Dubey et al. 2024, Table 4) on dgx_h100_ndr: GQA, SwiGLU, flash "
           "attention, 126 layers on 16 stages (first and last one short), v = 2, full "
@@ -602,8 +603,29 @@ def _scaling_validation() -> tuple:
     for name, err in (("Table 1", t1.error), ("Korthikanti", ko_rate), ("Llama 3", ll.error)):
         print(_scaling_error_line(name, err))
     print("'implied ceiling': the GEMM ceiling that would reproduce the published time with every "
-          f"other term kept (the model's: {scaling.cluster('dgx_a100_hdr').gemm_ceiling:.2f})")
+          f"other term kept (the model's: {scaling.cluster('dgx_a100_hdr').gemm_ceiling:.2f}, "
+          "measured on the runs' CUDA 11 software; Bekman's CUDA 12.1 best over a sweep: "
+          f"{scaling.gemm_ceiling(scaling.cluster('dgx_a100_hdr').gpu):.2f})")
     return t1, ko, ll
+
+
+def _scaling_layer():
+    """Print Korthikanti et al.'s Table 4 (one 22B layer, by pass) against the model; return it."""
+    lay = scaling.predict_korthikanti_layer()
+    print("\nKorthikanti et al. (MLSys 2023) Table 4: one layer of the 22B model (tp 8, "
+          "micro-batch 4) on one A100, forward and backward; error = predicted / published - 1; "
+          "'TP' is the model's two all-reduces per pass (the paper overlaps the backward ones "
+          "with the weight-gradient GEMMs, the model does not)")
+    print()
+    columns = [Column("experiment"), Column("fwd published (ms)", ".1f"),
+               Column("fwd predicted (ms)", ".2f"), Column("fwd error", "+.0%"),
+               Column("bwd published (ms)", ".1f"), Column("bwd predicted (ms)", ".2f"),
+               Column("bwd error", "+.0%"), Column("TP per pass (ms)", ".2f")]
+    print(format_table(columns, [
+        (r.experiment, r.published_forward_ms, r.predicted_forward_ms, r.forward_error,
+         r.published_backward_ms, r.predicted_backward_ms, r.backward_error, r.tp_ms)
+        for r in lay.itertuples()]))
+    return lay
 
 
 def _scaling_searches(t1, repeats: int) -> tuple[list, list]:
@@ -664,6 +686,22 @@ def _scaling_deepseek() -> dict:
     print(f"reported: {rep:,.0f} H800 GPU-hours per trillion tokens (DeepSeek-AI 2024); network "
           f"copies per token {est['ib_copies_uniform']:.0f} uniform, "
           f"{est['ib_copies_limited']:.0f} node-limited")
+    v2 = scaling.deepseek_v2_estimate()
+    print(f"\nDeepSeek-V2 on {v2['n_gpus']} H800s (GPU count not published), PP 16 (60 layers, "
+          "uneven), EP 8, ZeRO-1, no TP, BF16, 9216 x 4096 tokens per step")
+    print()
+    rep = v2["reported_gpu_hours_per_T"]
+    rows = [("1F1B bubble, all-to-all exposed", v2["step_s"], v2["ep_comm_s"], v2["mfu"],
+             v2["gpu_hours_per_T"]),
+            ("all-to-all under the shared experts", v2["shared_overlap_step_s"],
+             v2["ep_comm_s"] - v2["a2a_hidden_s"], v2["mfu"] * v2["step_s"]
+             / v2["shared_overlap_step_s"], v2["shared_overlap_gpu_hours_per_T"]),
+            ("... and no bubble (zero-bubble PP)", v2["zero_bubble_step_s"],
+             v2["ep_comm_s"] - v2["a2a_hidden_s"], v2["mfu"] * v2["step_s"]
+             / v2["zero_bubble_step_s"], v2["zero_bubble_gpu_hours_per_T"])]
+    print(format_table(columns, [(*r, r[-1] / rep - 1) for r in rows]))
+    print(f"reported: {rep:,.0f} H800 GPU-hours per trillion tokens (DeepSeek-AI 2024, V2)")
+    est["v2"] = v2
     return est
 
 
@@ -710,6 +748,7 @@ def bench_scaling(repeats: int) -> dict:
     searches, columns = _scaling_searches(t1, repeats)
     return {"table1": t1.to_dict("records"), "korthikanti": ko.to_dict("records"),
             "llama3": ll.to_dict("records"), "zero3": z3.to_dict("records"), "deepseek_v3": est,
+            "korthikanti_layer": scaling.predict_korthikanti_layer().to_dict("records"),
             "search": [dict(zip([c.header for c in columns], r, strict=True)) for r in searches]}
 
 

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -236,6 +237,7 @@ def test_elementwise_time_matters_most_for_small_models():
 
 GPT_1B = sc.TransformerConfig(24, 2048, 16)
 A100 = sc.cluster("dgx_a100_hdr")
+layer_pass_s = sc._kernel.layer_pass_s
 
 
 def _gemm_by_hand(m, n, k, cl, batch=1):
@@ -275,14 +277,21 @@ def test_gemm_quantisation_by_hand():
     # needs 26 waves: its ceiling is the measured 792.1 / 989.5 divided by 3360 / 3432
     assert sc.shapes.quantisation(6912, 16384, 108) == 1.0
     assert sc.cluster("dgx_h100_ndr").gemm_ceiling == pytest.approx(792.1 / 989.5 / (3360 / 3432))
-    assert A100.gemm_ceiling == pytest.approx(A100.gemm_efficiency)
+    assert sc.gemm_ceiling(A100.gpu) == pytest.approx(sc.gemm_efficiency(A100.gpu))
+    # the A100 cluster's 2022 measurement, 8192 x 8192: 32 x 64 = 2048 tiles in 19 waves of 108
+    assert sc.shapes.quantisation(8192, 8192, 108) == pytest.approx(2048 / 2052)
+    assert A100.gemm_ceiling == pytest.approx(230 / 312 / (2048 / 2052))
     # a GEMM smaller than one wave leaves SMs idle: one 256 x 128 tile uses 1 of 108 SMs
     assert sc.shapes.quantisation(256, 128, 108) == pytest.approx(1 / 108)
-    # the attention product Q K^T of GPT-3's 12 heads per GPU at tp = 8 (d = 128) is memory-bound
-    # on an A100: 8 MiB of scores written per 1.07 GFLOP (114 FLOP/B), under the ridge point of
-    # 312e12 / 2.039e12 = 153 FLOP/B, even after its 1536 tiles' 15th wave (0.95 useful)
-    t = sc.shapes.gemm_s(2048, 2048, 128, A100, batch=12)
+    # the attention product Q K^T of GPT-3's 12 heads per GPU at tp = 8 (d = 128) writes 8 MiB of
+    # scores per 1.07 GFLOP (114 FLOP/B): memory-bound at Bekman's ceiling (ridge 312e12 x 0.859 /
+    # 2.039e12 = 131 FLOP/B), even after its 1536 tiles' 15th wave (0.95 useful), but compute-bound
+    # at the 2022 software's 0.739 (ridge 0.739 x 0.948 x 153 = 107 FLOP/B)
+    mamf = dataclasses.replace(A100, gemm_ceiling=sc.gemm_ceiling(A100.gpu))
+    t = sc.shapes.gemm_s(2048, 2048, 128, mamf, batch=12)
     assert t == pytest.approx(12 * 2 * (2 * 2048 * 128 + 2048**2) / 2039e9)
+    t = sc.shapes.gemm_s(2048, 2048, 128, A100, batch=12)
+    assert t == pytest.approx(12 * 2 * 2048**2 * 128 / (312e12 * A100.gemm_ceiling * 1536 / 1620))
 
 
 @pytest.mark.parametrize("name", ["dgx_a100_hdr", "dgx_h100_ndr", "gb200_nvl72"])
@@ -323,14 +332,24 @@ def test_the_last_stage_holds_the_logit_layer():
 
 def test_cluster_numbers_come_from_the_tables():
     # A100: 12 NVLink 3 links of 25 GB/s per direction, one HDR port (25 GB/s) per GPU,
-    # 267.9 of 312 TFLOP/s measured (Bekman's MAMF table)
+    # 267.9 of 312 TFLOP/s measured (Bekman's MAMF table, CUDA 12.1) and 230 on the 2021-22
+    # runs' software (Li 2022, CUDA 11), which the Selene cluster takes; NCCL reaches about 230 of
+    # the 300 GB/s of NVLink (jeaugey2023a100), an H100 about 370 of 450 (jeaugey2024nvls)
     assert (A100.scaleup_GBps, A100.scaleout_GBps) == (300.0, 25.0)
-    assert A100.gemm_efficiency == pytest.approx(267.9 / 312)
+    assert A100.nccl_scaleup_GBps == pytest.approx(230.0)
+    assert sc.gemm_efficiency(A100.gpu) == pytest.approx(267.9 / 312)
+    assert A100.gemm_efficiency == pytest.approx(230 / 312)
+    assert sc.gemm_efficiency(A100.gpu, source="li2022transformersbenchmarks") == pytest.approx(
+        230 / 312)
     nvl = sc.cluster("gb200_nvl72")
     assert (nvl.domain_gpus, nvl.scaleup_GBps, nvl.scaleout_GBps) == (72, 900.0, 50.0)
     assert nvl.gemm_efficiency == pytest.approx(1745.0 / 2250)
     h100 = sc.cluster("dgx_h100_ndr")  # 18 NVLink 4 links of 25 GB/s, one NDR port (50 GB/s)
     assert (h100.domain_gpus, h100.scaleup_GBps, h100.scaleout_GBps) == (8, 450.0, 50.0)
+    assert h100.nccl_scaleup_GBps == pytest.approx(370.0)
+    assert nvl.nccl_scaleup_GBps == pytest.approx(900 * 370 / 450)
+    # with_bandwidth keeps NCCL's fraction of the line rate
+    assert A100.with_bandwidth(scaleup_GBps=600.0).nccl_scaleup_GBps == pytest.approx(460.0)
 
 
 # NCCL's hardware latencies (src/graph/tuning.cc, hwLat[hardware][algorithm][protocol], us): the
@@ -433,7 +452,7 @@ def test_communication_terms_equal_alphabeta():
         res = sc.step_time(model, par, A100, overlap_dp=False)
         msg = 2 * 2 * 2048 * 4096
         one = alphabeta.cost("allreduce", "ring", 8, msg, A100.alpha_scaleup_s,
-                             1 / (A100.scaleup_GBps * 1e9))
+                             1 / (A100.nccl_scaleup_GBps * 1e9))
         assert res.tp_comm_s == pytest.approx(res.micro_batches * 32 * n_ar * one, rel=1e-12)
         grads = 2 * model.n_params / 8
         dp = alphabeta.cost("allreduce", "ring", 4, grads, A100.alpha_scaleout_s,
@@ -516,7 +535,7 @@ def test_memory_per_zero_stage_by_hand():
 def _two_level(op, n_bytes, g, n, cl=A100):
     """``op`` over ``g`` GPUs per node and ``n`` nodes: ring inside the node, then a ring across
     the nodes of each GPU's 1/g share, from alphabeta's closed forms."""
-    up = (cl.alpha_scaleup_s, 1 / (cl.scaleup_GBps * 1e9))
+    up = (cl.alpha_scaleup_s, 1 / (cl.nccl_scaleup_GBps * 1e9))
     out = (cl.alpha_scaleout_s, 1 / (cl.scaleout_GBps * 1e9))
     return (alphabeta.cost(op, "ring", g, n_bytes, *up)
             + alphabeta.cost(op, "ring", n, n_bytes / g, *out))
@@ -530,7 +549,7 @@ def test_data_parallel_all_reduce_is_two_level(tp, pp, dp, g):
     model = sc.TransformerConfig(24, 2048, 16)
     res = sc.step_time(model, sc.ParallelConfig(dp, tp, pp, 1, 4 * dp), A100, overlap_dp=False)
     grads = 2 * model.n_params / (tp * pp)
-    want = parallelism.two_level_allreduce_s(grads, dp // g, g, A100.scaleup_GBps,
+    want = parallelism.two_level_allreduce_s(grads, dp // g, g, A100.nccl_scaleup_GBps,
                                              A100.scaleout_GBps, A100.alpha_scaleup_s,
                                              A100.alpha_scaleout_s)
     assert res.dp_comm_s == pytest.approx(want, rel=1e-12)
@@ -568,6 +587,116 @@ def test_zero3_exposes_what_each_pass_cannot_hide(recompute, forward_share, b):
 # the published runs and the search
 
 
+def test_uneven_stages_split_any_layer_count_when_asked():
+    # DeepSeek-V2's 60 layers on 16 stages: 12 stages of 4 and 4 of 3 (ceil and floor of 3.75);
+    # the rule agrees with the n_layers + 2 one where both apply (70 on 12: 6 and 5)
+    assert sc.stage_layers(60, 16) == (4, 3)
+    assert sc.stage_layers(70, 12) == (6, 5) and sc.stage_layers(126, 16) == (8, 7)
+    model = sc.TransformerConfig(60, 1024, 16)
+    assert "pp * interleave" in sc.layout_error(16, 1, 16, 1, 64, 1, 1, model)
+    assert sc.layout_error(16, 1, 16, 1, 64, 1, 1, model, uneven_stages=True) == ""
+    # interleaving keeps the strict rule, and a stage must hold a layer
+    assert sc.layout_error(16, 1, 16, 1, 64, 2, 1, model, uneven_stages=True)
+    assert sc.layout_error(1, 1, 61, 1, 61, 1, 0, model, uneven_stages=True)
+    # the slowest stage is a 4-layer one, or the last (3 layers and the logit layer)
+    par = sc.ParallelConfig(16, 1, 16, 1, 64, uneven_stages=True, sequence_parallel=False)
+    a = sc.step_time(model, par, A100)
+    layer = sc.layer_gemm_s(model, 1, 1, "selective", A100)
+    logit = sc.logit_gemm_s(model, 1, 1, A100)
+    assert a.gemm_s / a.micro_batches == pytest.approx(max(4 * layer, 3 * layer + logit),
+                                                       rel=1e-12)
+
+
+def test_expert_parallel_ranks_move_only_their_experts():
+    # with ep = 8 each GPU holds 1/8 of the routed experts: its data-parallel gradient bytes are
+    # (dense + routed / 8) / pp, in 16-bit; DeepSeek-V2's routed experts are 60 layers x 160
+    # experts x 3 matrices of 5120 x 1536
+    model, par = sc.published.DEEPSEEK_V2, sc.published.DEEPSEEK_V2_PARALLEL
+    routed = 60 * 160 * 3 * 5120 * 1536
+    lay, _ = sc._kernel.kernel_inputs(model, pd.DataFrame([dataclasses.asdict(par)]),
+                                      sc.cluster("h800_ib"), True)
+    held = (model.n_params - routed + routed / 8) / 16
+    assert lay[0, sc._kernel.Layout.GRAD_BYTES] == pytest.approx(2 * held, rel=1e-12)
+
+
+def test_deepseek_v2_as_published():
+    # DeepSeek-AI 2024 (arXiv 2405.04434, Section 3.1.2): 236B parameters (the count here, with
+    # MLA as plain attention, within 1 %); 21B active, of which the model's plain attention
+    # counts 18.7B; GPU-hours per trillion tokens = step x GPUs / 3600 x 1e12 / tokens per step
+    est = sc.deepseek_v2_estimate()
+    assert est["n_params"] == pytest.approx(236e9, rel=0.01)
+    assert est["fits"] and est["n_gpus"] == 16 * 128
+    assert est["tokens_per_step"] == 9216 * 4096
+    assert est["gpu_hours_per_T"] == pytest.approx(
+        est["step_s"] * 2048 / 3600 * 1e12 / (9216 * 4096), rel=1e-12)
+    # the paper's overlap and zero-bubble schedule only take time away
+    assert est["zero_bubble_step_s"] < est["shared_overlap_step_s"] <= est["step_s"]
+    assert est["reported_gpu_hours_per_T"] == 172.8e3
+
+
+def test_deepspeed_2021_zero3_gather_rate_by_hand():
+    # issue 1174 / pull request 1188: 5.1B 16-bit weights, 7/8 of them received per GPU, in the
+    # 470 - 60 ms (then 270 - 60 ms) the gathers added to the forward pass: 21.8 and 42.5 GB/s,
+    # on either side of one HDR port's 25 GB/s, far under the node's NVLink
+    before, after = sc.published.deepspeed_zero3_gather_GBps()
+    assert before == pytest.approx(2 * 5.1e9 * 7 / 8 / 0.41 / 1e9)
+    assert after == pytest.approx(2 * 5.1e9 * 7 / 8 / 0.21 / 1e9)
+    assert before < A100.scaleout_GBps < after < A100.nccl_scaleup_GBps
+    # synchronous gathers are never faster than prefetched ones, a faster rate never slower
+    z3 = lambda **kw: sc.predict_zero3_comparison(**kw).query("scheme == 'ZeRO-3'")  # noqa: E731
+    base, sync = z3(), z3(overlap=False)
+    assert (sync.predicted_tflops <= base.predicted_tflops).all()
+    assert (z3(overlap=False, zero3_GBps=after).predicted_tflops
+            >= z3(overlap=False, zero3_GBps=before).predicted_tflops).all()
+
+
+def test_korthikanti_table4_one_layer_by_pass():
+    # Korthikanti et al. (MLSys 2023) Table 4: one 22B layer (tp 8, micro-batch 4) forward and
+    # backward in ms; the model's pass times land within 10 % of every published one
+    lay = sc.predict_korthikanti_layer().set_index("experiment")
+    assert list(lay.index) == list(sc.korthikanti_layer_table().experiment)
+    assert (lay.forward_error.abs() < 0.10).all() and (lay.backward_error.abs() < 0.10).all()
+    # by hand: sequence parallelism shards the layer norms' and dropout-adds' 22 bytes per element
+    # of x = s b h = 2048 x 4 x 6144 over the 8 GPUs, 22 x (7/8) x x bytes fewer at 2039 GB/s,
+    # 0.475 ms (the paper measured 7.7 -> 7.2 ms)
+    x = 2048 * 4 * 6144
+    saved = (lay.predicted_forward_ms["Baseline no recompute"]
+             - lay.predicted_forward_ms["Sequence Parallelism"])
+    assert saved == pytest.approx(22 * 7 / 8 * x / 2039e9 * 1e3, rel=1e-9)
+    # by hand: the two all-reduces per pass, ring over 8 GPUs at NCCL's 230 GB/s, 2 x 4 x 2048 x
+    # 6144 bytes each: 2 x (2 x 7/8 x 100.66 MB / 230 GB/s + 14 x 3.4 us) = 1.627 ms
+    one = 2 * 7 / 8 * 2 * x / 230e9 + 14 * 3.4e-6
+    assert lay.tp_ms.iloc[0] == pytest.approx(2 * one * 1e3, rel=1e-9)
+    # full recomputation reruns the whole forward pass inside the backward pass
+    full, none = lay.loc["Baseline with recompute"], lay.loc["Baseline no recompute"]
+    assert full.predicted_backward_ms == pytest.approx(none.predicted_backward_ms
+                                                       + none.predicted_forward_ms, rel=1e-12)
+
+
+@pytest.mark.parametrize("recompute, sp", [("none", False), ("selective", True), ("full", False)])
+def test_layer_passes_sum_to_the_step_kernels_terms(recompute, sp):
+    # one stage holding every layer, no data parallelism: per micro-batch the kernel's GEMM,
+    # element-wise and tensor-parallel time is the layers' passes plus the logit layer's GEMMs
+    model = sc.TransformerConfig(8, 4096, 32)
+    par = sc.ParallelConfig(1, 8, 1, 2, 8, recompute=recompute, sequence_parallel=sp)
+    st = sc.step_time(model, par, A100, overlap_dp=False)
+    forward, backward = layer_pass_s(model, 2, 8, recompute, sp, A100)
+    logit = sc.shapes.logit_gemm_s(model, 2, 8, A100)
+    per_mb = (st.gemm_s + st.elementwise_s + st.tp_comm_s) / st.micro_batches
+    assert per_mb == pytest.approx(8 * (forward + backward) + logit, rel=1e-9)
+
+
+def test_nccl_rate_and_gemm_ceiling_never_slow_a_step_down_when_raised():
+    # NCCL reaching more of NVLink's line rate, or GEMMs more of the peak, is never slower
+    model, par = sc.TransformerConfig(48, 8192, 64), sc.ParallelConfig(4, 8, 2, 1, 64,
+                                                                       recompute="full")
+    base = sc.step_time(model, par, A100).total_s
+    line = sc.step_time(model, par, dataclasses.replace(A100, scaleup_efficiency=1.0)).total_s
+    mamf = sc.step_time(model, par, dataclasses.replace(
+        A100, gemm_ceiling=sc.gemm_ceiling(A100.gpu))).total_s
+    assert line < base and mamf < base
+
+
 def test_predictions_cover_every_published_row():
     t1 = sc.predict_megatron_table1()
     assert len(t1) == len(TABLE1) and t1.fits.all()
@@ -576,15 +705,15 @@ def test_predictions_cover_every_published_row():
     ko = sc.predict_korthikanti()
     assert len(ko) == 2 * len(KORTHIKANTI) and ko.fits.all()
     # the validation target of the step-time issue, per table: median absolute error at most 15 %,
-    # no row off by more than 25 % (Korthikanti et al.'s times); Megatron-LM's Table 1 still misses
-    # it (the chapter names the terms), so it is held where the model now stands
-    t1_err, ko_err = t1.error.abs(), ko.error.abs()
+    # no row off by more than 25 %, in throughput (published / predicted time - 1 for Korthikanti)
+    t1_err, ko_err = t1.error.abs(), (1 / (1 + ko.error) - 1).abs()
     assert ko_err.median() <= 0.15 and ko_err.max() <= 0.25
-    assert t1_err.median() <= 0.22 and t1_err.max() <= 0.30
-    # the GEMM ceiling that would close each gap lies between half the peak and the measured 0.86
+    assert t1_err.median() <= 0.15 and t1_err.max() <= 0.25
+    # the GEMM ceiling that would close each gap lies between half the peak and Bekman's 0.86, the
+    # best over a sweep of shapes on later software (an upper bound)
     for frame in (t1, ko):
         assert (frame.implied_gemm_efficiency > 0.5).all()
-        assert (frame.implied_gemm_efficiency < A100.gemm_ceiling).all()
+        assert (frame.implied_gemm_efficiency < sc.gemm_ceiling(A100.gpu)).all()
     # the schedules the papers ran: Table 1 interleaved where Megatron-LM allows it (pp > 2),
     # Korthikanti et al. 3 chunks per GPU for 175B and 530B (1T's 2 layers per stage cannot)
     assert list(t1.interleave) == [1, 1, 1, 1, 1, 3, 2, 2, 3, 2]
@@ -658,7 +787,7 @@ def test_ep_all_to_all_by_hand():
     cl = sc.cluster("dgx_h100_ndr")
     sent = 2 * 2048 * 2 * 1024
     one = max(cl.alpha_scaleup_s, cl.alpha_scaleout_s) + max(
-        sent * 7 / 64 / (cl.scaleup_GBps * 1e9), sent * 56 / 64 / (cl.scaleout_GBps * 1e9))
+        sent * 7 / 64 / (cl.nccl_scaleup_GBps * 1e9), sent * 56 / 64 / (cl.scaleout_GBps * 1e9))
     assert st_.ep_comm_s == pytest.approx(4 * 4 * one)
     # more network bandwidth is never slower
     fast = sc.step_time(moe, par, cl.with_bandwidth(scaleout_GBps=4 * cl.scaleout_GBps))
@@ -757,7 +886,7 @@ def _reference_total_s(model, dp, tp, pp, b, gb, v, z, recompute, cl):
     numba kernel and of the code that builds its inputs."""
     s, h, n_layers, d = model.seq_len, model.hidden, model.n_layers, cl.domain_gpus
     m = gb // (b * dp)
-    up = (cl.alpha_scaleup_s, 1 / (cl.scaleup_GBps * 1e9))
+    up = (cl.alpha_scaleup_s, 1 / (cl.nccl_scaleup_GBps * 1e9))
     net = (cl.alpha_scaleout_s, 1 / (cl.scaleout_GBps * 1e9))
     T, V = b * s, -(-model.vocab // tp)
     gemm = (n_layers / pp * _layer_gemms_by_hand(model, b, tp, recompute, cl)
@@ -907,6 +1036,13 @@ BAD = [
     (sc.scaling_efficiency, (M, "dgx_a100_hdr", [], 8), {}, ValueError, "gpu_counts"),
     (sc.scaling_efficiency, (M, "dgx_a100_hdr", [0], 8), {}, ValueError, "gpu_counts"),
     (A100.with_bandwidth, (), {"scaleout_GBps": -1.0}, ValueError, "scaleout_GBps"),
+    (sc.gemm_efficiency, (A100.gpu,), {"source": "nobody2020"}, ValueError, "source"),
+    (dataclasses.replace, (A100,), {"scaleup_efficiency": 1.5}, ValueError, "scaleup_efficiency"),
+    (layer_pass_s, (GPT_1B, 1, 8, "none", "yes", A100), {}, TypeError, "sequence_parallel"),
+    (layer_pass_s, (GPT_1B, 1, 8, "most", False, A100), {}, ValueError, "recompute"),
+    (sc.ParallelConfig, (2, 2, 2, 1, 8), {"uneven_stages": 1}, TypeError, "uneven_stages"),
+    (sc.predict_zero3_comparison, (), {"zero3_GBps": 0.0}, ValueError, "zero3_GBps"),
+    (sc.predict_zero3_comparison, (), {"overlap": 0}, TypeError, "overlap"),
 ]
 
 

@@ -113,6 +113,7 @@ DATA_TESTS: dict[str, tuple[str, ...]] = {
     "gpus": GPU_TESTS + ("tests/test_topology.py",),
     "hbm": ("tests/test_attention.py",),
     "korthikanti_iterations": ("tests/test_scaling.py",),
+    "korthikanti_layer_times": ("tests/test_scaling.py",),
     "links": ("tests/test_links.py", "tests/test_topology.py", "tests/test_rdma.py"),
     "megatron_weak_scaling": ("tests/test_scaling.py",),
     "optimizer_states": ("tests/test_training.py", "tests/test_memory.py"),

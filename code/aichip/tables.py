@@ -143,17 +143,18 @@ SCHEMAS: dict[str, TableSchema] = {
         description="bytes per parameter of weights, gradients and optimizer state when training"),
     "clusters": TableSchema(
         columns=("name", "gpu", "scaleup_system", "scaleout_link", "nics_per_domain",
-                 "alpha_scaleup_us", "alpha_scaleout_us", "source", "notes"),
-        numeric=("alpha_scaleup_us", "alpha_scaleout_us"),
+                 "alpha_scaleup_us", "alpha_scaleout_us", "nccl_scaleup_GBps", "gemm_source",
+                 "source", "notes"),
+        numeric=("alpha_scaleup_us", "alpha_scaleout_us", "nccl_scaleup_GBps"),
         integer=("nics_per_domain",), key=("name",),
         description="a training cluster: its GPU (as in chips), NVLink domain (a system of "
                     "aichip.topology), network links (as in links) and per-message latencies"),
     "gemm_efficiency": TableSchema(
         columns=("gpu", "measured_on", "precision", "measured_TFLOPs", "best_shape", "source",
                  "notes"),
-        numeric=("measured_TFLOPs",), key=("gpu", "precision"),
+        numeric=("measured_TFLOPs",), key=("gpu", "precision", "source"),
         description="the best measured GEMM throughput of a GPU (as in chips), the fraction of "
-                    "its peak a large matrix product reaches"),
+                    "its peak a large matrix product reaches, one row per measurement"),
     "megatron_weak_scaling": TableSchema(
         columns=("params_B", "n_heads", "hidden", "n_layers", "tp", "pp", "n_gpus",
                  "global_batch", "tflops_per_gpu", "percent_peak", "aggregate_pflops", "source",
@@ -171,6 +172,12 @@ SCHEMAS: dict[str, TableSchema] = {
                  "micro_batch"),
         key=("model",),
         description="one end-to-end iteration time of Korthikanti et al. (MLSys 2023)"),
+    "korthikanti_layer_times": TableSchema(
+        columns=("experiment", "recompute", "sequence_parallel", "forward_ms", "backward_ms",
+                 "combined_ms", "source", "notes"),
+        numeric=("forward_ms", "backward_ms", "combined_ms"), key=("experiment",),
+        description="one row of Korthikanti et al.'s Table 4: one 22B layer's forward and "
+                    "backward time (MLSys 2023)"),
     "hbm": TableSchema(
         columns=("generation", "standard", "year", "bus_width_bits", "pin_rate_Gbps",
                  "max_stack_height", "stack_GBps", "source", "notes"),

@@ -39,14 +39,20 @@ from ..parallelism import (
 from ..validation import check_choice
 from .clusters import Cluster, cluster
 from .counting import elementwise_bytes_per_layer
-from .shapes import fused_attention_s, layer_gemm_s, logit_gemm_s
+from .shapes import (
+    fused_attention_s,
+    layer_gemm_s,
+    layer_gemm_shapes,
+    logit_gemm_s,
+    pass_gemm_s,
+)
 
 __all__ = ["Layout", "System", "Out", "DP_BUCKET_BYTES", "ACTIVATION_BYTES", "kernel_inputs",
            "evaluate", "step_kernel", "step_batch", "resolve_cluster", "state_bytes_per_param",
            "elementwise_s_per_micro_batch", "LAYOUT_COLUMNS", "system_vector",
            "gemm_s_per_micro_batch", "optimizer_step_bytes_per_param", "DTYPES", "stage_layers",
            "score_bytes_per_layer", "cp_comm_s_per_micro_batch", "ep_comm_s_per_micro_batch",
-           "gemm_precision_cluster"]
+           "gemm_precision_cluster", "layer_pass_s"]
 
 #: gradient bucket of the overlapped data-parallel reduction: PyTorch DDP's default
 #: ``bucket_cap_mb = 25``, which DDP turns into bytes as ``25 * 1024 * 1024`` (25 MiB)
@@ -74,7 +80,7 @@ class Layout(IntEnum):
     ELEMENTWISE_S = 8       # memory-bound kernels' seconds of one micro-batch on one GPU
     TP_MSG_BYTES = 9        # one tensor-parallel all-reduce: 2 b s h bytes
     LAYERS_PER_STAGE = 10   # n_layers / pp
-    GRAD_BYTES = 11         # gradient bytes per GPU (its 1/(tp pp) of the model)
+    GRAD_BYTES = 11         # gradient bytes per GPU (its 1/(tp pp) of the model, 1/ep of experts)
     PARAM_BYTES = 12        # 16-bit weight bytes per GPU
     OPTIMIZER_S = 13        # the optimizer step's seconds per iteration
     CP = 14                 # context-parallel degree
@@ -87,7 +93,7 @@ class System(IntEnum):
 
     DOMAIN_GPUS = 0
     ALPHA_UP_S = 1          # per message over NVLink
-    BETA_UP = 2             # seconds per byte over NVLink, per GPU and direction
+    BETA_UP = 2             # seconds per byte over NVLink, per GPU and direction (NCCL's rate)
     ALPHA_OUT_S = 3         # per message over the network
     BETA_OUT = 4            # seconds per byte through a GPU's own network port
     BUCKET_BYTES = 5        # gradient bucket (DP_BUCKET_BYTES)
@@ -261,11 +267,16 @@ def stage_layers(n_layers: int, pp: int) -> tuple[int, int]:
     dividing ``n_layers`` every stage holds ``n_layers / pp``; otherwise (``pp`` divides
     ``n_layers + 2``, :func:`~aichip.scaling.model.layout_error`) the first and last stages hold one
     layer fewer, beside the embedding and the logit layer, as Llama 3 placed its 126 layers on 16
-    stages."""
+    stages. Any other split (``ParallelConfig(uneven_stages=True)``, as DeepSeek-V2's 60 layers on
+    16 stages) gives the stages ``ceil(n_layers / pp)`` layers or one fewer, the last stage a short
+    one: ``(ceil(n_layers / pp), floor(n_layers / pp))``, which is the rule above when ``pp``
+    divides ``n_layers + 2``."""
     if n_layers % pp == 0:
         return n_layers // pp, n_layers // pp
-    most = (n_layers + 2) // pp
-    return most, most - 1
+    if (n_layers + 2) % pp == 0:
+        most = (n_layers + 2) // pp
+        return most, most - 1
+    return -(-n_layers // pp), n_layers // pp
 
 
 def gemm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, recompute: str,
@@ -304,7 +315,7 @@ def cp_comm_s_per_micro_batch(model, micro_batch: int, tp: int, cp: int, recompu
     block = ACTIVATION_BYTES * 2.0 * micro_batch * (model.seq_len // cp) * kv * d / tp
     fast = tp * cp <= cl.domain_gpus
     alpha = cl.alpha_scaleup_s if fast else cl.alpha_scaleout_s
-    rate = (cl.scaleup_GBps if fast else cl.scaleout_GBps) * 1e9
+    rate = (cl.nccl_scaleup_GBps if fast else cl.scaleout_GBps) * 1e9
     ring = (cp - 1) * (alpha + block / rate)
     attention = fused_attention_s(model, micro_batch, tp, cp, gemm_cl, 1.0)
     forwards = 2.0 if recompute != "none" else 1.0
@@ -326,10 +337,52 @@ def ep_comm_s_per_micro_batch(model, micro_batch: int, tp: int, pp: int, cp: int
     sent = ACTIVATION_BYTES * tokens * model.top_k * model.hidden
     g = min(ep, max(1, cl.domain_gpus // (tp * cp * pp)))
     one = (max(cl.alpha_scaleup_s, cl.alpha_scaleout_s if ep > g else 0.0)
-           + max(sent * (g - 1) / ep / (cl.scaleup_GBps * 1e9),
+           + max(sent * (g - 1) / ep / (cl.nccl_scaleup_GBps * 1e9),
                  sent * (ep - g) / ep / (cl.scaleout_GBps * 1e9)))
     per_layer = (6.0 if recompute == "full" else 4.0) * one
     return stage_layers(model.n_layers, pp)[0] * per_layer
+
+
+def layer_pass_s(model, micro_batch: int, tp: int, recompute: str, sequence_parallel: bool,
+                 cl: Cluster) -> tuple[float, float]:
+    """``(forward, backward)``: seconds one of ``tp`` GPUs spends on one layer of ``model`` for one
+    micro-batch, by pass, from the step-time model's own terms (no fused attention, no context or
+    expert parallelism). The forward pass: its GEMMs
+    (:func:`~aichip.scaling.shapes.layer_gemm_shapes`), its memory-bound kernels' forward bytes
+    at the HBM bandwidth and two tensor-parallel all-reduces. The backward pass: its GEMMs, the
+    backward bytes and two all-reduces, plus what ``recompute`` runs again inside it (``"full"``:
+    the whole forward pass, all-reduces included; ``"selective"``: the two attention products and
+    the softmax and dropout on the scores). The element-wise bytes split by pass as
+    :func:`~aichip.scaling.counting.elementwise_bytes_per_layer` counts them (its ``"full"``
+    count less its ``"none"`` count is the forward pass).
+
+    Summed over a stage's layers, ``forward + backward`` is the step-time kernel's per-micro-batch
+    GEMM, element-wise and tensor-parallel time less the logit layer's GEMMs. Korthikanti et
+    al.'s Table 4 measured these two times for one layer of their 22B model
+    (:func:`~aichip.scaling.published.predict_korthikanti_layer`)."""
+    if not isinstance(sequence_parallel, bool):
+        raise TypeError("sequence_parallel must be True or False")
+    check_choice("recompute", recompute, ("none", "selective", "full"))
+    weights, attention = layer_gemm_shapes(model, micro_batch, tp)
+    fwd_gemm = pass_gemm_s(weights, cl, False) + pass_gemm_s(attention, cl, False)
+    bwd_gemm = pass_gemm_s(weights, cl, True) + pass_gemm_s(attention, cl, True)
+    args = (model.seq_len, micro_batch, model.hidden, model.n_heads, tp, sequence_parallel)
+    none = elementwise_bytes_per_layer(*args, "none")
+    fwd_bytes = elementwise_bytes_per_layer(*args, "full") - none
+    again_bytes = elementwise_bytes_per_layer(*args, recompute) - none
+    hbm = cl.hbm_GBps * 1e9
+    msg = ACTIVATION_BYTES * micro_batch * model.seq_len * model.hidden
+    fast = tp <= cl.domain_gpus
+    alpha = cl.alpha_scaleup_s if fast else cl.alpha_scaleout_s
+    rate = (cl.nccl_scaleup_GBps if fast else cl.scaleout_GBps) * 1e9
+    tp_pass = 2.0 * ring_allreduce_s(tp, msg, alpha, 1.0 / rate)
+    forward = fwd_gemm + fwd_bytes / hbm + tp_pass
+    backward = bwd_gemm + (none - fwd_bytes) / hbm + tp_pass
+    if recompute == "full":
+        backward += forward
+    elif recompute == "selective":
+        backward += pass_gemm_s(attention, cl, False) + again_bytes / hbm
+    return forward, backward
 
 
 def gemm_precision_cluster(cl: Cluster, dtype: str) -> Cluster:
@@ -359,7 +412,7 @@ def system_vector(cl: Cluster, overlap_dp: bool, zero3_flat: bool = False) -> np
     sy = np.empty(len(System))
     sy[System.DOMAIN_GPUS] = cl.domain_gpus
     sy[System.ALPHA_UP_S] = cl.alpha_scaleup_s
-    sy[System.BETA_UP] = 1.0 / (cl.scaleup_GBps * 1e9)
+    sy[System.BETA_UP] = 1.0 / (cl.nccl_scaleup_GBps * 1e9)
     sy[System.ALPHA_OUT_S] = cl.alpha_scaleout_s
     sy[System.BETA_OUT] = 1.0 / (cl.scaleout_GBps * 1e9)
     sy[System.BUCKET_BYTES] = DP_BUCKET_BYTES
@@ -400,6 +453,12 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
     per_key = {k: _per_micro_batch(M, k, cl, gemm_cl) for k in set(keys)}
     grad_b, param_b = state_bytes_per_param()
     n_local = M.n_params / (tp * pp)
+    # expert parallelism: each GPU holds 1/ep of the routed experts, so its gradients and weights
+    # (what its data-parallel collectives move) are the dense part plus that share; the optimizer
+    # step, sharded over dp with ZeRO, covers (dense + routed) / dp per GPU either way
+    routed = (getattr(M, "n_experts", 0) * (3 if getattr(M, "gated_mlp", False) else 2)
+              * M.hidden * (M.expert_ffn if getattr(M, "n_experts", 0) else 0) * M.n_layers)
+    held = (M.n_params - routed + routed / col["ep"].astype(np.float64)) / (tp * pp)
     lay = np.empty((len(layouts), len(Layout)))
     lay[:, Layout.DP], lay[:, Layout.TP], lay[:, Layout.PP] = dp, tp, pp
     lay[:, Layout.CP] = col["cp"]
@@ -413,10 +472,10 @@ def kernel_inputs(model, layouts: pd.DataFrame, cl: Cluster, overlap_dp: bool,
     lay[:, Layout.TP_MSG_BYTES] = (ACTIVATION_BYTES * col["micro_batch"] * M.seq_len / col["cp"]
                                    * M.hidden)
     lay[:, Layout.LAYERS_PER_STAGE] = [stage_layers(M.n_layers, int(p))[0] for p in col["pp"]]
-    lay[:, Layout.GRAD_BYTES] = n_local * grad_b
-    lay[:, Layout.PARAM_BYTES] = n_local * param_b
-    sharded = np.where(col["zero_stage"] >= 1, dp, 1.0)
-    lay[:, Layout.OPTIMIZER_S] = (n_local / sharded * optimizer_step_bytes_per_param()
+    lay[:, Layout.GRAD_BYTES] = held * grad_b
+    lay[:, Layout.PARAM_BYTES] = held * param_b
+    stepped = np.where(col["zero_stage"] >= 1, n_local / dp, held)
+    lay[:, Layout.OPTIMIZER_S] = (stepped * optimizer_step_bytes_per_param()
                                   / (cl.hbm_GBps * 1e9))
     return lay, system_vector(cl, overlap_dp, zero3_flat)
 

@@ -12,10 +12,19 @@ by a fat tree of InfiniBand. Per GPU and per direction:
   once, by the topology, and the cluster reads its figures from there;
 * scale-out bandwidth = ``nics_per_domain / domain_gpus`` x the port's ``GBps_per_dir`` (one HDR
   port per A100: 25 GB/s). The fat tree is taken as non-blocking (full bisection), as Selene's is.
+* NCCL's collectives do not reach the NVLink line rate: its kernels send 128-byte payloads, about
+  20 of every 25 GB/s on the wire, and an A100's ring reaches about 230 of its 300 GB/s, an
+  H100's about 370 of 450 (NCCL's maintainer, ``jeaugey2023a100``, ``jeaugey2024nvls``): the
+  ``nccl_scaleup_GBps`` column, kept as the fraction :attr:`Cluster.scaleup_efficiency` of the
+  line rate so that :meth:`Cluster.with_bandwidth` scales both.
 
-The GEMM efficiency is one number per GPU type: the best measured BF16 matrix-product throughput
-(Bekman's maximum achievable matmul FLOPS) divided by the peak of the GPU it was measured on. It is
-not fitted to any training run.
+The GEMM efficiency is one measurement per cluster (``gemm_source`` names the row of
+``gemm_efficiency.csv``): the best measured matrix-product throughput divided by the peak of the
+GPU it was measured on. The A100 cluster stands for Selene as the 2021-22 papers ran it, so it
+takes the measurement on that era's software (CUDA 11: 230 TFLOP/s for an 8192-cube FP16 product,
+``li2022transformersbenchmarks``), not Bekman's CUDA 12.1 maximum (267.9 TFLOP/s over a sweep of
+shapes), which :func:`gemm_efficiency` still returns by default. Neither is fitted to any
+training run.
 """
 
 from __future__ import annotations
@@ -57,6 +66,8 @@ class Cluster:
     gemm_ceiling : fraction of the peak a GEMM reaches when its tiles fill every SM in every wave:
         ``gemm_efficiency`` over the quantisation of the shape it was measured on
         (:func:`gemm_ceiling`; :mod:`aichip.scaling.shapes`).
+    scaleup_efficiency : fraction of ``scaleup_GBps`` NCCL's collectives reach over NVLink
+        (``nccl_scaleup_GBps`` over the line rate; 1.0 when not given).
     """
 
     name: str
@@ -73,10 +84,19 @@ class Cluster:
     source: str
     n_sms: int = 0
     gemm_ceiling: float = 0.0
+    scaleup_efficiency: float = 1.0
 
     def __post_init__(self):
         if self.gemm_ceiling == 0.0:
             object.__setattr__(self, "gemm_ceiling", self.gemm_efficiency)
+        check_float("scaleup_efficiency", self.scaleup_efficiency, minimum=0.0,
+                    strict_minimum=True, maximum=1.0)
+
+    @property
+    def nccl_scaleup_GBps(self) -> float:
+        """NVLink bandwidth NCCL's collectives reach per GPU and direction, 1e9 bytes/s:
+        ``scaleup_GBps * scaleup_efficiency`` (the rate the step-time model uses)."""
+        return self.scaleup_GBps * self.scaleup_efficiency
 
     @property
     def effective_FLOPs(self) -> float:
@@ -102,16 +122,29 @@ def cluster_names() -> tuple[str, ...]:
     return tuple(_clusters()["name"])
 
 
-def gemm_efficiency(gpu: str, precision: str = PRECISION) -> float:
-    """Best measured GEMM throughput of ``gpu`` as a fraction of the peak of the GPU it was
-    measured on (``data/gemm_efficiency.csv``; both peaks from ``chips.csv``)."""
+def _gemm_row(gpu: str, precision: str, source: str | None):
+    """The ``gemm_efficiency.csv`` row of ``gpu``: the one from ``source`` (a BibTeX key), or
+    else the first one measured at ``precision``."""
     table = load_table("gemm_efficiency")
     check_choice("gpu", gpu, list(table["gpu"]))
+    if source is not None:
+        rows = table[(table["gpu"] == gpu) & (table["source"] == source)]
+        if rows.empty:
+            raise ValueError(f"source must be one measuring {gpu}, got {source!r}")
+        return rows.iloc[0]
     rows = table[(table["gpu"] == gpu) & (table["precision"] == precision)]
     if rows.empty:
         raise ValueError(f"precision must be one measured for {gpu}, got {precision!r}")
-    row = rows.iloc[0]
-    return float(row["measured_TFLOPs"] / chips.get(row["measured_on"]).peak(precision))
+    return rows.iloc[0]
+
+
+def gemm_efficiency(gpu: str, precision: str = PRECISION, source: str | None = None) -> float:
+    """Best measured GEMM throughput of ``gpu`` as a fraction of the peak of the GPU it was
+    measured on (``data/gemm_efficiency.csv``; both peaks from ``chips.csv``, at the precision it
+    was measured in). ``source``: the measurement's BibTeX key (a cluster's ``gemm_source``);
+    None takes the first row at ``precision``."""
+    row = _gemm_row(gpu, precision, source)
+    return float(row["measured_TFLOPs"] / chips.get(row["measured_on"]).peak(row["precision"]))
 
 
 def sm_count(gpu: str) -> int:
@@ -121,14 +154,13 @@ def sm_count(gpu: str) -> int:
     return 0 if rows.empty else int(rows.iloc[0]["sm_count"])
 
 
-def gemm_ceiling(gpu: str, precision: str = PRECISION) -> float:
+def gemm_ceiling(gpu: str, precision: str = PRECISION, source: str | None = None) -> float:
     """:func:`gemm_efficiency` divided by the tile and wave quantisation of the shape it was
     measured on (``best_shape``, ``M x N x K``, on the SMs of the GPU it was measured on): the
     fraction of the peak a GEMM whose tiles fill every wave reaches. Without a measured shape or
     SM count, :func:`gemm_efficiency` itself."""
-    eff = gemm_efficiency(gpu, precision)
-    table = load_table("gemm_efficiency")
-    row = table[(table["gpu"] == gpu) & (table["precision"] == precision)].iloc[0]
+    eff = gemm_efficiency(gpu, precision, source)
+    row = _gemm_row(gpu, precision, source)
     sms = sm_count(row["measured_on"])
     if not isinstance(row["best_shape"], str) or not row["best_shape"] or sms == 0:
         return eff
@@ -165,12 +197,15 @@ def cluster(name: str) -> Cluster:
     domain_gpus = domain.n_gpus
     up = topology.gpu_bandwidth_GBps(domain).GBps_per_dir
     out = row["nics_per_domain"] * link_GBps_per_dir(row["scaleout_link"]) / domain_gpus
+    source = row["gemm_source"]
+    nccl = float(row["nccl_scaleup_GBps"])
     return Cluster(name=name, gpu=row["gpu"], peak_TFLOPs=float(chip.peak(PRECISION)),
-                   gemm_efficiency=gemm_efficiency(row["gpu"]),
+                   gemm_efficiency=gemm_efficiency(row["gpu"], source=source),
                    memory_bytes=float(chip.mem_GB) * 1e9,
                    hbm_GBps=float(chip.mem_bw_GBps), domain_gpus=int(domain_gpus),
                    scaleup_GBps=float(up), scaleout_GBps=float(out),
                    alpha_scaleup_s=float(row["alpha_scaleup_us"]) * 1e-6,
                    alpha_scaleout_s=float(row["alpha_scaleout_us"]) * 1e-6,
                    source=row["source"], n_sms=sm_count(row["gpu"]),
-                   gemm_ceiling=gemm_ceiling(row["gpu"]))
+                   gemm_ceiling=gemm_ceiling(row["gpu"], source=source),
+                   scaleup_efficiency=1.0 if nccl != nccl else nccl / float(up))

@@ -63,12 +63,17 @@ plus ZeRO-3's two gathered layers (:func:`zero3_buffer_bytes`); it leaves out th
 schedule's extra micro-batches in flight and communication buffers. A layout that does not fit in
 the GPU's memory is not timed: its times, MFU and HFU are NaN.
 
-**What the model leaves out** (and why it is still faster than the 2021 and 2022 published runs,
-see :mod:`aichip.scaling.published`): the gaps between kernels and launch latencies, collectives
-slower than their links' rate, contention between a collective's kernels and the GEMMs it overlaps,
-uneven expert load, and ranks waiting for the slowest. The GEMM ceiling each published run implies
-(:func:`~aichip.scaling.published.implied_gemm_efficiency`) lies below the measured one; the chapter
-tabulates it.
+**Measured rates, not line rates.** Collectives over NVLink run at the bandwidth NCCL's kernels
+reach (:attr:`~aichip.scaling.clusters.Cluster.nccl_scaleup_GBps`: about 230 of an A100's 300
+GB/s per direction), and GEMMs at the ceiling measured on the cluster's software (the 2021-22 A100
+runs: CUDA 11's 230 TFLOP/s, not CUDA 12.1's 268); see :mod:`aichip.scaling.clusters`.
+
+**What the model leaves out** (see :mod:`aichip.scaling.published` for where it still misses):
+the gaps between kernels and launch latencies, network collectives slower than their ports' rate,
+contention between a collective's kernels and the GEMMs it overlaps, uneven expert load, and ranks
+waiting for the slowest. The GEMM ceiling each published run implies
+(:func:`~aichip.scaling.published.implied_gemm_efficiency`) lies on both sides of the measured
+one; the chapter tabulates it.
 
 **Context and expert parallelism**: ``cp`` GPUs each hold ``seq_len / cp`` of every sequence and
 pass key/value blocks around a ring, exposed only beyond the attention they overlap; ``ep`` of the
@@ -240,7 +245,9 @@ class ParallelConfig:
     parallelism (each GPU holds ``seq_len / cp`` of every sequence, keys and values exchanged in a
     ring); ``ep``, expert parallelism (the routed experts split over ``ep`` of the data-parallel
     ranks, tokens sent to them and back by all-to-all); ``fused_attention``: a fused (flash)
-    attention kernel, whose scores never reach HBM."""
+    attention kernel, whose scores never reach HBM; ``uneven_stages``: the pipeline stages may
+    hold unequal layer counts however ``pp`` splits the layers (``interleave`` 1 only; see
+    :func:`layout_error`'s rule 6)."""
 
     dp: int
     tp: int
@@ -254,17 +261,19 @@ class ParallelConfig:
     cp: int = 1
     ep: int = 1
     fused_attention: bool = False
+    uneven_stages: bool = False
 
     def __post_init__(self):
         for name in ("dp", "tp", "pp", "micro_batch", "global_batch", "interleave", "cp", "ep"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("zero_stage", self.zero_stage, minimum=0, maximum=3)
         check_choice("recompute", self.recompute, RECOMPUTE)
-        for name in ("sequence_parallel", "fused_attention"):
+        for name in ("sequence_parallel", "fused_attention", "uneven_stages"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False")
         problem = layout_error(self.dp, self.tp, self.pp, self.micro_batch, self.global_batch,
-                               self.interleave, self.zero_stage, cp=self.cp, ep=self.ep)
+                               self.interleave, self.zero_stage, cp=self.cp, ep=self.ep,
+                               uneven_stages=self.uneven_stages)
         if problem:
             raise ValueError(problem)
 
@@ -281,7 +290,7 @@ class ParallelConfig:
 
 def layout_error(dp: int, tp: int, pp: int, micro_batch: int, global_batch: int,
                  interleave: int = 1, zero_stage: int = 0, model: TransformerConfig | None = None,
-                 *, cp: int = 1, ep: int = 1) -> str:
+                 *, cp: int = 1, ep: int = 1, uneven_stages: bool = False) -> str:
     """The validity rules of a parallel layout, in one place: ``""`` when ``dp x tp x pp x cp``
     GPUs with these settings can run (``model``, when given, too), else a message naming the first
     rule broken. :class:`ParallelConfig`, :func:`check_layout` and
@@ -296,7 +305,9 @@ def layout_error(dp: int, tp: int, pp: int, micro_batch: int, global_batch: int,
     5. ``tp`` divides the model's ``n_heads``;
     6. ``pp * interleave`` divides the model's ``n_layers``, or ``n_layers + 2``: the first and
        last stages then hold one layer fewer (at least one), beside the embedding and the logit
-       layer (BLOOM's 70 layers on 12 stages, Llama 3's 126 on 16);
+       layer (BLOOM's 70 layers on 12 stages, Llama 3's 126 on 16); with ``uneven_stages`` and
+       ``interleave = 1``, any ``pp <= n_layers`` (:func:`~aichip.scaling.stage_layers`:
+       DeepSeek-V2's 60 layers on 16 stages);
     7. ``ep`` divides ``dp`` and, with a model, its ``n_experts`` (``ep = 1`` for a dense model);
        ``cp`` divides the model's ``seq_len``.
 
@@ -322,7 +333,8 @@ def layout_error(dp: int, tp: int, pp: int, micro_batch: int, global_batch: int,
         return f"tp must divide n_heads ({model.n_heads}), got {tp}"
     chunks = pp * interleave
     uneven = (model.n_layers + 2) % chunks == 0 and model.n_layers + 2 >= 2 * chunks
-    if model.n_layers % chunks and (pp == 1 or not uneven):
+    free = uneven_stages and interleave == 1 and pp <= model.n_layers
+    if model.n_layers % chunks and (pp == 1 or not uneven) and not free:
         return (f"pp * interleave must divide n_layers ({model.n_layers}) or n_layers + 2, got "
                 f"pp={pp}, interleave={interleave}")
     if ep > 1 and (model.n_experts == 0 or model.n_experts % ep):
@@ -341,7 +353,7 @@ def check_layout(model: TransformerConfig, parallel: ParallelConfig) -> None:
         raise TypeError(f"parallel must be a ParallelConfig, got {type(parallel).__name__}")
     P = parallel
     problem = layout_error(P.dp, P.tp, P.pp, P.micro_batch, P.global_batch, P.interleave,
-                           P.zero_stage, model, cp=P.cp, ep=P.ep)
+                           P.zero_stage, model, cp=P.cp, ep=P.ep, uneven_stages=P.uneven_stages)
     if problem:
         raise ValueError(problem)
 

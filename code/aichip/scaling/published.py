@@ -1,7 +1,11 @@
 """Published training runs and the model's prediction of each: Narayanan et al.'s weak-scaling
 table (SC'21, Table 1, ``data/megatron_weak_scaling.csv``), Korthikanti et al.'s end-to-end
-iteration times (MLSys 2023, ``data/korthikanti_iterations.csv``) and Llama 3 405B's pre-training
-layouts on H100s (Dubey et al. 2024, Table 4; :func:`predict_llama3`).
+iteration times (MLSys 2023, ``data/korthikanti_iterations.csv``) and one 22B layer's forward and
+backward times (their Table 4, ``data/korthikanti_layer_times.csv``,
+:func:`predict_korthikanti_layer`), Llama 3 405B's pre-training layouts on H100s (Dubey et al.
+2024, Table 4; :func:`predict_llama3`), BLOOM-176B, Nemotron-4 340B, Narayanan et al.'s ZeRO-3
+comparison, and two mixture-of-experts runs in GPU-hours per trillion tokens, DeepSeek-V3 and
+DeepSeek-V2 (:func:`deepseek_v3_estimate`, :func:`deepseek_v2_estimate`).
 
 Each row is predicted with the layout the paper states (``dp = n_gpus / (tp pp)``) on
 ``dgx_a100_hdr`` (Selene), sequence 2048, vocabulary 51200, and the model's fixed inputs; nothing is
@@ -27,11 +31,15 @@ import dataclasses
 
 import pandas as pd
 
+from ..parallelism import ring_allreduce_s
 from ..tables import load_table
+from ..validation import check_float
+from ._kernel import ACTIVATION_BYTES, layer_pass_s, stage_layers
 from .clusters import Cluster
 from .clusters import cluster as get_cluster
 from .counting import hardware_flops_per_iteration
 from .model import ParallelConfig, StepTime, TransformerConfig, layout_error, step_time
+from .shapes import pass_gemm_s
 
 __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "predict_korthikanti", "implied_gemm_efficiency", "table1_interleave",
@@ -40,7 +48,10 @@ __all__ = ["megatron_table1", "korthikanti_table", "predict_megatron_table1",
            "DEEPSEEK_V3_GPU_HOURS_PER_T", "DEEPSEEK_V3_MAX_NODES", "deepseek_v3_estimate",
            "ZERO3_MODELS", "ZERO3_RUNS", "ZERO3_OVERLAP", "ZERO3_FLAT",
            "predict_zero3_comparison", "BLOOM_176B", "BLOOM_RUN", "BLOOM_SCALEOUT_GBPS",
-           "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4"]
+           "predict_bloom", "NEMOTRON4_340B", "NEMOTRON4_RUN", "predict_nemotron4",
+           "korthikanti_layer_table", "predict_korthikanti_layer", "DEEPSEEK_V2",
+           "DEEPSEEK_V2_PARALLEL", "DEEPSEEK_V2_GPU_HOURS_PER_T", "deepseek_v2_estimate",
+           "DEEPSEEK_V2_ACTIVE_PARAMS", "DEEPSPEED_2021_ZERO3", "deepspeed_zero3_gather_GBps"]
 
 #: the cluster both papers ran on
 VALIDATION_CLUSTER = "dgx_a100_hdr"
@@ -96,6 +107,48 @@ def megatron_table1() -> pd.DataFrame:
 def korthikanti_table() -> pd.DataFrame:
     """Korthikanti et al.'s iteration times as published (``data/korthikanti_iterations.csv``)."""
     return load_table("korthikanti_iterations")
+
+
+def korthikanti_layer_table() -> pd.DataFrame:
+    """Korthikanti et al.'s Table 4 as published (``data/korthikanti_layer_times.csv``): one layer
+    of their 22B model, forward and backward milliseconds, five settings."""
+    return load_table("korthikanti_layer_times")
+
+
+def predict_korthikanti_layer(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+    """Predict Korthikanti et al.'s Table 4, one layer of the 22B model (``korthikanti_table``'s
+    row: 64 heads, width 6144, tp 8, micro-batch 4) on one GPU, pass by pass
+    (:func:`~aichip.scaling._kernel.layer_pass_s`): a check of the compute and tensor-parallel
+    terms alone, without pipeline, data parallelism or the optimizer.
+
+    Returns one row per setting with the published and predicted forward and backward
+    milliseconds and their errors ``predicted / published - 1``. The model does not overlap the
+    backward pass's all-reduces with the weight-gradient GEMMs, which the paper's runs did
+    (Section 6.2), so it overstates the backward pass by up to their time (``tp_ms`` per pass).
+    """
+    cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
+    r = korthikanti_table().set_index("model").loc["22B"]
+    model = TransformerConfig(int(r.n_layers), int(r.hidden), int(r.n_heads))
+    b, tp = int(r.micro_batch), int(r.tp)
+    # two ring all-reduces of the 2 b s h-byte activation over NVLink at NCCL's rate, per pass
+    tp_pass = 2.0 * ring_allreduce_s(tp, ACTIVATION_BYTES * b * model.seq_len * model.hidden,
+                                     cl.alpha_scaleup_s, 1.0 / (cl.nccl_scaleup_GBps * 1e9))
+    rows = []
+    for row in korthikanti_layer_table().itertuples():
+        sp = str(row.sequence_parallel) == "True"
+        forward, backward = layer_pass_s(model, b, tp, row.recompute, sp, cl)
+        rows.append({"experiment": row.experiment, "recompute": row.recompute,
+                     "sequence_parallel": sp, "published_forward_ms": row.forward_ms,
+                     "predicted_forward_ms": forward * 1e3,
+                     "forward_error": forward * 1e3 / row.forward_ms - 1.0,
+                     "published_backward_ms": row.backward_ms,
+                     "predicted_backward_ms": backward * 1e3,
+                     "backward_error": backward * 1e3 / row.backward_ms - 1.0,
+                     "published_combined_ms": row.combined_ms,
+                     "predicted_combined_ms": (forward + backward) * 1e3,
+                     "combined_error": (forward + backward) * 1e3 / row.combined_ms - 1.0,
+                     "tp_ms": tp_pass * 1e3})
+    return pd.DataFrame(rows)
 
 
 def predict_megatron_table1(micro_batch: int = 1, cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
@@ -269,6 +322,79 @@ def deepseek_v3_estimate(cluster="h800_ib") -> dict:
     return out
 
 
+#: DeepSeek-V2 (DeepSeek-AI 2024, arXiv 2405.04434, Section 3.1.2): 60 layers, hidden 5120, 128
+#: heads of 128, 2 shared and 160 routed experts of width 1536, 6 routed per token, sequence 4096,
+#: vocabulary 102400 (the paper's "100K"). Multi-head latent attention is modelled as plain
+#: attention of the same width, and the first (dense) layer as an MoE layer, as for DeepSeek-V3;
+#: the dense layer's width (12288) only enters through that layer's count, i.e. not at all
+DEEPSEEK_V2 = TransformerConfig(60, 5120, 128, vocab=102400, seq_len=4096, ffn_hidden=12288,
+                                gated_mlp=True, n_experts=160, top_k=6, expert_ffn_hidden=1536,
+                                n_shared_experts=2)
+#: its layout (Section 3.1.3): 16 pipeline stages (60 layers: uneven), 8-way expert parallelism,
+#: ZeRO-1 data parallelism, no tensor parallelism, part of the operators recomputed (selective),
+#: 9216 sequences per step (the batch after the ramp). The paper does not state the GPU count:
+#: dp 128 (2048 H800s, the cluster DeepSeek-V3 reports) is taken, and micro-batch 1
+DEEPSEEK_V2_PARALLEL = ParallelConfig(128, 1, 16, 1, 9216, interleave=1, zero_stage=1,
+                                      recompute="selective", sequence_parallel=False, ep=8,
+                                      fused_attention=True, uneven_stages=True)
+#: reported pre-training cost: 172.8K H800 GPU-hours per trillion tokens (Section 3.2.3)
+DEEPSEEK_V2_GPU_HOURS_PER_T = 172.8e3
+#: reported parameters active per token, 21B (Section 3.1.2), against the model's count with its
+#: latent attention as plain attention
+DEEPSEEK_V2_ACTIVE_PARAMS = 21e9
+
+
+def deepseek_v2_estimate(cluster="h800_ib", dp: int = 128) -> dict:
+    """DeepSeek-V2's training step on ``16 dp`` H800s (:data:`DEEPSEEK_V2`,
+    :data:`DEEPSEEK_V2_PARALLEL` with ``dp`` replicas), BF16, the same model as every other run.
+
+    Returns the step time and GPU-hours per trillion tokens as :func:`~aichip.scaling.step_time`
+    predicts them (1F1B's bubble, the all-to-all exposed), and two bounds on what the paper's
+    schedule changes: ``shared_overlap``, the all-to-all hidden under the shared experts'
+    computation as the paper overlaps them (per MoE layer and micro-batch, only what exceeds the
+    shared experts' GEMMs of that layer is exposed), and ``zero_bubble``, that step without the
+    bubble (the paper's zero-bubble pipeline; a lower bound, the schedule is not modelled), each
+    with its error ``predicted / reported - 1`` in GPU-hours against
+    :data:`DEEPSEEK_V2_GPU_HOURS_PER_T` (a throughput error of ``1 / (1 + e) - 1``)."""
+    model = DEEPSEEK_V2
+    par = dataclasses.replace(DEEPSEEK_V2_PARALLEL, dp=dp)
+    cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
+    st = step_time(model, par, cl)
+    tokens = par.global_batch * model.seq_len
+
+    def hours(step_s):
+        return step_s * par.n_gpus / 3600 * 1e12 / tokens
+
+    # the shared experts' GEMMs of one layer and micro-batch: forward, backward (and the
+    # recomputed forward with full recomputation), the all-to-all's cover
+    tokens_mb = par.micro_batch * model.seq_len
+    width = model.n_shared_experts * model.expert_ffn
+    shared = [(tokens_mb, width, model.hidden, 1)] * 2 + [(tokens_mb, model.hidden, width, 1)]
+    passes = 2.0 if par.recompute == "full" else 1.0
+    cover = passes * pass_gemm_s(shared, cl, False) + pass_gemm_s(shared, cl, True)
+    layers = stage_layers(model.n_layers, par.pp)[0]
+    a2a_layer = st.ep_comm_s / st.micro_batches / layers
+    hidden = st.micro_batches * layers * min(a2a_layer, cover)
+    slots = 1 + (par.pp - 1) / par.interleave / st.micro_batches
+    overlap_s = st.total_s - hidden * slots
+    zero_bubble_s = overlap_s - st.bubble_s
+    reported = DEEPSEEK_V2_GPU_HOURS_PER_T
+    out = {"n_gpus": par.n_gpus, "dp": dp, "tokens_per_step": tokens,
+           "n_params": model.n_params, "n_active_params": model.n_active_params,
+           "reported_gpu_hours_per_T": reported, "step_s": st.total_s,
+           "gpu_hours_per_T": hours(st.total_s), "error": hours(st.total_s) / reported - 1,
+           "mfu": st.mfu, "ep_comm_s": st.ep_comm_s, "bubble_s": st.bubble_s,
+           "dp_exposed_s": st.dp_exposed_s, "a2a_hidden_s": hidden * slots,
+           "shared_overlap_step_s": overlap_s,
+           "shared_overlap_gpu_hours_per_T": hours(overlap_s),
+           "shared_overlap_error": hours(overlap_s) / reported - 1,
+           "zero_bubble_step_s": zero_bubble_s,
+           "zero_bubble_gpu_hours_per_T": hours(zero_bubble_s),
+           "zero_bubble_error": hours(zero_bubble_s) / reported - 1,
+           "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits}
+    return out
+
+
 #: Narayanan et al. 2021 (arXiv 2104.04473, Section 5.2 and its ZeRO-3 table; Figure 10): GPT-3
 #: 175B (96 layers, width 12288, 96 heads) and the 530B model of Table 1 (105, 20480, 128), each
 #: at a fixed global batch as the GPUs double. Rows: (model, scheme, GPUs, model-parallel size,
@@ -293,12 +419,35 @@ ZERO3_RUNS = (("175B", "ZeRO-3", 384, 1, 4, 1536, 144.0),
 #: rows overlap them with compute; the PTD-P rows run as Table 1's (:data:`PAPERS_OVERLAP_DP`)
 ZERO3_OVERLAP = True
 #: the ZeRO-3 rows' collectives: one flat ring over the data-parallel group, each GPU's bytes
-#: through its own port (``step_time(zero3_flat=True)``), the rate these runs imply; the
-#: two-level collective NCCL reaches on eight NICs per node is reported beside it
+#: through its own port (``step_time(zero3_flat=True)``), the rate these runs imply and the one
+#: DeepSpeed's gathers reached in mid-2021 even inside one NVLink node, 22 to 42 GB/s per GPU
+#: (:func:`deepspeed_zero3_gather_GBps`); the two-level collective NCCL reaches on eight NICs per
+#: node is reported beside it
 ZERO3_FLAT = True
 
 
-def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
+#: DeepSpeed's own measurement of its ZeRO-3 gathers in mid-2021, one AWS p4d node of 8 A100s
+#: with NVLink, bing_bert of about 5.1B parameters (zhang2021zero3slow, zhang2021zero3gather):
+#: forward pass with ZeRO stage 2 (no gathers) and with stage 3 before and after pull request
+#: 1188, seconds; the gathers were synchronous, so the difference is their time
+DEEPSPEED_2021_ZERO3 = {"params": 5.1e9, "n_gpus": 8, "zero2_forward_s": 0.060,
+                        "zero3_forward_s": (0.470, 0.270)}
+
+
+def deepspeed_zero3_gather_GBps() -> tuple[float, float]:
+    """The rate per GPU DeepSpeed's ZeRO-3 gathered parameters at in mid-2021
+    (:data:`DEEPSPEED_2021_ZERO3`), before and after pull request 1188: the 16-bit weights each
+    GPU receives, ``(n - 1)/n`` of them, over the forward time the gathers added to stage 2's,
+    GB/s. Both sit near one HDR port's 25 GB/s although the node's NVLink carries 230: the
+    implementation, not the network, set ZeRO-3's rate then (the measured basis of
+    :data:`ZERO3_FLAT`'s one-port rate)."""
+    r = DEEPSPEED_2021_ZERO3
+    received = 2.0 * r["params"] * (r["n_gpus"] - 1) / r["n_gpus"]
+    return tuple(received / (t - r["zero2_forward_s"]) / 1e9 for t in r["zero3_forward_s"])
+
+
+def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster, overlap=True,
+               zero3_GBps=None):
     """One row of :func:`predict_zero3_comparison`."""
     model = ZERO3_MODELS[name]
     tp, pp = (8, mp // 8) if mp > 1 else (1, 1)
@@ -311,8 +460,9 @@ def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
     else:
         par = ParallelConfig(dp, 1, 1, b, gb, zero_stage=3, recompute="full",
                              sequence_parallel=False)
-        two_level = step_time(model, par, cluster, overlap_dp=ZERO3_OVERLAP)
-        st = step_time(model, par, cluster, overlap_dp=ZERO3_OVERLAP, zero3_flat=ZERO3_FLAT)
+        two_level = step_time(model, par, cluster, overlap_dp=overlap)
+        flat = cluster if zero3_GBps is None else cluster.with_bandwidth(scaleout_GBps=zero3_GBps)
+        st = step_time(model, par, flat, overlap_dp=overlap, zero3_flat=ZERO3_FLAT)
     flops = hardware_flops_per_iteration(gb, model.seq_len, model.n_layers, model.hidden,
                                          model.vocab, "full")
     published_s = flops / (published * 1e12 * n_gpus)
@@ -335,10 +485,14 @@ def _zero3_row(name, scheme, n_gpus, mp, b, gb, published, cluster):
             "memory_GB": st.memory_bytes_per_gpu / 1e9, "fits": st.fits}
 
 
-def predict_zero3_comparison(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
+def predict_zero3_comparison(cluster=VALIDATION_CLUSTER, *, overlap: bool = ZERO3_OVERLAP,
+                             zero3_GBps: float | None = None) -> pd.DataFrame:
     """Predict Narayanan et al.'s ZeRO-3 comparison (:data:`ZERO3_RUNS`): ZeRO-3 without model
     parallelism (``dp`` = GPUs, full recomputation, gathers prefetched) against PTD-P (tp 8, pp 12
-    or 35, Table 1's schedule) at the same global batch as the GPUs double.
+    or 35, Table 1's schedule) at the same global batch as the GPUs double. ``overlap``: False
+    runs ZeRO-3's gathers synchronously, as DeepSpeed's did in mid-2021 (zhang2021zero3gather);
+    ``zero3_GBps``: the flat collectives' rate per GPU (default: the cluster's port), e.g. one of
+    :func:`deepspeed_zero3_gather_GBps`.
 
     Returns one row per run with the published and predicted TFLOP/s per GPU (the paper's hardware
     FLOP count), their error (ZeRO-3 with :data:`ZERO3_FLAT`; ``two_level_tflops``: with NCCL's
@@ -348,7 +502,12 @@ def predict_zero3_comparison(cluster=VALIDATION_CLUSTER) -> pd.DataFrame:
     GPU that would move ZeRO-3's bytes (the model's ``dp_comm_s`` at the port rate) in that time.
     """
     cl = cluster if isinstance(cluster, Cluster) else get_cluster(cluster)
-    return pd.DataFrame([_zero3_row(*r, cluster=cl) for r in ZERO3_RUNS])
+    if not isinstance(overlap, bool):
+        raise TypeError("overlap must be True or False")
+    if zero3_GBps is not None:
+        check_float("zero3_GBps", zero3_GBps, minimum=0.0, strict_minimum=True)
+    return pd.DataFrame([_zero3_row(*r, cluster=cl, overlap=overlap, zero3_GBps=zero3_GBps)
+                         for r in ZERO3_RUNS])
 
 
 #: BLOOM-176B (Le Scao et al. 2022; BigScience's model page): 70 layers of width 14336, 112 heads,

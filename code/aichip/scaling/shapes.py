@@ -44,7 +44,7 @@ import math
 from ..validation import check_int
 
 __all__ = ["TILES", "quantisation", "gemm_s", "layer_gemm_s", "logit_gemm_s", "GEMM_BYTES",
-           "layer_gemm_shapes", "fused_attention_s"]
+           "pass_gemm_s", "layer_gemm_shapes", "fused_attention_s"]
 
 #: output tiles (rows, columns) a GEMM is cut into; the better orientation is taken
 TILES = ((256, 128), (128, 256))
@@ -77,7 +77,7 @@ def gemm_s(m: int, n: int, k: int, cl, batch: int = 1) -> float:
     return max(compute, memory)
 
 
-def _pass_s(shapes, cl, backward: bool) -> float:
+def pass_gemm_s(shapes, cl, backward: bool) -> float:
     """Seconds of the forward GEMMs ``shapes`` (``(m, n, k, batch)`` each), or of their backward
     GEMMs (input gradient ``(m, k, n)`` and weight gradient ``(k, n, m)``)."""
     if not backward:
@@ -136,13 +136,13 @@ def layer_gemm_s(model, micro_batch: int, tp: int, recompute: str, cl, cp: int =
     products as :func:`fused_attention_s`."""
     weights, attention = layer_gemm_shapes(model, micro_batch, tp, cp, ep)
     again = {"none": 0.0, "selective": 1.0, "full": 1.0}[recompute]
-    total = _pass_s(weights, cl, False) + _pass_s(weights, cl, True)
+    total = pass_gemm_s(weights, cl, False) + pass_gemm_s(weights, cl, True)
     if recompute == "full":
-        total += _pass_s(weights, cl, False)
+        total += pass_gemm_s(weights, cl, False)
     if fused_attention:
         return total + fused_attention_s(model, micro_batch, tp, cp, cl, 3.0 + again)
-    return (total + _pass_s(attention, cl, False) + _pass_s(attention, cl, True)
-            + again * _pass_s(attention, cl, False))
+    return (total + pass_gemm_s(attention, cl, False) + pass_gemm_s(attention, cl, True)
+            + again * pass_gemm_s(attention, cl, False))
 
 
 def logit_gemm_s(model, micro_batch: int, tp: int, cl, cp: int = 1) -> float:
@@ -151,4 +151,4 @@ def logit_gemm_s(model, micro_batch: int, tp: int, cl, cp: int = 1) -> float:
     if model.vocab == 0:
         return 0.0
     shape = [(micro_batch * model.seq_len // cp, math.ceil(model.vocab / tp), model.hidden, 1)]
-    return _pass_s(shape, cl, False) + _pass_s(shape, cl, True)
+    return pass_gemm_s(shape, cl, False) + pass_gemm_s(shape, cl, True)
