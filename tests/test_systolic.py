@@ -217,7 +217,7 @@ def test_bad_input(call, exc, match):
 def test_kernel_source_shows_both_update_rules():
     src = sy.kernel_source("pe")
     assert "s[i] += h_in * v_in" in src               # output stationary: accumulate in place
-    assert "v_next[i + cols] = v_in + h_in * s[i]" in src  # ws / is: add to the passing partial sum
+    assert "v[now, i + cols] = v_in + h_in * s[i]" in src  # ws / is: add to the passing partial sum
     assert "magictoken" not in src
 
 

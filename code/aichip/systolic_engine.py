@@ -87,6 +87,11 @@ def _shift_tiles(second, fold_r0, fold_c0, load, next_load, tiles, sh_f, cycle, 
     rows, cols = sh_f.shape
     s_r, s_c = second.shape
     n_folds = load.shape[0]
+    last = cols - 1  # the last column is the last to finish shifting a tile in
+    while next_load[last] < n_folds and cycle - load[next_load[last]] - last >= rows:
+        next_load[last] += 1
+    if next_load[last] >= n_folds or cycle < load[next_load[last]]:
+        return 1  # no tile is on its way
     for c in range(cols):
         while next_load[c] < n_folds and cycle - load[next_load[c]] - c >= rows:
             next_load[c] += 1
@@ -107,21 +112,22 @@ def _shift_tiles(second, fold_r0, fold_c0, load, next_load, tiles, sh_f, cycle, 
 
 
 @njit(cache=True, inline="always")
-def _pe_update(lo, hi, base, base_v, tags, h, v_down, v_now, v_next, s, output_stationary):
+def _pe_update(lo, hi, base, base_v, tags, h, v_down, v, now, s, output_stationary):
     """One cycle of the PEs ``lo .. hi - 1`` (row-major flat indices ``i = r * cols + c``).
 
     PE ``i``'s operand from the left is ``h[base + i]`` (its tag ``tags[base + i]``). Output
     stationary: its operand from above is ``v_down[base_v + i]``, and it adds the product to its
     accumulator ``s[i]``. Weight or input stationary: its partial sum from above is what PE
-    ``i - cols`` held after the last cycle, ``v_now[i]`` (``v_now[:cols]`` are the zeros entering
-    the top), and it passes on ``v_next[i + cols]``. PEs that hold nothing compute too,
+    ``i - cols`` held after the last cycle, ``v[1 - now, i]`` (``v[:, :cols]`` are the zeros
+    entering the top), and it passes on ``v[now, i + cols]``. PEs that hold nothing compute too,
     branch-free so that the loop vectorises, but their results are never used: a value counts only
     where its tag says it is one. The indices are unsigned so that numba need not check them for
     negative values.
     """
     n = np.uint64(hi - lo)
     i0, b, bv, top = np.uint64(lo), np.uint64(base), np.uint64(base_v), np.uint64(s.shape[0])
-    cols = np.uint64(v_now.shape[0]) - top
+    cols = np.uint64(v.shape[1]) - top
+    last = 1 - now
     for j in range(n):
         i = i0 + j
         h_in = h[b + i]
@@ -130,8 +136,8 @@ def _pe_update(lo, hi, base, base_v, tags, h, v_down, v_now, v_next, s, output_s
             v_in = v_down[bv + i]
             s[i] += h_in * v_in if tags[b + i] >= 0 else 0.0
         else:  # add this PE's product to the partial sum passing down
-            v_in = v_now[i]
-            v_next[i + cols] = v_in + h_in * s[i]
+            v_in = v[last, i]
+            v[now, i + cols] = v_in + h_in * s[i]
         # magictoken: pe-end
 
 
@@ -163,8 +169,24 @@ def _fronts(row_fold, start, r, cycle, t_len, cols, tags, at, out):
     return n
 
 
+@njit(cache=True, inline="always")
+def _drain(out, v, n_pe, cycle, start, first_fold, rows, cols, t_len, col_lim, fold_c0):
+    """Add the partial sums that leave the bottom row in ``cycle`` (``v[n_pe + c]``) to ``out``.
+
+    Fold ``f``'s step ``t`` is in column ``c = cycle - start[f] - (rows - 1) - t`` of the bottom
+    row; the kernel has checked by then, at the row's left edge, that the tags there are those.
+    ``first_fold`` is the first fold whose last step has not left the row.
+    """
+    f = first_fold
+    while f < start.shape[0] and start[f] + rows - 1 <= cycle:
+        front = cycle - start[f] - (rows - 1)  # the column of the fold's first step
+        for c in range(max(0, front - (t_len - 1)), min(front, cols - 1, col_lim[f] - 1) + 1):
+            out[front - c, fold_c0[f] + c] += v[n_pe + c]
+        f += 1
+
+
 @njit(cache=True)
-def _record_cycle(trace, cycle, base, base_v, tags, h, v_down, v_now, s, s_f, output_stationary,
+def _record_cycle(trace, cycle, base, base_v, tags, h, v_down, v, now, s, s_f, output_stationary,
                   fold_r0, fold_c0, s_r, s_c):
     """Copy the registers that hold a value into ``trace``'s ``cycle`` (:class:`systolic.Trace`).
 
@@ -181,7 +203,7 @@ def _record_cycle(trace, cycle, base, base_v, tags, h, v_down, v_now, s, s_f, ou
             if key >= 0:
                 f = key >> _STEP_BITS
                 tr_h[cycle, r, c] = h[base + i]
-                tr_v[cycle, r, c] = v_down[base_v + i] if output_stationary else v_now[i + cols]
+                tr_v[cycle, r, c] = v_down[base_v + i] if output_stationary else v[now, i + cols]
                 if fold_r0[f] + r < s_r and fold_c0[f] + c < s_c:
                     tr_busy[cycle, r, c] = True
                     tr_fold[cycle, r, c] = f
@@ -230,9 +252,9 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
     being copied, and a row's last value lands where the next row's first PE writes its new
     operand. In ``os`` the column operands move down unchanged, so they live in a window of
     ``v_down`` that slides ``cols`` words (one row) per cycle, row 0 writing the operands entering
-    at the top. In ``ws`` and ``is`` the partial sums change on the way down: ``v_now`` holds them
-    after the last cycle (``cols`` zeros first, which enter at the top) and ``v_next`` after this
-    one. ``s`` is the accumulator (``os``) or the active stationary operand and ``s_f`` its fold;
+    at the top. In ``ws`` and ``is`` the partial sums change on the way down: ``v[n % 2]`` holds
+    them after cycle ``n`` (``cols`` zeros first, which enter at the top), ``v[1 - n % 2]`` after
+    the cycle before. ``s`` is the accumulator (``os``) or the active stationary operand and ``s_f`` its fold;
     ``tiles`` and ``sh_f`` are the shadow registers the next fold's stationary operand shifts
     into.
 
@@ -257,7 +279,7 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
     base = far + 1  # the first cycle moves it to `far`
     v_down = np.zeros(far + n_pe if output_stationary else 1)  # os: the column operands
     base_v = far + cols
-    v_now, v_next = np.zeros(cols + n_pe), np.zeros(cols + n_pe)  # ws, is: the partial sums
+    v = np.zeros((2, cols + n_pe))  # ws, is: the partial sums, after odd and even cycles
     s = np.zeros(n_pe)
     s_f = np.full(n_pe, -1, dtype=np.int64)
     tiles = np.zeros((2, rows, cols))
@@ -345,27 +367,22 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
                         top = second[k & _STEP_MASK, fold_c0[k >> _STEP_BITS] + c]
                     v_down[base_v + c] = top
         if r_hi >= 0:
-            _pe_update(r_lo * cols, (r_hi + 1) * cols, base, base_v, tags, h, v_down, v_now,
-                       v_next, s, output_stationary)
+            _pe_update(r_lo * cols, (r_hi + 1) * cols, base, base_v, tags, h, v_down, v,
+                       cycle & 1, s, output_stationary)
         if output_stationary:  # a fold's last step: its finished sums leave the array
             for k in range(n_tails):
                 r, c, f = tails[k, 0], tails[k, 1], tails[k, 2]
                 out[fold_r0[f] + r, fold_c0[f] + c] = s[r * cols + c]
         else:
-            v_now, v_next = v_next, v_now
             if r_hi == rows - 1:  # partial sums leave at the bottom edge
-                at = base + n_pe - cols
-                for c in range(cycle - last_in[rows - 1], min(cycle - first_in[rows - 1],
-                                                               cols - 1) + 1):
-                    k = tags[at + c]
-                    if k >= 0 and c < col_lim[k >> _STEP_BITS]:
-                        out[k & _STEP_MASK, fold_c0[k >> _STEP_BITS] + c] += v_now[n_pe + c]
+                _drain(out, v[cycle & 1], n_pe, cycle, start, row_fold[rows - 1], rows, cols, t_len,
+                       col_lim, fold_c0)
         activity[cycle] = busy
         if not output_stationary and not _shift_tiles(second, fold_r0, fold_c0, load, next_load,
                                                       tiles, sh_f, cycle, status):
             return 0
         if record:
-            _record_cycle(trace, cycle, base, base_v, tags, h, v_down, v_now, s, s_f,
+            _record_cycle(trace, cycle, base, base_v, tags, h, v_down, v, cycle & 1, s, s_f,
                           output_stationary, fold_r0, fold_c0, s_r, s_c)
     return last_busy + 1
 
