@@ -85,9 +85,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import systolic_engine
 from .layers import ConvLayer, GemmLayer, filters_to_matrix, im2col, to_gemms
 from .source import marked_source
-from . import systolic_engine
 from .systolic_engine import ScheduleConflict, no_trace, run_engine
 from .validation import check_choice, check_int
 

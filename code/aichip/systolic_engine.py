@@ -5,15 +5,23 @@ elements cycle by cycle, on a schedule it is given: which block of the problem e
 the cycle in which each fold's operands start to enter and the cycle in which its stationary tile
 starts to shift in (:func:`aichip.systolic.simulate_gemm` computes them; the mappings and the
 cycle convention are in that module's docstring). Every value carries the fold and time step it
-belongs to, and the kernel checks them wherever two values meet: if a PE would combine values of
+belongs to, and the kernel checks them where two values meet: if a PE would combine values of
 different folds or time steps, or use a stationary value before it has arrived or after it was
 overwritten, the kernel stops and reports the conflict (what, when, where) in a status array apart
-from the cycle count; :func:`run_engine` raises it as a :class:`ScheduleConflict`.
+from the cycle count; :func:`run_engine` raises it as a :class:`ScheduleConflict`. (A pair of
+values that meets in one PE of a row meets in all of them, so the kernel checks each pair once, in
+the row's first PE; see :func:`systolic_kernel`.)
+
+Speed. The registers of the whole array are windows onto buffers that slide one PE per cycle
+(:func:`_slide`), so moving every value one PE on costs nothing and a cycle's arithmetic is one
+branch-free loop over all PEs that numba vectorises (:func:`_pe_update`). What remains per row and
+cycle is the operand entering at the left edge and its checks.
 
 The kernel is split into the parts a reader can take one at a time: the PE update (between its
 ``magictoken: pe`` markers, which the chapter shows), the operands entering at the left edge
-(:func:`_entering`), the shadow-register load of the next folds' stationary tiles
-(:func:`_shift_tiles`) and the trace recording (:func:`_record_cycle`).
+(:func:`_entering`), a fold's first and last steps passing along a row (:func:`_fronts`), the
+partial sums leaving at the bottom edge (:func:`_drain`), the shadow-register load of the next
+folds' stationary tiles (:func:`_shift_tiles`) and the trace recording (:func:`_record_cycle`).
 """
 
 from __future__ import annotations
@@ -254,9 +262,9 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
     ``v_down`` that slides ``cols`` words (one row) per cycle, row 0 writing the operands entering
     at the top. In ``ws`` and ``is`` the partial sums change on the way down: ``v[n % 2]`` holds
     them after cycle ``n`` (``cols`` zeros first, which enter at the top), ``v[1 - n % 2]`` after
-    the cycle before. ``s`` is the accumulator (``os``) or the active stationary operand and ``s_f`` its fold;
-    ``tiles`` and ``sh_f`` are the shadow registers the next fold's stationary operand shifts
-    into.
+    the cycle before. ``s`` is the accumulator (``os``) or the active stationary operand and
+    ``s_f`` its fold; ``tiles`` and ``sh_f`` are the shadow registers the next fold's stationary
+    operand shifts into.
 
     The checks. The value from the left and the value from above that meet in PE ``(r, c)`` in
     cycle ``n`` entered rows ``r`` and ``r - 1`` in cycles ``n - c`` and ``n - 1 - c``: the same
