@@ -20,7 +20,8 @@ cycle is the operand entering at the left edge and its checks.
 The kernel is split into the parts a reader can take one at a time: the PE update (between its
 ``magictoken: pe`` markers, which the chapter shows), the operands entering at the left edge
 (:func:`_entering`), a fold's first and last steps passing along a row (:func:`_fronts`), the
-partial sums leaving at the bottom edge (:func:`_drain`), the shadow-register load of the next
+column operands entering at the top edge in ``os`` (:func:`_feed_top`), the partial sums leaving
+at the bottom edge (:func:`_drain`), the shadow-register load of the next
 folds' stationary tiles (:func:`_shift_tiles`) and the trace recording (:func:`_record_cycle`).
 """
 
@@ -175,6 +176,25 @@ def _fronts(row_fold, start, r, cycle, t_len, cols, tags, at, out):
             n += 1
         f += 1
     return n
+
+
+@njit(cache=True, inline="always")
+def _feed_top(v_down, base_v, second, cycle, start, first_fold, cols, t_len, lo, hi, col_lim,
+              fold_c0):
+    """Output stationary: write the column operands entering the top of columns ``lo .. hi`` in
+    ``cycle`` (``v_down[base_v + c]``; zero where no useful one does).
+
+    Fold ``f``'s step ``t`` enters column ``c = cycle - start[f] - t``, alongside the same step's
+    operand in PE ``(0, c)``, whose tag the kernel has checked at the row's left edge.
+    ``first_fold`` is the first fold whose last step has not left row 0.
+    """
+    v_down[base_v + lo:base_v + hi + 1] = 0.0
+    f = first_fold
+    while f < start.shape[0] and start[f] <= cycle:
+        front = cycle - start[f]  # the column of the fold's first step
+        for c in range(max(lo, front - (t_len - 1)), min(front, hi, col_lim[f] - 1) + 1):
+            v_down[base_v + c] = second[front - c, fold_c0[f] + c]
+        f += 1
 
 
 @njit(cache=True, inline="always")
@@ -368,12 +388,8 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
                     tails[n_tails, 0], tails[n_tails, 1], tails[n_tails, 2] = r, c, f
                     n_tails += 1
             if output_stationary and r == 0:  # the column operands entering at the top
-                for c in range(lo, hi + 1):
-                    k = tags[at + c]
-                    top = 0.0
-                    if k >= 0 and c < col_lim[k >> _STEP_BITS]:
-                        top = second[k & _STEP_MASK, fold_c0[k >> _STEP_BITS] + c]
-                    v_down[base_v + c] = top
+                _feed_top(v_down, base_v, second, cycle, start, row_fold[0], cols, t_len, lo, hi,
+                          col_lim, fold_c0)
         if r_hi >= 0:
             _pe_update(r_lo * cols, (r_hi + 1) * cols, base, base_v, tags, h, v_down, v,
                        cycle & 1, s, output_stationary)
