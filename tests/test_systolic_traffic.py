@@ -33,9 +33,10 @@ SCALESIM_DEFAULT_BUFFERS = [
     #   $AICHIP_SCALESIM_PYTHON bench/scalesim_runner.py < job.json
     # with job.json = {"layers": SYSTOLIC_LAYERS, "arrays": [[32, 32], [16, 64]],
     # "dataflows": ["os", "ws", "is"], "default_buffers": true}. Where an operand does not fit
-    # its active half buffer SCALE-Sim reads it once per pass (= its SRAM reads) and writes the
-    # ofmap buffer's words plus cols - 1 (its write buffer counts the padding of a part-filled
-    # line); the model leaves those counts NaN.
+    # its active half buffer, SCALE-Sim read it from DRAM as often as from SRAM on these layers
+    # (not in general: 294,868 filter reads above) and wrote the ofmap buffer's words plus
+    # cols - 1 (its write buffer counts the padding of a part-filled line); the model leaves
+    # those counts NaN.
     (3136, 64, 64, 32, 32, 'os', 24695, 401408, 401408, 213248, 401408, 4096, 200735),
     (3136, 64, 64, 32, 32, 'ws', 12919, 401408, 4096, 401408, 401408, 4096, 401439),
     (3136, 64, 64, 32, 32, 'is', 30967, 200704, 401408, 401408, 200704, 4096, 401439),
