@@ -12,8 +12,10 @@ compute cycles. Each result also carries SCALE-Sim's average mapping efficiency;
 ``data/scalesim_reference.csv`` records cycles, mapping efficiency and run time of every run
 (``scalesim_cycles``, ``scalesim_mapping_efficiency``, ``scalesim_s``), and
 ``tests/test_systolic.py`` uses them as golden values. With ``"default_buffers": true`` the
-buffers are SCALE-Sim's defaults instead. Every result carries the per-operand SRAM and DRAM
-accesses of SCALE-Sim's detailed access report for the buffers it ran with.
+buffers are SCALE-Sim's defaults instead (``make bench`` asks for them: they are the buffers
+``aichip.systolic_traffic`` models, and on the bench's layers SCALE-Sim reports no stall cycles
+with them either). Every result carries the per-operand SRAM and DRAM accesses of SCALE-Sim's
+detailed access report for the buffers it ran with.
 """
 
 import contextlib

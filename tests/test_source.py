@@ -47,7 +47,7 @@ def test_numba_kernel_is_read_through_its_python_function():
 
 
 @pytest.mark.parametrize("obj, token, must_contain", [
-    (systolic_engine.systolic_kernel, "pe", "v[r, c] = v_in + h_in * s[r, c]"),
+    (systolic_engine._pe_update, "pe", "v[now, i + cols] = v_in + h_in * s[i]"),
     (gemm._emit_micro_kernel, "micro", "for"),
     (memory._chase_kernel, "chase", "for"),
     (gpu.kernels, "tiled_matmul", "cuda.syncthreads()"),

@@ -216,8 +216,8 @@ def test_bad_input(call, exc, match):
 
 def test_kernel_source_shows_both_update_rules():
     src = sy.kernel_source("pe")
-    assert "s[r, c] += h_in * v_in" in src          # output stationary: accumulate in place
-    assert "v[r, c] = v_in + h_in * s[r, c]" in src  # ws / is: add to the passing partial sum
+    assert "s[i] += h_in * v_in" in src               # output stationary: accumulate in place
+    assert "v[now, i + cols] = v_in + h_in * s[i]" in src  # ws / is: add to the passing partial sum
     assert "magictoken" not in src
 
 

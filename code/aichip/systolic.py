@@ -85,9 +85,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import systolic_engine
 from .layers import ConvLayer, GemmLayer, filters_to_matrix, im2col, to_gemms
 from .source import marked_source
-from .systolic_engine import ScheduleConflict, no_trace, run_engine, systolic_kernel
+from .systolic_engine import ScheduleConflict, no_trace, run_engine
 from .validation import check_choice, check_int
 
 __all__ = ["DATAFLOWS", "MAPPINGS", "ConvLayer", "GemmLayer", "GemmCycles", "SimulationResult",
@@ -208,7 +209,7 @@ def kernel_source(part: str = "pe") -> str:
     """Source lines of the simulator kernel between its ``# magictoken: <part>-begin`` and ``-end``
     markers (``part="pe"``: what one PE does with the values that reach it), dedented."""
     check_choice("part", part, ("pe",))
-    return marked_source(systolic_kernel, part)
+    return marked_source(systolic_engine, part)
 
 
 def _arrange(x: np.ndarray, have: tuple[str, str], want: tuple[str, str]) -> np.ndarray:
