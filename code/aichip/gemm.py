@@ -513,7 +513,10 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     the other variants on one. After one warm-up call each, NumPy and ``packed`` are timed in
     alternation (NumPy, packed, NumPy, packed, ...), ``repeats`` calls each, so that a burst of
     load from other processes hits both alike; the other variants are timed after them. Each
-    keeps its best call.
+    keeps its best call. Before each timed call of the alternation the process waits until the
+    other library's worker threads stop spinning (:func:`aichip.timing.wait_until_idle`):
+    OpenBLAS's spin for about 0.1 s after a call, longer than ``packed`` takes at n = 1024, and
+    on 2 cores a kernel timed beside them ran at less than half its speed.
 
     Returns
     -------
@@ -527,7 +530,7 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
     import pandas as pd
 
     from .threads import blas_threads, numba_threads
-    from .timing import time_call
+    from .timing import time_call, wait_until_idle
     from .validation import check_threads
 
     n = check_int("n", n, minimum=1)
@@ -550,6 +553,7 @@ def benchmark(n: int = 1024, variants=VARIANTS, dtype: str = "float64", threads:
             fn()  # warm-up: compiles, faults the pages in
         for _ in range(repeats):
             for name, fn in side_by_side.items():
+                wait_until_idle()  # the other pool's spinning threads would share the cores
                 start = time.perf_counter()
                 fn()
                 best[name] = min(best.get(name, np.inf), time.perf_counter() - start)
