@@ -181,13 +181,15 @@ def _tiled_kernel(a, b, c, tile):
 def _pack_b(b, p0, j0, out):
     # magictoken: pack-b-begin
     # KC x NC panel of B -> out[q, p, j] = B[p0 + p, j0 + q*NR + j]: NR-column micro-panels, each
-    # row by row (the order the micro-kernel reads them), zero past B's last column
+    # row by row (the order the micro-kernel reads them), zero past B's last column. B is read
+    # row by row, each row once and contiguously (walking down a micro-panel instead, a column
+    # strip of B, touches a new page every row and took twice as long)
     n_panels, kc, nr = out.shape
-    for q in range(n_panels):
-        cols = max(0, min(nr, b.shape[1] - j0 - q * nr))  # B's columns in this micro-panel
-        for p in range(kc):
-            row = b[p0 + p]
-            for j in range(cols):                     # a contiguous copy, without a branch
+    for p in range(kc):
+        row = b[p0 + p]
+        for q in range(n_panels):
+            cols = max(0, min(nr, b.shape[1] - j0 - q * nr))  # B's columns in this micro-panel
+            for j in range(cols):
                 out[q, p, j] = row[j0 + q * nr + j]
             for j in range(cols, nr):
                 out[q, p, j] = 0.0
@@ -329,8 +331,9 @@ def _packed_kernel(a, b, c, mc, kc, nc, mr, nr, threads):
             kcb = min(kc, k - p0)
             n_bpanels = (ncb + nr - 1) // nr
             bpack = np.empty((n_bpanels, kcb, nr), dtype=a.dtype)
-            for q in prange(n_bpanels):             # B panel: packed by all threads, shared
-                _pack_b(b, p0, j0 + q * nr, bpack[q:q + 1])
+            for t in prange(threads):               # B panel: packed by all threads, shared
+                q0, q1 = t * n_bpanels // threads, (t + 1) * n_bpanels // threads
+                _pack_b(b, p0, j0 + q0 * nr, bpack[q0:q1])
             for ib in prange(n_iblocks):            # 3rd loop: ~MC rows of A, one block a thread
                 i0 = mr * (ib * n_panels // n_iblocks)
                 mcb = min(m, mr * ((ib + 1) * n_panels // n_iblocks)) - i0
