@@ -353,7 +353,7 @@ def _packed_kernel(a, b, c, mc, kc, nc, mr, nr, threads):
                 apack = np.empty(((mcb + mr - 1) // mr, kcb, mr), dtype=a.dtype)
                 _pack_a(a, i0, mcb, p0, apack)      # A block: this thread's, in its L2
                 edge = np.empty((mr, nr), dtype=a.dtype)
-                for jq in range(n_bpanels):         # 2nd loop: NR columns (a B micro-panel, in L1)
+                for jq in range(n_bpanels):         # 2nd loop: NR columns (a B micro-panel, in L2)
                     cj = j0 + jq * nr
                     for iq in range(apack.shape[0]):  # 1st loop: MR rows (an A micro-panel)
                         ci = i0 + iq * mr
