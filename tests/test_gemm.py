@@ -155,16 +155,19 @@ def test_packed_traffic_matches_loop_count_at_ragged_sizes(monkeypatch):
 
 
 @pytest.mark.parametrize("caches, mr, nr, itemsize, expected", [
-    # AVX2 core (32 KiB L1, 512 KiB L2, 32 MiB L3), 6 x 8 float64 tile: a 256 x 8 micro-panel of
-    # B is 16 KiB (half of L1), a 126 x 256 block of A 252 KiB (half of L2, a multiple of 6), a
-    # 256 x 4096 panel of B 8 MiB (a quarter of L3, at the 4096-column cap)
-    ((32 * 2**10, 512 * 2**10, 32 * 2**20), 6, 8, 8, {"MC": 126, "KC": 256, "NC": 4096}),
-    # AVX-512 core (48 KiB L1, 2 MiB L2, 32 MiB L3), 14 x 16 float64 tile: 24 KiB / 128 B per row
-    # = 192 rows, rounded down to 128; 1 MiB / 1 KiB per row of A = 1024, a multiple of 14: 1022
-    ((48 * 2**10, 2 * 2**20, 32 * 2**20), 14, 16, 8, {"MC": 1022, "KC": 128, "NC": 4096}),
-    # float32 and a small L3: KC = 16 KiB / 32 B = 512, MC = 256 KiB / 2 KiB = 128 -> 126,
-    # NC = 1 MiB / 2 KiB per column of B = 512
-    ((32 * 2**10, 512 * 2**10, 4 * 2**20), 6, 8, 4, {"MC": 126, "KC": 512, "NC": 512}),
+    # AVX2 core (32 KiB L1, 512 KiB L2, 32 MiB L3), 6 x 8 float64 tile: an eighth of L2 (64 KiB)
+    # holds 1024 rows of 64 B of a B micro-panel (the cap); the rest, 448 KiB, holds 56 rows of
+    # 8 KiB of A, 54 as a multiple of 6; a quarter of L3, 8 MiB, holds 1024 columns of 8 KiB
+    ((32 * 2**10, 512 * 2**10, 32 * 2**20), 6, 8, 8, {"MC": 54, "KC": 1024, "NC": 1024}),
+    # AVX-512 core (48 KiB L1, 2 MiB L2, 32 MiB L3), 14 x 16 float64 tile: 256 KiB / 128 B = 2048
+    # rows, capped at 1024; (2 MiB - 128 KiB) / 8 KiB = 240 rows of A, 238 = 17 x 14
+    ((48 * 2**10, 2 * 2**20, 32 * 2**20), 14, 16, 8, {"MC": 238, "KC": 1024, "NC": 1024}),
+    # float32 and a small L3: 64 KiB / 32 B = 2048 -> 1024; (512 - 32) KiB / 4 KiB = 120 rows;
+    # NC = 1 MiB / 4 KiB per column of B = 256
+    ((32 * 2**10, 512 * 2**10, 4 * 2**20), 6, 8, 4, {"MC": 120, "KC": 1024, "NC": 256}),
+    # a small L2 sets KC below the cap: 192 KiB / 8 / 128 B = 192 rows, a power of two: 128;
+    # (192 - 16) KiB / 1 KiB = 176 rows of A, 168 = 12 x 14; NC = 2 MiB / 1 KiB = 2048
+    ((32 * 2**10, 192 * 2**10, 8 * 2**20), 14, 16, 8, {"MC": 168, "KC": 128, "NC": 2048}),
 ])
 def test_blocking_for_cache_sizes(caches, mr, nr, itemsize, expected):
     got = gemm.blocking_for(*caches, mr=mr, nr=nr, itemsize=itemsize)

@@ -43,12 +43,54 @@ def test_time_call_times_until_min_time(monkeypatch):
     assert len(t.samples_s) == 5
 
 
+class _ScriptedClocks:
+    """A wall clock that sleep() advances, and a process CPU clock that advances by a scripted
+    amount during each sleep (the busy seconds of the process's other threads)."""
+
+    def __init__(self, busy_per_sleep):
+        self.wall, self.cpu, self.sleeps = 0.0, 0.0, 0
+        self.busy = list(busy_per_sleep)
+
+    def sleep(self, s):
+        self.wall += s
+        self.cpu += self.busy[self.sleeps] if self.sleeps < len(self.busy) else 0.0
+        self.sleeps += 1
+
+
+def _patch_clocks(monkeypatch, clocks):
+    monkeypatch.setattr(timing.time, "sleep", clocks.sleep)
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clocks.wall)
+    monkeypatch.setattr(timing.time, "process_time", lambda: clocks.cpu)
+
+
+def test_wait_until_idle_sleeps_until_a_quiet_step(monkeypatch):
+    # a spinning thread uses the whole 10 ms step three times, then 0.5 ms (under 10 % of it)
+    clocks = _ScriptedClocks([0.01, 0.01, 0.01, 0.0005])
+    _patch_clocks(monkeypatch, clocks)
+    assert timing.wait_until_idle(step_s=0.01, busy_fraction=0.1) == pytest.approx(0.04)
+    assert clocks.sleeps == 4
+    # an idle process: one step
+    clocks = _ScriptedClocks([])
+    _patch_clocks(monkeypatch, clocks)
+    assert timing.wait_until_idle(step_s=0.01) == pytest.approx(0.01)
+
+
+def test_wait_until_idle_gives_up_after_max_wait(monkeypatch):
+    clocks = _ScriptedClocks([0.02] * 1000)   # two threads spinning for ever
+    _patch_clocks(monkeypatch, clocks)
+    assert timing.wait_until_idle(step_s=0.01, max_wait_s=0.25) == pytest.approx(0.25)
+    assert clocks.sleeps == 25
+
+
 @pytest.mark.parametrize("call, exc, text", [
     (lambda: timing.time_call(3), TypeError, "fn must be callable"),
     (lambda: timing.time_call(lambda: 0, min_time_s=-1), ValueError, "min_time_s must be >= 0"),
     (lambda: timing.time_call(lambda: 0, max_repeats=0), ValueError, "max_repeats must be >= 1"),
     (lambda: timing.time_call(lambda: 0, repeats=0), ValueError, "repeats must be >= 1"),
     (lambda: timing.time_call(lambda: 0, warmup=-1), ValueError, "warmup must be >= 0"),
+    (lambda: timing.wait_until_idle(step_s=0), ValueError, "step_s must be > 0"),
+    (lambda: timing.wait_until_idle(busy_fraction=2), ValueError, "busy_fraction must be <= 1"),
+    (lambda: timing.wait_until_idle(max_wait_s="1"), TypeError, "max_wait_s must be a real"),
     (lambda: validation.check_int("size", True), TypeError, "size must be an integer"),
     (lambda: validation.check_float("ratio", float("nan")), ValueError, "ratio must be finite"),
     (lambda: validation.check_choice("kind", "z", ("a", "b")), ValueError,
