@@ -198,3 +198,27 @@ def test_blas_info_from_threadpoolctl_records(monkeypatch, pool, expected):
     info = machine.blas_info()
     assert (info.library, info.core, info.vector_bits, info.vector_isa, info.version,
             info.threads) == expected
+
+
+def test_both_in_turn_benchmarks_let_the_other_pool_settle_before_every_timed_call(monkeypatch):
+    # gemm.benchmark and the block-sparse benchmark time NumPy and a numba kernel in turn: each
+    # timed call must come right after a wait_until_idle, or it shares the cores with the other
+    # library's spinning threads (on 2 cores, about half speed)
+    from aichip import gemm, sparse
+
+    events = []
+    monkeypatch.setattr(timing, "wait_until_idle", lambda *a, **k: events.append("wait") or 0.0)
+    calls = {"a": lambda: events.append("a"), "b": lambda: events.append("b")}
+    sparse._interleaved_times(calls, repeats=3, min_time_s=0.0)
+    timed = events[2:]                                  # after one warm-up call each
+    assert timed == ["wait", "a", "wait", "b"] * 3
+
+    events.clear()
+    real_matmul = gemm.matmul
+    monkeypatch.setattr(gemm, "matmul", lambda *a: events.append("packed") or real_matmul(*a))
+    gemm.benchmark(n=16, variants=("packed",), repeats=2, threads=1)
+    packed_at = [i for i, e in enumerate(events) if e == "packed"]
+    # warm-up, two timed calls, then the correctness product: each timed one follows a wait
+    assert len(packed_at) == 4
+    assert all(events[i - 1] == "wait" for i in packed_at[1:3])
+    assert events.count("wait") == 4                    # NumPy's two timed calls waited too

@@ -325,8 +325,12 @@ def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.
 
 def _interleaved_times(runs: dict, repeats: int, min_time_s: float) -> dict:
     """Seconds of each call of each function in ``runs``, timed in turn, round after round, after
-    one warm-up call each: at least ``repeats`` rounds, and until ``min_time_s`` has passed."""
+    one warm-up call each: at least ``repeats`` rounds, and until ``min_time_s`` has passed. Before
+    each timed call the other library's spinning worker threads are let settle
+    (:func:`aichip.timing.wait_until_idle`), as :func:`aichip.gemm.benchmark` does."""
     import time
+
+    from .timing import wait_until_idle
 
     for fn in runs.values():
         fn()
@@ -334,6 +338,7 @@ def _interleaved_times(runs: dict, repeats: int, min_time_s: float) -> dict:
     start = time.perf_counter()
     while min(len(v) for v in times.values()) < repeats or time.perf_counter() - start < min_time_s:
         for k, fn in runs.items():
+            wait_until_idle()
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
