@@ -55,18 +55,26 @@ import itertools
 import json
 import math
 import os
+import pickle
+import select
+import signal
+import sys
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
 
 __all__ = [
-    "ENV", "MAX_VIEWS", "NOT_PRECOMPUTED", "DPI", "static_mode", "render", "check_grid",
-    "grid_points", "precompute", "describe_grid", "explorer", "stack_view",
+    "ENV", "PROCESSES_ENV", "MAX_VIEWS", "NOT_PRECOMPUTED", "DPI", "static_mode", "processes",
+    "render", "check_grid", "grid_points", "precompute", "describe_grid", "explorer", "stack_view",
 ]
 
 #: environment variable that turns precomputed (static) explorers on: "1", "true" or "yes"
 ENV = "AICHIP_STATIC_EXPLORERS"
+#: environment variable: how many processes render an explorer's views (default: one per CPU this
+#: process may run on, at most 8; "1" renders them all in this process)
+PROCESSES_ENV = "AICHIP_STATIC_PROCESSES"
 #: the most views (grid points) one explorer may precompute: keeps each page small
 MAX_VIEWS = 160
 #: CSS class of the view a static explorer shows where two of its axes are moved at once
@@ -101,6 +109,111 @@ def _png_output(fig, dpi: float) -> dict:
             "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
                      "text/plain": f"<Figure size {width:g}x{height:g} with "
                                    f"{len(fig.axes)} Axes>"}}
+
+
+def processes(n_views: int | None = None) -> int:
+    """How many processes render an explorer's ``n_views`` views: :data:`PROCESSES_ENV` if set,
+    else one per CPU this process may run on, at most 8; never more than ``n_views``. Always 1
+    where processes cannot be forked cheaply and safely (only Linux qualifies)."""
+    text = os.environ.get(PROCESSES_ENV, "").strip()
+    if text:
+        try:
+            n = int(text)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"{PROCESSES_ENV} must be a positive integer, got {text!r}")
+    else:
+        n = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+    if not sys.platform.startswith("linux"):
+        n = 1
+    return max(1, n if n_views is None else min(n, n_views))
+
+
+def _silence_kernel() -> None:
+    """In a forked copy of a Jupyter kernel: nothing may reach the kernel's sockets or streams.
+
+    The copy shares the kernel's ZeroMQ connections, which are not fork-safe: a widget that
+    changes a trait in ``draw`` (or a ``display``) would send through ``Session.send``, which is
+    made a no-op here; text written at the file-descriptor level goes to /dev/null (the copy
+    returns what ``draw`` prints, and its Python-level stderr, through its pipe)."""
+    session = sys.modules.get("jupyter_client.session")
+    if session is not None:
+        session.Session.send = lambda *args, **kwargs: None
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    sys.stdout = io.StringIO()
+    sys.stderr = io.StringIO()
+
+
+def _fork_renderer(draw: Callable, values: list[dict], dpi: float) -> tuple[int, int]:
+    """Fork a copy that renders ``values`` and writes (outputs, stderr text) pickled to a pipe.
+    Returns (process id, read end of the pipe)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return pid, read_end
+    status = 1
+    try:                               # the copy: never returns, never runs the kernel's atexit
+        os.close(read_end)
+        _silence_kernel()
+        views = [render(draw, v, dpi) for v in values]
+        data = pickle.dumps((views, sys.stderr.getvalue()), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _collect(pid: int, read_end: int, deadline: float) -> tuple | None:
+    """The (views, stderr text) a forked copy sent, or None if it failed or missed ``deadline``
+    (a ``time.monotonic`` value; then it is killed)."""
+    chunks = []
+    try:
+        while True:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([read_end], [], [], wait)[0]:
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(read_end, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception:  # noqa: BLE001  (a truncated message: render here instead)
+        return None
+
+
+def _render_all(draw: Callable, values: list[dict], dpi: float, n_processes: int) -> list:
+    """``[render(draw, v, dpi) for v in values]``, shared among ``n_processes`` processes: this
+    one renders every n-th view, starting at the first, and forked copies the others."""
+    if n_processes <= 1 or len(values) < 2:
+        return [render(draw, v, dpi) for v in values]
+    copies = {k: _fork_renderer(draw, values[k::n_processes], dpi)
+              for k in range(1, n_processes)}
+    views: list = [None] * len(values)
+    start = time.monotonic()
+    views[0::n_processes] = [render(draw, v, dpi) for v in values[0::n_processes]]
+    # a copy renders as many views as this process did: allow it four times as long, and a minute
+    deadline = time.monotonic() + 60 + 4 * (time.monotonic() - start)
+    for k, (pid, read_end) in copies.items():
+        got = _collect(pid, read_end, deadline)
+        if got is None:   # draw raised there, or the copy died: render here (and raise here)
+            got = ([render(draw, v, dpi) for v in values[k::n_processes]], "")
+        views[k::n_processes], errors = got
+        if errors:
+            sys.stderr.write(errors)
+    return views
 
 
 def render(draw: Callable, values: Mapping, dpi: float = DPI) -> list[dict]:
@@ -284,13 +397,21 @@ def precompute(draw: Callable, controls: Mapping[str, w.Widget],
                dpi: float = DPI) -> dict[tuple, list[dict]]:
     """``render`` of ``draw`` at every point of :func:`grid_points`.
 
+    The views are rendered by :func:`processes` processes at once: this one and forked copies of
+    it, each rendering every n-th point (matplotlib draws in one thread, so a build that renders
+    in one process leaves the other cores idle). The result is the same as rendering them one
+    after another here; a copy that fails (``draw`` raises, or the copy dies) leaves its points
+    to be rendered here, so an error is raised here as without the copies.
+
     Returns ``{tuple of values, in the order of check_grid's levels: outputs}``.
     """
     if not callable(draw):
         raise TypeError(f"draw must be callable, got {type(draw).__name__}")
     levels = check_grid(controls, grid, axes)
-    return {point: render(draw, dict(zip(levels, point, strict=True)), dpi)
-            for point in grid_points(levels, axes or {})}
+    points = grid_points(levels, axes or {})
+    views = _render_all(draw, [dict(zip(levels, p, strict=True)) for p in points], dpi,
+                        processes(len(points)))
+    return dict(zip(points, views, strict=True))
 
 
 def describe_grid(levels: Mapping[str, tuple], controls: Mapping[str, w.Widget],
