@@ -381,7 +381,7 @@ def test_a_failure_in_a_forked_renderer_is_rendered_and_raised_here(monkeypatch,
         if n == 3:
             raise RuntimeError(f"boom at {n}")
         if n == 4 and dying and os.getpid() != parent:
-            os._exit(3)                                      # the copy of views 1, 4, 6 dies
+            os._exit(3)                                      # the copy of views 4, 5, 6 dies
         print(f"n={n} in {'this process' if os.getpid() == parent else 'a copy'}",
               file=sys.stderr)
         print(n)
@@ -396,7 +396,7 @@ def test_a_failure_in_a_forked_renderer_is_rendered_and_raised_here(monkeypatch,
             (n,): f"{n}\n" for n in (0, 1, 2, 4, 5, 6)}
         err = capfd.readouterr().err
         copy = "this process" if dying else "a copy"
-        assert "n=0 in this process" in err and f"n=1 in {copy}" in err, err
+        assert "n=0 in this process" in err and f"n=5 in {copy}" in err, err
     assert slider.max == 9
     monkeypatch.setenv(static.PROCESSES_ENV, "0")
     with pytest.raises(ValueError, match="AICHIP_STATIC_PROCESSES must be a positive integer"):

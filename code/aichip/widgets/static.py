@@ -195,22 +195,28 @@ def _collect(pid: int, read_end: int, deadline: float) -> tuple | None:
 
 
 def _render_all(draw: Callable, values: list[dict], dpi: float, n_processes: int) -> list:
-    """``[render(draw, v, dpi) for v in values]``, shared among ``n_processes`` processes: this
-    one renders every n-th view, starting at the first, and forked copies the others."""
+    """``[render(draw, v, dpi) for v in values]``, shared among ``n_processes`` processes, each
+    rendering one run of consecutive views: this one the first, forked copies the others.
+
+    Consecutive, not every n-th: neighbouring views share the outer controls' values, and a draw
+    that caches what those values cost (the dataflow explorer searches mappings once per layer)
+    keeps its cache within one process."""
     if n_processes <= 1 or len(values) < 2:
         return [render(draw, v, dpi) for v in values]
-    copies = {k: _fork_renderer(draw, values[k::n_processes], dpi)
-              for k in range(1, n_processes)}
+    bounds = [len(values) * k // n_processes for k in range(n_processes + 1)]
+    runs = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    copies = [(run, *_fork_renderer(draw, values[run], dpi)) for run in runs[1:]]
     views: list = [None] * len(values)
     start = time.monotonic()
-    views[0::n_processes] = [render(draw, v, dpi) for v in values[0::n_processes]]
-    # a copy renders as many views as this process did: allow it four times as long, and a minute
+    views[runs[0]] = [render(draw, v, dpi) for v in values[runs[0]]]
+    # a copy renders about as many views as this process did: allow it four times as long, and
+    # a minute more
     deadline = time.monotonic() + 60 + 4 * (time.monotonic() - start)
-    for k, (pid, read_end) in copies.items():
+    for run, pid, read_end in copies:
         got = _collect(pid, read_end, deadline)
         if got is None:   # draw raised there, or the copy died: render here (and raise here)
-            got = ([render(draw, v, dpi) for v in values[k::n_processes]], "")
-        views[k::n_processes], errors = got
+            got = ([render(draw, v, dpi) for v in values[run]], "")
+        views[run], errors = got
         if errors:
             sys.stderr.write(errors)
     return views
@@ -398,10 +404,10 @@ def precompute(draw: Callable, controls: Mapping[str, w.Widget],
     """``render`` of ``draw`` at every point of :func:`grid_points`.
 
     The views are rendered by :func:`processes` processes at once: this one and forked copies of
-    it, each rendering every n-th point (matplotlib draws in one thread, so a build that renders
-    in one process leaves the other cores idle). The result is the same as rendering them one
-    after another here; a copy that fails (``draw`` raises, or the copy dies) leaves its points
-    to be rendered here, so an error is raised here as without the copies.
+    it, each rendering a run of consecutive points (matplotlib draws in one thread, so a build
+    that renders in one process leaves the other cores idle). The result is the same as
+    rendering them one after another here; a copy that fails (``draw`` raises, or the copy dies)
+    leaves its points to be rendered here, so an error is raised here as without the copies.
 
     Returns ``{tuple of values, in the order of check_grid's levels: outputs}``.
     """
