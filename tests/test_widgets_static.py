@@ -401,3 +401,38 @@ def test_a_failure_in_a_forked_renderer_is_rendered_and_raised_here(monkeypatch,
     monkeypatch.setenv(static.PROCESSES_ENV, "0")
     with pytest.raises(ValueError, match="AICHIP_STATIC_PROCESSES must be a positive integer"):
         static.processes()
+
+
+def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged():
+    """A log axis labels its ticks with formulas (10^k): render() shares one parser and cache
+    among matplotlib's renderers; the PNG is the same as matplotlib's own, and matplotlib is left
+    as it was."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.mathtext import MathTextParser
+
+    from aichip.widgets import rendering
+
+    def draw():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.loglog([1e-2, 1e3], [1.0, 1e5])
+        ax.grid(True, which="both")
+        fig.tight_layout()
+        plt.show()
+
+    def own():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.loglog([1e-2, 1e3], [1.0, 1e5])
+        ax.grid(True, which="both")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=static.DPI, bbox_inches="tight",
+                    metadata={"Software": None})
+        plt.close(fig)
+        return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    init, parse = RendererAgg.__init__, MathTextParser.__dict__["_parse_cached"]
+    (first,), (second,) = static.render(draw, {}), static.render(draw, {})
+    assert first["data"]["image/png"] == second["data"]["image/png"] == own()
+    assert RendererAgg.__init__ is init and MathTextParser.__dict__["_parse_cached"] is parse
+    info = rendering._PARSE_CACHE[0].cache_info()
+    assert info.hits > info.misses > 0       # the second view parsed nothing anew

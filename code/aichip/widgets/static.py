@@ -43,27 +43,22 @@ The grid's first key is the outer stack level, then the rest of the grid, then t
 must be a value the live control can take, and the control's initial value must be among them (so
 the page opens on the same view Jupyter shows). A control on neither the grid nor the axes is an
 error: it would be frozen on the page.
+
+The views are rendered by :mod:`aichip.widgets.rendering` (in one process per CPU).
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
-import io
 import itertools
 import json
 import math
 import os
-import pickle
-import select
-import signal
-import sys
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
+
+from .rendering import DPI, PROCESSES_ENV, processes, render, render_views
 
 __all__ = [
     "ENV", "PROCESSES_ENV", "MAX_VIEWS", "NOT_PRECOMPUTED", "DPI", "static_mode", "processes",
@@ -72,20 +67,10 @@ __all__ = [
 
 #: environment variable that turns precomputed (static) explorers on: "1", "true" or "yes"
 ENV = "AICHIP_STATIC_EXPLORERS"
-#: environment variable: how many processes render an explorer's views (default: one per CPU this
-#: process may run on, at most 8; "1" renders them all in this process)
-PROCESSES_ENV = "AICHIP_STATIC_PROCESSES"
 #: the most views (grid points) one explorer may precompute: keeps each page small
 MAX_VIEWS = 160
 #: CSS class of the view a static explorer shows where two of its axes are moved at once
 NOT_PRECOMPUTED = "aichip-not-precomputed"
-#: default resolution of the precomputed figures (dots per inch). An explorer's figure must fit the
-#: page's column (about 680 CSS pixels: at most ~10.5 inches at 72 dpi) so that it is never shrunk
-#: and a point stays at least a pixel (tests/browser/test_figures.py checks it); explorers with
-#: few views pass ``dpi=100`` for sharper text, those with many keep 72 for the build's time and
-#: the page's size (rendering at 100 dpi costs about 1.5 times as long per view)
-DPI = 72
-
 _SELECTIONS = (w.Dropdown, w.ToggleButtons, w.RadioButtons, w.SelectionSlider)
 _SLIDERS = (w.IntSlider, w.FloatSlider, w.FloatLogSlider, w.BoundedIntText, w.BoundedFloatText)
 _TEXTS = (w.IntText, w.FloatText)
@@ -99,162 +84,6 @@ def static_mode(static: bool | None = None) -> bool:
             raise TypeError(f"static must be True, False or None, got {static!r}")
         return static
     return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def _png_output(fig, dpi: float) -> dict:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    width, height = fig.get_size_inches() * fig.dpi
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                     "text/plain": f"<Figure size {width:g}x{height:g} with "
-                                   f"{len(fig.axes)} Axes>"}}
-
-
-def processes(n_views: int | None = None) -> int:
-    """How many processes render an explorer's ``n_views`` views: :data:`PROCESSES_ENV` if set,
-    else one per CPU this process may run on, at most 8; never more than ``n_views``. Always 1
-    where processes cannot be forked cheaply and safely (only Linux qualifies)."""
-    text = os.environ.get(PROCESSES_ENV, "").strip()
-    if text:
-        try:
-            n = int(text)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"{PROCESSES_ENV} must be a positive integer, got {text!r}")
-    else:
-        n = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                else os.cpu_count() or 1)
-    if not sys.platform.startswith("linux"):
-        n = 1
-    return max(1, n if n_views is None else min(n, n_views))
-
-
-def _silence_kernel() -> None:
-    """In a forked copy of a Jupyter kernel: nothing may reach the kernel's sockets or streams.
-
-    The copy shares the kernel's ZeroMQ connections, which are not fork-safe: a widget that
-    changes a trait in ``draw`` (or a ``display``) would send through ``Session.send``, which is
-    made a no-op here; text written at the file-descriptor level goes to /dev/null (the copy
-    returns what ``draw`` prints, and its Python-level stderr, through its pipe)."""
-    session = sys.modules.get("jupyter_client.session")
-    if session is not None:
-        session.Session.send = lambda *args, **kwargs: None
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    sys.stdout = io.StringIO()
-    sys.stderr = io.StringIO()
-
-
-def _fork_renderer(draw: Callable, values: list[dict], dpi: float) -> tuple[int, int]:
-    """Fork a copy that renders ``values`` and writes (outputs, stderr text) pickled to a pipe.
-    Returns (process id, read end of the pipe)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(write_end)
-        return pid, read_end
-    status = 1
-    try:                               # the copy: never returns, never runs the kernel's atexit
-        os.close(read_end)
-        _silence_kernel()
-        views = [render(draw, v, dpi) for v in values]
-        data = pickle.dumps((views, sys.stderr.getvalue()), protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(data)
-        status = 0
-    finally:
-        os._exit(status)
-
-
-def _collect(pid: int, read_end: int, deadline: float) -> tuple | None:
-    """The (views, stderr text) a forked copy sent, or None if it failed or missed ``deadline``
-    (a ``time.monotonic`` value; then it is killed)."""
-    chunks = []
-    try:
-        while True:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([read_end], [], [], wait)[0]:
-                os.kill(pid, signal.SIGKILL)
-                break
-            chunk = os.read(read_end, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
-        return None
-    try:
-        return pickle.loads(b"".join(chunks))
-    except Exception:  # noqa: BLE001  (a truncated message: render here instead)
-        return None
-
-
-def _render_all(draw: Callable, values: list[dict], dpi: float, n_processes: int) -> list:
-    """``[render(draw, v, dpi) for v in values]``, shared among ``n_processes`` processes, each
-    rendering one run of consecutive views: this one the first, forked copies the others.
-
-    Consecutive, not every n-th: neighbouring views share the outer controls' values, and a draw
-    that caches what those values cost (the dataflow explorer searches mappings once per layer)
-    keeps its cache within one process."""
-    if n_processes <= 1 or len(values) < 2:
-        return [render(draw, v, dpi) for v in values]
-    bounds = [len(values) * k // n_processes for k in range(n_processes + 1)]
-    runs = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
-    copies = [(run, *_fork_renderer(draw, values[run], dpi)) for run in runs[1:]]
-    views: list = [None] * len(values)
-    start = time.monotonic()
-    views[runs[0]] = [render(draw, v, dpi) for v in values[runs[0]]]
-    # a copy renders about as many views as this process did: allow it four times as long, and
-    # a minute more
-    deadline = time.monotonic() + 60 + 4 * (time.monotonic() - start)
-    for run, pid, read_end in copies:
-        got = _collect(pid, read_end, deadline)
-        if got is None:   # draw raised there, or the copy died: render here (and raise here)
-            got = ([render(draw, v, dpi) for v in values[run]], "")
-        views[run], errors = got
-        if errors:
-            sys.stderr.write(errors)
-    return views
-
-
-def render(draw: Callable, values: Mapping, dpi: float = DPI) -> list[dict]:
-    """Run ``draw(**values)`` and return what it showed as notebook output dicts, in order:
-    printed text as ``stream`` outputs, each figure it showed (or left open) as a PNG at ``dpi``
-    dots per inch."""
-    outputs: list[dict] = []
-    text = io.StringIO()
-    before = set(plt.get_fignums())
-
-    def flush_text():
-        if text.getvalue():
-            outputs.append({"output_type": "stream", "name": "stdout", "text": text.getvalue()})
-            text.seek(0)
-            text.truncate()
-
-    def show(*args, **kwargs):
-        flush_text()
-        for num in plt.get_fignums():
-            if num not in before:
-                fig = plt.figure(num)
-                outputs.append(_png_output(fig, dpi))
-                plt.close(fig)
-
-    real_show = plt.show
-    plt.show = show
-    try:
-        with contextlib.redirect_stdout(text):
-            draw(**values)
-        show()
-    finally:
-        plt.show = real_show
-        for num in set(plt.get_fignums()) - before:   # after an exception: leave no figure open
-            plt.close(num)
-    return outputs
 
 
 def _same(a, b) -> bool:
@@ -415,8 +244,8 @@ def precompute(draw: Callable, controls: Mapping[str, w.Widget],
         raise TypeError(f"draw must be callable, got {type(draw).__name__}")
     levels = check_grid(controls, grid, axes)
     points = grid_points(levels, axes or {})
-    views = _render_all(draw, [dict(zip(levels, p, strict=True)) for p in points], dpi,
-                        processes(len(points)))
+    views = render_views(draw, [dict(zip(levels, p, strict=True)) for p in points], dpi,
+                         processes(len(points)))
     return dict(zip(points, views, strict=True))
 
 
