@@ -33,8 +33,10 @@ __all__ = ["DPI", "PROCESSES_ENV", "processes", "render", "render_views"]
 #: the page's size (rendering at 100 dpi costs about 1.5 times as long per view)
 DPI = 72
 
-#: environment variable: how many processes render an explorer's views (default: one per CPU this
-#: process may run on, at most 8; "1" renders them all in this process)
+#: environment variable: how many processes render an explorer's views (default 1: all in this
+#: process). Off by default: a book build with 2 saw matplotlib fail to load a glyph in the kernel
+#: ("FT_Load_Glyph ... invalid outline", chapters 9 and 12, one build in two), a font file read
+#: racing with a forked copy; until that is understood, set it only to try it out.
 PROCESSES_ENV = "AICHIP_STATIC_PROCESSES"
 
 
@@ -49,9 +51,9 @@ def _png_output(fig, dpi: float) -> dict:
 
 
 def processes(n_views: int | None = None) -> int:
-    """How many processes render an explorer's ``n_views`` views: :data:`PROCESSES_ENV` if set,
-    else one per CPU this process may run on, at most 8; never more than ``n_views``. Always 1
-    where processes cannot be forked cheaply and safely (only Linux qualifies)."""
+    """How many processes render an explorer's ``n_views`` views: :data:`PROCESSES_ENV` if set
+    (else 1); never more than ``n_views``. Always 1 where processes cannot be forked cheaply
+    (only Linux qualifies)."""
     text = os.environ.get(PROCESSES_ENV, "").strip()
     if text:
         try:
@@ -61,8 +63,7 @@ def processes(n_views: int | None = None) -> int:
         if n < 1:
             raise ValueError(f"{PROCESSES_ENV} must be a positive integer, got {text!r}")
     else:
-        n = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                else os.cpu_count() or 1)
+        n = 1
     if not sys.platform.startswith("linux"):
         n = 1
     return max(1, n if n_views is None else min(n, n_views))
