@@ -1,11 +1,15 @@
 """Shared fixtures for the book's tests."""
 
+import os
 import pathlib
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")  # tests draw figures without a display
+# Static explorers render their views in this process (the tests run in parallel already, and many
+# count draw's calls here); tests/test_widgets_static.py checks rendering in several processes.
+os.environ.setdefault("AICHIP_STATIC_PROCESSES", "1")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

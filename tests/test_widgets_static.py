@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import os
+import sys
 
 import matplotlib
 
@@ -354,3 +356,83 @@ def test_figures_are_rendered_at_one_pixel_per_point():
     assert matplotlib.rcParams["savefig.pad_inches"] == 0.1
     (out,) = static.render(draw, {})
     assert _png_pixels(out).shape[:2] == (158, 302)
+
+
+def test_views_rendered_in_several_processes_equal_those_rendered_in_one(monkeypatch):
+    monkeypatch.setenv(static.PROCESSES_ENV, "1")
+    alone = static.precompute(_draw, _controls(), GRID, axes=AXES)
+    monkeypatch.setenv(static.PROCESSES_ENV, "3")
+    assert static.processes() == 3 and static.processes(2) == 2
+    shared = static.precompute(_draw, _controls(), GRID, axes=AXES)
+    assert list(shared) == list(alone) and shared == alone     # same points, order and bytes
+
+
+def test_a_failure_in_a_forked_renderer_is_rendered_and_raised_here(monkeypatch, capfd):
+    """A view whose draw raises in a copy is drawn again here, so the error is this process's;
+    a copy that dies leaves its views to this process; a widget changed in a copy sends nothing
+    (the copy shares the kernel's sockets); what a copy writes to stderr comes back."""
+    monkeypatch.setenv(static.PROCESSES_ENV, "2")
+    parent = os.getpid()
+    slider = w.IntSlider(value=0, min=0, max=9)
+    controls = {"n": w.IntSlider(value=0, min=0, max=9)}
+
+    def draw(n):
+        slider.max = 9 if os.getpid() == parent else 8     # a trait change in the copy
+        if n == 3:
+            raise RuntimeError(f"boom at {n}")
+        if n == 4 and dying and os.getpid() != parent:
+            os._exit(3)                                      # the copy of views 4, 5, 6 dies
+        print(f"n={n} in {'this process' if os.getpid() == parent else 'a copy'}",
+              file=sys.stderr)
+        print(n)
+
+    dying = False
+    with pytest.raises(RuntimeError, match="boom at 3"):
+        static.precompute(draw, controls, {"n": list(range(6))})
+    capfd.readouterr()
+    for dying in (False, True):
+        views = static.precompute(draw, controls, {"n": [0, 1, 2, 4, 5, 6]})
+        assert {p: v[0]["text"] for p, v in views.items()} == {
+            (n,): f"{n}\n" for n in (0, 1, 2, 4, 5, 6)}
+        err = capfd.readouterr().err
+        copy = "this process" if dying else "a copy"
+        assert "n=0 in this process" in err and f"n=5 in {copy}" in err, err
+    assert slider.max == 9
+    monkeypatch.setenv(static.PROCESSES_ENV, "0")
+    with pytest.raises(ValueError, match="AICHIP_STATIC_PROCESSES must be a positive integer"):
+        static.processes()
+
+
+def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged():
+    """A log axis labels its ticks with formulas (10^k): render() shares one parser and cache
+    among matplotlib's renderers; the PNG is the same as matplotlib's own, and matplotlib is left
+    as it was."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.mathtext import MathTextParser
+
+    from aichip.widgets import rendering
+
+    def draw():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.loglog([1e-2, 1e3], [1.0, 1e5])
+        ax.grid(True, which="both")
+        fig.tight_layout()
+        plt.show()
+
+    def own():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.loglog([1e-2, 1e3], [1.0, 1e5])
+        ax.grid(True, which="both")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=static.DPI, bbox_inches="tight",
+                    metadata={"Software": None})
+        plt.close(fig)
+        return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    init, parse = RendererAgg.__init__, MathTextParser.__dict__["_parse_cached"]
+    (first,), (second,) = static.render(draw, {}), static.render(draw, {})
+    assert first["data"]["image/png"] == second["data"]["image/png"] == own()
+    assert RendererAgg.__init__ is init and MathTextParser.__dict__["_parse_cached"] is parse
+    info = rendering._PARSE_CACHE[0].cache_info()
+    assert info.hits > info.misses > 0       # the second view parsed nothing anew

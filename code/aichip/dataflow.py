@@ -516,12 +516,30 @@ def search_mapping(shape: ConvLayer, dataflow: str = "rs", arch: Architecture | 
 def compare_dataflows(shape: ConvLayer, arch: Architecture | None = None,
                       dataflows=tuple(DATAFLOWS), orders: str = "all",
                       costs: dict | None = None) -> pd.DataFrame:
-    """Best-mapping energy per level for each dataflow, per MAC (one row each)."""
-    rows = []
-    for df in dataflows:
-        res = search_mapping(shape, df, arch, orders=orders, costs=costs)
-        e = res.accesses.energy
-        rows.append({"dataflow": df, **{lvl: e[lvl] / shape.macs for lvl in e},
-                     "total": res.accesses.total_energy / shape.macs,
-                     "mapping": res.mapping.describe()})
-    return pd.DataFrame(rows)
+    """Best-mapping energy per level for each dataflow, per MAC (one row each).
+
+    The search is deterministic, so each dataflow's row is kept for the next call with the same
+    layer dimensions (not its name), ``arch``, ``orders`` and costs: a chapter compares the same
+    layers in its tables, its exercises and its explorer (which draws a layer's table once per
+    dataflow it highlights)."""
+    if not isinstance(shape, ConvLayer):
+        raise TypeError(f"shape must be a ConvLayer (use conv_shape() or aichip.layers), got "
+                        f"{type(shape).__name__}")
+    arch = arch or Architecture()
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"arch must be an Architecture, got {type(arch).__name__}")
+    cost_key = tuple(float(c) for c in _cost_vector(costs))   # validated; None and its dict agree
+    return pd.DataFrame([dict(_dataflow_row(tuple(shape)[1:], df, arch, orders, cost_key))
+                         for df in dataflows])
+
+
+@functools.lru_cache(maxsize=1024)
+def _dataflow_row(dims: tuple, dataflow: str, arch: Architecture, orders: str,
+                  cost_key: tuple) -> dict:
+    """One row of :func:`compare_dataflows` (callers copy it: the cache keeps this one)."""
+    shape = ConvLayer("", *dims)
+    res = search_mapping(shape, dataflow, arch, orders=orders,
+                         costs=dict(zip(COST_LEVELS, cost_key, strict=True)))
+    e = res.accesses.energy
+    return {"dataflow": dataflow, **{lvl: e[lvl] / shape.macs for lvl in e},
+            "total": res.accesses.total_energy / shape.macs, "mapping": res.mapping.describe()}

@@ -43,14 +43,13 @@ The grid's first key is the outer stack level, then the rest of the grid, then t
 must be a value the live control can take, and the control's initial value must be among them (so
 the page opens on the same view Jupyter shows). A control on neither the grid nor the axes is an
 error: it would be frozen on the page.
+
+The views are rendered by :mod:`aichip.widgets.rendering` (in one process per CPU).
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
-import io
 import itertools
 import json
 import math
@@ -58,11 +57,12 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
+
+from .rendering import DPI, PROCESSES_ENV, processes, render, render_views
 
 __all__ = [
-    "ENV", "MAX_VIEWS", "NOT_PRECOMPUTED", "DPI", "static_mode", "render", "check_grid",
-    "grid_points", "precompute", "describe_grid", "explorer", "stack_view",
+    "ENV", "PROCESSES_ENV", "MAX_VIEWS", "NOT_PRECOMPUTED", "DPI", "static_mode", "processes",
+    "render", "check_grid", "grid_points", "precompute", "describe_grid", "explorer", "stack_view",
 ]
 
 #: environment variable that turns precomputed (static) explorers on: "1", "true" or "yes"
@@ -71,13 +71,6 @@ ENV = "AICHIP_STATIC_EXPLORERS"
 MAX_VIEWS = 160
 #: CSS class of the view a static explorer shows where two of its axes are moved at once
 NOT_PRECOMPUTED = "aichip-not-precomputed"
-#: default resolution of the precomputed figures (dots per inch). An explorer's figure must fit the
-#: page's column (about 680 CSS pixels: at most ~10.5 inches at 72 dpi) so that it is never shrunk
-#: and a point stays at least a pixel (tests/browser/test_figures.py checks it); explorers with
-#: few views pass ``dpi=100`` for sharper text, those with many keep 72 for the build's time and
-#: the page's size (rendering at 100 dpi costs about 1.5 times as long per view)
-DPI = 72
-
 _SELECTIONS = (w.Dropdown, w.ToggleButtons, w.RadioButtons, w.SelectionSlider)
 _SLIDERS = (w.IntSlider, w.FloatSlider, w.FloatLogSlider, w.BoundedIntText, w.BoundedFloatText)
 _TEXTS = (w.IntText, w.FloatText)
@@ -91,51 +84,6 @@ def static_mode(static: bool | None = None) -> bool:
             raise TypeError(f"static must be True, False or None, got {static!r}")
         return static
     return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def _png_output(fig, dpi: float) -> dict:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    width, height = fig.get_size_inches() * fig.dpi
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                     "text/plain": f"<Figure size {width:g}x{height:g} with "
-                                   f"{len(fig.axes)} Axes>"}}
-
-
-def render(draw: Callable, values: Mapping, dpi: float = DPI) -> list[dict]:
-    """Run ``draw(**values)`` and return what it showed as notebook output dicts, in order:
-    printed text as ``stream`` outputs, each figure it showed (or left open) as a PNG at ``dpi``
-    dots per inch."""
-    outputs: list[dict] = []
-    text = io.StringIO()
-    before = set(plt.get_fignums())
-
-    def flush_text():
-        if text.getvalue():
-            outputs.append({"output_type": "stream", "name": "stdout", "text": text.getvalue()})
-            text.seek(0)
-            text.truncate()
-
-    def show(*args, **kwargs):
-        flush_text()
-        for num in plt.get_fignums():
-            if num not in before:
-                fig = plt.figure(num)
-                outputs.append(_png_output(fig, dpi))
-                plt.close(fig)
-
-    real_show = plt.show
-    plt.show = show
-    try:
-        with contextlib.redirect_stdout(text):
-            draw(**values)
-        show()
-    finally:
-        plt.show = real_show
-        for num in set(plt.get_fignums()) - before:   # after an exception: leave no figure open
-            plt.close(num)
-    return outputs
 
 
 def _same(a, b) -> bool:
@@ -284,13 +232,21 @@ def precompute(draw: Callable, controls: Mapping[str, w.Widget],
                dpi: float = DPI) -> dict[tuple, list[dict]]:
     """``render`` of ``draw`` at every point of :func:`grid_points`.
 
+    The views are rendered by :func:`processes` processes at once: this one and forked copies of
+    it, each rendering a run of consecutive points (matplotlib draws in one thread, so a build
+    that renders in one process leaves the other cores idle). The result is the same as
+    rendering them one after another here; a copy that fails (``draw`` raises, or the copy dies)
+    leaves its points to be rendered here, so an error is raised here as without the copies.
+
     Returns ``{tuple of values, in the order of check_grid's levels: outputs}``.
     """
     if not callable(draw):
         raise TypeError(f"draw must be callable, got {type(draw).__name__}")
     levels = check_grid(controls, grid, axes)
-    return {point: render(draw, dict(zip(levels, point, strict=True)), dpi)
-            for point in grid_points(levels, axes or {})}
+    points = grid_points(levels, axes or {})
+    views = render_views(draw, [dict(zip(levels, p, strict=True)) for p in points], dpi,
+                         processes(len(points)))
+    return dict(zip(points, views, strict=True))
 
 
 def describe_grid(levels: Mapping[str, tuple], controls: Mapping[str, w.Widget],
