@@ -89,14 +89,13 @@ def blocking_for(l1_bytes: int, l2_bytes: int, l3_bytes: int, mr: int = MR,
       4096 columns).
 
     Goto and van de Geijn keep the micro-panel of B in L1 and the block of A in L2. Those rules
-    give KC = 128 on a 32 KiB L1, and then every MR x NR block of C is loaded and stored once per
-    128 steps, the whole of C is read and written ``k / 128`` times, and each KC slice costs two
-    parallel regions whose threads wait for the slowest: on a 2-core Zen 4 (32 KiB L1, 1 MiB L2)
-    that ran at 0.76-0.92 of OpenBLAS (n = 1024 and 2048, both dtypes), against 0.89-1.02 with the
-    blocks here (KC = 1024, MC = 112). A step of the micro-kernel reads ``MR + NR`` elements for
-    ``MR * NR_VECTORS`` FMAs (240 bytes per 28 cycles with AVX-512 float64), a rate L2, and even
-    L3, deliver; so the blocks can live a level out, and KC is as deep as the cap allows.
-    ``l1_bytes`` is checked but no longer sets a block.
+    give KC = 128 on a 32 KiB L1, and then the whole of C is read and written ``k / 128`` times,
+    and each KC slice costs two parallel regions whose threads wait for the slowest: on a 2-core
+    Zen 4 (32 KiB L1, 1 MiB L2) that ran at 0.76-0.92 of OpenBLAS (n = 1024, 2048; both dtypes),
+    against 0.89-1.02 with the blocks here (KC = 1024, MC = 112). A step of the micro-kernel reads
+    ``MR + NR`` elements for ``MR * NR_VECTORS`` FMAs (240 bytes per 28 cycles with AVX-512
+    float64), a rate L2, and even L3, deliver; so the blocks can live a level out, and KC is as
+    deep as the cap allows. L1's size no longer sets a block.
 
     Parameters
     ----------
