@@ -19,10 +19,12 @@ cycle is the operand entering at the left edge and its checks.
 
 The kernel is split into the parts a reader can take one at a time: the PE update (between its
 ``magictoken: pe`` markers, which the chapter shows), the operands entering at the left edge
-(:func:`_entering`), a fold's first and last steps passing along a row (:func:`_fronts`), the
-column operands entering at the top edge in ``os`` (:func:`_feed_top`), the partial sums leaving
-at the bottom edge (:func:`_drain`), the shadow-register load of the next
-folds' stationary tiles (:func:`_shift_tiles`) and the trace recording (:func:`_record_cycle`).
+(:func:`_entering`), a fold's first and last steps passing along a row (:func:`_fronts`,
+:func:`_fold_edges`), the column
+operands entering at the top edge in ``os`` (:func:`_feed_top`), the sums leaving the array
+(:func:`_write_tails` in ``os``, :func:`_drain` at the bottom edge otherwise), the shadow-register
+load of the next folds' stationary tiles (:func:`_shift_tiles`) and the trace recording
+(:func:`_record_cycle`).
 """
 
 from __future__ import annotations
@@ -255,6 +257,35 @@ def _slide(buf_a, buf_b, base, step, size):
     return base - step
 
 
+@njit(cache=True, inline="always")
+def _fold_edges(fronts, n_fronts, s, s_f, tiles, sh_f, tails, n_tails, r, rows, cols, t_len,
+                col_lim, row_lim, output_stationary):
+    """Where a fold's first step reaches a PE of row ``r``: swap in its tile (``ws``, ``is``) or
+    reset the accumulator (``os``). Where its last step does (``os``): note the PE in ``tails``,
+    whose sums leave after this cycle. Returns the new count of ``tails``."""
+    for k in range(n_fronts):
+        c, f, t = fronts[k, 0], fronts[k, 1], fronts[k, 2]
+        if t == 0:
+            if output_stationary:
+                s[r * cols + c] = 0.0
+            else:
+                s[r * cols + c] = tiles[f % 2, rows - 1 - r, c]
+                sh_f[r, c] = -1
+            s_f[r * cols + c] = f
+        if output_stationary and t == t_len - 1 and c < col_lim[f] and r < row_lim[f]:
+            tails[n_tails, 0], tails[n_tails, 1], tails[n_tails, 2] = r, c, f
+            n_tails += 1
+    return n_tails
+
+
+@njit(cache=True, inline="always")
+def _write_tails(out, s, tails, n_tails, fold_r0, fold_c0, cols):
+    """``os``: the finished sums of the PEs in ``tails`` (row, column, fold) leave for ``out``."""
+    for k in range(n_tails):
+        r, c, f = tails[k, 0], tails[k, 1], tails[k, 2]
+        out[fold_r0[f] + r, fold_c0[f] + c] = s[r * cols + c]
+
+
 @njit(cache=True)
 def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, activity, trace,
                     status):
@@ -375,18 +406,8 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
                     last_front[r] = f_edge
                 elif last_front[r] != f_edge:
                     return _conflict(status, _WRONG_FOLD, cycle, r, 0)
-            for k in range(n_fronts):  # a fold's first step: swap in its tile, or reset
-                c, f, t = fronts[k, 0], fronts[k, 1], fronts[k, 2]
-                if t == 0:
-                    if output_stationary:
-                        s[r * cols + c] = 0.0
-                    else:
-                        s[r * cols + c] = tiles[f % 2, rows - 1 - r, c]
-                        sh_f[r, c] = -1
-                    s_f[r * cols + c] = f
-                if output_stationary and t == t_len - 1 and c < col_lim[f] and r < row_lim[f]:
-                    tails[n_tails, 0], tails[n_tails, 1], tails[n_tails, 2] = r, c, f
-                    n_tails += 1
+            n_tails = _fold_edges(fronts, n_fronts, s, s_f, tiles, sh_f, tails, n_tails, r, rows,
+                                  cols, t_len, col_lim, row_lim, output_stationary)
             if output_stationary and r == 0:  # the column operands entering at the top
                 _feed_top(v_down, base_v, second, cycle, start, row_fold[0], cols, t_len, lo, hi,
                           col_lim, fold_c0)
@@ -394,13 +415,10 @@ def systolic_kernel(left, second, out, rows, cols, output_stationary, schedule, 
             _pe_update(r_lo * cols, (r_hi + 1) * cols, base, base_v, tags, h, v_down, v,
                        cycle & 1, s, output_stationary)
         if output_stationary:  # a fold's last step: its finished sums leave the array
-            for k in range(n_tails):
-                r, c, f = tails[k, 0], tails[k, 1], tails[k, 2]
-                out[fold_r0[f] + r, fold_c0[f] + c] = s[r * cols + c]
-        else:
-            if r_hi == rows - 1:  # partial sums leave at the bottom edge
-                _drain(out, v[cycle & 1], n_pe, cycle, start, row_fold[rows - 1], rows, cols, t_len,
-                       col_lim, fold_c0)
+            _write_tails(out, s, tails, n_tails, fold_r0, fold_c0, cols)
+        elif r_hi == rows - 1:  # partial sums leave at the bottom edge
+            _drain(out, v[cycle & 1], n_pe, cycle, start, row_fold[rows - 1], rows, cols, t_len,
+                   col_lim, fold_c0)
         activity[cycle] = busy
         if not output_stationary and not _shift_tiles(second, fold_r0, fold_c0, load, next_load,
                                                       tiles, sh_f, cycle, status):
