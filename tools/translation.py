@@ -1,11 +1,11 @@
-"""The Chinese edition: export a page for translation, import the translation, check and assemble.
+"""The Chinese edition: export a page for translation, import the translation, check, assemble.
 
-The Chinese edition lives in ``zh/`` with the English book's layout: ``zh/chapters/03_roofline.ipynb``
-translates ``chapters/03_roofline.ipynb``, ``zh/chapters/intro.md`` translates
-``chapters/intro.md``. A translated notebook has the English notebook's cells one for one: the
-code cells are the English ones verbatim, each markdown cell is the translation of the English cell
-at the same place. So the Chinese page runs the same code, glues the same numbers and shows the same
-figures and explorers as the English one.
+The Chinese edition lives in ``zh/`` with the English book's layout:
+``zh/chapters/03_roofline.ipynb`` translates ``chapters/03_roofline.ipynb``,
+``zh/chapters/intro.md`` translates ``chapters/intro.md``. A translated notebook has the English
+notebook's cells one for one: the code cells are the English ones verbatim, each markdown cell is
+the translation of the English cell at the same place. So the Chinese page runs the same code,
+glues the same numbers and shows the same figures and explorers as the English one.
 
 Every translated page records its provenance (in a notebook's metadata, ``aichip_translation``;
 in a Markdown page's front matter): the English source, the sha256 of the English text it
@@ -32,9 +32,9 @@ Commands (run with the book's Python, ``.venv/bin/python tools/translation.py ..
     records that the page lags its source: the check passes, and the page says so;
 ``check``
     every disagreement between the editions, one per line; exit status 1 if any;
-``assemble --executed _build/jupyter_execute --out _build/zh_src``
-    the Chinese book's source tree for Jupyter Book, each notebook carrying the outputs of the
-    English build's execution of the same code (one run, so both editions glue the same numbers).
+``assemble --out _build/zh_src``
+    the Chinese book's source tree for Jupyter Book, which reuses the English build's executions
+    (one run of the code, so both editions glue the same numbers).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ import hashlib
 import json
 import pathlib
 import re
-import shutil
 import sys
 
 import yaml
@@ -61,7 +60,8 @@ FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
 LABEL_DEF = re.compile(r"^\(([A-Za-z0-9_:.-]+)\)=\s*$|^:(?:name|label): *(\S+)\s*$", re.M)
 ROLE = re.compile(r"\{(ref|numref|doc|term|eq|cite|cite:p|cite:t|footcite|footcite:t|"
                   r"glue:text|glue:md|glue:figure|glue|prf:ref)\}`([^`]*)`")
-NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:[.,]\d+)*")  # after CJK too
+GLOSSARY_BLOCK = re.compile(r"^```\{glossary\}\n.*?^```", re.M | re.S)
 LINK = re.compile(r"\]\((https?://[^)\s]+)\)")
 FIG_LABEL = re.compile(r"^```\{(?:glue:figure|figure)\} +(\S+)", re.M)
 EXERCISE = re.compile(r"^```\{(exercise|solution)\}[^\n]*\n(?::[a-z-]+:[^\n]*\n)*?:label: *(\S+)",
@@ -114,8 +114,14 @@ def headings(markdown: str) -> list[tuple[int, str]]:
 
 
 def numbers(markdown: str) -> collections.Counter:
-    """Every number written in a page's text, with its count (a translation keeps them all)."""
-    return collections.Counter(NUMBER.findall(CELL.sub("", markdown)))
+    """Every number written in a page's text, with its count (a translation keeps them all).
+
+    A glossary's term lines and the term in bold that opens each definition are left out: the
+    Chinese glossary names each term twice, and each edition's bold term is in the other language."""
+    text = GLOSSARY_BLOCK.sub(lambda m: "\n".join(
+        re.sub(r"^\s*\*\*[^*]+\*\* ·", "", line) for line in m.group(0).splitlines()
+        if line.startswith(" ")), CELL.sub("", markdown))
+    return collections.Counter(NUMBER.findall(text))
 
 
 def targets(markdown: str) -> dict[str, list[str]]:
@@ -333,7 +339,8 @@ def status() -> list[str]:
         now = [sha256(cell_text(c))[:16] for c in read_nb(en_page)["cells"]
                if c["cell_type"] == "markdown"]
         if now != prov["markdown_sha256"]:
-            idx = [i for i, c in enumerate(read_nb(en_page)["cells"]) if c["cell_type"] == "markdown"]
+            idx = [i for i, c in enumerate(read_nb(en_page)["cells"])
+                   if c["cell_type"] == "markdown"]
             changed = [idx[k] for k, h in enumerate(now)
                        if k >= len(prov["markdown_sha256"]) or h != prov["markdown_sha256"][k]]
             lines.append(f"{prov['source']}: markdown cells {changed} changed")
@@ -393,55 +400,55 @@ def mark_behind(page: pathlib.Path, behind: bool = True) -> None:
 
 BEHIND_NOTE = ("```{{admonition}} 译文落后于英文原文\n:class: warning\n本页的英文原文在翻译之后"
                "有过修改，译文尚未跟上。最新内容请看[英文版]({url})。\n```\n")
-ZH_CONFIG = {"title": "AI 芯片与 GPU 通信", "author": "AI Chips & GPU Communication 作者",
-             "execute": {"execute_notebooks": "off"}}
+ZH_CONFIG = {"title": "AI 芯片与 GPU 通信", "author": "AI Chips & GPU Communication 作者"}
 
 
-def assemble(executed: pathlib.Path, out: pathlib.Path) -> None:
-    """Write the Chinese book's source tree to ``out``, notebooks carrying the English outputs.
+def assemble(out: pathlib.Path, cache: pathlib.Path) -> None:
+    """Write the Chinese book's source tree to ``out`` for Jupyter Book.
 
-    ``executed`` holds the English build's executed notebooks (``_build/jupyter_execute``), whose
-    code cells must equal the translations' (they do when ``check`` passes)."""
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "chapters").mkdir(parents=True)
+    Its configuration is the English one in Chinese (``language: zh_CN``) with the English build's
+    jupyter-cache (``cache``): jupyter-cache matches a notebook by its code cells alone, and a
+    translation's code cells are the English ones, so the Chinese pages show the outputs of the
+    English build's execution, and glue the same numbers, without running a chapter again."""
+    (out / "chapters").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "chapters").iterdir():  # files are rewritten only where they changed,
+        if stale.name not in {p.name for p in translated_pages()} | {"references.bib"}:
+            stale.unlink()                       # so Sphinx re-reads only the changed pages
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config.update(copy.deepcopy(ZH_CONFIG))
+    config["execute"]["cache"] = str(cache)
     config["sphinx"]["config"]["language"] = "zh_CN"
     config["sphinx"]["config"]["aichip_edition"] = "zh"
-    (out / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
-                                     encoding="utf-8")
-    shutil.copy(ZH / "_toc.yml", out / "_toc.yml")
-    shutil.copy(ROOT / "chapters" / "references.bib", out / "chapters" / "references.bib")
+    _write(out / "_config.yml", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    _write(out / "_toc.yml", (ZH / "_toc.yml").read_text(encoding="utf-8"))
+    _write(out / "chapters" / "references.bib",
+           (ROOT / "chapters" / "references.bib").read_text(encoding="utf-8"))
     for name in ("_ext", "_vendor"):
-        if (ROOT / name).exists():
+        if (ROOT / name).exists() and not (out / name).is_symlink():
             (out / name).symlink_to(ROOT / name)
     for page in translated_pages():
         prov = page_provenance(page)
-        en_url = "../" * (prov["source"].count("/") + 1) + prov["source"].rsplit(".", 1)[0] + ".html"
+        depth = prov["source"].count("/") + 1
+        en_url = "../" * depth + prov["source"].rsplit(".", 1)[0] + ".html"
         if page.suffix == ".md":
             meta, body = split_front_matter(page.read_text(encoding="utf-8"))
             if prov.get("behind"):
                 body = _after_title(body, BEHIND_NOTE.format(url=en_url))
-            (out / "chapters" / page.name).write_text(join_front_matter(meta, body),
-                                                      encoding="utf-8")
+            _write(out / "chapters" / page.name, join_front_matter(meta, body))
             continue
         zh = read_nb(page)
-        ran = read_nb(executed / prov["source"])
-        if [cell_text(c) for c in ran["cells"] if c["cell_type"] == "code"] != [
-                cell_text(c) for c in zh["cells"] if c["cell_type"] == "code"]:
-            raise SystemExit(f"{page}: its code is not the code the English build executed; "
-                             "run tools/translation.py sync")
-        for cz, cr in zip(zh["cells"], ran["cells"], strict=True):
-            if cz["cell_type"] == "code":
-                cz["outputs"], cz["execution_count"] = cr["outputs"], cr.get("execution_count")
-        for key in ("widgets", "language_info"):
-            if key in ran["metadata"]:
-                zh["metadata"][key] = ran["metadata"][key]
+        problems = _check_cells(page.name, read_nb(ROOT / prov["source"]), zh)
+        if problems:
+            raise SystemExit("\n".join(problems))
         if prov.get("behind"):
             first = next(c for c in zh["cells"] if c["cell_type"] == "markdown")
             first["source"] = _after_title(cell_text(first), BEHIND_NOTE.format(url=en_url))
-        write_nb(out / "chapters" / page.name, zh)
+        _write(out / "chapters" / page.name, json.dumps(zh, indent=1, ensure_ascii=False) + "\n")
+
+
+def _write(path: pathlib.Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
 
 
 def _after_title(markdown: str, note: str) -> str:
@@ -473,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("page", type=pathlib.Path)
     p.add_argument("--undo", action="store_true")
     p = sub.add_parser("assemble")
-    p.add_argument("--executed", type=pathlib.Path, default=ROOT / "_build" / "jupyter_execute")
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "_build" / "zh_src")
+    p.add_argument("--cache", type=pathlib.Path, default=ROOT / "_build" / ".jupyter_cache")
     args = ap.parse_args(argv)
     if args.cmd == "export":
         sys.stdout.write(export(args.source))
@@ -495,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "mark-behind":
         mark_behind(args.page.resolve(), not args.undo)
     elif args.cmd == "assemble":
-        assemble(args.executed.resolve(), args.out.resolve())
+        assemble(args.out.resolve(), args.cache.resolve())
     return 0
 
 
