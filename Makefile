@@ -11,7 +11,7 @@ JOBS   ?= 2
 .PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench refrun stress mutate lab clean distclean
 
 help:
-	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html"
+	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html (English) and _build/html/zh (Chinese)"
 	@echo "make test   - set up .venv, lint, unit tests (with and without JIT), MPI runs, notebooks (nbmake), book build (reusing nbmake's executions), browser tests"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
@@ -58,7 +58,12 @@ book: vendor
 	    ! cmp -s _vendor/vendor/manifest.json _build/html/vendor/manifest.json; then \
 	  echo "vendored JavaScript changed: rebuilding every page"; full="--all"; \
 	fi; \
-	$(JB) build $$full -W -n --keep-going . && echo "$(SOURCES_ID)" > _build/.sources-id
+	$(JB) build $$full -W -n --keep-going . && \
+	echo "the Chinese edition (zh/, see zh/README.md), from the same executions, in _build/html/zh" && \
+	$(PY) tools/translation.py assemble --out _build/zh_src && \
+	$(JB) build $$full -W -n --keep-going _build/zh_src && \
+	rm -rf _build/html/zh && cp -r _build/zh_src/_build/html _build/html/zh && \
+	echo "$(SOURCES_ID)" > _build/.sources-id
 	@echo "Chapter execution times (jupyter-cache; tools/chapter_times.py):"
 	@$(PY) tools/chapter_times.py || true
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"

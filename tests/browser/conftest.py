@@ -12,6 +12,7 @@ import functools
 import http.server
 import os
 import pathlib
+import re
 import shutil
 import threading
 
@@ -40,6 +41,11 @@ def book_pages() -> list[str]:
     return sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
                   if not skip & set(p.relative_to(HTML).parts)
                   and not any(part.startswith(".") for part in p.relative_to(HTML).parts))
+
+
+def chapter_pages() -> list[str]:
+    """The chapter pages of both editions (English, then Chinese under zh/), relative to HTML."""
+    return [p for p in book_pages() if re.match(r"(zh/)?chapters/\d\d_", p)]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

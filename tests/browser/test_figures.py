@@ -20,9 +20,9 @@ import re
 
 import pytest
 
-from .conftest import CHROMIUM_ARGS, HTML, SCREENSHOTS, book_pages, chromium_path
+from .conftest import CHROMIUM_ARGS, HTML, SCREENSHOTS, chapter_pages, chromium_path
 
-CHAPTERS = [p for p in book_pages() if re.match(r"chapters/\d\d_", p)]
+CHAPTERS = chapter_pages()  # both editions
 
 # alt text that is a path or file name rather than a description
 PATHLIKE = re.compile(r"(^|/)[^ ]*\.(png|jpe?g|svg|gif|webp)$|^\.{0,2}/|^_images/|^[0-9a-f]{16,}",
