@@ -8,10 +8,11 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: help venv vendor book lint test test-unit test-nojit test-notebooks test-browser test-mpi bench refrun stress mutate lab clean distclean
+.PHONY: help venv vendor book pdf lint test test-unit test-nojit test-notebooks test-browser test-mpi bench refrun stress mutate lab clean distclean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the HTML book in _build/html (English) and _build/html/zh (Chinese)"
+	@echo "make pdf    - the book as PDF, one per edition (English, Chinese), in _build/pdf"
 	@echo "make test   - set up .venv, lint, unit tests (with and without JIT), MPI runs, notebooks (nbmake), book build (reusing nbmake's executions), browser tests"
 	@echo "make lab    - JupyterLab on chapters/ with live widgets"
 	@echo "make bench  - benchmarks (kernels vs reference implementations), printed as tables"
@@ -67,6 +68,17 @@ book: vendor
 	@echo "Chapter execution times (jupyter-cache; tools/chapter_times.py):"
 	@$(PY) tools/chapter_times.py || true
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+# The PDF editions (tools/pdf.py): each edition as one HTML page (Sphinx's singlehtml, from the HTML
+# build's executions), printed by the browser tests' Chromium with an outline, page numbers and
+# internal links, then read back and checked (outline, internal links, CJK font for the Chinese one).
+PDF_NAME := ai-chips-gpu-communication
+pdf: book
+	$(JB) build --builder singlehtml -n --keep-going .
+	$(JB) build --builder singlehtml -n --keep-going _build/zh_src
+	$(PY) tools/pdf.py _build/singlehtml/index.html _build/pdf/$(PDF_NAME).pdf --edition en
+	$(PY) tools/pdf.py _build/zh_src/_build/singlehtml/index.html _build/pdf/$(PDF_NAME)-zh.pdf \
+		--edition zh
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser --durations=10

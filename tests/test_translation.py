@@ -9,6 +9,7 @@ that it is reported, so that the first tests cannot pass by the checker seeing n
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import pathlib
 import re
@@ -96,9 +97,14 @@ def test_chinese_glossary_pairs_every_term():
 # ---------------------------------------------------------------- the tools, on planted pages
 
 
+FIGURE = {"mystnb": {"figure": {"caption": "Bandwidth against size: 2 plateaus.", "name": "fig-b"},
+                     "image": {"alt": "A line falling in 2 steps."}}, "tags": ["hide-input"]}
+
+
 def _nb(cells):
-    return {"cells": [{"cell_type": t, "metadata": {}, "source": s,
-                       **({"outputs": [], "execution_count": None} if t == "code" else {})}
+    return {"cells": [{"cell_type": t, "source": s,
+                       **({"outputs": [], "execution_count": None,
+                           "metadata": copy.deepcopy(FIGURE)} if t == "code" else {"metadata": {}})}
                       for t, s in cells],
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                         "language": "python"}},
@@ -116,6 +122,9 @@ CHINESE = {0: "(ch-x)=\n# 标题\n\n"
               "{numref}`fig-a` 展示了[它](https://example.org/a) 2 次。"}
 
 
+CAPTION, ALT = "带宽随大小变化：2 个平台。", "一条分 2 级下降的曲线。"
+
+
 @pytest.fixture
 def book(tmp_path, monkeypatch):
     """A one-chapter book with its Chinese translation, imported with the tool."""
@@ -125,6 +134,7 @@ def book(tmp_path, monkeypatch):
     source = tmp_path / "chapters" / "01_x.ipynb"
     tr.write_nb(source, _nb(ENGLISH))
     text = "".join(f"<!-- cell {i} -->\n{t}\n\n" for i, t in CHINESE.items())
+    text += f"<!-- cell 1 figure.caption -->\n{CAPTION}\n<!-- cell 1 image.alt -->\n{ALT}\n"
     page = tr.import_notebook(text, source)
     return source, page
 
@@ -137,6 +147,30 @@ def test_import_records_provenance(book):
     assert prov["headings"] == [["Title", "标题"], ["Part A", "甲部分"]]
     assert tr.check_page(page) == []
     assert tr.cell_text(tr.read_nb(page)["cells"][1]) == "x = 1\nglue('x', x)"
+    meta = tr.read_nb(page)["cells"][1]["metadata"]
+    assert meta["mystnb"]["figure"] == {"caption": CAPTION, "name": "fig-b"}
+    assert meta["mystnb"]["image"]["alt"] == ALT and meta["tags"] == ["hide-input"]
+    assert "<!-- cell 1 figure.caption -->\nBandwidth" in tr.export(source)
+
+
+def test_caption_edit_is_reported_and_kept_by_sync(book):
+    source, page = book
+    nb = tr.read_nb(source)
+    nb["cells"][1]["metadata"]["mystnb"]["figure"]["caption"] = "Bandwidth: 2 plateaus, 1 cliff."
+    tr.write_nb(source, nb)
+    assert any("changed after its translation" in p for p in tr.check_page(page))
+    assert tr.status() == ["chapters/01_x.ipynb: captions ['1 figure.caption'] changed"]
+    tr.sync()  # the code is unchanged: the translated caption stays, and the page stays behind
+    assert tr.read_nb(page)["cells"][1]["metadata"]["mystnb"]["figure"]["caption"] == CAPTION
+    assert any("changed after its translation" in p for p in tr.check_page(page))
+
+
+def test_untranslated_caption_is_reported(book):
+    source, page = book
+    nb = tr.read_nb(page)
+    nb["cells"][1]["metadata"]["mystnb"]["image"]["alt"] = FIGURE["mystnb"]["image"]["alt"]
+    tr.write_nb(page, nb)
+    assert any("['image.alt'] not translated" in p for p in tr.check_page(page))
 
 
 def _edit(path, index, text):
@@ -193,7 +227,7 @@ def test_cells_must_match_one_for_one(book):
 
 def test_import_rejects_missing_cell(book):
     source, _ = book
-    with pytest.raises(ValueError, match=r"markdown cells missing \[2\]"):
+    with pytest.raises(ValueError, match=r"missing \['1 figure.caption', '1 image.alt', '2'\]"):
         tr.import_notebook(f"<!-- cell 0 -->\n{CHINESE[0]}\n", source)
 
 

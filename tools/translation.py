@@ -53,7 +53,9 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ZH = ROOT / "zh"
 KEY = "aichip_translation"
-CELL = re.compile(r"^<!-- cell (\d+) -->\n", re.M)
+CELL = re.compile(r"^<!-- cell (\d+)(?: ([a-z]+\.[a-z]+))? -->\n", re.M)
+# text a code cell's metadata shows the reader (mystnb figure caption, image alt text): translated
+CAPTIONS = (("figure", "caption"), ("image", "alt"))
 HEADING = re.compile(r"^(#{1,6}) +(.+?)\s*$", re.M)
 FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
 # cross-reference targets and labels that must exist in both editions
@@ -89,10 +91,35 @@ def write_nb(path: pathlib.Path, nb: dict) -> None:
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def captions(cell: dict) -> dict[str, str]:
+    """{"figure.caption": text, "image.alt": text} of a code cell, where it has them."""
+    meta = cell.get("metadata", {}).get("mystnb", {})
+    return {f"{a}.{b}": meta[a][b] for a, b in CAPTIONS if b in meta.get(a, {})}
+
+
+def without_captions(metadata: dict) -> dict:
+    """A code cell's metadata less the text that a translation translates."""
+    out = copy.deepcopy(metadata)
+    for a, b in CAPTIONS:
+        out.get("mystnb", {}).get(a, {}).pop(b, None)
+    return out
+
+
 def notebook_hash(nb: dict) -> str:
-    """sha256 of a notebook's cell types and sources (outputs and metadata do not count)."""
-    return sha256(json.dumps([[c["cell_type"], cell_text(c)] for c in nb["cells"]],
+    """sha256 of a notebook's cell types, sources and captions (not outputs or other metadata)."""
+    return sha256(json.dumps([[c["cell_type"], cell_text(c), captions(c)] for c in nb["cells"]],
                              ensure_ascii=False))
+
+
+def texts(nb: dict) -> list[tuple[int, str | None, str]]:
+    """(cell index, None or caption field, text) of everything a translation translates."""
+    out = []
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] == "markdown":
+            out.append((i, None, cell_text(c)))
+        elif c["cell_type"] == "code":
+            out += [(i, field, text) for field, text in captions(c).items()]
+    return out
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -116,8 +143,8 @@ def headings(markdown: str) -> list[tuple[int, str]]:
 def numbers(markdown: str) -> collections.Counter:
     """Every number written in a page's text, with its count (a translation keeps them all).
 
-    A glossary's term lines and the term in bold that opens each definition are left out: the
-    Chinese glossary names each term twice, and each edition's bold term is in the other language."""
+    A glossary's term lines and the bold term that opens each definition are left out: the
+    Chinese glossary names each term twice, and each edition's bold term is in the other one."""
     text = GLOSSARY_BLOCK.sub(lambda m: "\n".join(
         re.sub(r"^\s*\*\*[^*]+\*\* ·", "", line) for line in m.group(0).splitlines()
         if line.startswith(" ")), CELL.sub("", markdown))
@@ -149,16 +176,17 @@ def counterpart(source: pathlib.Path) -> pathlib.Path:
 def export(source: pathlib.Path) -> str:
     if source.suffix == ".md":
         return source.read_text(encoding="utf-8")
-    nb = read_nb(source)
-    return "".join(f"<!-- cell {i} -->\n{cell_text(c).rstrip()}\n\n"
-                   for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown")
+    return "".join(f"<!-- cell {i}{' ' + field if field else ''} -->\n{text.rstrip()}\n\n"
+                   for i, field, text in texts(read_nb(source)))
 
 
-def parse_blocks(text: str) -> dict[int, str]:
+def parse_blocks(text: str) -> dict[tuple[int, str | None], str]:
+    """{(cell index, None or caption field): text} of a translation file."""
     parts = CELL.split(text)
     if parts[0].strip():
         raise ValueError("translation: text before the first '<!-- cell N -->' marker")
-    return {int(parts[i]): parts[i + 1].strip("\n") for i in range(1, len(parts), 2)}
+    return {(int(parts[i]), parts[i + 1]): parts[i + 2].strip("\n")
+            for i in range(1, len(parts), 3)}
 
 
 def heading_map(en: str, zh: str, where: str) -> list[list[str]]:
@@ -175,6 +203,8 @@ def provenance(en_nb: dict, zh_nb: dict, source: str) -> dict:
     md_zh = [cell_text(c) for c in zh_nb["cells"] if c["cell_type"] == "markdown"]
     return {"source": source, "source_sha256": notebook_hash(en_nb),
             "markdown_sha256": [sha256(t)[:16] for t in md_en],
+            "caption_sha256": {f"{i} {field}": sha256(t)[:16]
+                               for i, field, t in texts(en_nb) if field},
             "headings": heading_map("\n\n".join(md_en), "\n\n".join(md_zh), source),
             "behind": False}
 
@@ -182,18 +212,21 @@ def provenance(en_nb: dict, zh_nb: dict, source: str) -> dict:
 def import_notebook(translation: str, source: pathlib.Path) -> pathlib.Path:
     en = read_nb(source)
     blocks = parse_blocks(translation)
-    wanted = [i for i, c in enumerate(en["cells"]) if c["cell_type"] == "markdown"]
-    if sorted(blocks) != wanted:
-        missing = sorted(set(wanted) - set(blocks))
-        extra = sorted(set(blocks) - set(wanted))
-        raise ValueError(f"translation of {source.name}: markdown cells missing {missing}, "
-                         f"not markdown in the English notebook {extra}")
+    wanted = {(i, field) for i, field, _ in texts(en)}
+    if set(blocks) != wanted:
+        missing = sorted(f"{i} {f or ''}".strip() for i, f in wanted - set(blocks))
+        extra = sorted(f"{i} {f or ''}".strip() for i, f in set(blocks) - wanted)
+        raise ValueError(f"translation of {source.name}: cells or captions missing {missing}, "
+                         f"not in the English notebook {extra}")
     zh = copy.deepcopy(en)
     for i, cell in enumerate(zh["cells"]):
         cell.pop("outputs", None) if cell["cell_type"] != "code" else cell.update(
             outputs=[], execution_count=None)
-        if i in blocks:
-            cell["source"] = blocks[i]
+        if (i, None) in blocks:
+            cell["source"] = blocks[i, None]
+        for field in captions(cell):
+            a, b = field.split(".")
+            cell["metadata"]["mystnb"][a][b] = blocks[i, field]
     rel = str(source.resolve().relative_to(ROOT))
     zh["metadata"][KEY] = provenance(en, zh, rel)
     out = counterpart(source)
@@ -232,8 +265,7 @@ def page_provenance(page: pathlib.Path) -> dict:
 
 def page_markdown(page: pathlib.Path) -> str:
     if page.suffix == ".ipynb":
-        return "\n\n".join(cell_text(c) for c in read_nb(page)["cells"]
-                           if c["cell_type"] == "markdown")
+        return "\n\n".join(text for _, _, text in texts(read_nb(page)))
     return split_front_matter(page.read_text(encoding="utf-8"))[1]
 
 
@@ -282,10 +314,17 @@ def _check_cells(name: str, en: dict, zh: dict) -> list[str]:
         return [f"{name}: its cells are not the English notebook's cells one for one"]
     out = []
     for i, (ce, cz) in enumerate(zip(en["cells"], zh["cells"], strict=True)):
-        if ce["cell_type"] == "code" and (cell_text(ce) != cell_text(cz)
-                                          or ce.get("metadata") != cz.get("metadata")):
+        if ce["cell_type"] == "code" and (
+                cell_text(ce) != cell_text(cz) or without_captions(ce.get("metadata", {}))
+                != without_captions(cz.get("metadata", {}))):
             out.append(f"{name}: code cell {i} differs from the English one (tools/translation.py "
                        "sync copies it)")
+        same = [f for f, t in captions(ce).items() if captions(cz).get(f) == t]
+        if same:
+            out.append(f"{name}: code cell {i}'s {same} not translated")
+        if ce["cell_type"] == "code" and set(captions(ce)) != set(captions(cz)):
+            out.append(f"{name}: code cell {i}'s captions {sorted(captions(cz))} are not the "
+                       f"English ones {sorted(captions(ce))}")
         if cz.get("outputs"):
             out.append(f"{name}: cell {i} has outputs (translations are committed stripped)")
     return out
@@ -338,6 +377,11 @@ def status() -> list[str]:
             continue
         now = [sha256(cell_text(c))[:16] for c in read_nb(en_page)["cells"]
                if c["cell_type"] == "markdown"]
+        caps = {f"{i} {f}": sha256(t)[:16] for i, f, t in texts(read_nb(en_page)) if f}
+        changed_caps = sorted(k for k in caps.keys() | prov.get("caption_sha256", {}).keys()
+                              if caps.get(k) != prov.get("caption_sha256", {}).get(k))
+        if changed_caps:
+            lines.append(f"{prov['source']}: captions {changed_caps} changed")
         if now != prov["markdown_sha256"]:
             idx = [i for i, c in enumerate(read_nb(en_page)["cells"])
                    if c["cell_type"] == "markdown"]
@@ -361,9 +405,14 @@ def sync() -> list[str]:
             continue
         for ce, cz in zip(en["cells"], zh["cells"], strict=True):
             if ce["cell_type"] == "code":
+                kept = captions(cz)
                 cz["source"], cz["metadata"] = ce["source"], copy.deepcopy(ce["metadata"])
+                for field in captions(cz):  # the translated captions stay (status lists changes)
+                    a, b = field.split(".")
+                    cz["metadata"]["mystnb"][a][b] = kept.get(field, captions(cz)[field])
         md_now = [sha256(cell_text(c))[:16] for c in en["cells"] if c["cell_type"] == "markdown"]
-        if md_now == prov["markdown_sha256"]:
+        caps = {f"{i} {f}": sha256(t)[:16] for i, f, t in texts(en) if f}
+        if md_now == prov["markdown_sha256"] and caps == prov.get("caption_sha256", {}):
             behind = prov.get("behind", False)
             zh["metadata"][KEY] = provenance(en, zh, prov["source"]) | {"behind": behind}
         write_nb(page, zh)
@@ -423,7 +472,7 @@ def assemble(out: pathlib.Path, cache: pathlib.Path) -> None:
     _write(out / "_toc.yml", (ZH / "_toc.yml").read_text(encoding="utf-8"))
     _write(out / "chapters" / "references.bib",
            (ROOT / "chapters" / "references.bib").read_text(encoding="utf-8"))
-    for name in ("_ext", "_vendor"):
+    for name in ("_ext", "_vendor", "_static"):
         if (ROOT / name).exists() and not (out / name).is_symlink():
             (out / name).symlink_to(ROOT / name)
     for page in translated_pages():

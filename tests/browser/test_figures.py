@@ -2,7 +2,7 @@
 
 On each chapter page of the built book, in headless Chromium:
 
-- every figure produced by a notebook cell is a ``<figure>`` with a number ("Fig. 5.2") and a
+- every figure made by a notebook cell is a ``<figure>`` with a number ("Fig. 5.2", 图 5.2) and a
   caption that says something beyond the number;
 - every image in the page's content has alt text that describes it, not a file path (myst-nb's
   default alt text is the image's path); widget snapshots are left to the explorer tests;
@@ -119,7 +119,7 @@ def test_figures_captioned_and_tables_not_cut_off(reader_browser, book_url, page
         if not img["captioned"]:
             problems.append(f"figure without a caption: {img['src']}")
     for fig in seen["figures"]:
-        if not re.match(r"Fig\. \d+\.\d+", fig["number"]):
+        if not re.match(r"(Fig\.|图) \d+\.\d+", fig["number"]):  # English or Chinese edition
             problems.append(f"figure {fig['id'] or '?'} has no number "
                             f"(caption: {fig['caption'][:60]!r})")
         if len(fig["caption"]) < 20:
