@@ -83,6 +83,30 @@ def test_block_sparse_float32_random_layout(b):
                                atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("b", sparse.BLOCK_SIZES)
+@pytest.mark.parametrize("l2_bytes", [1, sparse.L2_BYTES])
+@pytest.mark.parametrize("threads", [1, None])
+def test_block_sparse_row_blocks_threads_and_edges(monkeypatch, dtype, b, l2_bytes, threads):
+    """Many MR-row panels (M not a multiple of MR), on one thread or all, one row block of x
+    at a time (l2_bytes=1: a single panel per block) or as many as half of L2 holds, with empty
+    block columns and block rows: exactly NumPy's product (small integers, exact in float32)."""
+    from aichip.threads import numba_threads
+
+    monkeypatch.setattr(sparse, "L2_BYTES", l2_bytes)
+    rng = np.random.default_rng(b)
+    layout = (rng.random((7, 6)) < 0.4).astype(np.uint8)
+    layout[:, 2] = 0           # a block column with no stored block: its output is zero
+    layout[3, :] = 0           # a block row of W no column uses
+    layout[0, 0] = 1
+    W = (np.kron(layout, np.ones((b, b))) * rng.integers(-3, 4, (7 * b, 6 * b))).astype(dtype)
+    x = rng.integers(-3, 4, (101, 7 * b)).astype(dtype)
+    with numba_threads(threads):
+        got = sparse.block_sparse_matmul(x, *sparse.to_block_sparse(W, b), b)
+    assert got.dtype == dtype and got.shape == (101, 6 * b)
+    np.testing.assert_array_equal(got, x.astype(np.float64) @ W.astype(np.float64))
+
+
 def test_benchmark_reports_every_density_with_a_checked_result():
     df = sparse.benchmark(n=64, block_size=16, densities=(0.5, 0.25), repeats=1)
     assert list(df["density"]) == [1.0, 0.5, 0.25]

@@ -28,11 +28,12 @@ from __future__ import annotations
 import functools
 import sys
 
+import numba
 import numpy as np
 import pandas as pd
 from numba import njit, prange
 
-from . import gemm
+from . import gemm, machine
 from .source import marked_source
 from .validation import check_choice, check_int
 
@@ -191,33 +192,47 @@ def random_layout(k_blocks: int, n_blocks: int, density: float, seed: int = 0) -
 
 # magictoken: block_sparse_kernel-begin
 @njit(parallel=True, cache=True, boundscheck=False)
-def _block_sparse_kernel(xp, bp, col_ptr, row_block, block_of, b, out):
-    # out[:, j*w:(j+1)*w] += x[:, k-blocks stored in block column j] @ those blocks, on the packed
-    # GEMM's micro-kernel: xp is x packed once into MR-row micro-panels (n_panels, K, MR), bp
-    # each stored block packed into NR-column micro-panels (nnz, w / NR, b, NR), w = out's
-    # columns per block column (b rounded up to whole micro-panels)
-    n_panels, k, mr = xp.shape
+def _block_sparse_kernel(x, bp, col_ptr, row_block, block_of, b, mr, block_panels, threads,
+                         out):
+    # out[:, j*w:(j+1)*w] = x[:, k-blocks stored in block column j] @ those blocks, on the packed
+    # GEMM's micro-kernel; bp: each stored block in NR-column micro-panels (nnz, w / NR, b, NR),
+    # w = out's columns per block column (b rounded up to whole micro-panels)
+    m, k = x.shape
     panels_per_block, nr = bp.shape[1], bp.shape[3]
-    n = out.shape[1]
-    for j in prange(col_ptr.size - 1):               # a block column of W per thread at a time
-        for iq in range(n_panels):                    # MR rows of x and out
-            for t in range(panels_per_block):         # NR columns of the block column
-                c_off = iq * mr * n + j * panels_per_block * nr + t * nr
-                for p in range(col_ptr[j], col_ptr[j + 1]):   # only the stored blocks
-                    gemm.micro_kernel(b, xp, (iq * k + row_block[p] * b) * mr,
-                                      bp, (block_of[p] * panels_per_block + t) * b * nr,
-                                      out, c_off, n)
+    n, n_panels = out.shape[1], out.shape[0] // mr   # out: whole MR x NR tiles
+    for t in prange(threads):                         # a share of x's MR-row micro-panels each
+        q0, q1 = t * n_panels // threads, (t + 1) * n_panels // threads
+        xp = np.empty((block_panels, k, mr), dtype=x.dtype)
+        for qb in range(q0, q1, block_panels):        # a block of rows of x, packed into L2 ...
+            nq = min(q1, qb + block_panels) - qb
+            gemm.pack_a(x, qb * mr, min(m - qb * mr, nq * mr), 0, xp[:nq])
+            for j in range(col_ptr.size - 1):         # ... meets every block column of W
+                for s in range(panels_per_block):     # NR columns of the block column
+                    c0 = j * panels_per_block * nr + s * nr
+                    for iq in range(nq):              # MR rows of x and out
+                        out[(qb + iq) * mr:(qb + iq + 1) * mr, c0:c0 + nr] = 0.0
+                        for p in range(col_ptr[j], col_ptr[j + 1]):   # only the stored blocks
+                            gemm.micro_kernel(b, xp, (iq * k + row_block[p] * b) * mr,
+                                              bp, (block_of[p] * panels_per_block + s) * b * nr,
+                                              out, (qb + iq) * mr * n + c0, n)
 # magictoken: block_sparse_kernel-end
 
 
 @njit(parallel=True, cache=True, boundscheck=False)
-def _pack_operands(x, blocks, xp, bp):
-    # x -> MR-row micro-panels, every stored block -> NR-column micro-panels (gemm's packing)
-    mr = xp.shape[2]
-    for q in prange(xp.shape[0]):
-        gemm.pack_a(x, q * mr, min(mr, x.shape[0] - q * mr), 0, xp[q:q + 1])
+def _pack_blocks(blocks, bp):
+    # every stored block -> NR-column micro-panels, zero-padded to whole panels (gemm's packing)
     for s in prange(blocks.shape[0]):
         gemm.pack_b(blocks[s], 0, 0, bp[s])
+
+
+#: one core's L2 (bytes) as the OS reports it (512 KiB where it does not): x's row blocks fill half
+L2_BYTES = next((c.size_bytes for c in machine.cache_levels() if c.level == 2), 512 * 2**10)
+
+
+def _x_block_panels(k: int, itemsize: int, mr: int) -> int:
+    """MR-row micro-panels of x (all ``k`` columns) that fill at most half of :data:`L2_BYTES`,
+    leaving the other half to the stored blocks of a block column of W (at least one panel)."""
+    return max(1, L2_BYTES // 2 // (k * itemsize * mr))
 
 
 def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
@@ -233,11 +248,15 @@ def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
     Returns
     -------
     ndarray (M, N) in the result type of ``x`` and ``blocks`` (float32 stays float32). The kernel
-    is :mod:`aichip.gemm`'s packed micro-kernel: ``x`` is packed once into its MR-row
-    micro-panels, each stored block into NR-column micro-panels, and for every MR x NR tile of the
-    output the micro-kernel adds the product of each stored block with the rows of ``x`` it
-    meets (``block_size`` steps a call). It runs in parallel over block columns of ``W`` with
-    numba's threads.
+    is :mod:`aichip.gemm`'s packed micro-kernel. Each of numba's threads takes a share of the
+    rows of ``x`` and, a block of rows at a time, packs them (all K columns) into MR-row
+    micro-panels that fill half of L2, then sweeps every block column of ``W`` over them: for
+    each MR x NR tile of the output the micro-kernel adds the product of each stored block of the
+    column with the rows of ``x`` it meets (``block_size`` steps a call). So ``x`` is read from
+    memory once, each stored block once per row block (from L3, then L2), and nothing the
+    kernel writes besides the output leaves L2. A stored block is used as it is when it is
+    exactly one NR-column micro-panel (``block_size`` = NR, e.g. 32 in float32 with AVX-512);
+    otherwise it is first packed into micro-panels, zero-padded to whole ones.
     """
     blocks, layout, b = _check_layout(blocks, layout, block_size)
     x = _matrix("x", x)
@@ -257,16 +276,20 @@ def block_sparse_matmul(x, blocks, layout, block_size: int) -> np.ndarray:
     mr, nr = gemm.micro_tile(dtype)
     m = x.shape[0]
     n_panels, panels = -(-m // mr), -(-b // nr)   # micro-panels of x's rows, of a block's columns
-    xp = np.empty((n_panels, kb * b, mr), dtype=dtype)
-    bp = np.empty((blocks.shape[0], panels, b, nr), dtype=dtype)
-    _pack_operands(x, blocks, xp, bp)
-    # whole micro-tiles: out padded to MR rows and NR columns per block column where needed
-    out = np.zeros((n_panels * mr, nb * panels * nr), dtype=dtype)
-    _block_sparse_kernel(xp, bp, col_ptr, cols_t.astype(np.intp),
-                         block_id[cols_t, rows_t].astype(np.intp), b, out)
-    if out.shape != (m, nb * b):
-        out = np.ascontiguousarray(out.reshape(-1, nb, panels * nr)[:m, :, :b].reshape(m, nb * b))
-    return out
+    if b == nr:   # a b x b block is already one NR-column micro-panel, row by row
+        bp = blocks.reshape(blocks.shape[0], 1, b, nr)
+    else:
+        bp = np.empty((blocks.shape[0], panels, b, nr), dtype=dtype)
+        _pack_blocks(blocks, bp)
+    # whole micro-tiles: out padded to MR rows and NR columns per block column where needed;
+    # the kernel zeroes each tile before it adds to it (np.zeros would write all of out once more)
+    out = np.empty((n_panels * mr, nb * panels * nr), dtype=dtype)
+    _block_sparse_kernel(x, bp, col_ptr, cols_t.astype(np.intp),
+                         block_id[cols_t, rows_t].astype(np.intp), b, mr,
+                         _x_block_panels(kb * b, x.itemsize, mr), numba.get_num_threads(), out)
+    if out.shape[1] != nb * b:
+        return np.ascontiguousarray(out.reshape(-1, nb, panels * nr)[:m, :, :b].reshape(m, nb * b))
+    return out[:m]
 
 
 def benchmark(n: int = 2048, block_size: int = 32, densities=(1.0, 0.5, 0.25, 0.125),
