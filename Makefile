@@ -76,9 +76,10 @@ PDF_NAME := ai-chips-gpu-communication
 pdf: book
 	$(JB) build --builder singlehtml -n --keep-going .
 	$(JB) build --builder singlehtml -n --keep-going _build/zh_src
-	$(PY) tools/pdf.py _build/singlehtml/index.html _build/pdf/$(PDF_NAME).pdf --edition en
-	$(PY) tools/pdf.py _build/zh_src/_build/singlehtml/index.html _build/pdf/$(PDF_NAME)-zh.pdf \
-		--edition zh
+	$(PY) tools/pdf.py _build/singlehtml/chapters/intro.html _build/html \
+		_build/pdf/$(PDF_NAME).pdf --edition en
+	$(PY) tools/pdf.py _build/zh_src/_build/singlehtml/chapters/intro.html _build/html/zh \
+		_build/pdf/$(PDF_NAME)-zh.pdf --edition zh
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/browser --durations=10

@@ -11,6 +11,7 @@ both builds, with ``aichip_edition`` set to ``"en"`` or ``"zh"``:
   Chinese one;
 - in the Chinese edition, hands Sphinx's Chinese search (jieba) a dictionary of the glossary's
   Chinese terms, so that a term and the words inside it (脉动 in 脉动阵列) are both indexed;
+- in the single-page build that ``make pdf`` prints, leaves out the code cells the HTML book hides;
 - in the Chinese edition, renders in Chinese the English phrases that chapters glue into their
   prose (``{glue:text}`` of a string such as "memory" or "met both targets"), from the phrase
   table ``zh/glue_phrases.yml``: exact phrases first, then patterns whose groups are themselves
@@ -165,7 +166,16 @@ def search_dictionary(app) -> None:
     app.config.html_search_options = dict(app.config.html_search_options or {}, dict=str(path))
 
 
+def _skip(self, node):
+    raise nodes.SkipNode
+
+
 def setup(app):
+    from myst_nb.sphinx_ import HideCodeCellNode
+
+    # the single-page build that `make pdf` prints (tools/pdf.py) leaves out the code the HTML
+    # book hides behind a "Show code" toggle (myst-nb registers that node for 'html' only)
+    app.add_node(HideCodeCellNode, override=True, singlehtml=(_skip, None))
     app.add_config_value("aichip_edition", "en", "html", types=[str])
     app.add_post_transform(MarkTerms)
     app.add_post_transform(TitleTerms)

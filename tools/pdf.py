@@ -2,22 +2,27 @@
 
 ``make pdf`` builds each edition as a single HTML page (``jupyter-book build --builder singlehtml``,
 reusing the HTML build's executions), then this script opens it from a local server in the
-Chromium the browser tests use, waits for MathJax, puts a line under each explorer saying where it
-responds, and prints it to PDF with an outline (bookmarks), page numbers and working internal links
-(chapter, section, figure, equation and citation links are links inside the PDF). It then reads the
+Chromium the browser tests use, waits for MathJax, puts in each widget's place (a single page
+carries no widget state) a picture of it as the HTML book first shows it, with a line saying where
+it responds, and prints it to PDF with an outline (bookmarks), page numbers and working internal
+links (chapter, section, figure, equation and citation links are links inside the PDF). It reads the
 PDF back (pypdf) and fails unless the PDF has the book's chapters in its outline, internal links,
 typeset math, and, for the Chinese edition, an embedded CJK font.
 
-    .venv/bin/python tools/pdf.py _build/singlehtml/index.html _build/pdf/book-en.pdf --edition en
+    .venv/bin/python tools/pdf.py _build/singlehtml/chapters/intro.html _build/html \\
+        _build/pdf/book.pdf --edition en
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
 import http.server
+import json
 import os
 import pathlib
+import re
 import shutil
 import sys
 import threading
@@ -41,6 +46,7 @@ PRINT_CSS = """
   width: 100% !important; margin: 0 !important; padding: 0 !important; }
 img, figure, table, .cell_output { break-inside: avoid; }
 h1 { break-before: page; }
+.aichip-pdf-widget { max-width: 100%; break-inside: avoid; }
 .aichip-pdf-note { font-style: italic; font-size: 0.85em; color: #444; margin: 0.3em 0 1em; }
 """
 
@@ -64,34 +70,84 @@ def serve(directory: pathlib.Path) -> tuple[http.server.ThreadingHTTPServer, str
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def print_pdf(html: pathlib.Path, out: pathlib.Path, edition: str) -> None:
+WAIT_MATHJAX = ("() => !window.MathJax || !document.querySelector('.math') || (MathJax.startup"
+                " && MathJax.startup.promise && (MathJax.startup.promise.then(() =>"
+                " window.__mathjaxDone = true), window.__mathjaxDone === true))")
+VIEW = "script[type='application/vnd.jupyter.widget-view+json']"
+
+
+def _local_only(page) -> None:
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        ("http://127.0.0.1", "data:", "blob:")) else route.abort())
+
+
+def widget_snapshots(browser, url: str, pages: list[str]) -> dict[str, str]:
+    """{widget model id: PNG data URL} of every widget view of ``pages`` as the HTML book first
+    shows it (an explorer's controls and initial view). A single-page build carries no widget
+    state, so the PDF shows these pictures in the widgets' places."""
+    shots = {}
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    _local_only(page)
+    for path in pages:
+        page.goto(f"{url}/{path}", wait_until="load")
+        n = page.locator(VIEW).count()
+        if not n:
+            continue
+        page.wait_for_function(
+            "n => document.querySelectorAll('.jupyter-widgets.widget-container, "
+            ".jupyter-widgets.widget-box').length >= n", arg=n, timeout=60_000)
+        page.wait_for_timeout(500)
+        for k in range(n):
+            script = page.locator(VIEW).nth(k)
+            model = json.loads(script.text_content())["model_id"]
+            box = script.locator("xpath=..")
+            box.scroll_into_view_if_needed()
+            png = box.screenshot(animations="disabled")
+            shots[model] = "data:image/png;base64," + base64.b64encode(png).decode()
+    page.close()
+    return shots
+
+
+def print_pdf(single: pathlib.Path, pages: list[pathlib.Path], out: pathlib.Path,
+              edition: str) -> int:
+    """Print the single-page book ``single`` to ``out``, the widgets of the HTML book's ``pages``
+    in their places; returns how many widget views it placed."""
     from playwright.sync_api import sync_playwright  # a pinned requirement
 
-    server, url = serve(html.parent)
+    # Sphinx writes the single page at the root document's path (chapters/intro.html) but links
+    # its assets as if it were at the top: a copy at the top is the page as meant
+    site = next(d for d in single.parents if (d / "_static").is_dir())
+    shutil.copy(single, site / "book.html")
+    single = site / "book.html"
+    root = pathlib.Path(os.path.commonpath([single, *pages]))
+    server, url = serve(root)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium(), headless=True,
                                         args=["--no-sandbox", "--disable-gpu"])
+            shots = widget_snapshots(browser, url, [str(q.relative_to(root)) for q in pages])
             page = browser.new_page()
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-                ("http://127.0.0.1", "data:", "blob:")) else route.abort())
-            page.goto(f"{url}/{html.name}", wait_until="load")
-            page.wait_for_function(
-                "() => !window.MathJax || !document.querySelector('.math') || (MathJax.startup"
-                " && MathJax.startup.promise && (MathJax.startup.promise.then(() =>"
-                " window.__mathjaxDone = true), window.__mathjaxDone === true))", timeout=120_000)
-            page.wait_for_timeout(2_000)  # widget snapshots render
-            n_notes = page.evaluate(
-                """([cls, note]) => {
-                    const boxes = [...document.querySelectorAll('.' + cls)];
-                    boxes.forEach(box => {
+            _local_only(page)
+            page.goto(f"{url}/{single.relative_to(root)}", wait_until="load")
+            page.wait_for_function(WAIT_MATHJAX, timeout=120_000)
+            placed = page.evaluate(
+                """([selector, shots, note]) => {
+                    let placed = 0;
+                    for (const script of [...document.querySelectorAll(selector)]) {
+                        const model = JSON.parse(script.textContent).model_id;
+                        if (!(model in shots)) continue;
+                        const img = document.createElement('img');
+                        img.src = shots[model];
+                        img.className = 'aichip-pdf-widget';
                         const p = document.createElement('p');
                         p.className = 'aichip-pdf-note';
                         p.textContent = note;
-                        box.parentNode.insertBefore(p, box.nextSibling);
-                    });
-                    return boxes.length;
-                }""", [EXPLORER, NOTE[edition]])
+                        script.replaceWith(img, p);
+                        placed += 1;
+                    }
+                    return placed;
+                }""", [VIEW, shots, NOTE[edition]])
+            page.wait_for_function("() => [...document.images].every(i => i.complete)")
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +157,11 @@ def print_pdf(html: pathlib.Path, out: pathlib.Path, edition: str) -> None:
             browser.close()
     finally:
         server.shutdown()
-    print(f"pdf: {out} ({out.stat().st_size / 1e6:.1f} MB), {n_notes} explorers noted")
+    print(f"pdf: {out} ({out.stat().st_size / 1e6:.1f} MB), {placed} of {len(shots)} widget "
+          "views placed, each with its note")
+    if placed != len(shots):
+        raise SystemExit(f"pdf: {len(shots) - placed} widget views have no place in {single}")
+    return placed
 
 
 def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
@@ -110,10 +170,17 @@ def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
 
     reader = PdfReader(out)
     problems = []
-    outline = [o for o in reader.outline if not isinstance(o, list)]
-    if len(outline) < chapters:
-        problems.append(f"the outline has {len(outline)} top-level entries, fewer than the "
-                        f"{chapters} chapters")
+    def entries(items, depth=0):  # the outline's titles down to the chapters' level
+        for item in items:
+            if isinstance(item, list):
+                yield from entries(item, depth + 1) if depth < 1 else ()
+            else:
+                yield item.title
+    outline = list(entries(reader.outline))
+    numbered = [t for t in outline if re.match(r"\d+\. ", t)]
+    if len(numbered) < chapters:
+        problems.append(f"the outline has {len(numbered)} numbered chapters, not {chapters}: "
+                        f"{outline[:20]}")
     internal = 0
     for page in reader.pages:
         for annot in page.get("/Annots") or []:
@@ -132,19 +199,23 @@ def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
     text = "".join(reader.pages[i].extract_text() for i in range(min(30, len(reader.pages))))
     if edition == "zh" and "图" not in text:
         problems.append("no 图 (Chinese figure numbers) in the first 30 pages")
-    print(f"pdf: {len(reader.pages)} pages, {len(outline)} outline entries, {internal} internal "
+    print(f"pdf: {len(reader.pages)} pages, {len(numbered)} numbered chapters in the outline, "
+          f"{internal} internal "
           f"links, fonts {sorted(fonts)[:6]}")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("html", type=pathlib.Path, help="the singlehtml build's index.html")
+    ap.add_argument("single", type=pathlib.Path, help="the singlehtml build's chapters/intro.html")
+    ap.add_argument("html", type=pathlib.Path, help="the HTML build of the same edition (its "
+                    "chapter pages' widgets are pictured in the PDF)")
     ap.add_argument("out", type=pathlib.Path, help="the PDF to write")
     ap.add_argument("--edition", choices=sorted(NOTE), default="en")
     ap.add_argument("--chapters", type=int, default=12, help="chapters the outline must hold")
     args = ap.parse_args(argv)
-    print_pdf(args.html.resolve(), args.out, args.edition)
+    pages = sorted(args.html.resolve().glob("chapters/[0-9][0-9]_*.html"))
+    print_pdf(args.single.resolve(), pages, args.out, args.edition)
     problems = verify(args.out, args.edition, args.chapters)
     for p in problems:
         print(f"pdf: {args.out}: {p}", file=sys.stderr)
