@@ -133,9 +133,10 @@ test-mpi: $(STAMP)
 	$(VENV)/bin/mpiexec -n 2 $(PY) -m aichip.mpibench --max-bytes 1K --iters 1 --ops alltoallv \
 		--skew 1.5 --inject-error > /dev/null; test $$? -eq 1
 
-# Every page of the built book in headless Chromium (skips, saying why, without Chromium).
+# Every page of the built book, both editions, in headless Chromium (skips, saying why, without
+# Chromium), in $(JOBS) processes: most of a page's time is the browser's, not the test's.
 test-browser: book
-	$(PY) -m pytest tests/browser -rs
+	$(PY) -m pytest -n $(JOBS) tests/browser -rs
 
 # ruff over the package, tests, benchmarks, tools and build helpers (configuration: ruff.toml),
 # then the size report: no aichip function over 80 lines of code (docstrings and comments not

@@ -231,7 +231,9 @@ def test_import_rejects_missing_cell(book):
         tr.import_notebook(f"<!-- cell 0 -->\n{CHINESE[0]}\n", source)
 
 
-def test_assemble_marks_a_behind_page(book, tmp_path):
+def test_assemble_takes_the_english_execution_and_marks_a_behind_page(book, tmp_path):
+    from jupyter_cache import get_cache
+
     source, page = book
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(
         {"title": "t", "execute": {"execute_notebooks": "cache"}, "sphinx": {"config": {}}}))
@@ -239,13 +241,22 @@ def test_assemble_marks_a_behind_page(book, tmp_path):
     tr.ZH.joinpath("_toc.yml").write_text("root: chapters/01_x\n")
     _edit(source, 0, ENGLISH[0][1] + " More.")
     tr.mark_behind(page)
-    out = tmp_path / "_build" / "zh_src"
-    tr.assemble(out, tmp_path / "_build" / ".jupyter_cache")
-    first = tr.cell_text(tr.read_nb(out / "chapters" / "01_x.ipynb")["cells"][0])
+    out, cache = tmp_path / "_build" / "zh_src", tmp_path / "_build" / ".jupyter_cache"
+    with pytest.raises(SystemExit, match="no execution"):
+        tr.assemble(out, cache)
+    ran = tr.read_nb(source)   # the English build's execution: the same cells with an output
+    ran["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran 1\n"}]
+    tr.write_nb(tmp_path / "ran.ipynb", ran)
+    get_cache(str(cache)).cache_notebook_file(str(tmp_path / "ran.ipynb"), check_validity=False)
+    tr.assemble(out, cache)
+    built = tr.read_nb(out / "chapters" / "01_x.ipynb")
+    assert "".join(built["cells"][1]["outputs"][0]["text"]) == "ran 1\n"
+    assert built["cells"][1]["metadata"]["mystnb"]["figure"]["caption"] == CAPTION
+    first = tr.cell_text(built["cells"][0])
     assert "译文落后于英文原文" in first and "../../chapters/01_x.html" in first
     config = yaml.safe_load((out / "_config.yml").read_text())
     assert config["sphinx"]["config"]["language"] == "zh_CN"
-    assert config["execute"]["cache"].endswith(".jupyter_cache")
+    assert config["execute"]["execute_notebooks"] == "off"
 
 
 # ---------------------------------------------------------------- the Sphinx extension

@@ -33,8 +33,8 @@ Commands (run with the book's Python, ``.venv/bin/python tools/translation.py ..
 ``check``
     every disagreement between the editions, one per line; exit status 1 if any;
 ``assemble --out _build/zh_src``
-    the Chinese book's source tree for Jupyter Book, which reuses the English build's executions
-    (one run of the code, so both editions glue the same numbers).
+    the Chinese book's source tree for Jupyter Book, its notebooks carrying the outputs of the
+    English build's executions (one run of the code, so both editions glue the same numbers).
 """
 
 from __future__ import annotations
@@ -452,20 +452,36 @@ BEHIND_NOTE = ("```{{admonition}} 译文落后于英文原文\n:class: warning\n
 ZH_CONFIG = {"title": "AI 芯片与 GPU 通信", "author": "AI Chips & GPU Communication 作者"}
 
 
+def executed(cache: pathlib.Path, source: pathlib.Path) -> dict:
+    """The English build's execution of the notebook ``source``, from its jupyter-cache."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    try:
+        _, nb = get_cache(str(cache)).merge_match_into_notebook(
+            nbformat.read(str(source), as_version=4))
+    except KeyError:
+        raise SystemExit(f"{source} has no execution in {cache}: build the English book first "
+                         "(make book does, then this)") from None
+    return json.loads(nbformat.writes(nb))
+
+
 def assemble(out: pathlib.Path, cache: pathlib.Path) -> None:
     """Write the Chinese book's source tree to ``out`` for Jupyter Book.
 
-    Its configuration is the English one in Chinese (``language: zh_CN``) with the English build's
-    jupyter-cache (``cache``): jupyter-cache matches a notebook by its code cells alone, and a
-    translation's code cells are the English ones, so the Chinese pages show the outputs of the
-    English build's execution, and glue the same numbers, without running a chapter again."""
+    Its configuration is the English one in Chinese (``language: zh_CN``), with execution off:
+    each translated notebook carries the outputs (and widget state) of the English build's
+    execution of the same code, taken from the English jupyter-cache ``cache``, so the Chinese
+    pages show the same run's figures and explorers and glue the same numbers, and no chapter
+    runs twice. (The cache cannot serve the translations directly: it matches a notebook by its
+    code cells and their metadata, and a translation's figure captions differ.)"""
     (out / "chapters").mkdir(parents=True, exist_ok=True)
     for stale in (out / "chapters").iterdir():  # files are rewritten only where they changed,
         if stale.name not in {p.name for p in translated_pages()} | {"references.bib"}:
             stale.unlink()                       # so Sphinx re-reads only the changed pages
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config.update(copy.deepcopy(ZH_CONFIG))
-    config["execute"]["cache"] = str(cache)
+    config["execute"]["execute_notebooks"] = "off"
     config["sphinx"]["config"]["language"] = "zh_CN"
     config["sphinx"]["config"]["aichip_edition"] = "zh"
     _write(out / "_config.yml", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
@@ -489,6 +505,13 @@ def assemble(out: pathlib.Path, cache: pathlib.Path) -> None:
         problems = _check_cells(page.name, read_nb(ROOT / prov["source"]), zh)
         if problems:
             raise SystemExit("\n".join(problems))
+        ran = executed(cache, ROOT / prov["source"])
+        for cz, cr in zip(zh["cells"], ran["cells"], strict=True):
+            if cz["cell_type"] == "code":
+                cz["outputs"], cz["execution_count"] = cr["outputs"], cr.get("execution_count")
+        for key in ("widgets", "language_info"):
+            if key in ran["metadata"]:
+                zh["metadata"][key] = ran["metadata"][key]
         if prov.get("behind"):
             first = next(c for c in zh["cells"] if c["cell_type"] == "markdown")
             first["source"] = _after_title(cell_text(first), BEHIND_NOTE.format(url=en_url))

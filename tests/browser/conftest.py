@@ -43,6 +43,12 @@ def book_pages() -> list[str]:
                   and not any(part.startswith(".") for part in p.relative_to(HTML).parts))
 
 
+def report_name() -> str:
+    """report.json, or report-gwN.json in pytest-xdist worker gwN (make test runs 2 workers)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"report-{worker}.json" if worker else "report.json"
+
+
 def chapter_pages() -> list[str]:
     """The chapter pages of both editions (English, then Chinese under zh/), relative to HTML."""
     return [p for p in book_pages() if re.match(r"(zh/)?chapters/\d\d_", p)]

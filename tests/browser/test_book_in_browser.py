@@ -3,7 +3,7 @@
 For every page: no request leaves 127.0.0.1 and none fails; no JavaScript error; every formula is
 typeset by MathJax; every image loads; every widget snapshot renders with its controls and output.
 Internal links and anchors are checked on the HTML files directly. A screenshot of each page is kept
-in _build/screenshots/ and a per-page request count in _build/screenshots/report.json.
+in _build/screenshots/ and a per-page request count in _build/screenshots/report*.json.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # a pinned requirement
 
-from .conftest import HTML, SCREENSHOTS, book_pages
+from .conftest import HTML, SCREENSHOTS, book_pages, report_name
 
 PAGES = book_pages()
 REPORT: dict[str, dict] = {}
@@ -177,4 +177,4 @@ def test_internal_links_and_anchors_resolve(book_url):  # book_url: skips (or fa
 def teardown_module(module):
     if REPORT:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS / "report.json").write_text(json.dumps(REPORT, indent=2, sort_keys=True))
+        (SCREENSHOTS / report_name()).write_text(json.dumps(REPORT, indent=2, sort_keys=True))

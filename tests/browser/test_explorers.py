@@ -18,7 +18,7 @@ import re
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # a pinned requirement
 
-from .conftest import HTML, ROOT, SCREENSHOTS, chapter_pages, skip_or_fail
+from .conftest import HTML, ROOT, SCREENSHOTS, chapter_pages, report_name, skip_or_fail
 
 CLASS = "aichip-static-explorer"
 STATE = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>',
@@ -246,4 +246,4 @@ def test_every_explorer_responds_offline(browser, chapter):
         assert not seen["errors"], f"console errors: {seen['errors']}"
     finally:
         context.close()
-        (SHOTS / "report.json").write_text(json.dumps(REPORT, indent=1))
+        (SHOTS / report_name()).write_text(json.dumps(REPORT, indent=1))
