@@ -44,7 +44,8 @@ PRINT_CSS = """
 .tag_remove-input .cell_input { display: none !important; }
 .bd-main, .bd-content, .bd-article-container, .bd-page-width { max-width: none !important;
   width: 100% !important; margin: 0 !important; padding: 0 !important; }
-img, figure, table, .cell_output { break-inside: avoid; }
+img, figure { break-inside: avoid; }
+pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
 h1 { break-before: page; }
 .aichip-pdf-widget { max-width: 100%; break-inside: avoid; }
 .aichip-pdf-note { font-style: italic; font-size: 0.85em; color: #444; margin: 0.3em 0 1em; }
@@ -193,12 +194,16 @@ def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
     fonts = set()
     for page in reader.pages[:40]:
         for font in (page.get("/Resources", {}).get("/Font") or {}).values():
-            fonts.add(str(font.get_object().get("/BaseFont")))
-    if edition == "zh" and not any("CJK" in f or "Han" in f for f in fonts):
-        problems.append(f"no CJK font embedded: {sorted(fonts)[:8]}")
-    text = "".join(reader.pages[i].extract_text() for i in range(min(30, len(reader.pages))))
-    if edition == "zh" and "图" not in text:
-        problems.append("no 图 (Chinese figure numbers) in the first 30 pages")
+            font = font.get_object()  # Chromium embeds the .ttc Noto CJK glyphs as Type3 outlines
+            fonts.add(str(font.get("/BaseFont") or font.get("/Subtype")))
+    text = "".join(reader.pages[i].extract_text() for i in range(min(40, len(reader.pages))))
+    if edition == "zh":
+        if not any("CJK" in f or "Type3" in f for f in fonts):
+            problems.append(f"no CJK font embedded: {sorted(fonts)}")
+        if len(re.findall(r"[\u4e00-\u9fff]", text)) < 5000:
+            problems.append("fewer than 5,000 Chinese characters in the first 40 pages")
+        if not re.search(r"图\s*\d+\.\d+", text):
+            problems.append("no figure numbered 图 N.M in the first 40 pages")
     print(f"pdf: {len(reader.pages)} pages, {len(numbered)} numbered chapters in the outline, "
           f"{internal} internal "
           f"links, fonts {sorted(fonts)[:6]}")
