@@ -41,6 +41,10 @@ vendor: $(STAMP)
 SOURCES_ID = $(shell cat requirements.txt constraints.txt \
 	$$(find code/aichip -type f \( -name '*.py' -o -name '*.csv' \) | LC_ALL=C sort) | cksum | tr ' ' -)
 
+# Sphinx rebuilds a page when its source changes, not when an extension or the Chinese phrase table
+# does; a change to either rebuilds every Chinese page.
+ZH_ID = $(shell cat _ext/*.py zh/glue_phrases.yml | cksum | tr ' ' -)
+
 # Every build precomputes the explorers over their grids (_ext/static_explorers.py sets
 # AICHIP_STATIC_EXPLORERS=1), so they respond in the HTML with no kernel; `make lab` stays live.
 # Sphinx does not re-copy html_extra_path files when no source changed: after (re-)vendoring, a
@@ -59,12 +63,13 @@ book: vendor
 	    ! cmp -s _vendor/vendor/manifest.json _build/html/vendor/manifest.json; then \
 	  echo "vendored JavaScript changed: rebuilding every page"; full="--all"; \
 	fi; \
-	$(JB) build $$full -W -n --keep-going . && \
-	echo "the Chinese edition (zh/, see zh/README.md), from the same executions, in _build/html/zh" && \
-	$(PY) tools/translation.py assemble --out _build/zh_src && \
-	$(JB) build $$full -W -n --keep-going _build/zh_src && \
+	$(JB) build $$full -W -n --keep-going . || exit 1; \
+	echo "the Chinese edition (zh/, see zh/README.md), from the same executions, in _build/html/zh"; \
+	$(PY) tools/translation.py assemble --out _build/zh_src || exit 1; \
+	zh_full="$$full"; [ "$$(cat _build/.zh-id 2>/dev/null)" = "$(ZH_ID)" ] || zh_full="--all"; \
+	$(JB) build $$zh_full -W -n --keep-going _build/zh_src || exit 1; \
 	rm -rf _build/html/zh && cp -r _build/zh_src/_build/html _build/html/zh && \
-	echo "$(SOURCES_ID)" > _build/.sources-id
+	echo "$(ZH_ID)" > _build/.zh-id && echo "$(SOURCES_ID)" > _build/.sources-id
 	@echo "Chapter execution times (jupyter-cache; tools/chapter_times.py):"
 	@$(PY) tools/chapter_times.py || true
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"

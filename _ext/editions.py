@@ -140,6 +140,26 @@ class ChineseGlue(SphinxPostTransform):
                     node.replace_self(nodes.inline(zh, zh, classes=node["classes"]))
 
 
+# myst-nb's toggles for hidden code and outputs, which Sphinx's Chinese catalogue does not have
+TOGGLES = {"Show code cell source": "显示代码", "Hide code cell source": "隐藏代码",
+           "Show code cell outputs": "显示输出", "Hide code cell outputs": "隐藏输出",
+           "Show code cell content": "显示代码单元格", "Hide code cell content": "隐藏代码单元格"}
+
+
+class ChineseToggles(SphinxPostTransform):
+    """Chinese edition: the show/hide toggles of hidden code cells in Chinese."""
+    default_priority = 200  # after myst-nb's HideInputCells (199) makes them
+
+    def run(self, **kwargs) -> None:
+        if self.config.aichip_edition != "zh":
+            return
+        from myst_nb.sphinx_ import HideCodeCellNode
+
+        for node in self.document.findall(HideCodeCellNode):
+            for key in ("prompt_show", "prompt_hide"):
+                node[key] = TOGGLES.get(node[key], node[key])
+
+
 def page_context(app, pagename, templatename, context, doctree) -> None:
     edition = app.config.aichip_edition
     other = "zh" if edition == "en" else "en"
@@ -180,6 +200,7 @@ def setup(app):
     app.add_post_transform(MarkTerms)
     app.add_post_transform(TitleTerms)
     app.add_post_transform(ChineseGlue)
+    app.add_post_transform(ChineseToggles)
     app.connect("html-page-context", page_context)
     app.connect("builder-inited", search_dictionary)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -170,3 +170,9 @@ def test_chinese_search_finds_a_word_inside_a_phrase(browser, book_url):
     hits = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
     context.close()
     assert any("05_systolic" in h for h in hits), hits
+
+
+def test_chinese_pages_toggle_code_in_chinese(book_url):
+    _need_both()
+    html = (HTML / "zh" / "chapters" / "05_systolic.html").read_text(encoding="utf-8")
+    assert "显示代码" in html and "Show code cell" not in html
