@@ -102,10 +102,10 @@ FIGURE = {"mystnb": {"figure": {"caption": "Bandwidth against size: 2 plateaus."
 
 
 def _nb(cells):
-    return {"cells": [{"cell_type": t, "source": s,
+    return {"cells": [{"cell_type": t, "id": f"cell{i}", "source": s,
                        **({"outputs": [], "execution_count": None,
                            "metadata": copy.deepcopy(FIGURE)} if t == "code" else {"metadata": {}})}
-                      for t, s in cells],
+                      for i, (t, s) in enumerate(cells)],
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                         "language": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
