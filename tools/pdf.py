@@ -165,7 +165,8 @@ def print_pdf(single: pathlib.Path, pages: list[pathlib.Path], out: pathlib.Path
     return placed
 
 
-def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
+def verify(out: pathlib.Path, edition: str, chapters: int, min_links: int = 100,
+           min_chinese: int = 5000) -> list[str]:
     """What is wrong with the PDF ``out``: an empty list when nothing is."""
     from pypdf import PdfReader  # a pinned requirement
 
@@ -189,7 +190,7 @@ def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
             if a.get("/Subtype") == "/Link" and ("/Dest" in a or a.get("/A", {}).get("/S")
                                                  == "/GoTo"):
                 internal += 1
-    if internal < 100:
+    if internal < min_links:
         problems.append(f"only {internal} internal links")
     fonts = set()
     for page in reader.pages[:40]:
@@ -200,8 +201,8 @@ def verify(out: pathlib.Path, edition: str, chapters: int) -> list[str]:
     if edition == "zh":
         if not any("CJK" in f or "Type3" in f for f in fonts):
             problems.append(f"no CJK font embedded: {sorted(fonts)}")
-        if len(re.findall(r"[\u4e00-\u9fff]", text)) < 5000:
-            problems.append("fewer than 5,000 Chinese characters in the first 40 pages")
+        if len(re.findall(r"[\u4e00-\u9fff]", text)) < min_chinese:
+            problems.append(f"fewer than {min_chinese:,} Chinese characters in the first 40 pages")
         if not re.search(r"图\s*\d+\.\d+", text):
             problems.append("no figure numbered 图 N.M in the first 40 pages")
     print(f"pdf: {len(reader.pages)} pages, {len(numbered)} numbered chapters in the outline, "
