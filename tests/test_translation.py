@@ -295,3 +295,15 @@ def test_emphasis_renders_in_both_editions(page):
         tokens = [t for block in md.parse(text) for t in (block.children or [])]
         literal = [t.content for t in tokens if t.type == "text" and "**" in t.content]
         assert not literal, f"{edition.name}/{page}: unrendered bold: {literal[:3]}"
+
+
+def test_import_refuses_to_stamp_an_untranslated_change(book):
+    """Re-importing the old Chinese over a changed English cell would mark the change translated."""
+    source, page = book
+    _edit(source, 2, ENGLISH[2][1] + "\n\nA new sentence.")
+    text = tr.export(page)  # the Chinese as it is, cell 2 not updated
+    with pytest.raises(ValueError, match=r"\['2 markdown'\] changed"):
+        tr.import_notebook(text, source)
+    updated = text.replace("2 次。", "2 次。\n\n新的一句。")
+    tr.import_notebook(updated, source)
+    assert tr.check_page(page) == []

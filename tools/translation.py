@@ -218,6 +218,10 @@ def import_notebook(translation: str, source: pathlib.Path) -> pathlib.Path:
         extra = sorted(f"{i} {f or ''}".strip() for i, f in set(blocks) - wanted)
         raise ValueError(f"translation of {source.name}: cells or captions missing {missing}, "
                          f"not in the English notebook {extra}")
+    stale = _untouched_changes(en, blocks, counterpart(source))
+    if stale:
+        raise ValueError(f"translation of {source.name}: the English of {stale} changed since the "
+                         "last translation, but their Chinese did not: translate the change")
     zh = copy.deepcopy(en)
     for i, cell in enumerate(zh["cells"]):
         cell.pop("outputs", None) if cell["cell_type"] != "code" else cell.update(
@@ -232,6 +236,22 @@ def import_notebook(translation: str, source: pathlib.Path) -> pathlib.Path:
     out = counterpart(source)
     write_nb(out, zh)
     return out
+
+
+def _untouched_changes(en: dict, blocks: dict, page: pathlib.Path) -> list[str]:
+    """Texts whose English changed since ``page`` was translated while the new translation
+    ``blocks`` keeps their old Chinese: an import must not stamp those as translated."""
+    if not page.exists():
+        return []
+    old = read_nb(page)
+    prov = old["metadata"].get(KEY, {})
+    md_hashes = iter(prov.get("markdown_sha256", []))
+    recorded = {(i, None): next(md_hashes, None) for i, f, _ in texts(en) if f is None}
+    recorded |= {(int(k.split()[0]), k.split()[1]): h
+                 for k, h in prov.get("caption_sha256", {}).items()}
+    before = {(i, f): t for i, f, t in texts(old)}
+    return [f"{i} {f or 'markdown'}" for i, f, t in texts(en)
+            if recorded.get((i, f)) != sha256(t)[:16] and blocks.get((i, f)) == before.get((i, f))]
 
 
 def import_markdown(translation: str, source: pathlib.Path) -> pathlib.Path:
