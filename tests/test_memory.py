@@ -185,6 +185,7 @@ def test_os_cache_levels_parse(tmp_path):
     (lambda: memory.cyclic_chain(10, group_lines=4, passes=5), "passes"),
     (lambda: memory.latency_sweep([4096], huge_pages="yes"), "huge_pages"),
     (lambda: memory.latency_sweep([4096], passes=0), "passes"),
+    (lambda: memory.latency_sweep([4096], rounds=0), "rounds"),
 ])
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -331,3 +332,35 @@ def test_huge_page_array_starts_on_a_2_mib_boundary():
         pytest.skip("no private anonymous maps here (Windows): an ordinary array")
     arr, _ = memory._huge_page_array(2**18)
     assert arr.ctypes.data % (2 * 1024 * 1024) == 0
+
+
+def test_latency_sweep_keeps_each_sizes_best_over_rounds_in_alternating_order(monkeypatch):
+    """Three rounds over two sizes, one timed chase each: small to large, large to small, small to
+    large, so the timed calls go A B | B A | A B. Chases of 8, 8 | 8, 1 | 8, 2 (x 2^-10 s, over
+    2^14 loads = 59.6046447753906 ns per unit): A's best is its second round's, B's its third's."""
+    unit = 2**-10 / 2**14 * 1e9
+    monkeypatch.setattr(timing, "time", _FakeClock([k * 2**-10 for k in (8, 8, 8, 1, 8, 2)]))
+    out = memory.latency_sweep([4096, 8192], repeats=1, loads=2**14, huge_pages=False, rounds=3)
+    np.testing.assert_allclose(out["latency_ns"], [1 * unit, 2 * unit], rtol=1e-14)
+    np.testing.assert_allclose(out.attrs["round_ns"], np.array([[8, 8], [1, 8], [8, 2]]) * unit,
+                               rtol=1e-14)
+    # one round: each size's chase right after its chain is built, A then B
+    monkeypatch.setattr(timing, "time", _FakeClock([k * 2**-10 for k in (8, 1)]))
+    out = memory.latency_sweep([4096, 8192], repeats=1, loads=2**14, huge_pages=False, rounds=1)
+    np.testing.assert_allclose(out["latency_ns"], [8 * unit, 1 * unit], rtol=1e-14)
+
+
+def test_a_corner_point_does_not_set_the_next_plateaus_floor():
+    """The disturbed sweep of the 2-core EPYC VM (L1 32 KiB, L2 1 MiB) in outline: the first size
+    past L1 is a corner point (2.56 ns, part of it still in L1) just within `rise` of the L2
+    plateau (2.9-3.0 ns), and two sizes near L2's end run slow (3.5 ns: above 1.3 x 2.56, within
+    1.3 x 2.9). Taking the corner point as L2's floor ended L2 at 362 KiB; the plateau's second
+    size sets the floor, and L2 ends at 1 MiB."""
+    sizes = memory.default_sizes()
+    kib = sizes // 1024
+    lat = np.where(kib <= 32, 1.9, np.where(kib <= 1024, 2.95, 30.0))
+    lat[kib == 45] = 2.56
+    lat[(kib == 512) | (kib == 724)] = 3.5
+    sweep = pd.DataFrame({"working_set_bytes": sizes, "latency_ns": lat})
+    found = memory.detect_cache_levels(sweep)
+    assert [lv.size_bytes for lv in found[:2]] == [32 * 2**10, 2**20]

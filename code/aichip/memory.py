@@ -177,8 +177,21 @@ def _read_kernel(x, passes):
 
 def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
                   seed: int = 0, huge_pages: bool = True,
-                  group_lines: int = PAGE_BYTES // LINE_BYTES, passes: int = 2) -> pd.DataFrame:
+                  group_lines: int = PAGE_BYTES // LINE_BYTES, passes: int = 2,
+                  rounds: int = 3) -> pd.DataFrame:
     """Average latency of a dependent load (ns) for each working-set size, by pointer chasing.
+
+    **Noise.** Another program can only slow a chase down, and on a shared machine it does so for
+    a while: a burst of its work inflates every chase timed during it, so the back-to-back
+    ``repeats`` of one size are all hit alike, and so are neighbouring sizes. One such burst cut
+    an L2 plateau short at 362 KiB of 1 MiB on this book's 2-core VM. So the sweep makes
+    ``rounds`` passes over all the sizes, in alternating order (small to large, large to small,
+    ...), each a second or so apart, and keeps each size's best chase over all of them: a size is
+    wrong only if every round of it was disturbed. With the harsh load of three streaming
+    writers on the 2 cores, single passes put L1 or L2 more than 2x off in 6 of 125 sweeps,
+    the best of 3 rounds in none of 25 (worst factor 1.41). The chains are built once and
+    kept for all rounds (building them takes most of a round's time): about 220 MiB for the
+    default sizes.
 
     **TLB reach.** Every load needs its virtual page translated to a physical one. The core caches
     recent translations in its TLBs (translation lookaside buffers): a first level of some tens of
@@ -214,7 +227,7 @@ def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
         Working sets in bytes (each at least two cache lines); default :func:`default_sizes`
         (4 KiB to 64 MiB, two points per doubling).
     repeats : int, >= 1
-        Timed chases per size after one warm-up chase; the best is kept.
+        Timed chases per size and round, after one warm-up chase; the best is kept.
     loads : int, >= 1000
         Dependent loads per chase.
     seed : int
@@ -225,11 +238,17 @@ def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
         Lines visited together before the chase jumps elsewhere (1: a uniformly random cycle).
     passes : int, in [1, group_lines]
         Passes of the cycle over the groups (:func:`cyclic_chain`).
+    rounds : int, >= 1
+        Passes over all the sizes (see Noise above); 1 times each size once, right after its
+        chain is built, holding one chain at a time.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``working_set_bytes`` and ``latency_ns`` (best time per load).
+        Columns ``working_set_bytes`` and ``latency_ns`` (best time per load over all rounds).
+        ``attrs["huge_pages"]`` says per size whether huge pages backed its chain,
+        ``attrs["round_ns"]`` holds each round's best per size (a list of rounds, each a list
+        over the sizes, ns).
     """
     sizes = _check_sizes(sizes_bytes)
     repeats = check_int("repeats", repeats, minimum=1)
@@ -239,20 +258,33 @@ def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
         raise TypeError(f"huge_pages must be True or False, got {type(huge_pages).__name__}")
     group_lines = check_int("group_lines", group_lines, minimum=1)
     passes = check_int("passes", passes, minimum=1, maximum=group_lines)
-    rows, backed = [], []
-    for size in sizes:
-        n_lines = int(size) // LINE_BYTES
+    rounds = check_int("rounds", rounds, minimum=1)
+    lines = sizes // LINE_BYTES
+    round_ns = np.full((rounds, len(sizes)), np.nan)
+    chains, backed = [None] * len(sizes), []
+
+    def chase(i, r):  # the best of `repeats` chases of size i, in round r (ns per load)
+        best = time_call(functools.partial(_chase_kernel, chains[i], 0, loads), repeats).best_s
+        round_ns[r, i] = best / loads * 1e9
+
+    for i, n_lines in enumerate(lines):   # round 0: each chain timed as soon as it is built
         if huge_pages:
-            chain, on_huge = _huge_page_array(n_lines * _INT64_PER_LINE)
-            chain[:] = cyclic_chain(n_lines, seed, group_lines, passes)
+            chain, on_huge = _huge_page_array(int(n_lines) * _INT64_PER_LINE)
+            chain[:] = cyclic_chain(int(n_lines), seed, group_lines, passes)
         else:
-            chain, on_huge = cyclic_chain(n_lines, seed, group_lines, passes), False
+            chain, on_huge = cyclic_chain(int(n_lines), seed, group_lines, passes), False
         backed.append(on_huge)
-        best = time_call(functools.partial(_chase_kernel, chain, 0, loads), repeats).best_s
-        rows.append((n_lines * LINE_BYTES, best / loads * 1e9))
-        del chain
-    out = pd.DataFrame(rows, columns=["working_set_bytes", "latency_ns"])
+        chains[i] = chain
+        chase(i, 0)
+        if rounds == 1:
+            chains[i] = None  # no later round needs it
+    for r in range(1, rounds):           # the other rounds: large to small, small to large, ...
+        for i in (range(len(sizes) - 1, -1, -1) if r % 2 else range(len(sizes))):
+            chase(i, r)
+    out = pd.DataFrame({"working_set_bytes": lines * LINE_BYTES,
+                        "latency_ns": round_ns.min(axis=0)})
     out.attrs["huge_pages"] = backed  # per size: was the chain backed by 2 MiB pages?
+    out.attrs["round_ns"] = round_ns.tolist()  # lists: pandas compares attrs when it concats
     return out
 
 
@@ -313,7 +345,11 @@ def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.3,
     that another program disturbed, which is skipped). A plateau of at least ``min_points`` sizes
     is a level, ending at its largest size; shorter ones are the rounded corners between levels
     (where part of the working set still fits) or noise, and are dropped. The last plateau (main
-    memory) is not a cache and is not returned, nor is any level after ``max_levels``.
+    memory) is not a cache and is not returned, nor is any level after ``max_levels``. A plateau
+    that begins after a step takes its floor from its second size on, not its first: the first
+    size past a level often lies on the rounded corner, part of it still in the level below, and
+    as the floor it would shrink the tolerance for the rest of the plateau (a corner point at
+    2.56 ns before an L2 at 2.9-3.2 ns ended that L2 at 362 KiB of 1 MiB in a disturbed sweep).
 
     Other programs only ever slow a chase down, so each size's best time (``latency_sweep``'s
     ``repeats``) and the median over several sweeps are robust; a spike that survives both is
@@ -358,7 +394,8 @@ def detect_cache_levels(sweep: pd.DataFrame | None = None, rise: float = 1.3,
     start, floor = 0, lat[0]  # first index and lowest latency of the current plateau
     for i in range(1, len(lat)):
         if lat[i] <= rise * floor:
-            floor = min(floor, lat[i])
+            # after a step the plateau's first size may be a corner point: the second sets the floor
+            floor = lat[i] if start and i == start + 1 else min(floor, lat[i])
             continue
         if i + 1 < len(lat) and lat[i + 1] <= rise * floor:
             continue  # an isolated spike: the next size is back on the plateau
