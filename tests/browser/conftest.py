@@ -44,7 +44,7 @@ def book_pages() -> list[str]:
 
 
 def report_name() -> str:
-    """report.json, or report-gwN.json in pytest-xdist worker gwN (make test runs 2 workers)."""
+    """report.json, or report-gwN.json in pytest-xdist worker gwN (when run with -n)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     return f"report-{worker}.json" if worker else "report.json"
 
