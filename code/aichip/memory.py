@@ -175,6 +175,15 @@ def _read_kernel(x, passes):
     return total
 
 
+def _chain(n_lines: int, seed: int, group_lines: int, passes: int, huge_pages: bool):
+    """(the pointer-chase chain over ``n_lines`` lines, whether 2 MiB pages back it)."""
+    if not huge_pages:
+        return cyclic_chain(n_lines, seed, group_lines, passes), False
+    chain, on_huge = _huge_page_array(n_lines * _INT64_PER_LINE)
+    chain[:] = cyclic_chain(n_lines, seed, group_lines, passes)
+    return chain, on_huge
+
+
 def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
                   seed: int = 0, huge_pages: bool = True,
                   group_lines: int = PAGE_BYTES // LINE_BYTES, passes: int = 2,
@@ -268,13 +277,8 @@ def latency_sweep(sizes_bytes=None, repeats: int = 3, loads: int = 200_000,
         round_ns[r, i] = best / loads * 1e9
 
     for i, n_lines in enumerate(lines):   # round 0: each chain timed as soon as it is built
-        if huge_pages:
-            chain, on_huge = _huge_page_array(int(n_lines) * _INT64_PER_LINE)
-            chain[:] = cyclic_chain(int(n_lines), seed, group_lines, passes)
-        else:
-            chain, on_huge = cyclic_chain(int(n_lines), seed, group_lines, passes), False
+        chains[i], on_huge = _chain(int(n_lines), seed, group_lines, passes, huge_pages)
         backed.append(on_huge)
-        chains[i] = chain
         chase(i, 0)
         if rounds == 1:
             chains[i] = None  # no later round needs it
