@@ -330,6 +330,28 @@ def test_systolic_widgets_build_and_draw():
         ws.utilization_explorer({"g": (16, 64, 32)}, layer="h")
 
 
+def test_systolic_explorers_draw_each_distinct_view_once_and_show_the_same_views(monkeypatch):
+    """The stepper's and the utilisation explorer's same_view keys (a cycle past a run's end, the
+    pipelined box under OS) only skip drawing: every static view equals the one drawn anew, and
+    the keys do merge points."""
+    from aichip.widgets import static
+    from aichip.widgets import systolic as ws
+
+    def explorer(draw, controls, grid=None, *, axes=None, same_view=None, **kwargs):
+        levels = static.check_grid(controls, grid, axes)
+        points = static.grid_points(levels, axes or {})
+        keys = {same_view(**dict(zip(levels, p, strict=True))) for p in points}
+        return (len(keys), len(points), static.precompute(draw, controls, grid, axes,
+                                                          same_view=same_view),
+                static.precompute(draw, controls, grid, axes))
+
+    monkeypatch.setattr(ws, "explorer", explorer)
+    for n_keys, n_points, once, every in (
+            ws.systolic_stepper(M=2, N=3, K=2, rows=2, cols=2, cycle=2),
+            ws.utilization_explorer({"g": (16, 64, 32), "h": (8, 8, 8)}, dataflow="is")):
+        assert n_keys < n_points and once == every
+
+
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 def test_one_past_a_multiple_of_the_array_costs_a_whole_fold(dataflow):
     # The padding rule of chapter 5, counted from the trace: with 4 x 4 PEs a mapped dimension of

@@ -164,6 +164,31 @@ def test_identical_views_are_stored_once():
     assert static.stack_view(box, (0, 1, 0, 0)) is not static.stack_view(box, (1, 1, 0, 0))
 
 
+def test_points_of_one_same_view_key_are_drawn_once_and_share_its_view():
+    """same_view: a point whose key was seen gets the first such point's view, undrawn; the
+    result equals drawing every point; a bad same_view is named."""
+    calls = []
+
+    def draw(shape, freq, gain, grid_on):   # gain is ignored when freq is 1
+        calls.append((shape, freq, gain, grid_on))
+        print(shape, freq, gain if freq > 1 else "-", grid_on)
+
+    def key(shape, freq, gain, grid_on):
+        return shape, freq, gain if freq > 1 else None, grid_on
+
+    every = static.precompute(draw, _controls(), GRID, axes=AXES)
+    n_points = len(calls)
+    calls.clear()
+    once = static.precompute(draw, _controls(), GRID, axes=AXES, same_view=key)
+    assert once == every
+    # freq 1: the two gains of each shape and grid setting are one view
+    assert len(calls) == len({key(*c) for c in calls}) == n_points - 4
+    with pytest.raises(TypeError, match="same_view must be callable"):
+        static.precompute(draw, _controls(), GRID, axes=AXES, same_view="shape")
+    with pytest.raises(TypeError, match="same_view must return a hashable key"):
+        static.precompute(draw, _controls(), GRID, axes=AXES, same_view=lambda **v: [1])
+
+
 def test_render_keeps_order_and_closes_figures():
     def draw():
         print("before")
@@ -401,6 +426,56 @@ def test_a_failure_in_a_forked_renderer_is_rendered_and_raised_here(monkeypatch,
     monkeypatch.setenv(static.PROCESSES_ENV, "0")
     with pytest.raises(ValueError, match="AICHIP_STATIC_PROCESSES must be a positive integer"):
         static.processes()
+
+
+def _draw_formulas(k):
+    """A view with formulas (a log axis's 10^k labels, math in the legend) and non-ASCII text."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    x = np.logspace(-2, 4, 50)
+    ax.loglog(x, x ** (1 + k / 10), label=f"$k={k}$, slope $\\alpha_{{{k}}}$")
+    ax.set_xlabel("intensity $I$ (FLOP/byte)")
+    ax.set_title(f"view {k}: µ ≤ ≥ → ×")
+    ax.legend()
+    ax.grid(True, which="both")
+    fig.tight_layout()
+    plt.show()
+
+
+def test_a_forked_renderer_opens_its_own_fonts():
+    """The formula parser and parses render() shares hold FreeType fonts, which read their files
+    through descriptors a forked copy shares with this process (offset included): the copy must
+    drop them at the fork and open its own, or the two processes' reads interleave and draw
+    corrupt glyphs (see test_views_with_formulas_rendered_in_two_processes_are_not_corrupted)."""
+    from aichip.widgets import rendering
+
+    static.render(_draw_formulas, {"k": 1})
+    assert rendering._PARSER and rendering._PARSE_CACHE[0].cache_info().currsize > 0
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                  # the copy: report what it inherited
+        status = 1
+        try:
+            os.close(read_end)
+            os.write(write_end, f"{len(rendering._PARSER)} {len(rendering._PARSE_CACHE)}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        reported = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and reported == "0 0"      # nothing of this process's fonts in the copy
+    assert rendering._PARSER and rendering._PARSE_CACHE   # and this process keeps its own
+
+
+def test_views_with_formulas_rendered_in_two_processes_are_not_corrupted():
+    """The race itself: with the parses shared across the fork, 24 of 30 such runs drew a corrupt
+    glyph or raised "FT_Load_Glyph ... invalid outline" in one of the processes."""
+    from aichip.widgets import rendering
+
+    values = [{"k": k} for k in range(40)]
+    alone = rendering.render_views(_draw_formulas, values, static.DPI, 1)
+    assert rendering.render_views(_draw_formulas, values, static.DPI, 2) == alone
 
 
 def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged():

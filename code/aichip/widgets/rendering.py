@@ -33,10 +33,8 @@ __all__ = ["DPI", "PROCESSES_ENV", "processes", "render", "render_views"]
 #: the page's size (rendering at 100 dpi costs about 1.5 times as long per view)
 DPI = 72
 
-#: environment variable: how many processes render an explorer's views (default 1: all in this
-#: process). Off by default: a book build with 2 saw matplotlib fail to load a glyph in the kernel
-#: ("FT_Load_Glyph ... invalid outline", chapters 9 and 12, one build in two), a font file read
-#: racing with a forked copy; until that is understood, set it only to try it out.
+#: environment variable: how many processes render an explorer's views; unset, one per CPU this
+#: process may run on (:func:`processes`)
 PROCESSES_ENV = "AICHIP_STATIC_PROCESSES"
 
 
@@ -51,9 +49,9 @@ def _png_output(fig, dpi: float) -> dict:
 
 
 def processes(n_views: int | None = None) -> int:
-    """How many processes render an explorer's ``n_views`` views: :data:`PROCESSES_ENV` if set
-    (else 1); never more than ``n_views``. Always 1 where processes cannot be forked cheaply
-    (only Linux qualifies)."""
+    """How many processes render an explorer's ``n_views`` views: :data:`PROCESSES_ENV` if set,
+    else the number of CPUs this process may run on; never more than ``n_views``. Always 1 where
+    processes cannot be forked cheaply (only Linux qualifies)."""
     text = os.environ.get(PROCESSES_ENV, "").strip()
     if text:
         try:
@@ -63,7 +61,7 @@ def processes(n_views: int | None = None) -> int:
         if n < 1:
             raise ValueError(f"{PROCESSES_ENV} must be a positive integer, got {text!r}")
     else:
-        n = 1
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     if not sys.platform.startswith("linux"):
         n = 1
     return max(1, n if n_views is None else min(n, n_views))
@@ -164,6 +162,34 @@ def render_views(draw: Callable, values: list[dict], dpi: float, n_processes: in
 _PARSE_CACHE: list = []
 #: the one formula parser of every Agg renderer while render() runs, once made
 _PARSER: list = []
+
+
+def _forget_fonts() -> None:
+    """In a forked copy, right after the fork: drop every formula parse and parser made before it.
+
+    They hold matplotlib's FreeType fonts, and a font reads its file through a file descriptor
+    that the copy shares with this process, offset included (it seeks, then reads). A copy drawing
+    a formula parsed here moved the offset between this process's seek and read, and one side or
+    the other drew a corrupt glyph or failed ("FT_Load_Glyph ... invalid outline", "too many
+    hints": 24 of 30 two-process renderings of the 40 views of tests/test_widgets_static.py's
+    race check before this).
+    matplotlib empties its own font cache at a fork for the same reason; with these gone too, the
+    copy opens every font it draws anew."""
+    for cache in _PARSE_CACHE:
+        cache.cache_clear()
+    _PARSE_CACHE.clear()
+    _PARSER.clear()
+    try:
+        from matplotlib.mathtext import MathTextParser
+    except ImportError:                         # pragma: no cover (another matplotlib)
+        return
+    own = MathTextParser.__dict__.get("_parse_cached")
+    if hasattr(own, "cache_clear"):             # matplotlib's own parses, keyed by parser
+        own.cache_clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_fonts)
 
 
 @contextlib.contextmanager

@@ -229,7 +229,7 @@ def grid_points(levels: Mapping[str, tuple], axes: Collection[str] = ()) -> list
 
 def precompute(draw: Callable, controls: Mapping[str, w.Widget],
                grid: Mapping[str, Sequence] | None, axes: Mapping[str, Sequence] | None = None,
-               dpi: float = DPI) -> dict[tuple, list[dict]]:
+               dpi: float = DPI, same_view: Callable | None = None) -> dict[tuple, list[dict]]:
     """``render`` of ``draw`` at every point of :func:`grid_points`.
 
     The views are rendered by :func:`processes` processes at once: this one and forked copies of
@@ -238,15 +238,32 @@ def precompute(draw: Callable, controls: Mapping[str, w.Widget],
     rendering them one after another here; a copy that fails (``draw`` raises, or the copy dies)
     leaves its points to be rendered here, so an error is raised here as without the copies.
 
+    ``same_view(**values)``, if given, returns a hashable key such that points with equal keys
+    draw the same view (a control that a setting disables, a step past the end of a shorter
+    run): only the first point of each key is drawn, and the others get its view.
+
     Returns ``{tuple of values, in the order of check_grid's levels: outputs}``.
     """
     if not callable(draw):
         raise TypeError(f"draw must be callable, got {type(draw).__name__}")
+    if same_view is not None and not callable(same_view):
+        raise TypeError(f"same_view must be callable or None, got {type(same_view).__name__}")
     levels = check_grid(controls, grid, axes)
     points = grid_points(levels, axes or {})
-    views = render_views(draw, [dict(zip(levels, p, strict=True)) for p in points], dpi,
-                         processes(len(points)))
-    return dict(zip(points, views, strict=True))
+    values = [dict(zip(levels, p, strict=True)) for p in points]
+    keys = list(range(len(points))) if same_view is None else [same_view(**v) for v in values]
+    first: dict = {}                             # key -> index of its view among those drawn
+    drawn = []
+    for key, v in zip(keys, values, strict=True):
+        try:
+            new = key not in first
+        except TypeError:
+            raise TypeError(f"same_view must return a hashable key, got {key!r}") from None
+        if new:
+            first[key] = len(drawn)
+            drawn.append(v)
+    views = render_views(draw, drawn, dpi, processes(len(drawn)))
+    return {p: views[first[key]] for p, key in zip(points, keys, strict=True)}
 
 
 def describe_grid(levels: Mapping[str, tuple], controls: Mapping[str, w.Widget],
@@ -322,7 +339,8 @@ def _stacks(levels: Mapping[str, tuple], axes: Collection[str], leaf: Callable,
 def explorer(draw: Callable, controls: Mapping[str, w.Widget],
              grid: Mapping[str, Sequence] | None = None, *,
              axes: Mapping[str, Sequence] | None = None, arrange: Callable | None = None,
-             static: bool | None = None, dpi: float = DPI) -> w.Widget:
+             static: bool | None = None, dpi: float = DPI,
+             same_view: Callable | None = None) -> w.Widget:
     """An explorer: ``draw(**values of controls)`` under ``controls``, live or precomputed.
 
     Parameters
@@ -345,6 +363,9 @@ def explorer(draw: Callable, controls: Mapping[str, w.Widget],
     dpi : float, optional
         Resolution of the precomputed figures (default :data:`DPI`; lower only to keep a page
         with many views under its size limit).
+    same_view : callable, optional
+        ``same_view(**values)`` returns a hashable key, equal for points that draw the same
+        view; each key's view is drawn once (static only; see :func:`precompute`).
 
     Returns
     -------
@@ -359,7 +380,7 @@ def explorer(draw: Callable, controls: Mapping[str, w.Widget],
     if not static_mode(static):
         return w.VBox([arrange(dict(controls)), w.interactive_output(draw, dict(controls))])
 
-    views = precompute(draw, controls, grid, axes, dpi)
+    views = precompute(draw, controls, grid, axes, dpi, same_view)
     outputs: dict[str, w.Output] = {}   # identical views share one Output widget
 
     def output(data):

@@ -108,12 +108,20 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
     # the static page offers every cycle of the longest trace (shorter ones stop at their last);
     # at each cycle the dataflow and pipelining move one at a time (a full grid of all three
     # would pass MAX_VIEWS for the chapter's product)
-    longest = max(sy.trace_gemm(A, B, rows, cols, df).busy.shape[0] for df in sy.DATAFLOWS)
+    cycles = {(df, p): sy.trace_gemm(A, B, rows, cols, df, pipelined=p).busy.shape[0]
+              for df in sy.DATAFLOWS for p in (False, True) if not (p and df == "os")}
+    longest = max(cycles.values())
     step.max = max(longest - 1, cycle)
     grid = {"cyc": sorted(set(range(longest)) | {cycle})}
     axes = {"df": list(sy.DATAFLOWS), "pipelined": [False, True]}
+
+    def same_view(df, cyc, pipelined):   # draw's view: a cycle past the end shows the last one
+        pipelined = pipelined and df != "os"
+        return df, pipelined, min(cyc, cycles[df, pipelined] - 1)
+
     return explorer(draw, {"df": pick, "cyc": step, "pipelined": overlap}, grid, axes=axes,
-                    arrange=lambda c: w.VBox([c["df"], c["pipelined"], c["cyc"]]))
+                    arrange=lambda c: w.VBox([c["df"], c["pipelined"], c["cyc"]]),
+                    same_view=same_view)
 
 
 def plot_utilization(M: int, N: int, K: int, dataflow: str, sizes=(4, 8, 16, 32, 64, 128, 256),
@@ -159,4 +167,6 @@ def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str =
         plt.show()
 
     grid = {"name": list(layers), "flow": list(sy.DATAFLOWS), "pipelined": [False, True]}
-    return explorer(draw, {"name": pick, "flow": df, "pipelined": overlap}, grid)
+    return explorer(draw, {"name": pick, "flow": df, "pipelined": overlap}, grid,
+                    same_view=lambda name, flow, pipelined: (name, flow,
+                                                             pipelined and flow != "os"))
