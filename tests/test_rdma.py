@@ -41,6 +41,19 @@ def test_rdma_and_tcp_paths_equal_their_breakdown(n):
         assert r.message_time(path, n) == pytest.approx(sum(r.latency_breakdown(path, n).values()))
 
 
+def test_the_explorers_bandwidth_curves_equal_the_simulation():
+    """The path explorer draws bandwidth from the recurrence (fast); at every size it offers,
+    up to 4 MiB, and for each path it draws, that is the simulated bandwidth."""
+    from aichip.widgets import rdma as wr
+
+    sizes = tuple(int(n) for n in wr.SIZES[::4]) + (int(wr.SIZES[-1]),)
+    assert sizes[-1] == 1 << 22
+    for hp in (r.HostParams(), r.HostParams(offloads=False, wire_GBps=50.0)):
+        for path in (r.tcp_path(hp), r.rdma_write_path(hp)):
+            drawn = wr._bandwidths(path, sizes)
+            assert drawn == pytest.approx([r.bandwidth_GBps(path, n) for n in sizes], rel=1e-12)
+
+
 def test_tcp_slower_than_rdma_and_bandwidth_tends_to_wire_rate():
     hp = r.HostParams()
     assert r.message_time(r.tcp_path(hp), 8) > r.message_time(r.rdma_write_path(hp), 8)

@@ -49,7 +49,12 @@ def plot_breakdown(msg_bytes=4096, hp: rdma.HostParams = rdma.DEFAULT_HOST, ax=N
 
 @functools.lru_cache(maxsize=32)   # a static page redraws the same curves for many grid points
 def _bandwidths(path: rdma.Path, sizes: tuple[int, ...]) -> list[float]:
-    return [rdma.bandwidth_GBps(path, n) for n in sizes]
+    """:func:`aichip.rdma.bandwidth_GBps` at each size, from the first-come first-served
+    recurrence whose terms :func:`aichip.rdma.latency_breakdown` gives (they sum to the simulated
+    message time; tests/test_rdma.py checks both, and this curve against the simulation): a
+    simulated 4 MiB TCP message is some 2,900 packet processes, and the path explorer draws these
+    curves for every setting of its controls, which took half of its build time."""
+    return [n / sum(rdma.latency_breakdown(path, n).values()) / 1e9 for n in sizes]
 
 
 def plot_bandwidth(hp: rdma.HostParams = rdma.DEFAULT_HOST, ax=None, sizes=SIZES):
