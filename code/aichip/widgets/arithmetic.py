@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import LineCollection
 
 from .. import arith
 from .static import explorer
@@ -29,19 +30,27 @@ def plot_quantization(x: np.ndarray, fmt: str, scale: float, axes=None):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     bins = np.linspace(x.min(), x.max(), 120)
-    axes[0].hist(x, bins=bins, density=True, color="lightgrey", label="original")
+    # histograms as one filled outline each ("stepfilled"), which looks as the default's 120
+    # edgeless bars do and draws one polygon instead of 120 patches
+    axes[0].hist(x, bins=bins, density=True, color="lightgrey", label="original",
+                 histtype="stepfilled")
     levels, counts = np.unique(q, return_counts=True)
     if levels.size > 1:
-        # each quantised level drawn as a density: its count over the spacing around it
-        spacing = np.gradient(levels)
-        axes[0].vlines(levels, 0, counts / (x.size * spacing), color="tab:red", lw=0.8,
-                       alpha=0.7, label="quantised levels")
+        # each quantised level drawn as a density: its count over the spacing around it. One
+        # collection built from an (n, 2, 2) array of segments: a 16-bit format uses tens of
+        # thousands of levels, and vlines' masked arrays took half of such a view's time
+        height = counts / (x.size * np.gradient(levels))
+        segments = np.stack([np.column_stack([levels, np.zeros_like(height)]),
+                             np.column_stack([levels, height])], axis=1)
+        axes[0].add_collection(LineCollection(segments, colors="tab:red", linewidths=0.8,
+                                              alpha=0.7, label="quantised levels"))
+        axes[0].autoscale_view()
     axes[0].set_xlim(bins[0], bins[-1])
     axes[0].set_xlabel("value")
     axes[0].set_ylabel("density")
     axes[0].set_title(f"{fmt}, scale {scale:.3g}: {levels.size} distinct values used")
     axes[0].legend(fontsize=8)
-    axes[1].hist(q - x, bins=120, color="tab:blue")
+    axes[1].hist(q - x, bins=120, color="tab:blue", histtype="stepfilled")
     axes[1].set_xlabel("quantised - original")
     axes[1].set_ylabel("count")
     axes[1].set_title(f"error: RMSE {stats.rmse:.2e}, SQNR {stats.sqnr_dB:.1f} dB")
