@@ -43,7 +43,6 @@ def remember_plugins() -> None:
         return register(*args, **kwargs)
 
     load_entry_point._remembered = True
-    load_entry_point.cache_clear = look_up.cache_clear
     plugin._load_entry_point = load_entry_point
     plugin.register_plugin = register_plugin
 

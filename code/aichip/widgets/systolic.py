@@ -70,6 +70,12 @@ def draw_wavefront(trace: sy.Trace, first_cycle: int, n_cycles: int = 4, axes=No
     return axes
 
 
+def _overlaps(dataflow: str, pipelined: bool) -> bool:
+    """Whether a run overlaps its folds: the explorers' pipelined box means nothing under OS,
+    whose folds never overlap (:func:`aichip.systolic.trace_gemm` refuses it there)."""
+    return bool(pipelined) and dataflow != "os"
+
+
 def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: int = 3,
                      dataflow: str = "os", cycle: int = 4, seed: int = 0) -> w.Widget:
     """Step through the cycles of a small array computing ``A @ B`` (small integer operands)."""
@@ -89,9 +95,14 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
     overlap = w.Checkbox(value=False, description="pipelined (double-buffered; ws, is)",
                          style={"description_width": "initial"})
 
+    # every trace the controls can ask for, computed once: each view draws one, and the static
+    # page's extent and same_view need their lengths
+    traces = {(df, p): sy.trace_gemm(A, B, rows, cols, df, pipelined=p)
+              for df in sy.DATAFLOWS for p in (False, True) if not (p and df == "os")}
+
     def draw(df, cyc, pipelined):
         overlap.disabled = df == "os"
-        trace = sy.trace_gemm(A, B, rows, cols, df, pipelined=pipelined and df != "os")
+        trace = traces[df, _overlaps(df, pipelined)]
         step.max = trace.busy.shape[0] - 1
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), width_ratios=[1.4, 1])
         draw_cycle(trace, min(cyc, trace.busy.shape[0] - 1), axes[0])
@@ -108,16 +119,14 @@ def systolic_stepper(M: int = 4, N: int = 4, K: int = 3, rows: int = 3, cols: in
     # the static page offers every cycle of the longest trace (shorter ones stop at their last);
     # at each cycle the dataflow and pipelining move one at a time (a full grid of all three
     # would pass MAX_VIEWS for the chapter's product)
-    cycles = {(df, p): sy.trace_gemm(A, B, rows, cols, df, pipelined=p).busy.shape[0]
-              for df in sy.DATAFLOWS for p in (False, True) if not (p and df == "os")}
-    longest = max(cycles.values())
+    longest = max(t.busy.shape[0] for t in traces.values())
     step.max = max(longest - 1, cycle)
     grid = {"cyc": sorted(set(range(longest)) | {cycle})}
     axes = {"df": list(sy.DATAFLOWS), "pipelined": [False, True]}
 
     def same_view(df, cyc, pipelined):   # draw's view: a cycle past the end shows the last one
-        pipelined = pipelined and df != "os"
-        return df, pipelined, min(cyc, cycles[df, pipelined] - 1)
+        key = df, _overlaps(df, pipelined)
+        return (*key, min(cyc, traces[key].busy.shape[0] - 1))
 
     return explorer(draw, {"df": pick, "cyc": step, "pipelined": overlap}, grid, axes=axes,
                     arrange=lambda c: w.VBox([c["df"], c["pipelined"], c["cyc"]]),
@@ -159,7 +168,7 @@ def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str =
 
     def draw(name, flow, pipelined):
         overlap.disabled = flow == "os"
-        pipelined = pipelined and flow != "os"
+        pipelined = _overlaps(flow, pipelined)
         M, N, K = layers[name]
         schedule = "pipelined" if pipelined else "no fold overlap"
         plot_utilization(M, N, K, flow, pipelined=pipelined,
@@ -169,4 +178,4 @@ def utilization_explorer(layers: dict, layer: str | None = None, dataflow: str =
     grid = {"name": list(layers), "flow": list(sy.DATAFLOWS), "pipelined": [False, True]}
     return explorer(draw, {"name": pick, "flow": df, "pipelined": overlap}, grid,
                     same_view=lambda name, flow, pipelined: (name, flow,
-                                                             pipelined and flow != "os"))
+                                                             _overlaps(flow, pipelined)))
