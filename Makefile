@@ -45,11 +45,13 @@ SOURCES_ID = $(shell cat requirements.txt constraints.txt \
 # does; a change to either rebuilds every Chinese page.
 ZH_ID = $(shell cat _ext/*.py zh/glue_phrases.yml | cksum | tr ' ' -)
 
-# Every build precomputes the explorers over their grids (_ext/static_explorers.py sets
-# AICHIP_STATIC_EXPLORERS=1), so they respond in the HTML with no kernel; `make lab` stays live.
-# Sphinx does not re-copy html_extra_path files when no source changed: after (re-)vendoring, a
-# full rebuild (--all) puts the new files in _build/html. Executed notebooks stay cached unless
-# the fingerprint above changed.
+# Every build precomputes the explorers over their grids (AICHIP_STATIC_EXPLORERS=1), so they
+# respond in the HTML with no kernel; `make lab` stays live. tools/execute_chapters.py executes the
+# chapters the cache lacks, one at a time with nothing else running (the chapters measure the
+# machine); then the two editions' Sphinx builds, which execute nothing, run side by side (one per
+# core), each one's output shown when both are done. Sphinx does not re-copy html_extra_path files
+# when no source changed: after (re-)vendoring, a full rebuild (--all) puts the new files in
+# _build/html. Executed notebooks stay cached unless the fingerprint above changed.
 book: vendor
 	@full=""; \
 	if [ "$$(cat _build/.sources-id 2>/dev/null)" != "$(SOURCES_ID)" ]; then \
@@ -63,11 +65,16 @@ book: vendor
 	    ! cmp -s _vendor/vendor/manifest.json _build/html/vendor/manifest.json; then \
 	  echo "vendored JavaScript changed: rebuilding every page"; full="--all"; \
 	fi; \
-	$(JB) build $$full -W -n --keep-going . || exit 1; \
+	mkdir -p _build && $(PY) tools/execute_chapters.py || exit 1; \
 	echo "the Chinese edition (zh/, see zh/README.md), from the same executions, in _build/html/zh"; \
 	$(PY) tools/translation.py assemble --out _build/zh_src || exit 1; \
 	zh_full="$$full"; [ "$$(cat _build/.zh-id 2>/dev/null)" = "$(ZH_ID)" ] || zh_full="--all"; \
-	$(JB) build $$zh_full -W -n --keep-going _build/zh_src || exit 1; \
+	$(JB) build $$full -W -n --keep-going . > _build/en-build.log 2>&1 & en=$$!; \
+	$(JB) build $$zh_full -W -n --keep-going _build/zh_src > _build/zh-build.log 2>&1; zh_rc=$$?; \
+	wait $$en; en_rc=$$?; \
+	echo "== English edition (_build/en-build.log)"; cat _build/en-build.log; \
+	echo "== Chinese edition (_build/zh-build.log)"; cat _build/zh-build.log; \
+	[ $$en_rc -eq 0 ] && [ $$zh_rc -eq 0 ] || exit 1; \
 	rm -rf _build/html/zh && cp -r _build/zh_src/_build/html _build/html/zh && \
 	echo "$(ZH_ID)" > _build/.zh-id && echo "$(SOURCES_ID)" > _build/.sources-id
 	@echo "Chapter execution times (jupyter-cache; tools/chapter_times.py):"

@@ -511,3 +511,49 @@ def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged(
     assert RendererAgg.__init__ is init and MathTextParser.__dict__["_parse_cached"] is parse
     info = rendering._PARSE_CACHE[0].cache_info()
     assert info.hits > info.misses > 0       # the second view parsed nothing anew
+
+
+def _draw_labels(dpi_note: str = ""):
+    """A view of plain text whose layout rests on measured sizes: centred and right-aligned
+    labels, a title, ticks, a legend (its box is sized from its text), a tight layout."""
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1, 2], [3, 1, 2], label="measured bandwidth")
+    ax.set_title(f"A centred title {dpi_note}")
+    ax.set_xlabel("message size (bytes)")
+    ax.text(1.9, 2.9, "right-aligned note", ha="right", va="top")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    plt.show()
+
+
+def _own_png(draw, dpi) -> str:
+    draw()
+    fig = plt.gcf()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def test_plain_text_is_measured_once_among_renderers_and_draws_the_same_bytes(monkeypatch):
+    """render() shares plain text's measured sizes among Agg renderers: the figures must be the
+    bytes matplotlib saves alone, at every dpi and under every hinting setting the sizes depend
+    on (a size reused across dpi or rcParams would place the centred and right-aligned text
+    elsewhere), the second view must measure nothing anew, and matplotlib is restored after."""
+    from matplotlib import text as mtext
+
+    from aichip.widgets import rendering
+
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)      # _own_png draws outside render
+    measure = mtext._get_text_metrics_with_cache
+    rendering._TEXT_METRICS.clear()
+    for dpi in (72, 100):
+        for hinting in ("default", "no_hinting"):
+            with matplotlib.rc_context({"text.hinting": hinting}):
+                (view,) = static.render(_draw_labels, {}, dpi=dpi)
+                assert view["data"]["image/png"] == _own_png(_draw_labels, dpi), (dpi, hinting)
+    assert mtext._get_text_metrics_with_cache is measure
+    measured = len(rendering._TEXT_METRICS)
+    assert measured > 0
+    static.render(_draw_labels, {}, dpi=72)
+    assert len(rendering._TEXT_METRICS) == measured               # all of it measured before

@@ -1,5 +1,6 @@
 """Rendering a static explorer's views: ``draw`` run with its figures saved as PNG output dicts,
-shared among processes, with matplotlib's formula parses shared among renderers.
+shared among processes, with matplotlib's formula parses and plain text's measured sizes shared
+among renderers.
 
 :func:`render` runs ``draw(**values)`` and returns what it printed and showed as notebook outputs.
 :func:`render_views` renders many points' views at once: in one process per CPU (this one and
@@ -234,6 +235,64 @@ def _formulas_parsed_once():
         MathTextParser._parse_cached = cached
 
 
+#: the rcParams an Agg renderer's measure of plain text depends on besides the text, its font
+#: properties and the dpi: how font families resolve to files, and how glyphs are hinted and kerned
+_TEXT_RC = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",
+            "font.fantasy", "text.hinting", "text.hinting_factor", "text.kerning_factor")
+#: plain text's (width, height, descent) in pixels, shared among Agg renderers while render() runs
+_TEXT_METRICS: dict = {}
+
+
+def _frozen(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+@contextlib.contextmanager
+def _text_measured_once():
+    """While ``draw`` runs and its figures are saved: every Agg renderer shares one measure of each
+    plain-text string.
+
+    matplotlib caches a string's size per renderer, and a view uses three (``tight_layout``, the
+    tight crop's sizing pass, the PNG itself), each new for every view, so a tick label or title
+    that every view of an explorer shows was measured about three times a view (a tenth of a
+    systolic or roofline view's time). The size is a function of the text, its font properties,
+    the dpi and the rcParams in :data:`_TEXT_RC` (all in the key) for every Agg renderer, and
+    renderers only read it, so the figures are the same bytes (tests/test_widgets_static.py
+    compares them). Formulas keep their own shared cache (:func:`_formulas_parsed_once`); other
+    renderers and TeX are measured as matplotlib does. matplotlib is left as it was after."""
+    try:
+        import matplotlib
+        from matplotlib import text as mtext
+        from matplotlib.backends.backend_agg import RendererAgg
+    except ImportError:                         # pragma: no cover (another matplotlib)
+        yield
+        return
+    measure = mtext.__dict__.get("_get_text_metrics_with_cache")
+    if measure is None or getattr(measure, "_aichip", False):
+        yield                                   # another matplotlib, or already installed
+        return
+    rc = matplotlib.rcParams
+
+    def shared_measure(renderer, text, fontprop, ismath, dpi):
+        if ismath is not False or type(renderer) is not RendererAgg:
+            return measure(renderer, text, fontprop, ismath, dpi)
+        key = (text, fontprop.copy(), dpi, *(_frozen(dict.__getitem__(rc, k)) for k in _TEXT_RC))
+        size = _TEXT_METRICS.get(key)
+        if size is None:
+            if len(_TEXT_METRICS) >= 50_000:
+                _TEXT_METRICS.clear()
+            size = _TEXT_METRICS[key] = renderer.get_text_width_height_descent(text, fontprop,
+                                                                               False)
+        return size
+
+    shared_measure._aichip = True
+    mtext._get_text_metrics_with_cache = shared_measure
+    try:
+        yield
+    finally:
+        mtext._get_text_metrics_with_cache = measure
+
+
 def render(draw: Callable, values: Mapping, dpi: float = DPI) -> list[dict]:
     """Run ``draw(**values)`` and return what it showed as notebook output dicts, in order:
     printed text as ``stream`` outputs, each figure it showed (or left open) as a PNG at ``dpi``
@@ -259,7 +318,8 @@ def render(draw: Callable, values: Mapping, dpi: float = DPI) -> list[dict]:
     real_show = plt.show
     plt.show = show
     try:
-        with contextlib.redirect_stdout(text), _formulas_parsed_once():
+        with contextlib.redirect_stdout(text), _formulas_parsed_once(), \
+                _text_measured_once():
             draw(**values)
             show()
     finally:
