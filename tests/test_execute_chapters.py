@@ -71,6 +71,7 @@ def test_a_failing_chapter_stops_the_run_with_its_traceback_and_is_not_cached(tm
         execute_chapters.execute(bad, cache_dir, timeout=60, allow_errors=False)
     assert execute_chapters.stale(cache_dir, [good, bad, later]) == [good, bad, later]
     execute_chapters.execute(good, cache_dir, timeout=60, allow_errors=False)
-    assert execute_chapters.main([str(bad), str(later), "--cache", str(cache_dir)]) == 1
+    assert execute_chapters.main([str(bad), str(later), "--cache", str(cache_dir),
+                                  "--no-warmup"]) == 1
     assert "planted failure" in capsys.readouterr().err
     assert execute_chapters.stale(cache_dir, [good, bad, later]) == [bad, later]

@@ -9,18 +9,22 @@ The execution is the one myst-nb does with ``execute_notebooks: cache`` (``_conf
 chapter is staged in the cache's project, executed by jupyter-cache's ``single_nb_execution``
 (nbclient) in the chapter's folder with the configuration's ``timeout`` and ``allow_errors``, and
 cached under its path with its execution time (``tools/chapter_times.py`` reads it), so the build
-then says "Using cached notebook" and merges the outputs in. Three things differ, none visible in
-a page:
+then says "Using cached notebook" and merges the outputs in. Four things differ, none visible in a
+page:
 
 - the explorers are precomputed (``AICHIP_STATIC_EXPLORERS=1``, as ``_ext/static_explorers.py``
   sets for the build), and the client has the stall fix of ``_ext/zmq_rearm.py``;
 - the kernel is stopped at once when the last cell has run (``shutdown_kernel="immediate"``): a
   graceful shutdown waits for the interpreter's teardown, about 1.1 s a chapter on 2 cores, and the
   chapters leave a kernel nothing to do at exit (aichip registers no exit handlers);
+- before the first of two or more chapters, the book's slowest-compiling kernels are compiled in
+  one process per CPU (:mod:`aichip.warmup`, about 17 s on 2 cores from a fresh clone), so that the
+  chapters load them from numba's cache instead of compiling them one after another while the
+  other cores idle (about 30 s); nothing else runs meanwhile;
 - a chapter that fails stops the run with its traceback and exit status 1 (the build with ``-W``
   failed on it too, but only after executing and rendering everything else).
 
-    python tools/execute_chapters.py [--cache _build/.jupyter_cache] [chapters ...]
+    python tools/execute_chapters.py [--cache _build/.jupyter_cache] [--no-warmup] [chapters ...]
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import subprocess
 import sys
+import time
 
 import nbformat
 import yaml
@@ -93,6 +99,8 @@ def main(argv=None) -> int:
                    help="notebooks (default: every chapters/*.ipynb)")
     p.add_argument("--cache", type=pathlib.Path, default=ROOT / "_build" / ".jupyter_cache")
     p.add_argument("--config", type=pathlib.Path, default=ROOT / "_config.yml")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="do not compile aichip's kernels ahead (aichip.warmup)")
     args = p.parse_args(argv)
     chapters = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
     settings = execution_settings(args.config)
@@ -102,6 +110,14 @@ def main(argv=None) -> int:
         return 0
     os.environ.setdefault(static_explorers.ENV, "1")
     zmq_rearm.install()
+    if len(todo) > 1 and not args.no_warmup:   # one chapter compiles only its own kernels
+        start = time.perf_counter()
+        warm = subprocess.run([sys.executable, "-m", "aichip.warmup"], check=False)
+        if warm.returncode:
+            print(f"aichip.warmup failed (exit status {warm.returncode})", file=sys.stderr)
+            return 1
+        print(f"compiled the slowest-compiling kernels ahead (aichip.warmup) in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
     for path in todo:
         print(f"executing {path.name} ...", flush=True)
         try:
