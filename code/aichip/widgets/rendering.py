@@ -276,7 +276,7 @@ def _text_measured_once():
     def shared_measure(renderer, text, fontprop, ismath, dpi):
         if ismath is not False or type(renderer) is not RendererAgg:
             return measure(renderer, text, fontprop, ismath, dpi)
-        key = (text, fontprop.copy(), dpi, *(_frozen(dict.__getitem__(rc, k)) for k in _TEXT_RC))
+        key = (text, fontprop.copy(), dpi, *(_frozen(dict.get(rc, k)) for k in _TEXT_RC))
         size = _TEXT_METRICS.get(key)
         if size is None:
             if len(_TEXT_METRICS) >= 50_000:
