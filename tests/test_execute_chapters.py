@@ -37,6 +37,21 @@ def test_the_settings_are_the_books_and_need_the_cache_mode(tmp_path):
         execute_chapters.execution_settings(config)
 
 
+def test_the_notebooks_executed_are_every_notebook_the_table_of_contents_lists(tmp_path):
+    # The Sphinx builds run side by side only because they execute nothing: a notebook page the
+    # tool missed would be executed by the English build, beside the Chinese one.
+    listed = execute_chapters.book_notebooks(ROOT / "_toc.yml")
+    assert listed == sorted((ROOT / "chapters").glob("*.ipynb"))   # the book's order is NN_
+    (tmp_path / "a").mkdir()
+    for name in ("intro.md", "a/nb1.ipynb", "nb2.ipynb"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "_toc.yml").write_text(
+        "root: intro\nparts:\n  - chapters:\n      - file: a/nb1\n      - file: nb2.ipynb\n"
+        "        sections:\n          - file: missing\n")
+    assert execute_chapters.book_notebooks(tmp_path / "_toc.yml") == [
+        tmp_path / "a" / "nb1.ipynb", tmp_path / "nb2.ipynb"]
+
+
 def test_an_executed_chapter_is_found_by_the_builds_lookup_with_its_outputs(tmp_path,
                                                                              monkeypatch):
     monkeypatch.delenv("AICHIP_STATIC_EXPLORERS", raising=False)    # main sets it; undone after

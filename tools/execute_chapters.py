@@ -59,6 +59,28 @@ def execution_settings(config: pathlib.Path) -> dict:
             "allow_errors": bool(execute.get("allow_errors"))}
 
 
+def book_notebooks(toc: pathlib.Path) -> list[pathlib.Path]:
+    """The notebooks the book's table of contents lists (``file:`` entries with an ``.ipynb``
+    beside them), in its order: every page jupyter-book would execute."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                path = toc.parent / node["file"]
+                notebook = path if path.suffix == ".ipynb" else path.with_suffix(".ipynb")
+                if notebook.is_file():
+                    found.append(notebook)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(toc.read_text(encoding="utf-8")))
+    return found
+
+
 def stale(cache_dir: pathlib.Path, chapters: list[pathlib.Path]) -> list[pathlib.Path]:
     """The chapters the cache has no execution of (for their current code cells and kernel)."""
     cache = get_cache(str(cache_dir))
@@ -96,13 +118,13 @@ def execute(path: pathlib.Path, cache_dir: pathlib.Path, timeout: int,
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("chapters", nargs="*", type=pathlib.Path,
-                   help="notebooks (default: every chapters/*.ipynb)")
+                   help="notebooks (default: every notebook _toc.yml lists)")
     p.add_argument("--cache", type=pathlib.Path, default=ROOT / "_build" / ".jupyter_cache")
     p.add_argument("--config", type=pathlib.Path, default=ROOT / "_config.yml")
     p.add_argument("--no-warmup", action="store_true",
                    help="do not compile aichip's kernels ahead (aichip.warmup)")
     args = p.parse_args(argv)
-    chapters = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
+    chapters = args.chapters or book_notebooks(ROOT / "_toc.yml")
     settings = execution_settings(args.config)
     todo = stale(args.cache, chapters)
     if not todo:
