@@ -28,6 +28,14 @@ def _chapter(path: pathlib.Path, source: str) -> pathlib.Path:
     return path
 
 
+def _unset_static_explorers(monkeypatch):
+    """main() sets AICHIP_STATIC_EXPLORERS for the kernels it starts; undo that after the test,
+    or the explorers of the tests that follow in this process are built static. (delenv alone
+    records nothing to undo when the variable is not set.)"""
+    monkeypatch.setenv("AICHIP_STATIC_EXPLORERS", "unset by the test")
+    monkeypatch.delenv("AICHIP_STATIC_EXPLORERS")
+
+
 def test_the_settings_are_the_books_and_need_the_cache_mode(tmp_path):
     settings = execute_chapters.execution_settings(ROOT / "_config.yml")
     assert settings == {"timeout": 300, "allow_errors": False}
@@ -54,7 +62,7 @@ def test_the_notebooks_executed_are_every_notebook_the_table_of_contents_lists(t
 
 def test_an_executed_chapter_is_found_by_the_builds_lookup_with_its_outputs(tmp_path,
                                                                              monkeypatch):
-    monkeypatch.delenv("AICHIP_STATIC_EXPLORERS", raising=False)    # main sets it; undone after
+    _unset_static_explorers(monkeypatch)
     chapter = _chapter(tmp_path / "01_a.ipynb",
                        "import os, pathlib\nprint(pathlib.Path.cwd().name, "
                        "os.environ.get('AICHIP_STATIC_EXPLORERS'))\n6 * 7")
@@ -77,7 +85,7 @@ def test_an_executed_chapter_is_found_by_the_builds_lookup_with_its_outputs(tmp_
 
 def test_a_failing_chapter_stops_the_run_with_its_traceback_and_is_not_cached(tmp_path, capsys,
                                                                                 monkeypatch):
-    monkeypatch.delenv("AICHIP_STATIC_EXPLORERS", raising=False)
+    _unset_static_explorers(monkeypatch)
     good = _chapter(tmp_path / "01_good.ipynb", "1 + 1")
     bad = _chapter(tmp_path / "02_bad.ipynb", "raise ValueError('planted failure')")
     later = _chapter(tmp_path / "03_later.ipynb", "2 + 2")
