@@ -56,3 +56,6 @@ def test_bad_arguments_are_refused():
         warmup.shares(True)
     with pytest.raises(ValueError, match="unknown warm-up entries"):
         warmup.run(["systolic", "nonsense"])
+    for part in ("2/2", "x/2", "1"):
+        with pytest.raises(SystemExit):
+            warmup.main(["--part", part])

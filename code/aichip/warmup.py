@@ -142,9 +142,12 @@ def main(argv=None) -> int:
     p.add_argument("--part", help="k/n: run share k (from 0) of n in this process")
     args = p.parse_args(argv)
     if args.part:
-        k, n = (int(x) for x in args.part.split("/"))
+        try:
+            k, n = (int(x) for x in args.part.split("/"))
+        except ValueError:
+            k = n = 0
         if not 0 <= k < n:
-            p.error(f"--part must be k/n with 0 <= k < n, got {args.part}")
+            p.error(f"--part must be k/n with integers 0 <= k < n, got {args.part!r}")
         run(shares(n)[k])
         return 0
     n = max(1, min(args.processes, len(ENTRIES)))
