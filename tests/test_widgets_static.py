@@ -74,6 +74,17 @@ def _own_rendering(shape, freq, gain, grid_on) -> tuple[np.ndarray, str]:
     return mpimg.imread(buf, format="png"), f"{shape} at {freq} Hz, gain {gain:g}\n"
 
 
+def _own_png(draw, dpi) -> str:
+    """The PNG matplotlib saves of the figure ``draw`` leaves, alone, as render() encodes it
+    (``plt.show`` must do nothing meanwhile)."""
+    draw()
+    fig = plt.gcf()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def test_static_mode_reads_the_environment(monkeypatch):
     for value, expected in (("1", True), ("yes", True), ("TRUE", True), ("0", False), ("", False)):
         monkeypatch.setenv(static.ENV, value)
@@ -478,7 +489,7 @@ def test_views_with_formulas_rendered_in_two_processes_are_not_corrupted():
     assert rendering.render_views(_draw_formulas, values, static.DPI, 2) == alone
 
 
-def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged():
+def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged(monkeypatch):
     """A log axis labels its ticks with formulas (10^k): render() shares one parser and cache
     among matplotlib's renderers; the PNG is the same as matplotlib's own, and matplotlib is left
     as it was."""
@@ -494,20 +505,10 @@ def test_formulas_are_parsed_once_for_all_renderers_and_the_figure_is_unchanged(
         fig.tight_layout()
         plt.show()
 
-    def own():
-        fig, ax = plt.subplots(figsize=(4, 3))
-        ax.loglog([1e-2, 1e3], [1.0, 1e5])
-        ax.grid(True, which="both")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=static.DPI, bbox_inches="tight",
-                    metadata={"Software": None})
-        plt.close(fig)
-        return base64.b64encode(buf.getvalue()).decode("ascii")
-
     init, parse = RendererAgg.__init__, MathTextParser.__dict__["_parse_cached"]
     (first,), (second,) = static.render(draw, {}), static.render(draw, {})
-    assert first["data"]["image/png"] == second["data"]["image/png"] == own()
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)      # _own_png draws outside render
+    assert first["data"]["image/png"] == second["data"]["image/png"] == _own_png(draw, static.DPI)
     assert RendererAgg.__init__ is init and MathTextParser.__dict__["_parse_cached"] is parse
     info = rendering._PARSE_CACHE[0].cache_info()
     assert info.hits > info.misses > 0       # the second view parsed nothing anew
@@ -524,15 +525,6 @@ def _draw_labels(dpi_note: str = ""):
     ax.legend(loc="lower left")
     fig.tight_layout()
     plt.show()
-
-
-def _own_png(draw, dpi) -> str:
-    draw()
-    fig = plt.gcf()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def test_plain_text_is_measured_once_among_renderers_and_draws_the_same_bytes(monkeypatch):
